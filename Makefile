@@ -1,0 +1,24 @@
+# The two commands of the README: `make demo` and `make test`. Both set up the machine first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FABRIC ?= lumen-qts
+
+.PHONY: setup demo test unit check clean-venv
+
+setup:
+	@bash scripts/setup-host.sh
+
+demo: setup
+	$(VENV)/bin/naas-lab measure --fabric $(FABRIC) --skip-throughput
+
+test: setup
+	$(PY) -m pytest -q
+
+unit: setup
+	$(PY) -m pytest -q -m 'not root'
+
+check: setup
+	@for f in topologies/fabrics/*.yaml; do $(VENV)/bin/naas-lab check $$f || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""The emulated world: fabric files, Mininet builder, span emulation, measurement."""
