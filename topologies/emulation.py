@@ -1,0 +1,163 @@
+"""Build the emulated fabric in Mininet, break it, and remove exactly what was built.
+
+`FabricTopo` is pure data (usable by `mn --custom`); `Emulation` owns one run: it refuses
+to start when any name it would create already exists, so that tearing down by those
+names removes only what this run made, whatever state a failure left it in. Switches and
+hosts live in network namespaces that vanish with their processes; what this run leaves
+in the host's namespace is the span emulators' interfaces and the switches' run
+directory (with the OVS daemons' pid files) under /run/naas-fabric/<fabric>.
+"""
+import os
+import shutil
+
+from mininet.net import Mininet
+from mininet.node import Host, RemoteController
+from mininet.topo import Topo
+
+from topologies import addressing as addr
+from topologies.span import SpanLink, run
+from topologies.switch import SiteSwitch, fabric_rundir, kernel_datapath_available, stop_daemons
+
+
+class FabricHost(Host):
+    """A tenant or probe host: IPv4 only, and checksums computed in software when the
+    userspace datapath carries its frames (TCP fails otherwise)."""
+
+    def config(self, tx_checksum_off=True, **params):
+        result = super().config(**params)
+        self.cmd('sysctl -q -w net.ipv6.conf.all.disable_ipv6=1')
+        if tx_checksum_off:
+            self.cmd(f'ethtool -K {self.defaultIntf()} tx off >/dev/null')
+        return result
+
+
+class FabricTopo(Topo):
+    """One OpenFlow 1.3 switch per site (secure fail mode: nothing forwards without the
+    controller), a probe host per site, a host per (tenant, site), a SpanLink per span."""
+
+    def build(self, fabric, datapath=None):
+        datapath = datapath or ('system' if kernel_datapath_available() else 'netdev')
+        host_opts = dict(cls=FabricHost, tx_checksum_off=datapath == 'netdev')
+        for site in fabric.sites.values():
+            self.addSwitch(site.id, cls=SiteSwitch, dpid=addr.dpid_str(site), datapath=datapath,
+                           rundir=os.path.join(fabric_rundir(fabric.name), site.id))
+            probe = self.addHost(addr.probe_name(site), ip=f'{addr.probe_ip(site)}/{addr.PREFIX_LEN}',
+                                 mac=addr.probe_mac(site), **host_opts)
+            self.addLink(probe, site.id, port2=addr.PROBE_PORT,
+                         intfName1='eth0', intfName2=addr.probe_intf(site))
+        for tenant in fabric.tenants.values():
+            for site in (fabric.sites[s] for s in tenant.sites):
+                host = self.addHost(addr.host_name(tenant, site),
+                                    ip=f'{addr.host_ip(tenant, site)}/{addr.PREFIX_LEN}',
+                                    mac=addr.host_mac(tenant, site), **host_opts)
+                self.addLink(host, site.id, port2=addr.tenant_port(tenant),
+                             intfName1='eth0', intfName2=addr.tenant_intf(tenant, site))
+        for span in fabric.spans:
+            self.addLink(span.a, span.b, cls=SpanLink, mbps=span.emulated_mbps,
+                         delay_ms=span.delay_ms,
+                         port1=addr.span_port(fabric, span.a, span.b),
+                         port2=addr.span_port(fabric, span.b, span.a),
+                         intfName1=addr.span_intf(span.a, span.b),
+                         intfName2=addr.span_intf(span.b, span.a))
+
+
+def root_interfaces(fabric):
+    """The interfaces this fabric creates in the host's namespace: the span emulators' ends."""
+    return [addr.span_intf(a, b) + 'r' for s in fabric.spans for a, b in ((s.a, s.b), (s.b, s.a))]
+
+
+class EmulationError(RuntimeError):
+    pass
+
+
+class Emulation:
+    """One run of an emulated fabric. Use as a context manager; stop() is idempotent."""
+
+    def __init__(self, fabric, controller=None):
+        self.fabric = fabric
+        self.controller = controller  # (host, port) or None: no controller at all
+        self.net = None
+        self.measured = {}            # span id -> latest measure.SpanFigures
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        taken = existing_names(self.fabric)
+        if taken:
+            raise EmulationError(
+                f'cannot build fabric {self.fabric.name}: {", ".join(taken)} already exist '
+                f'(another run of this fabric? `naas-lab clean --fabric {self.fabric.name}` '
+                'removes a crashed run\'s leftovers)')
+        try:
+            self.net = Mininet(topo=FabricTopo(self.fabric), controller=None,
+                               autoSetMacs=False, autoStaticArp=False, build=False,
+                               waitConnected=False)
+            if self.controller:
+                host, port = self.controller
+                self.net.addController('c0', controller=RemoteController, ip=host, port=port)
+            self.net.build()
+            self.net.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self):
+        """Stop Mininet, then remove by name whatever this run's names still hold."""
+        net, self.net = self.net, None
+        try:
+            if net is not None:
+                net.stop()
+        finally:
+            remove_names(self.fabric)
+
+    # The world, by domain names.
+    def switch(self, site_id):
+        return self.net[site_id]
+
+    def host(self, tenant_id, site_id):
+        return self.net[addr.host_name(self.fabric.tenants[tenant_id], self.fabric.sites[site_id])]
+
+    def probe(self, site_id):
+        return self.net[addr.probe_name(self.fabric.sites[site_id])]
+
+    def span_link(self, a, b):
+        span = self.fabric.span(a, b)
+        if span is None:
+            raise KeyError(f'no span between {a} and {b}')
+        intf = self.net[span.a].intfs[addr.span_port(self.fabric, span.a, span.b)]
+        return intf.link
+
+    def span_up(self, a, b, up=True):
+        self.span_link(a, b).set_up(up)
+
+    def set_span_delay(self, a, b, delay_ms):
+        self.span_link(a, b).set_delay(delay_ms)
+
+    def span_state(self, a, b):
+        link = self.span_link(a, b)
+        return {'up': link.up, 'delay_ms': link.delay_ms, 'mbps': link.mbps}
+
+
+def existing_names(fabric):
+    found = [f'interface {i}' for i in root_interfaces(fabric) if os.path.exists(f'/sys/class/net/{i}')]
+    if os.path.exists(fabric_rundir(fabric.name)):
+        found.append(f'directory {fabric_rundir(fabric.name)}')
+    return found
+
+
+def remove_names(fabric):
+    """Stop this fabric's OVS daemons (by the pids in its run directory) and delete its
+    interfaces in the host's namespace, by exact name."""
+    rundir = fabric_rundir(fabric.name)
+    if os.path.isdir(rundir):
+        for site_dir in os.listdir(rundir):
+            stop_daemons(os.path.join(rundir, site_dir))
+        shutil.rmtree(rundir, ignore_errors=True)
+    for intf in root_interfaces(fabric):
+        if os.path.exists(f'/sys/class/net/{intf}'):
+            run('ip', 'link', 'del', intf, check=False)

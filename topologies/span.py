@@ -1,0 +1,164 @@
+"""A long-haul span as a Mininet link: scaled bandwidth (HTB) and one-way delay.
+
+Delay comes from netem where the kernel has it. Where it does not (these machines), each
+span is two veth pairs joined by a span emulator process (`span_relay`):
+
+    switch A port `A-B` <-veth-> `A-Br`  [span_relay: delay]  `B-Ar` <-veth-> `B-A` switch B port
+
+The same wiring serves both: where netem exists, the kernel joins the two emulator ends
+(tc mirred) and netem delays. HTB (through OVS QoS) on the switch ports shapes what each
+switch sends into the span. Cutting the span takes the emulator's ends down, so both
+switches lose carrier, as with a cut fiber.
+"""
+import json
+import math
+import os
+import select
+import subprocess
+import sys
+
+from mininet.link import Link
+
+QUEUE_MS = 50       # span queue: 50 ms of traffic at line rate, as a WAN router would hold
+MIN_QUEUE_FRAMES = 32
+READY_TIMEOUT_S = 10
+
+
+def run(*argv, check=True):
+    """Run a command in the root namespace; raise with its stderr when it fails."""
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    if check and p.returncode:
+        raise RuntimeError(f'{" ".join(argv)}: {p.stderr.strip() or p.returncode}')
+    return p
+
+
+def netem_available():
+    """True where the kernel can load sch_netem (checked once per process on a dummy veth)."""
+    forced = os.environ.get('NAAS_SPAN_EMULATOR')
+    if forced:
+        return forced == 'netem'
+    if netem_available.cached is None:
+        probe = f'nmprobe{os.getpid() % 100000}'
+        if run('ip', 'link', 'add', probe, 'type', 'veth', 'peer', 'name', probe + 'p', check=False).returncode:
+            return False
+        try:
+            netem_available.cached = run('tc', 'qdisc', 'add', 'dev', probe, 'root', 'netem',
+                                         'delay', '1ms', check=False).returncode == 0
+        finally:
+            run('ip', 'link', 'del', probe, check=False)
+    return netem_available.cached
+
+
+netem_available.cached = None
+
+
+def queue_frames(mbps):
+    return max(MIN_QUEUE_FRAMES, math.ceil(mbps * 1e6 * QUEUE_MS / 1000 / (1500 * 8)))
+
+
+class SpanLink(Link):
+    """A span between two site switches (both in the root namespace)."""
+
+    def __init__(self, node1, node2, mbps, delay_ms, **params):
+        self.mbps, self.delay_ms = float(mbps), float(delay_ms)
+        self.netem = netem_available()
+        self.relay = None
+        self.up = True
+        super().__init__(node1, node2, **params)
+        try:
+            self._start_delay()
+        except BaseException:
+            self.delete()
+            raise
+
+    @property
+    def outer_names(self):
+        """The span emulator's ends of the two veth pairs."""
+        return [self.intf1.name + 'r', self.intf2.name + 'r']
+
+    def makeIntfPair(self, intf1, intf2, addr1=None, addr2=None, node1=None, node2=None,
+                     deleteIntfs=True):
+        """Two veth pairs: each switch port in its switch's namespace, the emulator's ends here."""
+        for name, switch in ((intf1, node1), (intf2, node2)):
+            run('ip', 'link', 'add', name + 'r', 'type', 'veth', 'peer', 'name', name,
+                'txqueuelen', str(queue_frames(self.mbps)), 'netns', str(switch.pid))
+            # The emulator's end is a wire, not a host: no IPv6 chatter into the span.
+            run('sysctl', '-q', '-w', f'net.ipv6.conf.{name}r.disable_ipv6=1')
+            run('ip', 'link', 'set', name + 'r', 'up')
+
+    def qos_args(self, intf):
+        """ovs-vsctl arguments that shape one switch port to the span's rate.
+
+        Shaping goes through Open vSwitch (linux-htb QoS) because OVS resets any qdisc it
+        did not make when it adds a port; the HTB leaf queue holds `txqueuelen` frames."""
+        rate = str(int(self.mbps * 1e6))
+        q = 'q_' + intf.name.replace('-', '_')  # ids unique within one ovs-vsctl transaction
+        return ['--', 'set', 'port', intf.name, f'qos=@{q}',
+                '--', f'--id=@{q}', 'create', 'qos', 'type=linux-htb',
+                f'other-config:max-rate={rate}', f'queues:0=@{q}_0',
+                '--', f'--id=@{q}_0', 'create', 'queue', f'other-config:max-rate={rate}']
+
+    def _start_delay(self):
+        a, b = self.outer_names
+        if self.netem:
+            # Kernel path: each emulator end redirects what it receives to the other end,
+            # whose netem qdisc holds it for the span delay.
+            for src, dst in ((a, b), (b, a)):
+                run('tc', 'qdisc', 'add', 'dev', src, 'handle', 'ffff:', 'ingress')
+                run('tc', 'filter', 'add', 'dev', src, 'parent', 'ffff:', 'protocol', 'all',
+                    'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect',
+                    'dev', dst)
+                self._netem(dst, 'add')
+            return
+        self.relay = subprocess.Popen(
+            [sys.executable, '-m', 'topologies.span_relay', '--a', a, '--b', b,
+             '--delay-ms', str(self.delay_ms)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        ready, _, _ = select.select([self.relay.stdout], [], [], READY_TIMEOUT_S)
+        line = self.relay.stdout.readline() if ready else ''
+        if not line.startswith('{"ready": true}'):
+            raise RuntimeError(f'span emulator for {self} did not start: {line.strip()!r}')
+
+    def _netem(self, dev, verb):
+        run('tc', 'qdisc', verb, 'dev', dev, 'root', 'netem', 'delay', f'{self.delay_ms}ms',
+            'limit', str(queue_frames(self.mbps)))
+
+    def set_delay(self, delay_ms):
+        """Change the one-way delay in both directions (frames already in flight keep theirs)."""
+        if delay_ms < 0:
+            raise ValueError(f'delay must be >= 0 ms, got {delay_ms}')
+        self.delay_ms = float(delay_ms)
+        if self.netem:
+            for dev in self.outer_names:
+                self._netem(dev, 'change')
+        else:
+            self.relay.stdin.write(json.dumps({'delay_ms': self.delay_ms}) + '\n')
+            self.relay.stdin.flush()
+
+    def set_up(self, up):
+        """Cut the span (both switches see carrier loss, as with a cut fiber) or restore it."""
+        for name in self.outer_names:
+            run('ip', 'link', 'set', name, 'up' if up else 'down')
+        self.up = up
+
+    def stop_relay(self):
+        if self.relay and self.relay.poll() is None:
+            self.relay.stdin.close()  # EOF: the relay exits by itself
+            try:
+                self.relay.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.relay.kill()
+                self.relay.wait()
+        self.relay = None
+
+    def delete(self):
+        self.stop_relay()
+        for intf in (self.intf1, self.intf2):
+            if intf is not None:
+                run('ip', 'link', 'del', intf.name + 'r', check=False)  # takes the port with it
+                intf.node.delIntf(intf)
+        self.intf1 = self.intf2 = None
+
+    def __str__(self):
+        return f'{self.intf1}<->{self.intf2}' if self.intf1 else 'span (deleted)'
