@@ -1,0 +1,152 @@
+"""`naas-lab`: check, import, bring up, measure and clean emulated fabrics.
+
+    naas-lab list                                   shipped fabrics
+    naas-lab check FABRIC...                        validate fabric files, start nothing
+    naas-lab import sndlib/abilene -o abilene.yaml  a real WAN from topohub as a fabric
+    naas-lab up --fabric lumen-qts [--controller 127.0.0.1:6653]   Mininet CLI
+    naas-lab measure --fabric triangle [--json]     measure every span, then tear down
+    naas-lab clean --fabric lumen-qts               remove what a killed run left behind
+"""
+import argparse
+import json
+import signal
+import sys
+import time
+
+from topologies import importer
+from topologies.fabric import FabricError, load_fabric, shipped_fabrics
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='naas-lab', description=__doc__.split('\n')[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split('\n', 2)[2])
+    sub = parser.add_subparsers(dest='command', required=True)
+    sub.add_parser('list', help='list the shipped fabrics')
+    p = sub.add_parser('check', help='validate fabric files without starting anything')
+    p.add_argument('fabrics', nargs='+', metavar='FABRIC', help='shipped name, path or topohub:KEY')
+    p = sub.add_parser('import', help='turn a topohub network into a fabric file')
+    importer.add_arguments(p)
+    p = sub.add_parser('up', help='bring a fabric up and open the Mininet CLI')
+    _fabric_args(p)
+    p.add_argument('--controller', type=_host_port, default=None, metavar='HOST:PORT',
+                   help='OpenFlow controller (default: none; switches forward nothing)')
+    p = sub.add_parser('measure', help='measure every span with real traffic, then tear down')
+    _fabric_args(p)
+    p.add_argument('--json', action='store_true', help='print one JSON object')
+    p.add_argument('--skip-throughput', action='store_true', help='measure delay only')
+    p.add_argument('--seconds', type=float, default=3.0, help='iperf3 time per span (default 3)')
+    p = sub.add_parser('clean', help="remove a killed run's switches and span interfaces")
+    _fabric_args(p)
+    args = parser.parse_args(argv)
+
+    signal.signal(signal.SIGTERM, _interrupt)  # tear down on SIGTERM as on Ctrl-C
+    try:
+        return COMMANDS[args.command](args)
+    except FabricError as e:
+        print(e, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print('interrupted; everything this run created has been removed', file=sys.stderr)
+        return 130
+
+
+def _fabric_args(p):
+    p.add_argument('--fabric', required=True, help='shipped name, path or topohub:KEY')
+    p.add_argument('-v', '--verbose', action='store_true', help="show Mininet's progress")
+
+
+def _host_port(text):
+    host, _, port = text.rpartition(':')
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f'expected HOST:PORT, got {text!r}')
+    return host, int(port)
+
+
+def _interrupt(_signum, _frame):
+    raise KeyboardInterrupt
+
+
+def cmd_list(_args):
+    for name in shipped_fabrics():
+        f = load_fabric(name)
+        print(f'{name:14} {len(f.sites):3} sites {len(f.spans):3} spans {len(f.tenants):2} tenants  '
+              f'{f.description}')
+    print('\nand any topohub network: naas-lab import --list')
+    return 0
+
+
+def cmd_check(args):
+    status = 0
+    for spec in args.fabrics:
+        try:
+            f = load_fabric(spec)
+        except FabricError as e:
+            print(e, file=sys.stderr)
+            status = 2
+            continue
+        delays = [s.delay_ms for s in f.spans]
+        print(f'{f.source}: ok: {len(f.sites)} sites, {len(f.spans)} spans '
+              f'({min(delays):.3f}..{max(delays):.3f} ms one way), {len(f.tenants)} tenants, '
+              f'1 Gb/s = {f.bandwidth_scale * 1000:g} Mb/s emulated')
+    return status
+
+
+def cmd_import(args):
+    return importer.run(args)
+
+
+def _emulation(args, controller=None):
+    from mininet.log import setLogLevel
+
+    from topologies.emulation import Emulation
+    setLogLevel('info' if args.verbose else 'warning')
+    return Emulation(load_fabric(args.fabric), controller=controller)
+
+
+def cmd_up(args):
+    from topologies.lab_cli import FabricCLI
+    emu = _emulation(args, controller=args.controller)
+    started = time.monotonic()
+    with emu:
+        f = emu.fabric
+        print(f'fabric {f.name}: {len(f.sites)} sites, {len(f.spans)} spans, {len(f.tenants)} tenants '
+              f'up in {time.monotonic() - started:.1f} s; type help for commands', file=sys.stderr)
+        FabricCLI(emu)
+    return 0
+
+
+def cmd_measure(args):
+    from topologies.measure import measure_spans
+    emu = _emulation(args)
+    say = (lambda message: print(message, file=sys.stderr)) if args.json else print
+    started = time.monotonic()
+    with emu:
+        say(f'fabric {emu.fabric.name} up in {time.monotonic() - started:.1f} s; measuring '
+            f'{len(emu.fabric.spans)} spans')
+        figures = measure_spans(emu, throughput=not args.skip_throughput, seconds=args.seconds,
+                                progress=lambda m: say(f'  {m}'))
+    ok = all(f.ok for f in figures)
+    if args.json:
+        print(json.dumps({'fabric': emu.fabric.name, 'ok': ok, 'spans': [f.as_dict() for f in figures]}))
+    else:
+        from topologies.lab_cli import span_table
+        print(span_table(figures))
+        print('all spans within tolerance' if ok else 'SOME SPANS ARE OFF (marked !)')
+    return 0 if ok else 1
+
+
+def cmd_clean(args):
+    from topologies.emulation import existing_names, remove_names
+    fabric = load_fabric(args.fabric)
+    leftovers = existing_names(fabric)
+    remove_names(fabric)
+    print(f'removed {", ".join(leftovers)}' if leftovers else 'nothing to clean')
+    return 0
+
+
+COMMANDS = {'list': cmd_list, 'check': cmd_check, 'import': cmd_import, 'up': cmd_up,
+            'measure': cmd_measure, 'clean': cmd_clean}
+
+if __name__ == '__main__':
+    sys.exit(main())
