@@ -21,6 +21,8 @@ MAX_SITES = MAX_TENANTS = 250  # site and tenant numbers are address octets
 SITE_KINDS = ('datacenter', 'pop')
 RESERVED_IDS = ('probe',)      # `probe-<site>` is the measurement host of each site
 ID_RULE = re.compile(r'^[a-z][a-z0-9]{1,5}$')  # short: ids become Linux interface names
+NAME_RULE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')  # names /run/naas-fabric/<name>
+_MISSING = object()
 
 
 class FabricError(ValueError):
@@ -128,15 +130,16 @@ def parse_fabric(data, source='<fabric>'):
     v = _Validator()
     top = v.mapping(data, '', required=('name', 'sites', 'spans'),
                     optional=('description', 'emulation', 'tenants'))
-    if 'name' in top and not (isinstance(top['name'], str) and top['name']):
-        v.problem('name', f'must be non-empty text, got {top["name"]!r}')
+    if 'name' in top and not (isinstance(top['name'], str) and NAME_RULE.match(top['name'])):
+        v.problem('name', 'must be non-empty text of at most 64 letters, digits, ".", "_" or "-", '
+                          f'starting with a letter or digit (it names a directory), got {top["name"]!r}')
     emulation = v.mapping(top.get('emulation', {}), 'emulation', required=(),
                           optional=('bandwidth_scale', 'route_factor'))
     scale = v.number(emulation, 'bandwidth_scale', 'emulation', DEFAULT_BANDWIDTH_SCALE, positive=True)
     route_factor = v.number(emulation, 'route_factor', 'emulation', DEFAULT_ROUTE_FACTOR, minimum=1.0)
 
     sites = {}
-    for i, raw in enumerate(v.sequence(top.get('sites'), 'sites', max_items=MAX_SITES)):
+    for i, raw in enumerate(v.sequence(top.get('sites', _MISSING), 'sites', max_items=MAX_SITES)):
         where = f'sites[{i}]'
         item = v.mapping(raw, where, required=('id', 'kind', 'lat', 'lon'), optional=('name', 'region'))
         site_id = v.identifier(item, where, taken=sites)
@@ -150,7 +153,7 @@ def parse_fabric(data, source='<fabric>'):
                                   v.text(item, 'name', where), v.text(item, 'region', where))
 
     spans, seen_pairs = [], {}
-    for i, raw in enumerate(v.sequence(top.get('spans'), 'spans')):
+    for i, raw in enumerate(v.sequence(top.get('spans', _MISSING), 'spans')):
         where = f'spans[{i}]'
         item = v.mapping(raw, where, required=('between', 'capacity_gbps'),
                          optional=('delay_ms', 'route_factor'))
@@ -172,7 +175,7 @@ def parse_fabric(data, source='<fabric>'):
         capacity = v.number(item, 'capacity_gbps', where, None, positive=True)
         delay = v.number(item, 'delay_ms', where, None, minimum=0.0)
         factor = v.number(item, 'route_factor', where, route_factor, minimum=1.0)
-        if capacity is not None:
+        if capacity is not None and scale is not None:
             mbps = capacity * 1000.0 * scale
             if not MIN_EMULATED_MBPS <= mbps <= MAX_EMULATED_MBPS:
                 v.problem(f'{where}.capacity_gbps',
@@ -258,11 +261,11 @@ class _Validator:
         return obj
 
     def sequence(self, obj, where, allow_empty=False, max_items=None):
-        if obj is None and allow_empty:
-            return []
+        if obj is _MISSING or (obj is None and allow_empty):
+            return []          # a missing required key is reported by mapping()
         if not isinstance(obj, list):
-            if obj is not None:
-                self.problem(where, f'must be a list, got {type(obj).__name__}')
+            self.problem(where, 'must be a list, got nothing' if obj is None
+                         else f'must be a list, got {type(obj).__name__}')
             return []
         if not obj and not allow_empty:
             self.problem(where, 'must not be empty')
@@ -289,7 +292,7 @@ class _Validator:
         if key not in item:
             return default
         value = item[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             self.problem(_key(where, key), f'must be a number, got {value!r}')
             return None
         if positive and value <= 0:

@@ -22,12 +22,15 @@ OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
 DAEMONS = ('ovs-vswitchd', 'ovsdb-server')
 
 
-def kernel_datapath_available():
-    """Open vSwitch's kernel datapath where its module is loaded; userspace otherwise."""
-    return os.path.isdir('/sys/module/openvswitch')
+def datapath_type():
+    """Open vSwitch's kernel datapath where its module is loaded, the userspace one otherwise."""
+    return 'system' if os.path.isdir('/sys/module/openvswitch') else 'netdev'
 
 
 def fabric_rundir(fabric_name):
+    """Where a fabric's switches keep their databases, sockets and pid files."""
+    if not fabric_name or fabric_name in ('.', '..') or os.sep in fabric_name:
+        raise ValueError(f'fabric name {fabric_name!r} cannot name a directory')  # never rmtree('/')
     return os.path.join(RUN_ROOT, fabric_name)
 
 
@@ -40,7 +43,7 @@ class SiteSwitch(Switch):
         params['inNamespace'] = True  # Mininet passes its default (False) for switches
         super().__init__(name, **params)
         self.rundir = rundir
-        self.datapath = datapath or ('system' if kernel_datapath_available() else 'netdev')
+        self.datapath = datapath or datapath_type()
         self.controller_keys = []
         self.cmd('sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
 

@@ -1,0 +1,131 @@
+"""The pure part of topologies.measure: parallel rounds, tolerances, and the span table."""
+import json
+
+import pytest
+
+from topologies.fabric import Span, load_fabric
+from topologies.lab_cli import span_table
+from topologies.measure import DELAY_TOLERANCE, THROUGHPUT_RANGE, SpanFigures, _rounds
+
+
+def span(a, b):
+    return Span(a, b, 10.0, 1.0, 'configured', 10.0)
+
+
+def check_rounds(spans, rounds):
+    flat = [s for batch in rounds for s in batch]
+    assert sorted(s.id for s in flat) == sorted(s.id for s in spans)   # each exactly once
+    assert len(flat) == len(set(s.id for s in flat))
+    for batch in rounds:
+        ends = [site for s in batch for site in (s.a, s.b)]
+        assert len(ends) == len(set(ends)), [s.id for s in batch]    # no shared site
+
+
+def test_rounds_star_is_sequential():
+    spans = [span('hub', x) for x in ('aa', 'bb', 'cc', 'dd')]
+    rounds = _rounds(spans)
+    check_rounds(spans, rounds)
+    assert len(rounds) == 4
+
+
+def test_rounds_disjoint_spans_share_a_round():
+    spans = [span('aa', 'bb'), span('cc', 'dd'), span('bb', 'cc'), span('ee', 'ff')]
+    rounds = _rounds(spans)
+    check_rounds(spans, rounds)
+    assert [[s.id for s in batch] for batch in rounds] == [['aa-bb', 'cc-dd', 'ee-ff'], ['bb-cc']]
+
+
+def test_rounds_empty():
+    assert _rounds([]) == []
+
+
+@pytest.mark.parametrize('name', ['lumen-qts', 'triangle', 'azure-lumen'])
+def test_rounds_on_shipped(name):
+    fabric = load_fabric(name)
+    rounds = _rounds(list(fabric.spans))
+    check_rounds(fabric.spans, rounds)
+    max_degree = max(len(fabric.spans_of(s)) for s in fabric.sites)
+    assert max_degree <= len(rounds)
+    if name == 'lumen-qts':
+        assert len(rounds) < len(fabric.spans) // 2          # real parallelism
+
+
+# --- tolerances ---------------------------------------------------------------------------------
+
+def test_tolerance_constants():
+    assert DELAY_TOLERANCE == (0.05, 0.5)
+    assert THROUGHPUT_RANGE == (0.90, 1.05)
+
+
+@pytest.mark.parametrize('configured, measured, ok', [
+    (20.0, 20.0, True),
+    (20.0, 21.49, True),    # 20 ms: 5% + 0.5 ms = 1.5 ms
+    (20.0, 21.51, False),
+    (20.0, 18.51, True),
+    (20.0, 18.49, False),
+    (0.0, 0.49, True),      # the absolute part alone
+    (0.0, 0.51, False),
+    (100.0, 105.49, True),  # the relative part dominates
+    (100.0, 105.51, False),
+    (100.0, 94.51, True),
+    (100.0, 94.49, False),
+])
+def test_delay_ok_edges(configured, measured, ok):
+    f = SpanFigures('aa', 'bb', configured, 10.0, measured_delay_ms=measured)
+    assert f.delay_ok is ok
+    assert f.ok is ok                       # throughput not measured: only delay counts
+
+
+def test_unmeasured_delay():
+    assert SpanFigures('aa', 'bb', 5.0, 10.0, up=False).delay_ok is True
+    assert SpanFigures('aa', 'bb', 5.0, 10.0, up=False).ok is True
+    assert SpanFigures('aa', 'bb', 5.0, 10.0, up=True).delay_ok is False
+    assert SpanFigures('aa', 'bb', 5.0, 10.0).ok is False
+
+
+@pytest.mark.parametrize('measured, ok', [
+    (None, True), (100.0, True), (89.9, False), (90.1, True), (104.9, True), (105.1, False), (0.0, False),
+])
+def test_throughput_ok_edges(measured, ok):
+    f = SpanFigures('aa', 'bb', 5.0, 100.0, measured_delay_ms=5.0, measured_mbps=measured)
+    assert f.throughput_ok is ok
+    assert f.ok is ok
+
+
+def test_as_dict():
+    f = SpanFigures('aa', 'bb', 5.0, 100.0, measured_delay_ms=5.2, measured_mbps=80.0)
+    d = f.as_dict()
+    assert set(d) >= {'a', 'b', 'delay_ms', 'measured_delay_ms', 'mbps', 'measured_mbps', 'ok'}
+    assert (d['a'], d['b'], d['delay_ms'], d['measured_delay_ms'], d['mbps'], d['measured_mbps']) == \
+        ('aa', 'bb', 5.0, 5.2, 100.0, 80.0)
+    assert d['ok'] is False
+    assert json.loads(json.dumps(d)) == d
+    assert SpanFigures('aa', 'bb', 5.0, 100.0, up=False).as_dict()['ok'] is True
+
+
+# --- span_table -----------------------------------------------------------------------------------
+
+def test_span_table_marks():
+    figures = [
+        SpanFigures('aa', 'bb', 4.0, 20.0, 4.1, 19.5),           # fine
+        SpanFigures('bb', 'cc', 6.0, 20.0, 9.0, 19.5),           # delay off
+        SpanFigures('aa', 'cc', 9.0, 10.0, 9.0, 5.0),            # throughput off
+        SpanFigures('cc', 'dd', 2.0, 10.0, up=False),            # down, not measured: fine
+        SpanFigures('dd', 'ee', 2.0, 10.0),                      # up, not measured: off
+    ]
+    lines = span_table(figures).splitlines()
+    assert len(lines) == 1 + len(figures)
+    header, fine, delay_off, mbps_off, down, unmeasured = lines
+    assert header.split()[:2] == ['span', 'state']
+    assert '!' not in header
+    assert fine.startswith('aa-bb') and '!' not in fine
+    assert delay_off.startswith('bb-cc') and delay_off.count('!') == 1
+    assert '9.000!' in delay_off
+    assert mbps_off.startswith('aa-cc') and mbps_off.count('!') == 1 and mbps_off.endswith('5.00!')
+    assert down.split()[:2] == ['cc-dd', 'down'] and '!' not in down
+    assert unmeasured.split()[:2] == ['dd-ee', 'up'] and unmeasured.count('!') == 1
+    assert fine.split()[:2] == ['aa-bb', 'up']
+
+
+def test_span_table_empty():
+    assert len(span_table([]).splitlines()) == 1
