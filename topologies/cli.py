@@ -40,7 +40,7 @@ def main(argv=None):
     _fabric_args(p)
     args = parser.parse_args(argv)
 
-    signal.signal(signal.SIGTERM, _interrupt)  # tear down on SIGTERM as on Ctrl-C
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return COMMANDS[args.command](args)
     except FabricError as e:
@@ -49,6 +49,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print('interrupted; everything this run created has been removed', file=sys.stderr)
         return 130
+    except SystemExit as e:
+        if e.code == 143:
+            print('terminated; everything this run created has been removed', file=sys.stderr)
+        raise
 
 
 def _fabric_args(p):
@@ -63,8 +67,10 @@ def _host_port(text):
     return host, int(port)
 
 
-def _interrupt(_signum, _frame):
-    raise KeyboardInterrupt
+def _terminate(_signum, _frame):
+    # SystemExit, not KeyboardInterrupt: Mininet's CLI swallows the latter and goes on.
+    # Either way the emulation's context manager tears everything down on the way out.
+    raise SystemExit(143)
 
 
 def cmd_list(_args):

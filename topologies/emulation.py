@@ -3,7 +3,7 @@
 `FabricTopo` is pure data (usable by `mn --custom`); `Emulation` owns one run: it refuses
 to start when any name it would create already exists, so that tearing down by those
 names removes only what this run made, whatever state a failure left it in. Switches and
-hosts live in network namespaces that vanish with their processes; what this run leaves
+hosts live in network namespaces that vanish with their processes; what this run creates
 in the host's namespace is the span emulators' interfaces and the switches' run
 directory (with the OVS daemons' pid files) under /run/naas-fabric/<fabric>.
 """
@@ -16,7 +16,7 @@ from mininet.topo import Topo
 
 from topologies import addressing as addr
 from topologies.span import SpanLink, run
-from topologies.switch import SiteSwitch, fabric_rundir, kernel_datapath_available, stop_daemons
+from topologies.switch import SiteSwitch, fabric_rundir, datapath_type, stop_daemons
 
 
 class FabricHost(Host):
@@ -36,7 +36,7 @@ class FabricTopo(Topo):
     controller), a probe host per site, a host per (tenant, site), a SpanLink per span."""
 
     def build(self, fabric, datapath=None):
-        datapath = datapath or ('system' if kernel_datapath_available() else 'netdev')
+        datapath = datapath or datapath_type()
         host_opts = dict(cls=FabricHost, tx_checksum_off=datapath == 'netdev')
         for site in fabric.sites.values():
             self.addSwitch(site.id, cls=SiteSwitch, dpid=addr.dpid_str(site), datapath=datapath,

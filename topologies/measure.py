@@ -139,8 +139,18 @@ def _start_ping(emu, span, pings, interval_s):
                                    stderr=subprocess.STDOUT, text=True)
 
 
+def _finish(proc, timeout_s):
+    """Output of a host command, or '' if it had to be killed: never leave one behind."""
+    try:
+        return proc.communicate(timeout=timeout_s)[0] or ''
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return ''
+
+
 def _one_way_ms(proc, pings, interval_s):
-    out, _ = proc.communicate(timeout=pings * interval_s + 10)
+    out = _finish(proc, pings * interval_s + 10)
     rtts = [(int(seq), float(ms)) for seq, ms in re.findall(r'icmp_seq=(\d+) .*time=([\d.]+) ms', out)]
     samples = [ms for seq, ms in rtts if seq > 1]
     return round(statistics.median(samples) / 2, 3) if samples else None
@@ -153,17 +163,17 @@ def _iperf(emu, span, seconds):
     try:
         _wait_listening(server, IPERF_PORT)
         cli = client.popen(['iperf3', '-c', addr.probe_ip(emu.fabric.sites[span.b]), '-p', str(IPERF_PORT),
-                            '-t', str(seconds), '-O', '1', '-J'], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
-        out, err = cli.communicate(timeout=seconds + 20)
-        result = json.loads(out or '{}')
-        if 'error' in result or cli.returncode:
-            return None
-        return round(result['end']['sum_received']['bits_per_second'] / 1e6, 3)
+                            '-t', str(seconds), '-O', '1', '-J', '--connect-timeout', '3000'],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        out = _finish(cli, seconds + 20)
+        try:
+            return round(json.loads(out)['end']['sum_received']['bits_per_second'] / 1e6, 3)
+        except (ValueError, KeyError):
+            return 0.0  # the flow failed: nothing carried, reported as such
     finally:
         if srv.poll() is None:
             srv.terminate()
-        srv.wait(timeout=5)
+        _finish(srv, 5)
 
 
 def _wait_listening(host, port, timeout_s=5.0):
