@@ -9,7 +9,7 @@ setup:
 	@bash scripts/setup-host.sh
 
 demo: setup
-	$(VENV)/bin/naas-lab measure --fabric $(FABRIC) --skip-throughput
+	$(VENV)/bin/naas-lab measure --fabric $(FABRIC) --seconds 2
 
 test: setup
 	$(PY) -m pytest -q

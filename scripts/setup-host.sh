@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Prepare this machine for naas-fabric: Debian packages, Open vSwitch running, Python venv.
+# Prepare this machine for naas-fabric: Debian packages and the Python venv.
 # Idempotent and fast when everything is already there. Needs root (Mininet needs it anyway).
+# No Open vSwitch service is needed: naas-lab starts one Open vSwitch per site itself
+# (topologies/switch.py says why), on the kernel datapath where the module is loaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,13 +24,8 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# Open vSwitch: the kernel datapath where the module exists, the userspace one otherwise
-# (ovs-ctl skips the module when it cannot load it; bridges then use datapath_type=netdev).
-if ! ovs-vsctl --timeout=2 show >/dev/null 2>&1; then
-  echo "setup-host: starting Open vSwitch"
-  /usr/share/openvswitch/scripts/ovs-ctl start --system-id=random >/dev/null
-  ovs-vsctl --timeout=10 show >/dev/null
-fi
+# Load the Open vSwitch kernel datapath where the kernel has it (none on some VMs: fine).
+[ -d /sys/module/openvswitch ] || modprobe openvswitch 2>/dev/null || true
 
 # The Python environment, pinned; rebuilt only when the pins change.
 stamp="$VENV/.naas-installed"
