@@ -136,10 +136,19 @@ def stop_daemons(rundir, timeout_s=5.0):
     for pid in pids:
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while any(os.path.exists(f'/proc/{pid}') for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    for pid in pids:
+    while any(map(_running, pids)) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    for pid in filter(_running, pids):
         _signal(pid, signal.SIGKILL)
+
+
+def _running(pid):
+    """Alive and not a zombie: detached daemons are reaped by init, sometimes a second later."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
 
 
 def _signal(pid, sig):

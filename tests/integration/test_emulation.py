@@ -205,8 +205,8 @@ def test_refuses_to_start_over_names_it_does_not_own():
     assert leftovers(fabric) == []
 
 
-@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_tears_everything_down(sig):
+@pytest.mark.parametrize('sig, status', [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_tears_everything_down(sig, status):
     fabric = load_fabric('thin-fat')
     p = subprocess.Popen([*NAAS_LAB, 'measure', '--fabric', 'thin-fat', '--seconds', '10'],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -215,5 +215,25 @@ def test_interrupt_tears_everything_down(sig):
     time.sleep(1.5)  # inside the measurement
     p.send_signal(sig)
     _, err = p.communicate(timeout=60)
-    assert p.returncode == 130, err
+    assert p.returncode == status, err
+    assert leftovers(fabric) == []
+
+
+def test_lab_cli_commands():
+    """`naas-lab up` with the domain commands typed on standard input, as in a lab session."""
+    fabric = load_fabric('thin-fat')
+    script = '\n'.join(['spans', 'span down west east', 'spans', 'span delay west north 15',
+                        'measure west north', 'span up west east', 'span down west nowhere',
+                        'tenants', 'help span', 'exit', ''])
+    p = subprocess.run([*NAAS_LAB, 'up', '--fabric', 'thin-fat'], input=script, capture_output=True,
+                       text=True, timeout=180)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert re.search(r'^west-east\s+down\s', out, re.M), out
+    assert "span west-east: {'up': False" in out and "span west-east: {'up': True" in out
+    measured = re.search(r'^west-north\s+up\s+15\.000\s+([\d.]+)', out, re.M)
+    assert measured and abs(float(measured.group(1)) - 15) <= 0.05 * 15 + 0.5, out
+    assert '*** no span between west and nowhere' in out
+    assert 'acme-west' in out and '10.1.1.1' in out
+    assert 'Usage: span down SITE SITE' in out
     assert leftovers(fabric) == []
