@@ -15,13 +15,14 @@ from mininet.node import Host, RemoteController
 from mininet.topo import Topo
 
 from topologies import addressing as addr
-from topologies.span import SpanLink, run
+from topologies.span import SpanLink, netem_available, run
 from topologies.switch import SiteSwitch, fabric_rundir, datapath_type, stop_daemons
 
 
 class FabricHost(Host):
-    """A tenant or probe host: IPv4 only, and checksums computed in software when the
-    userspace datapath carries its frames (TCP fails otherwise)."""
+    """A tenant or probe host: IPv4 only, and checksums computed in software when frames
+    are copied by userspace on their way (OVS's userspace datapath, the span emulator):
+    a checksum left to "hardware" would arrive unfilled and TCP would fail."""
 
     def config(self, tx_checksum_off=True, **params):
         result = super().config(**params)
@@ -37,7 +38,7 @@ class FabricTopo(Topo):
 
     def build(self, fabric, datapath=None):
         datapath = datapath or datapath_type()
-        host_opts = dict(cls=FabricHost, tx_checksum_off=datapath == 'netdev')
+        host_opts = dict(cls=FabricHost, tx_checksum_off=datapath == 'netdev' or not netem_available())
         for site in fabric.sites.values():
             self.addSwitch(site.id, cls=SiteSwitch, dpid=addr.dpid_str(site), datapath=datapath,
                            rundir=os.path.join(fabric_rundir(fabric.name), site.id))

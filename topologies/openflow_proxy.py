@@ -33,7 +33,7 @@ class OpenFlowProxy:
         listener.listen(8)
         listener.setblocking(False)
         self._listeners[path] = listener
-        self._selector.register(listener, selectors.EVENT_READ)  # epoll: live at once
+        self._selector.register(listener, selectors.EVENT_READ, 'listener')  # epoll: live at once
         return f'unix:{path}'
 
     def forget(self, path):
@@ -60,13 +60,12 @@ class OpenFlowProxy:
     def _run(self):
         while True:
             for key, _ in self._selector.select():
-                sock = key.fileobj
-                if sock is self._wake_r:
+                if key.fileobj is self._wake_r:
                     return
-                if sock in self._peer:
-                    self._forward(sock)
-                elif sock in self._listeners.values():
-                    self._accept(sock)
+                if key.data == 'listener':
+                    self._accept(key.fileobj)
+                elif key.fileobj in self._peer:
+                    self._forward(key.fileobj)
 
     def _accept(self, listener):
         try:
@@ -82,7 +81,7 @@ class OpenFlowProxy:
         for sock, peer in ((switch_side, controller_side), (controller_side, switch_side)):
             sock.setblocking(True)  # writes block briefly on a slow peer rather than drop
             self._peer[sock] = peer
-            self._selector.register(sock, selectors.EVENT_READ)
+            self._selector.register(sock, selectors.EVENT_READ, 'peer')
 
     def _forward(self, sock):
         try:

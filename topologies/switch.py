@@ -11,7 +11,9 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from mininet.node import Switch
 
@@ -38,6 +40,7 @@ class SiteSwitch(Switch):
     """An OpenFlow 1.3 switch in secure fail mode: nothing forwards without a controller."""
 
     _proxies = {}  # controller (host, port) -> OpenFlowProxy, shared by the switches
+    _proxies_lock = threading.Lock()
 
     def __init__(self, name, rundir, datapath=None, **params):
         params['inNamespace'] = True  # Mininet passes its default (False) for switches
@@ -65,6 +68,17 @@ class SiteSwitch(Switch):
         return self.ofctl(*args).stdout
 
     def start(self, controllers):
+        """Mininet calls this for each switch, then batchStartup for all: start there."""
+        self._controllers = controllers
+
+    @classmethod
+    def batchStartup(cls, switches, run=None):
+        # Each start mostly waits for OVS daemons to come up: overlap them.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda sw: sw._start(sw._controllers), switches))
+        return switches
+
+    def _start(self, controllers):
         os.makedirs(self.rundir)
         d = self.rundir
         _run('ovsdb-tool', 'create', f'{d}/conf.db', OVS_SCHEMA)
@@ -99,10 +113,11 @@ class SiteSwitch(Switch):
 
     def _proxy_for(self, controller):
         key = (controller.IP(), controller.port)
-        if key not in self._proxies:
-            self._proxies[key] = OpenFlowProxy(key)
-        self.controller_keys.append(key)
-        return self._proxies[key].listen(self._proxy_path(key))
+        with self._proxies_lock:
+            if key not in self._proxies:
+                self._proxies[key] = OpenFlowProxy(key)
+            self.controller_keys.append(key)
+            return self._proxies[key].listen(self._proxy_path(key))
 
     def _proxy_path(self, key):
         return os.path.join(self.rundir, f'openflow-{key[1]}.sock')
