@@ -5,14 +5,11 @@
 
 The switch and link classes come from the topology itself (one Open vSwitch per site in
 its own namespace, spans with delay and bandwidth), so no --switch or --link is needed.
+Use the venv's `mn` (it can import this project; Debian's /usr/bin/mn cannot). `mn` execs
+this file without `__file__`, so everything comes in by import.
 """
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from topologies.emulation import FabricTopo  # noqa: E402
-from topologies.fabric import load_fabric  # noqa: E402
+from topologies.emulation import FabricTopo
+from topologies.fabric import load_fabric
 
 
 def fabric_topo(name='triangle'):

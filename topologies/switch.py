@@ -133,6 +133,10 @@ class SiteSwitch(Switch):
                     del self._proxies[key]
         self.controller_keys = []
         shutil.rmtree(self.rundir, ignore_errors=True)
+        try:
+            os.rmdir(os.path.dirname(self.rundir))  # the fabric's directory, once empty
+        except OSError:
+            pass
         super().stop(deleteIntfs)
 
 
