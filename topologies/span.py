@@ -1,15 +1,16 @@
 """A long-haul span as a Mininet link: scaled bandwidth (HTB) and one-way delay.
 
-Delay comes from netem where the kernel has it. Where it does not (these machines), each
-span is two veth pairs joined by a span emulator process (`span_relay`):
+Each span is two veth pairs whose inner ends are joined with the span's delay:
 
-    switch A port `A-B` <-veth-> `A-Br`  [span_relay: delay]  `B-Ar` <-veth-> `B-A` switch B port
+    switch A port `A-B` <-veth-> `A-Br`  [delay]  `B-Ar` <-veth-> `B-A` switch B port
 
-The same wiring serves both: where netem exists, the kernel joins the two emulator ends
-(tc mirred) and netem delays. HTB (through OVS QoS) on the switch ports shapes what each
-switch sends into the span. Cutting the span takes the emulator's ends down, so both
-switches lose carrier, as with a cut fiber.
+The delay is netem where the kernel has it (tc mirred joins the ends, netem holds frames).
+Where it does not (these machines), a span emulator process (`span_relay`) joins them, or,
+for spans too short for a process to delay, tc mirred alone. HTB (through OVS QoS) on the
+switch ports shapes what each switch sends into the span. Cutting the span takes the
+joined ends down, so both switches lose carrier, as with a cut fiber.
 """
+import functools
 import json
 import math
 import os
@@ -22,6 +23,9 @@ from mininet.link import Link
 QUEUE_MS = 50       # span queue: 50 ms of traffic at line rate, as a WAN router would hold
 MIN_QUEUE_FRAMES = 32
 READY_TIMEOUT_S = 10
+# Below this delay the kernel joins a span's ends directly, adding nothing: a relay process
+# would add its own wake-up (0.1-0.25 ms on these VMs), more than the span's delay.
+DIRECT_BELOW_MS = 0.2
 
 
 def run(*argv, check=True):
@@ -33,23 +37,21 @@ def run(*argv, check=True):
 
 
 def netem_available():
-    """True where the kernel can load sch_netem (checked once per process on a dummy veth)."""
+    """Delay spans with netem where the kernel has it; NAAS_SPAN_EMULATOR=relay|netem forces one."""
     forced = os.environ.get('NAAS_SPAN_EMULATOR')
-    if forced:
-        return forced == 'netem'
-    if netem_available.cached is None:
-        probe = f'nmprobe{os.getpid() % 100000}'
-        if run('ip', 'link', 'add', probe, 'type', 'veth', 'peer', 'name', probe + 'p', check=False).returncode:
-            return False
-        try:
-            netem_available.cached = run('tc', 'qdisc', 'add', 'dev', probe, 'root', 'netem',
-                                         'delay', '1ms', check=False).returncode == 0
-        finally:
-            run('ip', 'link', 'del', probe, check=False)
-    return netem_available.cached
+    return forced == 'netem' if forced else _kernel_has_netem()
 
 
-netem_available.cached = None
+@functools.cache
+def _kernel_has_netem():
+    probe = f'nmprobe{os.getpid() % 100000}'  # a throwaway veth of our own to try it on
+    if run('ip', 'link', 'add', probe, 'type', 'veth', 'peer', 'name', probe + 'p', check=False).returncode:
+        return False
+    try:
+        return run('tc', 'qdisc', 'add', 'dev', probe, 'root', 'netem', 'delay', '1ms',
+                   check=False).returncode == 0
+    finally:
+        run('ip', 'link', 'del', probe, check=False)
 
 
 def queue_frames(mbps):
@@ -57,12 +59,13 @@ def queue_frames(mbps):
 
 
 class SpanLink(Link):
-    """A span between two site switches (both in the root namespace)."""
+    """A span between two site switches, each in its own namespace."""
 
     def __init__(self, node1, node2, mbps, delay_ms, **params):
         self.mbps, self.delay_ms = float(mbps), float(delay_ms)
         self.netem = netem_available()
         self.relay = None
+        self.mode = None   # 'netem', 'relay', or 'direct' (no delay to add)
         self.up = True
         super().__init__(node1, node2, **params)
         try:
@@ -98,27 +101,41 @@ class SpanLink(Link):
                 f'other-config:max-rate={rate}', f'queues:0=@{q}_0',
                 '--', f'--id=@{q}_0', 'create', 'queue', f'other-config:max-rate={rate}']
 
-    def _start_delay(self):
-        a, b = self.outer_names
+    def _mode(self):
         if self.netem:
-            # Kernel path: each emulator end redirects what it receives to the other end,
-            # whose netem qdisc holds it for the span delay.
-            for src, dst in ((a, b), (b, a)):
-                run('tc', 'qdisc', 'add', 'dev', src, 'handle', 'ffff:', 'ingress')
-                run('tc', 'filter', 'add', 'dev', src, 'parent', 'ffff:', 'protocol', 'all',
-                    'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect',
-                    'dev', dst)
-                self._netem(dst, 'add')
+            return 'netem'
+        return 'direct' if self.delay_ms < DIRECT_BELOW_MS else 'relay'
+
+    def _start_delay(self):
+        """Join the emulator's two ends: in the kernel (tc mirred, then netem or nothing), or
+        through a span_relay process."""
+        self.mode = self._mode()
+        a, b = self.outer_names
+        if self.mode == 'relay':
+            self.relay = subprocess.Popen(
+                [sys.executable, '-m', 'topologies.span_relay', '--a', a, '--b', b,
+                 '--delay-ms', str(self.delay_ms)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            ready, _, _ = select.select([self.relay.stdout], [], [], READY_TIMEOUT_S)
+            line = self.relay.stdout.readline() if ready else ''
+            if not line.startswith('{"ready": true}'):
+                raise RuntimeError(f'span emulator for {self} did not start: {line.strip()!r}')
             return
-        self.relay = subprocess.Popen(
-            [sys.executable, '-m', 'topologies.span_relay', '--a', a, '--b', b,
-             '--delay-ms', str(self.delay_ms)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        ready, _, _ = select.select([self.relay.stdout], [], [], READY_TIMEOUT_S)
-        line = self.relay.stdout.readline() if ready else ''
-        if not line.startswith('{"ready": true}'):
-            raise RuntimeError(f'span emulator for {self} did not start: {line.strip()!r}')
+        for src, dst in ((a, b), (b, a)):
+            run('tc', 'qdisc', 'add', 'dev', src, 'handle', 'ffff:', 'ingress')
+            run('tc', 'filter', 'add', 'dev', src, 'parent', 'ffff:', 'protocol', 'all',
+                'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', dst)
+            if self.mode == 'netem':
+                self._netem(dst, 'add')
+
+    def _stop_delay(self):
+        if self.mode == 'relay':
+            self.stop_relay()
+        else:
+            for dev in self.outer_names:
+                run('tc', 'qdisc', 'del', 'dev', dev, 'ingress', check=False)
+                run('tc', 'qdisc', 'del', 'dev', dev, 'root', check=False)
 
     def _netem(self, dev, verb):
         run('tc', 'qdisc', verb, 'dev', dev, 'root', 'netem', 'delay', f'{self.delay_ms}ms',
@@ -129,10 +146,13 @@ class SpanLink(Link):
         if delay_ms < 0:
             raise ValueError(f'delay must be >= 0 ms, got {delay_ms}')
         self.delay_ms = float(delay_ms)
-        if self.netem:
+        if self._mode() != self.mode:   # crossing DIRECT_BELOW_MS: rewire
+            self._stop_delay()
+            self._start_delay()
+        elif self.mode == 'netem':
             for dev in self.outer_names:
                 self._netem(dev, 'change')
-        else:
+        elif self.mode == 'relay':
             self.relay.stdin.write(json.dumps({'delay_ms': self.delay_ms}) + '\n')
             self.relay.stdin.flush()
 

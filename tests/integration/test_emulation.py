@@ -108,7 +108,7 @@ def test_switch_ports_addresses_and_secure_mode(triangle):
 def test_span_cut_stops_traffic_within_100ms_and_restores(triangle):
     span = triangle.fabric.span('dca', 'dcb')
     target = addr.probe_ip(triangle.fabric.sites['dcb'])
-    with measure._probe_paths(triangle, [span]):
+    with measure._probe_paths(triangle, span):
         ping = triangle.probe('dca').popen(['ping', '-n', '-D', '-i', '0.01', '-W', '1', '-w', '4',
                                             target], stdout=subprocess.PIPE, text=True)
         time.sleep(1.0)
@@ -132,11 +132,14 @@ def test_span_cut_stops_traffic_within_100ms_and_restores(triangle):
 
 
 def test_span_delay_changes_at_runtime(triangle):
+    """Up to 20 ms (span emulator) and down to 0.1 ms (kernel redirect, no process) and back."""
     span = triangle.fabric.span('dca', 'dcb')
     try:
-        triangle.set_span_delay('dca', 'dcb', 20)
-        figures = measure.measure_spans(triangle, [span], throughput=False)[0]
-        assert figures.delay_ms == 20 and figures.delay_ok, figures
+        for delay_ms, mode in ((20, 'relay'), (0.1, 'direct'), (20, 'relay')):
+            triangle.set_span_delay('dca', 'dcb', delay_ms)
+            assert triangle.span_link('dca', 'dcb').mode == mode
+            figures = measure.measure_spans(triangle, [span], throughput=False)[0]
+            assert figures.delay_ms == delay_ms and figures.delay_ok, figures
     finally:
         triangle.set_span_delay('dca', 'dcb', span.delay_ms)
     assert measure.measure_spans(triangle, [span], throughput=False)[0].delay_ok

@@ -1,53 +1,10 @@
-"""The pure part of topologies.measure: parallel rounds, tolerances, and the span table."""
+"""The pure part of topologies.measure: tolerances, and the span table."""
 import json
 
 import pytest
 
-from topologies.fabric import Span, load_fabric
 from topologies.lab_cli import span_table
-from topologies.measure import DELAY_TOLERANCE, THROUGHPUT_RANGE, SpanFigures, _rounds
-
-
-def span(a, b):
-    return Span(a, b, 10.0, 1.0, 'configured', 10.0)
-
-
-def check_rounds(spans, rounds):
-    flat = [s for batch in rounds for s in batch]
-    assert sorted(s.id for s in flat) == sorted(s.id for s in spans)   # each exactly once
-    assert len(flat) == len(set(s.id for s in flat))
-    for batch in rounds:
-        ends = [site for s in batch for site in (s.a, s.b)]
-        assert len(ends) == len(set(ends)), [s.id for s in batch]    # no shared site
-
-
-def test_rounds_star_is_sequential():
-    spans = [span('hub', x) for x in ('aa', 'bb', 'cc', 'dd')]
-    rounds = _rounds(spans)
-    check_rounds(spans, rounds)
-    assert len(rounds) == 4
-
-
-def test_rounds_disjoint_spans_share_a_round():
-    spans = [span('aa', 'bb'), span('cc', 'dd'), span('bb', 'cc'), span('ee', 'ff')]
-    rounds = _rounds(spans)
-    check_rounds(spans, rounds)
-    assert [[s.id for s in batch] for batch in rounds] == [['aa-bb', 'cc-dd', 'ee-ff'], ['bb-cc']]
-
-
-def test_rounds_empty():
-    assert _rounds([]) == []
-
-
-@pytest.mark.parametrize('name', ['lumen-qts', 'triangle', 'azure-lumen'])
-def test_rounds_on_shipped(name):
-    fabric = load_fabric(name)
-    rounds = _rounds(list(fabric.spans))
-    check_rounds(fabric.spans, rounds)
-    max_degree = max(len(fabric.spans_of(s)) for s in fabric.sites)
-    assert max_degree <= len(rounds)
-    if name == 'lumen-qts':
-        assert len(rounds) < len(fabric.spans) // 2          # real parallelism
+from topologies.measure import DELAY_TOLERANCE, THROUGHPUT_RANGE, SpanFigures
 
 
 # --- tolerances ---------------------------------------------------------------------------------
