@@ -22,6 +22,10 @@ MEASURE_PRIORITY = 65000
 DELAY_TOLERANCE = (0.05, 0.5)       # within 5% + 0.5 ms of the configured one-way delay
 THROUGHPUT_RANGE = (0.90, 1.05)     # a TCP flow gets 90%..105% of the span's bandwidth
 IPERF_PORT = 5201
+# A span off by more than the tolerance is measured once more before it is called off: on
+# two shared cores, a burst of other work (62 OVS daemons' periodic runs) can hold a whole
+# 0.2 s sample back; a span that is really off is off both times.
+DELAY_ATTEMPTS = 2
 
 
 @dataclass
@@ -33,6 +37,7 @@ class SpanFigures:
     measured_delay_ms: float = None
     measured_mbps: float = None
     up: bool = True
+    attempts: int = 0      # delay measurements taken (see DELAY_ATTEMPTS)
 
     @property
     def delay_ok(self):
@@ -65,8 +70,12 @@ def measure_spans(emu, spans=None, pings=40, interval_s=0.005, throughput=True, 
         if f.up:
             progress(f'{span.id}: delay' + (f', throughput at {f.mbps:g} Mb/s' if throughput else ''))
             with _probe_paths(emu, span):
-                f.measured_delay_ms = _one_way_ms(_start_ping(emu, span, pings, interval_s),
-                                                  pings, interval_s)
+                for attempt in range(1, DELAY_ATTEMPTS + 1):
+                    f.attempts = attempt
+                    f.measured_delay_ms = _one_way_ms(_start_ping(emu, span, pings, interval_s),
+                                                      pings, interval_s)
+                    if f.delay_ok:
+                        break
                 if throughput:
                     f.measured_mbps = _iperf(emu, span, seconds)
         emu.measured[span.id] = f

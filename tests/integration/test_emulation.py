@@ -145,6 +145,21 @@ def test_span_delay_changes_at_runtime(triangle):
     assert measure.measure_spans(triangle, [span], throughput=False)[0].delay_ok
 
 
+def test_measure_reports_a_span_that_is_off(triangle):
+    """The relay is told 8 ms behind the emulation's back: the measurement must say so."""
+    link = triangle.span_link('dca', 'dcb')
+    span = triangle.fabric.span('dca', 'dcb')
+    try:
+        link.relay.stdin.write('{"delay_ms": 8}\n')
+        link.relay.stdin.flush()
+        figures = measure.measure_spans(triangle, [span], throughput=False)[0]
+        assert figures.delay_ms == 4 and not figures.delay_ok and not figures.ok, figures
+        assert figures.attempts == measure.DELAY_ATTEMPTS
+        assert 7.5 < figures.measured_delay_ms < 9, figures
+    finally:
+        link.set_delay(span.delay_ms)
+
+
 def test_switches_reach_a_controller_on_loopback():
     """OpenFlow leaves each switch's namespace through the proxy: every switch says HELLO."""
     server = socket.create_server(('127.0.0.1', 0))
