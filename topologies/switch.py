@@ -47,6 +47,7 @@ class SiteSwitch(Switch):
         super().__init__(name, **params)
         self.rundir = rundir
         self.datapath = datapath or datapath_type()
+        self._controllers = []        # given to start(), used by batchStartup()
         self.controller_keys = []
         self.cmd('sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
 
