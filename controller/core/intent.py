@@ -1,0 +1,94 @@
+"""Intents and their lifecycle: explicit states, allowed transitions, and a reason for each.
+
+States follow ONOS's intent lifecycle, named for what the controller is doing:
+
+    ACCEPTED -> COMPILING -> INSTALLING -> INSTALLED
+                    |            |            |  (re-placed: COMPILING; moved: INSTALLING)
+                    +-> FAILED <-+------------+  (retried: COMPILING when the network changes)
+    any state but WITHDRAWN -> WITHDRAWING -> WITHDRAWN
+
+Every transition yields an IntentEvent (state, reason, time) for Watch subscribers.
+"""
+import enum
+from dataclasses import dataclass, field
+
+
+class State(str, enum.Enum):
+    ACCEPTED = 'ACCEPTED'
+    COMPILING = 'COMPILING'
+    INSTALLING = 'INSTALLING'
+    INSTALLED = 'INSTALLED'
+    FAILED = 'FAILED'
+    WITHDRAWING = 'WITHDRAWING'
+    WITHDRAWN = 'WITHDRAWN'
+
+
+class Protection(str, enum.Enum):
+    NONE = 'NONE'
+    PROTECTED = 'PROTECTED'   # a span-disjoint backup, pre-installed
+
+
+class ServiceClass(str, enum.Enum):
+    """Allocated in this order, as SWAN and B4 do."""
+    REALTIME = 'REALTIME'
+    PRIORITY = 'PRIORITY'
+    BULK = 'BULK'
+
+
+_NEXT = {
+    State.ACCEPTED: {State.COMPILING},
+    State.COMPILING: {State.INSTALLING, State.FAILED},
+    State.INSTALLING: {State.INSTALLED, State.FAILED},
+    State.INSTALLED: {State.COMPILING, State.INSTALLING, State.FAILED},
+    State.FAILED: {State.COMPILING},
+    State.WITHDRAWING: {State.WITHDRAWN},
+    State.WITHDRAWN: set(),
+}
+for _state in State:
+    if _state not in (State.WITHDRAWING, State.WITHDRAWN):
+        _NEXT[_state].add(State.WITHDRAWING)
+
+
+class TransitionError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class IntentEvent:
+    intent_id: str
+    tenant: str
+    state: State
+    reason: str
+    at: float
+
+
+@dataclass
+class Intent:
+    id: str
+    tenant: str
+    src: str                     # site ids
+    dst: str
+    bandwidth_gbps: float        # committed
+    max_latency_ms: float = None
+    protection: Protection = Protection.NONE
+    service_class: ServiceClass = ServiceClass.PRIORITY
+    state: State = State.ACCEPTED
+    reason: str = 'accepted'
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    history: list = field(default_factory=list)  # IntentEvents, oldest first
+
+    def move_to(self, state, reason, now):
+        """Change state; raise TransitionError (and change nothing) if the lifecycle forbids it."""
+        state = State(state)
+        if state not in _NEXT[self.state]:
+            raise TransitionError(f'intent {self.id}: {self.state.value} cannot become {state.value}')
+        self.state, self.reason, self.updated_at = state, reason, now
+        event = IntentEvent(self.id, self.tenant, state, reason, now)
+        self.history.append(event)
+        return event
+
+    @property
+    def active(self):
+        """Holds (or is getting) resources in the network."""
+        return self.state not in (State.FAILED, State.WITHDRAWN)

@@ -1,0 +1,78 @@
+"""The network as the controller knows it: sites, and spans with a state and a delay per
+direction. Capacities come from the fabric file, never from the port speed OVS reports.
+
+A span has two directions (links), `a->b` and `b->a`: reservations and measurements are
+per direction, because traffic and queues are.
+"""
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Link:
+    """One direction of a span."""
+    src: str
+    dst: str
+
+    def reverse(self):
+        return Link(self.dst, self.src)
+
+
+@dataclass
+class SpanState:
+    span_id: str
+    a: str
+    b: str
+    capacity_gbps: float
+    prior_delay_ms: float                  # from the fabric file: used until measured
+    up: bool = True
+    measured_delay_ms: dict = field(default_factory=dict)   # Link -> (ms, when)
+
+    def links(self):
+        return Link(self.a, self.b), Link(self.b, self.a)
+
+
+class Topology:
+    """Sites and spans; `neighbours` skips spans that are down."""
+
+    def __init__(self, sites, spans):
+        self.sites = tuple(sites)
+        self.spans = {s.span_id: s for s in spans}
+        self._by_link = {link: s for s in spans for link in s.links()}
+
+    @classmethod
+    def from_fabric(cls, fabric):
+        return cls(fabric.sites, [SpanState(s.id, s.a, s.b, s.capacity_gbps, s.delay_ms)
+                                  for s in fabric.spans])
+
+    def span_of(self, link):
+        return self._by_link[link]
+
+    def has_link(self, link):
+        return link in self._by_link
+
+    def links(self):
+        return list(self._by_link)
+
+    def neighbours(self, site):
+        """Links leaving `site` over spans that are up."""
+        return [link for link, span in self._by_link.items() if link.src == site and span.up]
+
+    def set_up(self, span_id, up):
+        """Returns True when the state changed."""
+        span = self.spans[span_id]
+        changed, span.up = span.up != up, up
+        return changed
+
+    def record_delay(self, link, delay_ms, now):
+        if delay_ms < 0:
+            raise ValueError(f'delay of {link.src}->{link.dst} must be >= 0 ms, got {delay_ms}')
+        self.span_of(link).measured_delay_ms[link] = (float(delay_ms), now)
+
+    def delay_ms(self, link):
+        """Measured one-way delay of this direction, or the fabric's prior until measured."""
+        span = self.span_of(link)
+        measured = span.measured_delay_ms.get(link)
+        return measured[0] if measured else span.prior_delay_ms
+
+    def capacity_gbps(self, link):
+        return self.span_of(link).capacity_gbps
