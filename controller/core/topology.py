@@ -38,6 +38,9 @@ class Topology:
         self.sites = tuple(sites)
         self.spans = {s.span_id: s for s in spans}
         self._by_link = {link: s for s in spans for link in s.links()}
+        self._out = {site: [] for site in self.sites}     # site -> links leaving it
+        for link in self._by_link:
+            self._out[link.src].append(link)
 
     @classmethod
     def from_fabric(cls, fabric):
@@ -55,7 +58,7 @@ class Topology:
 
     def neighbours(self, site):
         """Links leaving `site` over spans that are up."""
-        return [link for link, span in self._by_link.items() if link.src == site and span.up]
+        return [link for link in self._out[site] if self._by_link[link].up]
 
     def set_up(self, span_id, up):
         """Returns True when the state changed."""

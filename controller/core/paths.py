@@ -1,0 +1,366 @@
+"""Constrained shortest paths (CSPF): the lowest-latency path that has the bandwidth, and
+protected pairs of span-disjoint paths.
+
+Every function takes the topology and an `available_gbps(link) -> float` callable (or a
+dict from Link to Gb/s), so path computation does not depend on how reservations are kept.
+A link is usable for `gbps` when its span is up, is not avoided, and has
+`available_gbps(link) >= gbps` (with a 1e-9 slack against float noise in the ledger).
+
+Latency is never stored in a Path: delays are measured and move, so `Path.latency_ms`
+asks the topology each time.
+
+Ties are broken deterministically (lower latency, then fewer hops, then the sequence of
+site ids), so the same inputs always give the same path and the controller does not flap
+between equal paths.
+
+When nothing fits, `NoPath` says which constraint failed and what would fit: the widest
+path (within the latency bound when one exists) and the lowest latency at the requested
+bandwidth and with no bandwidth constraint. These feed the API's feasibility check.
+"""
+import heapq
+from dataclasses import dataclass
+
+EPS = 1e-9          # slack for float noise in bandwidth sums and latency sums
+_KEY_DIGITS = 9     # latency is rounded to this many decimals for tie-breaking only
+
+
+@dataclass(frozen=True)
+class Path:
+    """A simple path: consecutive links, one direction of each span."""
+    links: tuple
+
+    def __post_init__(self):
+        links = tuple(self.links)
+        object.__setattr__(self, 'links', links)
+        if not links:
+            raise ValueError('a path needs at least one link')
+        for a, b in zip(links, links[1:]):
+            if a.dst != b.src:
+                raise ValueError(f'links {a.src}->{a.dst} and {b.src}->{b.dst} are not consecutive')
+        if len(set(self.sites)) != len(self.sites):
+            raise ValueError(f'path {"->".join(self.sites)} visits a site twice')
+
+    @property
+    def sites(self):
+        return (self.links[0].src,) + tuple(link.dst for link in self.links)
+
+    @property
+    def src(self):
+        return self.links[0].src
+
+    @property
+    def dst(self):
+        return self.links[-1].dst
+
+    @property
+    def hops(self):
+        return len(self.links)
+
+    def span_ids(self, topology):
+        return tuple(topology.span_of(link).span_id for link in self.links)
+
+    def latency_ms(self, topology):
+        """Sum of the one-way delays measured now (or the fabric priors until measured)."""
+        return sum(topology.delay_ms(link) for link in self.links)
+
+    def bottleneck_gbps(self, available_gbps):
+        available_gbps = _as_callable(available_gbps)
+        return min(available_gbps(link) for link in self.links)
+
+    def __str__(self):
+        return '->'.join(self.sites)
+
+
+class NoPath(Exception):
+    """No path meets the constraints. `constraint` is 'connectivity', 'bandwidth',
+    'latency' or 'protection'; the figures say what would fit (None when nothing does):
+
+    - widest_gbps: the most bandwidth any single path could carry (ignoring the bound);
+    - widest_within_bound_gbps: the most bandwidth a path meeting the latency bound could
+      carry (equals widest_gbps when there is no bound);
+    - min_latency_ms: the lowest latency of a path with the requested bandwidth;
+    - min_latency_any_ms: the lowest latency of any path, whatever its bandwidth.
+    """
+
+    def __init__(self, reason, *, constraint, src, dst, gbps, max_latency_ms=None,
+                 widest_gbps=None, widest_within_bound_gbps=None, min_latency_ms=None,
+                 min_latency_any_ms=None, spans=()):
+        super().__init__(reason)
+        self.reason = reason
+        self.constraint = constraint
+        self.src, self.dst, self.gbps, self.max_latency_ms = src, dst, gbps, max_latency_ms
+        self.widest_gbps = widest_gbps
+        self.widest_within_bound_gbps = widest_within_bound_gbps
+        self.min_latency_ms = min_latency_ms
+        self.min_latency_any_ms = min_latency_any_ms
+        self.spans = tuple(spans)   # for 'protection': the spans every path must share
+
+
+# ---------------------------------------------------------------------------------------
+# Search primitives
+
+
+def _as_callable(available_gbps):
+    if callable(available_gbps):
+        return available_gbps
+    table = available_gbps
+    return lambda link: table[link]
+
+
+def _check_ends(topology, src, dst):
+    for site in (src, dst):
+        if site not in topology.sites:
+            raise ValueError(f'unknown site {site!r}')
+    if src == dst:
+        raise ValueError(f'source and destination are the same site ({src!r})')
+
+
+def _usable(topology, gbps, available_gbps, avoid_spans):
+    """The link filter: `neighbours` already skips down spans; prune avoided and thin links.
+    gbps=None means no bandwidth constraint at all (not even a non-negative availability)."""
+    def ok(link):
+        if topology.span_of(link).span_id in avoid_spans:
+            return False
+        return gbps is None or available_gbps(link) >= gbps - EPS
+    return ok
+
+
+def _shortest(topology, src, dst, usable):
+    """Dijkstra on latency over usable links. The heap key (latency, hops, sites) is a
+    total order that extending both paths by the same link preserves, so the first time
+    dst is popped its path is the unique minimum under that order: deterministic."""
+    heap = [(0.0, 0, (src,), 0.0, ())]
+    settled = set()
+    while heap:
+        _, hops, sites, latency, links = heapq.heappop(heap)
+        site = sites[-1]
+        if site in settled:
+            continue
+        settled.add(site)
+        if site == dst:
+            return Path(links)
+        for link in topology.neighbours(site):
+            if link.dst in settled or link.dst in sites or not usable(link):
+                continue
+            total = latency + topology.delay_ms(link)
+            heapq.heappush(heap, (round(total, _KEY_DIGITS), hops + 1, sites + (link.dst,),
+                                  total, links + (link,)))
+    return None
+
+
+def min_latency_ms(topology, src, dst, gbps=None, available_gbps=None, avoid_spans=frozenset()):
+    """Lowest latency from src to dst over up spans, using only links with `gbps` available
+    (no bandwidth constraint when gbps is None); None when no such path exists."""
+    _check_ends(topology, src, dst)
+    if gbps is not None:
+        available_gbps = _as_callable(available_gbps)
+    path = _shortest(topology, src, dst, _usable(topology, gbps, available_gbps, avoid_spans))
+    return None if path is None else path.latency_ms(topology)
+
+
+def widest_gbps(topology, src, dst, available_gbps, max_latency_ms=None,
+                avoid_spans=frozenset()):
+    """The largest bandwidth a single path from src to dst could carry, among paths within
+    `max_latency_ms` when given; None when no path (within the bound) exists.
+
+    With a bound this is not a plain widest-path search (the widest path may be too slow):
+    the lowest latency at bandwidth c only grows with c, so binary-search the distinct
+    link availabilities for the largest c whose shortest path meets the bound."""
+    _check_ends(topology, src, dst)
+    available_gbps = _as_callable(available_gbps)
+
+    def fits(c):
+        path = _shortest(topology, src, dst, _usable(topology, c, available_gbps, avoid_spans))
+        return path is not None and (max_latency_ms is None
+                                     or path.latency_ms(topology) <= max_latency_ms + EPS)
+
+    candidates = sorted({available_gbps(link) for link in topology.links()
+                         if topology.span_of(link).up
+                         and topology.span_of(link).span_id not in avoid_spans})
+    if not candidates or not fits(candidates[0]):
+        return None
+    lo, hi = 0, len(candidates) - 1        # invariant: fits(candidates[lo])
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(candidates[mid]):
+            lo = mid
+        else:
+            hi = mid - 1
+    return max(candidates[lo], 0.0)        # an over-booked link carries nothing, not less
+
+
+def _fmt(x, unit):
+    return 'none' if x is None else f'{x:g} {unit}'
+
+
+def _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms, avoid_spans):
+    """Build the NoPath for find_path: which constraint failed, and what would fit."""
+    widest = widest_gbps(topology, src, dst, available_gbps, None, avoid_spans)
+    within = (widest if max_latency_ms is None else
+              widest_gbps(topology, src, dst, available_gbps, max_latency_ms, avoid_spans))
+    at_gbps = min_latency_ms(topology, src, dst, gbps, available_gbps, avoid_spans)
+    any_bw = min_latency_ms(topology, src, dst, None, None, avoid_spans)
+    where = f'from {src} to {dst}'
+    if avoid_spans:
+        where += f' avoiding {", ".join(sorted(avoid_spans))}'
+    if any_bw is None:
+        constraint = 'connectivity'
+        reason = f'no path {where} over spans that are up'
+    elif at_gbps is None:
+        constraint = 'bandwidth'
+        reason = (f'no path {where} has {gbps:g} Gb/s available; the widest carries '
+                  f'{_fmt(widest, "Gb/s")}')
+        if max_latency_ms is not None:
+            reason += f' (within the {max_latency_ms:g} ms bound: {_fmt(within, "Gb/s")})'
+    else:
+        constraint = 'latency'
+        reason = (f'the lowest-latency path {where} with {gbps:g} Gb/s takes {at_gbps:g} ms, '
+                  f'over the {max_latency_ms:g} ms bound; the widest path within '
+                  f'{max_latency_ms:g} ms carries {_fmt(within, "Gb/s")}; the lowest latency '
+                  f'at any bandwidth is {any_bw:g} ms')
+    return NoPath(reason, constraint=constraint, src=src, dst=dst, gbps=gbps,
+                  max_latency_ms=max_latency_ms, widest_gbps=widest,
+                  widest_within_bound_gbps=within, min_latency_ms=at_gbps,
+                  min_latency_any_ms=any_bw)
+
+
+# ---------------------------------------------------------------------------------------
+# Public path computation
+
+
+def find_path(topology, src, dst, gbps, available_gbps, max_latency_ms=None,
+              avoid_spans=frozenset()):
+    """The lowest-latency path from src to dst using only links with `gbps` available,
+    over up spans, not using `avoid_spans`; NoPath when none, or when it exceeds the bound
+    (the lowest-latency feasible path is over the bound, so every feasible path is)."""
+    _check_ends(topology, src, dst)
+    if gbps < 0:
+        raise ValueError(f'bandwidth must be >= 0 Gb/s, got {gbps}')
+    available_gbps = _as_callable(available_gbps)
+    avoid_spans = frozenset(avoid_spans)
+    path = _shortest(topology, src, dst, _usable(topology, gbps, available_gbps, avoid_spans))
+    if path is None or (max_latency_ms is not None
+                        and path.latency_ms(topology) > max_latency_ms + EPS):
+        raise _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms, avoid_spans)
+    return path
+
+
+def find_protected(topology, src, dst, gbps, available_gbps, max_latency_ms=None,
+                   avoid_spans=frozenset()):
+    """(primary, backup): two span-disjoint paths (no span in common in either direction),
+    each with `gbps` available on every link and within the bound; the primary is the one
+    with the lower latency.
+
+    Bhandari's algorithm finds the pair with the least total latency on the bandwidth-pruned
+    graph. Limitation: the bound is checked on that pair only; if its longer path is over
+    the bound while some other disjoint pair (with a larger total) would meet it, this
+    raises NoPath (constraint 'protection') rather than search further. The caller reserves
+    `gbps` separately on the primary and the backup (they share no span, so no link counts
+    twice)."""
+    _check_ends(topology, src, dst)
+    if gbps < 0:
+        raise ValueError(f'bandwidth must be >= 0 Gb/s, got {gbps}')
+    available_gbps = _as_callable(available_gbps)
+    avoid_spans = frozenset(avoid_spans)
+    usable = _usable(topology, gbps, available_gbps, avoid_spans)
+    first = _shortest(topology, src, dst, usable)
+    if first is None:
+        # Not even one path: same diagnosis as an unprotected request.
+        raise _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms, avoid_spans)
+    pair = _bhandari(topology, src, dst, usable, first)
+    if pair is None:
+        # Spans of the shortest path without which dst is unreachable: every path needs them.
+        cut = [sid for sid in first.span_ids(topology)
+               if _shortest(topology, src, dst,
+                            _usable(topology, gbps, available_gbps, avoid_spans | {sid})) is None]
+        named = (f'every path with {gbps:g} Gb/s crosses span {", ".join(cut)}' if cut else
+                 'the paths that have the bandwidth cannot avoid sharing a span')
+        raise NoPath(f'no two span-disjoint paths from {src} to {dst} for protection: {named}',
+                     constraint='protection', src=src, dst=dst, gbps=gbps,
+                     max_latency_ms=max_latency_ms, spans=cut,
+                     min_latency_ms=first.latency_ms(topology))
+    primary, backup = sorted(pair, key=lambda p: (round(p.latency_ms(topology), _KEY_DIGITS),
+                                                  p.hops, p.sites))
+    if max_latency_ms is not None:
+        if first.latency_ms(topology) > max_latency_ms + EPS:
+            # Even the fastest path with the bandwidth is too slow: not a protection issue.
+            raise _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms,
+                           avoid_spans)
+        if backup.latency_ms(topology) > max_latency_ms + EPS:
+            raise _protection_over_bound(topology, src, dst, gbps, max_latency_ms,
+                                         primary, backup)
+    return primary, backup
+
+
+def _protection_over_bound(topology, src, dst, gbps, max_latency_ms, primary, backup):
+    lat_p, lat_b = primary.latency_ms(topology), backup.latency_ms(topology)
+    return NoPath(f'protection from {src} to {dst} with {gbps:g} Gb/s: the span-disjoint '
+                  f'pair with the least total latency takes {lat_p:g} ms and {lat_b:g} ms, '
+                  f'over the {max_latency_ms:g} ms bound (other pairs are not searched)',
+                  constraint='protection', src=src, dst=dst, gbps=gbps,
+                  max_latency_ms=max_latency_ms, min_latency_ms=lat_p)
+
+
+def _bhandari(topology, src, dst, usable, first):
+    """Two span-disjoint paths with the least total latency, or None.
+
+    Residual graph: the first path's links are replaced by their reverse with negated
+    delay (taking one "cancels" the first path's use of that span), and the other direction
+    of those spans is removed so the second path cannot share them. Bellman-Ford (negative
+    arcs, no negative cycle since `first` is shortest) finds the second path; the union
+    minus cancelled pairs splits into the two disjoint paths."""
+    on_first = set(first.links)
+    first_spans = {topology.span_of(link).span_id for link in on_first}
+    arcs = []   # (from, to, weight, link, cancels)
+    for site in topology.sites:
+        for link in sorted(topology.neighbours(site), key=lambda l: l.dst):
+            if topology.span_of(link).span_id in first_spans or not usable(link):
+                continue
+            arcs.append((link.src, link.dst, topology.delay_ms(link), link, False))
+    for link in first.links:
+        arcs.append((link.dst, link.src, -topology.delay_ms(link), link, True))
+
+    dist, via = {src: 0.0}, {}
+    for _ in range(len(topology.sites) - 1):
+        changed = False
+        for a, b, w, link, cancels in arcs:
+            if a in dist and dist[a] + w < dist.get(b, float('inf')) - EPS:
+                dist[b], via[b], changed = dist[a] + w, (a, link, cancels), True
+        if not changed:
+            break
+    if dst not in dist:
+        return None
+
+    chosen, cancelled, site, seen = [], set(), dst, set()
+    while site != src:
+        if site in seen:        # cannot happen without a negative cycle; fail safe
+            return None
+        seen.add(site)
+        a, link, cancels = via[site]
+        (cancelled.add if cancels else chosen.append)(link)
+        site = a
+    remaining = [link for link in first.links if link not in cancelled] + chosen
+    return _split(src, dst, remaining)
+
+
+def _split(src, dst, links):
+    """Decompose a union of links (two units of flow from src to dst) into two simple
+    paths, walking deterministically and cutting out any loop met on the way."""
+    out = {}
+    for link in sorted(links, key=lambda l: (l.src, l.dst)):
+        out.setdefault(link.src, []).append(link)
+    paths = []
+    for _ in range(2):
+        walk, site = [], src
+        while site != dst:
+            if not out.get(site):
+                return None
+            link = out[site].pop(0)
+            visited = [l.src for l in walk]
+            if link.dst in visited:          # a loop back: drop it, the flow is still valid
+                walk = walk[:visited.index(link.dst)]
+            else:
+                walk.append(link)
+            site = link.dst
+        paths.append(Path(tuple(walk)))
+    return tuple(paths)
