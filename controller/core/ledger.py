@@ -1,0 +1,174 @@
+"""The reservation ledger: how much of each link (one direction of a span) is promised to whom.
+
+Admission must never over-book a link: a reservation is taken only if every link of the path
+has room for it, all at once or not at all. A fraction of each link (`headroom`) is never
+promised, so that make-before-break moves and measurement probes have scratch capacity
+(as in SWAN).
+
+Floating point: Gb/s are floats, and ten 0.1 Gb/s orders must fill a 1 Gb/s link exactly.
+A request fits when it exceeds the room left by at most EPS_GBPS (1e-9 Gb/s, i.e. 1 b/s:
+far below anything a switch can enforce). Per-link totals are summed with math.fsum over the
+holders rather than kept as a running sum: correctly rounded (ten 0.1 are 1.0, so a full link
+reports 0 left, not 1e-16), independent of order, and no drift after reserve/release cycles.
+"""
+import math
+from numbers import Real
+
+from controller.core.topology import Link
+
+EPS_GBPS = 1e-9
+
+
+class AdmissionError(Exception):
+    """A request the network cannot carry. When a link lacks room, `link` is the first such
+    link on the path and `available_gbps` what this request could have had on it."""
+
+    def __init__(self, reason, link=None, available_gbps=None):
+        super().__init__(reason)
+        self.reason, self.link, self.available_gbps = reason, link, available_gbps
+
+
+class Ledger:
+    """Reservations per holder (a tuple such as (intent id, role)): a path (tuple of links)
+    and a bandwidth taken on each of its links."""
+
+    def __init__(self, topology, headroom=0.0):
+        if (not isinstance(headroom, Real) or isinstance(headroom, bool)
+                or not 0 <= headroom < 1):
+            raise ValueError(f'headroom must be a fraction 0 <= h < 1, got {headroom!r}')
+        self.topology = topology
+        self.headroom = float(headroom)
+        self._held = {}      # holder -> (links, gbps)
+        self._on = {}        # link -> {holder: gbps}: the index behind reserved_gbps
+
+    # --- questions -------------------------------------------------------------------------
+
+    def reserved_gbps(self, link):
+        return math.fsum(self._on.get(link, {}).values())
+
+    def available_gbps(self, link):
+        """Room left for a new reservation; 0 on a down span (nothing is admitted there).
+        Capacity is read from the topology each time, so capacity changes are seen."""
+        return max(0.0, self._limit(link) - self.reserved_gbps(link))
+
+    def utilization(self, link):
+        """Reserved / capacity (headroom not deducted); above 1 only if capacity shrank."""
+        return self.reserved_gbps(link) / self.topology.capacity_gbps(link)
+
+    def holders(self):
+        return list(self._held)
+
+    def reservation(self, holder):
+        """(links, gbps), or None."""
+        return self._held.get(holder)
+
+    # --- changes ---------------------------------------------------------------------------
+
+    def reserve(self, holder, links, gbps):
+        """Take `gbps` on every link of `links` for a new holder, or raise and take nothing."""
+        links, gbps = self._checked(holder, links, gbps)
+        if holder in self._held:
+            raise ValueError(f'{holder!r} already holds a reservation: release or move it')
+        self._admit(holder, links, gbps, own={})
+        self._put(holder, links, gbps)
+
+    def move(self, holder, links, gbps):
+        """Replace a holder's reservation (other path and/or other bandwidth) atomically.
+        On links shared by the old and new path, the holder's own reservation counts as
+        freed: make-before-break shares them, the switches never carry both at once."""
+        links, gbps = self._checked(holder, links, gbps)
+        if holder not in self._held:
+            raise ValueError(f'{holder!r} holds no reservation to move')
+        old_links, old_gbps = self._held[holder]
+        self._admit(holder, links, gbps, own={link: old_gbps for link in old_links})
+        self.release(holder)
+        self._put(holder, links, gbps)
+
+    def release(self, holder):
+        """Returns whether there was something to release."""
+        held = self._held.pop(holder, None)
+        if held is None:
+            return False
+        for link in held[0]:
+            del self._on[link][holder]
+        return True
+
+    # --- persistence -----------------------------------------------------------------------
+
+    def snapshot(self):
+        """Plain JSON-serialisable data, in reservation order."""
+        return [{'holder': list(holder),
+                 'links': [[link.src, link.dst] for link in links],
+                 'gbps': gbps}
+                for holder, (links, gbps) in self._held.items()]
+
+    def restore(self, data):
+        """Replace every reservation with those of a snapshot, or raise ValueError and change
+        nothing. Spans that are down now still get their reservations back (the ledger keeps
+        them while a span is down), but no link may end up over-booked."""
+        scratch = Ledger(self.topology, self.headroom)
+        try:
+            for item in data:
+                holder = tuple(item['holder'])
+                links = [Link(*pair) for pair in item['links']]
+                links, gbps = scratch._checked(holder, links, item['gbps'])
+                if holder in scratch._held:
+                    raise ValueError(f'{holder!r} appears twice')
+                scratch._put(holder, links, gbps)
+        except (TypeError, KeyError) as e:
+            raise ValueError(f'not a ledger snapshot: {e!r}') from e
+        for link in scratch._on:
+            if scratch.reserved_gbps(link) > scratch._limit(link, ignore_state=True) + EPS_GBPS:
+                raise ValueError(f'snapshot over-books {link.src}->{link.dst}: '
+                                 f'{scratch.reserved_gbps(link):g} Gb/s reserved')
+        self._held, self._on = scratch._held, scratch._on
+
+    # --- inside ----------------------------------------------------------------------------
+
+    def _limit(self, link, ignore_state=False):
+        """What may be reserved on `link` in all: capacity less headroom, 0 while down."""
+        span = self.topology.span_of(link)
+        if not span.up and not ignore_state:
+            return 0.0
+        return span.capacity_gbps * (1.0 - self.headroom)
+
+    def _checked(self, holder, links, gbps):
+        """Validate a request; the holder must round-trip through JSON (see snapshot)."""
+        if (not isinstance(holder, tuple) or not holder
+                or not all(isinstance(x, (str, int)) for x in holder)):
+            raise ValueError(f'holder must be a non-empty tuple of str/int, got {holder!r}')
+        links = tuple(links)
+        if not links:
+            raise ValueError('a reservation needs at least one link')
+        for link in links:
+            if not isinstance(link, Link) or not self.topology.has_link(link):
+                raise ValueError(f'unknown link {link!r}')
+        if len(set(links)) != len(links):
+            raise ValueError('a path lists a link twice')
+        if (not isinstance(gbps, Real) or isinstance(gbps, bool)
+                or not math.isfinite(gbps) or gbps <= 0):
+            raise ValueError(f'bandwidth must be a finite number > 0 Gb/s, got {gbps!r}')
+        return links, float(gbps)
+
+    def _admit(self, holder, links, gbps, own):
+        """Raise AdmissionError for the first link that cannot carry `gbps` once the holder's
+        `own` reservation on it (link -> gbps) is freed. A link where the request adds no load
+        always passes: shrinking an order must work even if the span shrank or went down.
+        A link that adds load passes only if up (the epsilon must not let crumbs onto a down
+        span) and the sum stays within the limit (unclamped: an over-booked link gets nothing)."""
+        for link in links:
+            mine = own.get(link, 0.0)
+            if gbps <= mine:
+                continue
+            up = self.topology.span_of(link).up
+            room = self._limit(link) - (self.reserved_gbps(link) - mine)
+            if not up or gbps > room + EPS_GBPS:
+                room, state = max(0.0, room), '' if up else ' (span down)'
+                raise AdmissionError(
+                    f'{link.src}->{link.dst}{state} has {room:g} Gb/s left for {holder!r}, '
+                    f'{gbps:g} Gb/s asked', link=link, available_gbps=room)
+
+    def _put(self, holder, links, gbps):
+        self._held[holder] = (links, gbps)
+        for link in links:
+            self._on.setdefault(link, {})[holder] = gbps
