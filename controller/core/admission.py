@@ -1,0 +1,77 @@
+"""Admission: where an intent fits, reserved all at once; or why it does not, and what would.
+
+An intent holds up to two reservations in the ledger, `(intent id, 'primary')` and, when
+protected, `(intent id, 'backup')` on a span-disjoint path: the backup carries the traffic
+when the primary is cut, so its bandwidth is promised too (1+1, as the switches fail over
+without asking). Re-placing an intent (a bandwidth change, a better path, a failure) may
+reuse what the intent itself holds, and either all of it moves or nothing does.
+"""
+from dataclasses import dataclass
+
+from controller.core.intent import Protection
+from controller.core.paths import find_path, find_protected
+
+
+@dataclass(frozen=True)
+class Placement:
+    primary: object          # paths.Path
+    backup: object = None    # paths.Path when protected
+
+    def latency_ms(self, topology):
+        """What the intent's traffic sees now: the primary's measured latency."""
+        return self.primary.latency_ms(topology)
+
+
+def holders(intent_id):
+    return (intent_id, 'primary'), (intent_id, 'backup')
+
+
+def compute(topology, ledger, intent, avoid_spans=frozenset()):
+    """The placement the intent would get now (a dry run: the ledger is not touched).
+    Raises paths.NoPath, whose figures say what would fit."""
+    own = _own_gbps(ledger, intent.id)
+    available = lambda link: ledger.available_gbps(link) + own.get(link, 0.0)  # noqa: E731
+    if intent.protection is Protection.PROTECTED:
+        primary, backup = find_protected(topology, intent.src, intent.dst, intent.bandwidth_gbps,
+                                         available, intent.max_latency_ms)
+        return Placement(primary, backup)
+    return Placement(find_path(topology, intent.src, intent.dst, intent.bandwidth_gbps, available,
+                               intent.max_latency_ms, avoid_spans))
+
+
+def admit(topology, ledger, intent, avoid_spans=frozenset()):
+    """Compute a placement and reserve it in place of what the intent held. Raises NoPath
+    or ledger.AdmissionError, and then the ledger is exactly as before."""
+    placement = compute(topology, ledger, intent, avoid_spans)
+    old = [(h, ledger.reservation(h)) for h in holders(intent.id) if ledger.reservation(h)]
+    withdraw(ledger, intent.id)   # the intent's own share is part of what compute() used
+    primary, backup = holders(intent.id)
+    try:
+        ledger.reserve(primary, placement.primary.links, intent.bandwidth_gbps)
+        if placement.backup is not None:
+            ledger.reserve(backup, placement.backup.links, intent.bandwidth_gbps)
+    except Exception:
+        # Cannot happen unless compute() and the ledger disagree; put the old share back
+        # (restore(), unlike reserve(), also accepts spans that went down meanwhile).
+        withdraw(ledger, intent.id)
+        ledger.restore(ledger.snapshot() + [
+            {'holder': list(h), 'links': [[l.src, l.dst] for l in links], 'gbps': gbps}
+            for h, (links, gbps) in old])
+        raise
+    return placement
+
+
+def withdraw(ledger, intent_id):
+    """Release everything the intent holds; True if it held something."""
+    return any([ledger.release(holder) for holder in holders(intent_id)])
+
+
+def _own_gbps(ledger, intent_id):
+    own = {}
+    for holder in holders(intent_id):
+        held = ledger.reservation(holder)
+        if held:
+            links, gbps = held
+            for link in links:
+                own[link] = own.get(link, 0.0) + gbps
+    return own
