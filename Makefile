@@ -3,10 +3,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 FABRIC ?= lumen-qts
 
-.PHONY: setup demo test unit check clean-venv
+.PHONY: setup venv demo test unit check clean-venv
 
 setup:
 	@bash scripts/setup-host.sh
+
+venv:
+	@bash scripts/setup-host.sh --venv-only
 
 demo: setup
 	$(VENV)/bin/naas-lab measure --fabric $(FABRIC) --seconds 2
@@ -14,7 +17,7 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
-unit: setup
+unit: venv
 	$(PY) -m pytest -q -m 'not root'
 
 check: setup

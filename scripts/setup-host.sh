@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 DEB_PACKAGES="mininet openvswitch-switch iperf3 iputils-ping ethtool iproute2 python3-venv"
 VENV=${VENV:-.venv}
 
+# --venv-only: just the Python environment (no root needed; for `make unit`).
+venv_only=${1:-}
+
+if [ "$venv_only" != --venv-only ]; then
 if [ "$(id -u)" != 0 ]; then
   echo "setup-host: run as root (Mininet and Open vSwitch need it)" >&2
   exit 1
@@ -26,6 +30,7 @@ fi
 
 # Load the Open vSwitch kernel datapath where the kernel has it (none on some VMs: fine).
 [ -d /sys/module/openvswitch ] || modprobe openvswitch 2>/dev/null || true
+fi
 
 # The Python environment, pinned; rebuilt only when the pins change.
 stamp="$VENV/.naas-installed"

@@ -9,6 +9,8 @@ directory (with the OVS daemons' pid files) under /run/naas-fabric/<fabric>.
 """
 import os
 import shutil
+import signal
+import threading
 
 from mininet.net import Mininet
 from mininet.node import Host, RemoteController
@@ -16,7 +18,7 @@ from mininet.topo import Topo
 
 from topologies import addressing as addr
 from topologies.span import SpanLink, netem_available, run
-from topologies.switch import SiteSwitch, fabric_rundir, datapath_type, stop_daemons
+from topologies.switch import RUN_ROOT, SiteSwitch, datapath_type, fabric_rundir, stop_daemons
 
 
 class FabricHost(Host):
@@ -71,6 +73,14 @@ class EmulationError(RuntimeError):
     pass
 
 
+class _Controller(RemoteController):
+    """Only an address for the switches: Mininet's own check (telnet, no timeout) could hang
+    on an address that drops packets, and would switch to 6653 if the port were not open."""
+
+    def checkListening(self):
+        pass
+
+
 class Emulation:
     """One run of an emulated fabric. Use as a context manager; stop() is idempotent."""
 
@@ -89,18 +99,24 @@ class Emulation:
 
     def start(self):
         taken = existing_names(self.fabric)
+        try:
+            if not taken:  # claim the fabric: of two runs started at once, one gets it
+                os.makedirs(RUN_ROOT, exist_ok=True)
+                os.mkdir(fabric_rundir(self.fabric.name))
+        except FileExistsError:
+            taken = [f'directory {fabric_rundir(self.fabric.name)}']
         if taken:
             raise EmulationError(
                 f'cannot build fabric {self.fabric.name}: {", ".join(taken)} already exist '
                 f'(another run of this fabric? `naas-lab clean --fabric {self.fabric.name}` '
-                'removes a crashed run\'s leftovers)')
+                'removes a killed run\'s leftovers)')
         try:
             self.net = Mininet(topo=FabricTopo(self.fabric), controller=None,
                                autoSetMacs=False, autoStaticArp=False, build=False,
                                waitConnected=False)
             if self.controller:
                 host, port = self.controller
-                self.net.addController('c0', controller=RemoteController, ip=host, port=port)
+                self.net.addController('c0', controller=_Controller, ip=host, port=port)
             self.net.build()
             self.net.start()
         except BaseException:
@@ -108,13 +124,20 @@ class Emulation:
             raise
 
     def stop(self):
-        """Stop Mininet, then remove by name whatever this run's names still hold."""
+        """Stop Mininet, then remove by name whatever this run's names still hold. A second
+        Ctrl-C or SIGTERM must not cut the tear-down short, so both wait until it is done."""
         net, self.net = self.net, None
+        ignoring = threading.current_thread() is threading.main_thread()
+        if ignoring:
+            saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             if net is not None:
                 net.stop()
         finally:
             remove_names(self.fabric)
+            if ignoring:
+                for sig, handler in saved.items():
+                    signal.signal(sig, handler)
 
     # The world, by domain names.
     def switch(self, site_id):

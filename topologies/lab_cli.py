@@ -26,6 +26,14 @@ class FabricCLI(CLI):
         self.emu = emulation
         super().__init__(emulation.net, **kwargs)
 
+    def onecmd(self, line):
+        # Mininet's CLI lets any other exception end the session (and tear the fabric down).
+        try:
+            return super().onecmd(line)
+        except Exception as e:  # noqa: BLE001 - report and keep the lab running
+            print(f'*** {type(e).__name__}: {e}')
+            return False
+
     def do_spans(self, _line):
         """List spans: state, configured and last measured one-way delay and throughput.
         Usage: spans"""

@@ -97,6 +97,14 @@ class _probe_paths:
         self.ends = ((sites[span.a], sites[span.b]), (sites[span.b], sites[span.a]))
 
     def __enter__(self):
+        try:
+            self._install()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _install(self):
         flow = f'cookie={MEASURE_COOKIE:#x},priority={MEASURE_PRIORITY}'
         for here, there in self.ends:
             out = addr.span_port(self.emu.fabric, here.id, there.id)
@@ -107,11 +115,14 @@ class _probe_paths:
             # Static neighbours: no ARP broadcast needs to cross the span.
             self.emu.probe(here.id).cmd(f'ip neigh replace {addr.probe_ip(there)} '
                                         f'lladdr {addr.probe_mac(there)} dev eth0 nud permanent')
-        return self
 
     def __exit__(self, *exc):
+        """Best effort on both ends: one failing must not leave the other's flows behind."""
         for here, there in self.ends:
-            self.emu.switch(here.id).ofctl('del-flows', f'cookie={MEASURE_COOKIE:#x}/-1')
+            try:
+                self.emu.switch(here.id).ofctl('del-flows', f'cookie={MEASURE_COOKIE:#x}/-1')
+            except RuntimeError:
+                pass
             self.emu.probe(here.id).cmd(f'ip neigh del {addr.probe_ip(there)} dev eth0')
 
 

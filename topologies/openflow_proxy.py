@@ -56,6 +56,7 @@ class OpenFlowProxy:
             self._close(sock)
         self._wake_r.close()
         self._wake_w.close()
+        self._selector.close()
 
     def _run(self):
         while True:
@@ -79,7 +80,7 @@ class OpenFlowProxy:
             return
         controller_side.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for sock, peer in ((switch_side, controller_side), (controller_side, switch_side)):
-            sock.setblocking(True)  # writes block briefly on a slow peer rather than drop
+            sock.settimeout(5)  # a peer that stops reading is dropped, not waited on forever
             self._peer[sock] = peer
             self._selector.register(sock, selectors.EVENT_READ, 'peer')
 

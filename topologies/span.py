@@ -143,8 +143,8 @@ class SpanLink(Link):
 
     def set_delay(self, delay_ms):
         """Change the one-way delay in both directions (frames already in flight keep theirs)."""
-        if delay_ms < 0:
-            raise ValueError(f'delay must be >= 0 ms, got {delay_ms}')
+        if not (math.isfinite(delay_ms) and delay_ms >= 0):
+            raise ValueError(f'delay must be a number of ms >= 0, got {delay_ms}')
         self.delay_ms = float(delay_ms)
         if self._mode() != self.mode:   # crossing DIRECT_BELOW_MS: rewire
             self._stop_delay()

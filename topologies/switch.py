@@ -121,7 +121,7 @@ class SiteSwitch(Switch):
             return self._proxies[key].listen(self._proxy_path(key))
 
     def _proxy_path(self, key):
-        return os.path.join(self.rundir, f'openflow-{key[1]}.sock')
+        return os.path.join(self.rundir, f'of{key[1]}.sock')  # Unix socket paths: < 108 bytes
 
     def stop(self, deleteIntfs=True):
         stop_daemons(self.rundir)
@@ -148,9 +148,10 @@ def stop_daemons(rundir, timeout_s=5.0):
         try:
             with open(os.path.join(rundir, f'{daemon}.pid')) as f:
                 pid = int(f.read().strip())
-            with open(f'/proc/{pid}/comm') as f:
-                if f.read().strip() == daemon:  # not a recycled pid
-                    pids.append(pid)
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                argv = f.read().decode(errors='replace').split('\0')
+            if os.path.basename(argv[0]) == daemon and any(rundir in a for a in argv):
+                pids.append(pid)  # ours: not a recycled pid, nor the system's daemon
         except (OSError, ValueError):
             continue
     for pid in pids:

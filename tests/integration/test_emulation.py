@@ -223,6 +223,19 @@ def test_refuses_to_start_over_names_it_does_not_own():
     assert leftovers(fabric) == []
 
 
+def test_refuses_a_fabric_another_run_has_claimed():
+    fabric = load_fabric('thin-fat')
+    claimed = f'/run/naas-fabric/{fabric.name}'
+    os.makedirs(claimed)
+    try:
+        with pytest.raises(EmulationError, match=claimed):
+            Emulation(fabric).start()
+        assert os.path.isdir(claimed), "removed another run's directory"
+    finally:
+        os.rmdir(claimed)
+    assert leftovers(fabric) == []
+
+
 @pytest.mark.parametrize('sig, status', [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_tears_everything_down(sig, status):
     fabric = load_fabric('thin-fat')
@@ -240,7 +253,8 @@ def test_interrupt_tears_everything_down(sig, status):
 def test_lab_cli_commands():
     """`naas-lab up` with the domain commands typed on standard input, as in a lab session."""
     fabric = load_fabric('thin-fat')
-    script = '\n'.join(['spans', 'span down west east', 'spans', 'span delay west north 15',
+    script = '\n'.join(['spans', 'span down west east', 'spans', 'span delay west north nan',
+                        'span delay west north 15',
                         'measure west north', 'span up west east', 'span down west nowhere',
                         'tenants', 'help span', 'exit', ''])
     p = subprocess.run([*NAAS_LAB, 'up', '--fabric', 'thin-fat'], input=script, capture_output=True,
@@ -252,6 +266,7 @@ def test_lab_cli_commands():
     measured = re.search(r'^west-north\s+up\s+15\.000\s+([\d.]+)', out, re.M)
     assert measured and abs(float(measured.group(1)) - 15) <= 0.05 * 15 + 0.5, out
     assert '*** no span between west and nowhere' in out
+    assert '*** delay must be a number of ms >= 0, got nan' in out
     assert 'acme-west' in out and '10.1.1.1' in out
     assert 'Usage: span down SITE SITE' in out
     assert leftovers(fabric) == []
