@@ -143,8 +143,12 @@ def cmd_measure(args):
 
 
 def cmd_clean(args):
-    from topologies.emulation import existing_names, remove_names
+    from topologies.emulation import existing_names, remove_names, running
     fabric = load_fabric(args.fabric)
+    if running(fabric):
+        print(f'fabric {fabric.name} is running: stop that run instead (nothing removed)',
+              file=sys.stderr)
+        return 1
     leftovers = existing_names(fabric)
     remove_names(fabric)
     print(f'removed {", ".join(leftovers)}' if leftovers else 'nothing to clean')

@@ -7,6 +7,7 @@ hosts live in network namespaces that vanish with their processes; what this run
 in the host's namespace is the span emulators' interfaces and the switches' run
 directory (with the OVS daemons' pid files) under /run/naas-fabric/<fabric>.
 """
+import fcntl
 import os
 import shutil
 import signal
@@ -88,6 +89,7 @@ class Emulation:
         self.fabric = fabric
         self.controller = controller  # (host, port) or None: no controller at all
         self.net = None
+        self._lock = None             # fd of the claimed run directory, flock-ed
         self.measured = {}            # span id -> latest measure.SpanFigures
 
     def __enter__(self):
@@ -103,6 +105,8 @@ class Emulation:
             if not taken:  # claim the fabric: of two runs started at once, one gets it
                 os.makedirs(RUN_ROOT, exist_ok=True)
                 os.mkdir(fabric_rundir(self.fabric.name))
+                self._lock = os.open(fabric_rundir(self.fabric.name), os.O_RDONLY)
+                fcntl.flock(self._lock, fcntl.LOCK_EX)  # held while running: `clean` checks it
         except FileExistsError:
             taken = [f'directory {fabric_rundir(self.fabric.name)}']
         if taken:
@@ -135,6 +139,9 @@ class Emulation:
                 net.stop()
         finally:
             remove_names(self.fabric)
+            if self._lock is not None:
+                os.close(self._lock)
+                self._lock = None
             if ignoring:
                 for sig, handler in saved.items():
                     signal.signal(sig, handler)
@@ -172,6 +179,21 @@ def existing_names(fabric):
     if os.path.exists(fabric_rundir(fabric.name)):
         found.append(f'directory {fabric_rundir(fabric.name)}')
     return found
+
+
+def running(fabric):
+    """True while a run of this fabric holds its run directory (see Emulation.start)."""
+    try:
+        fd = os.open(fabric_rundir(fabric.name), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def remove_names(fabric):

@@ -105,6 +105,12 @@ def test_switch_ports_addresses_and_secure_mode(triangle):
     assert red_b.cmd('ip -4 -br addr show eth0').split()[2] == '10.1.2.1/16'
 
 
+def test_clean_refuses_a_running_fabric(triangle):
+    p = run_cli('clean', '--fabric', 'triangle')
+    assert p.returncode == 1 and 'is running' in p.stderr, p.stderr
+    assert ' 2(dca-dcb):' in triangle.switch('dca').ofctl('show').stdout   # untouched
+
+
 def test_span_cut_stops_traffic_within_100ms_and_restores(triangle):
     span = triangle.fabric.span('dca', 'dcb')
     target = addr.probe_ip(triangle.fabric.sites['dcb'])
