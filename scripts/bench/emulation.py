@@ -102,7 +102,7 @@ def main():
         triangle = measure_spans(emu, throughput=True, seconds=5)
 
     out += [f'lumen-qts: {len(lumen.sites)} sites (one ovsdb-server + ovs-vswitchd each), '
-            f'{len(lumen.spans)} spans (one span emulator each), '
+            f'{len(lumen.spans)} spans ({len(relays)} with a span emulator process, the others joined in the kernel), '
             f'{sum(len(t.sites) for t in lumen.tenants.values())} tenant hosts, {len(lumen.sites)} probes.', '',
             '| figure | value |', '|---|---|',
             f'| start-up, {args.runs} runs (median / max) | {statistics.median(ups):.1f} s / {max(ups):.1f} s |',
