@@ -7,12 +7,13 @@ from topologies.measure import DELAY_TOLERANCE, SpanFigures, measure_spans
 
 def span_table(figures):
     """One line per span: configured and measured delay and throughput; `!` marks what is off."""
-    rows = [f'{"span":15} {"state":5} {"delay ms":>9} {"measured":>9} {"Mb/s":>8} {"measured":>9}']
+    rows = [f'{"span":15} {"state":5} {"delay ms":>9} {"measured":>9} {"median":>7} {"Mb/s":>8} {"measured":>9}']
     for f in figures:
         delay = '' if f.measured_delay_ms is None else f'{f.measured_delay_ms:9.3f}'
+        median = '' if f.median_delay_ms is None else f'{f.median_delay_ms:7.3f}'
         mbps = '' if f.measured_mbps is None else f'{f.measured_mbps:9.2f}'
         rows.append(f'{f.a + "-" + f.b:15} {"up" if f.up else "down":5} {f.delay_ms:9.3f} '
-                    f'{delay:>9}{" " if f.delay_ok else "!"}{f.mbps:8g} {mbps:>9}'
+                    f'{delay:>9}{" " if f.delay_ok else "!"}{median:>7} {f.mbps:8g} {mbps:>9}'
                     f'{"" if f.throughput_ok else "!"}')
     return '\n'.join(rows)
 
@@ -41,9 +42,11 @@ class FabricCLI(CLI):
         for span in self.emu.fabric.spans:
             state = self.emu.span_state(span.a, span.b)
             last = self.emu.measured.get(span.id)
-            figures.append(SpanFigures(span.a, span.b, state['delay_ms'], state['mbps'],
-                                       last.measured_delay_ms if last else None,
-                                       last.measured_mbps if last else None, state['up']))
+            figures.append(SpanFigures(
+                span.a, span.b, state['delay_ms'], state['mbps'], up=state['up'],
+                measured_delay_ms=last.measured_delay_ms if last else None,
+                median_delay_ms=last.median_delay_ms if last else None,
+                measured_mbps=last.measured_mbps if last else None))
         print(span_table(figures))
 
     def do_span(self, line):

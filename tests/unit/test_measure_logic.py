@@ -64,9 +64,10 @@ def test_as_dict():
 
 def test_span_table_marks():
     figures = [
-        SpanFigures('aa', 'bb', 4.0, 20.0, 4.1, 19.5),           # fine
-        SpanFigures('bb', 'cc', 6.0, 20.0, 9.0, 19.5),           # delay off
-        SpanFigures('aa', 'cc', 9.0, 10.0, 9.0, 5.0),            # throughput off
+        SpanFigures('aa', 'bb', 4.0, 20.0, measured_delay_ms=4.1, median_delay_ms=4.3,
+                    measured_mbps=19.5),                                           # fine
+        SpanFigures('bb', 'cc', 6.0, 20.0, measured_delay_ms=9.0, measured_mbps=19.5),  # delay off
+        SpanFigures('aa', 'cc', 9.0, 10.0, measured_delay_ms=9.0, measured_mbps=5.0),   # throughput off
         SpanFigures('cc', 'dd', 2.0, 10.0, up=False),            # down, not measured: fine
         SpanFigures('dd', 'ee', 2.0, 10.0),                      # up, not measured: off
     ]
@@ -81,7 +82,7 @@ def test_span_table_marks():
     assert mbps_off.startswith('aa-cc') and mbps_off.count('!') == 1 and mbps_off.endswith('5.00!')
     assert down.split()[:2] == ['cc-dd', 'down'] and '!' not in down
     assert unmeasured.split()[:2] == ['dd-ee', 'up'] and unmeasured.count('!') == 1
-    assert fine.split()[:2] == ['aa-bb', 'up']
+    assert fine.split()[:2] == ['aa-bb', 'up'] and '4.300' in fine
 
 
 def test_span_table_empty():
