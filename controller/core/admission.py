@@ -1,5 +1,10 @@
 """Admission: where an intent fits, reserved all at once; or why it does not, and what would.
 
+An intent is an E-Line: its bandwidth is promised in both directions, over the same spans
+(the return path is the primary's reverse), so a path fits only where both directions of
+every span have the room, and both are reserved. The latency bound is checked src -> dst;
+the emulated spans have the same delay both ways.
+
 An intent holds up to two reservations in the ledger, `(intent id, 'primary')` and, when
 protected, `(intent id, 'backup')` on a span-disjoint path: the backup carries the traffic
 when the primary is cut, so its bandwidth is promised too (1+1, as the switches fail over
@@ -30,7 +35,13 @@ def compute(topology, ledger, intent, avoid_spans=frozenset()):
     """The placement the intent would get now (a dry run: the ledger is not touched).
     Raises paths.NoPath, whose figures say what would fit."""
     own = _own_gbps(ledger, intent.id)
-    available = lambda link: ledger.available_gbps(link) + own.get(link, 0.0)  # noqa: E731
+
+    def room(link):
+        return ledger.available_gbps(link) + own.get(link, 0.0)
+
+    def available(link):   # both directions must carry the bandwidth
+        return min(room(link), room(link.reverse()))
+
     if intent.protection is Protection.PROTECTED:
         primary, backup = find_protected(topology, intent.src, intent.dst, intent.bandwidth_gbps,
                                          available, intent.max_latency_ms)
@@ -47,9 +58,9 @@ def admit(topology, ledger, intent, avoid_spans=frozenset()):
     withdraw(ledger, intent.id)   # the intent's own share is part of what compute() used
     primary, backup = holders(intent.id)
     try:
-        ledger.reserve(primary, placement.primary.links, intent.bandwidth_gbps)
+        ledger.reserve(primary, both_ways(placement.primary), intent.bandwidth_gbps)
         if placement.backup is not None:
-            ledger.reserve(backup, placement.backup.links, intent.bandwidth_gbps)
+            ledger.reserve(backup, both_ways(placement.backup), intent.bandwidth_gbps)
     except Exception:
         # Cannot happen unless compute() and the ledger disagree; put the old share back
         # (restore(), unlike reserve(), also accepts spans that went down meanwhile).
@@ -59,6 +70,11 @@ def admit(topology, ledger, intent, avoid_spans=frozenset()):
             for h, (links, gbps) in old])
         raise
     return placement
+
+
+def both_ways(path):
+    """The links a bidirectional intent holds on a path: forward, then the return."""
+    return path.links + tuple(link.reverse() for link in reversed(path.links))
 
 
 def withdraw(ledger, intent_id):

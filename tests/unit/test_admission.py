@@ -30,7 +30,7 @@ def test_admitted_intents_fill_the_short_path_then_take_the_detour():
     second = admission.admit(topology, ledger, order('i-2', 4))
     assert sites(second.primary) == 'west->north->hub->east'
     assert ledger.reserved_gbps(Link('west', 'east')) == 4
-    assert ledger.reserved_gbps(Link('east', 'west')) == 0    # one direction only
+    assert ledger.reserved_gbps(Link('east', 'west')) == 4    # an E-Line: both directions
     assert ledger.reserved_gbps(Link('north', 'hub')) == 4
 
 
@@ -65,7 +65,7 @@ def test_protected_intents_reserve_a_disjoint_backup():
     assert sites(placement.primary) == 'dca->dcb'
     assert sites(placement.backup) == 'dca->dcc->dcb'
     for link in (Link('dca', 'dcb'), Link('dca', 'dcc'), Link('dcc', 'dcb')):
-        assert ledger.reserved_gbps(link) == 5
+        assert ledger.reserved_gbps(link) == ledger.reserved_gbps(link.reverse()) == 5
     # Dropping protection gives the backup's share back.
     admission.admit(topology, ledger, order('p-1', 5, src='dca', dst='dcb'))
     assert ledger.reserved_gbps(Link('dca', 'dcc')) == 0
@@ -104,3 +104,13 @@ def test_a_ledger_that_disagrees_is_rolled_back(monkeypatch):
         admission.admit(topology, ledger, order('i-1', 3, src='dca', dst='dcb'))
     monkeypatch.setattr(Ledger, 'reserve', real)
     assert ledger.snapshot() == before
+
+
+def test_a_path_fits_only_where_both_directions_have_room():
+    topology, ledger = network('thin-fat')
+    ledger.reserve(('other', 'x'), [Link('east', 'west')], 3)       # return direction of the short span
+    placement = admission.admit(topology, ledger, order('i-1', 4))
+    assert sites(placement.primary) == 'west->north->hub->east'
+    links, gbps = ledger.reservation(('i-1', 'primary'))
+    assert set(links) == {Link('west', 'north'), Link('north', 'hub'), Link('hub', 'east'),
+                          Link('east', 'hub'), Link('hub', 'north'), Link('north', 'west')}
