@@ -3,11 +3,12 @@
 States follow ONOS's intent lifecycle, named for what the controller is doing:
 
     ACCEPTED -> COMPILING -> INSTALLING -> INSTALLED
-                    |            |            |  (re-placed: COMPILING; moved: INSTALLING)
+                    |            |            |  (re-placed, also while INSTALLING: COMPILING)
                     +-> FAILED <-+------------+  (retried: COMPILING when the network changes)
     any state but WITHDRAWN -> WITHDRAWING -> WITHDRAWN
 
-Every transition yields an IntentEvent (state, reason, time) for Watch subscribers.
+Every transition yields an IntentEvent (state, reason, time, and the path when it changed)
+for Watch subscribers; an intent keeps its last HISTORY events.
 """
 import enum
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ class ServiceClass(str, enum.Enum):
 _NEXT = {
     State.ACCEPTED: {State.COMPILING},
     State.COMPILING: {State.INSTALLING, State.FAILED},
-    State.INSTALLING: {State.INSTALLED, State.FAILED},
+    State.INSTALLING: {State.INSTALLED, State.COMPILING, State.FAILED},
     State.INSTALLED: {State.COMPILING, State.INSTALLING, State.FAILED},
     State.FAILED: {State.COMPILING},
     State.WITHDRAWING: {State.WITHDRAWN},
@@ -53,6 +54,9 @@ class TransitionError(Exception):
     pass
 
 
+HISTORY = 20
+
+
 @dataclass(frozen=True)
 class IntentEvent:
     intent_id: str
@@ -60,6 +64,8 @@ class IntentEvent:
     state: State
     reason: str
     at: float
+    old_path: tuple = ()     # sites, when the event moves the intent
+    new_path: tuple = ()
 
 
 @dataclass
@@ -76,16 +82,19 @@ class Intent:
     reason: str = 'accepted'
     created_at: float = 0.0
     updated_at: float = 0.0
-    history: list = field(default_factory=list)  # IntentEvents, oldest first
+    number: int = 0              # unique, never reused: the intent's cookie in the switches
+    description: str = ''
+    history: list = field(default_factory=list)  # the last HISTORY IntentEvents, oldest first
 
-    def move_to(self, state, reason, now):
+    def move_to(self, state, reason, now, old_path=(), new_path=()):
         """Change state; raise TransitionError (and change nothing) if the lifecycle forbids it."""
         state = State(state)
         if state not in _NEXT[self.state]:
             raise TransitionError(f'intent {self.id}: {self.state.value} cannot become {state.value}')
         self.state, self.reason, self.updated_at = state, reason, now
-        event = IntentEvent(self.id, self.tenant, state, reason, now)
+        event = IntentEvent(self.id, self.tenant, state, reason, now, tuple(old_path), tuple(new_path))
         self.history.append(event)
+        del self.history[:-HISTORY]
         return event
 
     @property

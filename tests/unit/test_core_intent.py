@@ -8,7 +8,8 @@ from controller.core.intent import Intent, State, TransitionError
 ALLOWED = {
     (State.ACCEPTED, State.COMPILING), (State.COMPILING, State.INSTALLING),
     (State.COMPILING, State.FAILED), (State.INSTALLING, State.INSTALLED),
-    (State.INSTALLING, State.FAILED), (State.INSTALLED, State.COMPILING),
+    (State.INSTALLING, State.FAILED), (State.INSTALLING, State.COMPILING),
+    (State.INSTALLED, State.COMPILING),
     (State.INSTALLED, State.INSTALLING), (State.INSTALLED, State.FAILED),
     (State.FAILED, State.COMPILING), (State.WITHDRAWING, State.WITHDRAWN),
 } | {(s, State.WITHDRAWING) for s in State if s not in (State.WITHDRAWING, State.WITHDRAWN)}

@@ -1,0 +1,469 @@
+"""The controller's core: the network as measured, the intents, their reservations and
+routes, and the plan every switch should hold. Pure: callers pass the time and the events;
+it never sends, sleeps, reads the clock or locks (the runtime calls it under one lock).
+
+The in-process API (create, get, list, update, delete, subscribe) is what the gRPC layer
+calls. The southbound reports switches, ports and measurements, asks for `plan()` and
+confirms with `synced(dpid, generation)` once a switch holds the plan of that generation;
+an intent is INSTALLED when every switch on its route has confirmed it.
+
+A span is usable while both its switches are connected and both its ports are up. Until a
+switch first connects its spans count as up (so intents restored after a controller restart
+keep their routes while the switches reconnect), and after `startup_grace_s` as down.
+"""
+import math
+from dataclasses import replace
+
+from controller.core import admission, flows
+from controller.core.errors import Conflict, InvalidArgument, NotFound, Unplaceable
+from controller.core.intent import Intent, Protection, ServiceClass, State
+from controller.core.ledger import Ledger
+from controller.core.paths import NoPath, Path, min_latency_ms, widest_gbps
+from controller.core.topology import Link, Topology
+from topologies import addressing as addr
+
+BURST_MS = 50.0             # meter burst, in ms of the intent's rate (see docs/benchmarks.md)
+MIN_BURST_KBITS = 64
+UNSET = object()
+MAX_DESCRIPTION = 1024
+
+
+class Controller:
+    def __init__(self, fabric, *, headroom=0.1, burst_ms=BURST_MS, startup_grace_s=10.0,
+                 store=None, now=0.0):
+        self.fabric = fabric
+        self.topology = Topology.from_fabric(fabric)
+        self.ledger = Ledger(self.topology, headroom)
+        self.burst_ms = burst_ms
+        self.store = store
+        self.intents = {}            # id -> Intent (until WITHDRAWN)
+        self.placements = {}         # id -> admission.Placement
+        self.routes = {}             # id -> flows.Route (what the switches carry)
+        self.generation = 0          # bumped whenever the plan changes
+        self.utilization = {}        # Link -> (Gb/s, when)
+        self._next_number = 1
+        self._next_label = flows.FIRST_LABEL
+        self._dpids = {addr.dpid(site): site.id for site in fabric.sites.values()}
+        self._switch = dict.fromkeys(self._dpids)     # None: not seen yet, then True/False
+        self._port_up = {}                            # (dpid, port) -> bool, span ports
+        self._synced = dict.fromkeys(self._dpids, 0)
+        self._installing = {}        # id -> generation its route needs
+        self._withdrawing = {}       # id -> (generation, dpids its old route used)
+        self._grace_until = now + startup_grace_s
+        self._grace_over = False
+        self._listeners = []
+        self._events = []
+        self._dirty, self._deleted = set(), set()
+        self._physical = Topology.from_fabric(fabric)  # all spans up, fabric delays
+        self._plan = None
+        if store is not None:
+            self._restore(store.load(), now)
+
+    # --- in-process API ---------------------------------------------------------------------
+
+    def create(self, tenant, src, dst, bandwidth_gbps, *, now, max_latency_ms=None,
+               protection=Protection.NONE, service_class=ServiceClass.PRIORITY, description=''):
+        """Admit and place a new intent, or raise (InvalidArgument, Conflict, Unplaceable)
+        and change nothing."""
+        tenant, src, dst = self._check_ends(tenant, src, dst)
+        intent = Intent('', tenant, src, dst, self._check_bandwidth(src, dst, bandwidth_gbps),
+                        self._check_latency(src, dst, max_latency_ms),
+                        _enum(Protection, protection, 'protection'),
+                        _enum(ServiceClass, service_class, 'service_class'),
+                        created_at=now, updated_at=now, description=_check_text(description))
+        clash = next((i for i in self.intents.values() if i.tenant == tenant
+                      and {i.src, i.dst} == {src, dst} and i.state is not State.WITHDRAWING), None)
+        if clash is not None:
+            raise Conflict(f'tenant {tenant} already has intent {clash.id} between {src} and '
+                           f'{dst}: update it instead')
+        self._dry_run(intent)
+        intent.number, intent.id = self._next_number, f'i-{self._next_number}'
+        self._next_number += 1
+        self.intents[intent.id] = intent
+        self._place(intent, 'placing', now)
+        self._commit()
+        return intent
+
+    def check(self, tenant, src, dst, bandwidth_gbps, *, max_latency_ms=None,
+              protection=Protection.NONE):
+        """Where a new intent would go now (a Placement), or raise as create() would."""
+        tenant, src, dst = self._check_ends(tenant, src, dst)
+        intent = Intent('', tenant, src, dst, self._check_bandwidth(src, dst, bandwidth_gbps),
+                        self._check_latency(src, dst, max_latency_ms),
+                        _enum(Protection, protection, 'protection'))
+        return self._dry_run(intent)
+
+    def get(self, intent_id, tenant=None):
+        """The intent; NotFound if there is none or it is another tenant's (when `tenant`)."""
+        intent = self.intents.get(intent_id)
+        if intent is None or (tenant is not None and intent.tenant != tenant):
+            raise NotFound(f'intent {intent_id} not found')
+        return intent
+
+    def list(self, tenant=None, state=None):
+        """Intents by number (creation order), optionally of one tenant or in one state."""
+        return [i for i in self.intents.values()
+                if (tenant is None or i.tenant == tenant) and (state is None or i.state is State(state))]
+
+    def update(self, intent_id, *, now, tenant=None, bandwidth_gbps=None, max_latency_ms=UNSET,
+               protection=None, service_class=None):
+        """Change an intent's order; re-placed (make-before-break) when its route must change.
+        An INSTALLED intent whose new order does not fit keeps its old one (Unplaceable)."""
+        intent = self.get(intent_id, tenant)
+        if intent.state is State.WITHDRAWING:
+            raise Conflict(f'intent {intent_id} is being withdrawn')
+        changes = {}
+        if bandwidth_gbps is not None:
+            changes['bandwidth_gbps'] = self._check_bandwidth(intent.src, intent.dst, bandwidth_gbps)
+        if max_latency_ms is not UNSET:
+            changes['max_latency_ms'] = self._check_latency(intent.src, intent.dst, max_latency_ms)
+        if protection is not None:
+            changes['protection'] = _enum(Protection, protection, 'protection')
+        if service_class is not None:
+            changes['service_class'] = _enum(ServiceClass, service_class, 'service_class')
+        changes = {k: v for k, v in changes.items() if getattr(intent, k) != v}
+        if not changes:
+            return intent
+        if intent.state is not State.FAILED:
+            self._dry_run(replace(intent, **changes, history=[]))
+        for key, value in changes.items():
+            setattr(intent, key, value)
+        what = ', '.join(f'{k} {_show(v)}' for k, v in changes.items())
+        self._place(intent, f'updated: {what}', now)
+        self._commit()
+        return intent
+
+    def delete(self, intent_id, *, now, tenant=None):
+        """Withdraw: WITHDRAWING until the switches no longer carry it, then WITHDRAWN."""
+        intent = self.get(intent_id, tenant)
+        if intent.state is State.WITHDRAWING:
+            return intent
+        route = self.routes.get(intent.id)
+        self._unplace(intent)
+        self._emit(intent.move_to(State.WITHDRAWING, 'deleted', now))
+        self._withdrawing[intent.id] = (self.generation, self._route_dpids(route))
+        self._settle(now)
+        self._retry_failed(now, f'retried: intent {intent.id} withdrawn')
+        self._commit()
+        return intent
+
+    def subscribe(self, listener):
+        """Call `listener(IntentEvent)` for every event from now on; returns an unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    # --- southbound -------------------------------------------------------------------------
+
+    def plan(self):
+        """{dpid: (flows by key, meters by id)} for the current generation."""
+        if self._plan is None or self._plan[0] != self.generation:
+            self._plan = (self.generation, flows.plan(self.fabric, self.routes.values()))
+        return self._plan[1]
+
+    def switch_connected(self, dpid, now):
+        self._known(dpid)
+        self._switch[dpid], self._synced[dpid] = True, 0
+        self._refresh(now, f'switch {self._dpids[dpid]} connected')
+
+    def switch_disconnected(self, dpid, now):
+        self._known(dpid)
+        self._switch[dpid], self._synced[dpid] = False, 0
+        for key in [k for k in self._port_up if k[0] == dpid]:
+            del self._port_up[key]
+        self._refresh(now, f'switch {self._dpids[dpid]} disconnected')
+
+    def port_state(self, dpid, port_no, up, now):
+        """A port's link state; ports that are not span ports are ignored."""
+        self._known(dpid)
+        site = self._dpids[dpid]
+        peer = next((p for p in self._dpids.values() if p != site
+                     and self.fabric.span(site, p) and addr.span_port(self.fabric, site, p) == port_no), None)
+        if peer is None:
+            return
+        if self._port_up.get((dpid, port_no)) != bool(up):
+            self._port_up[(dpid, port_no)] = bool(up)
+            self._refresh(now, f'port {site}-{peer} {"up" if up else "down"}')
+
+    def synced(self, dpid, generation, now):
+        """The switch holds the plan of `generation`."""
+        self._known(dpid)
+        self._synced[dpid] = max(self._synced[dpid], generation)
+        self._settle(now)
+        self._commit()
+
+    def delay_measured(self, link, delay_ms, now):
+        self.topology.record_delay(link, delay_ms, now)
+
+    def utilization_measured(self, link, gbps, now):
+        self.utilization[link] = (gbps, now)
+
+    def tick(self, now):
+        """Called about once a second: ends the start-up grace for switches never seen."""
+        if not self._grace_over and now >= self._grace_until:
+            self._grace_over = True
+            self._refresh(now, 'start-up grace over')
+
+    def span_up(self, span_id):
+        return self.topology.spans[span_id].up
+
+    def route_of(self, intent_id):
+        return self.routes.get(intent_id)
+
+    # --- placing ----------------------------------------------------------------------------
+
+    def _dry_run(self, intent):
+        try:
+            return admission.compute(self.topology, self.ledger, intent)
+        except NoPath as e:
+            raise Unplaceable(e) from None
+
+    def _place(self, intent, reason, now):
+        """(Re)place an intent: INSTALLING on its route, or FAILED with why."""
+        old = self.routes.get(intent.id)
+        old_sites = old.sites if old else ()
+        if intent.state is not State.COMPILING:
+            self._emit(intent.move_to(State.COMPILING, reason, now))
+        try:
+            placement = admission.admit(self.topology, self.ledger, intent)
+        except NoPath as e:
+            self._unplace(intent)
+            self._emit(intent.move_to(State.FAILED, f'{reason}: {e.reason}', now, old_sites))
+            return False
+        self.placements[intent.id] = placement
+        rate = max(1, round(intent.bandwidth_gbps * 1e6 * self.fabric.bandwidth_scale))
+        burst = max(MIN_BURST_KBITS, round(rate * self.burst_ms / 1000))
+        sites = placement.primary.sites
+        if old is not None and old.sites == sites:
+            route = replace(old, rate_kbps=rate, burst_kbits=burst)
+        else:
+            route = flows.Route(intent.number, intent.tenant, sites, self._label(), self._label(),
+                                rate, burst)
+        if route != old:
+            self.routes[intent.id] = route
+            self.generation += 1
+            self._installing[intent.id] = self.generation
+        else:
+            self._installing.setdefault(intent.id, 0)
+        moved = ' '.join(filter(None, [reason, f'(from {"->".join(old_sites)})' if old and old.sites != sites else '']))
+        self._emit(intent.move_to(State.INSTALLING, moved, now, old_sites, sites))
+        self._settle(now)
+        return True
+
+    def _unplace(self, intent):
+        admission.withdraw(self.ledger, intent.id)
+        self.placements.pop(intent.id, None)
+        self._installing.pop(intent.id, None)
+        if self.routes.pop(intent.id, None) is not None:
+            self.generation += 1
+        self._dirty.add(intent.id)
+
+    def _label(self):
+        used = {label for r in self.routes.values() for label in (r.label_fwd, r.label_rev)}
+        for _ in range(flows.LAST_LABEL):
+            label = self._next_label
+            self._next_label = label + 1 if label < flows.LAST_LABEL else flows.FIRST_LABEL
+            if label not in used:
+                return label
+        raise RuntimeError('no MPLS label left')
+
+    def _refresh(self, now, reason):
+        """Bring span states up to date; move what a down span broke, retry what failed."""
+        went_down, came_up = [], []
+        for span in self.fabric.spans:
+            live = self._live(span)
+            if self.topology.set_up(span.id, live):
+                (came_up if live else went_down).append(span.id)
+        for span_id in went_down:
+            reason_span = f'span {span_id} down ({reason})'
+            for intent in list(self.intents.values()):
+                placement = self.placements.get(intent.id)
+                if placement and span_id in _spans_of(self.topology, placement):
+                    self._place(intent, reason_span, now)
+        if came_up:
+            self._retry_failed(now, f'retried: span {", ".join(came_up)} up')
+        self._commit()
+
+    def _retry_failed(self, now, reason):
+        for intent in sorted(self.intents.values(), key=lambda i: i.number):
+            if intent.state is State.FAILED:
+                self._place(intent, reason, now)
+
+    def _live(self, span):
+        for site, peer in ((span.a, span.b), (span.b, span.a)):
+            dpid = addr.dpid(self.fabric.sites[site])
+            state = self._switch[dpid]
+            if state is False or (state is None and self._grace_over):
+                return False
+            if self._port_up.get((dpid, addr.span_port(self.fabric, site, peer))) is False:
+                return False
+        return True
+
+    def _settle(self, now):
+        """Move intents whose switches have confirmed: INSTALLING -> INSTALLED, WITHDRAWING
+        -> WITHDRAWN. A disconnected switch confirms nothing but blocks no withdrawal (it
+        is reconciled when it comes back)."""
+        for intent_id, generation in list(self._installing.items()):
+            route = self.routes[intent_id]
+            if all(self._synced[d] >= generation for d in self._route_dpids(route)):
+                del self._installing[intent_id]
+                intent = self.intents[intent_id]
+                if intent.state is State.INSTALLING:
+                    self._emit(intent.move_to(State.INSTALLED, f'installed on {"->".join(route.sites)}', now))
+        for intent_id, (generation, dpids) in list(self._withdrawing.items()):
+            if all(self._synced[d] >= generation or self._switch[d] is False for d in dpids):
+                del self._withdrawing[intent_id]
+                intent = self.intents.pop(intent_id)
+                self._emit(intent.move_to(State.WITHDRAWN, 'withdrawn from the switches', now))
+                self._dirty.discard(intent_id)
+                self._deleted.add(intent_id)
+
+    def _route_dpids(self, route):
+        if route is None:
+            return ()
+        return tuple(addr.dpid(self.fabric.sites[s]) for s in route.sites)
+
+    # --- validation -------------------------------------------------------------------------
+
+    def _check_ends(self, tenant, src, dst):
+        t = self.fabric.tenants.get(tenant)
+        if t is None:
+            raise InvalidArgument('tenant', f'unknown tenant {tenant!r}')
+        for field, site in (('src_site', src), ('dst_site', dst)):
+            if site not in self.fabric.sites:
+                raise InvalidArgument(field, f'unknown site {site!r}')
+            if site not in t.sites:
+                raise InvalidArgument(field, f'tenant {tenant} has no port at site {site} '
+                                             f'(its sites: {", ".join(t.sites)})')
+        if src == dst:
+            raise InvalidArgument('dst_site', f'must differ from src_site ({src})')
+        return tenant, src, dst
+
+    def _check_bandwidth(self, src, dst, gbps):
+        if (not isinstance(gbps, (int, float)) or isinstance(gbps, bool)
+                or not math.isfinite(gbps) or gbps <= 0):
+            raise InvalidArgument('bandwidth_gbps', f'must be a number > 0 Gb/s, got {gbps!r}')
+        limit = widest_gbps(self._physical, src, dst,
+                            lambda link: self._physical.capacity_gbps(link) * (1 - self.ledger.headroom))
+        if gbps > limit + 1e-9:
+            raise InvalidArgument('bandwidth_gbps', f'{gbps:g} Gb/s is more than any path from {src} '
+                                                    f'to {dst} can carry ({limit:g} Gb/s after headroom)')
+        return float(gbps)
+
+    def _check_latency(self, src, dst, ms):
+        if ms is None:
+            return None
+        if (not isinstance(ms, (int, float)) or isinstance(ms, bool)
+                or not math.isfinite(ms) or ms <= 0):
+            raise InvalidArgument('max_latency_ms', f'must be a number > 0 ms, got {ms!r}')
+        floor = min_latency_ms(self._physical, src, dst)
+        if ms < floor - 1e-9:
+            raise InvalidArgument('max_latency_ms', f'{ms:g} ms is below the physical minimum from '
+                                                    f'{src} to {dst} ({floor:.3f} ms of fiber)')
+        return float(ms)
+
+    def _known(self, dpid):
+        if dpid not in self._dpids:
+            raise ValueError(f'datapath {dpid} is not a site of fabric {self.fabric.name}')
+
+    # --- events and persistence -------------------------------------------------------------
+
+    def _emit(self, event):
+        self._events.append(event)
+        self._dirty.add(event.intent_id)
+
+    def _commit(self):
+        """Persist what changed, then tell the listeners (a crash in between loses no state)."""
+        if self.store is not None and (self._dirty or self._deleted):
+            records = [self._record(self.intents[i]) for i in sorted(self._dirty) if i in self.intents]
+            self.store.save(records, sorted(self._deleted), self._meta())
+        self._dirty, self._deleted = set(), set()
+        events, self._events = self._events, []
+        for event in events:
+            for listener in list(self._listeners):
+                listener(event)
+
+    def _meta(self):
+        return {'fabric': self.fabric.name, 'next_number': self._next_number,
+                'next_label': self._next_label}
+
+    def _record(self, intent):
+        placement, route = self.placements.get(intent.id), self.routes.get(intent.id)
+        return {
+            'id': intent.id, 'number': intent.number, 'tenant': intent.tenant,
+            'src': intent.src, 'dst': intent.dst, 'bandwidth_gbps': intent.bandwidth_gbps,
+            'max_latency_ms': intent.max_latency_ms, 'protection': intent.protection.value,
+            'service_class': intent.service_class.value, 'description': intent.description,
+            'state': intent.state.value, 'reason': intent.reason,
+            'created_at': intent.created_at, 'updated_at': intent.updated_at,
+            'primary': list(placement.primary.sites) if placement else None,
+            'backup': list(placement.backup.sites) if placement and placement.backup else None,
+            'labels': [route.label_fwd, route.label_rev] if route else None,
+        }
+
+    def _restore(self, loaded, now):
+        meta, records = loaded
+        if meta and meta.get('fabric') != self.fabric.name:
+            raise ValueError(f'the store holds intents of fabric {meta.get("fabric")!r}, '
+                             f'not {self.fabric.name!r}')
+        self._next_number = meta.get('next_number', 1) if meta else 1
+        self._next_label = meta.get('next_label', flows.FIRST_LABEL) if meta else flows.FIRST_LABEL
+        reservations, retry = [], []
+        for r in sorted(records, key=lambda r: r['number']):
+            intent = Intent(r['id'], r['tenant'], r['src'], r['dst'], r['bandwidth_gbps'],
+                            r['max_latency_ms'], Protection(r['protection']),
+                            ServiceClass(r['service_class']), State(r['state']), r['reason'],
+                            r['created_at'], r['updated_at'], r['number'], r['description'])
+            self.intents[intent.id] = intent
+            if r['primary'] and intent.state in (State.INSTALLED, State.INSTALLING):
+                primary = _path(r['primary'])
+                backup = _path(r['backup']) if r['backup'] else None
+                self.placements[intent.id] = admission.Placement(primary, backup)
+                for role, path in (('primary', primary), ('backup', backup)):
+                    if path is not None:
+                        reservations.append({'holder': [intent.id, role],
+                                             'links': [[l.src, l.dst] for l in admission.both_ways(path)],
+                                             'gbps': intent.bandwidth_gbps})
+                rate = max(1, round(intent.bandwidth_gbps * 1e6 * self.fabric.bandwidth_scale))
+                self.routes[intent.id] = flows.Route(
+                    intent.number, intent.tenant, primary.sites, *r['labels'], rate,
+                    max(MIN_BURST_KBITS, round(rate * self.burst_ms / 1000)))
+                if intent.state is State.INSTALLING:
+                    self._installing[intent.id] = 1
+            elif intent.state is State.WITHDRAWING:
+                self._withdrawing[intent.id] = (1, tuple(self._dpids))
+            elif intent.state is not State.FAILED:
+                retry.append(intent)      # stopped half-way through placing
+        self.ledger.restore(reservations)
+        self.generation = 1
+        for intent in retry:
+            self._place(intent, 'placing again after a restart', now)
+        self._commit()
+
+
+def _spans_of(topology, placement):
+    spans = set(placement.primary.span_ids(topology))
+    if placement.backup is not None:
+        spans.update(placement.backup.span_ids(topology))
+    return spans
+
+
+def _path(sites):
+    return Path(tuple(Link(a, b) for a, b in zip(sites, sites[1:])))
+
+
+def _enum(kind, value, field):
+    try:
+        return kind(value.value if isinstance(value, kind) else value)
+    except ValueError:
+        raise InvalidArgument(field, f'must be one of {", ".join(k.value for k in kind)}, '
+                                     f'got {value!r}') from None
+
+
+def _check_text(text):
+    if not isinstance(text, str) or len(text) > MAX_DESCRIPTION:
+        raise InvalidArgument('description', f'must be text of at most {MAX_DESCRIPTION} characters')
+    return text
+
+
+def _show(value):
+    return value.value if hasattr(value, 'value') else f'{value:g}' if isinstance(value, float) else value

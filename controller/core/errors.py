@@ -1,0 +1,29 @@
+"""What the core refuses, and why; the northbound maps each to a gRPC status code."""
+
+
+class CoreError(Exception):
+    pass
+
+
+class InvalidArgument(CoreError):
+    """A field breaks a rule (INVALID_ARGUMENT); `field` names it."""
+
+    def __init__(self, field, message):
+        super().__init__(f'{field}: {message}')
+        self.field, self.message = field, message
+
+
+class NotFound(CoreError):
+    """No such intent, or not the caller's (NOT_FOUND)."""
+
+
+class Conflict(CoreError):
+    """The request clashes with an intent that exists (ALREADY_EXISTS)."""
+
+
+class Unplaceable(CoreError):
+    """No path fits (RESOURCE_EXHAUSTED); `no_path` (paths.NoPath) says what would."""
+
+    def __init__(self, no_path):
+        super().__init__(no_path.reason)
+        self.no_path = no_path

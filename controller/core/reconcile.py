@@ -1,0 +1,71 @@
+"""What to send so a switch holds exactly the plan, in an order that loses no traffic.
+
+Changes go out in three phases; the southbound waits for every switch's barrier between
+them, so a phase starts only when the previous one is in all the switches:
+
+  1. prepare: new and changed meters, then new and changed flows other than ingress flows
+     (the new path's label flows, base flows);
+  2. flip: new and changed ingress flows (adding a flow with the key of an existing one
+     replaces it in one step: traffic moves from the old label to the new one);
+  3. clean up: flows that are not in the plan, then meters that are not.
+
+So a moved intent is carried by its old path until the new one is complete, and a flow is
+never installed before the meter it uses (Open vSwitch rejects that).
+"""
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Changes:
+    """Per phase, per dpid: a list of (op, item); op is 'add_meter', 'modify_meter',
+    'add' (add or replace a flow), 'delete' (a flow) or 'delete_meter'."""
+    phases: list = field(default_factory=lambda: [{}, {}, {}])
+
+    def put(self, phase, dpid, op, item):
+        self.phases[phase].setdefault(dpid, []).append((op, item))
+
+    def __bool__(self):
+        return any(self.phases)
+
+    def count(self):
+        return sum(len(ops) for phase in self.phases for ops in phase.values())
+
+
+def diff(dpid, planned, installed, changes=None):
+    """Changes that turn `installed` into `planned`, both (flows by key, meters by id) of one
+    switch. Only the controller's own flows should be in `installed` (see flows.is_ours)."""
+    changes = changes if changes is not None else Changes()
+    want_flows, want_meters = planned
+    have_flows, have_meters = installed
+    for meter_id in sorted(want_meters):
+        meter, had = want_meters[meter_id], have_meters.get(meter_id)
+        if had is None:
+            changes.put(0, dpid, 'add_meter', meter)
+        elif had != meter:
+            changes.put(0, dpid, 'modify_meter', meter)
+    for key in sorted(want_flows, key=_order):
+        flow = want_flows[key]
+        if have_flows.get(key) != flow:
+            changes.put(1 if flow.is_ingress else 0, dpid, 'add', flow)
+    for key in sorted(have_flows, key=_order):
+        if key not in want_flows:
+            changes.put(2, dpid, 'delete', have_flows[key])
+    for meter_id in sorted(have_meters):
+        if meter_id not in want_meters:
+            changes.put(2, dpid, 'delete_meter', have_meters[meter_id])
+    return changes
+
+
+def diff_all(plan, installed):
+    """Changes for every switch of the plan; `installed` is {dpid: (flows, meters)} and may
+    lack switches (nothing known installed there)."""
+    changes = Changes()
+    for dpid in sorted(plan):
+        diff(dpid, plan[dpid], installed.get(dpid, ({}, {})), changes)
+    return changes
+
+
+def _order(key):
+    """Deterministic: by table, then priority high first, then match."""
+    dpid, table, priority, match = key
+    return (table, -priority, repr(match))

@@ -1,0 +1,73 @@
+"""Intents and reservations on disk (SQLite), so a controller restart or crash loses nothing.
+
+One row per intent (its order, state, placement and labels as JSON; the ledger is rebuilt
+from the placements) and a few counters. Each change is one transaction, written through
+(WAL, synchronous=FULL) before the core tells anyone about it.
+"""
+import json
+import os
+import sqlite3
+import threading
+
+SCHEMA_VERSION = 1
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+class Store:
+    def __init__(self, path):
+        self.path = str(path)
+        parent = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(parent):
+            raise StoreError(f'--db {self.path}: directory {parent} does not exist')
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute('PRAGMA journal_mode=WAL')
+            self._db.execute('PRAGMA synchronous=FULL')
+            with self._transaction():
+                self._db.execute('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)')
+                self._db.execute('CREATE TABLE IF NOT EXISTS intents (id TEXT PRIMARY KEY, '
+                                 'number INTEGER UNIQUE NOT NULL, tenant TEXT NOT NULL, record TEXT NOT NULL)')
+                self._db.execute('INSERT OR IGNORE INTO meta VALUES (?, ?)',
+                                 ('schema', json.dumps(SCHEMA_VERSION)))
+            version = json.loads(self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0])
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f'--db {self.path}: not a naas-fabric store ({e})') from None
+        if version != SCHEMA_VERSION:
+            raise StoreError(f'--db {self.path}: schema {version}, this controller reads {SCHEMA_VERSION}')
+        self._lock = threading.Lock()
+
+    def load(self):
+        """(meta dict without the schema key, [intent records]) in intent number order."""
+        meta = {k: json.loads(v) for k, v in self._db.execute('SELECT key, value FROM meta')}
+        meta.pop('schema', None)
+        records = [json.loads(r) for (r,) in self._db.execute('SELECT record FROM intents ORDER BY number')]
+        return meta, records
+
+    def save(self, records, deleted, meta):
+        """Write changed intents, drop deleted ones and update the counters, all at once."""
+        with self._lock, self._transaction():
+            self._db.executemany('INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?)',
+                                 [(r['id'], r['number'], r['tenant'], json.dumps(r)) for r in records])
+            self._db.executemany('DELETE FROM intents WHERE id = ?', [(i,) for i in deleted])
+            self._db.executemany('INSERT OR REPLACE INTO meta VALUES (?, ?)',
+                                 [(k, json.dumps(v)) for k, v in meta.items()])
+
+    def close(self):
+        self._db.close()
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute('BEGIN IMMEDIATE')
+
+    def __exit__(self, kind, *_):
+        self.db.execute('COMMIT' if kind is None else 'ROLLBACK')

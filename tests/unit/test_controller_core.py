@@ -1,0 +1,217 @@
+"""controller.core.controller: the in-process API, lifecycle, failures, restart from the store."""
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from controller.core import reconcile
+from controller.core.controller import Controller
+from controller.core.errors import Conflict, InvalidArgument, NotFound, Unplaceable
+from controller.core.intent import State
+from controller.core.topology import Link
+from controller.store import Store
+from tests.unit.fakeoftable import FakeFabric
+from topologies import addressing as addr
+from topologies.fabric import load_fabric
+
+TRIANGLE = load_fabric('triangle')
+LUMEN = load_fabric('lumen-qts')
+DPIDS = [addr.dpid(s) for s in TRIANGLE.sites.values()]
+
+
+def connected(fabric=TRIANGLE, **kw):
+    core = Controller(fabric, **kw)
+    for site in fabric.sites.values():
+        core.switch_connected(addr.dpid(site), now=0)
+    return core
+
+
+def sync(core, now=1):
+    """What the southbound does: every switch confirms the current plan."""
+    for dpid in core.plan():
+        core.synced(dpid, core.generation, now)
+
+
+def states(core):
+    return {i.id: i.state.value for i in core.list()}
+
+
+def test_an_intent_is_installed_once_every_switch_on_its_route_confirmed():
+    core = connected()
+    events = []
+    core.subscribe(events.append)
+    intent = core.create('red', 'dca', 'dcc', 5, now=1, max_latency_ms=12, description='db sync')
+    assert intent.state is State.INSTALLING and intent.id == 'i-1'
+    assert [e.state.value for e in events] == ['COMPILING', 'INSTALLING']
+    assert events[-1].new_path == ('dca', 'dcc')
+    core.synced(addr.dpid(TRIANGLE.sites['dca']), core.generation, now=2)
+    assert intent.state is State.INSTALLING            # dcc has not confirmed yet
+    core.synced(addr.dpid(TRIANGLE.sites['dcc']), core.generation, now=2)
+    assert intent.state is State.INSTALLED and 'dca->dcc' in intent.reason
+    assert core.ledger.reserved_gbps(Link('dcc', 'dca')) == 5
+
+
+def test_bad_orders_name_the_field_and_change_nothing():
+    core = connected()
+    core.create('red', 'dca', 'dcc', 5, now=1)
+    before = (states(core), core.ledger.snapshot(), core.generation)
+    cases = [
+        (dict(tenant='green'), 'tenant'),
+        (dict(src='nowhere'), 'src_site'),
+        (dict(dst='dcb', tenant='blue'), 'dst_site'),      # blue has no port at dcb
+        (dict(dst='dca'), 'dst_site'),
+        (dict(bandwidth_gbps=0), 'bandwidth_gbps'),
+        (dict(bandwidth_gbps=float('nan')), 'bandwidth_gbps'),
+        (dict(bandwidth_gbps='5'), 'bandwidth_gbps'),
+        (dict(bandwidth_gbps=50), 'bandwidth_gbps'),       # more than any path carries
+        (dict(max_latency_ms=-1), 'max_latency_ms'),
+        (dict(max_latency_ms=3), 'max_latency_ms'),        # dca-dcb is 4 ms of fiber
+        (dict(protection='SOMETIMES'), 'protection'),
+        (dict(service_class='GOLD'), 'service_class'),
+        (dict(description='x' * 5000), 'description'),
+    ]
+    for change, field in cases:
+        order = dict(tenant='red', src='dca', dst='dcb', bandwidth_gbps=1) | change
+        with pytest.raises(InvalidArgument) as bad:
+            core.create(order.pop('tenant'), order.pop('src'), order.pop('dst'),
+                        order.pop('bandwidth_gbps'), now=2, **order)
+        assert bad.value.field == field, change
+    with pytest.raises(Conflict):
+        core.create('red', 'dcc', 'dca', 1, now=2)          # same pair, other way round
+    with pytest.raises(Unplaceable) as full:
+        core.create('blue', 'dca', 'dcc', 9, now=2, max_latency_ms=9.5)
+    assert full.value.no_path.widest_within_bound_gbps == pytest.approx(4)
+    assert (states(core), core.ledger.snapshot(), core.generation) == before
+
+
+def test_tenants_see_only_their_own_intents():
+    core = connected()
+    red = core.create('red', 'dca', 'dcc', 1, now=1)
+    blue = core.create('blue', 'dca', 'dcc', 1, now=1)
+    assert core.list(tenant='red') == [red] and core.list() == [red, blue]
+    with pytest.raises(NotFound):
+        core.get(red.id, tenant='blue')
+    with pytest.raises(NotFound):
+        core.delete(red.id, tenant='blue', now=2)
+    with pytest.raises(NotFound):
+        core.update(red.id, tenant='blue', bandwidth_gbps=2, now=2)
+    assert red.state is State.INSTALLING and red.bandwidth_gbps == 1
+
+
+def test_a_span_cut_moves_the_intent_and_it_fails_when_nothing_is_left():
+    core = connected()
+    intent = core.create('red', 'dca', 'dcc', 5, now=1)
+    sync(core)
+    events = []
+    core.subscribe(events.append)
+    dca = addr.dpid(TRIANGLE.sites['dca'])
+    core.port_state(dca, addr.span_port(TRIANGLE, 'dca', 'dcc'), False, now=2)
+    assert not core.span_up('dca-dcc')
+    assert core.route_of(intent.id).sites == ('dca', 'dcb', 'dcc')
+    moved = events[-1]
+    assert moved.state is State.INSTALLING and 'span dca-dcc down' in moved.reason
+    assert (moved.old_path, moved.new_path) == (('dca', 'dcc'), ('dca', 'dcb', 'dcc'))
+    sync(core, now=3)
+    assert intent.state is State.INSTALLED
+    core.switch_disconnected(addr.dpid(TRIANGLE.sites['dcb']), now=4)
+    assert intent.state is State.FAILED and 'switch dcb disconnected' in intent.reason
+    assert core.route_of(intent.id) is None and core.ledger.holders() == []
+    core.port_state(dca, addr.span_port(TRIANGLE, 'dca', 'dcc'), True, now=5)   # comes back
+    assert intent.state is State.INSTALLING and core.route_of(intent.id).sites == ('dca', 'dcc')
+    assert 'retried' in intent.reason
+
+
+def test_switches_never_seen_count_as_down_after_the_grace():
+    core = Controller(TRIANGLE, startup_grace_s=5, now=0)
+    intent = core.create('red', 'dca', 'dcc', 5, now=1)        # optimistic until then
+    for site in ('dca', 'dcb'):
+        core.switch_connected(addr.dpid(TRIANGLE.sites[site]), now=2)
+    core.tick(now=6)
+    assert intent.state is State.FAILED                        # dcc never came
+
+
+def test_delete_withdraws_after_the_switches_confirm_and_retries_the_failed():
+    core = connected()
+    red = core.create('red', 'dca', 'dcc', 9, now=1)            # fills dca-dcc (10 Gb/s less 10%)
+    blue = core.create('blue', 'dca', 'dcc', 4, now=1)          # so: dca->dcb->dcc
+    sync(core)
+    core.port_state(addr.dpid(TRIANGLE.sites['dcb']), addr.span_port(TRIANGLE, 'dcb', 'dca'), False, now=2)
+    assert blue.state is State.FAILED and red.state is State.INSTALLED
+    assert 'span dca-dcb down' in blue.reason
+    core.delete(red.id, now=3)
+    assert red.state is State.WITHDRAWING
+    assert blue.state is State.INSTALLING and core.route_of(blue.id).sites == ('dca', 'dcc')
+    sync(core, now=4)
+    assert red.state is State.WITHDRAWN and blue.state is State.INSTALLED
+    with pytest.raises(NotFound):
+        core.get(red.id)
+
+
+def test_a_restart_loses_nothing(tmp_path):
+    db = tmp_path / 'naas.db'
+    core = connected(store=Store(db))
+    a = core.create('red', 'dca', 'dcc', 5, now=1, max_latency_ms=20, description='a')
+    b = core.create('blue', 'dca', 'dcc', 3, now=1, protection='PROTECTED')
+    sync(core)
+    c = core.create('red', 'dca', 'dcb', 2, now=2)              # still INSTALLING at the crash
+    plan = core.plan()
+    snapshot = sorted(map(str, core.ledger.snapshot()))
+    core.store.close()
+
+    again = Controller(TRIANGLE, store=Store(db), now=10)
+    assert states(again) == {a.id: 'INSTALLED', b.id: 'INSTALLED', c.id: 'INSTALLING'}
+    assert sorted(map(str, again.ledger.snapshot())) == snapshot
+    assert again.plan() == plan                                 # same routes, same labels
+    assert again.get(a.id).description == 'a' and again.get(b.id).protection.value == 'PROTECTED'
+    # The switches still hold the old plan: reconciling changes nothing.
+    fake = FakeFabric(TRIANGLE)
+    fake.apply(reconcile.diff_all(plan, {}))
+    assert not reconcile.diff_all(again.plan(), fake.installed())
+    d = again.create('red', 'dcb', 'dcc', 1, now=11)
+    assert d.id == 'i-4'                                        # numbers are never reused
+    labels = {l for r in again.routes.values() for l in (r.label_fwd, r.label_rev)}
+    assert len(labels) == 2 * len(again.routes)
+
+
+def test_a_store_of_another_fabric_is_refused(tmp_path):
+    db = tmp_path / 'naas.db'
+    core = connected(store=Store(db))
+    core.create('red', 'dca', 'dcc', 5, now=1)
+    with pytest.raises(ValueError, match='triangle'):
+        Controller(load_fabric('thin-fat'), store=Store(db))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(['create', 'delete', 'update', 'cut', 'heal', 'sync']),
+                          st.integers(0, 10_000), st.floats(0.1, 120)), max_size=40))
+def test_no_sequence_of_orders_and_cuts_over_books_a_span(ops):
+    core = connected(LUMEN)
+    tenants = list(LUMEN.tenants.values())
+    spans = list(LUMEN.spans)
+    for now, (op, n, gbps) in enumerate(ops, start=1):
+        intents = [i for i in core.list() if i.state is not State.WITHDRAWING]
+        try:
+            if op == 'create':
+                t = tenants[n % len(tenants)]
+                src, dst = t.sites[n % len(t.sites)], t.sites[(n // 7 + 1) % len(t.sites)]
+                core.create(t.id, src, dst, gbps, now=now, protection=['NONE', 'PROTECTED'][n % 2])
+            elif op == 'delete' and intents:
+                core.delete(intents[n % len(intents)].id, now=now)
+            elif op == 'update' and intents:
+                core.update(intents[n % len(intents)].id, bandwidth_gbps=gbps, now=now)
+            elif op in ('cut', 'heal'):
+                span = spans[n % len(spans)]
+                core.port_state(addr.dpid(LUMEN.sites[span.a]), addr.span_port(LUMEN, span.a, span.b),
+                                op == 'heal', now=now)
+            elif op == 'sync':
+                sync(core, now=now)
+        except (InvalidArgument, Conflict, Unplaceable):
+            pass
+        for link in core.topology.links():
+            limit = core.topology.capacity_gbps(link) * (1 - core.ledger.headroom)
+            assert core.ledger.reserved_gbps(link) <= limit + 1e-6
+        for intent in core.list():
+            route, placement = core.route_of(intent.id), core.placements.get(intent.id)
+            if intent.state in (State.INSTALLING, State.INSTALLED):
+                assert route.sites == placement.primary.sites
+                assert all(core.span_up(s) for s in placement.primary.span_ids(core.topology))
+            else:
+                assert route is None and placement is None

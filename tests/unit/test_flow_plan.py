@@ -1,0 +1,166 @@
+"""controller.core.flows and reconcile, checked by where packets go in a fake OpenFlow fabric."""
+import pytest
+
+from controller.core import flows as fl
+from controller.core import reconcile
+from controller.core.controller import Controller
+from tests.unit.fakeoftable import FakeFabric, Rejected
+from topologies import addressing as addr
+from topologies.fabric import load_fabric
+
+TRIANGLE = load_fabric('triangle')
+
+
+def ip(tenant, site, fabric=TRIANGLE):
+    return addr.host_ip(fabric.tenants[tenant], fabric.sites[site])
+
+
+def installed_fabric(core):
+    fake = FakeFabric(core.fabric)
+    fake.apply(reconcile.diff_all(core.plan(), fake.installed()))
+    return fake
+
+
+def test_without_an_intent_nothing_crosses_the_fabric():
+    fake = installed_fabric(Controller(TRIANGLE))
+    assert fake.send_ipv4('red', 'dca', ip('red', 'dcb'))[0] == ('drop', 'dca')
+    assert fake.send_ipv4('blue', 'dca', ip('blue', 'dcc'))[0] == ('drop', 'dca')
+
+
+def test_an_intent_carries_both_directions_over_one_path():
+    core = Controller(TRIANGLE)
+    core.create('red', 'dca', 'dcc', 5, now=1)      # dca-dcc is 9 ms, dca-dcb-dcc 10 ms
+    fake = installed_fabric(core)
+    assert fake.send_ipv4('red', 'dca', ip('red', 'dcc')) == (('host', 'red', 'dcc'), ['dca', 'dcc'])
+    assert fake.send_ipv4('red', 'dcc', ip('red', 'dca')) == (('host', 'red', 'dca'), ['dcc', 'dca'])
+    # Only between the intent's two sites.
+    assert fake.send_ipv4('red', 'dca', ip('red', 'dcb'))[0] == ('drop', 'dca')
+
+
+def test_transit_switches_forward_on_the_label():
+    core = Controller(TRIANGLE)
+    core.create('red', 'dca', 'dcc', 5, now=1, max_latency_ms=20)
+    core.topology.set_up('dca-dcc', False)      # force the detour through dcb
+    core.update(core.list()[0].id, bandwidth_gbps=6, now=2)
+    fake = installed_fabric(core)
+    assert fake.send_ipv4('red', 'dca', ip('red', 'dcc')) == (('host', 'red', 'dcc'), ['dca', 'dcb', 'dcc'])
+    transit = [f for f in fake.tables[addr.dpid(TRIANGLE.sites['dcb'])].values()
+               if f.priority == fl.PRIO_LABEL]
+    assert len(transit) == 2 and all(dict(f.match)['eth_type'] == fl.ETH_MPLS for f in transit)
+
+
+def test_tenants_are_isolated_even_with_spoofed_addresses():
+    core = Controller(TRIANGLE)
+    core.create('red', 'dca', 'dcc', 5, now=1)
+    core.create('blue', 'dca', 'dcc', 2, now=1)
+    fake = installed_fabric(core)
+    assert fake.send_ipv4('blue', 'dca', ip('blue', 'dcc'))[0] == ('host', 'blue', 'dcc')
+    # Blue aims at red's host, or pretends to be red: dropped at the ingress switch.
+    assert fake.send_ipv4('blue', 'dca', ip('red', 'dcc'))[0] == ('drop', 'dca')
+    assert fake.send_ipv4('blue', 'dca', ip('red', 'dcc'), src_ip=ip('red', 'dca'))[0] == ('drop', 'dca')
+    # A labelled frame injected from a tenant port matches no label flow.
+    red_label = core.route_of('i-1').label_fwd
+    packet = {'eth_type': fl.ETH_IPV4, 'mpls': [red_label], 'ipv4_src': ip('blue', 'dca'),
+              'ipv4_dst': ip('red', 'dcc')}
+    port = addr.tenant_port(TRIANGLE.tenants['blue'])
+    assert fake.send('dca', port, packet)[0] == ('drop', 'dca')
+    assert fake.send('dcc', port, packet)[0] == ('drop', 'dcc')
+
+
+def test_arp_and_lldp_go_to_the_controller_and_nothing_floods():
+    fake = installed_fabric(Controller(TRIANGLE))
+    arp = {'eth_type': fl.ETH_ARP}
+    assert fake.send('dca', addr.tenant_port(TRIANGLE.tenants['red']), arp)[0] == ('controller', 'dca')
+    assert fake.send('dca', addr.span_port(TRIANGLE, 'dca', 'dcb'), arp)[0] == ('drop', 'dca')
+    lldp = {'eth_type': fl.ETH_LLDP}
+    assert fake.send('dcb', addr.span_port(TRIANGLE, 'dcb', 'dca'), lldp)[0] == ('controller', 'dcb')
+
+
+def test_every_intent_flow_carries_its_intent_in_the_cookie():
+    core = Controller(TRIANGLE)
+    core.create('red', 'dca', 'dcc', 5, now=1)
+    core.create('blue', 'dca', 'dcc', 2, now=1)
+    for dpid, (entries, meters) in core.plan().items():
+        for flow in entries.values():
+            if flow.priority in (fl.PRIO_INGRESS, fl.PRIO_LABEL):
+                assert fl.cookie_intent(flow.cookie) in (1, 2)
+            else:
+                assert flow.cookie == fl.COOKIE_BASE and fl.cookie_intent(flow.cookie) is None
+            assert fl.is_ours(flow.cookie)
+    assert not fl.is_ours(fl.COOKIE_MEASURE | 7)
+
+
+def test_ingress_flows_are_metered_at_the_intents_rate():
+    core = Controller(TRIANGLE, burst_ms=50)
+    core.create('red', 'dca', 'dcc', 5, now=1)            # 5 Gb/s at scale 0.001: 5000 kb/s
+    ingress = [f for entries, _ in core.plan().values() for f in entries.values() if f.is_ingress]
+    assert len(ingress) == 2
+    for flow in ingress:
+        meter = core.plan()[flow.dpid][1][flow.meter]
+        assert (meter.rate_kbps, meter.burst_kbits) == (5000, 250)
+
+
+def test_moving_an_intent_is_make_before_break():
+    """At every step of the move (each phase applied on its own) traffic still arrives."""
+    core = Controller(TRIANGLE)
+    intent = core.create('red', 'dca', 'dcc', 5, now=1)
+    fake = installed_fabric(core)
+    before = core.route_of(intent.id)
+    core.update(intent.id, bandwidth_gbps=9.5, now=2)      # dca-dcc (10 Gb/s, 10% headroom) too thin
+    after = core.route_of(intent.id)
+    assert after.sites == ('dca', 'dcb', 'dcc') and after.label_fwd not in (before.label_fwd, before.label_rev)
+    changes = reconcile.diff_all(core.plan(), fake.installed())
+    ops = [op for phase in changes.phases for ops in phase.values() for op, _ in ops]
+    assert ops.count('delete') > 0
+    for phase, crossed in ((0, ['dca', 'dcc']), (1, ['dca', 'dcb', 'dcc']), (2, ['dca', 'dcb', 'dcc'])):
+        fake.apply(changes, phases=(phase,))
+        assert fake.send_ipv4('red', 'dca', ip('red', 'dcc')) == (('host', 'red', 'dcc'), crossed)
+        assert fake.send_ipv4('red', 'dcc', ip('red', 'dca'))[0] == ('host', 'red', 'dca')
+    assert not reconcile.diff_all(core.plan(), fake.installed())
+
+
+def test_meters_come_before_the_flows_that_use_them():
+    core = Controller(TRIANGLE)
+    core.create('red', 'dca', 'dcc', 5, now=1)
+    changes = reconcile.diff_all(core.plan(), {})
+    fake = FakeFabric(TRIANGLE)
+    fake.apply(changes)                                    # would raise Rejected otherwise
+    backwards = FakeFabric(TRIANGLE)
+    with pytest.raises(Rejected):
+        backwards.apply(changes, phases=(1,))              # ingress flows before their meters
+
+
+def test_reconcile_removes_strays_and_adds_what_is_missing():
+    core = Controller(TRIANGLE)
+    core.create('red', 'dca', 'dcc', 5, now=1)
+    fake = installed_fabric(core)
+    dca = addr.dpid(TRIANGLE.sites['dca'])
+    stray = fl.Flow(dca, 100, fl.match(in_port=1), (('output', 2),))
+    fake.apply_one(dca, 'add', stray)
+    missing = next(f for f in fake.tables[dca].values() if f.is_ingress)
+    fake.apply_one(dca, 'delete', missing)
+    changes = reconcile.diff_all(core.plan(), fake.installed())
+    assert changes.count() == 2
+    assert changes.phases[2][dca] == [('delete', stray)]
+    assert changes.phases[1][dca] == [('add', missing)]
+    fake.apply(changes)
+    assert not reconcile.diff_all(core.plan(), fake.installed())
+
+
+def test_a_changed_meter_is_modified_in_place():
+    core = Controller(TRIANGLE)
+    intent = core.create('red', 'dca', 'dcc', 5, now=1)
+    fake = installed_fabric(core)
+    core.update(intent.id, bandwidth_gbps=4, now=2)
+    changes = reconcile.diff_all(core.plan(), fake.installed())
+    assert sorted(op for phase in changes.phases for ops in phase.values() for op, _ in ops) == \
+        ['modify_meter', 'modify_meter']
+
+
+def test_route_validation():
+    with pytest.raises(ValueError):
+        fl.Route(1, 'red', ('dca',), 16, 17, 1, 1)
+    with pytest.raises(ValueError):
+        fl.Route(1, 'red', ('dca', 'dcb'), 16, 16, 1, 1)
+    with pytest.raises(ValueError):
+        fl.Route(1, 'red', ('dca', 'dcb'), 3, 17, 1, 1)
