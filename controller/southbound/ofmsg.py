@@ -1,0 +1,124 @@
+"""Planned flows and meters (controller.core.flows) to OpenFlow 1.3 messages, and what a
+switch reports back to the same plain data, so the plan and the switch compare as equals.
+
+Messages are built for a datapath (os-ken needs its ofproto modules); nothing here sends.
+"""
+from controller.core import flows as fl
+
+ALL_COOKIES = 0xffffffffffffffff
+
+
+def flow_add(dp, flow):
+    """Add a flow, replacing one with the same table, priority and match."""
+    p, o = dp.ofproto_parser, dp.ofproto
+    instructions = []
+    if flow.meter is not None:
+        instructions.append(p.OFPInstructionMeter(flow.meter, o.OFPIT_METER))
+    if flow.actions:
+        instructions.append(p.OFPInstructionActions(o.OFPIT_APPLY_ACTIONS,
+                                                    [_action(dp, a) for a in flow.actions]))
+    return p.OFPFlowMod(dp, cookie=flow.cookie, table_id=flow.table, command=o.OFPFC_ADD,
+                        priority=flow.priority, match=p.OFPMatch(**dict(flow.match)),
+                        instructions=instructions)
+
+
+def flow_delete(dp, flow):
+    """Delete exactly this flow (strict: same priority and match, and its cookie)."""
+    p, o = dp.ofproto_parser, dp.ofproto
+    return p.OFPFlowMod(dp, cookie=flow.cookie, cookie_mask=ALL_COOKIES, table_id=flow.table,
+                        command=o.OFPFC_DELETE_STRICT, priority=flow.priority,
+                        out_port=o.OFPP_ANY, out_group=o.OFPG_ANY,
+                        match=p.OFPMatch(**dict(flow.match)))
+
+
+def meter_mod(dp, meter, command):
+    """command: 'add_meter', 'modify_meter' or 'delete_meter'."""
+    p, o = dp.ofproto_parser, dp.ofproto
+    code = {'add_meter': o.OFPMC_ADD, 'modify_meter': o.OFPMC_MODIFY,
+            'delete_meter': o.OFPMC_DELETE}[command]
+    bands = [] if command == 'delete_meter' else [
+        p.OFPMeterBandDrop(rate=meter.rate_kbps, burst_size=meter.burst_kbits)]
+    return p.OFPMeterMod(dp, command=code, flags=o.OFPMF_KBPS | o.OFPMF_BURST,
+                         meter_id=meter.meter_id, bands=bands)
+
+
+def change(dp, op, item):
+    """The message for one (op, item) of reconcile.Changes."""
+    if op == 'add':
+        return flow_add(dp, item)
+    if op == 'delete':
+        return flow_delete(dp, item)
+    return meter_mod(dp, item, op)
+
+
+def flow_stats_request(dp):
+    p, o = dp.ofproto_parser, dp.ofproto
+    return p.OFPFlowStatsRequest(dp, table_id=o.OFPTT_ALL, out_port=o.OFPP_ANY,
+                                 out_group=o.OFPG_ANY)
+
+
+def meter_config_request(dp):
+    p, o = dp.ofproto_parser, dp.ofproto
+    return p.OFPMeterConfigStatsRequest(dp, meter_id=o.OFPM_ALL)
+
+
+def packet_out(dp, port, data, in_port=None):
+    p, o = dp.ofproto_parser, dp.ofproto
+    return p.OFPPacketOut(dp, buffer_id=o.OFP_NO_BUFFER,
+                          in_port=o.OFPP_CONTROLLER if in_port is None else in_port,
+                          actions=[p.OFPActionOutput(port)], data=data)
+
+
+def flow_from_stats(dpid, stat, ofproto):
+    """A switch's flow entry as a core Flow (unknown instructions make it differ from any plan)."""
+    meter, actions = None, []
+    for inst in stat.instructions:
+        if inst.type == ofproto.OFPIT_METER:
+            meter = inst.meter_id
+        elif inst.type == ofproto.OFPIT_APPLY_ACTIONS:
+            actions.extend(_from_action(a, ofproto) for a in inst.actions)
+        else:
+            actions.append(('instruction', inst.type))
+    return fl.Flow(dpid, stat.priority, tuple(sorted(_match_items(stat.match))), tuple(actions),
+                   stat.cookie, meter, stat.table_id)
+
+
+def meter_from_stats(dpid, config):
+    bands = config.bands
+    if len(bands) != 1 or bands[0].type != 1:       # OFPMBT_DROP
+        return fl.Meter(dpid, config.meter_id, -1, -1)
+    return fl.Meter(dpid, config.meter_id, bands[0].rate, bands[0].burst_size)
+
+
+def _match_items(match):
+    for name, value in match.items():
+        yield name, tuple(value) if isinstance(value, list) else value
+
+
+def _action(dp, action):
+    p, o = dp.ofproto_parser, dp.ofproto
+    name, arg = action
+    if name == 'output':
+        if arg == fl.CONTROLLER:
+            return p.OFPActionOutput(o.OFPP_CONTROLLER, o.OFPCML_NO_BUFFER)
+        return p.OFPActionOutput(arg)
+    if name == 'push_mpls':
+        return p.OFPActionPushMpls(arg)
+    if name == 'pop_mpls':
+        return p.OFPActionPopMpls(arg)
+    if name == 'set_field':
+        field, value = arg
+        return p.OFPActionSetField(**{field: value})
+    raise ValueError(f'unknown action {action!r}')
+
+
+def _from_action(action, ofproto):
+    if action.type == ofproto.OFPAT_OUTPUT:
+        return ('output', fl.CONTROLLER if action.port == ofproto.OFPP_CONTROLLER else action.port)
+    if action.type == ofproto.OFPAT_PUSH_MPLS:
+        return ('push_mpls', action.ethertype)
+    if action.type == ofproto.OFPAT_POP_MPLS:
+        return ('pop_mpls', action.ethertype)
+    if action.type == ofproto.OFPAT_SET_FIELD:
+        return ('set_field', (action.key, action.value))
+    return ('action', action.type)
