@@ -22,6 +22,9 @@ from mininet.link import Link
 
 QUEUE_MS = 50       # span queue: 50 ms of traffic at line rate, as a WAN router would hold
 MIN_QUEUE_FRAMES = 32
+# Room for MPLS labels (4 bytes each) on top of a host's 1500-byte frames, as backbone
+# links carry; the hosts keep 1500.
+SPAN_MTU = 1600
 READY_TIMEOUT_S = 10
 # Below this delay the kernel joins a span's ends directly, adding nothing: a relay process
 # would add its own wake-up (0.1-0.25 ms on these VMs), more than the span's delay.
@@ -83,8 +86,9 @@ class SpanLink(Link):
                      deleteIntfs=True):
         """Two veth pairs: each switch port in its switch's namespace, the emulator's ends here."""
         for name, switch in ((intf1, node1), (intf2, node2)):
-            run('ip', 'link', 'add', name + 'r', 'type', 'veth', 'peer', 'name', name,
-                'txqueuelen', str(queue_frames(self.mbps)), 'netns', str(switch.pid))
+            run('ip', 'link', 'add', name + 'r', 'mtu', str(SPAN_MTU), 'type', 'veth', 'peer',
+                'name', name, 'mtu', str(SPAN_MTU), 'txqueuelen', str(queue_frames(self.mbps)),
+                'netns', str(switch.pid))
             # The emulator's end is a wire, not a host: no IPv6 chatter into the span.
             run('sysctl', '-q', '-w', f'net.ipv6.conf.{name}r.disable_ipv6=1')
             run('ip', 'link', 'set', name + 'r', 'up')

@@ -1,0 +1,215 @@
+"""naas-controller as a process, driving real Open vSwitch switches in a Mininet fabric.
+
+Intents are put in the controller's store before it starts (the gRPC API comes later), and
+their states are read back from the store while it runs.
+"""
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from controller.core.controller import Controller
+from controller.process import ControllerProcess
+from controller.store import Store
+from topologies import addressing as addr
+from topologies.emulation import Emulation
+from topologies.fabric import load_fabric
+
+pytestmark = pytest.mark.root
+
+TRIANGLE = load_fabric('triangle')
+
+
+def ip(fabric, tenant, site):
+    return addr.host_ip(fabric.tenants[tenant], fabric.sites[site])
+
+
+def order(db, fabric, *intents):
+    """Store intents as a controller would, before one runs (all switches unseen)."""
+    core = Controller(fabric, store=Store(db))
+    made = [core.create(*args, now=time.time(), **kw) for args, kw in intents]
+    core.store.close()
+    return [i.id for i in made]
+
+
+def records(db):
+    store = Store(db)
+    try:
+        return {r['id']: r for r in store.load()[1]}
+    finally:
+        store.close()
+
+
+def wait_for(what, condition, timeout_s=15.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f'{what}: not within {timeout_s:g} s')
+
+
+def installed(db, *ids):
+    wait_for(f'{ids} INSTALLED', lambda: all(records(db)[i]['state'] == 'INSTALLED' for i in ids))
+
+
+def pings(host, target, count=3, interval='0.2', deadline=None):
+    """(sent, received) of a ping run from a host."""
+    args = ['ping', '-n', '-c', str(count), '-i', interval, '-W', '1', target]
+    if deadline:
+        args += ['-w', str(deadline)]
+    out = host.cmd(' '.join(args))
+    m = re.search(r'(\d+) packets transmitted, (\d+) received', out)
+    return (int(m.group(1)), int(m.group(2))) if m else (count, 0)
+
+
+def reaches(host, target):
+    return pings(host, target, count=3)[1] > 0
+
+
+def iperf_mbps(server, client, target, seconds=6):
+    srv = server.popen(['iperf3', '-s', '-1', '-p', '5202'], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        out = client.cmd(f'iperf3 -c {target} -p 5202 -t {seconds} -O 2 -J')
+        return json.loads(out)['end']['sum_received']['bits_per_second'] / 1e6
+    finally:
+        srv.kill()
+        srv.wait()
+
+
+@pytest.fixture(scope='module')
+def triangle(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('ctl')
+    db = tmp / 'naas.db'
+    red, blue = order(db, TRIANGLE, (('red', 'dca', 'dcc', 5), {}), (('blue', 'dca', 'dcc', 2), {}))
+    ctl = ControllerProcess('triangle', db, tmp / 'controller.log').start()
+    try:
+        with Emulation(TRIANGLE, controller=ctl.address) as emu:
+            installed(db, red, blue)
+            yield dict(emu=emu, ctl=ctl, db=db, red=red, blue=blue, tmp=tmp)
+    finally:
+        status = ctl.stop()
+    assert status == 0, ctl.log()[-3000:]
+    assert ctl.problems() == []
+
+
+def test_an_intent_carries_traffic_between_its_sites_only(triangle):
+    emu = triangle['emu']
+    assert reaches(emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcc'))
+    assert reaches(emu.host('red', 'dcc'), ip(TRIANGLE, 'red', 'dca'))
+    assert reaches(emu.host('blue', 'dcc'), ip(TRIANGLE, 'blue', 'dca'))
+    # No intent between dca and dcb: nothing flows, though both are red's sites.
+    assert not reaches(emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcb'))
+    # Another tenant's host is never reached.
+    assert not reaches(emu.host('blue', 'dca'), ip(TRIANGLE, 'red', 'dcc'))
+
+
+SPOOF = '''
+import sys, time
+from scapy.all import Ether, IP, UDP, Raw, sendp, sniff
+from scapy.contrib.mpls import MPLS
+mode = sys.argv[1]
+if mode == 'sniff':
+    got = sniff(iface='eth0', timeout=float(sys.argv[2]),
+                lfilter=lambda p: b'naas-probe' in bytes(p),
+                started_callback=lambda: print('ready', flush=True))
+    print(len(got))
+else:
+    src_mac, dst_mac, src_ip, dst_ip, label = sys.argv[2:7]
+    inner = IP(src=src_ip, dst=dst_ip) / UDP(sport=4000, dport=4000) / Raw(b'naas-probe ' + mode.encode())
+    frame = (Ether(src=src_mac, dst=dst_mac) / MPLS(label=int(label), s=1, ttl=64) / inner
+             if int(label) else Ether(src=src_mac, dst=dst_mac) / inner)
+    sendp(frame, iface='eth0', count=20, inter=0.02, verbose=False)
+'''
+
+
+def test_spoofed_and_labelled_frames_do_not_cross_tenants(triangle):
+    """Blue's host forges red's addresses, and red's own MPLS label: nothing reaches red."""
+    emu, db = triangle['emu'], triangle['db']
+    red, sites = TRIANGLE.tenants['red'], TRIANGLE.sites
+    red_label = records(db)[triangle['red']]['labels'][0]
+    forged = [addr.host_mac(red, sites['dca']), addr.host_mac(red, sites['dcc']),
+              ip(TRIANGLE, 'red', 'dca'), ip(TRIANGLE, 'red', 'dcc')]
+
+    def sent_from(host, label):
+        sniffer = emu.host('red', 'dcc').popen([sys.executable, '-c', SPOOF, 'sniff', '5'],
+                                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = sniffer.stdout.readline()
+        assert line.strip() == 'ready', line + sniffer.communicate()[0]
+        sender = host.popen([sys.executable, '-c', SPOOF, 'send', *forged, str(label)])
+        sender.wait(timeout=20)
+        return int(sniffer.communicate(timeout=20)[0].strip() or 0)
+
+    assert sent_from(emu.host('red', 'dca'), 0) > 0               # the sniffer sees real red traffic
+    assert sent_from(emu.host('blue', 'dca'), 0) == 0             # red's addresses, from blue's port
+    assert sent_from(emu.host('blue', 'dca'), red_label) == 0     # red's label, from blue's port
+
+
+def test_a_tcp_flow_gets_the_intents_bandwidth(triangle):
+    emu = triangle['emu']
+    mbps = iperf_mbps(emu.host('red', 'dcc'), emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcc'))
+    rate = 5 * 1000 * TRIANGLE.bandwidth_scale                    # 5 Gb/s -> 5 Mb/s emulated
+    assert 0.9 * rate <= mbps <= 1.05 * rate, mbps
+
+
+def test_a_switch_that_restarts_gets_its_flows_back(triangle):
+    """dcc loses its controller and its whole table, then reconnects: the flows come back."""
+    emu = triangle['emu']
+    dcc = emu.switch('dcc')
+    target = dcc.vsctl('get-controller', 'dcc').stdout.strip()
+    dcc.vsctl('del-controller', 'dcc')
+    dcc.ofctl('del-flows', '-O', 'OpenFlow13')
+    dcc.ofctl('del-meters', '-O', 'OpenFlow13')
+    assert not reaches(emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcc'))
+    started = time.monotonic()
+    dcc.vsctl('set-controller', 'dcc', target)
+    wait_for('traffic back', lambda: pings(emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcc'),
+                                           count=1, interval='0.2')[1], timeout_s=10)
+    back_s = time.monotonic() - started
+    print(f'flows back after the switch reconnected: {back_s:.2f} s')
+    assert back_s < 4.0                 # includes the switch's reconnect back-off
+
+
+def test_a_controller_restart_loses_nothing(triangle):
+    """A steady flow keeps flowing while the controller stops (SIGTERM, then SIGKILL) and
+    comes back; the intents come back from the store and the tables are left as they are."""
+    emu, ctl, db = triangle['emu'], triangle['ctl'], triangle['db']
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        flow = emu.host('red', 'dca').popen(['ping', '-n', '-i', '0.02', '-c', '300', '-W', '1',
+                                             ip(TRIANGLE, 'red', 'dcc')], stdout=subprocess.PIPE, text=True)
+        time.sleep(1)
+        status = ctl.stop(sig)
+        assert status == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
+        time.sleep(1)
+        ctl.start()
+        out = flow.communicate(timeout=30)[0]
+        sent, received = map(int, re.search(r'(\d+) packets transmitted, (\d+) received', out).groups())
+        assert sent == 300 and received == sent, out[-300:]
+        installed(db, triangle['red'], triangle['blue'])
+    assert 'intents restored' in ctl.log()
+
+
+def test_a_span_cut_moves_the_intent_within_a_second(triangle):
+    emu, db = triangle['emu'], triangle['db']
+    flow = emu.host('red', 'dca').popen(['ping', '-n', '-i', '0.01', '-c', '500', '-W', '1',
+                                         ip(TRIANGLE, 'red', 'dcc')], stdout=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    emu.span_up('dca', 'dcc', False)
+    try:
+        out = flow.communicate(timeout=30)[0]
+        sent, received = map(int, re.search(r'(\d+) packets transmitted, (\d+) received', out).groups())
+        outage_ms = (sent - received) * 10
+        print(f'outage on cutting dca-dcc: {outage_ms} ms ({sent - received} of {sent} pings lost)')
+        assert received > 0 and outage_ms < 1000
+        wait_for('re-placed', lambda: records(db)[triangle['red']]['primary'] == ['dca', 'dcb', 'dcc'])
+        installed(db, triangle['red'])
+        assert reaches(emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcc'))
+    finally:
+        emu.span_up('dca', 'dcc', True)
