@@ -39,6 +39,7 @@ class Controller:
         self.intents = {}            # id -> Intent (until WITHDRAWN)
         self.placements = {}         # id -> admission.Placement
         self.routes = {}             # id -> flows.Route (what the switches carry)
+        self._labels = set()         # labels of those routes
         self.generation = 0          # bumped whenever the plan changes
         self.utilization = {}        # Link -> (Gb/s, when)
         self._next_number = 1
@@ -55,7 +56,9 @@ class Controller:
         self._events = []
         self._dirty, self._deleted = set(), set()
         self._physical = Topology.from_fabric(fabric)  # all spans up, fabric delays
+        self._limits = {}                              # (src, dst) -> (widest Gb/s, min ms)
         self._plan = None
+        self._route_flows = {}       # flows.plan's cache
         if store is not None:
             self._restore(store.load(), now)
 
@@ -157,7 +160,7 @@ class Controller:
     def plan(self):
         """{dpid: (flows by key, meters by id)} for the current generation."""
         if self._plan is None or self._plan[0] != self.generation:
-            self._plan = (self.generation, flows.plan(self.fabric, self.routes.values()))
+            self._plan = (self.generation, flows.plan(self.fabric, self.routes.values(), self._route_flows))
         return self._plan[1]
 
     def switch_connected(self, dpid, now):
@@ -239,30 +242,40 @@ class Controller:
             route = flows.Route(intent.number, intent.tenant, sites, self._label(), self._label(),
                                 rate, burst)
         if route != old:
-            self.routes[intent.id] = route
+            self._set_route(intent.id, route)
             self.generation += 1
-            self._installing[intent.id] = self.generation
+            self._installing[intent.id] = (self.generation, self._route_dpids(route))
         else:
-            self._installing.setdefault(intent.id, 0)
+            self._installing.setdefault(intent.id, (0, self._route_dpids(route)))
         moved = ' '.join(filter(None, [reason, f'(from {"->".join(old_sites)})' if old and old.sites != sites else '']))
         self._emit(intent.move_to(State.INSTALLING, moved, now, old_sites, sites))
-        self._settle(now)
+        self._settle(now, [intent.id])
         return True
 
     def _unplace(self, intent):
         admission.withdraw(self.ledger, intent.id)
         self.placements.pop(intent.id, None)
         self._installing.pop(intent.id, None)
-        if self.routes.pop(intent.id, None) is not None:
+        if self._set_route(intent.id, None) is not None:
             self.generation += 1
         self._dirty.add(intent.id)
 
+    def _set_route(self, intent_id, route):
+        """Set (or drop, with None) an intent's route, keeping the labels in use; returns the old."""
+        old = self.routes.pop(intent_id, None)
+        if old is not None:
+            self._labels.difference_update((old.label_fwd, old.label_rev))
+        if route is not None:
+            self.routes[intent_id] = route
+            self._labels.update((route.label_fwd, route.label_rev))
+        return old
+
     def _label(self):
-        used = {label for r in self.routes.values() for label in (r.label_fwd, r.label_rev)}
         for _ in range(flows.LAST_LABEL):
             label = self._next_label
             self._next_label = label + 1 if label < flows.LAST_LABEL else flows.FIRST_LABEL
-            if label not in used:
+            if label not in self._labels:
+                self._labels.add(label)       # taken now: the route's other label must differ
                 return label
         raise RuntimeError('no MPLS label left')
 
@@ -298,17 +311,20 @@ class Controller:
                 return False
         return True
 
-    def _settle(self, now):
+    def _settle(self, now, installing=None):
         """Move intents whose switches have confirmed: INSTALLING -> INSTALLED, WITHDRAWING
-        -> WITHDRAWN. A disconnected switch confirms nothing but blocks no withdrawal (it
-        is reconciled when it comes back)."""
-        for intent_id, generation in list(self._installing.items()):
-            route = self.routes[intent_id]
-            if all(self._synced[d] >= generation for d in self._route_dpids(route)):
+        -> WITHDRAWN (all of them, or only the `installing` ids given). A disconnected switch
+        confirms nothing but blocks no withdrawal (it is reconciled when it comes back)."""
+        for intent_id in list(self._installing if installing is None else installing):
+            generation, dpids = self._installing[intent_id]
+            if all(self._synced[d] >= generation for d in dpids):
                 del self._installing[intent_id]
                 intent = self.intents[intent_id]
                 if intent.state is State.INSTALLING:
+                    route = self.routes[intent_id]
                     self._emit(intent.move_to(State.INSTALLED, f'installed on {"->".join(route.sites)}', now))
+        if installing is not None:
+            return
         for intent_id, (generation, dpids) in list(self._withdrawing.items()):
             if all(self._synced[d] >= generation or self._switch[d] is False for d in dpids):
                 del self._withdrawing[intent_id]
@@ -342,8 +358,7 @@ class Controller:
         if (not isinstance(gbps, (int, float)) or isinstance(gbps, bool)
                 or not math.isfinite(gbps) or gbps <= 0):
             raise InvalidArgument('bandwidth_gbps', f'must be a number > 0 Gb/s, got {gbps!r}')
-        limit = widest_gbps(self._physical, src, dst,
-                            lambda link: self._physical.capacity_gbps(link) * (1 - self.ledger.headroom))
+        limit = self._physical_limits(src, dst)[0]
         if gbps > limit + 1e-9:
             raise InvalidArgument('bandwidth_gbps', f'{gbps:g} Gb/s is more than any path from {src} '
                                                     f'to {dst} can carry ({limit:g} Gb/s after headroom)')
@@ -355,11 +370,20 @@ class Controller:
         if (not isinstance(ms, (int, float)) or isinstance(ms, bool)
                 or not math.isfinite(ms) or ms <= 0):
             raise InvalidArgument('max_latency_ms', f'must be a number > 0 ms, got {ms!r}')
-        floor = min_latency_ms(self._physical, src, dst)
+        floor = self._physical_limits(src, dst)[1]
         if ms < floor - 1e-9:
             raise InvalidArgument('max_latency_ms', f'{ms:g} ms is below the physical minimum from '
                                                     f'{src} to {dst} ({floor:.3f} ms of fiber)')
         return float(ms)
+
+    def _physical_limits(self, src, dst):
+        """What the fabric could carry between two sites at best: the widest path's Gb/s
+        (less headroom) and the lowest latency, on the fabric file's figures."""
+        if (src, dst) not in self._limits:
+            room = lambda link: self._physical.capacity_gbps(link) * (1 - self.ledger.headroom)  # noqa: E731
+            self._limits[(src, dst)] = (widest_gbps(self._physical, src, dst, room),
+                                        min_latency_ms(self._physical, src, dst))
+        return self._limits[(src, dst)]
 
     def _known(self, dpid):
         if dpid not in self._dpids:
@@ -424,11 +448,11 @@ class Controller:
                                              'links': [[l.src, l.dst] for l in admission.both_ways(path)],
                                              'gbps': intent.bandwidth_gbps})
                 rate = max(1, round(intent.bandwidth_gbps * 1e6 * self.fabric.bandwidth_scale))
-                self.routes[intent.id] = flows.Route(
+                self._set_route(intent.id, flows.Route(
                     intent.number, intent.tenant, primary.sites, *r['labels'], rate,
-                    max(MIN_BURST_KBITS, round(rate * self.burst_ms / 1000)))
+                    max(MIN_BURST_KBITS, round(rate * self.burst_ms / 1000))))
                 if intent.state is State.INSTALLING:
-                    self._installing[intent.id] = 1
+                    self._installing[intent.id] = (1, self._route_dpids(self.routes[intent.id]))
             elif intent.state is State.WITHDRAWING:
                 self._withdrawing[intent.id] = (1, tuple(self._dpids))
             elif intent.state is not State.FAILED:

@@ -178,13 +178,15 @@ def _direction(fabric, route, sites, label, flows, meters):
                           actions, cookie))
 
 
-def plan(fabric, routes):
-    """The whole fabric's plan: {dpid: (flows by key, meters by id)}."""
+def plan(fabric, routes, cache=None):
+    """The whole fabric's plan: {dpid: (flows by key, meters by id)}. `cache` (a dict kept
+    by the caller) remembers each route's flows, so a re-plan only computes new routes."""
     tables = {}
     for site_id, site in fabric.sites.items():
         tables[addr.dpid(site)] = ({f.key: f for f in base_flows(fabric, site_id)}, {})
+    fresh = {}
     for route in routes:
-        flows, meters = route_flows(fabric, route)
+        flows, meters = fresh[route] = (cache or {}).get(route) or route_flows(fabric, route)
         for flow in flows:
             entries = tables[flow.dpid][0]
             if flow.key in entries:
@@ -193,4 +195,7 @@ def plan(fabric, routes):
             entries[flow.key] = flow
         for meter in meters:
             tables[meter.dpid][1][meter.meter_id] = meter
+    if cache is not None:
+        cache.clear()
+        cache.update(fresh)
     return tables
