@@ -213,3 +213,32 @@ def test_a_span_cut_moves_the_intent_within_a_second(triangle):
         assert reaches(emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcc'))
     finally:
         emu.span_up('dca', 'dcc', True)
+
+
+def test_lumen_qts_intent_survives_a_backbone_cut(tmp_path):
+    """On the full fabric: a cross-country intent carries traffic, and when a backbone span
+    of its path is cut the traffic is back within a second on another path."""
+    lumen = load_fabric('lumen-qts')
+    db = tmp_path / 'naas.db'
+    (intent,) = order(db, lumen, (('acme', 'phx1', 'iad1', 10), {}))
+    with ControllerProcess('lumen-qts', db, tmp_path / 'controller.log') as ctl:
+        with Emulation(lumen, controller=ctl.address) as emu:
+            installed(db, intent)
+            path = records(db)[intent]['primary']
+            src, dst = emu.host('acme', 'phx1'), ip(lumen, 'acme', 'iad1')
+            assert reaches(src, dst)
+            a, b = path[len(path) // 2 - 1], path[len(path) // 2]     # a span mid-way
+            flow = src.popen(['ping', '-n', '-i', '0.01', '-c', '400', '-W', '1', dst],
+                             stdout=subprocess.PIPE, text=True)
+            time.sleep(1.0)
+            emu.span_up(a, b, False)
+            out = flow.communicate(timeout=30)[0]
+            sent, received = map(int, re.search(r'(\d+) packets transmitted, (\d+) received', out).groups())
+            outage_ms = (sent - received) * 10
+            print(f'lumen-qts: cut {a}-{b} on {"->".join(path)}: outage {outage_ms} ms')
+            assert 0 < received and outage_ms < 1000
+            wait_for('re-placed', lambda: records(db)[intent]['primary'] != path)
+            installed(db, intent)
+            new = records(db)[intent]['primary']
+            assert not {(a, b), (b, a)} & set(zip(new, new[1:]))
+    assert ctl.proc.returncode == 0 and ctl.problems() == []
