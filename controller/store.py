@@ -4,6 +4,7 @@ One row per intent (its order, state, placement and labels as JSON; the ledger i
 from the placements) and a few counters. Each change is one transaction, written through
 (WAL, synchronous=FULL) before the core tells anyone about it.
 """
+import contextlib
 import json
 import os
 import sqlite3
@@ -58,16 +59,12 @@ class Store:
     def close(self):
         self._db.close()
 
+    @contextlib.contextmanager
     def _transaction(self):
-        return _Transaction(self._db)
-
-
-class _Transaction:
-    def __init__(self, db):
-        self.db = db
-
-    def __enter__(self):
-        self.db.execute('BEGIN IMMEDIATE')
-
-    def __exit__(self, kind, *_):
-        self.db.execute('COMMIT' if kind is None else 'ROLLBACK')
+        self._db.execute('BEGIN IMMEDIATE')
+        try:
+            yield
+        except BaseException:
+            self._db.execute('ROLLBACK')
+            raise
+        self._db.execute('COMMIT')

@@ -33,6 +33,14 @@ def span_port(fabric, site_id, peer_id):
     return fabric.sites[peer_id].number
 
 
+def span_peer(fabric, site_id, port_no):
+    """The site a span port of `site_id`'s switch leads to, or None (not a span port)."""
+    peer = next((s for s in fabric.sites.values() if s.number == port_no), None)
+    if peer is None or peer.id == site_id or fabric.span(site_id, peer.id) is None:
+        return None
+    return peer.id
+
+
 def span_intf(site_id, peer_id):
     return f'{site_id}-{peer_id}'
 

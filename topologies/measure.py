@@ -137,7 +137,7 @@ def _start_ping(emu, span, pings, interval_s):
                                    stderr=subprocess.STDOUT, text=True)
 
 
-def _finish(proc, timeout_s):
+def finish(proc, timeout_s):
     """Output of a host command, or '' if it had to be killed: never leave one behind."""
     try:
         return proc.communicate(timeout=timeout_s)[0] or ''
@@ -149,7 +149,7 @@ def _finish(proc, timeout_s):
 
 def _one_way_ms(proc, pings, interval_s):
     """(smallest, median) RTT / 2 of the pings, or (None, None) if none came back."""
-    out = _finish(proc, pings * interval_s + 10)
+    out = finish(proc, pings * interval_s + 10)
     rtts = [(int(seq), float(ms)) for seq, ms in re.findall(r'icmp_seq=(\d+) .*time=([\d.]+) ms', out)]
     samples = [ms for seq, ms in rtts if seq > 1]
     if not samples:
@@ -162,11 +162,11 @@ def _iperf(emu, span, seconds):
     srv = server.popen(['iperf3', '-s', '-1', '-p', str(IPERF_PORT)],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_listening(server, IPERF_PORT)
+        wait_listening(server, IPERF_PORT)
         cli = client.popen(['iperf3', '-c', addr.probe_ip(emu.fabric.sites[span.b]), '-p', str(IPERF_PORT),
                             '-t', str(seconds), '-O', '1', '-J', '--connect-timeout', '3000'],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        out = _finish(cli, seconds + 20)
+        out = finish(cli, seconds + 20)
         try:
             return round(json.loads(out)['end']['sum_received']['bits_per_second'] / 1e6, 3)
         except (ValueError, KeyError):
@@ -174,10 +174,10 @@ def _iperf(emu, span, seconds):
     finally:
         if srv.poll() is None:
             srv.terminate()
-        _finish(srv, 5)
+        finish(srv, 5)
 
 
-def _wait_listening(host, port, timeout_s=5.0):
+def wait_listening(host, port, timeout_s=5.0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if host.cmd(f'ss -Hltn sport = :{port}').strip():

@@ -183,8 +183,7 @@ class Controller:
         """A port's link state; ports that are not span ports are ignored."""
         self._known(dpid)
         site = self._dpids[dpid]
-        peer = next((p for p in self._dpids.values() if p != site
-                     and self.fabric.span(site, p) and addr.span_port(self.fabric, site, p) == port_no), None)
+        peer = addr.span_peer(self.fabric, site, port_no)
         if peer is None:
             return
         if self._port_up.get((dpid, port_no)) != bool(up):
@@ -237,8 +236,7 @@ class Controller:
             self._emit(intent.move_to(State.FAILED, f'{reason}: {e.reason}', now, old_sites))
             return False
         self.placements[intent.id] = placement
-        rate = max(1, round(intent.bandwidth_gbps * 1e6 * self.fabric.bandwidth_scale))
-        burst = max(MIN_BURST_KBITS, round(rate * self.burst_ms / 1000))
+        rate, burst = self._meter_size(intent)
         sites = placement.primary.sites
         if old is not None and old.sites == sites:
             route = replace(old, rate_kbps=rate, burst_kbits=burst)
@@ -255,6 +253,11 @@ class Controller:
         self._emit(intent.move_to(State.INSTALLING, moved, now, old_sites, sites))
         self._settle(now, [intent.id])
         return True
+
+    def _meter_size(self, intent):
+        """(rate kb/s, burst kbit) of the intent's ingress meters, at the emulation's scale."""
+        rate = max(1, round(intent.bandwidth_gbps * 1e6 * self.fabric.bandwidth_scale))
+        return rate, max(MIN_BURST_KBITS, round(rate * self.burst_ms / 1000))
 
     def _unplace(self, intent):
         admission.withdraw(self.ledger, intent.id)
@@ -451,10 +454,9 @@ class Controller:
                         reservations.append({'holder': [intent.id, role],
                                              'links': [[l.src, l.dst] for l in admission.both_ways(path)],
                                              'gbps': intent.bandwidth_gbps})
-                rate = max(1, round(intent.bandwidth_gbps * 1e6 * self.fabric.bandwidth_scale))
                 self._set_route(intent.id, flows.Route(
-                    intent.number, intent.tenant, primary.sites, *r['labels'], rate,
-                    max(MIN_BURST_KBITS, round(rate * self.burst_ms / 1000))))
+                    intent.number, intent.tenant, primary.sites, *r['labels'],
+                    *self._meter_size(intent)))
                 if intent.state is State.INSTALLING:
                     self._installing[intent.id] = (1, self._route_dpids(self.routes[intent.id]))
             elif intent.state is State.WITHDRAWING:

@@ -42,7 +42,7 @@ CONTROLLER_MAC = '02:00:00:00:00:fe'
 
 
 def fatal_on_error(method):
-    """Wrap a handler: an exception stops the controller instead of being swallowed."""
+    """Wrap a handler or thread: an exception stops the controller instead of being swallowed."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         try:
@@ -90,7 +90,7 @@ class FabricApp(app_manager.OSKenApp):
     def start(self):
         thread = super().start()
         for target in (self._sync_loop, self._probe_loop):
-            t = threading.Thread(target=self._guarded(target), name=target.__name__, daemon=True)
+            t = threading.Thread(target=target, name=target.__name__, daemon=True)
             t.start()
             self._threads.append(t)
         return thread
@@ -99,15 +99,6 @@ class FabricApp(app_manager.OSKenApp):
         self._stop.set()
         self.runtime.plan_changed.set()
         super().stop()
-
-    def _guarded(self, target):
-        def run():
-            try:
-                target()
-            except Exception:
-                LOG.critical('%s failed; stopping the controller', target.__name__, exc_info=True)
-                self.on_fatal()
-        return run
 
     # --- OpenFlow events --------------------------------------------------------------------
 
@@ -275,8 +266,7 @@ class FabricApp(app_manager.OSKenApp):
         return [span.other(site_id) for span in self.fabric.spans_of(site_id)]
 
     def _peer_on(self, site_id, port_no):
-        return next((p for p in self._peers(site_id)
-                     if addr.span_port(self.fabric, site_id, p) == port_no), None)
+        return addr.span_peer(self.fabric, site_id, port_no)
 
     # --- requests that wait for replies (only from our own threads) ---------------------------
 
@@ -300,6 +290,7 @@ class FabricApp(app_manager.OSKenApp):
 
     # --- the syncer ---------------------------------------------------------------------------
 
+    @fatal_on_error
     def _sync_loop(self):
         while not self._stop.is_set():
             self.runtime.plan_changed.wait(PROBE_INTERVAL_S)
@@ -366,6 +357,7 @@ class FabricApp(app_manager.OSKenApp):
 
     # --- the prober ---------------------------------------------------------------------------
 
+    @fatal_on_error
     def _probe_loop(self):
         rounds = 0
         while not self._stop.wait(PROBE_INTERVAL_S):

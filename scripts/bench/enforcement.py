@@ -52,6 +52,7 @@ from mininet.log import setLogLevel
 from topologies import addressing as addr
 from topologies.emulation import Emulation
 from topologies.fabric import load_fabric
+from topologies.measure import finish, wait_listening
 
 FABRIC_NAME = 'enforcement-bench'
 SITE_A, SITE_B = 'enfa', 'enfb'
@@ -253,23 +254,6 @@ def received_mbps(out):
     if not s.get('packets'):
         return 0.0
     return round(s['bits_per_second'] * (1 - s['lost_packets'] / s['packets']) / 1e6, 2)
-
-
-def finish(proc, timeout_s):
-    try:
-        return proc.communicate(timeout=timeout_s)[0] or ''
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.communicate()[0] or ''
-
-
-def wait_listening(host, port, timeout_s=5.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if host.cmd(f'ss -Hltn sport = :{port}').strip():
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f'iperf3 did not listen on {host.name}:{port}')
 
 
 # Scenarios: each yields Markdown table rows.

@@ -18,6 +18,7 @@ from controller.store import Store
 from topologies import addressing as addr
 from topologies.emulation import Emulation
 from topologies.fabric import load_fabric
+from topologies.measure import wait_listening
 
 pytestmark = pytest.mark.root
 
@@ -58,14 +59,15 @@ def installed(db, *ids):
     wait_for(f'{ids} INSTALLED', lambda: all(records(db)[i]['state'] == 'INSTALLED' for i in ids))
 
 
-def pings(host, target, count=3, interval='0.2', deadline=None):
-    """(sent, received) of a ping run from a host."""
-    args = ['ping', '-n', '-c', str(count), '-i', interval, '-W', '1', target]
-    if deadline:
-        args += ['-w', str(deadline)]
-    out = host.cmd(' '.join(args))
+def ping_counts(out, count=0):
+    """(sent, received) from ping's summary; (count, 0) if it printed none."""
     m = re.search(r'(\d+) packets transmitted, (\d+) received', out)
     return (int(m.group(1)), int(m.group(2))) if m else (count, 0)
+
+
+def pings(host, target, count=3, interval='0.2'):
+    """(sent, received) of a ping run from a host."""
+    return ping_counts(host.cmd(f'ping -n -c {count} -i {interval} -W 1 {target}'), count)
 
 
 def reaches(host, target):
@@ -76,7 +78,7 @@ def iperf_mbps(server, client, target, seconds=6):
     srv = server.popen(['iperf3', '-s', '-1', '-p', '5202'], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
     try:
-        time.sleep(0.5)
+        wait_listening(server, 5202)
         out = client.cmd(f'iperf3 -c {target} -p 5202 -t {seconds} -O 2 -J')
         return json.loads(out)['end']['sum_received']['bits_per_second'] / 1e6
     finally:
@@ -190,7 +192,7 @@ def test_a_controller_restart_loses_nothing(triangle):
         time.sleep(1)
         ctl.start()
         out = flow.communicate(timeout=30)[0]
-        sent, received = map(int, re.search(r'(\d+) packets transmitted, (\d+) received', out).groups())
+        sent, received = ping_counts(out)
         assert sent == 300 and received == sent, out[-300:]
         installed(db, triangle['red'], triangle['blue'])
     assert 'intents restored' in ctl.log()
@@ -204,7 +206,7 @@ def test_a_span_cut_moves_the_intent_within_a_second(triangle):
     emu.span_up('dca', 'dcc', False)
     try:
         out = flow.communicate(timeout=30)[0]
-        sent, received = map(int, re.search(r'(\d+) packets transmitted, (\d+) received', out).groups())
+        sent, received = ping_counts(out)
         outage_ms = (sent - received) * 10
         print(f'outage on cutting dca-dcc: {outage_ms} ms ({sent - received} of {sent} pings lost)')
         assert received > 0 and outage_ms < 1000
@@ -233,7 +235,7 @@ def test_lumen_qts_intent_survives_a_backbone_cut(tmp_path):
             time.sleep(1.0)
             emu.span_up(a, b, False)
             out = flow.communicate(timeout=30)[0]
-            sent, received = map(int, re.search(r'(\d+) packets transmitted, (\d+) received', out).groups())
+            sent, received = ping_counts(out)
             outage_ms = (sent - received) * 10
             print(f'lumen-qts: cut {a}-{b} on {"->".join(path)}: outage {outage_ms} ms')
             assert 0 < received and outage_ms < 1000

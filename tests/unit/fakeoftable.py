@@ -97,11 +97,10 @@ class FakeFabric:
                 tenant = next(t for t in self.fabric.tenants.values()
                               if addr.tenant_port(t) == out)
                 return ('host', tenant.id, site.id), crossed
-            peer = next(s for s in self.fabric.sites.values() if s.number == out)
-            span = self.fabric.span(site.id, peer.id)
-            if span is None or span.id in self.down:
+            peer_id = addr.span_peer(self.fabric, site.id, out)
+            if peer_id is None or self.fabric.span(site.id, peer_id).id in self.down:
                 return ('drop', site.id), crossed
-            in_port, site = addr.span_port(self.fabric, peer.id, site.id), peer
+            in_port, site = addr.span_port(self.fabric, peer_id, site.id), self.fabric.sites[peer_id]
             crossed.append(site.id)
         raise AssertionError(f'loop: {crossed}')
 

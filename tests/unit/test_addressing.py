@@ -149,3 +149,13 @@ def test_longest_ids_still_fit():
     switch_side, root_side = interface_names(parse_fabric(doc))
     assert max(len(n) for n in switch_side + root_side) <= IFNAME_MAX
     assert 'aaaaaa-bbbbbbr' in root_side
+
+
+def test_span_peer_is_the_inverse_of_span_port():
+    from topologies.fabric import load_fabric
+    fabric = load_fabric('triangle')
+    for span in fabric.spans:
+        for site, peer in ((span.a, span.b), (span.b, span.a)):
+            assert addr.span_peer(fabric, site, addr.span_port(fabric, site, peer)) == peer
+    assert addr.span_peer(fabric, 'dca', addr.PROBE_PORT) is None
+    assert addr.span_peer(fabric, 'dca', fabric.sites['dca'].number) is None     # itself
