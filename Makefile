@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 FABRIC ?= lumen-qts
 
-.PHONY: setup venv demo test unit check clean-venv
+.PHONY: setup venv demo test unit check proto clean-venv
 
 setup:
 	@bash scripts/setup-host.sh
@@ -25,3 +25,10 @@ check: setup
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The Python modules of the gRPC API, generated beside proto/naas/v1/*.proto (committed;
+# tests/unit/test_proto.py checks they match). PROTO_OUT elsewhere: to compare.
+PROTO_OUT ?= proto
+proto: venv
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=$(PROTO_OUT) --pyi_out=$(PROTO_OUT) \
+		--grpc_python_out=$(PROTO_OUT) proto/naas/v1/*.proto
