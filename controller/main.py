@@ -1,10 +1,12 @@
-"""naas-controller: the OpenFlow controller of a fabric, in one process.
+"""naas-controller: the controller of a fabric, OpenFlow southbound and gRPC API, in one process.
 
-    naas-controller --fabric lumen-qts --db /var/lib/naas/lumen.db [--openflow-port 6653]
+    naas-controller --fabric lumen-qts --db /var/lib/naas/lumen.db --auth auth.yaml
+                    [--openflow-port 6653] [--grpc-port 50051] [--tls-cert C --tls-key K]
 
 os-ken is started from here (native threads, no eventlet), with our app as its only app
-besides its OpenFlow handshake handler. SIGTERM or SIGINT stops it cleanly: the store is
-closed after the last transaction, and the process exits 0. A handler that raises stops
+besides its OpenFlow handshake handler; the gRPC server runs in the same process, both
+reaching the core through the runtime's lock. SIGTERM or SIGINT stops it cleanly: the store
+is closed after the last transaction, and the process exits 0. A handler that raises stops
 it with status 1 (see southbound.app).
 """
 import argparse
@@ -17,7 +19,10 @@ import threading
 import time
 
 from controller.core.controller import BURST_MS, Controller
+from controller.northbound.auth import AuthFileError, load_auth
+from controller.northbound.server import create_server
 from controller.runtime import Runtime
+from controller.southbound.loopback import Loopback
 from controller.store import Store, StoreError
 from topologies.fabric import FabricError, load_fabric
 
@@ -30,6 +35,14 @@ def parse_args(argv):
     parser.add_argument('--db', required=True, help='SQLite file holding intents (created if missing)')
     parser.add_argument('--listen', default='127.0.0.1', help='address to listen on (default: %(default)s)')
     parser.add_argument('--openflow-port', type=int, default=6653, help='default: %(default)s')
+    parser.add_argument('--grpc-port', type=int, default=50051, help='default: %(default)s')
+    parser.add_argument('--auth', required=True,
+                        help='YAML file of operator and tenant token digests and quotas (docs/api.md)')
+    parser.add_argument('--tls-cert', help='PEM certificate: serve gRPC over TLS (with --tls-key)')
+    parser.add_argument('--tls-key', help='PEM private key of --tls-cert')
+    parser.add_argument('--southbound', default='openflow', choices=['openflow', 'loopback'],
+                        help='loopback: no switches, every plan counts as installed at once '
+                             '(to try the API without a fabric; default: %(default)s)')
     parser.add_argument('--headroom', type=float, default=0.1,
                         help='fraction of every span never reserved (default: %(default)s)')
     parser.add_argument('--burst-ms', type=float, default=BURST_MS,
@@ -40,21 +53,29 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print('naas-controller: --tls-cert and --tls-key go together', file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     for noisy in ('os_ken.base.app_manager', 'os_ken.controller.controller'):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         fabric = load_fabric(args.fabric)
-        _check_port_free(args.listen, args.openflow_port)
+        auth = load_auth(args.auth, fabric)
+        tls = _read_tls(args.tls_cert, args.tls_key) if args.tls_cert else None
+        if args.southbound == 'openflow':
+            _check_port_free(args.listen, args.openflow_port)
         store = Store(args.db)
         core = Controller(fabric, headroom=args.headroom, burst_ms=args.burst_ms, store=store,
-                          now=time.time())
-    except (FabricError, StoreError, ValueError, OSError) as e:
+                          quotas=auth.quotas, now=time.time())
+        core.subscribe(lambda e: LOG.info('intent %s (%s): %s, %s', e.intent_id, e.tenant,
+                                          e.state.value, e.reason))
+        runtime = Runtime(core)
+        grpc_server, grpc_port = create_server(runtime, auth, f'{args.listen}:{args.grpc_port}', tls)
+    except (FabricError, AuthFileError, StoreError, ValueError, OSError, RuntimeError) as e:
         print(f'naas-controller: {e}', file=sys.stderr)
         return 2
-    core.subscribe(lambda e: LOG.info('intent %s (%s): %s, %s', e.intent_id, e.tenant,
-                                      e.state.value, e.reason))
     LOG.info('fabric %s: %d sites, %d spans, %d tenants; %d intents restored from %s',
              fabric.name, len(fabric.sites), len(fabric.spans), len(fabric.tenants),
              len(core.intents), args.db)
@@ -71,11 +92,17 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    app = _start_os_ken(Runtime(core), fatal, args.listen, args.openflow_port)
-    LOG.info('listening for OpenFlow on %s:%d', args.listen, args.openflow_port)
+    if args.southbound == 'openflow':
+        southbound = _start_os_ken(runtime, fatal, args.listen, args.openflow_port)
+        LOG.info('listening for OpenFlow on %s:%d', args.listen, args.openflow_port)
+    else:
+        southbound = Loopback(runtime).start()
+        LOG.info('loopback southbound: no switches, plans count as installed at once')
+    LOG.info('serving gRPC on %s:%d (%s)', args.listen, grpc_port, 'TLS' if tls else 'plaintext')
     while not stopping.wait(0.5):
         pass
-    app.stop()
+    grpc_server.stop(grace=1.0).wait()
+    southbound.stop()
     store.close()
     LOG.info('stopped')
     logging.shutdown()
@@ -95,6 +122,11 @@ def _start_os_ken(runtime, on_fatal, host, port):
     contexts = manager.create_contexts()
     manager.instantiate_apps(runtime=runtime, on_fatal=on_fatal, **contexts)
     return manager.applications['FabricApp']
+
+
+def _read_tls(cert, key):
+    with open(cert, 'rb') as c, open(key, 'rb') as k:
+        return c.read(), k.read()
 
 
 def _check_port_free(host, port):

@@ -1,11 +1,18 @@
-"""naas-controller as a child process, for tests, scenarios and the demo: start it, wait
-until it listens, stop it by its pid and say whether it stopped cleanly."""
+"""naas-controller as a child process, for tests, scenarios and the demo: start it with an
+auth file of fresh tokens (an operator's and one per tenant), wait until it serves, stop it by
+its pid and say whether it stopped cleanly."""
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
+
+import yaml
+
+from controller.northbound.auth import digest
+from topologies.fabric import load_fabric
 
 
 def free_port(host='127.0.0.1'):
@@ -15,32 +22,46 @@ def free_port(host='127.0.0.1'):
 
 
 class ControllerProcess:
-    def __init__(self, fabric, db, log_path, port=None, extra_args=()):
+    """`tokens`: {'operator': token, tenant id: token, ...}; `grpc_target`: 'host:port'."""
+
+    def __init__(self, fabric, db, log_path, port=None, grpc_port=None, extra_args=(),
+                 quotas=None):
         self.fabric, self.db, self.log_path = fabric, str(db), str(log_path)
         self.port = port or free_port()
+        self.grpc_port = grpc_port or free_port()
         self.extra_args = list(extra_args)
+        self.auth_path = os.path.join(os.path.dirname(os.path.abspath(self.db)), 'auth.yaml')
+        self.tokens = self._write_auth(quotas or {})
         self.proc = None
 
     @property
     def address(self):
         return ('127.0.0.1', self.port)
 
+    @property
+    def grpc_target(self):
+        return f'127.0.0.1:{self.grpc_port}'
+
     def start(self, timeout_s=20.0):
+        ready = 'listening for OpenFlow' if '--southbound' not in self.extra_args else 'serving gRPC'
+        seen = len(self.log())           # a restart appends to the same log
         log = open(self.log_path, 'a')
         self.proc = subprocess.Popen(
             [sys.executable, '-m', 'controller.main', '--fabric', self.fabric, '--db', self.db,
-             '--openflow-port', str(self.port), *self.extra_args],
+             '--auth', self.auth_path, '--openflow-port', str(self.port),
+             '--grpc-port', str(self.grpc_port), *self.extra_args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f'naas-controller exited with {self.proc.returncode}:\n{self.log()[-2000:]}')
-            if 'listening for OpenFlow' in self.log():
+            tail = self.log()[seen:]
+            if ready in tail and 'serving gRPC' in tail:
                 return self
             time.sleep(0.05)
         self.kill()
-        raise RuntimeError(f'naas-controller did not listen within {timeout_s:g} s:\n{self.log()[-2000:]}')
+        raise RuntimeError(f'naas-controller did not start within {timeout_s:g} s:\n{self.log()[-2000:]}')
 
     def stop(self, sig=signal.SIGTERM, timeout_s=15.0):
         """Signal it and wait; returns its exit status (killed if it does not stop)."""
@@ -70,6 +91,16 @@ class ControllerProcess:
         return [line for line in self.log().splitlines()
                 if ' CRITICAL ' in line or 'Traceback' in line or 'refused message' in line
                 or ' ERROR ' in line]
+
+    def _write_auth(self, quotas):
+        tenants = list(load_fabric(self.fabric).tenants)
+        tokens = {name: secrets.token_urlsafe(24) for name in ['operator', *tenants]}
+        doc = {'operators': [{'name': 'operator', 'token_sha256': digest(tokens['operator'])}],
+               'tenants': [{'id': t, 'token_sha256': digest(tokens[t]),
+                            **({'quota_gbps': quotas[t]} if t in quotas else {})} for t in tenants]}
+        with open(self.auth_path, 'w') as f:
+            yaml.safe_dump(doc, f, sort_keys=False)
+        return tokens
 
     def __enter__(self):
         return self.start()

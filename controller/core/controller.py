@@ -11,11 +11,15 @@ A span is usable while both its switches are connected and both its ports are up
 switch first connects its spans count as up (so intents restored after a controller restart
 keep their routes while the switches reconnect), and after `startup_grace_s` as down.
 """
+import hashlib
+import json
 import math
+import re
 from dataclasses import replace
 
 from controller.core import admission, flows
-from controller.core.errors import Conflict, InvalidArgument, NotFound, Unplaceable
+from controller.core.errors import (Conflict, FailedPrecondition, InvalidArgument, NotFound,
+                                    QuotaExceeded, Unplaceable)
 from controller.core.intent import Intent, Protection, ServiceClass, State
 from controller.core.ledger import Ledger
 from controller.core.paths import NoPath, Path, min_latency_ms, widest_gbps
@@ -30,12 +34,16 @@ BURST_MS = 20.0
 MIN_BURST_KBITS = 120
 UNSET = object()
 MAX_DESCRIPTION = 1024
+MAX_LABELS = 32
+LABEL_KEY = re.compile(r'[a-z][a-z0-9_-]{0,62}')
+REQUEST_ID = re.compile(r'[A-Za-z0-9._:-]{1,64}')
 
 
 class Controller:
     def __init__(self, fabric, *, headroom=0.1, burst_ms=BURST_MS, startup_grace_s=10.0,
-                 store=None, now=0.0):
+                 store=None, quotas=None, now=0.0):
         self.fabric = fabric
+        self.quotas = dict(quotas or {})   # tenant -> most Gb/s it may commit in all
         self.topology = Topology.from_fabric(fabric)
         self.ledger = Ledger(self.topology, headroom)
         self.burst_ms = burst_ms
@@ -69,22 +77,33 @@ class Controller:
     # --- in-process API ---------------------------------------------------------------------
 
     def create(self, tenant, src, dst, bandwidth_gbps, *, now, max_latency_ms=None,
-               protection=Protection.NONE, service_class=ServiceClass.PRIORITY, description=''):
-        """Admit and place a new intent, or raise (InvalidArgument, Conflict, Unplaceable)
-        and change nothing."""
-        tenant, src, dst = self._check_ends(tenant, src, dst)
-        intent = Intent('', tenant, src, dst, self._check_bandwidth(src, dst, bandwidth_gbps),
-                        self._check_latency(src, dst, max_latency_ms),
-                        _enum(Protection, protection, 'protection'),
-                        _enum(ServiceClass, service_class, 'service_class'),
-                        created_at=now, updated_at=now, description=_check_text(description))
-        clash = next((i for i in self.intents.values() if i.tenant == tenant
-                      and {i.src, i.dst} == {src, dst} and i.state is not State.WITHDRAWING), None)
+               protection=Protection.NONE, service_class=ServiceClass.PRIORITY, description='',
+               labels=None, request_id=''):
+        """Admit and place a new intent, or raise (InvalidArgument, Conflict, QuotaExceeded,
+        Unplaceable) and change nothing. A `request_id` the tenant used before returns the
+        intent it made, if the order is the same (else Conflict)."""
+        intent = self._order(tenant, src, dst, bandwidth_gbps, max_latency_ms, protection,
+                             service_class, description, labels)
+        if request_id:
+            intent.request_id = _check_request_id(request_id)
+            intent.request_digest = _digest(intent)
+            prior = next((i for i in self.intents.values()
+                          if i.tenant == intent.tenant and i.request_id == request_id), None)
+            if prior is not None:
+                if prior.request_digest != intent.request_digest:
+                    raise Conflict(f'request_id: {request_id!r} was used for another order '
+                                   f'(intent {prior.id})')
+                return prior
+        clash = next((i for i in self.intents.values() if i.tenant == intent.tenant
+                      and {i.src, i.dst} == {intent.src, intent.dst}
+                      and i.state is not State.WITHDRAWING), None)
         if clash is not None:
-            raise Conflict(f'tenant {tenant} already has intent {clash.id} between {src} and '
-                           f'{dst}: update it instead')
+            raise Conflict(f'tenant {intent.tenant} already has intent {clash.id} between '
+                           f'{intent.src} and {intent.dst}: update it instead')
+        self._check_quota(intent.tenant, intent.bandwidth_gbps)
         self._dry_run(intent)
         intent.number, intent.id = self._next_number, f'i-{self._next_number}'
+        intent.created_at = intent.updated_at = now
         self._next_number += 1
         self.intents[intent.id] = intent
         self._place(intent, 'placing', now)
@@ -92,13 +111,21 @@ class Controller:
         return intent
 
     def check(self, tenant, src, dst, bandwidth_gbps, *, max_latency_ms=None,
-              protection=Protection.NONE):
-        """Where a new intent would go now (a Placement), or raise as create() would."""
-        tenant, src, dst = self._check_ends(tenant, src, dst)
-        intent = Intent('', tenant, src, dst, self._check_bandwidth(src, dst, bandwidth_gbps),
-                        self._check_latency(src, dst, max_latency_ms),
-                        _enum(Protection, protection, 'protection'))
+              protection=Protection.NONE, service_class=ServiceClass.PRIORITY):
+        """Where a new intent would go now (a Placement), or raise as create() would
+        (but for a clash with an intent the tenant has: that one could be updated)."""
+        intent = self._order(tenant, src, dst, bandwidth_gbps, max_latency_ms, protection,
+                             service_class, '', None)
+        self._check_quota(intent.tenant, intent.bandwidth_gbps)
         return self._dry_run(intent)
+
+    def quota_left_gbps(self, tenant):
+        """What the tenant may still commit (inf without a quota)."""
+        quota = self.quotas.get(tenant)
+        if quota is None:
+            return math.inf
+        return quota - sum(i.bandwidth_gbps for i in self.intents.values()
+                           if i.tenant == tenant and i.state is not State.WITHDRAWING)
 
     def get(self, intent_id, tenant=None):
         """The intent; NotFound if there is none or it is another tenant's (when `tenant`)."""
@@ -107,18 +134,20 @@ class Controller:
             raise NotFound(f'intent {intent_id} not found')
         return intent
 
-    def list(self, tenant=None, state=None):
-        """Intents by number (creation order), optionally of one tenant or in one state."""
+    def list(self, tenant=None, state=None, site=None):
+        """Intents by number (creation order), optionally of one tenant, in one state, or
+        with an endpoint at one site."""
         return [i for i in self.intents.values()
-                if (tenant is None or i.tenant == tenant) and (state is None or i.state is State(state))]
+                if (tenant is None or i.tenant == tenant) and (state is None or i.state is State(state))
+                and (site is None or site in (i.src, i.dst))]
 
     def update(self, intent_id, *, now, tenant=None, bandwidth_gbps=None, max_latency_ms=UNSET,
-               protection=None, service_class=None):
+               protection=None, service_class=None, description=None, labels=None):
         """Change an intent's order; re-placed (make-before-break) when its route must change.
         An INSTALLED intent whose new order does not fit keeps its old one (Unplaceable)."""
         intent = self.get(intent_id, tenant)
         if intent.state is State.WITHDRAWING:
-            raise Conflict(f'intent {intent_id} is being withdrawn')
+            raise FailedPrecondition(f'intent {intent_id} is being withdrawn')
         changes = {}
         if bandwidth_gbps is not None:
             changes['bandwidth_gbps'] = self._check_bandwidth(intent.src, intent.dst, bandwidth_gbps)
@@ -128,15 +157,26 @@ class Controller:
             changes['protection'] = _enum(Protection, protection, 'protection')
         if service_class is not None:
             changes['service_class'] = _enum(ServiceClass, service_class, 'service_class')
+        if description is not None:
+            changes['description'] = _check_text(description)
+        if labels is not None:
+            changes['labels'] = _check_labels(labels)
         changes = {k: v for k, v in changes.items() if getattr(intent, k) != v}
         if not changes:
             return intent
-        if intent.state is not State.FAILED:
-            self._dry_run(replace(intent, **changes, history=[]))
+        if changes.get('bandwidth_gbps', 0) > intent.bandwidth_gbps:
+            self._check_quota(intent.tenant, changes['bandwidth_gbps'] - intent.bandwidth_gbps)
+        order = {k: v for k, v in changes.items() if k not in ('description', 'labels')}
+        if order and intent.state is not State.FAILED:
+            self._dry_run(replace(intent, **order, history=[]))
         for key, value in changes.items():
             setattr(intent, key, value)
-        what = ', '.join(f'{k} {_show(v)}' for k, v in changes.items())
-        self._place(intent, f'updated: {what}', now)
+        if order:
+            what = ', '.join(f'{k} {_show(v)}' for k, v in order.items())
+            self._place(intent, f'updated: {what}', now)
+        else:
+            intent.updated_at = now
+            self._dirty.add(intent.id)
         self._commit()
         return intent
 
@@ -208,6 +248,10 @@ class Controller:
         if not self._grace_over and now >= self._grace_until:
             self._grace_over = True
             self._refresh(now, 'start-up grace over')
+
+    def connected(self, site_id):
+        """Whether the site's switch is connected now."""
+        return self._switch[addr.dpid(self.fabric.sites[site_id])] is True
 
     def span_up(self, span_id):
         return self.topology.spans[span_id].up
@@ -347,6 +391,23 @@ class Controller:
 
     # --- validation -------------------------------------------------------------------------
 
+    def _order(self, tenant, src, dst, gbps, max_latency_ms, protection, service_class,
+               description, labels):
+        """A new Intent from a checked order (InvalidArgument naming the first bad field)."""
+        tenant, src, dst = self._check_ends(tenant, src, dst)
+        return Intent('', tenant, src, dst, self._check_bandwidth(src, dst, gbps),
+                      self._check_latency(src, dst, max_latency_ms),
+                      _enum(Protection, protection, 'protection'),
+                      _enum(ServiceClass, service_class, 'service_class'),
+                      description=_check_text(description), labels=_check_labels(labels or {}))
+
+    def _check_quota(self, tenant, more_gbps):
+        left = self.quota_left_gbps(tenant)
+        if more_gbps > left + 1e-9:
+            raise QuotaExceeded(f'quota: tenant {tenant} may commit {self.quotas[tenant]:g} Gb/s in '
+                                f'all, {max(left, 0):g} Gb/s of it left; {more_gbps:g} Gb/s more '
+                                f'is over quota_gbps', max(left, 0.0))
+
     def _check_ends(self, tenant, src, dst):
         t = self.fabric.tenants.get(tenant)
         if t is None:
@@ -424,6 +485,7 @@ class Controller:
             'src': intent.src, 'dst': intent.dst, 'bandwidth_gbps': intent.bandwidth_gbps,
             'max_latency_ms': intent.max_latency_ms, 'protection': intent.protection.value,
             'service_class': intent.service_class.value, 'description': intent.description,
+            'user_labels': intent.labels, 'request': [intent.request_id, intent.request_digest],
             'state': intent.state.value, 'reason': intent.reason,
             'created_at': intent.created_at, 'updated_at': intent.updated_at,
             'primary': list(placement.primary.sites) if placement else None,
@@ -443,7 +505,8 @@ class Controller:
             intent = Intent(r['id'], r['tenant'], r['src'], r['dst'], r['bandwidth_gbps'],
                             r['max_latency_ms'], Protection(r['protection']),
                             ServiceClass(r['service_class']), State(r['state']), r['reason'],
-                            r['created_at'], r['updated_at'], r['number'], r['description'])
+                            r['created_at'], r['updated_at'], r['number'], r['description'],
+                            r.get('user_labels', {}), *r.get('request', ('', '')))
             self.intents[intent.id] = intent
             if r['primary'] and intent.state in (State.INSTALLED, State.INSTALLING):
                 primary = _path(r['primary'])
@@ -487,6 +550,32 @@ def _enum(kind, value, field):
     except ValueError:
         raise InvalidArgument(field, f'must be one of {", ".join(k.value for k in kind)}, '
                                      f'got {value!r}') from None
+
+
+def _check_labels(labels):
+    if not isinstance(labels, dict) or len(labels) > MAX_LABELS:
+        raise InvalidArgument('labels', f'must be at most {MAX_LABELS} key: value pairs')
+    for key, value in labels.items():
+        if not isinstance(key, str) or not LABEL_KEY.fullmatch(key):
+            raise InvalidArgument('labels', f'key {key!r} must be 1-63 lower-case letters, digits, '
+                                            "'-' or '_', starting with a letter")
+        if not isinstance(value, str) or len(value) > 63:
+            raise InvalidArgument('labels', f'value of {key!r} must be text of at most 63 characters')
+    return dict(labels)
+
+
+def _check_request_id(request_id):
+    if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
+        raise InvalidArgument('request_id', f"{request_id!r} must be 1-64 letters, digits, '.', '_', "
+                                            "':' or '-'")
+    return request_id
+
+
+def _digest(intent):
+    """A digest of an intent's order, to tell a retry from another order with the same key."""
+    order = [intent.tenant, intent.src, intent.dst, intent.bandwidth_gbps, intent.max_latency_ms,
+             intent.protection.value, intent.service_class.value, intent.description, intent.labels]
+    return hashlib.sha256(json.dumps(order, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def _check_text(text):

@@ -21,6 +21,19 @@ class Conflict(CoreError):
     """The request clashes with an intent that exists (ALREADY_EXISTS)."""
 
 
+class FailedPrecondition(CoreError):
+    """The intent is not in a state that allows the request (FAILED_PRECONDITION)."""
+
+
+class QuotaExceeded(CoreError):
+    """The tenant's committed bandwidth would pass its quota (RESOURCE_EXHAUSTED);
+    `left_gbps` is what is left of it."""
+
+    def __init__(self, message, left_gbps):
+        super().__init__(message)
+        self.left_gbps = left_gbps
+
+
 class Unplaceable(CoreError):
     """No path fits (RESOURCE_EXHAUSTED); `no_path` (paths.NoPath) says what would."""
 

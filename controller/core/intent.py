@@ -84,6 +84,9 @@ class Intent:
     updated_at: float = 0.0
     number: int = 0              # unique, never reused: the intent's cookie in the switches
     description: str = ''
+    labels: dict = field(default_factory=dict)
+    request_id: str = ''         # the client's idempotency key, with a digest of the order
+    request_digest: str = ''     # it came with, so a retry gets this intent back
     history: list = field(default_factory=list)  # the last HISTORY IntentEvents, oldest first
 
     def move_to(self, state, reason, now, old_path=(), new_path=()):

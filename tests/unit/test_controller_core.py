@@ -4,7 +4,8 @@ from hypothesis import given, settings, strategies as st
 
 from controller.core import reconcile
 from controller.core.controller import Controller
-from controller.core.errors import Conflict, InvalidArgument, NotFound, Unplaceable
+from controller.core.errors import (Conflict, FailedPrecondition, InvalidArgument, NotFound,
+                                    QuotaExceeded, Unplaceable)
 from controller.core.intent import State
 from controller.core.topology import Link
 from controller.store import Store
@@ -67,6 +68,11 @@ def test_bad_orders_name_the_field_and_change_nothing():
         (dict(protection='SOMETIMES'), 'protection'),
         (dict(service_class='GOLD'), 'service_class'),
         (dict(description='x' * 5000), 'description'),
+        (dict(labels={'App': 'db'}), 'labels'),
+        (dict(labels={'app': 'x' * 64}), 'labels'),
+        (dict(labels={f'l{i}': '' for i in range(33)}), 'labels'),
+        (dict(request_id='has space'), 'request_id'),
+        (dict(request_id='x' * 65), 'request_id'),
     ]
     for change, field in cases:
         order = dict(tenant='red', src='dca', dst='dcb', bandwidth_gbps=1) | change
@@ -80,6 +86,76 @@ def test_bad_orders_name_the_field_and_change_nothing():
         core.create('blue', 'dca', 'dcc', 9, now=2, max_latency_ms=9.5)
     assert full.value.no_path.widest_within_bound_gbps == pytest.approx(4)
     assert (states(core), core.ledger.snapshot(), core.generation) == before
+
+
+def test_a_retry_with_the_same_request_id_gets_the_same_intent():
+    core = connected()
+    first = core.create('red', 'dca', 'dcc', 5, now=1, request_id='order-7', labels={'app': 'db'})
+    assert core.create('red', 'dca', 'dcc', 5, now=2, request_id='order-7', labels={'app': 'db'}) is first
+    core.update(first.id, bandwidth_gbps=6, now=3)
+    # The retry of the original order still gets it, though the intent changed since.
+    assert core.create('red', 'dca', 'dcc', 5, now=4, request_id='order-7', labels={'app': 'db'}) is first
+    with pytest.raises(Conflict, match='request_id'):
+        core.create('red', 'dca', 'dcc', 4, now=4, request_id='order-7', labels={'app': 'db'})
+    # Keys are per tenant: blue's order-7 is its own.
+    assert core.create('blue', 'dca', 'dcc', 1, now=5, request_id='order-7').id == 'i-2'
+    assert len(core.list()) == 2
+
+
+def test_quotas_bound_what_a_tenant_commits_in_all():
+    core = connected(quotas={'red': 8})
+    a = core.create('red', 'dca', 'dcc', 5, now=1)
+    assert core.quota_left_gbps('red') == 3 and core.quota_left_gbps('blue') == float('inf')
+    before = (states(core), core.ledger.snapshot())
+    with pytest.raises(QuotaExceeded, match='quota_gbps') as over:
+        core.create('red', 'dca', 'dcb', 4, now=2)
+    assert over.value.left_gbps == 3
+    with pytest.raises(QuotaExceeded):
+        core.update(a.id, bandwidth_gbps=9, now=2)
+    with pytest.raises(QuotaExceeded):
+        core.check('red', 'dca', 'dcb', 4)
+    assert (states(core), core.ledger.snapshot()) == before and a.bandwidth_gbps == 5
+    core.update(a.id, bandwidth_gbps=8, now=3)                  # up to the quota is fine
+    core.delete(a.id, now=4)                                    # withdrawing frees it
+    assert core.quota_left_gbps('red') == 8
+
+
+def test_check_says_where_an_intent_would_go_and_changes_nothing():
+    core = connected()
+    before = (core.ledger.snapshot(), core.generation)
+    placement = core.check('red', 'dca', 'dcc', 9, max_latency_ms=12)
+    assert placement.primary.sites == ('dca', 'dcc')           # 9 ms direct
+    assert core.check('red', 'dca', 'dcc', 12).primary.sites == ('dca', 'dcb', 'dcc')  # direct is 10G
+    protected = core.check('red', 'dca', 'dcc', 5, protection='PROTECTED')
+    assert protected.backup is not None and protected.primary.sites != protected.backup.sites
+    with pytest.raises(Unplaceable) as no:
+        core.check('red', 'dca', 'dcc', 12, max_latency_ms=9.5)
+    assert no.value.no_path.widest_within_bound_gbps == pytest.approx(9)
+    assert no.value.no_path.min_latency_ms == pytest.approx(10)
+    with pytest.raises(InvalidArgument):
+        core.check('red', 'dca', 'dca', 1)
+    assert (core.ledger.snapshot(), core.generation, core.list()) == (*before, [])
+
+
+def test_description_and_labels_change_without_moving_the_intent():
+    core = connected()
+    intent = core.create('red', 'dca', 'dcc', 5, now=1)
+    sync(core)
+    generation = core.generation
+    core.update(intent.id, description='replication', labels={'team': 'storage'}, now=2)
+    assert intent.state is State.INSTALLED and core.generation == generation
+    assert (intent.description, intent.labels, intent.updated_at) == ('replication', {'team': 'storage'}, 2)
+    core.delete(intent.id, now=3)
+    with pytest.raises(FailedPrecondition):
+        core.update(intent.id, bandwidth_gbps=1, now=4)
+
+
+def test_list_filters_by_site():
+    core = connected()
+    a = core.create('red', 'dca', 'dcc', 1, now=1)
+    b = core.create('red', 'dcb', 'dcc', 1, now=1)
+    assert core.list(site='dcc') == [a, b] and core.list(site='dcb') == [b]
+    assert core.list(tenant='red', site='dca', state='INSTALLING') == [a]
 
 
 def test_tenants_see_only_their_own_intents():
@@ -148,7 +224,8 @@ def test_delete_withdraws_after_the_switches_confirm_and_retries_the_failed():
 def test_a_restart_loses_nothing(tmp_path):
     db = tmp_path / 'naas.db'
     core = connected(store=Store(db))
-    a = core.create('red', 'dca', 'dcc', 5, now=1, max_latency_ms=20, description='a')
+    a = core.create('red', 'dca', 'dcc', 5, now=1, max_latency_ms=20, description='a',
+                    labels={'app': 'db'}, request_id='r-1')
     b = core.create('blue', 'dca', 'dcc', 3, now=1, protection='PROTECTED')
     sync(core)
     c = core.create('red', 'dca', 'dcb', 2, now=2)              # still INSTALLING at the crash
@@ -161,6 +238,9 @@ def test_a_restart_loses_nothing(tmp_path):
     assert sorted(map(str, again.ledger.snapshot())) == snapshot
     assert again.plan() == plan                                 # same routes, same labels
     assert again.get(a.id).description == 'a' and again.get(b.id).protection.value == 'PROTECTED'
+    assert again.get(a.id).labels == {'app': 'db'}
+    assert again.create('red', 'dca', 'dcc', 5, now=10, max_latency_ms=20, description='a',
+                        labels={'app': 'db'}, request_id='r-1') is again.get(a.id)
     # The switches still hold the old plan: reconciling changes nothing.
     fake = FakeFabric(TRIANGLE)
     fake.apply(reconcile.diff_all(plan, {}))
