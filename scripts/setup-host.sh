@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES="mininet openvswitch-switch iperf3 iputils-ping ethtool iproute2 python3-venv"
+DEB_PACKAGES="mininet openvswitch-switch iperf3 iputils-ping ethtool iproute2 python3-venv openssl"
 VENV=${VENV:-.venv}
 
 # --venv-only: just the Python environment (no root needed; for `make unit`).

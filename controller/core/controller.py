@@ -111,11 +111,12 @@ class Controller:
         return intent
 
     def check(self, tenant, src, dst, bandwidth_gbps, *, max_latency_ms=None,
-              protection=Protection.NONE, service_class=ServiceClass.PRIORITY):
+              protection=Protection.NONE, service_class=ServiceClass.PRIORITY, description='',
+              labels=None):
         """Where a new intent would go now (a Placement), or raise as create() would
         (but for a clash with an intent the tenant has: that one could be updated)."""
         intent = self._order(tenant, src, dst, bandwidth_gbps, max_latency_ms, protection,
-                             service_class, '', None)
+                             service_class, description, labels)
         self._check_quota(intent.tenant, intent.bandwidth_gbps)
         return self._dry_run(intent)
 

@@ -144,7 +144,6 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
     @rpc
     def CheckIntent(self, request, context, caller):
         order = _order(request.intent, caller, context)
-        del order['description'], order['labels']
 
         def check(core, now):
             answer = pb.CheckIntentResponse()

@@ -1,0 +1,66 @@
+"""The API server in this process, on a real socket, with the core behind it and the
+loopback southbound (no switches: every plan counts as installed at once)."""
+import secrets
+from dataclasses import dataclass
+
+import pytest
+
+from controller.core.controller import Controller
+from controller.northbound.auth import Auth, Caller, digest
+from controller.northbound.server import create_server
+from controller.runtime import Runtime
+from controller.southbound.loopback import Loopback
+from controller.store import Store
+from naasctl.client import Client
+from topologies.fabric import load_fabric
+
+
+@dataclass
+class Served:
+    fabric: object
+    runtime: Runtime
+    target: str
+    tokens: dict          # 'operator' and tenant ids -> token
+    parts: tuple          # (server, southbound, store)
+    clients: list
+
+    def client(self, who, **kw):
+        """A Client with `who`'s token ('operator', a tenant id, or None for no token)."""
+        kw.setdefault('token', self.tokens.get(who) if who else None)
+        client = Client(self.target, **kw)
+        self.clients.append(client)
+        return client
+
+    def call(self, fn):
+        return self.runtime.call(fn)
+
+    def stop(self):
+        server, southbound, store = self.parts
+        for client in self.clients:
+            client.close()
+        server.stop(grace=None).wait()
+        southbound.stop()
+        store.close()
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """serve(fabric='triangle', quotas=None, tls=None) -> Served; stopped after the test."""
+    running = []
+
+    def start(fabric='triangle', quotas=None, tls=None, db=None):
+        fabric = load_fabric(fabric)
+        tokens = {name: secrets.token_urlsafe(16) for name in ['operator', *fabric.tenants]}
+        callers = {digest(tokens['operator']): Caller('operator')}
+        callers.update({digest(tokens[t]): Caller(t, t) for t in fabric.tenants})
+        store = Store(db or tmp_path / f'naas-{len(running)}.db')
+        runtime = Runtime(Controller(fabric, store=store, quotas=quotas))
+        southbound = Loopback(runtime).start()
+        server, port = create_server(runtime, Auth(callers, quotas or {}), '127.0.0.1:0', tls)
+        served = Served(fabric, runtime, f'127.0.0.1:{port}', tokens, (server, southbound, store), [])
+        running.append(served)
+        return served
+
+    yield start
+    for served in running:
+        served.stop()
