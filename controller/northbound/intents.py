@@ -124,6 +124,7 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
             return core.subscribe(listener), current
         unsubscribe, current = self.runtime.call(subscribe)
         context.add_callback(lambda: events.put(None))    # wake up when the client goes
+        context.send_initial_metadata(())   # tells the client it is subscribed: nothing is missed
         try:
             for event in current:
                 yield pb.WatchIntentsResponse(event=event)

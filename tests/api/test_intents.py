@@ -26,9 +26,10 @@ def state(intent):
 
 
 def everything(served):
-    """What a refused request must leave unchanged: intents, reservations, plan generation."""
+    """What a refused request must leave unchanged: intents, reservations, plan generation
+    (not states: INSTALLING becomes INSTALLED whenever the southbound confirms)."""
     return served.call(lambda core, now: (
-        [(i.id, i.state, i.bandwidth_gbps, i.max_latency_ms, i.description, dict(i.labels))
+        [(i.id, i.bandwidth_gbps, i.max_latency_ms, i.description, dict(i.labels))
          for i in core.list()], sorted(map(str, core.ledger.snapshot())), core.generation))
 
 

@@ -1,0 +1,315 @@
+"""A Python client for the naas.v1 API: intents, topology and health, over one gRPC channel.
+
+    with Client('127.0.0.1:50051', token=token) as naas:
+        intent = naas.create_intent('phx1', 'iad1', 10, max_latency_ms=25, protected=True)
+        intent = naas.wait_for_state(intent.id)            # INSTALLED, or ApiError if it FAILED
+
+Methods return the protobuf messages (Intent, Topology, ...), not the Response wrappers;
+a refused call raises ApiError with the gRPC status code and the server's message.
+"""
+import re
+from pathlib import Path
+
+import grpc
+from google.protobuf import field_mask_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from naas.v1 import intent_pb2, intent_service_pb2 as service, intent_service_pb2_grpc
+from naas.v1 import topology_service_pb2, topology_service_pb2_grpc
+
+IntentState = intent_pb2.IntentState
+ServiceClass = intent_pb2.ServiceClass
+Protection = intent_pb2.Protection
+
+
+class ApiError(Exception):
+    """A call the server refused or could not take: str() is 'NOT_FOUND: intent i-9 not found'."""
+
+    def __init__(self, code, message):
+        super().__init__(f'{code.name}: {message}')
+        self.code = code
+        self.message = message
+
+    @classmethod
+    def from_rpc(cls, error):
+        return cls(error.code() or grpc.StatusCode.UNKNOWN, error.details() or '')
+
+
+def enum_value(enum, value):
+    """An enum number from 'installed', 'INSTALLED', 'INTENT_STATE_INSTALLED' or the number."""
+    prefix = _enum_prefix(enum)
+    if isinstance(value, int):
+        enum.Name(value)  # ValueError when no such number
+        return value
+    name = str(value).strip().upper()
+    try:
+        return enum.Value(name if name.startswith(prefix) else prefix + name)
+    except ValueError:
+        what = re.sub(r'(?<!^)([A-Z])', r' \1', enum.DESCRIPTOR.name).lower()  # 'intent state'
+        choices = ', '.join(enum_names(enum))
+        raise ValueError(f'{value!r}: not a valid {what}; expected one of {choices}') from None
+
+
+def enum_name(enum, number):
+    """The name without its prefix, as people read it: IntentState 4 -> 'INSTALLED'."""
+    return enum.Name(number).removeprefix(_enum_prefix(enum))
+
+
+def enum_names(enum):
+    """The names people may give, without prefix and UNSPECIFIED: 'ACCEPTED', 'COMPILING', ..."""
+    return [enum_name(enum, n) for n in enum.values() if n != 0]
+
+
+def _enum_prefix(enum):
+    # Every enum's zero value is <PREFIX>UNSPECIFIED (STYLE.md).
+    return enum.Name(0).removesuffix('UNSPECIFIED')
+
+
+class Stream:
+    """The messages of a server stream, as an iterator; cancel() ends it quietly (any thread)."""
+
+    def __init__(self, call, unwrap):
+        self._call = call
+        self._unwrap = unwrap
+        self._cancelled = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return self._unwrap(next(self._call))
+        except grpc.RpcError as e:
+            if self._cancelled and e.code() == grpc.StatusCode.CANCELLED:
+                raise StopIteration from None
+            raise ApiError.from_rpc(e) from e
+
+    def subscribed(self):
+        """Wait until the server has subscribed the stream (it sends its headers then), so
+        nothing that happens after this returns is missed."""
+        self._call.initial_metadata()
+        return self
+
+    def cancel(self):
+        self._cancelled = True
+        self._call.cancel()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        self.cancel()
+
+
+class Client:
+    """One channel to the controller; TLS when ca_cert (a PEM CA certificate's path) is given."""
+
+    def __init__(self, server='127.0.0.1:50051', token=None, ca_cert=None, timeout_s=10.0):
+        self.server = server
+        self.timeout_s = timeout_s
+        if ca_cert:
+            credentials = grpc.ssl_channel_credentials(Path(ca_cert).read_bytes())
+            self._channel = grpc.secure_channel(server, credentials)
+        else:
+            self._channel = grpc.insecure_channel(server)
+        # The token lives only here, and goes only into this header.
+        self._metadata = (('authorization', f'Bearer {token}'),) if token else ()
+        self._intents = intent_service_pb2_grpc.IntentServiceStub(self._channel)
+        self._topology = topology_service_pb2_grpc.TopologyServiceStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+
+    def __repr__(self):
+        return f'Client({self.server!r})'
+
+    def close(self):
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        self.close()
+
+    # Intents
+
+    def create_intent(self, src_site, dst_site, bandwidth_gbps, *, tenant='', max_latency_ms=0.0,
+                      protected=False, service_class=None, description='', labels=None,
+                      request_id=''):
+        """Admits and places a new intent (usually INSTALLING); see wait_for_state."""
+        intent = _order(src_site, dst_site, bandwidth_gbps, tenant, max_latency_ms, protected,
+                        service_class, description, labels)
+        request = service.CreateIntentRequest(intent=intent, request_id=request_id)
+        return self._unary(self._intents.CreateIntent, request).intent
+
+    def check_intent(self, src_site, dst_site, bandwidth_gbps, *, tenant='', max_latency_ms=0.0,
+                     protected=False, service_class=None, description='', labels=None):
+        """A dry run of create_intent: the CheckIntentResponse (admissible, path, what would fit)."""
+        intent = _order(src_site, dst_site, bandwidth_gbps, tenant, max_latency_ms, protected,
+                        service_class, description, labels)
+        return self._unary(self._intents.CheckIntent, service.CheckIntentRequest(intent=intent))
+
+    def get_intent(self, intent_id):
+        return self._unary(self._intents.GetIntent, service.GetIntentRequest(id=intent_id)).intent
+
+    def list_page(self, *, tenant='', state=None, site='', page_size=0, page_token=''):
+        """One page: (intents, next_page_token); the token is empty on the last page."""
+        state = IntentState.INTENT_STATE_UNSPECIFIED if state is None else enum_value(IntentState, state)
+        request = service.ListIntentsRequest(tenant=tenant, state=state, site=site,
+                                             page_size=page_size, page_token=page_token)
+        response = self._unary(self._intents.ListIntents, request)
+        return list(response.intents), response.next_page_token
+
+    def list_intents(self, *, tenant='', state=None, site='', page_size=0):
+        """Every matching intent, in creation order, fetching page after page."""
+        token = ''
+        while True:
+            intents, token = self.list_page(tenant=tenant, state=state, site=site,
+                                            page_size=page_size, page_token=token)
+            yield from intents
+            if not token:
+                return
+
+    def update_intent(self, intent_id, *, bandwidth_gbps=None, max_latency_ms=None, protected=None,
+                      service_class=None, description=None, labels=None):
+        """Changes the fields given (max_latency_ms=0: no bound; labels replace all labels)."""
+        intent = intent_pb2.Intent(id=intent_id)
+        fields = []
+        if bandwidth_gbps is not None:
+            intent.bandwidth_gbps = bandwidth_gbps
+            fields.append('bandwidth_gbps')
+        if max_latency_ms is not None:
+            intent.max_latency_ms = max_latency_ms
+            fields.append('max_latency_ms')
+        if protected is not None:
+            intent.protection = _protection(protected)
+            fields.append('protection')
+        if service_class is not None:
+            intent.service_class = enum_value(ServiceClass, service_class)
+            fields.append('service_class')
+        if description is not None:
+            intent.description = description
+            fields.append('description')
+        if labels is not None:
+            intent.labels.update(labels)
+            fields.append('labels')
+        if not fields:
+            raise ValueError(f'update_intent({intent_id!r}): nothing to change')
+        request = service.UpdateIntentRequest(intent=intent,
+                                              update_mask=field_mask_pb2.FieldMask(paths=fields))
+        return self._unary(self._intents.UpdateIntent, request).intent
+
+    def delete_intent(self, intent_id):
+        """Withdraws an intent: WITHDRAWING, or WITHDRAWN when no switch carried it."""
+        request = service.DeleteIntentRequest(id=intent_id)
+        return self._unary(self._intents.DeleteIntent, request).intent
+
+    def watch_intents(self, *, tenant='', intent_id='', include_current=False, timeout_s=None):
+        """A Stream of IntentEvent as they happen, until cancel() (or timeout_s, then ApiError)."""
+        request = service.WatchIntentsRequest(tenant=tenant, intent_id=intent_id,
+                                              include_current=include_current)
+        call = self._intents.WatchIntents(request, metadata=self._metadata, timeout=timeout_s)
+        return Stream(call, lambda response: response.event).subscribed()
+
+    def wait_for_state(self, intent_id, states=('INSTALLED',), timeout_s=30.0):
+        """Waits until the intent is in one of `states`, and returns it.
+
+        TimeoutError after timeout_s; ApiError (FAILED_PRECONDITION) as soon as it is FAILED or
+        withdrawn and that is not among `states`. An intent already gone (NOT_FOUND) counts as
+        WITHDRAWN when WITHDRAWN is among `states`.
+        """
+        wanted = {enum_value(IntentState, s) for s in states}
+        with self.watch_intents(intent_id=intent_id, include_current=True,
+                                timeout_s=timeout_s) as events:  # first, so nothing is missed
+            try:
+                intent, fresh = self.get_intent(intent_id), True
+            except ApiError as e:
+                if e.code == grpc.StatusCode.NOT_FOUND and _WITHDRAWN in wanted:
+                    return intent_pb2.Intent(id=intent_id, state=_WITHDRAWN,
+                                             state_reason='gone from the controller')
+                raise
+            try:
+                while True:
+                    if intent.state in wanted:
+                        if fresh:
+                            return intent
+                        intent, fresh = self._latest(intent), True  # it may have moved on
+                        continue
+                    _raise_if_never(intent, wanted)
+                    event = next(events)
+                    if event.intent_id == intent_id:
+                        intent.state, intent.state_reason, fresh = event.state, event.reason, False
+            except StopIteration:
+                raise ApiError(grpc.StatusCode.ABORTED, f'the server ended the watch while intent '
+                               f'{intent_id} is {_state_and_reason(intent)}') from None
+            except ApiError as e:
+                if e.code != grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise
+                names = ' or '.join(enum_name(IntentState, s) for s in sorted(wanted))
+                raise TimeoutError(f'intent {intent_id} is not {names} after {timeout_s:g} s: '
+                                   f'it is {_state_and_reason(intent)}') from None
+
+    def _latest(self, intent):
+        """The intent as the server has it now; as last known when it is gone."""
+        try:
+            return self.get_intent(intent.id)
+        except ApiError as e:
+            if e.code != grpc.StatusCode.NOT_FOUND:
+                raise
+            return intent
+
+    # Topology and health
+
+    def get_topology(self):
+        request = topology_service_pb2.GetTopologyRequest()
+        return self._unary(self._topology.GetTopology, request).topology
+
+    def watch_topology(self, interval_ms=0):
+        """A Stream of Topology: at once, on every change, and at least every interval_ms."""
+        request = topology_service_pb2.WatchTopologyRequest(interval_ms=interval_ms)
+        call = self._topology.WatchTopology(request, metadata=self._metadata)
+        return Stream(call, lambda response: response.topology)
+
+    def health(self):
+        """The server's grpc.health.v1 status for service '': 'SERVING', 'NOT_SERVING', ..."""
+        response = self._unary(self._health.Check, health_pb2.HealthCheckRequest(service=''))
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+
+    def _unary(self, method, request):
+        try:
+            return method(request, metadata=self._metadata, timeout=self.timeout_s)
+        except grpc.RpcError as e:
+            raise ApiError.from_rpc(e) from e
+
+
+def _order(src_site, dst_site, bandwidth_gbps, tenant, max_latency_ms, protected, service_class,
+           description, labels):
+    """The Intent message a tenant orders (create and check)."""
+    return intent_pb2.Intent(
+        tenant=tenant, src_site=src_site, dst_site=dst_site, bandwidth_gbps=bandwidth_gbps,
+        max_latency_ms=max_latency_ms, protection=_protection(protected),
+        service_class=ServiceClass.SERVICE_CLASS_UNSPECIFIED if service_class is None
+        else enum_value(ServiceClass, service_class),
+        description=description, labels=labels or {})
+
+
+def _protection(protected):
+    return Protection.PROTECTION_PROTECTED if protected else Protection.PROTECTION_NONE
+
+
+_FAILED = IntentState.INTENT_STATE_FAILED
+_WITHDRAWN = IntentState.INTENT_STATE_WITHDRAWN
+_GONE = {IntentState.INTENT_STATE_WITHDRAWING, _WITHDRAWN}
+
+
+def _raise_if_never(intent, wanted):
+    """FAILED, or withdrawing, while waiting for another state it may never reach: say so."""
+    never = (intent.state == _FAILED and not ({_FAILED} | _GONE) & wanted) or (
+        intent.state in _GONE and not _GONE & wanted)
+    if never:
+        raise ApiError(grpc.StatusCode.FAILED_PRECONDITION,
+                       f'intent {intent.id} is {_state_and_reason(intent)}')
+
+
+def _state_and_reason(intent):
+    state = enum_name(IntentState, intent.state)
+    return f'{state}: {intent.state_reason}' if intent.state_reason else state

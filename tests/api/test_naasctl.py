@@ -1,0 +1,79 @@
+"""naasctl, as a user runs it, against naas-controller as a process (loopback southbound:
+no switches needed), with the server and token from the environment."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from controller.process import ControllerProcess
+
+
+@pytest.fixture(scope='module')
+def controller(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('naasctl')
+    ctl = ControllerProcess('triangle', tmp / 'naas.db', tmp / 'controller.log',
+                            extra_args=['--southbound', 'loopback'], quotas={'blue': 3})
+    ctl.start()
+    yield ctl
+    assert ctl.stop() == 0, ctl.log()[-2000:]
+    assert ctl.problems() == []
+    assert not any(token in ctl.log() for token in ctl.tokens.values())     # never logged
+
+
+def naasctl(ctl, who, *args, check=True):
+    env = {**os.environ, 'NAAS_SERVER': ctl.grpc_target, 'NAAS_TOKEN': ctl.tokens[who]}
+    run = subprocess.run([sys.executable, '-m', 'naasctl.main', *args], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert ctl.tokens[who] not in run.stdout + run.stderr
+    if check:
+        assert run.returncode == 0, run.stdout + run.stderr
+    return run
+
+
+def test_an_intent_from_create_to_delete(controller):
+    made = json.loads(naasctl(controller, 'red', '--json', 'intent', 'create', 'dca', 'dcc',
+                              '--bandwidth', '5Gbps', '--latency', '12ms', '--label', 'app=db',
+                              '--wait').stdout)
+    assert made['state'] == 'INTENT_STATE_INSTALLED' and made['path'] == ['dca', 'dcc']
+    assert made['labels'] == {'app': 'db'} and made['max_latency_ms'] == 12
+    table = naasctl(controller, 'red', 'intent', 'list').stdout
+    assert made['id'] in table and 'INSTALLED' in table and 'dca->dcc' in table
+    shown = naasctl(controller, 'red', 'intent', 'get', made['id']).stdout
+    assert '5 Gb/s' in shown
+    moved = json.loads(naasctl(controller, 'red', '--json', 'intent', 'update', made['id'],
+                               '--bandwidth', '12000Mbps').stdout)
+    assert moved['bandwidth_gbps'] == 12 and moved['path'] == ['dca', 'dcb', 'dcc']
+    naasctl(controller, 'red', 'intent', 'delete', made['id'], '--wait')
+    gone = naasctl(controller, 'red', 'intent', 'get', made['id'], check=False)
+    assert gone.returncode == 1 and 'NOT_FOUND' in gone.stderr
+
+
+def test_check_exits_1_and_says_what_would_fit(controller):
+    fits = naasctl(controller, 'red', 'intent', 'check', 'dca', 'dcc', '--bandwidth', '9Gbps',
+                   '--latency', '9.5ms')
+    assert 'dca->dcc' in fits.stdout
+    no = naasctl(controller, 'red', '--json', 'intent', 'check', 'dca', 'dcc', '--bandwidth', '12Gbps',
+                 '--latency', '9.5ms', check=False)
+    answer = json.loads(no.stdout)
+    assert no.returncode == 1 and answer['admissible'] is False and answer['max_bandwidth_gbps'] == 9
+    over = naasctl(controller, 'blue', 'intent', 'check', 'dca', 'dcc', '--bandwidth', '4Gbps', check=False)
+    assert over.returncode == 1 and 'quota' in over.stdout + over.stderr
+
+
+def test_refusals_exit_1_with_the_code_and_bad_units_exit_2(controller):
+    unknown = naasctl(controller, 'red', 'intent', 'create', 'dca', 'mars', '--bandwidth', '1Gbps', check=False)
+    assert unknown.returncode == 1 and 'INVALID_ARGUMENT: src_site' not in unknown.stderr
+    assert 'INVALID_ARGUMENT: dst_site' in unknown.stderr
+    quota = naasctl(controller, 'blue', 'intent', 'create', 'dca', 'dcc', '--bandwidth', '4Gbps', check=False)
+    assert quota.returncode == 1 and 'RESOURCE_EXHAUSTED' in quota.stderr and 'quota_gbps' in quota.stderr
+    unit = naasctl(controller, 'red', 'intent', 'create', 'dca', 'dcc', '--bandwidth', '10Gbs', check=False)
+    assert unit.returncode == 2 and '--bandwidth' in unit.stderr
+
+
+def test_topology_table_and_json(controller):
+    table = naasctl(controller, 'operator', 'topology').stdout
+    assert 'dca-dcb' in table and '20 Gb/s' in table
+    topology = json.loads(naasctl(controller, 'operator', '--json', 'topology').stdout)
+    assert {s['id'] for s in topology['spans']} == {'dca-dcb', 'dcb-dcc', 'dca-dcc'}
