@@ -42,6 +42,11 @@ class ControllerProcess:
     def grpc_target(self):
         return f'127.0.0.1:{self.grpc_port}'
 
+    def client(self, who='operator', **kw):
+        """A naasctl Client of the API with `who`'s token (close it, or use it in `with`)."""
+        from naasctl.client import Client
+        return Client(self.grpc_target, token=self.tokens[who], **kw)
+
     def start(self, timeout_s=20.0):
         ready = 'listening for OpenFlow' if '--southbound' not in self.extra_args else 'serving gRPC'
         seen = len(self.log())           # a restart appends to the same log

@@ -1,10 +1,7 @@
-"""naas-controller as a process, driving real Open vSwitch switches in a Mininet fabric.
-
-Intents are put in the controller's store before it starts (the gRPC API comes later), and
-their states are read back from the store while it runs.
-"""
+"""naas-controller as a process, driving real Open vSwitch switches in a Mininet fabric,
+driven only through its gRPC API (the client library, and naasctl as a user runs it)."""
 import json
-import re
+import os
 import signal
 import subprocess
 import sys
@@ -12,89 +9,27 @@ import time
 
 import pytest
 
-from controller.core.controller import Controller
 from controller.process import ControllerProcess
-from controller.store import Store
+from tests.integration.helpers import (installed, ip, iperf_mbps, order, path_of, ping_counts, pings,
+                                       reaches, records, wait_for)
 from topologies import addressing as addr
 from topologies.emulation import Emulation
 from topologies.fabric import load_fabric
-from topologies.measure import wait_listening
 
 pytestmark = pytest.mark.root
 
 TRIANGLE = load_fabric('triangle')
 
 
-def ip(fabric, tenant, site):
-    return addr.host_ip(fabric.tenants[tenant], fabric.sites[site])
-
-
-def order(db, fabric, *intents):
-    """Store intents as a controller would, before one runs (all switches unseen)."""
-    core = Controller(fabric, store=Store(db))
-    made = [core.create(*args, now=time.time(), **kw) for args, kw in intents]
-    core.store.close()
-    return [i.id for i in made]
-
-
-def records(db):
-    store = Store(db)
-    try:
-        return {r['id']: r for r in store.load()[1]}
-    finally:
-        store.close()
-
-
-def wait_for(what, condition, timeout_s=15.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f'{what}: not within {timeout_s:g} s')
-
-
-def installed(db, *ids):
-    wait_for(f'{ids} INSTALLED', lambda: all(records(db)[i]['state'] == 'INSTALLED' for i in ids))
-
-
-def ping_counts(out, count=0):
-    """(sent, received) from ping's summary; (count, 0) if it printed none."""
-    m = re.search(r'(\d+) packets transmitted, (\d+) received', out)
-    return (int(m.group(1)), int(m.group(2))) if m else (count, 0)
-
-
-def pings(host, target, count=3, interval='0.2'):
-    """(sent, received) of a ping run from a host."""
-    return ping_counts(host.cmd(f'ping -n -c {count} -i {interval} -W 1 {target}'), count)
-
-
-def reaches(host, target):
-    return pings(host, target, count=3)[1] > 0
-
-
-def iperf_mbps(server, client, target, seconds=6):
-    srv = server.popen(['iperf3', '-s', '-1', '-p', '5202'], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-    try:
-        wait_listening(server, 5202)
-        out = client.cmd(f'iperf3 -c {target} -p 5202 -t {seconds} -O 2 -J')
-        return json.loads(out)['end']['sum_received']['bits_per_second'] / 1e6
-    finally:
-        srv.kill()
-        srv.wait()
-
-
 @pytest.fixture(scope='module')
 def triangle(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('ctl')
     db = tmp / 'naas.db'
-    red, blue = order(db, TRIANGLE, (('red', 'dca', 'dcc', 5), {}), (('blue', 'dca', 'dcc', 2), {}))
     ctl = ControllerProcess('triangle', db, tmp / 'controller.log').start()
     try:
         with Emulation(TRIANGLE, controller=ctl.address) as emu:
-            installed(db, red, blue)
+            red, blue = order(ctl, ('red', 'dca', 'dcc', 5), ('blue', 'dca', 'dcc', 2))
+            installed(ctl, red, blue)
             yield dict(emu=emu, ctl=ctl, db=db, red=red, blue=blue, tmp=tmp)
     finally:
         status = ctl.stop()
@@ -194,12 +129,12 @@ def test_a_controller_restart_loses_nothing(triangle):
         out = flow.communicate(timeout=30)[0]
         sent, received = ping_counts(out)
         assert sent == 300 and received == sent, out[-300:]
-        installed(db, triangle['red'], triangle['blue'])
+        installed(ctl, triangle['red'], triangle['blue'])
     assert 'intents restored' in ctl.log()
 
 
 def test_a_span_cut_moves_the_intent_within_a_second(triangle):
-    emu, db = triangle['emu'], triangle['db']
+    emu, ctl = triangle['emu'], triangle['ctl']
     flow = emu.host('red', 'dca').popen(['ping', '-n', '-i', '0.01', '-c', '500', '-W', '1',
                                          ip(TRIANGLE, 'red', 'dcc')], stdout=subprocess.PIPE, text=True)
     time.sleep(1.5)
@@ -210,23 +145,48 @@ def test_a_span_cut_moves_the_intent_within_a_second(triangle):
         outage_ms = (sent - received) * 10
         print(f'outage on cutting dca-dcc: {outage_ms} ms ({sent - received} of {sent} pings lost)')
         assert received > 0 and outage_ms < 1000
-        wait_for('re-placed', lambda: records(db)[triangle['red']]['primary'] == ['dca', 'dcb', 'dcc'])
-        installed(db, triangle['red'])
+        wait_for('re-placed', lambda: path_of(ctl, triangle['red']) == ['dca', 'dcb', 'dcc'])
+        installed(ctl, triangle['red'])
         assert reaches(emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcc'))
     finally:
         emu.span_up('dca', 'dcc', True)
+
+
+def naasctl(ctl, tenant, *args):
+    """naasctl as a user runs it, with the server and the tenant's token in the environment."""
+    env = {**os.environ, 'NAAS_SERVER': ctl.grpc_target, 'NAAS_TOKEN': ctl.tokens[tenant]}
+    run = subprocess.run([sys.executable, '-m', 'naasctl.main', '--json', *args], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return json.loads(run.stdout)
+
+
+def test_naasctl_orders_changes_and_withdraws_connectivity(triangle):
+    """red orders dca<->dcb with naasctl: traffic flows at the ordered rate, follows an
+    update of the bandwidth, and stops when the intent is deleted."""
+    emu, ctl = triangle['emu'], triangle['ctl']
+    src, dst = emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcb')
+    assert not reaches(src, dst)
+    made = naasctl(ctl, 'red', 'intent', 'create', 'dca', 'dcb', '--bandwidth', '6Gbps', '--wait')
+    assert made['state'] == 'INTENT_STATE_INSTALLED' and reaches(src, dst)
+    naasctl(ctl, 'red', 'intent', 'update', made['id'], '--bandwidth', '3Gbps')
+    installed(ctl, made['id'])
+    mbps = iperf_mbps(emu.host('red', 'dcb'), src, dst)
+    rate = 3 * 1000 * TRIANGLE.bandwidth_scale
+    assert 0.9 * rate <= mbps <= 1.05 * rate, mbps
+    naasctl(ctl, 'red', 'intent', 'delete', made['id'], '--wait')
+    assert not reaches(src, dst)
 
 
 def test_lumen_qts_intent_survives_a_backbone_cut(tmp_path):
     """On the full fabric: a cross-country intent carries traffic, and when a backbone span
     of its path is cut the traffic is back within a second on another path."""
     lumen = load_fabric('lumen-qts')
-    db = tmp_path / 'naas.db'
-    (intent,) = order(db, lumen, (('acme', 'phx1', 'iad1', 10), {}))
-    with ControllerProcess('lumen-qts', db, tmp_path / 'controller.log') as ctl:
+    with ControllerProcess('lumen-qts', tmp_path / 'naas.db', tmp_path / 'controller.log') as ctl:
         with Emulation(lumen, controller=ctl.address) as emu:
-            installed(db, intent)
-            path = records(db)[intent]['primary']
+            (intent,) = order(ctl, ('acme', 'phx1', 'iad1', 10))
+            installed(ctl, intent)
+            path = path_of(ctl, intent)
             src, dst = emu.host('acme', 'phx1'), ip(lumen, 'acme', 'iad1')
             assert reaches(src, dst)
             a, b = path[len(path) // 2 - 1], path[len(path) // 2]     # a span mid-way
@@ -239,8 +199,7 @@ def test_lumen_qts_intent_survives_a_backbone_cut(tmp_path):
             outage_ms = (sent - received) * 10
             print(f'lumen-qts: cut {a}-{b} on {"->".join(path)}: outage {outage_ms} ms')
             assert 0 < received and outage_ms < 1000
-            wait_for('re-placed', lambda: records(db)[intent]['primary'] != path)
-            installed(db, intent)
-            new = records(db)[intent]['primary']
+            wait_for('re-placed', lambda: path_of(ctl, intent) != path)
+            new = installed(ctl, intent)[0].path
             assert not {(a, b), (b, a)} & set(zip(new, new[1:]))
     assert ctl.proc.returncode == 0 and ctl.problems() == []
