@@ -10,7 +10,7 @@ import os
 import sqlite3
 import threading
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2     # 2: labels, request ids and prefixes in the intent records
 
 
 class StoreError(RuntimeError):

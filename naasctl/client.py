@@ -134,18 +134,19 @@ class Client:
 
     def create_intent(self, src_site, dst_site, bandwidth_gbps, *, tenant='', max_latency_ms=0.0,
                       protected=False, service_class=None, description='', labels=None,
-                      request_id=''):
+                      src_prefixes=(), dst_prefixes=(), request_id=''):
         """Admits and places a new intent (usually INSTALLING); see wait_for_state."""
         intent = _order(src_site, dst_site, bandwidth_gbps, tenant, max_latency_ms, protected,
-                        service_class, description, labels)
+                        service_class, description, labels, src_prefixes, dst_prefixes)
         request = service.CreateIntentRequest(intent=intent, request_id=request_id)
         return self._unary(self._intents.CreateIntent, request).intent
 
     def check_intent(self, src_site, dst_site, bandwidth_gbps, *, tenant='', max_latency_ms=0.0,
-                     protected=False, service_class=None, description='', labels=None):
+                     protected=False, service_class=None, description='', labels=None,
+                     src_prefixes=(), dst_prefixes=()):
         """A dry run of create_intent: the CheckIntentResponse (admissible, path, what would fit)."""
         intent = _order(src_site, dst_site, bandwidth_gbps, tenant, max_latency_ms, protected,
-                        service_class, description, labels)
+                        service_class, description, labels, src_prefixes, dst_prefixes)
         return self._unary(self._intents.CheckIntent, service.CheckIntentRequest(intent=intent))
 
     def get_intent(self, intent_id):
@@ -282,14 +283,15 @@ class Client:
 
 
 def _order(src_site, dst_site, bandwidth_gbps, tenant, max_latency_ms, protected, service_class,
-           description, labels):
+           description, labels, src_prefixes, dst_prefixes):
     """The Intent message a tenant orders (create and check)."""
     return intent_pb2.Intent(
         tenant=tenant, src_site=src_site, dst_site=dst_site, bandwidth_gbps=bandwidth_gbps,
         max_latency_ms=max_latency_ms, protection=_protection(protected),
         service_class=ServiceClass.SERVICE_CLASS_UNSPECIFIED if service_class is None
         else enum_value(ServiceClass, service_class),
-        description=description, labels=labels or {})
+        description=description, labels=labels or {}, src_prefixes=src_prefixes,
+        dst_prefixes=dst_prefixes)
 
 
 def _protection(protected):

@@ -82,6 +82,9 @@ def intent_detail(intent):
                    ('reserved', format_bandwidth(intent.reserved_gbps))]
     if intent.description:
         fields.append(('description', intent.description))
+    for end in ('src_prefixes', 'dst_prefixes'):
+        if getattr(intent, end):
+            fields.append((end.replace('_', ' '), ', '.join(getattr(intent, end))))
     if intent.labels:
         fields.append(('labels', ', '.join(f'{k}={v}' for k, v in sorted(intent.labels.items()))))
     fields += [('created', time_text(intent.create_time)),

@@ -103,6 +103,7 @@ def _intent_commands(commands, json_too):
                    choices=[c.lower() for c in enum_names(ServiceClass)], help='default priority')
     p.add_argument('--description', default='', metavar='TEXT')
     p.add_argument('--label', type=_label, action='append', metavar='KEY=VALUE', help='repeatable')
+    _prefix_arguments(p)
     p.add_argument('--request-id', default='', metavar='ID', help='idempotency key for retries')
     _wait_arguments(p, 'INSTALLED (exit 1 if it FAILED)')
 
@@ -162,6 +163,13 @@ def _filter_arguments(p):
     p.add_argument('--tenant', default='', help="operators: the tenant's (tenants: their own)")
 
 
+def _prefix_arguments(p):
+    p.add_argument('--src-prefix', action='append', default=[], metavar='CIDR',
+                   help="only these of the tenant's addresses at SRC (repeatable; default all)")
+    p.add_argument('--dst-prefix', action='append', default=[], metavar='CIDR',
+                   help="only these of the tenant's addresses at DST (repeatable; default all)")
+
+
 def _wait_arguments(p, state):
     p.add_argument('--wait', action='store_true', help=f'wait until it is {state}')
     p.add_argument('--wait-timeout', type=_arg(parse_duration), default=30.0, metavar='DURATION',
@@ -174,7 +182,8 @@ def intent_create(naas, args):
     intent = naas.create_intent(
         args.src, args.dst, args.bandwidth, tenant=args.tenant, max_latency_ms=args.latency,
         protected=args.protected, service_class=args.service_class, description=args.description,
-        labels=dict(args.label or []), request_id=args.request_id)
+        labels=dict(args.label or []), src_prefixes=args.src_prefix, dst_prefixes=args.dst_prefix,
+        request_id=args.request_id)
     if args.wait:
         intent = naas.wait_for_state(intent.id, ('INSTALLED',), args.wait_timeout)
     _show(args, intent, fmt.intent_detail)

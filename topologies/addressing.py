@@ -53,6 +53,11 @@ def host_ip(tenant, site):
     return f'10.{tenant.number}.{site.number}.1'
 
 
+def site_subnet(tenant, site):
+    """A tenant's addresses at one site (the controller's ingress flows match it)."""
+    return f'10.{tenant.number}.{site.number}.0/24'
+
+
 def host_mac(tenant, site):
     return f'02:00:00:{tenant.number:02x}:{site.number:02x}:01'
 

@@ -12,6 +12,7 @@ switch first connects its spans count as up (so intents restored after a control
 keep their routes while the switches reconnect), and after `startup_grace_s` as down.
 """
 import hashlib
+import ipaddress
 import json
 import math
 import re
@@ -35,6 +36,7 @@ MIN_BURST_KBITS = 120
 UNSET = object()
 MAX_DESCRIPTION = 1024
 MAX_LABELS = 32
+MAX_PREFIXES = 8         # per end: the ingress holds a flow per pair of prefixes
 LABEL_KEY = re.compile(r'[a-z][a-z0-9_-]{0,62}')
 REQUEST_ID = re.compile(r'[A-Za-z0-9._:-]{1,64}')
 
@@ -78,12 +80,12 @@ class Controller:
 
     def create(self, tenant, src, dst, bandwidth_gbps, *, now, max_latency_ms=None,
                protection=Protection.NONE, service_class=ServiceClass.PRIORITY, description='',
-               labels=None, request_id=''):
+               labels=None, src_prefixes=(), dst_prefixes=(), request_id=''):
         """Admit and place a new intent, or raise (InvalidArgument, Conflict, QuotaExceeded,
         Unplaceable) and change nothing. A `request_id` the tenant used before returns the
         intent it made, if the order is the same (else Conflict)."""
         intent = self._order(tenant, src, dst, bandwidth_gbps, max_latency_ms, protection,
-                             service_class, description, labels)
+                             service_class, description, labels, src_prefixes, dst_prefixes)
         if request_id:
             intent.request_id = _check_request_id(request_id)
             intent.request_digest = _digest(intent)
@@ -112,11 +114,11 @@ class Controller:
 
     def check(self, tenant, src, dst, bandwidth_gbps, *, max_latency_ms=None,
               protection=Protection.NONE, service_class=ServiceClass.PRIORITY, description='',
-              labels=None):
+              labels=None, src_prefixes=(), dst_prefixes=()):
         """Where a new intent would go now (a Placement), or raise as create() would
         (but for a clash with an intent the tenant has: that one could be updated)."""
         intent = self._order(tenant, src, dst, bandwidth_gbps, max_latency_ms, protection,
-                             service_class, description, labels)
+                             service_class, description, labels, src_prefixes, dst_prefixes)
         self._check_quota(intent.tenant, intent.bandwidth_gbps)
         return self._dry_run(intent)
 
@@ -287,7 +289,7 @@ class Controller:
             route = replace(old, rate_kbps=rate, burst_kbits=burst)
         else:
             route = flows.Route(intent.number, intent.tenant, sites, self._label(), self._label(),
-                                rate, burst)
+                                rate, burst, *_matches(intent))
         if route != old:
             self._set_route(intent.id, route)
             self.generation += 1
@@ -393,14 +395,36 @@ class Controller:
     # --- validation -------------------------------------------------------------------------
 
     def _order(self, tenant, src, dst, gbps, max_latency_ms, protection, service_class,
-               description, labels):
+               description, labels, src_prefixes=(), dst_prefixes=()):
         """A new Intent from a checked order (InvalidArgument naming the first bad field)."""
         tenant, src, dst = self._check_ends(tenant, src, dst)
         return Intent('', tenant, src, dst, self._check_bandwidth(src, dst, gbps),
                       self._check_latency(src, dst, max_latency_ms),
                       _enum(Protection, protection, 'protection'),
                       _enum(ServiceClass, service_class, 'service_class'),
-                      description=_check_text(description), labels=_check_labels(labels or {}))
+                      description=_check_text(description), labels=_check_labels(labels or {}),
+                      src_prefixes=self._check_prefixes(tenant, src, src_prefixes, 'src_prefixes'),
+                      dst_prefixes=self._check_prefixes(tenant, dst, dst_prefixes, 'dst_prefixes'))
+
+    def _check_prefixes(self, tenant, site, prefixes, field):
+        """Canonical CIDRs, each within the tenant's subnet at the site, none overlapping."""
+        subnet = ipaddress.IPv4Network(addr.site_subnet(self.fabric.tenants[tenant], self.fabric.sites[site]))
+        if isinstance(prefixes, str) or len(prefixes) > MAX_PREFIXES:
+            raise InvalidArgument(field, f'must be a list of at most {MAX_PREFIXES} prefixes')
+        networks = []
+        for text in prefixes:
+            try:
+                network = ipaddress.IPv4Network(text)
+            except (ValueError, TypeError):
+                raise InvalidArgument(field, f'{text!r} is not an IPv4 prefix such as {subnet.network_address}/25 '
+                                             '(with no host bits set)') from None
+            if not network.subnet_of(subnet):
+                raise InvalidArgument(field, f'{network} is outside tenant {tenant}\'s subnet at {site} ({subnet})')
+            clash = next((n for n in networks if n.overlaps(network)), None)
+            if clash is not None:
+                raise InvalidArgument(field, f'{network} overlaps {clash}')
+            networks.append(network)
+        return tuple(str(n) for n in networks)
 
     def _check_quota(self, tenant, more_gbps):
         left = self.quota_left_gbps(tenant)
@@ -487,6 +511,7 @@ class Controller:
             'max_latency_ms': intent.max_latency_ms, 'protection': intent.protection.value,
             'service_class': intent.service_class.value, 'description': intent.description,
             'user_labels': intent.labels, 'request': [intent.request_id, intent.request_digest],
+            'prefixes': [list(intent.src_prefixes), list(intent.dst_prefixes)],
             'state': intent.state.value, 'reason': intent.reason,
             'created_at': intent.created_at, 'updated_at': intent.updated_at,
             'primary': list(placement.primary.sites) if placement else None,
@@ -507,7 +532,9 @@ class Controller:
                             r['max_latency_ms'], Protection(r['protection']),
                             ServiceClass(r['service_class']), State(r['state']), r['reason'],
                             r['created_at'], r['updated_at'], r['number'], r['description'],
-                            r.get('user_labels', {}), *r.get('request', ('', '')))
+                            labels=r['user_labels'], request_id=r['request'][0],
+                            request_digest=r['request'][1], src_prefixes=tuple(r['prefixes'][0]),
+                            dst_prefixes=tuple(r['prefixes'][1]))
             self.intents[intent.id] = intent
             if r['primary'] and intent.state in (State.INSTALLED, State.INSTALLING):
                 primary = _path(r['primary'])
@@ -520,7 +547,7 @@ class Controller:
                                              'gbps': intent.bandwidth_gbps})
                 self._set_route(intent.id, flows.Route(
                     intent.number, intent.tenant, primary.sites, *r['labels'],
-                    *self._meter_size(intent)))
+                    *self._meter_size(intent), *_matches(intent)))
                 if intent.state is State.INSTALLING:
                     self._installing[intent.id] = (1, self._route_dpids(self.routes[intent.id]))
             elif intent.state is State.WITHDRAWING:
@@ -553,6 +580,12 @@ def _enum(kind, value, field):
                                      f'got {value!r}') from None
 
 
+def _matches(intent):
+    """The intent's prefixes as flow matches: (src, dst) tuples of (address, netmask)."""
+    return tuple(tuple(map(flows.prefix_match, prefixes))
+                 for prefixes in (intent.src_prefixes, intent.dst_prefixes))
+
+
 def _check_labels(labels):
     if not isinstance(labels, dict) or len(labels) > MAX_LABELS:
         raise InvalidArgument('labels', f'must be at most {MAX_LABELS} key: value pairs')
@@ -575,7 +608,8 @@ def _check_request_id(request_id):
 def _digest(intent):
     """A digest of an intent's order, to tell a retry from another order with the same key."""
     order = [intent.tenant, intent.src, intent.dst, intent.bandwidth_gbps, intent.max_latency_ms,
-             intent.protection.value, intent.service_class.value, intent.description, intent.labels]
+             intent.protection.value, intent.service_class.value, intent.description, intent.labels,
+             intent.src_prefixes, intent.dst_prefixes]
     return hashlib.sha256(json.dumps(order, sort_keys=True).encode()).hexdigest()[:32]
 
 

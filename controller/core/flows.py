@@ -9,6 +9,7 @@ southbound turns it into OpenFlow 1.3 messages and reconciles the switches with 
     50000     ARP from a tenant port                        to the controller (answered there:
                                                             nothing is flooded on the backbone)
     40000     tenant port, IPv4 10.T.S.0/24 -> 10.T.D.0/24  meter, push MPLS label, out a span
+              (or the intent's narrower prefixes: a flow per pair, one meter)
     30000     span port, MPLS label                         out the next span (transit), or
                                                             pop and out the tenant port (egress)
     0         anything else                                 drop: no intent, no traffic
@@ -23,6 +24,7 @@ they arrive on, so a host cannot inject a labelled frame. Anything else is dropp
 Labels are fabric-wide and per direction of a route: moving an intent allocates new labels,
 so the new path's flows can be installed beside the old ones before the ingress flow flips.
 """
+import ipaddress
 from dataclasses import dataclass
 
 from topologies import addressing as addr
@@ -47,7 +49,6 @@ COOKIE_KIND_MASK = 0xffff << COOKIE_KIND_SHIFT
 
 FIRST_LABEL = 16                 # 0-15 are reserved by MPLS
 LAST_LABEL = (1 << 20) - 1
-SITE_PREFIX = 24                 # a tenant's addresses at one site: 10.T.S.0/24
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ class Route:
     label_rev: int
     rate_kbps: int                # the emulated rate each ingress meter lets through
     burst_kbits: int
+    src_prefixes: tuple = ()      # (address, netmask) pairs within the tenant's subnets at
+    dst_prefixes: tuple = ()      # the two ends; empty: the whole site subnet
 
     def __post_init__(self):
         if len(self.sites) < 2 or len(set(self.sites)) != len(self.sites):
@@ -127,8 +130,14 @@ def match(**fields):
     return tuple(sorted(fields.items()))
 
 
+def prefix_match(cidr):
+    """An IPv4 prefix as a masked match value: '10.1.2.0/25' -> ('10.1.2.0', '255.255.255.128')."""
+    network = ipaddress.IPv4Network(cidr)
+    return (str(network.network_address), str(network.netmask))
+
+
 def site_prefix(tenant, site):
-    return (f'10.{tenant.number}.{site.number}.0', '255.255.255.0')
+    return prefix_match(addr.site_subnet(tenant, site))
 
 
 def base_flows(fabric, site_id):
@@ -148,24 +157,29 @@ def route_flows(fabric, route):
     """Flows and meters of one route, both directions: ingress at each end, label flows on
     every switch after it."""
     flows, meters = [], []
-    _direction(fabric, route, route.sites, route.label_fwd, flows, meters)
-    _direction(fabric, route, tuple(reversed(route.sites)), route.label_rev, flows, meters)
+    tenant = fabric.tenants[route.tenant]
+    ends = [route.src_prefixes or (site_prefix(tenant, fabric.sites[route.sites[0]]),),
+            route.dst_prefixes or (site_prefix(tenant, fabric.sites[route.sites[-1]]),)]
+    _direction(fabric, route, route.sites, route.label_fwd, ends, flows, meters)
+    _direction(fabric, route, tuple(reversed(route.sites)), route.label_rev, ends[::-1], flows, meters)
     return flows, meters
 
 
-def _direction(fabric, route, sites, label, flows, meters):
+def _direction(fabric, route, sites, label, ends, flows, meters):
     tenant = fabric.tenants[route.tenant]
-    src, dst = fabric.sites[sites[0]], fabric.sites[sites[-1]]
+    src = fabric.sites[sites[0]]
     cookie = intent_cookie(route.intent_number)
     port = addr.tenant_port(tenant)
     meter_id = route.intent_number        # one ingress per intent per switch: the ends differ
     meters.append(Meter(addr.dpid(src), meter_id, route.rate_kbps, route.burst_kbits))
-    flows.append(Flow(addr.dpid(src), PRIO_INGRESS,
-                      match(in_port=port, eth_type=ETH_IPV4,
-                            ipv4_src=site_prefix(tenant, src), ipv4_dst=site_prefix(tenant, dst)),
-                      (('push_mpls', ETH_MPLS), ('set_field', ('mpls_label', label)),
-                       ('output', addr.span_port(fabric, sites[0], sites[1]))),
-                      cookie, meter=meter_id))
+    for from_prefix in ends[0]:           # every pair shares the intent's one meter
+        for to_prefix in ends[1]:
+            flows.append(Flow(addr.dpid(src), PRIO_INGRESS,
+                              match(in_port=port, eth_type=ETH_IPV4,
+                                    ipv4_src=from_prefix, ipv4_dst=to_prefix),
+                              (('push_mpls', ETH_MPLS), ('set_field', ('mpls_label', label)),
+                               ('output', addr.span_port(fabric, sites[0], sites[1]))),
+                              cookie, meter=meter_id))
     for i in range(1, len(sites)):
         here, came_from = sites[i], sites[i - 1]
         if i + 1 < len(sites):

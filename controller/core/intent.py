@@ -85,6 +85,8 @@ class Intent:
     number: int = 0              # unique, never reused: the intent's cookie in the switches
     description: str = ''
     labels: dict = field(default_factory=dict)
+    src_prefixes: tuple = ()     # CIDRs within the tenant's subnet at src (empty: all of it)
+    dst_prefixes: tuple = ()     # ... at dst
     request_id: str = ''         # the client's idempotency key, with a digest of the order
     request_digest: str = ''     # it came with, so a retry gets this intent back
     history: list = field(default_factory=list)  # the last HISTORY IntentEvents, oldest first

@@ -17,6 +17,7 @@ def intent_message(core, intent):
         protection=f'PROTECTION_{intent.protection.value}',
         service_class=f'SERVICE_CLASS_{intent.service_class.value}',
         description=intent.description, labels=intent.labels,
+        src_prefixes=intent.src_prefixes, dst_prefixes=intent.dst_prefixes,
         state=state_enum(intent.state), state_reason=intent.reason,
         create_time=timestamp(intent.created_at), update_time=timestamp(intent.updated_at))
     if placement is not None:

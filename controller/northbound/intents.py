@@ -182,7 +182,8 @@ def _order(intent, caller, context):
                 bandwidth_gbps=intent.bandwidth_gbps, max_latency_ms=intent.max_latency_ms or None,
                 protection=convert.core_protection(intent.protection),
                 service_class=convert.core_class(intent.service_class),
-                description=intent.description, labels=dict(intent.labels))
+                description=intent.description, labels=dict(intent.labels),
+                src_prefixes=tuple(intent.src_prefixes), dst_prefixes=tuple(intent.dst_prefixes))
 
 
 def _intent_id(value, context):

@@ -37,13 +37,14 @@ def test_an_intent_is_created_installed_reported_and_withdrawn(serve):
     served = serve()
     red = served.client('red')
     made = red.create_intent('dca', 'dcc', 5, max_latency_ms=12, description='db sync',
-                             labels={'app': 'db'})
+                             labels={'app': 'db'}, src_prefixes=['10.1.1.0/25'])
     assert made.id == 'i-1' and made.tenant == 'red' and state(made) in ('INSTALLING', 'INSTALLED')
     intent = red.wait_for_state(made.id, timeout_s=5)
     assert state(intent) == 'INSTALLED'
     assert list(intent.path) == ['dca', 'dcc'] and intent.path_latency_ms == pytest.approx(9)
     assert intent.reserved_gbps == 5 and intent.max_latency_ms == 12
     assert intent.description == 'db sync' and dict(intent.labels) == {'app': 'db'}
+    assert list(intent.src_prefixes) == ['10.1.1.0/25'] and list(intent.dst_prefixes) == []
     assert intent.create_time.seconds > 0 and intent.update_time.ToNanoseconds() >= intent.create_time.ToNanoseconds()
     span = next(s for s in red.get_topology().spans if s.id == 'dca-dcc')
     assert [d.reserved_gbps for d in span.directions] == [5, 5]       # an E-Line: both ways
@@ -112,6 +113,7 @@ def _create(client, **change):
     (dict(labels={'App': 'x'}), 'labels', 'lower-case'),
     (dict(description='x' * 2000), 'description', '1024'),
     (dict(request_id='a b'), 'request_id', 'letters'),
+    (dict(dst_prefixes=['10.2.2.0/25']), 'dst_prefixes', 'outside'),
 ])
 def test_an_invalid_field_is_named_and_changes_nothing(serve, change, field, rule):
     served = serve()

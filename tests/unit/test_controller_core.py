@@ -73,6 +73,12 @@ def test_bad_orders_name_the_field_and_change_nothing():
         (dict(labels={f'l{i}': '' for i in range(33)}), 'labels'),
         (dict(request_id='has space'), 'request_id'),
         (dict(request_id='x' * 65), 'request_id'),
+        (dict(src_prefixes=['10.1.1.0/33']), 'src_prefixes'),
+        (dict(src_prefixes=['10.1.1.1/24']), 'src_prefixes'),          # host bits set
+        (dict(src_prefixes=['10.1.2.0/25']), 'src_prefixes'),          # dcb's subnet, not dca's
+        (dict(dst_prefixes=['10.2.2.0/25']), 'dst_prefixes'),          # blue's subnet
+        (dict(dst_prefixes=['10.1.2.0/25', '10.1.2.64/26']), 'dst_prefixes'),   # overlapping
+        (dict(dst_prefixes=[f'10.1.2.{i * 16}/28' for i in range(9)]), 'dst_prefixes'),
     ]
     for change, field in cases:
         order = dict(tenant='red', src='dca', dst='dcb', bandwidth_gbps=1) | change
@@ -225,7 +231,7 @@ def test_a_restart_loses_nothing(tmp_path):
     db = tmp_path / 'naas.db'
     core = connected(store=Store(db))
     a = core.create('red', 'dca', 'dcc', 5, now=1, max_latency_ms=20, description='a',
-                    labels={'app': 'db'}, request_id='r-1')
+                    labels={'app': 'db'}, request_id='r-1', src_prefixes=['10.1.1.0/25'])
     b = core.create('blue', 'dca', 'dcc', 3, now=1, protection='PROTECTED')
     sync(core)
     c = core.create('red', 'dca', 'dcb', 2, now=2)              # still INSTALLING at the crash
@@ -239,8 +245,10 @@ def test_a_restart_loses_nothing(tmp_path):
     assert again.plan() == plan                                 # same routes, same labels
     assert again.get(a.id).description == 'a' and again.get(b.id).protection.value == 'PROTECTED'
     assert again.get(a.id).labels == {'app': 'db'}
+    assert again.get(a.id).src_prefixes == ('10.1.1.0/25',)
     assert again.create('red', 'dca', 'dcc', 5, now=10, max_latency_ms=20, description='a',
-                        labels={'app': 'db'}, request_id='r-1') is again.get(a.id)
+                        labels={'app': 'db'}, request_id='r-1',
+                        src_prefixes=['10.1.1.0/25']) is again.get(a.id)
     # The switches still hold the old plan: reconciling changes nothing.
     fake = FakeFabric(TRIANGLE)
     fake.apply(reconcile.diff_all(plan, {}))

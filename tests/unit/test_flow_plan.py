@@ -37,6 +37,22 @@ def test_an_intent_carries_both_directions_over_one_path():
     assert fake.send_ipv4('red', 'dca', ip('red', 'dcb'))[0] == ('drop', 'dca')
 
 
+def test_prefixes_narrow_an_intent_to_some_of_the_tenants_addresses():
+    core = Controller(TRIANGLE)
+    red, dca, dcc = TRIANGLE.tenants['red'], TRIANGLE.sites['dca'], TRIANGLE.sites['dcc']
+    here, there = f'10.{red.number}.{dca.number}', f'10.{red.number}.{dcc.number}'
+    core.create('red', 'dca', 'dcc', 5, now=1, src_prefixes=[f'{here}.0/25'],
+                dst_prefixes=[f'{there}.0/30', f'{there}.64/26'])
+    fake = installed_fabric(core)
+    for src, dst, lands in [(f'{here}.1', f'{there}.1', True), (f'{here}.1', f'{there}.70', True),
+                            (f'{here}.200', f'{there}.1', False), (f'{here}.1', f'{there}.9', False)]:
+        assert (fake.send_ipv4('red', 'dca', dst, src_ip=src)[0] == ('host', 'red', 'dcc')) == lands, (src, dst)
+        back = fake.send_ipv4('red', 'dcc', src, src_ip=dst)[0]
+        assert (back == ('host', 'red', 'dca')) == lands, (dst, src)
+    ingress = [f for f in fake.tables[addr.dpid(dca)].values() if f.priority == fl.PRIO_INGRESS]
+    assert len(ingress) == 2 and len({f.meter for f in ingress}) == 1       # a flow per pair, one meter
+
+
 def test_transit_switches_forward_on_the_label():
     core = Controller(TRIANGLE)
     core.create('red', 'dca', 'dcc', 5, now=1, max_latency_ms=20)
