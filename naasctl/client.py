@@ -134,19 +134,19 @@ class Client:
 
     def create_intent(self, src_site, dst_site, bandwidth_gbps, *, tenant='', max_latency_ms=0.0,
                       protected=False, service_class=None, description='', labels=None,
-                      src_prefixes=(), dst_prefixes=(), request_id=''):
+                      src_prefixes=(), dst_prefixes=(), excess_gbps=0.0, request_id=''):
         """Admits and places a new intent (usually INSTALLING); see wait_for_state."""
         intent = _order(src_site, dst_site, bandwidth_gbps, tenant, max_latency_ms, protected,
-                        service_class, description, labels, src_prefixes, dst_prefixes)
+                        service_class, description, labels, src_prefixes, dst_prefixes, excess_gbps)
         request = service.CreateIntentRequest(intent=intent, request_id=request_id)
         return self._unary(self._intents.CreateIntent, request).intent
 
     def check_intent(self, src_site, dst_site, bandwidth_gbps, *, tenant='', max_latency_ms=0.0,
                      protected=False, service_class=None, description='', labels=None,
-                     src_prefixes=(), dst_prefixes=()):
+                     src_prefixes=(), dst_prefixes=(), excess_gbps=0.0):
         """A dry run of create_intent: the CheckIntentResponse (admissible, path, what would fit)."""
         intent = _order(src_site, dst_site, bandwidth_gbps, tenant, max_latency_ms, protected,
-                        service_class, description, labels, src_prefixes, dst_prefixes)
+                        service_class, description, labels, src_prefixes, dst_prefixes, excess_gbps)
         return self._unary(self._intents.CheckIntent, service.CheckIntentRequest(intent=intent))
 
     def get_intent(self, intent_id):
@@ -171,13 +171,16 @@ class Client:
                 return
 
     def update_intent(self, intent_id, *, bandwidth_gbps=None, max_latency_ms=None, protected=None,
-                      service_class=None, description=None, labels=None):
+                      service_class=None, description=None, labels=None, excess_gbps=None):
         """Changes the fields given (max_latency_ms=0: no bound; labels replace all labels)."""
         intent = intent_pb2.Intent(id=intent_id)
         fields = []
         if bandwidth_gbps is not None:
             intent.bandwidth_gbps = bandwidth_gbps
             fields.append('bandwidth_gbps')
+        if excess_gbps is not None:
+            intent.excess_gbps = excess_gbps
+            fields.append('excess_gbps')
         if max_latency_ms is not None:
             intent.max_latency_ms = max_latency_ms
             fields.append('max_latency_ms')
@@ -283,11 +286,11 @@ class Client:
 
 
 def _order(src_site, dst_site, bandwidth_gbps, tenant, max_latency_ms, protected, service_class,
-           description, labels, src_prefixes, dst_prefixes):
+           description, labels, src_prefixes, dst_prefixes, excess_gbps):
     """The Intent message a tenant orders (create and check)."""
     return intent_pb2.Intent(
         tenant=tenant, src_site=src_site, dst_site=dst_site, bandwidth_gbps=bandwidth_gbps,
-        max_latency_ms=max_latency_ms, protection=_protection(protected),
+        excess_gbps=excess_gbps, max_latency_ms=max_latency_ms, protection=_protection(protected),
         service_class=ServiceClass.SERVICE_CLASS_UNSPECIFIED if service_class is None
         else enum_value(ServiceClass, service_class),
         description=description, labels=labels or {}, src_prefixes=src_prefixes,

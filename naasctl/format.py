@@ -68,7 +68,8 @@ def intent_detail(intent):
         ('id', intent.id),
         ('tenant', intent.tenant),
         ('sites', f'{intent.src_site} <-> {intent.dst_site}'),
-        ('bandwidth', format_bandwidth(intent.bandwidth_gbps)),
+        ('bandwidth', format_bandwidth(intent.bandwidth_gbps) + (
+            f' (+{format_bandwidth(intent.excess_gbps)} excess)' if intent.excess_gbps else '')),
         ('max latency', latency_bound_text(intent.max_latency_ms)),
         ('protection', _protection_text(intent.protection)),
         ('class', enum_name(ServiceClass, intent.service_class).lower()),

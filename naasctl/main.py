@@ -121,6 +121,9 @@ def _intent_commands(commands, json_too):
     p = verb('update', intent_update, "change an intent's order")
     p.add_argument('id', metavar='ID')
     p.add_argument('--bandwidth', type=_arg(parse_bandwidth), metavar='BANDWIDTH', help='e.g. 20Gbps')
+    excess = p.add_mutually_exclusive_group()
+    excess.add_argument('--excess', type=_arg(parse_bandwidth), metavar='BANDWIDTH', help='e.g. 5Gbps')
+    excess.add_argument('--no-excess', action='store_true', help='remove the excess rate')
     latency = p.add_mutually_exclusive_group()
     latency.add_argument('--latency', type=_arg(parse_latency), metavar='LATENCY', help='e.g. 25ms')
     latency.add_argument('--no-latency-bound', action='store_true', help='remove the latency bound')
@@ -153,6 +156,8 @@ def _order_arguments(p):
     p.add_argument('dst', metavar='DST', help='the other site')
     p.add_argument('--bandwidth', type=_arg(parse_bandwidth), required=True, metavar='BANDWIDTH',
                    help='in each direction, e.g. 10Gbps, 200Mbps')
+    p.add_argument('--excess', type=_arg(parse_bandwidth), default=0.0, metavar='BANDWIDTH',
+                   help='let this much more through when the spans have room (default: none)')
     p.add_argument('--latency', type=_arg(parse_latency), default=0.0, metavar='LATENCY',
                    help='one-way bound, e.g. 25ms (default: none)')
     p.add_argument('--protected', action='store_true', help='reserve a disjoint backup path')
@@ -183,7 +188,7 @@ def intent_create(naas, args):
         args.src, args.dst, args.bandwidth, tenant=args.tenant, max_latency_ms=args.latency,
         protected=args.protected, service_class=args.service_class, description=args.description,
         labels=dict(args.label or []), src_prefixes=args.src_prefix, dst_prefixes=args.dst_prefix,
-        request_id=args.request_id)
+        excess_gbps=args.excess, request_id=args.request_id)
     if args.wait:
         intent = naas.wait_for_state(intent.id, ('INSTALLED',), args.wait_timeout)
     _show(args, intent, fmt.intent_detail)
@@ -235,7 +240,8 @@ def intent_watch(naas, args):
 
 def intent_check(naas, args):
     check = naas.check_intent(args.src, args.dst, args.bandwidth, tenant=args.tenant,
-                              max_latency_ms=args.latency, protected=args.protected)
+                              max_latency_ms=args.latency, protected=args.protected,
+                              excess_gbps=args.excess)
     _show(args, check, lambda c: fmt.check_text(c, args.bandwidth))
     return 0 if check.admissible else 1
 
@@ -270,6 +276,8 @@ def _changes(args):
     changes = {}
     if args.bandwidth is not None:
         changes['bandwidth_gbps'] = args.bandwidth
+    if args.excess is not None or args.no_excess:
+        changes['excess_gbps'] = 0.0 if args.no_excess else args.excess
     if args.latency is not None or args.no_latency_bound:
         changes['max_latency_ms'] = 0.0 if args.no_latency_bound else args.latency
     if args.protected is not None:

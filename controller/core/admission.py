@@ -10,6 +10,11 @@ protected, `(intent id, 'backup')` on a span-disjoint path: the backup carries t
 when the primary is cut, so its bandwidth is promised too (1+1, as the switches fail over
 without asking). Re-placing an intent (a bandwidth change, a better path, a failure) may
 reuse what the intent itself holds, and either all of it moves or nothing does.
+
+Excess bandwidth (an optional rate above the committed one, which the ingress meter lets
+through) is held in a second ledger, `peak`, without headroom: committed plus excess of every
+intent on a link must fit the link's whole capacity, so the excess rides in the headroom the
+committed rates leave and can never take another intent's committed bandwidth.
 """
 from dataclasses import dataclass
 
@@ -31,13 +36,20 @@ def holders(intent_id):
     return (intent_id, 'primary'), (intent_id, 'backup')
 
 
-def compute(topology, ledger, intent, avoid_spans=frozenset()):
-    """The placement the intent would get now (a dry run: the ledger is not touched).
+def compute(topology, ledger, intent, avoid_spans=frozenset(), peak=None):
+    """The placement the intent would get now (a dry run: the ledgers are not touched).
     Raises paths.NoPath, whose figures say what would fit."""
     own = _own_gbps(ledger, intent.id)
+    own_peak = _own_gbps(peak, intent.id) if peak is not None else {}
+    excess = intent.excess_gbps
 
     def room(link):
-        return ledger.available_gbps(link) + own.get(link, 0.0)
+        committed = ledger.available_gbps(link) + own.get(link, 0.0)
+        if peak is None:
+            return committed
+        # The path search asks for the committed rate: a link fits when it has that and,
+        # in the peak ledger, committed plus excess.
+        return min(committed, peak.available_gbps(link) + own_peak.get(link, 0.0) - excess)
 
     def available(link):   # both directions must carry the bandwidth
         return min(room(link), room(link.reverse()))
@@ -50,26 +62,46 @@ def compute(topology, ledger, intent, avoid_spans=frozenset()):
                                intent.max_latency_ms, avoid_spans))
 
 
-def admit(topology, ledger, intent, avoid_spans=frozenset()):
+def admit(topology, ledger, intent, avoid_spans=frozenset(), peak=None):
     """Compute a placement and reserve it in place of what the intent held. Raises NoPath
-    or ledger.AdmissionError, and then the ledger is exactly as before."""
-    placement = compute(topology, ledger, intent, avoid_spans)
-    old = [(h, ledger.reservation(h)) for h in holders(intent.id) if ledger.reservation(h)]
-    withdraw(ledger, intent.id)   # the intent's own share is part of what compute() used
-    primary, backup = holders(intent.id)
+    or ledger.AdmissionError, and then the ledgers are exactly as before."""
+    placement = compute(topology, ledger, intent, avoid_spans, peak)
+    books = [(ledger, intent.bandwidth_gbps)]
+    if peak is not None:
+        books.append((peak, intent.bandwidth_gbps + intent.excess_gbps))
+    done = []
     try:
-        ledger.reserve(primary, both_ways(placement.primary), intent.bandwidth_gbps)
-        if placement.backup is not None:
-            ledger.reserve(backup, both_ways(placement.backup), intent.bandwidth_gbps)
+        for book, gbps in books:
+            done.append((book, _reserve(book, intent.id, placement, gbps)))
     except Exception:
-        # Cannot happen unless compute() and the ledger disagree; put the old share back
-        # (restore(), unlike reserve(), also accepts spans that went down meanwhile).
-        withdraw(ledger, intent.id)
-        ledger.restore(ledger.snapshot() + [
-            {'holder': list(h), 'links': [[l.src, l.dst] for l in links], 'gbps': gbps}
-            for h, (links, gbps) in old])
+        for book, old in done:
+            _put_back(book, intent.id, old)
         raise
     return placement
+
+
+def _reserve(ledger, intent_id, placement, gbps):
+    """Reserve the placement in place of the intent's share; returns the old share."""
+    old = [(h, ledger.reservation(h)) for h in holders(intent_id) if ledger.reservation(h)]
+    withdraw(ledger, intent_id)   # the intent's own share is part of what compute() used
+    primary, backup = holders(intent_id)
+    try:
+        ledger.reserve(primary, both_ways(placement.primary), gbps)
+        if placement.backup is not None:
+            ledger.reserve(backup, both_ways(placement.backup), gbps)
+    except Exception:
+        _put_back(ledger, intent_id, old)
+        raise
+    return old
+
+
+def _put_back(ledger, intent_id, old):
+    """Cannot be needed unless compute() and a ledger disagree: the intent's old share again
+    (restore(), unlike reserve(), also accepts spans that went down meanwhile)."""
+    withdraw(ledger, intent_id)
+    ledger.restore(ledger.snapshot() + [
+        {'holder': list(h), 'links': [[l.src, l.dst] for l in links], 'gbps': gbps}
+        for h, (links, gbps) in old])
 
 
 def both_ways(path):
@@ -77,8 +109,10 @@ def both_ways(path):
     return path.links + tuple(link.reverse() for link in reversed(path.links))
 
 
-def withdraw(ledger, intent_id):
+def withdraw(ledger, intent_id, peak=None):
     """Release everything the intent holds; True if it held something."""
+    if peak is not None:
+        withdraw(peak, intent_id)
     return any([ledger.release(holder) for holder in holders(intent_id)])
 
 

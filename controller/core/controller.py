@@ -47,7 +47,8 @@ class Controller:
         self.fabric = fabric
         self.quotas = dict(quotas or {})   # tenant -> most Gb/s it may commit in all
         self.topology = Topology.from_fabric(fabric)
-        self.ledger = Ledger(self.topology, headroom)
+        self.ledger = Ledger(self.topology, headroom)      # committed rates
+        self.peak = Ledger(self.topology, 0.0)             # committed + excess rates
         self.burst_ms = burst_ms
         self.store = store
         self.intents = {}            # id -> Intent (until WITHDRAWN)
@@ -80,12 +81,13 @@ class Controller:
 
     def create(self, tenant, src, dst, bandwidth_gbps, *, now, max_latency_ms=None,
                protection=Protection.NONE, service_class=ServiceClass.PRIORITY, description='',
-               labels=None, src_prefixes=(), dst_prefixes=(), request_id=''):
+               labels=None, src_prefixes=(), dst_prefixes=(), excess_gbps=0.0, request_id=''):
         """Admit and place a new intent, or raise (InvalidArgument, Conflict, QuotaExceeded,
         Unplaceable) and change nothing. A `request_id` the tenant used before returns the
         intent it made, if the order is the same (else Conflict)."""
         intent = self._order(tenant, src, dst, bandwidth_gbps, max_latency_ms, protection,
-                             service_class, description, labels, src_prefixes, dst_prefixes)
+                             service_class, description, labels, src_prefixes, dst_prefixes,
+                             excess_gbps)
         if request_id:
             intent.request_id = _check_request_id(request_id)
             intent.request_digest = _digest(intent)
@@ -114,11 +116,12 @@ class Controller:
 
     def check(self, tenant, src, dst, bandwidth_gbps, *, max_latency_ms=None,
               protection=Protection.NONE, service_class=ServiceClass.PRIORITY, description='',
-              labels=None, src_prefixes=(), dst_prefixes=()):
+              labels=None, src_prefixes=(), dst_prefixes=(), excess_gbps=0.0):
         """Where a new intent would go now (a Placement), or raise as create() would
         (but for a clash with an intent the tenant has: that one could be updated)."""
         intent = self._order(tenant, src, dst, bandwidth_gbps, max_latency_ms, protection,
-                             service_class, description, labels, src_prefixes, dst_prefixes)
+                             service_class, description, labels, src_prefixes, dst_prefixes,
+                             excess_gbps)
         self._check_quota(intent.tenant, intent.bandwidth_gbps)
         return self._dry_run(intent)
 
@@ -145,7 +148,8 @@ class Controller:
                 and (site is None or site in (i.src, i.dst))]
 
     def update(self, intent_id, *, now, tenant=None, bandwidth_gbps=None, max_latency_ms=UNSET,
-               protection=None, service_class=None, description=None, labels=None):
+               protection=None, service_class=None, description=None, labels=None,
+               excess_gbps=None):
         """Change an intent's order; re-placed (make-before-break) when its route must change.
         An INSTALLED intent whose new order does not fit keeps its old one (Unplaceable)."""
         intent = self.get(intent_id, tenant)
@@ -154,6 +158,9 @@ class Controller:
         changes = {}
         if bandwidth_gbps is not None:
             changes['bandwidth_gbps'] = self._check_bandwidth(intent.src, intent.dst, bandwidth_gbps)
+        if excess_gbps is not None:
+            changes['excess_gbps'] = self._check_excess(
+                intent.src, intent.dst, changes.get('bandwidth_gbps', intent.bandwidth_gbps), excess_gbps)
         if max_latency_ms is not UNSET:
             changes['max_latency_ms'] = self._check_latency(intent.src, intent.dst, max_latency_ms)
         if protection is not None:
@@ -266,7 +273,7 @@ class Controller:
 
     def _dry_run(self, intent):
         try:
-            return admission.compute(self.topology, self.ledger, intent)
+            return admission.compute(self.topology, self.ledger, intent, peak=self.peak)
         except NoPath as e:
             raise Unplaceable(e) from None
 
@@ -277,7 +284,7 @@ class Controller:
         if intent.state is not State.COMPILING:
             self._emit(intent.move_to(State.COMPILING, reason, now))
         try:
-            placement = admission.admit(self.topology, self.ledger, intent)
+            placement = admission.admit(self.topology, self.ledger, intent, peak=self.peak)
         except NoPath as e:
             self._unplace(intent)
             self._emit(intent.move_to(State.FAILED, f'{reason}: {e.reason}', now, old_sites))
@@ -303,11 +310,12 @@ class Controller:
 
     def _meter_size(self, intent):
         """(rate kb/s, burst kbit) of the intent's ingress meters, at the emulation's scale."""
-        rate = max(1, round(intent.bandwidth_gbps * 1e6 * self.fabric.bandwidth_scale))
+        gbps = intent.bandwidth_gbps + intent.excess_gbps
+        rate = max(1, round(gbps * 1e6 * self.fabric.bandwidth_scale))
         return rate, max(MIN_BURST_KBITS, round(rate * self.burst_ms / 1000))
 
     def _unplace(self, intent):
-        admission.withdraw(self.ledger, intent.id)
+        admission.withdraw(self.ledger, intent.id, self.peak)
         self.placements.pop(intent.id, None)
         self._installing.pop(intent.id, None)
         if self._set_route(intent.id, None) is not None:
@@ -395,16 +403,18 @@ class Controller:
     # --- validation -------------------------------------------------------------------------
 
     def _order(self, tenant, src, dst, gbps, max_latency_ms, protection, service_class,
-               description, labels, src_prefixes=(), dst_prefixes=()):
+               description, labels, src_prefixes=(), dst_prefixes=(), excess_gbps=0.0):
         """A new Intent from a checked order (InvalidArgument naming the first bad field)."""
         tenant, src, dst = self._check_ends(tenant, src, dst)
-        return Intent('', tenant, src, dst, self._check_bandwidth(src, dst, gbps),
+        gbps = self._check_bandwidth(src, dst, gbps)
+        return Intent('', tenant, src, dst, gbps,
                       self._check_latency(src, dst, max_latency_ms),
                       _enum(Protection, protection, 'protection'),
                       _enum(ServiceClass, service_class, 'service_class'),
                       description=_check_text(description), labels=_check_labels(labels or {}),
                       src_prefixes=self._check_prefixes(tenant, src, src_prefixes, 'src_prefixes'),
-                      dst_prefixes=self._check_prefixes(tenant, dst, dst_prefixes, 'dst_prefixes'))
+                      dst_prefixes=self._check_prefixes(tenant, dst, dst_prefixes, 'dst_prefixes'),
+                      excess_gbps=self._check_excess(src, dst, gbps, excess_gbps))
 
     def _check_prefixes(self, tenant, site, prefixes, field):
         """Canonical CIDRs, each within the tenant's subnet at the site, none overlapping."""
@@ -457,6 +467,17 @@ class Controller:
                                                     f'to {dst} can carry ({limit:g} Gb/s after headroom)')
         return float(gbps)
 
+    def _check_excess(self, src, dst, committed_gbps, excess_gbps):
+        if (not isinstance(excess_gbps, (int, float)) or isinstance(excess_gbps, bool)
+                or not math.isfinite(excess_gbps) or excess_gbps < 0):
+            raise InvalidArgument('excess_gbps', f'must be a number >= 0 Gb/s, got {excess_gbps!r}')
+        widest = widest_gbps(self._physical, src, dst, self._physical.capacity_gbps)
+        if committed_gbps + excess_gbps > widest + 1e-9:
+            raise InvalidArgument('excess_gbps', f'committed plus excess ({committed_gbps + excess_gbps:g} '
+                                                 f'Gb/s) is more than any path from {src} to {dst} '
+                                                 f'carries ({widest:g} Gb/s)')
+        return float(excess_gbps)
+
     def _check_latency(self, src, dst, ms):
         if ms is None:
             return None
@@ -508,6 +529,7 @@ class Controller:
         return {
             'id': intent.id, 'number': intent.number, 'tenant': intent.tenant,
             'src': intent.src, 'dst': intent.dst, 'bandwidth_gbps': intent.bandwidth_gbps,
+            'excess_gbps': intent.excess_gbps,
             'max_latency_ms': intent.max_latency_ms, 'protection': intent.protection.value,
             'service_class': intent.service_class.value, 'description': intent.description,
             'user_labels': intent.labels, 'request': [intent.request_id, intent.request_digest],
@@ -526,7 +548,7 @@ class Controller:
                              f'not {self.fabric.name!r}')
         self._next_number = meta.get('next_number', 1) if meta else 1
         self._next_label = meta.get('next_label', flows.FIRST_LABEL) if meta else flows.FIRST_LABEL
-        reservations, retry = [], []
+        reservations, peaks, retry = [], [], []
         for r in sorted(records, key=lambda r: r['number']):
             intent = Intent(r['id'], r['tenant'], r['src'], r['dst'], r['bandwidth_gbps'],
                             r['max_latency_ms'], Protection(r['protection']),
@@ -534,7 +556,7 @@ class Controller:
                             r['created_at'], r['updated_at'], r['number'], r['description'],
                             labels=r['user_labels'], request_id=r['request'][0],
                             request_digest=r['request'][1], src_prefixes=tuple(r['prefixes'][0]),
-                            dst_prefixes=tuple(r['prefixes'][1]))
+                            dst_prefixes=tuple(r['prefixes'][1]), excess_gbps=r['excess_gbps'])
             self.intents[intent.id] = intent
             if r['primary'] and intent.state in (State.INSTALLED, State.INSTALLING):
                 primary = _path(r['primary'])
@@ -545,6 +567,7 @@ class Controller:
                         reservations.append({'holder': [intent.id, role],
                                              'links': [[l.src, l.dst] for l in admission.both_ways(path)],
                                              'gbps': intent.bandwidth_gbps})
+                        peaks.append(dict(reservations[-1], gbps=intent.bandwidth_gbps + intent.excess_gbps))
                 self._set_route(intent.id, flows.Route(
                     intent.number, intent.tenant, primary.sites, *r['labels'],
                     *self._meter_size(intent), *_matches(intent)))
@@ -555,6 +578,7 @@ class Controller:
             elif intent.state is not State.FAILED:
                 retry.append(intent)      # stopped half-way through placing
         self.ledger.restore(reservations)
+        self.peak.restore(peaks)
         self.generation = 1
         for intent in retry:
             self._place(intent, 'placing again after a restart', now)
@@ -609,7 +633,7 @@ def _digest(intent):
     """A digest of an intent's order, to tell a retry from another order with the same key."""
     order = [intent.tenant, intent.src, intent.dst, intent.bandwidth_gbps, intent.max_latency_ms,
              intent.protection.value, intent.service_class.value, intent.description, intent.labels,
-             intent.src_prefixes, intent.dst_prefixes]
+             intent.src_prefixes, intent.dst_prefixes, intent.excess_gbps]
     return hashlib.sha256(json.dumps(order, sort_keys=True).encode()).hexdigest()[:32]
 
 

@@ -87,6 +87,7 @@ class Intent:
     labels: dict = field(default_factory=dict)
     src_prefixes: tuple = ()     # CIDRs within the tenant's subnet at src (empty: all of it)
     dst_prefixes: tuple = ()     # ... at dst
+    excess_gbps: float = 0.0     # above the committed rate, in the spans' headroom (admission)
     request_id: str = ''         # the client's idempotency key, with a digest of the order
     request_digest: str = ''     # it came with, so a retry gets this intent back
     history: list = field(default_factory=list)  # the last HISTORY IntentEvents, oldest first

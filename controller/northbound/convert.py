@@ -13,7 +13,7 @@ def intent_message(core, intent):
     placement = core.placements.get(intent.id)
     message = intent_pb2.Intent(
         id=intent.id, tenant=intent.tenant, src_site=intent.src, dst_site=intent.dst,
-        bandwidth_gbps=intent.bandwidth_gbps, max_latency_ms=intent.max_latency_ms or 0.0,
+        bandwidth_gbps=intent.bandwidth_gbps, excess_gbps=intent.excess_gbps, max_latency_ms=intent.max_latency_ms or 0.0,
         protection=f'PROTECTION_{intent.protection.value}',
         service_class=f'SERVICE_CLASS_{intent.service_class.value}',
         description=intent.description, labels=intent.labels,

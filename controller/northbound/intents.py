@@ -18,7 +18,7 @@ LOG = logging.getLogger('naas.northbound')
 INTENT_ID = re.compile(r'i-[1-9][0-9]{0,17}')
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
 WATCH_BACKLOG = 10000        # events a slow watcher may fall behind before it is cut off
-UPDATABLE = ('bandwidth_gbps', 'max_latency_ms', 'protection', 'service_class', 'description', 'labels')
+UPDATABLE = ('bandwidth_gbps', 'excess_gbps', 'max_latency_ms', 'protection', 'service_class', 'description', 'labels')
 
 
 class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
@@ -75,6 +75,8 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
         changes = {}
         if 'bandwidth_gbps' in paths:
             changes['bandwidth_gbps'] = new.bandwidth_gbps
+        if 'excess_gbps' in paths:
+            changes['excess_gbps'] = new.excess_gbps
         if 'max_latency_ms' in paths:
             changes['max_latency_ms'] = new.max_latency_ms or None
         if 'protection' in paths:
@@ -179,7 +181,8 @@ def _order(intent, caller, context):
                           f'intent.tenant: the token is tenant {caller.tenant}\'s, not {intent.tenant}\'s')
         tenant = caller.tenant
     return dict(tenant=tenant, src=intent.src_site, dst=intent.dst_site,
-                bandwidth_gbps=intent.bandwidth_gbps, max_latency_ms=intent.max_latency_ms or None,
+                bandwidth_gbps=intent.bandwidth_gbps, excess_gbps=intent.excess_gbps,
+                max_latency_ms=intent.max_latency_ms or None,
                 protection=convert.core_protection(intent.protection),
                 service_class=convert.core_class(intent.service_class),
                 description=intent.description, labels=dict(intent.labels),

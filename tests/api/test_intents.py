@@ -114,6 +114,7 @@ def _create(client, **change):
     (dict(description='x' * 2000), 'description', '1024'),
     (dict(request_id='a b'), 'request_id', 'letters'),
     (dict(dst_prefixes=['10.2.2.0/25']), 'dst_prefixes', 'outside'),
+    (dict(excess_gbps=-1), 'excess_gbps', '>= 0'),
 ])
 def test_an_invalid_field_is_named_and_changes_nothing(serve, change, field, rule):
     served = serve()
@@ -221,8 +222,9 @@ def test_an_update_moves_the_intent_when_its_path_cannot_carry_it(serve):
             CODE.FAILED_PRECONDITION)
     assert everything(served) == before
     after = red.update_intent(made.id, bandwidth_gbps=5, max_latency_ms=0, description='no bound',
-                             protected=True)
+                             protected=True, excess_gbps=2)
     assert after.max_latency_ms == 0 and after.description == 'no bound' and len(after.backup_path) > 1
+    assert after.excess_gbps == 2 and after.reserved_gbps == 5
 
 
 def test_list_pages_through_everything_once_with_filters(serve):

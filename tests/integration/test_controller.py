@@ -162,17 +162,17 @@ def naasctl(ctl, tenant, *args):
 
 
 def test_naasctl_orders_changes_and_withdraws_connectivity(triangle):
-    """red orders dca<->dcb with naasctl: traffic flows at the ordered rate, follows an
-    update of the bandwidth, and stops when the intent is deleted."""
+    """red orders dca<->dcb with naasctl: traffic flows, follows an update of the bandwidth
+    (committed plus excess), and stops when the intent is deleted."""
     emu, ctl = triangle['emu'], triangle['ctl']
     src, dst = emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcb')
     assert not reaches(src, dst)
     made = naasctl(ctl, 'red', 'intent', 'create', 'dca', 'dcb', '--bandwidth', '6Gbps', '--wait')
     assert made['state'] == 'INTENT_STATE_INSTALLED' and reaches(src, dst)
-    naasctl(ctl, 'red', 'intent', 'update', made['id'], '--bandwidth', '3Gbps')
+    naasctl(ctl, 'red', 'intent', 'update', made['id'], '--bandwidth', '3Gbps', '--excess', '1Gbps')
     installed(ctl, made['id'])
     mbps = iperf_mbps(emu.host('red', 'dcb'), src, dst)
-    rate = 3 * 1000 * TRIANGLE.bandwidth_scale
+    rate = (3 + 1) * 1000 * TRIANGLE.bandwidth_scale             # committed + excess
     assert 0.9 * rate <= mbps <= 1.05 * rate, mbps
     naasctl(ctl, 'red', 'intent', 'delete', made['id'], '--wait')
     assert not reaches(src, dst)

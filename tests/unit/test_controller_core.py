@@ -156,6 +156,24 @@ def test_description_and_labels_change_without_moving_the_intent():
         core.update(intent.id, bandwidth_gbps=1, now=4)
 
 
+def test_excess_rides_in_the_headroom_and_never_over_books_a_span():
+    core = connected()
+    # dca-dcc: 10 Gb/s, 9 of them committable (10% headroom); committed + excess up to 10.
+    a = core.create('red', 'dca', 'dcc', 5, now=1, excess_gbps=1)
+    assert core.route_of(a.id).rate_kbps == 6000                # the meter lets C + E through
+    assert (core.ledger.reserved_gbps(Link('dca', 'dcc')), core.peak.reserved_gbps(Link('dca', 'dcc'))) == (5, 6)
+    # 4 Gb/s committed still fits the committed 9, but 4 + 1 excess would pass the span's 10.
+    assert core.check('blue', 'dca', 'dcc', 4).primary.sites == ('dca', 'dcc')
+    assert core.check('blue', 'dca', 'dcc', 4, excess_gbps=1).primary.sites == ('dca', 'dcb', 'dcc')
+    with pytest.raises(InvalidArgument) as bad:
+        core.create('blue', 'dca', 'dcc', 1, now=2, excess_gbps=-1)
+    assert bad.value.field == 'excess_gbps'
+    with pytest.raises(InvalidArgument, match='more than any path'):
+        core.create('blue', 'dca', 'dcc', 10, now=2, excess_gbps=11)
+    core.update(a.id, excess_gbps=0, now=3)
+    assert core.route_of(a.id).rate_kbps == 5000 and core.peak.reserved_gbps(Link('dca', 'dcc')) == 5
+
+
 def test_list_filters_by_site():
     core = connected()
     a = core.create('red', 'dca', 'dcc', 1, now=1)
@@ -231,12 +249,13 @@ def test_a_restart_loses_nothing(tmp_path):
     db = tmp_path / 'naas.db'
     core = connected(store=Store(db))
     a = core.create('red', 'dca', 'dcc', 5, now=1, max_latency_ms=20, description='a',
-                    labels={'app': 'db'}, request_id='r-1', src_prefixes=['10.1.1.0/25'])
+                    labels={'app': 'db'}, request_id='r-1', src_prefixes=['10.1.1.0/25'], excess_gbps=1)
     b = core.create('blue', 'dca', 'dcc', 3, now=1, protection='PROTECTED')
     sync(core)
     c = core.create('red', 'dca', 'dcb', 2, now=2)              # still INSTALLING at the crash
     plan = core.plan()
     snapshot = sorted(map(str, core.ledger.snapshot()))
+    peaks = sorted(map(str, core.peak.snapshot()))
     core.store.close()
 
     again = Controller(TRIANGLE, store=Store(db), now=10)
@@ -245,10 +264,11 @@ def test_a_restart_loses_nothing(tmp_path):
     assert again.plan() == plan                                 # same routes, same labels
     assert again.get(a.id).description == 'a' and again.get(b.id).protection.value == 'PROTECTED'
     assert again.get(a.id).labels == {'app': 'db'}
-    assert again.get(a.id).src_prefixes == ('10.1.1.0/25',)
+    assert again.get(a.id).src_prefixes == ('10.1.1.0/25',) and again.get(a.id).excess_gbps == 1
+    assert sorted(map(str, again.peak.snapshot())) == peaks
     assert again.create('red', 'dca', 'dcc', 5, now=10, max_latency_ms=20, description='a',
                         labels={'app': 'db'}, request_id='r-1',
-                        src_prefixes=['10.1.1.0/25']) is again.get(a.id)
+                        src_prefixes=['10.1.1.0/25'], excess_gbps=1) is again.get(a.id)
     # The switches still hold the old plan: reconciling changes nothing.
     fake = FakeFabric(TRIANGLE)
     fake.apply(reconcile.diff_all(plan, {}))
@@ -280,11 +300,13 @@ def test_no_sequence_of_orders_and_cuts_over_books_a_span(ops):
             if op == 'create':
                 t = tenants[n % len(tenants)]
                 src, dst = t.sites[n % len(t.sites)], t.sites[(n // 7 + 1) % len(t.sites)]
-                core.create(t.id, src, dst, gbps, now=now, protection=['NONE', 'PROTECTED'][n % 2])
+                core.create(t.id, src, dst, gbps, now=now, protection=['NONE', 'PROTECTED'][n % 2],
+                            excess_gbps=[0, gbps / 2, 40][n % 3])
             elif op == 'delete' and intents:
                 core.delete(intents[n % len(intents)].id, now=now)
             elif op == 'update' and intents:
-                core.update(intents[n % len(intents)].id, bandwidth_gbps=gbps, now=now)
+                core.update(intents[n % len(intents)].id, bandwidth_gbps=gbps, now=now,
+                            excess_gbps=[None, 0, gbps][n % 3])
             elif op in ('cut', 'heal'):
                 span = spans[n % len(spans)]
                 core.port_state(addr.dpid(LUMEN.sites[span.a]), addr.span_port(LUMEN, span.a, span.b),
@@ -296,6 +318,7 @@ def test_no_sequence_of_orders_and_cuts_over_books_a_span(ops):
         for link in core.topology.links():
             limit = core.topology.capacity_gbps(link) * (1 - core.ledger.headroom)
             assert core.ledger.reserved_gbps(link) <= limit + 1e-6
+            assert core.peak.reserved_gbps(link) <= core.topology.capacity_gbps(link) + 1e-6
         for intent in core.list():
             route, placement = core.route_of(intent.id), core.placements.get(intent.id)
             if intent.state in (State.INSTALLING, State.INSTALLED):

@@ -50,7 +50,7 @@ SERVICE_CLASS_PRIORITY: ServiceClass
 SERVICE_CLASS_BULK: ServiceClass
 
 class Intent(_message.Message):
-    __slots__ = ("id", "tenant", "src_site", "dst_site", "bandwidth_gbps", "max_latency_ms", "protection", "service_class", "description", "labels", "src_prefixes", "dst_prefixes", "state", "state_reason", "path", "backup_path", "path_latency_ms", "reserved_gbps", "create_time", "update_time")
+    __slots__ = ("id", "tenant", "src_site", "dst_site", "bandwidth_gbps", "excess_gbps", "max_latency_ms", "protection", "service_class", "description", "labels", "src_prefixes", "dst_prefixes", "state", "state_reason", "path", "backup_path", "path_latency_ms", "reserved_gbps", "create_time", "update_time")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,7 @@ class Intent(_message.Message):
     SRC_SITE_FIELD_NUMBER: _ClassVar[int]
     DST_SITE_FIELD_NUMBER: _ClassVar[int]
     BANDWIDTH_GBPS_FIELD_NUMBER: _ClassVar[int]
+    EXCESS_GBPS_FIELD_NUMBER: _ClassVar[int]
     MAX_LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     PROTECTION_FIELD_NUMBER: _ClassVar[int]
     SERVICE_CLASS_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +84,7 @@ class Intent(_message.Message):
     src_site: str
     dst_site: str
     bandwidth_gbps: float
+    excess_gbps: float
     max_latency_ms: float
     protection: Protection
     service_class: ServiceClass
@@ -98,7 +100,7 @@ class Intent(_message.Message):
     reserved_gbps: float
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., src_site: _Optional[str] = ..., dst_site: _Optional[str] = ..., bandwidth_gbps: _Optional[float] = ..., max_latency_ms: _Optional[float] = ..., protection: _Optional[_Union[Protection, str]] = ..., service_class: _Optional[_Union[ServiceClass, str]] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., src_prefixes: _Optional[_Iterable[str]] = ..., dst_prefixes: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[IntentState, str]] = ..., state_reason: _Optional[str] = ..., path: _Optional[_Iterable[str]] = ..., backup_path: _Optional[_Iterable[str]] = ..., path_latency_ms: _Optional[float] = ..., reserved_gbps: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., src_site: _Optional[str] = ..., dst_site: _Optional[str] = ..., bandwidth_gbps: _Optional[float] = ..., excess_gbps: _Optional[float] = ..., max_latency_ms: _Optional[float] = ..., protection: _Optional[_Union[Protection, str]] = ..., service_class: _Optional[_Union[ServiceClass, str]] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., src_prefixes: _Optional[_Iterable[str]] = ..., dst_prefixes: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[IntentState, str]] = ..., state_reason: _Optional[str] = ..., path: _Optional[_Iterable[str]] = ..., backup_path: _Optional[_Iterable[str]] = ..., path_latency_ms: _Optional[float] = ..., reserved_gbps: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class IntentEvent(_message.Message):
     __slots__ = ("intent_id", "tenant", "state", "reason", "time", "old_path", "new_path")
