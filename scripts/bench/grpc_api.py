@@ -1,0 +1,221 @@
+"""Benchmark the gRPC API: CreateIntent and GetIntent latency and throughput with 1, 10 and 50
+concurrent clients, against the real naas-controller process:
+
+    .venv/bin/python scripts/bench/grpc_api.py [--clients 1 10 50] [--calls 100] \
+        [--fabric-tenants 50] > /tmp/bench.md
+
+The controller runs with `--southbound loopback` (no switches: each plan counts as installed at
+once), so the figures are the API, the core and SQLite (WAL, synchronous=FULL), not switches.
+It gets a fabric of its own: lumen-qts's sites and spans with `--fabric-tenants` tenants
+(t01, t02, ...) at all 16 campuses, so each client is its own tenant, with its own token and
+120 site pairs to order (the core allows one intent per tenant per site pair). Bandwidth is
+0.001 Gb/s, so capacity never binds.
+
+Per concurrency level: a fresh controller and database; each client is a process of its own
+(so the clients' GILs are not the bottleneck); all start together behind a barrier, make
+--calls CreateIntent calls (distinct pairs), meet at a second barrier, then GetIntent each
+intent they made. Throughput is calls / wall time (first start to last finish of the phase).
+
+Prints a Markdown section for docs/benchmarks.md.
+"""
+import argparse
+import math
+import multiprocessing
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+from controller.process import ControllerProcess
+from topologies.fabric import MAX_TENANTS, SHIPPED, load_fabric
+
+BANDWIDTH_GBPS = 0.001
+BARRIER_TIMEOUT_S = 600       # the slowest client's whole phase
+
+
+def write_fabric(path, tenants):
+    """lumen-qts's sites and spans, with `tenants` tenants at every data-center site."""
+    base = yaml.safe_load((SHIPPED / 'lumen-qts.yaml').read_text())
+    campuses = [s['id'] for s in base['sites'] if s['kind'] == 'datacenter']
+    width = max(2, len(str(tenants)))
+    doc = {'name': 'bench-grpc', 'description': f'lumen-qts with {tenants} tenants at every campus',
+           'emulation': base.get('emulation', {}), 'sites': base['sites'], 'spans': base['spans'],
+           'tenants': [{'id': f't{n:0{width}d}', 'sites': campuses} for n in range(1, tenants + 1)]}
+    Path(path).write_text(yaml.safe_dump(doc, sort_keys=False))
+    return load_fabric(str(path))          # validates it
+
+
+def client(target, token, pairs, barrier, results):
+    """One tenant: create an intent for each pair, then get each one; report latencies (s)."""
+    from naasctl.client import ApiError, Client, IntentState, enum_name
+    out = {'create': [], 'get': [], 'errors': Counter(), 'phases': {}, 'states': Counter()}
+    try:
+        with Client(target, token=token) as naas:
+            naas.health()                  # connect before the clock starts
+            created = []
+            barrier.wait(BARRIER_TIMEOUT_S)
+            start = time.perf_counter()
+            for src, dst in pairs:
+                t0 = time.perf_counter()
+                try:
+                    intent = naas.create_intent(src, dst, BANDWIDTH_GBPS)
+                except ApiError as e:
+                    out['errors'][f'CreateIntent {e.code.name}'] += 1
+                    continue
+                out['create'].append(time.perf_counter() - t0)
+                created.append(intent.id)
+            out['phases']['create'] = (start, time.perf_counter())
+            barrier.wait(BARRIER_TIMEOUT_S)
+            start = time.perf_counter()
+            for intent_id in created:
+                t0 = time.perf_counter()
+                try:
+                    intent = naas.get_intent(intent_id)
+                except ApiError as e:
+                    out['errors'][f'GetIntent {e.code.name}'] += 1
+                    continue
+                out['get'].append(time.perf_counter() - t0)
+                if intent.id != intent_id:
+                    out['errors']['GetIntent wrong intent'] += 1
+                out['states'][enum_name(IntentState, intent.state)] += 1
+            out['phases']['get'] = (start, time.perf_counter())
+    except Exception as e:         # reported as an error, never hidden
+        out['errors'][f'client failed: {type(e).__name__}: {e}'] += 1
+        barrier.abort()
+    results.put(out)
+
+
+def percentile(ordered, p):
+    """Nearest rank: the smallest value with at least p % of the values at or below it."""
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def rss_mb(pid):
+    with open(f'/proc/{pid}/status') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith('VmRSS:')) / 1024
+
+
+def run_level(fabric_path, tenants, n_clients, calls):
+    """One controller, n_clients client processes -> ({op: (latencies, wall_s)}, errors, rss, states)."""
+    campuses = tenants[0].sites
+    pairs = [(a, b) for i, a in enumerate(campuses) for b in campuses[i + 1:]][:calls]
+    ctx = multiprocessing.get_context('spawn')     # no fork of a process that imported grpc
+    with tempfile.TemporaryDirectory(prefix='bench-grpc-') as tmp:
+        ctl = ControllerProcess(str(fabric_path), os.path.join(tmp, 'naas.db'),
+                                os.path.join(tmp, 'controller.log'), extra_args=['--southbound', 'loopback'])
+        procs = []
+        try:
+            ctl.start()
+            barrier, results = ctx.Barrier(n_clients), ctx.Queue()
+            procs = [ctx.Process(target=client, args=(ctl.grpc_target, ctl.tokens[t.id], pairs, barrier, results))
+                     for t in tenants[:n_clients]]
+            for p in procs:
+                p.start()
+            outs = [results.get(timeout=3 * BARRIER_TIMEOUT_S) for _ in procs]
+            for p in procs:
+                p.join()
+            rss = rss_mb(ctl.proc.pid)
+            problems = ctl.problems()
+        finally:
+            for p in procs:
+                if p.is_alive():
+                    p.kill()
+            ctl.stop()
+    errors = sum((o['errors'] for o in outs), Counter())
+    errors.update(f'controller log: {line[:120]}' for line in problems)
+    figures = {}
+    for op in ('create', 'get'):
+        spans = [o['phases'][op] for o in outs if op in o['phases']]
+        # perf_counter is CLOCK_MONOTONIC on Linux: the same clock in every process.
+        wall = max(e for _, e in spans) - min(s for s, _ in spans) if spans else float('nan')
+        figures[op] = (sorted(x for o in outs for x in o[op]), wall)
+    return figures, errors, rss, sum((o['states'] for o in outs), Counter())
+
+
+def cpu_s():
+    """(CPU seconds the whole machine has been busy, CPU seconds of this process and its reaped children)."""
+    with open('/proc/stat') as f:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    mine = sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
+    return (user + nice + system + irq + softirq + steal) / os.sysconf('SC_CLK_TCK'), mine
+
+
+def machine():
+    with open('/proc/cpuinfo') as f:
+        model = next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), '?')
+    with open('/proc/meminfo') as f:
+        gib = next(int(line.split()[1]) for line in f if line.startswith('MemTotal:')) / 2 ** 20
+    return (f'{os.cpu_count()} cores ({model}), {gib:.0f} GiB, Linux {platform.release()}, '
+            f'Python {platform.python_version()}')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--clients', type=int, nargs='+', default=[1, 10, 50],
+                        help='concurrency levels: client processes, each its own tenant')
+    parser.add_argument('--calls', type=int, default=100,
+                        help='CreateIntent (then GetIntent) calls per client, at most 120')
+    parser.add_argument('--fabric-tenants', type=int, default=50,
+                        help=f'tenants in the fabric (at least the largest --clients, at most {MAX_TENANTS})')
+    args = parser.parse_args()
+    if not 1 <= args.calls <= 120:
+        parser.error('--calls: 1..120 (a tenant has 120 site pairs)')
+    if not max(args.clients) <= args.fabric_tenants <= MAX_TENANTS or min(args.clients) < 1:
+        parser.error(f'need 1 <= --clients <= --fabric-tenants <= {MAX_TENANTS}')
+
+    out = [f'## gRPC API: CreateIntent and GetIntent ({date.today().isoformat()})', '',
+           f'Machine: {machine()}; 1-minute load average {os.getloadavg()[0]:.2f} before the run.', '']
+    run_started = time.monotonic()
+    rows, rss_rows, failures, seen = [], [], [], Counter()
+    with tempfile.TemporaryDirectory(prefix='bench-grpc-') as tmp:
+        fabric_path = Path(tmp) / 'bench-grpc.yaml'
+        fabric = write_fabric(fabric_path, args.fabric_tenants)
+        tenants = list(fabric.tenants.values())
+        out += [f'Fabric: lumen-qts\'s {len(fabric.sites)} sites and {len(fabric.spans)} spans, '
+                f'{len(tenants)} tenants at all {len(tenants[0].sites)} campuses; '
+                f'{args.calls} calls of each kind per client, {BANDWIDTH_GBPS:g} Gb/s each; '
+                'naas-controller --southbound loopback, a fresh database per level.', '']
+        for n in args.clients:
+            started, (busy0, mine0) = time.monotonic(), cpu_s()
+            figures, errors, rss, states = run_level(fabric_path, tenants, n, args.calls)
+            took, (busy1, mine1) = time.monotonic() - started, cpu_s()
+            others = max(0.0, (busy1 - busy0) - (mine1 - mine0))
+            print(f'{n} clients: {took:.1f} s, {sum(errors.values())} errors', file=sys.stderr, flush=True)
+            for op, name in (('create', 'CreateIntent'), ('get', 'GetIntent')):
+                lat, wall = figures[op]
+                err = sum(c for k, c in errors.items() if k.startswith(name))
+                if lat:
+                    ms = [percentile(lat, p) * 1000 for p in (50, 90, 99)] + [lat[-1] * 1000]
+                    rows.append(f'| {n} | {name} | {len(lat)} | {err} | {len(lat) / wall:.0f} | '
+                                + ' | '.join(f'{x:.1f}' for x in ms) + ' |')
+                else:
+                    rows.append(f'| {n} | {name} | 0 | {err} | - | - | - | - | - |')
+            rss_rows.append(f'| {n} | {len(figures["create"][0])} | {rss:.0f} MB | {took:.0f} s | '
+                            f'{others:.1f} s ({100 * others / took / os.cpu_count():.0f} %) |')
+            seen += states
+            failures += [f'{n} clients: {k} x{c}' for k, c in sorted(errors.items())]
+    out += ['| clients | operation | calls | errors | calls/s | p50 ms | p90 ms | p99 ms | max ms |',
+            '|---|---|---|---|---|---|---|---|---|', *rows, '',
+            '| clients | intents held | controller RSS at the end | level took | CPU of other processes '
+            '(% of the machine) |', '|---|---|---|---|---|', *rss_rows, '']
+    out += [f'The whole run took {time.monotonic() - run_started:.0f} s. "Level took" includes '
+            'starting the controller and the client processes; "CPU of other processes" is the '
+            'machine\'s busy time (/proc/stat) less this benchmark\'s own (its processes\' rusage): '
+            'what else ran meanwhile.', '']
+    out += ['States GetIntent saw: ' + ', '.join(f'{s} {c}' for s, c in seen.most_common()) + '.', '']
+    out += (['Errors (these figures are not clean):', *[f'- {f}' for f in failures]]
+            if failures else ['Every call succeeded.'])
+    print('\n'.join(out), flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
