@@ -52,6 +52,8 @@ class Controller:
         self.burst_ms = burst_ms
         self.store = store
         self.intents = {}            # id -> Intent (until WITHDRAWN)
+        self._by_pair = {}           # (tenant, frozenset of its two sites) -> {ids}
+        self._by_request = {}        # (tenant, request id) -> id
         self.placements = {}         # id -> admission.Placement
         self.routes = {}             # id -> flows.Route (what the switches carry)
         self._labels = set()         # labels of those routes
@@ -91,16 +93,14 @@ class Controller:
         if request_id:
             intent.request_id = _check_request_id(request_id)
             intent.request_digest = _digest(intent)
-            prior = next((i for i in self.intents.values()
-                          if i.tenant == intent.tenant and i.request_id == request_id), None)
+            prior = self.intents.get(self._by_request.get((intent.tenant, request_id)))
             if prior is not None:
                 if prior.request_digest != intent.request_digest:
                     raise Conflict(f'request_id: {request_id!r} was used for another order '
                                    f'(intent {prior.id})')
                 return prior
-        clash = next((i for i in self.intents.values() if i.tenant == intent.tenant
-                      and {i.src, i.dst} == {intent.src, intent.dst}
-                      and i.state is not State.WITHDRAWING), None)
+        clash = next((self.intents[i] for i in self._by_pair.get(_pair(intent), ())
+                      if self.intents[i].state is not State.WITHDRAWING), None)
         if clash is not None:
             raise Conflict(f'tenant {intent.tenant} already has intent {clash.id} between '
                            f'{intent.src} and {intent.dst}: update it instead')
@@ -109,7 +109,7 @@ class Controller:
         intent.number, intent.id = self._next_number, f'i-{self._next_number}'
         intent.created_at = intent.updated_at = now
         self._next_number += 1
-        self.intents[intent.id] = intent
+        self._add(intent)
         self._place(intent, 'placing', now)
         self._commit()
         return intent
@@ -391,6 +391,8 @@ class Controller:
             if all(self._synced[d] >= generation or self._switch[d] is False for d in dpids):
                 del self._withdrawing[intent_id]
                 intent = self.intents.pop(intent_id)
+                self._by_pair[_pair(intent)].discard(intent_id)
+                self._by_request.pop((intent.tenant, intent.request_id), None)
                 self._emit(intent.move_to(State.WITHDRAWN, 'withdrawn from the switches', now))
                 self._dirty.discard(intent_id)
                 self._deleted.add(intent_id)
@@ -499,6 +501,12 @@ class Controller:
                                         min_latency_ms(self._physical, src, dst))
         return self._limits[(src, dst)]
 
+    def _add(self, intent):
+        self.intents[intent.id] = intent
+        self._by_pair.setdefault(_pair(intent), set()).add(intent.id)
+        if intent.request_id:
+            self._by_request[(intent.tenant, intent.request_id)] = intent.id
+
     def _known(self, dpid):
         if dpid not in self._dpids:
             raise ValueError(f'datapath {dpid} is not a site of fabric {self.fabric.name}')
@@ -557,7 +565,7 @@ class Controller:
                             labels=r['user_labels'], request_id=r['request'][0],
                             request_digest=r['request'][1], src_prefixes=tuple(r['prefixes'][0]),
                             dst_prefixes=tuple(r['prefixes'][1]), excess_gbps=r['excess_gbps'])
-            self.intents[intent.id] = intent
+            self._add(intent)
             if r['primary'] and intent.state in (State.INSTALLED, State.INSTALLING):
                 primary = _path(r['primary'])
                 backup = _path(r['backup']) if r['backup'] else None
@@ -583,6 +591,10 @@ class Controller:
         for intent in retry:
             self._place(intent, 'placing again after a restart', now)
         self._commit()
+
+
+def _pair(intent):
+    return intent.tenant, frozenset((intent.src, intent.dst))
 
 
 def _spans_of(topology, placement):

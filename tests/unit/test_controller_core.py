@@ -106,6 +106,13 @@ def test_a_retry_with_the_same_request_id_gets_the_same_intent():
     # Keys are per tenant: blue's order-7 is its own.
     assert core.create('blue', 'dca', 'dcc', 1, now=5, request_id='order-7').id == 'i-2'
     assert len(core.list()) == 2
+    # The key is the withdrawing intent's until it is gone; the pair is free at once.
+    core.delete(first.id, now=6)
+    with pytest.raises(Conflict, match='request_id'):
+        core.create('red', 'dcc', 'dca', 2, now=6, request_id='order-7')
+    sync(core, now=7)
+    again = core.create('red', 'dcc', 'dca', 2, now=8, request_id='order-7')
+    assert again.id == 'i-3' and core.create('red', 'dcc', 'dca', 2, now=9, request_id='order-7') is again
 
 
 def test_quotas_bound_what_a_tenant_commits_in_all():
