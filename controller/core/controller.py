@@ -460,44 +460,37 @@ class Controller:
         return tenant, src, dst
 
     def _check_bandwidth(self, src, dst, gbps):
-        if (not isinstance(gbps, (int, float)) or isinstance(gbps, bool)
-                or not math.isfinite(gbps) or gbps <= 0):
-            raise InvalidArgument('bandwidth_gbps', f'must be a number > 0 Gb/s, got {gbps!r}')
-        limit = self._physical_limits(src, dst)[0]
+        gbps = _number(gbps, 'bandwidth_gbps', 'Gb/s')
+        limit = self._physical_limits(src, dst)[0] * (1 - self.ledger.headroom)
         if gbps > limit + 1e-9:
             raise InvalidArgument('bandwidth_gbps', f'{gbps:g} Gb/s is more than any path from {src} '
                                                     f'to {dst} can carry ({limit:g} Gb/s after headroom)')
-        return float(gbps)
+        return gbps
 
     def _check_excess(self, src, dst, committed_gbps, excess_gbps):
-        if (not isinstance(excess_gbps, (int, float)) or isinstance(excess_gbps, bool)
-                or not math.isfinite(excess_gbps) or excess_gbps < 0):
-            raise InvalidArgument('excess_gbps', f'must be a number >= 0 Gb/s, got {excess_gbps!r}')
-        widest = widest_gbps(self._physical, src, dst, self._physical.capacity_gbps)
+        excess_gbps = _number(excess_gbps, 'excess_gbps', 'Gb/s', zero=True)
+        widest = self._physical_limits(src, dst)[0]
         if committed_gbps + excess_gbps > widest + 1e-9:
             raise InvalidArgument('excess_gbps', f'committed plus excess ({committed_gbps + excess_gbps:g} '
                                                  f'Gb/s) is more than any path from {src} to {dst} '
                                                  f'carries ({widest:g} Gb/s)')
-        return float(excess_gbps)
+        return excess_gbps
 
     def _check_latency(self, src, dst, ms):
         if ms is None:
             return None
-        if (not isinstance(ms, (int, float)) or isinstance(ms, bool)
-                or not math.isfinite(ms) or ms <= 0):
-            raise InvalidArgument('max_latency_ms', f'must be a number > 0 ms, got {ms!r}')
+        ms = _number(ms, 'max_latency_ms', 'ms')
         floor = self._physical_limits(src, dst)[1]
         if ms < floor - 1e-9:
             raise InvalidArgument('max_latency_ms', f'{ms:g} ms is below the physical minimum from '
                                                     f'{src} to {dst} ({floor:.3f} ms of fiber)')
-        return float(ms)
+        return ms
 
     def _physical_limits(self, src, dst):
-        """What the fabric could carry between two sites at best: the widest path's Gb/s
-        (less headroom) and the lowest latency, on the fabric file's figures."""
+        """What the fabric could carry between two sites at best, on the fabric file's
+        figures: the widest path's Gb/s (whole capacity) and the lowest latency."""
         if (src, dst) not in self._limits:
-            room = lambda link: self._physical.capacity_gbps(link) * (1 - self.ledger.headroom)  # noqa: E731
-            self._limits[(src, dst)] = (widest_gbps(self._physical, src, dst, room),
+            self._limits[(src, dst)] = (widest_gbps(self._physical, src, dst, self._physical.capacity_gbps),
                                         min_latency_ms(self._physical, src, dst))
         return self._limits[(src, dst)]
 
@@ -620,6 +613,14 @@ def _matches(intent):
     """The intent's prefixes as flow matches: (src, dst) tuples of (address, netmask)."""
     return tuple(tuple(map(flows.prefix_match, prefixes))
                  for prefixes in (intent.src_prefixes, intent.dst_prefixes))
+
+
+def _number(value, field, unit, zero=False):
+    """A finite number > 0 (>= 0 with `zero`) as a float, or InvalidArgument naming the field."""
+    if (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)
+            or value < 0 or (value == 0 and not zero)):
+        raise InvalidArgument(field, f'must be a number {">=" if zero else ">"} 0 {unit}, got {value!r}')
+    return float(value)
 
 
 def _check_labels(labels):
