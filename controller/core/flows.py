@@ -9,10 +9,22 @@ southbound turns it into OpenFlow 1.3 messages and reconciles the switches with 
     50000     ARP from a tenant port                        to the controller (answered there:
                                                             nothing is flooded on the backbone)
     40000     tenant port, IPv4 10.T.S.0/24 -> 10.T.D.0/24  meter, push MPLS label, out a span
-              (or the intent's narrower prefixes: a flow per pair, one meter)
+              (or the intent's narrower prefixes: a flow per pair, one meter)   (protected: group)
     30000     span port, MPLS label                         out the next span (transit), or
                                                             pop and out the tenant port (egress)
+                                                            (protected primary: group)
     0         anything else                                 drop: no intent, no traffic
+
+Protection (1+1 path protection that the switches take by themselves): a protected route
+also has a span-disjoint backup path with labels of its own, installed beside the primary.
+Every switch of the primary forwards through an OpenFlow fast-failover group whose first
+bucket watches the next span's port. At the ingress the second bucket sends the traffic onto
+the backup. At a transit switch the second bucket sends it back where it came from under a
+crankback label, which every switch before it returns towards the ingress, where it joins
+the backup. So a cut of any span of the primary is repaired by the two switches that see
+its carrier drop, in both directions, without asking the controller (SPIDER-style crankback;
+the returning traffic crosses the primary's reverse links briefly, until the controller
+re-places the intent on the surviving path and a new backup).
 
 Measurement flows (cookie 0x4e4d..., priority 65000, see topologies/measure.py) belong to the
 emulation's probes; the controller never plans, counts or removes them.
@@ -34,6 +46,7 @@ ETH_ARP = 0x0806
 ETH_IPV4 = 0x0800
 ETH_MPLS = 0x8847
 CONTROLLER = 'controller'        # an output to the controller
+IN_PORT = 'in_port'              # an output back out the port the packet came in on
 
 PRIO_LLDP = 60000
 PRIO_ARP = 50000
@@ -85,9 +98,21 @@ class Meter:
 
 
 @dataclass(frozen=True)
+class Group:
+    """A fast-failover group: a packet takes the first bucket whose watched port is live.
+    `buckets` is a tuple of (watch port, actions). Its id is the label of the route
+    direction it serves, so a moved route gets new groups beside the old ones."""
+    dpid: int
+    group_id: int
+    buckets: tuple
+
+
+@dataclass(frozen=True)
 class Route:
     """Where an installed intent's traffic goes: the path's sites from src to dst, and one
-    label per direction (forward src -> dst, reverse dst -> src)."""
+    label per direction (forward src -> dst, reverse dst -> src). A protected route also has
+    a backup path and four more labels: backup forward and reverse, crankback forward and
+    reverse."""
     intent_number: int
     tenant: str
     sites: tuple
@@ -97,17 +122,29 @@ class Route:
     burst_kbits: int
     src_prefixes: tuple = ()      # (address, netmask) pairs within the tenant's subnets at
     dst_prefixes: tuple = ()      # the two ends; empty: the whole site subnet
+    backup: tuple = ()            # sites of the backup path, span-disjoint from `sites`
+    backup_labels: tuple = ()     # (backup fwd, backup rev, crankback fwd, crankback rev)
 
     def __post_init__(self):
-        if len(self.sites) < 2 or len(set(self.sites)) != len(self.sites):
-            raise ValueError(f'a route needs two or more distinct sites, got {self.sites}')
-        for label in (self.label_fwd, self.label_rev):
+        for sites in (self.sites, self.backup) if self.backup else (self.sites,):
+            if len(sites) < 2 or len(set(sites)) != len(sites):
+                raise ValueError(f'a route needs two or more distinct sites, got {sites}')
+        labels = self.labels
+        for label in labels:
             if not FIRST_LABEL <= label <= LAST_LABEL:
                 raise ValueError(f'label {label} outside {FIRST_LABEL}..{LAST_LABEL}')
-        if self.label_fwd == self.label_rev:
-            raise ValueError('the two directions need different labels')
+        if len(set(labels)) != len(labels):
+            raise ValueError(f'a route\'s labels must differ, got {labels}')
+        if bool(self.backup) != bool(self.backup_labels) or len(self.backup_labels) not in (0, 4):
+            raise ValueError('a backup path needs its four labels, and only it')
+        if self.backup and (self.backup[0], self.backup[-1]) != (self.sites[0], self.sites[-1]):
+            raise ValueError(f'backup {self.backup} does not join the ends of {self.sites}')
         if self.intent_number <= 0 or self.intent_number >= 1 << COOKIE_KIND_SHIFT:
             raise ValueError(f'intent number {self.intent_number} out of range')
+
+    @property
+    def labels(self):
+        return (self.label_fwd, self.label_rev) + tuple(self.backup_labels)
 
 
 def intent_cookie(intent_number):
@@ -154,32 +191,83 @@ def base_flows(fabric, site_id):
 
 
 def route_flows(fabric, route):
-    """Flows and meters of one route, both directions: ingress at each end, label flows on
-    every switch after it."""
-    flows, meters = [], []
+    """Flows, meters and groups of one route, both directions: ingress at each end, label
+    flows on every switch after it; for a protected route also the backup and crankback."""
+    out = ([], [], [])
     tenant = fabric.tenants[route.tenant]
     ends = [route.src_prefixes or (site_prefix(tenant, fabric.sites[route.sites[0]]),),
             route.dst_prefixes or (site_prefix(tenant, fabric.sites[route.sites[-1]]),)]
-    _direction(fabric, route, route.sites, route.label_fwd, ends, flows, meters)
-    _direction(fabric, route, tuple(reversed(route.sites)), route.label_rev, ends[::-1], flows, meters)
-    return flows, meters
+    if route.backup:
+        backup_fwd, backup_rev, crank_fwd, crank_rev = route.backup_labels
+        _direction(fabric, route, route.sites, route.label_fwd, ends, out,
+                   (route.backup, backup_fwd, crank_fwd))
+        _direction(fabric, route, route.sites[::-1], route.label_rev, ends[::-1], out,
+                   (route.backup[::-1], backup_rev, crank_rev))
+    else:
+        _direction(fabric, route, route.sites, route.label_fwd, ends, out)
+        _direction(fabric, route, route.sites[::-1], route.label_rev, ends[::-1], out)
+    return out
 
 
-def _direction(fabric, route, sites, label, ends, flows, meters):
+def _direction(fabric, route, sites, label, ends, out, protection=None):
+    """One direction of a route; `protection` is (backup sites, backup label, crankback label)."""
+    flows, meters, groups = out
     tenant = fabric.tenants[route.tenant]
-    src = fabric.sites[sites[0]]
+    dpid = [addr.dpid(fabric.sites[s]) for s in sites]
     cookie = intent_cookie(route.intent_number)
     port = addr.tenant_port(tenant)
+
+    def span_port(i, j):        # the port of sites[i] towards sites[j]
+        return addr.span_port(fabric, sites[i], sites[j])
+
+    def push(label_):
+        return (('push_mpls', ETH_MPLS), ('set_field', ('mpls_label', label_)))
+
     meter_id = route.intent_number        # one ingress per intent per switch: the ends differ
-    meters.append(Meter(addr.dpid(src), meter_id, route.rate_kbps, route.burst_kbits))
+    meters.append(Meter(dpid[0], meter_id, route.rate_kbps, route.burst_kbits))
+    if protection is None:
+        ingress = push(label) + (('output', span_port(0, 1)),)
+    else:
+        backup, backup_label, crank_label = protection
+        first_backup = addr.span_port(fabric, backup[0], backup[1])
+        groups.append(Group(dpid[0], label, (
+            (span_port(0, 1), push(label) + (('output', span_port(0, 1)),)),
+            (first_backup, push(backup_label) + (('output', first_backup),)))))
+        ingress = (('group', label),)
+        # Crankback comes home over the primary's first span and joins the backup.
+        flows.append(Flow(dpid[0], PRIO_LABEL, match(in_port=span_port(0, 1), eth_type=ETH_MPLS,
+                                                     mpls_label=crank_label),
+                          (('set_field', ('mpls_label', backup_label)), ('output', first_backup)), cookie))
+        _label_path(fabric, backup, backup_label, port, cookie, flows)
     for from_prefix in ends[0]:           # every pair shares the intent's one meter
         for to_prefix in ends[1]:
-            flows.append(Flow(addr.dpid(src), PRIO_INGRESS,
+            flows.append(Flow(dpid[0], PRIO_INGRESS,
                               match(in_port=port, eth_type=ETH_IPV4,
                                     ipv4_src=from_prefix, ipv4_dst=to_prefix),
-                              (('push_mpls', ETH_MPLS), ('set_field', ('mpls_label', label)),
-                               ('output', addr.span_port(fabric, sites[0], sites[1]))),
-                              cookie, meter=meter_id))
+                              ingress, cookie, meter=meter_id))
+    if protection is None:
+        _label_path(fabric, sites, label, port, cookie, flows)
+        return
+    for i in range(1, len(sites)):
+        back = span_port(i, i - 1)
+        if i + 1 == len(sites):
+            actions = (('pop_mpls', ETH_IPV4), ('output', port))
+        else:
+            ahead = span_port(i, i + 1)
+            groups.append(Group(dpid[i], label, (
+                (ahead, (('output', ahead),)),
+                (back, (('set_field', ('mpls_label', crank_label)), ('output', IN_PORT))))))
+            actions = (('group', label),)
+            # Crankback from further along goes on towards the ingress.
+            flows.append(Flow(dpid[i], PRIO_LABEL, match(in_port=ahead, eth_type=ETH_MPLS,
+                                                         mpls_label=crank_label),
+                              (('output', back),), cookie))
+        flows.append(Flow(dpid[i], PRIO_LABEL, match(in_port=back, eth_type=ETH_MPLS, mpls_label=label),
+                          actions, cookie))
+
+
+def _label_path(fabric, sites, label, port, cookie, flows):
+    """Label flows along a path after its ingress: transit, then pop at the egress."""
     for i in range(1, len(sites)):
         here, came_from = sites[i], sites[i - 1]
         if i + 1 < len(sites):
@@ -193,14 +281,15 @@ def _direction(fabric, route, sites, label, ends, flows, meters):
 
 
 def plan(fabric, routes, cache=None):
-    """The whole fabric's plan: {dpid: (flows by key, meters by id)}. `cache` (a dict kept
-    by the caller) remembers each route's flows, so a re-plan only computes new routes."""
+    """The whole fabric's plan: {dpid: (flows by key, meters by id, groups by id)}. `cache`
+    (a dict kept by the caller) remembers each route's flows, so a re-plan only computes
+    new routes."""
     tables = {}
     for site_id, site in fabric.sites.items():
-        tables[addr.dpid(site)] = ({f.key: f for f in base_flows(fabric, site_id)}, {})
+        tables[addr.dpid(site)] = ({f.key: f for f in base_flows(fabric, site_id)}, {}, {})
     fresh = {}
     for route in routes:
-        flows, meters = fresh[route] = (cache or {}).get(route) or route_flows(fabric, route)
+        flows, meters, groups = fresh[route] = (cache or {}).get(route) or route_flows(fabric, route)
         for flow in flows:
             entries = tables[flow.dpid][0]
             if flow.key in entries:
@@ -209,6 +298,8 @@ def plan(fabric, routes, cache=None):
             entries[flow.key] = flow
         for meter in meters:
             tables[meter.dpid][1][meter.meter_id] = meter
+        for group in groups:
+            tables[group.dpid][2][group.group_id] = group
     if cache is not None:
         cache.clear()
         cache.update(fresh)

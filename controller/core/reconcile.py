@@ -3,14 +3,15 @@
 Changes go out in three phases; the southbound waits for every switch's barrier between
 them, so a phase starts only when the previous one is in all the switches:
 
-  1. prepare: new and changed meters, then new and changed flows other than ingress flows
-     (the new path's label flows, base flows);
+  1. prepare: new and changed meters and groups, then new and changed flows other than
+     ingress flows (the new path's label flows, base flows);
   2. flip: new and changed ingress flows (adding a flow with the key of an existing one
      replaces it in one step: traffic moves from the old label to the new one);
-  3. clean up: flows that are not in the plan, then meters that are not.
+  3. clean up: flows that are not in the plan, then meters and groups that are not.
 
 So a moved intent is carried by its old path until the new one is complete, and a flow is
-never installed before the meter it uses (Open vSwitch rejects that).
+never installed before the meter or group it uses (Open vSwitch rejects that). A group is
+named by its route's label, so a moved route's groups are new ones, never modified in use.
 """
 from dataclasses import dataclass, field
 
@@ -18,7 +19,8 @@ from dataclasses import dataclass, field
 @dataclass
 class Changes:
     """Per phase, per dpid: a list of (op, item); op is 'add_meter', 'modify_meter',
-    'add' (add or replace a flow), 'delete' (a flow) or 'delete_meter'."""
+    'add_group', 'modify_group', 'add' (add or replace a flow), 'delete' (a flow),
+    'delete_meter' or 'delete_group'."""
     phases: list = field(default_factory=lambda: [{}, {}, {}])
 
     def put(self, phase, dpid, op, item):
@@ -32,17 +34,19 @@ class Changes:
 
 
 def diff(dpid, planned, installed, changes=None):
-    """Changes that turn `installed` into `planned`, both (flows by key, meters by id) of one
-    switch. Only the controller's own flows should be in `installed` (see flows.is_ours)."""
+    """Changes that turn `installed` into `planned`, both (flows by key, meters by id, groups
+    by id) of one switch. Only the controller's own flows should be in `installed` (see
+    flows.is_ours)."""
     changes = changes if changes is not None else Changes()
-    want_flows, want_meters = planned
-    have_flows, have_meters = installed
-    for meter_id in sorted(want_meters):
-        meter, had = want_meters[meter_id], have_meters.get(meter_id)
-        if had is None:
-            changes.put(0, dpid, 'add_meter', meter)
-        elif had != meter:
-            changes.put(0, dpid, 'modify_meter', meter)
+    want_flows, want_meters, want_groups = planned
+    have_flows, have_meters, have_groups = installed
+    for kind, want, have in (('meter', want_meters, have_meters), ('group', want_groups, have_groups)):
+        for item_id in sorted(want):
+            item, had = want[item_id], have.get(item_id)
+            if had is None:
+                changes.put(0, dpid, f'add_{kind}', item)
+            elif had != item:
+                changes.put(0, dpid, f'modify_{kind}', item)
     for key in sorted(want_flows, key=_order):
         flow = want_flows[key]
         if have_flows.get(key) != flow:
@@ -50,18 +54,19 @@ def diff(dpid, planned, installed, changes=None):
     for key in sorted(have_flows, key=_order):
         if key not in want_flows:
             changes.put(2, dpid, 'delete', have_flows[key])
-    for meter_id in sorted(have_meters):
-        if meter_id not in want_meters:
-            changes.put(2, dpid, 'delete_meter', have_meters[meter_id])
+    for kind, want, have in (('meter', want_meters, have_meters), ('group', want_groups, have_groups)):
+        for item_id in sorted(have):
+            if item_id not in want:
+                changes.put(2, dpid, f'delete_{kind}', have[item_id])
     return changes
 
 
 def diff_all(plan, installed):
-    """Changes for every switch of the plan; `installed` is {dpid: (flows, meters)} and may
-    lack switches (nothing known installed there)."""
+    """Changes for every switch of the plan; `installed` is {dpid: (flows, meters, groups)}
+    and may lack switches (nothing known installed there)."""
     changes = Changes()
     for dpid in sorted(plan):
-        diff(dpid, plan[dpid], installed.get(dpid, ({}, {})), changes)
+        diff(dpid, plan[dpid], installed.get(dpid, ({}, {}, {})), changes)
     return changes
 
 

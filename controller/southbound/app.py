@@ -63,7 +63,7 @@ class _Switch:
     def __init__(self, dp, site):
         self.dp, self.site = dp, site
         self.ready = False            # its flows and meters are known (read at connect)
-        self.flows, self.meters = {}, {}
+        self.flows, self.meters, self.groups = {}, {}, {}
         self.connected_at = time.monotonic()
         self.errors = []
 
@@ -161,7 +161,8 @@ class FabricApp(app_manager.OSKenApp):
             self._arp_in(dp, site, in_port, pkt.get_protocol(arp.arp))
 
     @set_ev_cls([ofp_event.EventOFPFlowStatsReply, ofp_event.EventOFPMeterConfigStatsReply,
-                 ofp_event.EventOFPPortDescStatsReply, ofp_event.EventOFPBarrierReply],
+                 ofp_event.EventOFPGroupDescStatsReply, ofp_event.EventOFPPortDescStatsReply,
+                 ofp_event.EventOFPBarrierReply],
                 MAIN_DISPATCHER)
     @fatal_on_error
     def reply(self, ev):
@@ -308,12 +309,13 @@ class FabricApp(app_manager.OSKenApp):
             return list(self.switches.values())
 
     def _read_switch(self, switch):
-        """Learn a switch's ports, flows and meters, so only the difference is sent."""
+        """Learn a switch's ports, flows, meters and groups, so only the difference is sent."""
         dp = switch.dp
         ports = self._request(switch, dp.ofproto_parser.OFPPortDescStatsRequest(dp, 0))
         flows = self._request(switch, ofmsg.flow_stats_request(dp))
         meters = self._request(switch, ofmsg.meter_config_request(dp))
-        if ports is None or flows is None or meters is None:
+        groups = self._request(switch, ofmsg.group_desc_request(dp))
+        if ports is None or flows is None or meters is None or groups is None:
             LOG.warning('switch %s did not answer; trying again', switch.site.id)
             return
         for port in ports:
@@ -322,16 +324,18 @@ class FabricApp(app_manager.OSKenApp):
         switch.flows = {f.key: f for f in (ofmsg.flow_from_stats(dp.id, s, dp.ofproto) for s in flows)
                         if fl.is_ours(f.cookie)}
         switch.meters = {m.meter_id: m for m in (ofmsg.meter_from_stats(dp.id, c) for c in meters)}
+        switch.groups = {g.group_id: g for g in (ofmsg.group_from_stats(dp.id, d, dp.ofproto)
+                                                 for d in groups)}
         switch.errors.clear()
         switch.ready = True
-        LOG.info('switch %s holds %d flows and %d meters of ours', switch.site.id,
-                 len(switch.flows), len(switch.meters))
+        LOG.info('switch %s holds %d flows, %d meters and %d groups of ours', switch.site.id,
+                 len(switch.flows), len(switch.meters), len(switch.groups))
 
     def _sync(self):
         plan, generation = self.runtime.call(lambda core, now: (core.plan(), core.generation))
         switches = {s.dp.id: s for s in self._connected() if s.ready}
         changes = reconcile.diff_all({d: plan[d] for d in switches},
-                                     {d: (s.flows, s.meters) for d, s in switches.items()})
+                                     {d: (s.flows, s.meters, s.groups) for d, s in switches.items()})
         failed = set()
         for phase in changes.phases:
             for dpid, ops in phase.items():
@@ -405,5 +409,10 @@ def _record(switch, op, item):
     elif op == 'delete_meter':
         switch.meters.pop(item.meter_id, None)
         switch.flows = {k: f for k, f in switch.flows.items() if f.meter != item.meter_id}
+    elif op == 'delete_group':       # the switch removes the flows that use it
+        switch.groups.pop(item.group_id, None)
+        switch.flows = {k: f for k, f in switch.flows.items() if ('group', item.group_id) not in f.actions}
+    elif op.endswith('_group'):
+        switch.groups[item.group_id] = item
     else:
         switch.meters[item.meter_id] = item

@@ -42,12 +42,25 @@ def meter_mod(dp, meter, command):
                          meter_id=meter.meter_id, bands=bands)
 
 
+def group_mod(dp, group, command):
+    """command: 'add_group', 'modify_group' or 'delete_group'; groups are fast-failover."""
+    p, o = dp.ofproto_parser, dp.ofproto
+    code = {'add_group': o.OFPGC_ADD, 'modify_group': o.OFPGC_MODIFY,
+            'delete_group': o.OFPGC_DELETE}[command]
+    buckets = [] if command == 'delete_group' else [
+        p.OFPBucket(watch_port=port, actions=[_action(dp, a) for a in actions])
+        for port, actions in group.buckets]
+    return p.OFPGroupMod(dp, command=code, type_=o.OFPGT_FF, group_id=group.group_id, buckets=buckets)
+
+
 def change(dp, op, item):
     """The message for one (op, item) of reconcile.Changes."""
     if op == 'add':
         return flow_add(dp, item)
     if op == 'delete':
         return flow_delete(dp, item)
+    if op.endswith('_group'):
+        return group_mod(dp, item, op)
     return meter_mod(dp, item, op)
 
 
@@ -60,6 +73,10 @@ def flow_stats_request(dp):
 def meter_config_request(dp):
     p, o = dp.ofproto_parser, dp.ofproto
     return p.OFPMeterConfigStatsRequest(dp, meter_id=o.OFPM_ALL)
+
+
+def group_desc_request(dp):
+    return dp.ofproto_parser.OFPGroupDescStatsRequest(dp, 0)
 
 
 def packet_out(dp, port, data, in_port=None):
@@ -90,6 +107,15 @@ def meter_from_stats(dpid, config):
     return fl.Meter(dpid, config.meter_id, bands[0].rate, bands[0].burst_size)
 
 
+def group_from_stats(dpid, desc, ofproto):
+    """A switch's group as a core Group (a group of another type differs from any plan)."""
+    buckets = tuple((b.watch_port, tuple(_from_action(a, ofproto) for a in b.actions))
+                    for b in desc.buckets)
+    if desc.type != ofproto.OFPGT_FF:
+        buckets += (('type', desc.type),)
+    return fl.Group(dpid, desc.group_id, buckets)
+
+
 def _match_items(match):
     for name, value in match.items():
         yield name, tuple(value) if isinstance(value, list) else value
@@ -101,7 +127,11 @@ def _action(dp, action):
     if name == 'output':
         if arg == fl.CONTROLLER:
             return p.OFPActionOutput(o.OFPP_CONTROLLER, o.OFPCML_NO_BUFFER)
+        if arg == fl.IN_PORT:
+            return p.OFPActionOutput(o.OFPP_IN_PORT)
         return p.OFPActionOutput(arg)
+    if name == 'group':
+        return p.OFPActionGroup(arg)
     if name == 'push_mpls':
         return p.OFPActionPushMpls(arg)
     if name == 'pop_mpls':
@@ -114,7 +144,10 @@ def _action(dp, action):
 
 def _from_action(action, ofproto):
     if action.type == ofproto.OFPAT_OUTPUT:
-        return ('output', fl.CONTROLLER if action.port == ofproto.OFPP_CONTROLLER else action.port)
+        special = {ofproto.OFPP_CONTROLLER: fl.CONTROLLER, ofproto.OFPP_IN_PORT: fl.IN_PORT}
+        return ('output', special.get(action.port, action.port))
+    if action.type == ofproto.OFPAT_GROUP:
+        return ('group', action.group_id)
     if action.type == ofproto.OFPAT_PUSH_MPLS:
         return ('push_mpls', action.ethertype)
     if action.type == ofproto.OFPAT_POP_MPLS:

@@ -64,7 +64,7 @@ def bench_core(n_rate, n_memory):
         started = time.perf_counter()
         plan = core.plan()
         plan_s = time.perf_counter() - started
-        flows = sum(len(f) for f, _ in plan.values())
+        flows = sum(len(f) for f, _, _ in plan.values())
         memory = rss_mb() - before
         db_mb = os.path.getsize(os.path.join(tmp, 'naas.db')) / 2 ** 20
         held = len(core.intents)

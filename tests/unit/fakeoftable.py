@@ -2,8 +2,9 @@
 switch and answers where a packet goes (after faucet's clib/fakeoftable.py).
 
 It behaves like Open vSwitch where the plan depends on it: adding a flow whose key exists
-replaces it; a flow that names a missing meter is rejected; deleting a meter deletes the
-flows that use it. Packets are dicts of header fields (in_port set by `send`); an MPLS
+replaces it; a flow that names a missing meter or group is rejected; deleting a meter or a
+group deletes the flows that use it; a fast-failover group takes its first bucket whose
+watched port is live (a span port is dead while its span is in `down`). Packets are dicts of header fields (in_port set by `send`); an MPLS
 stack is a list of labels, top last.
 """
 import ipaddress
@@ -22,6 +23,7 @@ class FakeFabric:
         self.sites_by_dpid = {addr.dpid(s): s for s in fabric.sites.values()}
         self.tables = {dpid: {} for dpid in self.sites_by_dpid}    # dpid -> key -> Flow
         self.meters = {dpid: {} for dpid in self.sites_by_dpid}    # dpid -> id -> Meter
+        self.groups = {dpid: {} for dpid in self.sites_by_dpid}    # dpid -> id -> Group
         self.down = set()                                          # span ids cut
 
     # --- applying changes -------------------------------------------------------------------
@@ -33,18 +35,29 @@ class FakeFabric:
                     self.apply_one(dpid, op, item)
 
     def apply_one(self, dpid, op, item):
-        table, meters = self.tables[dpid], self.meters[dpid]
+        table, meters, groups = self.tables[dpid], self.meters[dpid], self.groups[dpid]
         if op in ('add_meter', 'modify_meter'):
             if (op == 'add_meter') == (item.meter_id in meters):
                 raise Rejected(f'{op} {item.meter_id} on {dpid}: meter exists={item.meter_id in meters}')
             meters[item.meter_id] = item
+        elif op in ('add_group', 'modify_group'):
+            if (op == 'add_group') == (item.group_id in groups):
+                raise Rejected(f'{op} {item.group_id} on {dpid}: group exists={item.group_id in groups}')
+            groups[item.group_id] = item
         elif op == 'delete_meter':
             meters.pop(item.meter_id, None)
             for key in [k for k, f in table.items() if f.meter == item.meter_id]:
                 del table[key]
+        elif op == 'delete_group':
+            groups.pop(item.group_id, None)
+            for key in [k for k, f in table.items() if ('group', item.group_id) in f.actions]:
+                del table[key]
         elif op == 'add':
             if item.meter is not None and item.meter not in meters:
                 raise Rejected(f'flow on {dpid} uses meter {item.meter}, not there')
+            missing = [arg for name, arg in item.actions if name == 'group' and arg not in groups]
+            if missing:
+                raise Rejected(f'flow on {dpid} uses group {missing[0]}, not there')
             table[item.key] = item
         elif op == 'delete':
             table.pop(item.key, None)
@@ -52,7 +65,8 @@ class FakeFabric:
             raise ValueError(op)
 
     def installed(self):
-        return {dpid: (dict(self.tables[dpid]), dict(self.meters[dpid])) for dpid in self.tables}
+        return {dpid: (dict(self.tables[dpid]), dict(self.meters[dpid]), dict(self.groups[dpid]))
+                for dpid in self.tables}
 
     # --- packets --------------------------------------------------------------------------
 
@@ -74,8 +88,16 @@ class FakeFabric:
             if flow is None:
                 return ('drop', site.id), crossed
             out = None
-            for name, arg in flow.actions:
-                if name == 'push_mpls':
+            actions = list(flow.actions)
+            while actions:
+                name, arg = actions.pop(0)
+                if name == 'group':
+                    bucket = next((b for b in self.groups[addr.dpid(site)][arg].buckets
+                                   if self._live(site.id, b[0])), None)
+                    if bucket is None:
+                        return ('drop', site.id), crossed
+                    actions[:0] = bucket[1]
+                elif name == 'push_mpls':
                     packet['mpls'].append(0)
                 elif name == 'pop_mpls':
                     packet['mpls'].pop()
@@ -86,7 +108,7 @@ class FakeFabric:
                     else:
                         packet[field] = value
                 elif name == 'output':
-                    out = arg
+                    out = in_port if arg == fl.IN_PORT else arg
             if out is None:
                 return ('drop', site.id), crossed
             if out == fl.CONTROLLER:
@@ -103,6 +125,10 @@ class FakeFabric:
             in_port, site = addr.span_port(self.fabric, peer_id, site.id), self.fabric.sites[peer_id]
             crossed.append(site.id)
         raise AssertionError(f'loop: {crossed}')
+
+    def _live(self, site_id, port):
+        peer_id = addr.span_peer(self.fabric, site_id, port)
+        return peer_id is None or self.fabric.span(site_id, peer_id).id not in self.down
 
     def lookup(self, dpid, packet):
         best = None

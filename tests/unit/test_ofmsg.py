@@ -1,4 +1,5 @@
 """controller.southbound.ofmsg: every planned message serializes, and reads back as planned."""
+import struct
 from types import SimpleNamespace
 
 from os_ken.ofproto import ofproto_v1_3 as ofp
@@ -31,13 +32,19 @@ def test_every_planned_message_serializes():
                 assert len(msg.buf) >= 16
                 count += 1
     assert count > 100
+    assert {op for phase in changes.phases for ops in phase.values() for op, _ in ops} == {
+        'add_meter', 'add_group', 'add'}
     for op in ('add_meter', 'modify_meter', 'delete_meter'):
-        meter = next(m for _, meters in planned().values() for m in meters.values())
+        meter = next(m for _, meters, _ in planned().values() for m in meters.values())
         ofmsg.meter_mod(DP, meter, op).serialize()
+    for op in ('add_group', 'modify_group', 'delete_group'):
+        group = next(g for _, _, groups in planned().values() for g in groups.values())
+        ofmsg.group_mod(DP, group, op).serialize()
 
 
 def test_flows_read_back_from_stats_equal_the_plan():
-    for dpid, (flows, meters) in planned().items():
+    groups_seen = 0
+    for dpid, (flows, meters, groups) in planned().items():
         for flow in flows.values():
             mod = ofmsg.flow_add(DP, flow)
             stat = parser.OFPFlowStats(table_id=mod.table_id, priority=mod.priority, cookie=mod.cookie,
@@ -47,10 +54,21 @@ def test_flows_read_back_from_stats_equal_the_plan():
             mod = ofmsg.meter_mod(DP, meter, 'add_meter')
             config = parser.OFPMeterConfigStats(flags=mod.flags, meter_id=mod.meter_id, bands=mod.bands)
             assert ofmsg.meter_from_stats(dpid, config) == meter
+        for group in groups.values():
+            mod = ofmsg.group_mod(DP, group, 'add_group')
+            mod.set_xid(1)
+            mod.serialize()      # its buckets through the wire format, as a switch reports them
+            buckets = bytes(mod.buf[ofp.OFP_GROUP_MOD_SIZE:])
+            wire = struct.pack('!HBxI', ofp.OFP_GROUP_DESC_STATS_SIZE + len(buckets), mod.type,
+                               mod.group_id) + buckets
+            desc = parser.OFPGroupDescStats.parser(wire, 0)
+            assert ofmsg.group_from_stats(dpid, desc, ofp) == group
+            groups_seen += 1
+    assert groups_seen > 0
 
 
 def test_a_flow_with_unknown_instructions_differs_from_any_plan():
-    flow = next(f for f, in [(f,) for fl_, _ in planned().values() for f in fl_.values()] if f.meter)
+    flow = next(f for f, in [(f,) for fl_, _, _ in planned().values() for f in fl_.values()] if f.meter)
     mod = ofmsg.flow_add(DP, flow)
     extra = mod.instructions + [parser.OFPInstructionGotoTable(1)]
     stat = parser.OFPFlowStats(table_id=0, priority=flow.priority, cookie=flow.cookie,
