@@ -19,13 +19,14 @@ committed rates leave and can never take another intent's committed bandwidth.
 from dataclasses import dataclass
 
 from controller.core.intent import Protection
-from controller.core.paths import find_path, find_protected
+from controller.core.paths import EPS, NoPath, find_path, find_protected
 
 
 @dataclass(frozen=True)
 class Placement:
     primary: object          # paths.Path
     backup: object = None    # paths.Path when protected
+    unprotected: str = ''    # why a protected intent runs without a backup for now
 
     def latency_ms(self, topology):
         """What the intent's traffic sees now: the primary's measured latency."""
@@ -36,9 +37,16 @@ def holders(intent_id):
     return (intent_id, 'primary'), (intent_id, 'backup')
 
 
-def compute(topology, ledger, intent, avoid_spans=frozenset(), peak=None):
+def compute(topology, ledger, intent, avoid_spans=frozenset(), peak=None, keep=None,
+            degrade=False):
     """The placement the intent would get now (a dry run: the ledgers are not touched).
-    Raises paths.NoPath, whose figures say what would fit."""
+    Raises paths.NoPath, whose figures say what would fit.
+
+    For a protected intent, `keep` (a path) is tried first as the primary, with a new backup
+    beside it: after a cut the switches already carry the traffic on the surviving path, so
+    it stays there. With `degrade`, a protected intent that cannot get two disjoint paths
+    gets one (`unprotected` says why) rather than none: for an intent that already runs,
+    losing its backup is better than losing its traffic."""
     own = _own_gbps(ledger, intent.id)
     own_peak = _own_gbps(peak, intent.id) if peak is not None else {}
     excess = intent.excess_gbps
@@ -54,18 +62,38 @@ def compute(topology, ledger, intent, avoid_spans=frozenset(), peak=None):
     def available(link):   # both directions must carry the bandwidth
         return min(room(link), room(link.reverse()))
 
-    if intent.protection is Protection.PROTECTED:
-        primary, backup = find_protected(topology, intent.src, intent.dst, intent.bandwidth_gbps,
-                                         available, intent.max_latency_ms)
-        return Placement(primary, backup)
-    return Placement(find_path(topology, intent.src, intent.dst, intent.bandwidth_gbps, available,
-                               intent.max_latency_ms, avoid_spans))
+    ends = (topology, intent.src, intent.dst, intent.bandwidth_gbps, available)
+    if intent.protection is not Protection.PROTECTED:
+        return Placement(find_path(*ends, intent.max_latency_ms, avoid_spans))
+    keep = keep if keep is not None and _fits(topology, keep, intent, available, avoid_spans) else None
+    if keep is not None:
+        try:
+            return Placement(keep, find_path(*ends, intent.max_latency_ms,
+                                             frozenset(avoid_spans) | set(keep.span_ids(topology))))
+        except NoPath:
+            pass
+    try:
+        return Placement(*find_protected(*ends, intent.max_latency_ms, avoid_spans))
+    except NoPath as e:
+        if not degrade or e.constraint != 'protection':
+            raise
+        alone = keep or find_path(*ends, intent.max_latency_ms, avoid_spans)
+        return Placement(alone, unprotected=e.reason)
 
 
-def admit(topology, ledger, intent, avoid_spans=frozenset(), peak=None):
+def _fits(topology, path, intent, available, avoid_spans):
+    """The path is up, avoids what it must, has the bandwidth and meets the bound."""
+    return (all(topology.span_of(link).up for link in path.links)
+            and not set(path.span_ids(topology)) & set(avoid_spans)
+            and path.bottleneck_gbps(available) >= intent.bandwidth_gbps - EPS
+            and (intent.max_latency_ms is None
+                 or path.latency_ms(topology) <= intent.max_latency_ms + EPS))
+
+
+def admit(topology, ledger, intent, avoid_spans=frozenset(), peak=None, keep=None, degrade=False):
     """Compute a placement and reserve it in place of what the intent held. Raises NoPath
     or ledger.AdmissionError, and then the ledgers are exactly as before."""
-    placement = compute(topology, ledger, intent, avoid_spans, peak)
+    placement = compute(topology, ledger, intent, avoid_spans, peak, keep, degrade)
     books = [(ledger, intent.bandwidth_gbps)]
     if peak is not None:
         books.append((peak, intent.bandwidth_gbps + intent.excess_gbps))

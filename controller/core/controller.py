@@ -24,6 +24,7 @@ from controller.core.errors import (Conflict, FailedPrecondition, InvalidArgumen
 from controller.core.intent import Intent, Protection, ServiceClass, State
 from controller.core.ledger import Ledger
 from controller.core.paths import NoPath, Path, min_latency_ms, widest_gbps
+from controller.core.planner import Planner, by_class
 from controller.core.topology import Link, Topology
 from topologies import addressing as addr
 
@@ -33,6 +34,7 @@ from topologies import addressing as addr
 # within the span's 50 ms queue even if all bursts fire at once.
 BURST_MS = 20.0
 MIN_BURST_KBITS = 120
+LATENCY_STEP_MS = 0.2    # a delay estimate rising more than this checks the bounds at once
 UNSET = object()
 MAX_DESCRIPTION = 1024
 MAX_LABELS = 32
@@ -43,11 +45,12 @@ REQUEST_ID = re.compile(r'[A-Za-z0-9._:-]{1,64}')
 
 class Controller:
     def __init__(self, fabric, *, headroom=0.1, burst_ms=BURST_MS, startup_grace_s=10.0,
-                 store=None, quotas=None, now=0.0):
+                 store=None, quotas=None, policy=None, now=0.0):
         self.fabric = fabric
         self.quotas = dict(quotas or {})   # tenant -> most Gb/s it may commit in all
         self.topology = Topology.from_fabric(fabric)
-        self.ledger = Ledger(self.topology, headroom)      # committed rates
+        self.planner = Planner(policy, now)
+        self.ledger = Ledger(self.topology, headroom, self.planner.policy.span_headroom)  # committed
         self.peak = Ledger(self.topology, 0.0)             # committed + excess rates
         self.burst_ms = burst_ms
         self.store = store
@@ -105,12 +108,24 @@ class Controller:
             raise Conflict(f'tenant {intent.tenant} already has intent {clash.id} between '
                            f'{intent.src} and {intent.dst}: update it instead')
         self._check_quota(intent.tenant, intent.bandwidth_gbps)
-        self._dry_run(intent)
+        try:
+            self._dry_run(intent)
+            victims = []
+        except Unplaceable:
+            victims = self._victims(intent)
+            if not victims:
+                raise
         intent.number, intent.id = self._next_number, f'i-{self._next_number}'
         intent.created_at = intent.updated_at = now
         self._next_number += 1
         self._add(intent)
+        for victim in victims:
+            admission.withdraw(self.ledger, victim.id, self.peak)
         self._place(intent, 'placing', now)
+        why = (f'preempted by intent {intent.id} ({intent.service_class.value}) of tenant '
+               f'{intent.tenant}')
+        for victim in victims:
+            self._place(victim, why, now)
         self._commit()
         return intent
 
@@ -197,6 +212,7 @@ class Controller:
             return intent
         route = self.routes.get(intent.id)
         self._unplace(intent)
+        self.planner.forget(intent.id)
         self._emit(intent.move_to(State.WITHDRAWING, 'deleted', now))
         self._withdrawing[intent.id] = (self.generation, self._route_dpids(route))
         self._settle(now)
@@ -248,16 +264,32 @@ class Controller:
         self._commit()
 
     def delay_measured(self, link, delay_ms, now):
+        """A new estimate of a link's delay; intents whose bound it breaks move at once."""
+        before = self.topology.delay_ms(link)
         self.topology.record_delay(link, delay_ms, now)
+        if delay_ms > before + LATENCY_STEP_MS:
+            span_id = self.topology.span_of(link).span_id
+            self._keep_bounds(now, [i for i in self.intents.values() if span_id in self._spans_used(i.id)])
 
     def utilization_measured(self, link, gbps, now):
+        """A link's measured load; a span loaded over the policy's threshold sheds load."""
         self.utilization[link] = (gbps, now)
+        step = self.planner.load_measured(self.topology, link, gbps)
+        if step:
+            self._relieve(self.topology.span_of(link).span_id, step, now)
+            self._commit()
 
     def tick(self, now):
-        """Called about once a second: ends the start-up grace for switches never seen."""
+        """Called about once a second: ends the start-up grace for switches never seen,
+        re-optimizes when due, and gives squeezed intents their excess back when there is
+        room again."""
         if not self._grace_over and now >= self._grace_until:
             self._grace_over = True
             self._refresh(now, 'start-up grace over')
+        if self.planner.reoptimize_due(now) and not self._installing:
+            self.reoptimize(now)
+        self._unsqueeze(now)
+        self._commit()
 
     def connected(self, site_id):
         """Whether the site's switch is connected now."""
@@ -277,26 +309,183 @@ class Controller:
         except NoPath as e:
             raise Unplaceable(e) from None
 
-    def _place(self, intent, reason, now):
-        """(Re)place an intent: INSTALLING on its route, or FAILED with why."""
+    # --- the policy engine's decisions (controller/core/planner.py) -------------------------
+
+    def reoptimize(self, now):
+        """Re-place every intent, class by class, where that gains enough (the planner says
+        what is enough); spans back too recently or congested are not used for such moves."""
+        self.planner.last_reoptimized, self.planner.wanted = now, False
+        avoid = self.planner.untrusted_spans(self.topology, now) | self.planner.congested(self.topology)
+        self._retry_failed(now, 'retried: re-optimization', avoid)
+        for intent in by_class(self.intents.values()):
+            if intent.state is not State.INSTALLED:
+                continue                  # mid-move or leaving: the next round sees it
+            try:
+                better = admission.compute(self.topology, self.ledger, intent, avoid, self.peak,
+                                           degrade=True)
+            except NoPath:
+                continue
+            reason = self.planner.worth_moving(self.topology, intent, self.placements.get(intent.id),
+                                               better, now)
+            if reason is not None:
+                self.planner.moved(intent.id, now)
+                self._place(intent, reason, now, avoid=avoid)
+        settles = self.planner.settling(self.topology, now)
+        if settles is not None:           # look again once the last span back is trusted
+            self.planner.last_reoptimized = min(self.planner.last_reoptimized,
+                                                settles - self.planner.policy.reoptimize_every_s)
+
+    def _keep_bounds(self, now, intents):
+        """Move the intents whose measured latency breaks their bound; those that nowhere
+        meets it stay where they are, and say so."""
+        for intent, why in self.planner.latency_broken(self.topology, intents, self.placements):
+            try:
+                admission.compute(self.topology, self.ledger, intent, peak=self.peak, degrade=True)
+            except NoPath as e:
+                note = f'{why}; no path meets it ({e.reason}): staying'
+                if intent.reason != note:
+                    self._emit(intent.note(note, now))
+                continue
+            self._place(intent, why, now)
+        self._commit()
+
+    def _relieve(self, span_id, step, now):
+        """A congested span sheds load, lowest class first: step 1 squeezes excess rates to
+        the committed ones, step 2 moves BULK intents off it, step 3 PRIORITY ones."""
+        span = self.topology.spans[span_id]
+        load = ' and '.join(f'{self.utilization[link][0]:.1f}' for link in span.links()
+                            if link in self.utilization)
+        why = f'span {span_id} congested ({load} of {span.capacity_gbps:g} Gb/s measured)'
+        on_span = [i for i in self.intents.values() if i.state in (State.INSTALLED, State.INSTALLING)
+                   and span_id in self._spans_used(i.id, backup=False)]
+        moving = {2: ServiceClass.BULK, 3: ServiceClass.PRIORITY}.get(step)
+        for intent in self.planner.shed_order(on_span):
+            if step == 1 and intent.excess_gbps and intent.id not in self.planner.squeezed:
+                self.planner.squeezed.add(intent.id)
+                self._resize(intent)
+                self._emit(intent.note(f'excess squeezed to the committed rate: {why}', now))
+            elif intent.service_class is moving:
+                try:
+                    admission.compute(self.topology, self.ledger, intent, {span_id}, self.peak,
+                                      degrade=True)
+                except NoPath:
+                    continue              # nowhere else: it stays, metered to its rate
+                self.planner.moved(intent.id, now)
+                self._place(intent, f'moved off: {why}', now, avoid={span_id})
+
+    def _unsqueeze(self, now):
+        """Give excess rates back once every link of the intent has room for them again."""
+        congested = self.planner.congested(self.topology)
+        for intent_id in sorted(self.planner.squeezed):
+            intent, placement = self.intents.get(intent_id), self.placements.get(intent_id)
+            if intent is None or placement is None:
+                self.planner.squeezed.discard(intent_id)
+                continue
+            links = placement.primary.links
+            room = all(self.topology.span_of(link).span_id not in congested
+                       and self.utilization.get(link, (0.0, 0))[0] + intent.excess_gbps
+                       <= self.planner.policy.congestion_ratio * self.topology.capacity_gbps(link)
+                       for link in links)
+            if room:
+                self.planner.squeezed.discard(intent_id)
+                self._resize(intent)
+                self._emit(intent.note('excess rate given back: its path has room again', now))
+
+    def _resize(self, intent):
+        """The intent's meters to the rate it is allowed now (squeezed or not)."""
+        route = self.routes.get(intent.id)
+        if route is not None:
+            rate, burst = self._meter_size(intent)
+            self._set_route(intent.id, replace(route, rate_kbps=rate, burst_kbits=burst))
+            self.generation += 1
+
+    def _victims(self, intent):
+        """Lower-class intents whose bandwidth would let `intent` in, if the policy allows
+        preemption: lowest class and newest first, only those on the links it would take,
+        and no more than it needs. [] when preempting would not help."""
+        lower = [i for i in self.intents.values()
+                 if i.id in self.placements and self.planner.may_preempt(intent, i)]
+        if not lower:
+            return []
+        saved = self.ledger.snapshot(), self.peak.snapshot()
+        try:
+            for victim in lower:
+                admission.withdraw(self.ledger, victim.id, self.peak)
+            placement = admission.compute(self.topology, self.ledger, intent, peak=self.peak)
+            self.ledger.restore(saved[0])
+            self.peak.restore(saved[1])
+            links = set(admission.both_ways(placement.primary))
+            if placement.backup is not None:
+                links.update(admission.both_ways(placement.backup))
+            victims = []
+            for victim in self.planner.shed_order(lower) or lower:
+                if not links & self._links_held(victim.id, self.ledger):
+                    continue
+                victims.append(victim)
+                admission.withdraw(self.ledger, victim.id, self.peak)
+                try:
+                    admission.compute(self.topology, self.ledger, intent, peak=self.peak)
+                    return victims
+                except NoPath:
+                    continue
+            return []
+        except NoPath:
+            return []
+        finally:
+            self.ledger.restore(saved[0])
+            self.peak.restore(saved[1])
+
+    def _links_held(self, intent_id, book):
+        links = set()
+        for holder in admission.holders(intent_id):
+            held = book.reservation(holder)
+            if held:
+                links.update(held[0])
+        return links
+
+    def _spans_used(self, intent_id, backup=True):
+        placement = self.placements.get(intent_id)
+        if placement is None:
+            return set()
+        if backup:
+            return _spans_of(self.topology, placement)
+        return set(placement.primary.span_ids(self.topology))
+
+    def _place(self, intent, reason, now, keep=None, avoid=frozenset()):
+        """(Re)place an intent: INSTALLING on its route, or FAILED with why. Where the route
+        the switches carry works, the ledgers keep its links that the new route does not use
+        until the switches have flipped (make-before-break in the books too: no span is
+        over-booked mid-move). A protected intent keeps `keep` as its primary if it can."""
         old = self.routes.get(intent.id)
         old_sites = old.sites if old else ()
+        working = old is not None and intent.state in (State.INSTALLED, State.INSTALLING) and all(
+            self.topology.spans[s].up for s in self._spans_used(intent.id, backup=False))
+        before = [(book, [book.reservation(h) for h in admission.holders(intent.id)])
+                  for book in (self.ledger, self.peak)]
         if intent.state is not State.COMPILING:
             self._emit(intent.move_to(State.COMPILING, reason, now))
         try:
-            placement = admission.admit(self.topology, self.ledger, intent, peak=self.peak)
+            placement = admission.admit(self.topology, self.ledger, intent, avoid, self.peak,
+                                        keep, degrade=True)
         except NoPath as e:
             self._unplace(intent)
             self._emit(intent.move_to(State.FAILED, f'{reason}: {e.reason}', now, old_sites))
             return False
+        if working:
+            self._hold_old(intent.id, before)
         self.placements[intent.id] = placement
+        if placement.unprotected:
+            reason = f'{reason} (unprotected for now: {placement.unprotected})'
+
         rate, burst = self._meter_size(intent)
         sites = placement.primary.sites
-        if old is not None and old.sites == sites:
+        backup = placement.backup.sites if placement.backup else ()
+        if old is not None and (old.sites, old.backup) == (sites, backup):
             route = replace(old, rate_kbps=rate, burst_kbits=burst)
         else:
             route = flows.Route(intent.number, intent.tenant, sites, self._label(), self._label(),
-                                rate, burst, *_matches(intent))
+                                rate, burst, *_matches(intent), backup=backup,
+                                backup_labels=tuple(self._label() for _ in range(4)) if backup else ())
         if route != old:
             self._set_route(intent.id, route)
             self.generation += 1
@@ -310,11 +499,32 @@ class Controller:
 
     def _meter_size(self, intent):
         """(rate kb/s, burst kbit) of the intent's ingress meters, at the emulation's scale."""
-        gbps = intent.bandwidth_gbps + intent.excess_gbps
+        squeezed = intent.id in self.planner.squeezed
+        gbps = intent.bandwidth_gbps + (0.0 if squeezed else intent.excess_gbps)
         rate = max(1, round(gbps * 1e6 * self.fabric.bandwidth_scale))
         return rate, max(MIN_BURST_KBITS, round(rate * self.burst_ms / 1000))
 
+    def _hold_old(self, intent_id, before):
+        """Keep, in each ledger, the links of the route the switches carry now that the new
+        one does not use, until the intent is INSTALLED on the new one (a hold from an
+        earlier move still in flight stays as it is: it is what the switches carry)."""
+        for book, held in before:
+            if book.reservation((intent_id, 'old')) is not None:
+                continue
+            new = self._links_held(intent_id, book)
+            for reservation in filter(None, held):
+                links, gbps = reservation
+                gone = [l for l in links if l not in new]
+                if gone:
+                    book.keep((intent_id, 'old'), gone, gbps)
+                break                       # the primary's; a backup carries no traffic
+
+    def _release_old(self, intent_id):
+        if any([book.release((intent_id, 'old')) for book in (self.ledger, self.peak)]):
+            self.planner.capacity_freed()
+
     def _unplace(self, intent):
+        self._release_old(intent.id)
         admission.withdraw(self.ledger, intent.id, self.peak)
         self.placements.pop(intent.id, None)
         self._installing.pop(intent.id, None)
@@ -326,10 +536,10 @@ class Controller:
         """Set (or drop, with None) an intent's route, keeping the labels in use; returns the old."""
         old = self.routes.pop(intent_id, None)
         if old is not None:
-            self._labels.difference_update((old.label_fwd, old.label_rev))
+            self._labels.difference_update(old.labels)
         if route is not None:
             self.routes[intent_id] = route
-            self._labels.update((route.label_fwd, route.label_rev))
+            self._labels.update(route.labels)
         return old
 
     def _label(self):
@@ -348,20 +558,37 @@ class Controller:
             live = self._live(span)
             if self.topology.set_up(span.id, live):
                 (came_up if live else went_down).append(span.id)
+                self.planner.span_changed(span.id, live, now)
         for span_id in went_down:
             reason_span = f'span {span_id} down ({reason})'
             for intent in list(self.intents.values()):
                 placement = self.placements.get(intent.id)
                 if placement and span_id in _spans_of(self.topology, placement):
-                    self._place(intent, reason_span, now)
+                    self._place(intent, reason_span, now, keep=self._survivor(placement))
         if came_up:
-            self._retry_failed(now, f'retried: span {", ".join(came_up)} up')
+            # Only what has nothing now; moving back onto the span waits until it is trusted.
+            avoid = self.planner.untrusted_spans(self.topology, now)
+            self._retry_failed(now, f'retried: span {", ".join(came_up)} up', avoid)
         self._commit()
 
-    def _retry_failed(self, now, reason):
-        for intent in sorted(self.intents.values(), key=lambda i: i.number):
+    def _survivor(self, placement):
+        """The path of a protected placement that is still whole (the switches carry the
+        traffic there now), the primary first; None if neither is."""
+        for path in (placement.primary, placement.backup):
+            if path is not None and all(self.topology.span_of(l).up for l in path.links):
+                return path
+        return None
+
+    def _retry_failed(self, now, reason, avoid=frozenset()):
+        """Place FAILED intents again, class by class; off the `avoid` spans if they can,
+        but on them rather than nowhere."""
+        for intent in by_class(self.intents.values()):
             if intent.state is State.FAILED:
-                self._place(intent, reason, now)
+                try:
+                    admission.compute(self.topology, self.ledger, intent, avoid, self.peak, degrade=True)
+                except NoPath:
+                    avoid = frozenset()
+                self._place(intent, reason, now, avoid=avoid)
 
     def _live(self, span):
         for site, peer in ((span.a, span.b), (span.b, span.a)):
@@ -382,6 +609,7 @@ class Controller:
             if all(self._synced[d] >= generation for d in dpids):
                 del self._installing[intent_id]
                 intent = self.intents[intent_id]
+                self._release_old(intent_id)
                 if intent.state is State.INSTALLING:
                     route = self.routes[intent_id]
                     self._emit(intent.move_to(State.INSTALLED, f'installed on {"->".join(route.sites)}', now))
@@ -400,7 +628,7 @@ class Controller:
     def _route_dpids(self, route):
         if route is None:
             return ()
-        return tuple(addr.dpid(self.fabric.sites[s]) for s in route.sites)
+        return tuple(addr.dpid(self.fabric.sites[s]) for s in dict.fromkeys(route.sites + route.backup))
 
     # --- validation -------------------------------------------------------------------------
 
@@ -539,7 +767,7 @@ class Controller:
             'created_at': intent.created_at, 'updated_at': intent.updated_at,
             'primary': list(placement.primary.sites) if placement else None,
             'backup': list(placement.backup.sites) if placement and placement.backup else None,
-            'labels': [route.label_fwd, route.label_rev] if route else None,
+            'labels': list(route.labels) if route else None,
         }
 
     def _restore(self, loaded, now):
@@ -569,10 +797,15 @@ class Controller:
                                              'links': [[l.src, l.dst] for l in admission.both_ways(path)],
                                              'gbps': intent.bandwidth_gbps})
                         peaks.append(dict(reservations[-1], gbps=intent.bandwidth_gbps + intent.excess_gbps))
+                labels = r['labels']
+                protected = backup is not None and len(labels) == 6
                 self._set_route(intent.id, flows.Route(
-                    intent.number, intent.tenant, primary.sites, *r['labels'],
-                    *self._meter_size(intent), *_matches(intent)))
-                if intent.state is State.INSTALLING:
+                    intent.number, intent.tenant, primary.sites, *labels[:2],
+                    *self._meter_size(intent), *_matches(intent),
+                    backup=backup.sites if protected else (), backup_labels=tuple(labels[2:])))
+                if backup is not None and not protected:
+                    retry.append(intent)   # stored before backups were installed: install it
+                elif intent.state is State.INSTALLING:
                     self._installing[intent.id] = (1, self._route_dpids(self.routes[intent.id]))
             elif intent.state is State.WITHDRAWING:
                 self._withdrawing[intent.id] = (1, tuple(self._dpids))

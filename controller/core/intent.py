@@ -103,6 +103,15 @@ class Intent:
         del self.history[:-HISTORY]
         return event
 
+    def note(self, reason, now):
+        """An event that changes no state: a decision about the intent (a squeeze, a bound
+        broken with nowhere better to go), so Watch subscribers see it with its reason."""
+        self.reason, self.updated_at = reason, now
+        event = IntentEvent(self.id, self.tenant, self.state, reason, now)
+        self.history.append(event)
+        del self.history[:-HISTORY]
+        return event
+
     @property
     def active(self):
         """Holds (or is getting) resources in the network."""

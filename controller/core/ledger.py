@@ -32,12 +32,13 @@ class Ledger:
     """Reservations per holder (a tuple such as (intent id, role)): a path (tuple of links)
     and a bandwidth taken on each of its links."""
 
-    def __init__(self, topology, headroom=0.0):
-        if (not isinstance(headroom, Real) or isinstance(headroom, bool)
-                or not 0 <= headroom < 1):
-            raise ValueError(f'headroom must be a fraction 0 <= h < 1, got {headroom!r}')
+    def __init__(self, topology, headroom=0.0, span_headroom=None):
+        for value in [headroom, *(span_headroom or {}).values()]:
+            if not isinstance(value, Real) or isinstance(value, bool) or not 0 <= value < 1:
+                raise ValueError(f'headroom must be a fraction 0 <= h < 1, got {value!r}')
         self.topology = topology
         self.headroom = float(headroom)
+        self.span_headroom = {k: float(v) for k, v in (span_headroom or {}).items()}
         self._held = {}      # holder -> (links, gbps)
         self._on = {}        # link -> {holder: gbps}: the index behind reserved_gbps
 
@@ -84,6 +85,15 @@ class Ledger:
         self.release(holder)
         self._put(holder, links, gbps)
 
+    def keep(self, holder, links, gbps):
+        """Hold links that already carry this traffic, without asking for room: a move keeps
+        what its old path carries until the switches have flipped to the new one, so no new
+        reservation can take it meanwhile."""
+        links, gbps = self._checked(holder, links, gbps)
+        if holder in self._held:
+            raise ValueError(f'{holder!r} already holds a reservation')
+        self._put(holder, links, gbps)
+
     def release(self, holder):
         """Returns whether there was something to release."""
         held = self._held.pop(holder, None)
@@ -106,7 +116,7 @@ class Ledger:
         """Replace every reservation with those of a snapshot, or raise ValueError and change
         nothing. Spans that are down now still get their reservations back (the ledger keeps
         them while a span is down), but no link may end up over-booked."""
-        scratch = Ledger(self.topology, self.headroom)
+        scratch = Ledger(self.topology, self.headroom, self.span_headroom)
         try:
             for item in data:
                 holder = tuple(item['holder'])
@@ -130,7 +140,7 @@ class Ledger:
         span = self.topology.span_of(link)
         if not span.up and not ignore_state:
             return 0.0
-        return span.capacity_gbps * (1.0 - self.headroom)
+        return span.capacity_gbps * (1.0 - self.span_headroom.get(span.span_id, self.headroom))
 
     def _checked(self, holder, links, gbps):
         """Validate a request; the holder must round-trip through JSON (see snapshot)."""

@@ -96,7 +96,7 @@ def test_every_intent_flow_carries_its_intent_in_the_cookie():
     core = Controller(TRIANGLE)
     core.create('red', 'dca', 'dcc', 5, now=1)
     core.create('blue', 'dca', 'dcc', 2, now=1)
-    for dpid, (entries, meters) in core.plan().items():
+    for dpid, (entries, meters, _) in core.plan().items():
         for flow in entries.values():
             if flow.priority in (fl.PRIO_INGRESS, fl.PRIO_LABEL):
                 assert fl.cookie_intent(flow.cookie) in (1, 2)
@@ -109,7 +109,7 @@ def test_every_intent_flow_carries_its_intent_in_the_cookie():
 def test_ingress_flows_are_metered_at_the_intents_rate():
     core = Controller(TRIANGLE, burst_ms=50)
     core.create('red', 'dca', 'dcc', 5, now=1)            # 5 Gb/s at scale 0.001: 5000 kb/s
-    ingress = [f for entries, _ in core.plan().values() for f in entries.values() if f.is_ingress]
+    ingress = [f for entries, _, _ in core.plan().values() for f in entries.values() if f.is_ingress]
     assert len(ingress) == 2
     for flow in ingress:
         meter = core.plan()[flow.dpid][1][flow.meter]
@@ -180,3 +180,74 @@ def test_route_validation():
         fl.Route(1, 'red', ('dca', 'dcb'), 16, 16, 1, 1)
     with pytest.raises(ValueError):
         fl.Route(1, 'red', ('dca', 'dcb'), 3, 17, 1, 1)
+
+
+LUMEN = load_fabric('lumen-qts')
+
+
+def protected_fabric(src='phx1', dst='iad1'):
+    core = Controller(LUMEN)
+    intent = core.create('acme', src, dst, 10, now=1, protection='PROTECTED')
+    return core, intent, installed_fabric(core)
+
+
+@pytest.mark.parametrize('src, dst', [('phx1', 'iad1'), ('dfw1', 'pdx1'), ('pdx1', 'iad1')])
+def test_the_switches_repair_a_cut_of_any_span_of_a_protected_primary_by_themselves(src, dst):
+    core, intent, fake = protected_fabric(src, dst)
+    route = core.route_of(intent.id)
+    assert route.backup and not set(zip(route.sites, route.sites[1:])) & set(zip(route.backup, route.backup[1:]))
+    there, back = ip('acme', dst, LUMEN), ip('acme', src, LUMEN)
+    assert fake.send_ipv4('acme', src, there) == (('host', 'acme', dst), list(route.sites))
+    primary_spans = [LUMEN.span(a, b).id for a, b in zip(route.sites, route.sites[1:])]
+    for span_id in primary_spans:              # the controller is not told: switches only
+        fake.down = {span_id}
+        for frm, to, addr_ in ((src, dst, there), (dst, src, back)):
+            where, crossed = fake.send_ipv4('acme', frm, addr_)
+            assert where == ('host', 'acme', to), (span_id, frm, crossed)
+            assert crossed[-len(route.backup):] in (list(route.backup), list(route.backup[::-1]))
+    # A cut of the backup leaves the primary alone.
+    fake.down = {LUMEN.span(route.backup[0], route.backup[1]).id}
+    assert fake.send_ipv4('acme', src, there) == (('host', 'acme', dst), list(route.sites))
+
+
+@pytest.mark.parametrize('src, dst, hop', [('phx1', 'iad1', 2), ('dfw1', 'pdx1', 1)])
+def test_after_a_cut_the_controller_keeps_the_surviving_path_and_reprotects_without_a_gap(src, dst, hop):
+    """The controller re-places the intent with a new backup: beside the path the switches
+    already use where one exists, else on another disjoint pair, else unprotected on the
+    survivor (saying why); every phase of that move keeps the traffic arriving while the
+    span is still cut."""
+    core, intent, fake = protected_fabric(src, dst)
+    route = core.route_of(intent.id)
+    a, b = route.sites[hop - 1], route.sites[hop]
+    cut = LUMEN.span(a, b).id
+    fake.down = {cut}
+    core.port_state(addr.dpid(LUMEN.sites[a]), addr.span_port(LUMEN, a, b), False, now=2)
+    new = core.route_of(intent.id)
+    assert cut not in {LUMEN.span(x, y).id for path in (new.sites, new.backup) for x, y in zip(path, path[1:])}
+    assert new.backup or (new.sites == route.backup and 'unprotected for now' in intent.reason)
+    changes = reconcile.diff_all(core.plan(), fake.installed())
+    for phase in range(3):
+        fake.apply(changes, phases=(phase,))
+        assert fake.send_ipv4('acme', src, ip('acme', dst, LUMEN))[0] == ('host', 'acme', dst)
+        assert fake.send_ipv4('acme', dst, ip('acme', src, LUMEN))[0] == ('host', 'acme', src)
+    assert not reconcile.diff_all(core.plan(), fake.installed())
+    assert not any(fake.groups[d].get(route.label_fwd) for d in fake.groups)   # old groups gone
+
+
+def test_groups_come_before_the_flows_that_use_them():
+    core, _, _ = protected_fabric()
+    changes = reconcile.diff_all(core.plan(), {})
+    assert any(op == 'add_group' for ops in changes.phases[0].values() for op, _ in ops)
+    with pytest.raises(Rejected):
+        FakeFabric(LUMEN).apply(changes, phases=(1,))
+
+
+def test_protected_route_validation():
+    with pytest.raises(ValueError):           # a backup without its labels
+        fl.Route(1, 'red', ('dca', 'dcc'), 16, 17, 1, 1, backup=('dca', 'dcb', 'dcc'))
+    with pytest.raises(ValueError):           # labels used twice
+        fl.Route(1, 'red', ('dca', 'dcc'), 16, 17, 1, 1, backup=('dca', 'dcb', 'dcc'),
+                 backup_labels=(18, 19, 20, 16))
+    with pytest.raises(ValueError):           # not between the same ends
+        fl.Route(1, 'red', ('dca', 'dcc'), 16, 17, 1, 1, backup=('dca', 'dcb'),
+                 backup_labels=(18, 19, 20, 21))

@@ -1,0 +1,173 @@
+"""The policy engine: when a placed intent should move, and which intents give way.
+
+Pure, like the rest of the core: the controller passes the time and the facts, the planner
+answers with decisions, each with its reason; the controller carries them out (routes,
+events, store). What it decides:
+
+- **latency**: an intent whose path's measured latency breaks its bound moves to a path
+  that meets it; an intent whose bound still holds stays put;
+- **re-optimization**: on a timer and when the network gets better (a span back, capacity
+  freed), intents are re-placed class by class (REALTIME, then PRIORITY, then BULK, as SWAN
+  and B4 allocate), each only if the move gains enough latency, gets back its protection,
+  or leaves a congested span;
+- **hysteresis**: a span that came back is not used for such moves until it has stayed up
+  `span_hold_s`, doubled for every other time it went down within `flap_window_s` (route
+  flap damping), and an intent is moved for gain at most once per `move_hold_s`; so a span
+  flapping every second moves an intent off it once, and back once when it has settled;
+- **congestion**: a span whose measured load stays above `congestion_ratio` of its capacity
+  for `congestion_samples` readings sheds load, lowest class first: excess rates are
+  squeezed to the committed ones, then intents move to paths avoiding it; REALTIME intents
+  are never squeezed nor moved for congestion: theirs is the guarantee being kept;
+- **preemption**: a higher-class intent that does not fit may take the bandwidth of
+  lower-class ones, if the policy allows it and their tenants are not exempt; they are then
+  re-placed elsewhere, or fail with the reason.
+"""
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from controller.core.intent import ServiceClass, State
+
+RANK = {ServiceClass.REALTIME: 0, ServiceClass.PRIORITY: 1, ServiceClass.BULK: 2}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The operator's knobs (naas-controller --policy FILE; docs/policy.md)."""
+    reoptimize_every_s: float = 30.0
+    min_gain_ms: float = 1.0          # a move for latency gain must save this much ...
+    min_gain_ratio: float = 0.05      # ... and this fraction of the path's latency
+    span_hold_s: float = 10.0         # a span back up is used for moves after this long up,
+    flap_window_s: float = 300.0      # doubled per other time it went down within this window,
+    max_hold_s: float = 320.0         # at most this long
+    move_hold_s: float = 30.0         # an intent moves for gain at most once per this
+    congestion_ratio: float = 0.95    # of a span's capacity, measured
+    congestion_samples: int = 2       # consecutive readings above it
+    preemption: bool = True
+    exempt_tenants: frozenset = frozenset()   # never preempted
+    span_headroom: dict = field(default_factory=dict)   # span id -> headroom fraction
+
+    def hold_s(self, downs):
+        """How long a span must stay up after coming back, having gone down `downs` times."""
+        return min(self.max_hold_s, self.span_hold_s * 2 ** max(0, downs - 1))
+
+
+class Planner:
+    def __init__(self, policy=None, now=0.0):
+        self.policy = policy or Policy()
+        self._downs = {}           # span id -> deque of when it went down
+        self._up_since = {}        # span id -> when it last came up
+        self._moved_at = {}        # intent id -> when it last moved for gain
+        self._hot = {}             # link -> consecutive readings above the threshold
+        self.squeezed = set()      # intent ids whose excess is squeezed
+        self.last_reoptimized = now
+        self.wanted = False        # a re-optimization is due (the network got better)
+
+    # --- facts ------------------------------------------------------------------------------
+
+    def span_changed(self, span_id, up, now):
+        if up:
+            self._up_since[span_id] = now
+            self.wanted = True
+        else:
+            downs = self._downs.setdefault(span_id, deque())
+            downs.append(now)
+            while downs and downs[0] < now - self.policy.flap_window_s:
+                downs.popleft()
+
+    def capacity_freed(self):
+        self.wanted = True
+
+    def untrusted_spans(self, topology, now):
+        """Spans up but not yet trusted: back too recently for their flap history."""
+        out = set()
+        for span_id, since in self._up_since.items():
+            downs = [t for t in self._downs.get(span_id, ()) if t >= now - self.policy.flap_window_s]
+            if topology.spans[span_id].up and now - since < self.policy.hold_s(len(downs)):
+                out.add(span_id)
+        return out
+
+    def settling(self, topology, now):
+        """The earliest time an untrusted span becomes trusted, or None."""
+        times = []
+        for span_id in self.untrusted_spans(topology, now):
+            downs = [t for t in self._downs.get(span_id, ()) if t >= now - self.policy.flap_window_s]
+            times.append(self._up_since[span_id] + self.policy.hold_s(len(downs)))
+        return min(times, default=None)
+
+    def moved(self, intent_id, now):
+        self._moved_at[intent_id] = now
+
+    def forget(self, intent_id):
+        self._moved_at.pop(intent_id, None)
+        self.squeezed.discard(intent_id)
+
+    # --- latency ------------------------------------------------------------------------------
+
+    def latency_broken(self, topology, intents, placements):
+        """[(intent, reason)] for placed intents whose primary's measured latency is over
+        the bound, most urgent class first."""
+        out = []
+        for intent in by_class(intents):
+            placement = placements.get(intent.id)
+            if intent.max_latency_ms is None or placement is None or not intent.active:
+                continue
+            ms = placement.primary.latency_ms(topology)
+            if ms > intent.max_latency_ms + 1e-9:
+                slow = max(placement.primary.links, key=topology.delay_ms)
+                out.append((intent, f'latency {ms:.1f} ms over the {intent.max_latency_ms:g} ms '
+                                    f'bound (span {topology.span_of(slow).span_id} measured '
+                                    f'{topology.delay_ms(slow):.1f} ms)'))
+        return out
+
+    # --- re-optimization ------------------------------------------------------------------------
+
+    def reoptimize_due(self, now):
+        return self.wanted or now - self.last_reoptimized >= self.policy.reoptimize_every_s
+
+    def worth_moving(self, topology, intent, current, better, now):
+        """The reason to move an intent from `current` to `better` (placements), or None."""
+        if current is None:
+            return 'placed again'
+        if current.unprotected and better.backup is not None:
+            return 'protected again'
+        if now - self._moved_at.get(intent.id, -math.inf) < self.policy.move_hold_s:
+            return None
+        old, new = current.primary.latency_ms(topology), better.primary.latency_ms(topology)
+        gain = old - new
+        if gain >= self.policy.min_gain_ms and gain >= self.policy.min_gain_ratio * old:
+            return f're-optimized: {new:.1f} ms instead of {old:.1f} ms'
+        return None
+
+    # --- congestion ---------------------------------------------------------------------------
+
+    def load_measured(self, topology, link, gbps):
+        """Record a reading. Returns the step of relief due now (1 after `congestion_samples`
+        readings in a row over the threshold, 2 after twice as many, ...), else 0."""
+        limit = self.policy.congestion_ratio * topology.capacity_gbps(link)
+        if gbps <= limit:
+            self._hot.pop(link, None)
+            return 0
+        n = self._hot[link] = self._hot.get(link, 0) + 1
+        return n // self.policy.congestion_samples if n % self.policy.congestion_samples == 0 else 0
+
+    def congested(self, topology):
+        return {topology.span_of(link).span_id for link, n in self._hot.items()
+                if n >= self.policy.congestion_samples}
+
+    def shed_order(self, intents_on_span):
+        """Who gives way on a congested span: lowest class first, newest first; never REALTIME."""
+        return sorted((i for i in intents_on_span if i.service_class is not ServiceClass.REALTIME),
+                      key=lambda i: (-RANK[i.service_class], -i.number))
+
+    # --- preemption ---------------------------------------------------------------------------
+
+    def may_preempt(self, winner, loser):
+        return (self.policy.preemption and loser.tenant not in self.policy.exempt_tenants
+                and RANK[loser.service_class] > RANK[winner.service_class]
+                and loser.state is not State.WITHDRAWING)
+
+
+def by_class(intents):
+    """Intents in allocation order: REALTIME, PRIORITY, BULK; oldest first within a class."""
+    return sorted(intents, key=lambda i: (RANK[i.service_class], i.number))
