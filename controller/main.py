@@ -21,6 +21,7 @@ import time
 from controller.core.controller import BURST_MS, Controller
 from controller.northbound.auth import AuthFileError, load_auth
 from controller.northbound.server import create_server
+from controller.policy import PolicyFileError, load_policy
 from controller.runtime import Runtime
 from controller.southbound.loopback import Loopback
 from controller.store import Store, StoreError
@@ -47,6 +48,7 @@ def parse_args(argv):
                         help='fraction of every span never reserved (default: %(default)s)')
     parser.add_argument('--burst-ms', type=float, default=BURST_MS,
                         help="meter burst in ms of an intent's rate (default: %(default)s)")
+    parser.add_argument('--policy', help='YAML policy file of the policy engine (docs/policy.md)')
     parser.add_argument('--log-level', default='info', choices=['debug', 'info', 'warning', 'error'])
     return parser.parse_args(argv)
 
@@ -66,14 +68,15 @@ def main(argv=None):
         tls = _read_tls(args.tls_cert, args.tls_key) if args.tls_cert else None
         if args.southbound == 'openflow':
             _check_port_free(args.listen, args.openflow_port)
+        policy = load_policy(args.policy, fabric) if args.policy else None
         store = Store(args.db)
         core = Controller(fabric, headroom=args.headroom, burst_ms=args.burst_ms, store=store,
-                          quotas=auth.quotas, now=time.time())
+                          quotas=auth.quotas, policy=policy, now=time.time())
         core.subscribe(lambda e: LOG.info('intent %s (%s): %s, %s', e.intent_id, e.tenant,
                                           e.state.value, e.reason))
         runtime = Runtime(core)
         grpc_server, grpc_port = create_server(runtime, auth, f'{args.listen}:{args.grpc_port}', tls)
-    except (FabricError, AuthFileError, StoreError, ValueError, OSError, RuntimeError) as e:
+    except (FabricError, AuthFileError, PolicyFileError, StoreError, ValueError, OSError, RuntimeError) as e:
         print(f'naas-controller: {e}', file=sys.stderr)
         return 2
     LOG.info('fabric %s: %d sites, %d spans, %d tenants; %d intents restored from %s',

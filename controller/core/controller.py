@@ -125,6 +125,7 @@ class Controller:
         why = (f'preempted by intent {intent.id} ({intent.service_class.value}) of tenant '
                f'{intent.tenant}')
         for victim in victims:
+            self.planner.displaced.add(victim.id)
             self._place(victim, why, now)
         self._commit()
         return intent
@@ -329,6 +330,7 @@ class Controller:
                                                better, now)
             if reason is not None:
                 self.planner.moved(intent.id, now)
+                self.planner.displaced.discard(intent.id)
                 self._place(intent, reason, now, avoid=avoid)
         settles = self.planner.settling(self.topology, now)
         if settles is not None:           # look again once the last span back is trusted
@@ -371,6 +373,7 @@ class Controller:
                 except NoPath:
                     continue              # nowhere else: it stays, metered to its rate
                 self.planner.moved(intent.id, now)
+                self.planner.displaced.add(intent.id)
                 self._place(intent, f'moved off: {why}', now, avoid={span_id})
 
     def _unsqueeze(self, now):
@@ -564,6 +567,7 @@ class Controller:
             for intent in list(self.intents.values()):
                 placement = self.placements.get(intent.id)
                 if placement and span_id in _spans_of(self.topology, placement):
+                    self.planner.displaced.add(intent.id)
                     self._place(intent, reason_span, now, keep=self._survivor(placement))
         if came_up:
             # Only what has nothing now; moving back onto the span waits until it is trusted.

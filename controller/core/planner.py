@@ -8,8 +8,10 @@ events, store). What it decides:
   that meets it; an intent whose bound still holds stays put;
 - **re-optimization**: on a timer and when the network gets better (a span back, capacity
   freed), intents are re-placed class by class (REALTIME, then PRIORITY, then BULK, as SWAN
-  and B4 allocate), each only if the move gains enough latency, gets back its protection,
-  or leaves a congested span;
+  and B4 allocate), each only if it gets back its protection, or the move gains enough
+  latency and the intent either has a latency bound (margin is what it buys) or was
+  displaced (by a cut, congestion or preemption: it goes home once the span is back);
+  an intent with no bound is not moved just because another path became faster;
 - **hysteresis**: a span that came back is not used for such moves until it has stayed up
   `span_hold_s`, doubled for every other time it went down within `flap_window_s` (route
   flap damping), and an intent is moved for gain at most once per `move_hold_s`; so a span
@@ -60,6 +62,7 @@ class Planner:
         self._moved_at = {}        # intent id -> when it last moved for gain
         self._hot = {}             # link -> consecutive readings above the threshold
         self.squeezed = set()      # intent ids whose excess is squeezed
+        self.displaced = set()     # intent ids moved off their path by the network, not by choice
         self.last_reoptimized = now
         self.wanted = False        # a re-optimization is due (the network got better)
 
@@ -101,6 +104,7 @@ class Planner:
     def forget(self, intent_id):
         self._moved_at.pop(intent_id, None)
         self.squeezed.discard(intent_id)
+        self.displaced.discard(intent_id)
 
     # --- latency ------------------------------------------------------------------------------
 
@@ -131,6 +135,8 @@ class Planner:
             return 'placed again'
         if current.unprotected and better.backup is not None:
             return 'protected again'
+        if intent.max_latency_ms is None and intent.id not in self.displaced:
+            return None
         if now - self._moved_at.get(intent.id, -math.inf) < self.policy.move_hold_s:
             return None
         old, new = current.primary.latency_ms(topology), better.primary.latency_ms(topology)

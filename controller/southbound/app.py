@@ -7,7 +7,7 @@ Waiting happens in two threads of our own:
   meters, then sends only the difference) and pushes every plan change in the three phases
   of `reconcile`, with a barrier on every switch between phases; only then does it tell the
   core `synced(dpid, generation)`;
-- the prober sends, every second, an echo request to each switch and an LLDP probe out of
+- the prober sends, every half second, an echo request to each switch and an LLDP probe out of
   each span port (discovery and one-way delay), and every two seconds asks for port counters
   (utilization).
 
@@ -35,8 +35,12 @@ from topologies import addressing as addr
 
 LOG = logging.getLogger('naas.southbound')
 REPLY_TIMEOUT_S = 5.0
-PROBE_INTERVAL_S = 1.0
-STATS_EVERY = 2                 # probe rounds between port counter requests
+# A span that becomes slower shows in the delay estimate (the minimum of the last
+# DELAY_WINDOW probes) after DELAY_WINDOW * PROBE_INTERVAL_S = 1.5 s, so an intent whose
+# bound it breaks moves well within the 3 s the policy engine promises.
+PROBE_INTERVAL_S = 0.5
+DELAY_WINDOW = 3
+STATS_EVERY = 4                 # probe rounds between port counter requests (2 s)
 DISCOVERY_GRACE_S = 10.0        # a span not seen by LLDP this long after both ends connect is reported
 CONTROLLER_MAC = '02:00:00:00:00:fe'
 
@@ -82,7 +86,7 @@ class FabricApp(app_manager.OSKenApp):
         self._lock = threading.Lock()          # switches and waiters
         self._stop = threading.Event()
         self.instance = int(time.time_ns() & 0xffffffff)
-        self.echo, self.delays, self.usage = EchoTracker(), DelayEstimator(), UtilizationMeter()
+        self.echo, self.delays, self.usage = EchoTracker(), DelayEstimator(DELAY_WINDOW), UtilizationMeter()
         self.seen_links = set()                # Links LLDP has shown
         self.reported = set()                  # discovery problems already logged
         self._threads = []
