@@ -615,8 +615,9 @@ class Controller:
                 intent = self.intents[intent_id]
                 self._release_old(intent_id)
                 if intent.state is State.INSTALLING:
-                    route = self.routes[intent_id]
-                    self._emit(intent.move_to(State.INSTALLED, f'installed on {"->".join(route.sites)}', now))
+                    route, placement = self.routes[intent_id], self.placements[intent_id]
+                    why = f' (unprotected for now: {placement.unprotected})' if placement.unprotected else ''
+                    self._emit(intent.move_to(State.INSTALLED, f'installed on {"->".join(route.sites)}{why}', now))
         if installing is not None:
             return
         for intent_id, (generation, dpids) in list(self._withdrawing.items()):
