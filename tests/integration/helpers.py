@@ -54,6 +54,16 @@ def wait_for(what, condition, timeout_s=15.0):
     raise AssertionError(f'{what}: not within {timeout_s:g} s')
 
 
+def all_up(ctl):
+    """Wait until the controller sees every switch connected and every span up and measured."""
+    def ready():
+        with ctl.client() as client:
+            topology = client.get_topology()
+        return (all(site.connected for site in topology.sites) and all(span.up for span in topology.spans)
+                and all(d.delay_measured for span in topology.spans for d in span.directions))
+    wait_for('every span up and measured', ready, timeout_s=60)
+
+
 def ping_counts(out, count=0):
     """(sent, received) from ping's summary; (count, 0) if it printed none."""
     m = re.search(r'(\d+) packets transmitted, (\d+) received', out)

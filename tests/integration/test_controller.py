@@ -10,7 +10,7 @@ import time
 import pytest
 
 from controller.process import ControllerProcess
-from tests.integration.helpers import (installed, ip, iperf_mbps, order, path_of, ping_counts, pings,
+from tests.integration.helpers import (all_up, installed, ip, iperf_mbps, order, path_of, ping_counts, pings,
                                        reaches, records, wait_for)
 from topologies import addressing as addr
 from topologies.emulation import Emulation
@@ -184,6 +184,7 @@ def test_lumen_qts_intent_survives_a_backbone_cut(tmp_path):
     lumen = load_fabric('lumen-qts')
     with ControllerProcess('lumen-qts', tmp_path / 'naas.db', tmp_path / 'controller.log') as ctl:
         with Emulation(lumen, controller=ctl.address) as emu:
+            all_up(ctl)
             (intent,) = order(ctl, ('acme', 'phx1', 'iad1', 10))
             installed(ctl, intent)
             path = path_of(ctl, intent)

@@ -9,7 +9,7 @@ import pytest
 
 from controller.process import ControllerProcess
 from naas.v1 import intent_pb2
-from tests.integration.helpers import installed, ip, order, path_of, reaches, wait_for
+from tests.integration.helpers import all_up, installed, ip, order, path_of, reaches, wait_for
 from topologies.emulation import Emulation
 from topologies.fabric import load_fabric
 from topologies.probe import Probe
@@ -26,16 +26,6 @@ def controller(tmp, fabric):
     (tmp / 'policy.yaml').write_text(POLICY)
     return ControllerProcess(fabric, tmp / 'naas.db', tmp / 'controller.log',
                              extra_args=['--policy', str(tmp / 'policy.yaml')]).start()
-
-
-def all_up(ctl):
-    """Wait until the controller sees every switch connected and every span up and measured."""
-    def ready():
-        with ctl.client() as client:
-            topology = client.get_topology()
-        return (all(site.connected for site in topology.sites) and all(span.up for span in topology.spans)
-                and all(d.delay_measured for span in topology.spans for d in span.directions))
-    wait_for('every span up and measured', ready, timeout_s=60)
 
 
 def stopped(ctl):
