@@ -116,18 +116,22 @@ def load_fabric(spec):
         if not path.exists():
             raise FabricError(spec, [('', 'no such fabric file, nor a shipped fabric '
                                           f'(shipped: {", ".join(shipped_fabrics())})')])
+    return parse_fabric(read_yaml(path), source=str(path))
+
+
+def read_yaml(path, error=FabricError):
+    """The decoded YAML document at `path`; `error` (a FabricError type) if it cannot be read."""
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(Path(path).read_text())
     except OSError as e:
-        raise FabricError(str(path), [('', f'cannot read: {e.strerror}')]) from None
+        raise error(str(path), [('', f'cannot read: {e.strerror}')]) from None
     except yaml.YAMLError as e:
-        raise FabricError(str(path), [('', f'not valid YAML: {e}')]) from None
-    return parse_fabric(data, source=str(path))
+        raise error(str(path), [('', f'not valid YAML: {e}')]) from None
 
 
 def parse_fabric(data, source='<fabric>'):
     """Validate the decoded YAML document and build a Fabric; raise FabricError listing all problems."""
-    v = _Validator()
+    v = Validator()
     top = v.mapping(data, '', required=('name', 'sites', 'spans'),
                     optional=('description', 'emulation', 'tenants'))
     if 'name' in top and not (isinstance(top['name'], str) and NAME_RULE.match(top['name'])):
@@ -238,7 +242,7 @@ def _check_connected(v, sites, spans):
         v.problem('spans', f'sites {", ".join(cut_off)} are not connected to site {first!r}')
 
 
-class _Validator:
+class Validator:
     """Collects (key, message) problems while reading untrusted YAML."""
 
     def __init__(self):
