@@ -1,17 +1,11 @@
 """Tests marked `root` need root, Open vSwitch and Mininet's mnexec; CI runs them (as root)."""
-import os
-import shutil
-
 import pytest
 
-
-def root_ready():
-    tools = ('ovs-vswitchd', 'ovsdb-server', 'mnexec', 'iperf3', 'tc')
-    return os.geteuid() == 0 and all(shutil.which(t) for t in tools)
+from topologies.pytest_plugin import lab_ready
 
 
 def pytest_collection_modifyitems(config, items):
-    if root_ready():
+    if not lab_ready():
         return
     skip = pytest.mark.skip(reason='needs root, Open vSwitch and Mininet: run `make test` as root')
     for item in items:

@@ -1,0 +1,174 @@
+"""A running lab: a fabric emulated by Mininet, the real controller process programming it, and
+API clients with each tenant's token; plus what the tenants' hosts measure. The scenario runner
+(topologies/scenario_run.py), the pytest plugin and the integration tests all use it.
+
+    with Lab(load_fabric('triangle'), workdir) as lab:
+        with lab.client('acme') as client:
+            client.create_intent('sea', 'sfo', 2)
+        lab.pings(('acme', 'sea'), ('acme', 'sfo'))
+"""
+import json
+import os
+import re
+import subprocess
+import time
+
+import yaml
+
+from controller.process import ControllerProcess
+from topologies import addressing as addr
+from topologies.measure import finish, wait_listening
+
+READY_TIMEOUT_S = 60.0     # every switch connected, every span up and its delay measured
+IPERF_PORT = 5202
+
+
+class Lab:
+    """Start the controller, then the emulation pointed at it; wait until the controller sees
+    the whole fabric. Leaving the `with` stops both (also on errors and Ctrl-C); `status` is
+    then the controller's exit status."""
+
+    def __init__(self, fabric, workdir, policy=None, say=lambda message: None):
+        self.fabric, self.workdir, self.say = fabric, str(workdir), say
+        extra = []
+        if policy:
+            path = os.path.join(self.workdir, 'policy.yaml')
+            with open(path, 'w') as f:
+                yaml.safe_dump(policy, f)
+            extra = ['--policy', path]
+        self.controller = ControllerProcess(fabric.source, os.path.join(self.workdir, 'naas.db'),
+                                            os.path.join(self.workdir, 'controller.log'),
+                                            extra_args=extra)
+        self.emulation = None
+        self.status = None
+        self.changed = {}          # span id -> (site, site, delay ms) before a span_* call changed it
+
+    def __enter__(self):
+        try:
+            self.say('starting the controller')
+            self.controller.start()
+            from topologies.emulation import Emulation   # Mininet: only where a lab runs
+            self.say(f'building fabric {self.fabric.name}: {len(self.fabric.sites)} sites, '
+                     f'{len(self.fabric.spans)} spans')
+            self.emulation = Emulation(self.fabric, controller=self.controller.address)
+            self.emulation.start()
+            self.say('waiting until the controller sees every switch and has measured every span')
+            wait_ready(self.controller)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        try:
+            if self.emulation is not None:
+                self.emulation.stop()
+        finally:
+            self.status = self.controller.stop()
+
+    def client(self, who='operator', **kw):
+        """A naasctl Client with `who`'s token: 'operator' or a tenant id."""
+        return self.controller.client(who, **kw)
+
+    def restart_controller(self):
+        """Stop the controller (SIGTERM) and start it again on the same store and ports."""
+        self.status = self.controller.stop()
+        self.controller.start()
+        wait_ready(self.controller)
+
+    # Events, by the names of the sites at either end of a span.
+    def span_down(self, a, b):
+        self._remember(a, b)
+        self.emulation.span_up(a, b, up=False)
+
+    def span_up(self, a, b):
+        self._remember(a, b)
+        self.emulation.span_up(a, b, up=True)
+
+    def span_delay(self, a, b, ms):
+        self._remember(a, b)
+        self.emulation.set_span_delay(a, b, ms)
+
+    def restore_spans(self):
+        """Every span a span_* call changed: up again, with its delay from before."""
+        for a, b, delay_ms in self.changed.values():
+            self.emulation.set_span_delay(a, b, delay_ms)
+            self.emulation.span_up(a, b, up=True)
+        self.changed.clear()
+
+    def _remember(self, a, b):
+        span = self.fabric.span(a, b)
+        if span is None:
+            raise KeyError(f'no span between {a} and {b}')
+        self.changed.setdefault(span.id, (a, b, self.emulation.span_state(a, b)['delay_ms']))
+
+    # Tenant hosts, as (tenant, site) pairs.
+    def host(self, host):
+        tenant, site = host
+        return self.emulation.host(tenant, site)
+
+    def ip(self, host):
+        tenant, site = host
+        return addr.host_ip(self.fabric.tenants[tenant], self.fabric.sites[site])
+
+    def pings(self, src, dst, count=3, interval='0.2'):
+        return pings(self.host(src), self.ip(dst), count, interval)
+
+    def tcp_mbps(self, src, dst, seconds=5):
+        return tcp_mbps(self.host(dst), self.host(src), self.ip(dst), seconds)
+
+
+def wait_ready(controller, timeout_s=READY_TIMEOUT_S):
+    """Wait until `controller` (a ControllerProcess) sees every switch connected and every span
+    up with its delay measured: before that, it would place intents on partial knowledge."""
+    def ready():
+        with controller.client() as client:
+            topology = client.get_topology()
+        return (all(site.connected for site in topology.sites) and all(span.up for span in topology.spans)
+                and all(d.delay_measured for span in topology.spans for d in span.directions))
+    wait_for('every switch connected and every span up and measured', ready, timeout_s)
+
+
+def wait_for(what, condition, timeout_s=15.0):
+    """The first true value of condition(), polled every 0.1 s; AssertionError after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f'{what}: not within {timeout_s:g} s')
+
+
+def ping_counts(out, count=0):
+    """(sent, received) from ping's summary; (count, 0) if it printed none."""
+    m = re.search(r'(\d+) packets transmitted, (\d+) received', out)
+    return (int(m.group(1)), int(m.group(2))) if m else (count, 0)
+
+
+def pings(host, target, count=3, interval='0.2'):
+    """(sent, received) of a ping run from a host."""
+    return ping_counts(host.cmd(f'ping -n -c {count} -i {interval} -W 1 {target}'), count)
+
+
+def tcp_mbps(server, client, target, seconds=5):
+    """TCP goodput from client to server (iperf3, the first 2 s omitted); 0.0 if no flow."""
+    srv = server.popen(['iperf3', '-s', '-1', '-p', str(IPERF_PORT)], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(server, IPERF_PORT)
+        cli = client.popen(['iperf3', '-c', target, '-p', str(IPERF_PORT), '-t', str(seconds),
+                            '-O', '2', '-J', '--connect-timeout', '3000'],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        out = finish(cli, seconds + 25)
+        try:
+            return json.loads(out)['end']['sum_received']['bits_per_second'] / 1e6
+        except (ValueError, KeyError):
+            return 0.0
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+        finish(srv, 5)

@@ -1,0 +1,104 @@
+"""pytest plugin `naas_fabric` (installed with naas-fabric): write your own topology tests in
+Python against a running lab: a fabric in Mininet and the real controller, driven through its
+gRPC API (docs/pytest-plugin.md).
+
+    import pytest
+    pytestmark = pytest.mark.naas_fabric('triangle')      # a shipped name, a path or topohub:KEY
+
+    def test_red_reaches_its_other_site(naas):
+        naas.order('red', 'dca', 'dcc', 2)                 # INSTALLED, or the test fails
+        assert naas.pings(('red', 'dca'), ('red', 'dcc'))[1] > 0
+
+Fixtures:
+- `naas_lab` (module): the running topologies.lab.Lab; one per test module, because bringing
+  a fabric up takes seconds to a minute.
+- `naas` (function): the same lab, plus `order(...)`; after each test it withdraws the
+  intents the test ordered and restores every span it cut or slowed, so tests stay independent.
+"""
+import os
+import shutil
+
+import grpc
+import pytest
+
+from naasctl.client import ApiError
+from topologies.fabric import load_fabric
+from topologies.lab import Lab
+
+TOOLS = ('ovs-vswitchd', 'ovsdb-server', 'mnexec', 'iperf3', 'tc')
+MARKER = 'naas_fabric'
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', f'{MARKER}(fabric, policy=None): the fabric (a shipped name, '
+                                       'a path or topohub:KEY) and the controller policy (a mapping, '
+                                       'docs/policy.md) that the naas_lab fixture brings up')
+
+
+def lab_ready():
+    """Why a lab cannot run here, or '' if it can."""
+    if os.geteuid() != 0:
+        return 'a lab needs root'
+    missing = [t for t in TOOLS if not shutil.which(t)]
+    return f'a lab needs {", ".join(missing)}' if missing else ''
+
+
+@pytest.fixture(scope='module')
+def naas_lab(request, tmp_path_factory):
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is None or not marker.args:
+        pytest.fail(f"mark the module with pytestmark = pytest.mark.{MARKER}('FABRIC') "
+                    'to use the naas_lab or naas fixture', pytrace=False)
+    why_not = lab_ready()
+    if why_not:
+        pytest.skip(why_not)
+    fabric = load_fabric(str(marker.args[0]))
+    lab = Lab(fabric, tmp_path_factory.mktemp('naas-lab'), policy=marker.kwargs.get('policy'))
+    with lab:
+        yield lab
+    problems = lab.controller.problems()
+    assert lab.status == 0 and not problems, (
+        f'the controller stopped with {lab.status}; its log says:\n' + '\n'.join(problems[-20:]))
+
+
+class TestLab:
+    """A test's view of the module's lab: what it orders and changes is undone after it."""
+    __test__ = False             # not a test class, whatever its name
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.ordered = []        # intent ids
+
+    def __getattr__(self, name):  # client, pings, tcp_mbps, span_down, host, ip, ...
+        return getattr(self.lab, name)
+
+    def order(self, tenant, src, dst, bandwidth_gbps, *, state='INSTALLED', timeout_s=15.0, **fields):
+        """Create an intent with the tenant's token and wait until it is in `state` (None: do
+        not wait); returns it as the API reports it. `fields`: those of create_intent."""
+        with self.lab.client(tenant) as client:
+            intent = client.create_intent(src, dst, bandwidth_gbps, **fields)
+            self.ordered.append(intent.id)
+            if state is not None:
+                intent = client.wait_for_state(intent.id, (state,), timeout_s=timeout_s)
+        return intent
+
+    def undo(self):
+        self.lab.restore_spans()
+        with self.lab.client() as client:
+            for intent_id in self.ordered:
+                try:
+                    client.delete_intent(intent_id)
+                except ApiError as e:
+                    if e.code != grpc.StatusCode.NOT_FOUND:   # the test withdrew it itself
+                        raise
+            for intent_id in self.ordered:
+                client.wait_for_state(intent_id, ('WITHDRAWN',), timeout_s=15.0)
+
+
+@pytest.fixture
+def naas(naas_lab):
+    test_lab = TestLab(naas_lab)
+    try:
+        yield test_lab
+    finally:
+        test_lab.undo()
