@@ -1,7 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Both set up the machine first.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-FABRIC ?= lumen-qts
 
 .PHONY: setup venv demo test unit check proto clean-venv
 
@@ -12,7 +11,7 @@ venv:
 	@bash scripts/setup-host.sh --venv-only
 
 demo: setup
-	$(VENV)/bin/naas-lab measure --fabric $(FABRIC) --seconds 2
+	$(VENV)/bin/naas-lab demo
 
 test: setup
 	$(PY) -m pytest -q

@@ -6,6 +6,8 @@
     naas-lab up --fabric lumen-qts [--controller 127.0.0.1:6653]   Mininet CLI
     naas-lab measure --fabric triangle [--json]     measure every span, then tear down
     naas-lab clean --fabric lumen-qts               remove what a killed run left behind
+    naas-lab scenario FILE [--json] [--map M.svg]   run a scenario: exit 0 only if every expectation holds
+    naas-lab demo                                   the NaaS demo on lumen-qts (a shipped scenario)
 """
 import argparse
 import json
@@ -14,7 +16,11 @@ import sys
 import time
 
 from topologies import importer
+from topologies.scenario import SHIPPED as SHIPPED_SCENARIOS
 from topologies.fabric import FabricError, load_fabric, shipped_fabrics
+
+DEMO = SHIPPED_SCENARIOS / 'lumen-qts-demo.yaml'
+DEMO_MAP = 'naas-demo-map.svg'
 
 
 def main(argv=None):
@@ -38,6 +44,11 @@ def main(argv=None):
     p.add_argument('--seconds', type=float, default=3.0, help='iperf3 time per span (default 3)')
     p = sub.add_parser('clean', help="remove a killed run's switches and span interfaces")
     _fabric_args(p)
+    p = sub.add_parser('scenario', help='run a scenario file: fabric, intents, events, expectations')
+    p.add_argument('file', metavar='FILE', help='scenario file (format: docs/scenarios.md)')
+    _scenario_args(p)
+    p = sub.add_parser('demo', help='the NaaS demo: tenants, traffic, a span cut and a slow span')
+    _scenario_args(p, default_map=DEMO_MAP)
     args = parser.parse_args(argv)
 
     signal.signal(signal.SIGTERM, _terminate)
@@ -57,6 +68,14 @@ def main(argv=None):
 
 def _fabric_args(p):
     p.add_argument('--fabric', required=True, help='shipped name, path or topohub:KEY')
+    p.add_argument('-v', '--verbose', action='store_true', help="show Mininet's progress")
+
+
+def _scenario_args(p, default_map=None):
+    p.add_argument('--json', action='store_true', help='print one JSON object (progress on stderr)')
+    p.add_argument('--map', default=default_map, metavar='FILE.svg',
+                   help='write a map of the intents\' paths before and after the events'
+                        + (f' (default {default_map})' if default_map else ''))
     p.add_argument('-v', '--verbose', action='store_true', help="show Mininet's progress")
 
 
@@ -155,8 +174,39 @@ def cmd_clean(args):
     return 0
 
 
+def cmd_scenario(args, spec=None):
+    from mininet.log import setLogLevel
+
+    from topologies.scenario import load_scenario
+    from topologies.scenario_run import run
+    scenario = load_scenario(spec or args.file)      # a bad file: ScenarioError, nothing started
+    setLogLevel('info' if args.verbose else 'warning')
+    say = (lambda message: print(message, file=sys.stderr, flush=True)) if args.json else \
+        (lambda message: print(message, flush=True))
+    say(f'scenario {scenario.name}: {scenario.description}'.rstrip(': '))
+    report = run(scenario, say=say)
+    if args.map and (report.paths_before or report.paths_after):
+        _write_map(args.map, scenario, report)
+        say(f'map of the paths before and after the events: {args.map}')
+    print(json.dumps(report.as_dict()) if args.json else report.text())
+    return 0 if report.passed else 1
+
+
+def cmd_demo(args):
+    return cmd_scenario(args, spec=str(DEMO))
+
+
+def _write_map(path, scenario, report):
+    from topologies.fabric_map import write_map
+    changes = [f'{s} cut' for s in report.spans_down] + [f'{s} slowed' for s in report.spans_slowed]
+    write_map(path, scenario.fabric, [
+        ('before the events', report.paths_before, set()),
+        ('at the end' + (f': {", ".join(changes)}' if changes else ''), report.paths_after,
+         set(report.spans_down))], title=f'scenario {scenario.name}')
+
+
 COMMANDS = {'list': cmd_list, 'check': cmd_check, 'import': cmd_import, 'up': cmd_up,
-            'measure': cmd_measure, 'clean': cmd_clean}
+            'measure': cmd_measure, 'clean': cmd_clean, 'scenario': cmd_scenario, 'demo': cmd_demo}
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -1,0 +1,93 @@
+"""`naas-lab scenario` as users run it: a real lab from a scenario file, a JSON report with what
+was measured, exit 0 only if every expectation holds, and nothing left behind, also on Ctrl-C."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from topologies.emulation import existing_names
+from topologies.fabric import load_fabric
+from topologies.scenario import SHIPPED
+
+pytestmark = pytest.mark.root
+
+NAAS_LAB = [sys.executable, '-m', 'topologies.cli']
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def naas_lab(*args, **kw):
+    return subprocess.run([*NAAS_LAB, *args], capture_output=True, text=True, cwd=REPO,
+                          stdin=subprocess.DEVNULL, timeout=300, **kw)
+
+
+def test_the_shipped_triangle_scenario_passes_with_evidence(tmp_path):
+    svg = tmp_path / 'map.svg'
+    done = naas_lab('scenario', str(SHIPPED / 'triangle-smoke.yaml'), '--json', '--map', str(svg))
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report['passed'] is True and report['error'] is None
+    assert len(report['expectations']) == 10
+    for e in report['expectations']:
+        assert set(e) >= {'name', 'passed', 'measured', 'expected'} and e['passed'], e
+    outage = next(e for e in report['expectations'] if 'outage' in e['name'])
+    assert outage['measured'].endswith('probes lost)') and outage['expected'] == 'at most 100 ms'
+    moved = {m['intent'] for m in report['moves'] if m['old_path'] == ['dca', 'dcc']}
+    assert moved == {'red-web', 'blue-bulk'}                    # the cut moved both, as announced
+    assert ET.parse(svg).getroot().tag == '{http://www.w3.org/2000/svg}svg'
+    assert 'checking: red-web installed' in done.stderr          # progress goes to stderr
+    assert existing_names(load_fabric('triangle')) == []
+
+
+FAILING = """\
+name: must-fail
+fabric: triangle
+intents:
+  - {name: red-web, tenant: red, src: dca, dst: dcc, bandwidth_gbps: 2}
+steps:
+  - expect_state: {intent: red-web, state: installed}
+  - restart_controller: true
+  - expect_state: {intent: red-web, state: installed}
+  - expect_reachable: {from: red@dca, to: red@dcc}
+  - expect_throughput: {from: red@dca, to: red@dcc, at_least_gbps: 8, seconds: 3}
+  - span_down: [dca, dcc]
+  - expect_unreachable: {from: red@dca, to: red@dcc}
+"""
+
+
+def test_a_scenario_whose_promises_fail_exits_1_and_says_which(tmp_path):
+    path = tmp_path / 'must-fail.yaml'
+    path.write_text(FAILING)
+    done = naas_lab('scenario', str(path))
+    assert done.returncode == 1, done.stdout + done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert sum(line.startswith('  PASS') for line in lines) == 3   # installed before and after
+    failed = [line for line in lines if line.startswith('  FAIL')]   # the restart, reachable
+    assert len(failed) == 2 and 'at least 8 Gb/s' in failed[0] and 'does not reach' in failed[1]
+    assert 'verdict: FAILED: 3 of 5 expectations hold' in done.stdout
+    assert existing_names(load_fabric('triangle')) == []
+
+
+def test_ctrl_c_tears_everything_down(tmp_path):
+    path = tmp_path / 'long.yaml'
+    path.write_text('name: long\nfabric: triangle\nsteps:\n  - wait: 300\n')
+    proc = subprocess.Popen([*NAAS_LAB, 'scenario', str(path)], cwd=REPO, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        for line in proc.stdout:                                  # until the wait begins
+            if 'wait 300 s' in line or time.monotonic() > deadline:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, out
+    assert 'everything this run created has been removed' in out
+    assert existing_names(load_fabric('triangle')) == []
