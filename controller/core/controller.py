@@ -23,8 +23,8 @@ from controller.core.errors import (Conflict, FailedPrecondition, InvalidArgumen
                                     QuotaExceeded, Unplaceable)
 from controller.core.intent import Intent, Protection, ServiceClass, State
 from controller.core.ledger import Ledger
-from controller.core.paths import NoPath, Path, min_latency_ms, widest_gbps
-from controller.core.planner import Planner, by_class
+from controller.core.paths import NoPath, Path, lowest_latency_path, widest_gbps
+from controller.core.planner import Planner, batch_order
 from controller.core.topology import Link, Topology
 from topologies import addressing as addr
 
@@ -70,13 +70,14 @@ class Controller:
         self._synced = dict.fromkeys(self._dpids, 0)
         self._installing = {}        # id -> generation its route needs
         self._withdrawing = {}       # id -> (generation, dpids its old route used)
+        self._waiting = {}           # id -> (ids of the intents moving aside for it, reason)
         self._grace_until = now + startup_grace_s
         self._grace_over = False
         self._listeners = []
         self._events = []
         self._dirty, self._deleted = set(), set()
         self._physical = Topology.from_fabric(fabric)  # all spans up, fabric delays
-        self._limits = {}                              # (src, dst) -> (widest Gb/s, min ms)
+        self._limits = {}                              # (src, dst) -> (widest Gb/s, min ms, hops)
         self._plan = None
         self._route_flows = {}       # flows.plan's cache
         if store is not None:
@@ -88,8 +89,10 @@ class Controller:
                protection=Protection.NONE, service_class=ServiceClass.PRIORITY, description='',
                labels=None, src_prefixes=(), dst_prefixes=(), excess_gbps=0.0, request_id=''):
         """Admit and place a new intent, or raise (InvalidArgument, Conflict, QuotaExceeded,
-        Unplaceable) and change nothing. A `request_id` the tenant used before returns the
-        intent it made, if the order is the same (else Conflict)."""
+        Unplaceable) and change nothing. Where no path has the room, placed intents of its
+        class or lower may be moved aside (it then waits, COMPILING, until they have flipped
+        to their new paths), else lower classes preempted. A `request_id` the tenant used
+        before returns the intent it made, if the order is the same (else Conflict)."""
         intent = self._order(tenant, src, dst, bandwidth_gbps, max_latency_ms, protection,
                              service_class, description, labels, src_prefixes, dst_prefixes,
                              excess_gbps)
@@ -108,20 +111,24 @@ class Controller:
             raise Conflict(f'tenant {intent.tenant} already has intent {clash.id} between '
                            f'{intent.src} and {intent.dst}: update it instead')
         self._check_quota(intent.tenant, intent.bandwidth_gbps)
+        moves, victims = [], []
         try:
-            self._dry_run(intent)
-            victims = []
-        except Unplaceable:
-            victims = self._victims(intent)
-            if not victims:
-                raise
+            placement = admission.compute(self.topology, self.ledger, intent, peak=self.peak)
+        except NoPath as refused:
+            placement, moves = None, self._room_for(intent)
+            victims = [] if moves else self._victims(intent)
+            if not moves and not victims:
+                raise Unplaceable(refused) from None
         intent.number, intent.id = self._next_number, f'i-{self._next_number}'
         intent.created_at = intent.updated_at = now
         self._next_number += 1
         self._add(intent)
+        if moves:
+            self._make_room(intent, moves, 'placing', now)
         for victim in victims:
             admission.withdraw(self.ledger, victim.id, self.peak)
-        self._place(intent, 'placing', now)
+        if not moves:
+            self._place(intent, 'placing', now, placement=placement)
         why = (f'preempted by intent {intent.id} ({intent.service_class.value}) of tenant '
                f'{intent.tenant}')
         for victim in victims:
@@ -318,7 +325,7 @@ class Controller:
         self.planner.last_reoptimized, self.planner.wanted = now, False
         avoid = self.planner.untrusted_spans(self.topology, now) | self.planner.congested(self.topology)
         self._retry_failed(now, 'retried: re-optimization', avoid)
-        for intent in by_class(self.intents.values()):
+        for intent in self._batch(self.intents.values()):
             if intent.state is not State.INSTALLED:
                 continue                  # mid-move or leaving: the next round sees it
             try:
@@ -331,7 +338,7 @@ class Controller:
             if reason is not None:
                 self.planner.moved(intent.id, now)
                 self.planner.displaced.discard(intent.id)
-                self._place(intent, reason, now, avoid=avoid)
+                self._place(intent, reason, now, placement=better)
         settles = self.planner.settling(self.topology, now)
         if settles is not None:           # look again once the last span back is trusted
             self.planner.last_reoptimized = min(self.planner.last_reoptimized,
@@ -342,13 +349,14 @@ class Controller:
         meets it stay where they are, and say so."""
         for intent, why in self.planner.latency_broken(self.topology, intents, self.placements):
             try:
-                admission.compute(self.topology, self.ledger, intent, peak=self.peak, degrade=True)
+                placement = admission.compute(self.topology, self.ledger, intent, peak=self.peak,
+                                              degrade=True)
             except NoPath as e:
                 note = f'{why}; no path meets it ({e.reason}): staying'
                 if intent.reason != note:
                     self._emit(intent.note(note, now))
                 continue
-            self._place(intent, why, now)
+            self._place(intent, why, now, placement=placement)
         self._commit()
 
     def _relieve(self, span_id, step, now):
@@ -368,13 +376,13 @@ class Controller:
                 self._emit(intent.note(f'excess squeezed to the committed rate: {why}', now))
             elif intent.service_class is moving:
                 try:
-                    admission.compute(self.topology, self.ledger, intent, {span_id}, self.peak,
-                                      degrade=True)
+                    placement = admission.compute(self.topology, self.ledger, intent, {span_id},
+                                                  self.peak, degrade=True)
                 except NoPath:
                     continue              # nowhere else: it stays, metered to its rate
                 self.planner.moved(intent.id, now)
                 self.planner.displaced.add(intent.id)
-                self._place(intent, f'moved off: {why}', now, avoid={span_id})
+                self._place(intent, f'moved off: {why}', now, placement=placement)
 
     def _unsqueeze(self, now):
         """Give excess rates back once every link of the intent has room for them again."""
@@ -454,28 +462,29 @@ class Controller:
             return _spans_of(self.topology, placement)
         return set(placement.primary.span_ids(self.topology))
 
-    def _place(self, intent, reason, now, keep=None, avoid=frozenset()):
-        """(Re)place an intent: INSTALLING on its route, or FAILED with why. Where the route
-        the switches carry works, the ledgers keep its links that the new route does not use
-        until the switches have flipped (make-before-break in the books too: no span is
-        over-booked mid-move). A protected intent keeps `keep` as its primary if it can."""
+    def _place(self, intent, reason, now, keep=None, placement=None):
+        """(Re)place an intent: INSTALLING on its route, or FAILED with why; on `placement`
+        if given (just computed on the ledgers as they are). Where the route the switches
+        carry works, the ledgers keep its links that the new route does not use until the
+        switches have flipped (admission.hold_old). A protected intent keeps `keep` as its
+        primary if it can."""
+        self._waiting.pop(intent.id, None)
         old = self.routes.get(intent.id)
         old_sites = old.sites if old else ()
         working = old is not None and intent.state in (State.INSTALLED, State.INSTALLING) and all(
             self.topology.spans[s].up for s in self._spans_used(intent.id, backup=False))
-        before = [(book, [book.reservation(h) for h in admission.holders(intent.id)])
-                  for book in (self.ledger, self.peak)]
+        before = admission.shares(intent.id, self.ledger, self.peak)
         if intent.state is not State.COMPILING:
             self._emit(intent.move_to(State.COMPILING, reason, now))
         try:
-            placement = admission.admit(self.topology, self.ledger, intent, avoid, self.peak,
-                                        keep, degrade=True)
+            placement = admission.admit(self.topology, self.ledger, intent, peak=self.peak,
+                                        keep=keep, degrade=True, placement=placement)
         except NoPath as e:
             self._unplace(intent)
             self._emit(intent.move_to(State.FAILED, f'{reason}: {e.reason}', now, old_sites))
             return False
         if working:
-            self._hold_old(intent.id, before)
+            admission.hold_old(intent.id, before)
         self.placements[intent.id] = placement
         if placement.unprotected:
             reason = f'{reason} (unprotected for now: {placement.unprotected})'
@@ -507,26 +516,12 @@ class Controller:
         rate = max(1, round(gbps * 1e6 * self.fabric.bandwidth_scale))
         return rate, max(MIN_BURST_KBITS, round(rate * self.burst_ms / 1000))
 
-    def _hold_old(self, intent_id, before):
-        """Keep, in each ledger, the links of the route the switches carry now that the new
-        one does not use, until the intent is INSTALLED on the new one (a hold from an
-        earlier move still in flight stays as it is: it is what the switches carry)."""
-        for book, held in before:
-            if book.reservation((intent_id, 'old')) is not None:
-                continue
-            new = self._links_held(intent_id, book)
-            for reservation in filter(None, held):
-                links, gbps = reservation
-                gone = [l for l in links if l not in new]
-                if gone:
-                    book.keep((intent_id, 'old'), gone, gbps)
-                break                       # the primary's; a backup carries no traffic
-
     def _release_old(self, intent_id):
         if any([book.release((intent_id, 'old')) for book in (self.ledger, self.peak)]):
             self.planner.capacity_freed()
 
     def _unplace(self, intent):
+        self._waiting.pop(intent.id, None)
         self._release_old(intent.id)
         admission.withdraw(self.ledger, intent.id, self.peak)
         self.placements.pop(intent.id, None)
@@ -584,15 +579,60 @@ class Controller:
         return None
 
     def _retry_failed(self, now, reason, avoid=frozenset()):
-        """Place FAILED intents again, class by class; off the `avoid` spans if they can,
+        """Place FAILED intents again (in batch order); off the `avoid` spans if they can,
         but on them rather than nowhere."""
-        for intent in by_class(self.intents.values()):
-            if intent.state is State.FAILED:
-                try:
-                    admission.compute(self.topology, self.ledger, intent, avoid, self.peak, degrade=True)
-                except NoPath:
-                    avoid = frozenset()
-                self._place(intent, reason, now, avoid=avoid)
+        for intent in self._batch(i for i in self.intents.values() if i.state is State.FAILED):
+            self._place_again(intent, reason, now, avoid)
+
+    def _place_again(self, intent, reason, now, avoid=frozenset()):
+        """Place an intent that failed or was stopped half-way, moving others aside if it
+        does not fit (it then waits for them), or FAILED with why."""
+        for spans in dict.fromkeys([frozenset(avoid), frozenset()]):
+            try:
+                placement = admission.compute(self.topology, self.ledger, intent, spans, self.peak,
+                                              degrade=True)
+                return self._place(intent, reason, now, placement=placement)
+            except NoPath:
+                pass
+        moves = self._room_for(intent, degrade=True)
+        if moves:
+            return self._make_room(intent, moves, reason, now)
+        return self._place(intent, reason, now)       # FAILED, with the reason
+
+    def _batch(self, intents):
+        return batch_order(intents, lambda i: self._physical_limits(i.src, i.dst)[2])
+
+    def _room_for(self, intent, degrade=False):
+        """Moves that would let a refused intent in (admission.make_room), or []."""
+        def movable(intent_id):
+            other = self.intents.get(intent_id)
+            return other if other is not None and self.planner.may_move_for(intent, other) else None
+        return admission.make_room(self.topology, self.ledger, intent, movable, self.peak, degrade)
+
+    def _make_room(self, intent, moves, reason, now):
+        """Start the moves (make-before-break each); the intent waits, COMPILING, until the
+        moved intents are installed on their new paths and have left the old ones: then
+        _settle places it."""
+        spans = ', '.join(dict.fromkeys(s for move in moves for s in move.spans))
+        for move in moves:
+            self._place(move.intent, f'moved off span {", ".join(move.spans)} to make room for '
+                                     f'intent {intent.id} ({intent.service_class.value}) of tenant '
+                                     f'{intent.tenant}', now, placement=move.placement)
+        movers = ', '.join(move.intent.id for move in moves)
+        waiting = f'{reason}: waiting for intent {movers} to move off span {spans} (make-before-break)'
+        if intent.state is State.COMPILING:
+            self._emit(intent.note(waiting, now))
+        else:
+            self._emit(intent.move_to(State.COMPILING, waiting, now))
+        self._waiting[intent.id] = ({move.intent.id for move in moves},
+                                    f'{reason}: room made by moving intent {movers}')
+        return True
+
+    def _place_waiting(self, now):
+        """Place the intents whose room is made: every intent moved for them has flipped."""
+        for intent_id, (movers, reason) in list(self._waiting.items()):
+            if not movers & self._installing.keys():
+                self._place(self.intents[intent_id], reason, now)
 
     def _live(self, span):
         for site, peer in ((span.a, span.b), (span.b, span.a)):
@@ -620,6 +660,7 @@ class Controller:
                     self._emit(intent.move_to(State.INSTALLED, f'installed on {"->".join(route.sites)}{why}', now))
         if installing is not None:
             return
+        self._place_waiting(now)
         for intent_id, (generation, dpids) in list(self._withdrawing.items()):
             if all(self._synced[d] >= generation or self._switch[d] is False for d in dpids):
                 del self._withdrawing[intent_id]
@@ -721,10 +762,13 @@ class Controller:
 
     def _physical_limits(self, src, dst):
         """What the fabric could carry between two sites at best, on the fabric file's
-        figures: the widest path's Gb/s (whole capacity) and the lowest latency."""
+        figures: the widest path's Gb/s (whole capacity), the lowest latency and the hops
+        of that lowest-latency path."""
         if (src, dst) not in self._limits:
+            fastest = lowest_latency_path(self._physical, src, dst)
             self._limits[(src, dst)] = (widest_gbps(self._physical, src, dst, self._physical.capacity_gbps),
-                                        min_latency_ms(self._physical, src, dst))
+                                        fastest and fastest.latency_ms(self._physical),
+                                        fastest.hops if fastest else math.inf)
         return self._limits[(src, dst)]
 
     def _add(self, intent):
@@ -819,8 +863,8 @@ class Controller:
         self.ledger.restore(reservations)
         self.peak.restore(peaks)
         self.generation = 1
-        for intent in retry:
-            self._place(intent, 'placing again after a restart', now)
+        for intent in self._batch(retry):
+            self._place_again(intent, 'placing again after a restart', now)
         self._commit()
 
 

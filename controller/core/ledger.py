@@ -7,11 +7,15 @@ promised, so that make-before-break moves and measurement probes have scratch ca
 
 Floating point: Gb/s are floats, and ten 0.1 Gb/s orders must fill a 1 Gb/s link exactly.
 A request fits when it exceeds the room left by at most EPS_GBPS (1e-9 Gb/s, i.e. 1 b/s:
-far below anything a switch can enforce). Per-link totals are summed with math.fsum over the
-holders rather than kept as a running sum: correctly rounded (ten 0.1 are 1.0, so a full link
-reports 0 left, not 1e-16), independent of order, and no drift after reserve/release cycles.
+far below anything a switch can enforce). Per-link totals are kept as running sums of exact
+fractions (every float is one), rounded to a float once per change: the same figure as an
+fsum over the holders, correctly rounded (ten 0.1 are 1.0, so a full link reports 0 left, not
+1e-16), independent of order, with no drift after reserve/release cycles; and a query is a
+dict look-up, not a sum over hundreds of holders (path searches ask for every link they try).
 """
+import contextlib
 import math
+from fractions import Fraction
 from numbers import Real
 
 from controller.core.topology import Link
@@ -40,12 +44,14 @@ class Ledger:
         self.headroom = float(headroom)
         self.span_headroom = {k: float(v) for k, v in (span_headroom or {}).items()}
         self._held = {}      # holder -> (links, gbps)
-        self._on = {}        # link -> {holder: gbps}: the index behind reserved_gbps
+        self._on = {}        # link -> {holder: gbps}
+        self._total = {}     # link -> (exact Fraction sum of _on[link], that sum as a float)
+        self._touched = None  # holders changed during a trial()
 
     # --- questions -------------------------------------------------------------------------
 
     def reserved_gbps(self, link):
-        return math.fsum(self._on.get(link, {}).values())
+        return self._total.get(link, (0, 0.0))[1]
 
     def available_gbps(self, link):
         """Room left for a new reservation; 0 on a down span (nothing is admitted there).
@@ -58,6 +64,10 @@ class Ledger:
 
     def holders(self):
         return list(self._held)
+
+    def holders_on(self, link):
+        """{holder: gbps} of the reservations that take `link` (do not change it)."""
+        return self._on.get(link, {})
 
     def reservation(self, holder):
         """(links, gbps), or None."""
@@ -99,9 +109,28 @@ class Ledger:
         held = self._held.pop(holder, None)
         if held is None:
             return False
-        for link in held[0]:
-            del self._on[link][holder]
+        self._note(holder)
+        self._unindex(holder, held)
         return True
+
+    @contextlib.contextmanager
+    def trial(self):
+        """What-if: every change made inside is undone on leaving, and the ledger ends exactly
+        as it began (the same reservations in the same order). Costs a copy of the holder
+        table, not a rebuild: cheap enough to try moves on every refusal."""
+        held, self._touched = dict(self._held), set()
+        try:
+            yield self
+        finally:
+            touched, self._touched = self._touched, None
+            for holder in touched:
+                now, then = self._held.get(holder), held.get(holder)
+                if now != then:
+                    if now is not None:
+                        self._unindex(holder, now)
+                    if then is not None:
+                        self._index(holder, then)
+            self._held = held
 
     # --- persistence -----------------------------------------------------------------------
 
@@ -131,7 +160,7 @@ class Ledger:
             if scratch.reserved_gbps(link) > scratch._limit(link, ignore_state=True) + EPS_GBPS:
                 raise ValueError(f'snapshot over-books {link.src}->{link.dst}: '
                                  f'{scratch.reserved_gbps(link):g} Gb/s reserved')
-        self._held, self._on = scratch._held, scratch._on
+        self._held, self._on, self._total = scratch._held, scratch._on, scratch._total
 
     # --- inside ----------------------------------------------------------------------------
 
@@ -179,6 +208,26 @@ class Ledger:
                     f'{gbps:g} Gb/s asked', link=link, available_gbps=room)
 
     def _put(self, holder, links, gbps):
+        self._note(holder)
         self._held[holder] = (links, gbps)
+        self._index(holder, (links, gbps))
+
+    def _note(self, holder):
+        if self._touched is not None:
+            self._touched.add(holder)
+
+    def _index(self, holder, reservation):
+        links, gbps = reservation
         for link in links:
             self._on.setdefault(link, {})[holder] = gbps
+            self._add(link, gbps)
+
+    def _unindex(self, holder, reservation):
+        links, gbps = reservation
+        for link in links:
+            del self._on[link][holder]
+            self._add(link, -gbps)
+
+    def _add(self, link, gbps):
+        exact = self._total.get(link, (0, 0.0))[0] + Fraction(gbps)
+        self._total[link] = (exact, float(exact))

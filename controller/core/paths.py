@@ -82,18 +82,36 @@ class NoPath(Exception):
     - min_latency_any_ms: the lowest latency of any path, whatever its bandwidth.
     """
 
-    def __init__(self, reason, *, constraint, src, dst, gbps, max_latency_ms=None,
+    _LAZY = ('reason', 'widest_gbps', 'widest_within_bound_gbps')
+
+    def __init__(self, reason=None, *, constraint, src, dst, gbps, max_latency_ms=None,
                  widest_gbps=None, widest_within_bound_gbps=None, min_latency_ms=None,
-                 min_latency_any_ms=None, spans=()):
-        super().__init__(reason)
-        self.reason = reason
+                 min_latency_any_ms=None, spans=(), explain=None):
+        super().__init__()
+        if explain is None:
+            self.reason = reason
+            self.widest_gbps = widest_gbps
+            self.widest_within_bound_gbps = widest_within_bound_gbps
+        else:
+            self._explain = explain     # () -> {name: value} of the _LAZY attributes
         self.constraint = constraint
         self.src, self.dst, self.gbps, self.max_latency_ms = src, dst, gbps, max_latency_ms
-        self.widest_gbps = widest_gbps
-        self.widest_within_bound_gbps = widest_within_bound_gbps
         self.min_latency_ms = min_latency_ms
         self.min_latency_any_ms = min_latency_any_ms
         self.spans = tuple(spans)   # for 'protection': the spans every path must share
+
+    def __getattr__(self, name):
+        """The widest figures take a dozen path searches (tens of ms on a large fabric), and
+        most refusals are never explained (a trial move that fails, a refusal that moves
+        then avoid): they and the reason quoting them are computed when first read, from
+        the availability as it is then, so read them before the reservations change."""
+        if name not in self._LAZY or '_explain' not in self.__dict__:
+            raise AttributeError(name)
+        self.__dict__.update(self.__dict__.pop('_explain')())
+        return self.__dict__[name]
+
+    def __str__(self):
+        return self.reason
 
 
 # ---------------------------------------------------------------------------------------
@@ -148,13 +166,19 @@ def _shortest(topology, src, dst, usable):
     return None
 
 
-def min_latency_ms(topology, src, dst, gbps=None, available_gbps=None, avoid_spans=frozenset()):
-    """Lowest latency from src to dst over up spans, using only links with `gbps` available
-    (no bandwidth constraint when gbps is None); None when no such path exists."""
+def lowest_latency_path(topology, src, dst, gbps=None, available_gbps=None,
+                        avoid_spans=frozenset()):
+    """The lowest-latency path from src to dst over up spans, using only links with `gbps`
+    available (no bandwidth constraint when gbps is None); None when no such path exists."""
     _check_ends(topology, src, dst)
     if gbps is not None:
         available_gbps = _as_callable(available_gbps)
-    path = _shortest(topology, src, dst, _usable(topology, gbps, available_gbps, avoid_spans))
+    return _shortest(topology, src, dst, _usable(topology, gbps, available_gbps, avoid_spans))
+
+
+def min_latency_ms(topology, src, dst, gbps=None, available_gbps=None, avoid_spans=frozenset()):
+    """The latency of that path; None when there is none."""
+    path = lowest_latency_path(topology, src, dst, gbps, available_gbps, avoid_spans)
     return None if path is None else path.latency_ms(topology)
 
 
@@ -193,35 +217,37 @@ def _fmt(x, unit):
     return 'none' if x is None else f'{x:g} {unit}'
 
 
-def _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms, avoid_spans):
-    """Build the NoPath for find_path: which constraint failed, and what would fit."""
-    widest = widest_gbps(topology, src, dst, available_gbps, None, avoid_spans)
-    within = (widest if max_latency_ms is None else
-              widest_gbps(topology, src, dst, available_gbps, max_latency_ms, avoid_spans))
-    at_gbps = min_latency_ms(topology, src, dst, gbps, available_gbps, avoid_spans)
+def _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms, avoid_spans, shortest):
+    """Build the NoPath for find_path: which constraint failed, and what would fit.
+    `shortest` is the lowest-latency path with the bandwidth, or None."""
+    at_gbps = None if shortest is None else shortest.latency_ms(topology)
     any_bw = min_latency_ms(topology, src, dst, None, None, avoid_spans)
-    where = f'from {src} to {dst}'
-    if avoid_spans:
-        where += f' avoiding {", ".join(sorted(avoid_spans))}'
-    if any_bw is None:
-        constraint = 'connectivity'
-        reason = f'no path {where} over spans that are up'
-    elif at_gbps is None:
-        constraint = 'bandwidth'
-        reason = (f'no path {where} has {gbps:g} Gb/s available; the widest carries '
-                  f'{_fmt(widest, "Gb/s")}')
-        if max_latency_ms is not None:
-            reason += f' (within the {max_latency_ms:g} ms bound: {_fmt(within, "Gb/s")})'
-    else:
-        constraint = 'latency'
-        reason = (f'the lowest-latency path {where} with {gbps:g} Gb/s takes {at_gbps:g} ms, '
-                  f'over the {max_latency_ms:g} ms bound; the widest path within '
-                  f'{max_latency_ms:g} ms carries {_fmt(within, "Gb/s")}; the lowest latency '
-                  f'at any bandwidth is {any_bw:g} ms')
-    return NoPath(reason, constraint=constraint, src=src, dst=dst, gbps=gbps,
-                  max_latency_ms=max_latency_ms, widest_gbps=widest,
-                  widest_within_bound_gbps=within, min_latency_ms=at_gbps,
-                  min_latency_any_ms=any_bw)
+    constraint = 'connectivity' if any_bw is None else 'bandwidth' if at_gbps is None else 'latency'
+
+    def explain():
+        widest = widest_gbps(topology, src, dst, available_gbps, None, avoid_spans)
+        within = (widest if max_latency_ms is None else
+                  widest_gbps(topology, src, dst, available_gbps, max_latency_ms, avoid_spans))
+        where = f'from {src} to {dst}'
+        if avoid_spans:
+            where += f' avoiding {", ".join(sorted(avoid_spans))}'
+        if constraint == 'connectivity':
+            reason = f'no path {where} over spans that are up'
+        elif constraint == 'bandwidth':
+            reason = (f'no path {where} has {gbps:g} Gb/s available; the widest carries '
+                      f'{_fmt(widest, "Gb/s")}')
+            if max_latency_ms is not None:
+                reason += f' (within the {max_latency_ms:g} ms bound: {_fmt(within, "Gb/s")})'
+        else:
+            reason = (f'the lowest-latency path {where} with {gbps:g} Gb/s takes {at_gbps:g} ms, '
+                      f'over the {max_latency_ms:g} ms bound; the widest path within '
+                      f'{max_latency_ms:g} ms carries {_fmt(within, "Gb/s")}; the lowest latency '
+                      f'at any bandwidth is {any_bw:g} ms')
+        return {'reason': reason, 'widest_gbps': widest, 'widest_within_bound_gbps': within}
+
+    return NoPath(constraint=constraint, src=src, dst=dst, gbps=gbps,
+                  max_latency_ms=max_latency_ms, min_latency_ms=at_gbps,
+                  min_latency_any_ms=any_bw, explain=explain)
 
 
 # ---------------------------------------------------------------------------------------
@@ -241,7 +267,7 @@ def find_path(topology, src, dst, gbps, available_gbps, max_latency_ms=None,
     path = _shortest(topology, src, dst, _usable(topology, gbps, available_gbps, avoid_spans))
     if path is None or (max_latency_ms is not None
                         and path.latency_ms(topology) > max_latency_ms + EPS):
-        raise _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms, avoid_spans)
+        raise _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms, avoid_spans, path)
     return path
 
 
@@ -266,7 +292,7 @@ def find_protected(topology, src, dst, gbps, available_gbps, max_latency_ms=None
     first = _shortest(topology, src, dst, usable)
     if first is None:
         # Not even one path: same diagnosis as an unprotected request.
-        raise _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms, avoid_spans)
+        raise _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms, avoid_spans, None)
     pair = _bhandari(topology, src, dst, usable, first)
     if pair is None:
         # Spans of the shortest path without which dst is unreachable: every path needs them.
@@ -285,7 +311,7 @@ def find_protected(topology, src, dst, gbps, available_gbps, max_latency_ms=None
         if first.latency_ms(topology) > max_latency_ms + EPS:
             # Even the fastest path with the bandwidth is too slow: not a protection issue.
             raise _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms,
-                           avoid_spans)
+                           avoid_spans, first)
         if backup.latency_ms(topology) > max_latency_ms + EPS:
             raise _protection_over_bound(topology, src, dst, gbps, max_latency_ms,
                                          primary, backup)

@@ -20,9 +20,14 @@ events, store). What it decides:
   for `congestion_samples` readings sheds load, lowest class first: excess rates are
   squeezed to the committed ones, then intents move to paths avoiding it; REALTIME intents
   are never squeezed nor moved for congestion: theirs is the guarantee being kept;
+- **making room**: an intent that does not fit may have placed intents of its class or a
+  lower one moved aside onto other paths that keep their bound and protection (tried before
+  preemption: nobody loses anything); never a higher class for a lower one;
 - **preemption**: a higher-class intent that does not fit may take the bandwidth of
   lower-class ones, if the policy allows it and their tenants are not exempt; they are then
-  re-placed elsewhere, or fail with the reason.
+  re-placed elsewhere, or fail with the reason;
+- **batch order**: intents placed together (retries, a restart, re-optimization) go class
+  by class, then fewest hops first, then largest first.
 """
 import math
 from collections import deque
@@ -168,6 +173,12 @@ class Planner:
 
     # --- preemption ---------------------------------------------------------------------------
 
+    def may_move_for(self, newcomer, intent):
+        """Whether a placed intent may be moved aside to make room for `newcomer`: installed
+        (not mid-move), and not of a higher class."""
+        return (intent.state is State.INSTALLED and intent.id != newcomer.id
+                and RANK[intent.service_class] >= RANK[newcomer.service_class])
+
     def may_preempt(self, winner, loser):
         return (self.policy.preemption and loser.tenant not in self.policy.exempt_tenants
                 and RANK[loser.service_class] > RANK[winner.service_class]
@@ -177,3 +188,11 @@ class Planner:
 def by_class(intents):
     """Intents in allocation order: REALTIME, PRIORITY, BULK; oldest first within a class."""
     return sorted(intents, key=lambda i: (RANK[i.service_class], i.number))
+
+
+def batch_order(intents, hops):
+    """Intents to place together, in an order that packs the spans well: class by class,
+    then fewest hops on the lowest-latency path (`hops(intent)`: a short path takes fewer
+    spans per Gb/s), then largest first (the small ones fill the gaps), then oldest."""
+    return sorted(intents, key=lambda i: (RANK[i.service_class], hops(i), -i.bandwidth_gbps,
+                                          i.number))

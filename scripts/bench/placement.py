@@ -18,10 +18,13 @@ delays exist) and that has a demand matrix, and at several loads:
 - loads: the scale at which the LP below admits 100%, 80% and 60% of the demand (100%: the
   largest scale at which it admits everything, a max-concurrent-flow LP; the others by
   bisection), computed on Yen's paths only;
-- greedy: the real core, `Controller(fabric, headroom=0.1).create(...)` one intent after the
-  other (CSPF: the lowest-latency path with the bandwidth in both directions); a refusal
+- the core: the real `Controller(fabric, headroom=0.1).create(...)` one intent after the
+  other (CSPF: the lowest-latency path with the bandwidth in both directions; where none
+  has the room, it moves placed intents aside and the new one waits for them to flip),
+  every switch confirming the plan after each create (so moves complete); a refusal
   (Unplaceable, or InvalidArgument when no path could ever carry it) counts as not admitted.
-  Four orders: the matrix's own, largest first, smallest first, fewest hops first;
+  Four orders: the matrix's own, largest first, smallest first, fewest hops first; and
+  fewest hops first without making room (`greedy`: the core before it moved intents);
 - LP: per intent the k lowest-latency simple paths (Yen) plus every path a greedy run used;
   x[d,p] >= 0, sum_p x[d,p] <= demand[d], per span sum of x over paths crossing it <= its
   capacity x (1 - headroom) (one constraint per span: an E-Line takes the same Gb/s in both
@@ -54,12 +57,14 @@ from scipy.sparse import csr_matrix
 import topohub
 from controller.core.controller import Controller
 from controller.core.errors import CoreError, InvalidArgument
+from controller.core.intent import State
+from topologies import addressing as addr
 from topologies.fabric import FabricError, parse_fabric
 from topologies.importer import import_topohub, list_networks
 
 TENANT = 'bench'
 HEADROOM = 0.1
-ORDERS = ('matrix', 'largest-first', 'smallest-first', 'fewest-hops')
+ORDERS = ('matrix', 'largest-first', 'smallest-first', 'fewest-hops', 'greedy fewest-hops')
 LOADS = (1.0, 0.8, 0.6)          # share of the demand the LP admits
 QUICK_NETWORKS = ('sndlib/abilene', 'sndlib/polska', 'sndlib/nobel-us', 'sndlib/geant',
                   'sndlib/janos-us')
@@ -317,34 +322,44 @@ class Greedy:
     seconds: float = 0.0
 
 
-def place(fabric, demands, gbps, order):
-    """Create the intents in `order` (demand indexes) on a fresh core."""
+def place(fabric, demands, gbps, order, make_room=True):
+    """Create the intents in `order` (demand indexes) on a fresh core, every switch confirming
+    the plan after each create; without `make_room`, the core never moves intents aside."""
     core, result = Controller(fabric, headroom=HEADROOM, now=0.0), Greedy()
-    started = time.perf_counter()
+    if not make_room:
+        core._room_for = lambda intent, degrade=False: []
+    dpids = [addr.dpid(site) for site in fabric.sites.values()]
+    created, started = {}, time.perf_counter()
     for d in order:
         t = time.perf_counter()
         try:
-            intent = core.create(TENANT, demands[d].src, demands[d].dst, gbps[d], now=0.0)
+            created[d] = core.create(TENANT, demands[d].src, demands[d].dst, gbps[d], now=0.0)
         except InvalidArgument:
             result.too_big += 1
         except CoreError:
             result.unplaceable += 1
-        else:
+        result.create_ms.append((time.perf_counter() - t) * 1000)
+        for dpid in dpids:
+            core.synced(dpid, core.generation, now=0.0)
+    result.seconds = time.perf_counter() - started
+    for d, intent in created.items():
+        if intent.state is State.INSTALLED:
             result.admitted += 1
             result.admitted_gbps += gbps[d]
             result.paths[d] = core.placements[intent.id].primary.sites
-        result.create_ms.append((time.perf_counter() - t) * 1000)
-    result.seconds = time.perf_counter() - started
+        else:
+            result.unplaceable += 1
     return result
 
 
 def orders(demands, yen_paths):
     """Demand indexes in each greedy order (sorts are stable: ties keep matrix order)."""
     index = range(len(demands))
+    fewest_hops = sorted(index, key=lambda d: (len(yen_paths[d][0]), -demands[d].volume))
     return {'matrix': list(index),
             'largest-first': sorted(index, key=lambda d: -demands[d].volume),
             'smallest-first': sorted(index, key=lambda d: demands[d].volume),
-            'fewest-hops': sorted(index, key=lambda d: (len(yen_paths[d][0]), -demands[d].volume))}
+            'fewest-hops': fewest_hops, 'greedy fewest-hops': fewest_hops}
 
 
 # --- the benchmark ---------------------------------------------------------------------------
@@ -366,7 +381,8 @@ def bench_network(network, k, loads, milp_seconds, log):
     for share in loads:
         scale = scale_for(volumes, paths, network.limits, share)
         gbps = [v * scale for v in volumes]
-        runs = {name: place(network.fabric, network.demands, gbps, order)
+        runs = {name: place(network.fabric, network.demands, gbps, order,
+                            make_room=not name.startswith('greedy'))
                 for name, order in orders(network.demands, yen).items()}
         options, added = [list(p) for p in paths], 0
         for run in runs.values():

@@ -112,16 +112,20 @@ def test_a_protected_intent_without_a_backup_gets_one_back_when_the_span_returns
     assert core.route_of(intent.id).backup == ('dca', 'dcb', 'dcc') and 'protected again' in intent.reason
 
 
-def test_a_higher_class_preempts_lower_ones_which_are_placed_again_or_fail():
+def test_a_higher_class_has_lower_ones_moved_aside_before_preempting_them():
     core = connected()
     events = []
     core.subscribe(events.append)
     bulk = core.create('blue', 'dca', 'dcc', 8, now=0, service_class='BULK')     # fills dca-dcc (9 of 10)
     sync(core, now=0)
+    # bulk has no bound: it can move, so nobody is preempted; realtime waits for the flip.
     realtime = core.create('red', 'dca', 'dcc', 8, now=1, service_class='REALTIME', max_latency_ms=9.5)
+    assert realtime.state is State.COMPILING and 'waiting for intent i-1' in realtime.reason
+    sync(core, now=2)
     assert core.route_of(realtime.id).sites == ('dca', 'dcc')
     assert core.route_of(bulk.id).sites == ('dca', 'dcb', 'dcc')
-    assert 'preempted by intent i-2 (REALTIME) of tenant red' in bulk.reason
+    assert any('to make room for intent i-2 (REALTIME) of tenant red' in e.reason
+               for e in events if e.intent_id == bulk.id)
     # Same class: no preemption.
     with pytest.raises(Unplaceable):
         core.create('red', 'dca', 'dcb', 17, now=2, service_class='BULK')
