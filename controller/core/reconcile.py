@@ -7,13 +7,18 @@ them, so a phase starts only when the previous one is in all the switches:
      ingress flows (the new path's label flows, base flows);
   2. flip: new and changed ingress flows (adding a flow with the key of an existing one
      replaces it in one step: traffic moves from the old label to the new one);
-  3. clean up: flows that are not in the plan, then meters and groups that are not.
+  3. clean up: flows that are not in the plan, then meters and groups that are not; after a
+     flip only once the frames already on their way along the old paths have left them
+     (`drain_s`): deleting at once dropped what was sent in the last tens of ms before it.
 
 So a moved intent is carried by its old path until the new one is complete, and a flow is
 never installed before the meter or group it uses (Open vSwitch rejects that). A group is
 named by its route's label, so a moved route's groups are new ones, never modified in use.
 """
 from dataclasses import dataclass, field
+
+DRAIN_MARGIN_S = 0.05     # what switches and span emulators add on top of the spans' delays
+DRAIN_MAX_S = 1.0
 
 
 @dataclass
@@ -31,6 +36,21 @@ class Changes:
 
     def count(self):
         return sum(len(ops) for phase in self.phases for ops in phase.values())
+
+    @property
+    def drains(self):
+        """Whether the clean-up must wait `drain_s` after the flip: it removes what the flip left."""
+        return bool(self.phases[1]) and bool(self.phases[2])
+
+
+def drain_s(fabric):
+    """How long a frame can still be on its way along a path the ingress has just left: at
+    most the old primary, or cranked back along part of it and then along its backup; a
+    primary and its span-disjoint backup cross each span at most once between them, so twice
+    the fabric's total span delay bounds it (its configured delays: the measured ones add
+    about a millisecond a hop, which the margin covers)."""
+    total_ms = sum(span.delay_ms for span in fabric.spans)
+    return min(DRAIN_MAX_S, DRAIN_MARGIN_S + 2 * total_ms / 1000)
 
 
 def diff(dpid, planned, installed, changes=None):

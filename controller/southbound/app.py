@@ -5,8 +5,8 @@ Waiting happens in two threads of our own:
 
 - the syncer brings each switch that connects to the plan (it reads the switch's flows and
   meters, then sends only the difference) and pushes every plan change in the three phases
-  of `reconcile`, with a barrier on every switch between phases; only then does it tell the
-  core `synced(dpid, generation)`;
+  of `reconcile`, with a barrier on every switch between phases (and, after a flip, the
+  drain before the clean-up); only then does it tell the core `synced(dpid, generation)`;
 - the prober sends, every half second, an echo request to each switch and an LLDP probe out of
   each span port (discovery and one-way delay), and every two seconds asks for port counters
   (utilization).
@@ -87,6 +87,7 @@ class FabricApp(app_manager.OSKenApp):
         self._stop = threading.Event()
         self.instance = int(time.time_ns() & 0xffffffff)
         self.echo, self.delays, self.usage = EchoTracker(), DelayEstimator(DELAY_WINDOW), UtilizationMeter()
+        self.drain_s = reconcile.drain_s(self.fabric)
         self.seen_links = set()                # Links LLDP has shown
         self.reported = set()                  # discovery problems already logged
         self._threads = []
@@ -223,6 +224,7 @@ class FabricApp(app_manager.OSKenApp):
             return
         if not up:
             self.delays.forget(Link(site.id, peer))
+        LOG.info('port %s-%s %s', site.id, peer, 'up' if up else 'down')
         self.runtime.call(lambda core, now: core.port_state(dpid, port_no, up, now))
 
     def _arp_in(self, dp, site, in_port, request):
@@ -340,8 +342,11 @@ class FabricApp(app_manager.OSKenApp):
         switches = {s.dp.id: s for s in self._connected() if s.ready}
         changes = reconcile.diff_all({d: plan[d] for d in switches},
                                      {d: (s.flows, s.meters, s.groups) for d, s in switches.items()})
-        failed = set()
-        for phase in changes.phases:
+        failed, took = set(), []
+        for number, phase in enumerate(changes.phases):
+            if number == 2 and changes.drains:
+                self._stop.wait(self.drain_s)     # make-before-break: the old paths empty first
+            started = time.monotonic()
             for dpid, ops in phase.items():
                 switch = switches[dpid]
                 for op, item in ops:
@@ -350,11 +355,12 @@ class FabricApp(app_manager.OSKenApp):
             for dpid in phase:
                 if not self._barrier(switches[dpid]) or switches[dpid].errors:
                     failed.add(dpid)
+            took.append(f'{(time.monotonic() - started) * 1000:.0f}')
             if failed:
                 break
         if changes:
-            LOG.info('generation %d: %d changes sent to %d switches', generation, changes.count(),
-                     len({d for phase in changes.phases for d in phase}))
+            LOG.info('generation %d: %d changes sent to %d switches (phases took %s ms)', generation,
+                     changes.count(), len({d for phase in changes.phases for d in phase}), '/'.join(took))
         for dpid in failed:
             LOG.warning('switch %s: changes not confirmed; reading it again', switches[dpid].site.id)
             switches[dpid].ready = False

@@ -82,33 +82,49 @@ def triangle(tmp_path_factory):
         stopped(ctl)
 
 
-def cut_outage(emu, ctl, intent, src, dst, tenant, hop):
-    """Cut the span at `hop` of the intent's path under a 1 kHz probe; the longest outage."""
+def cut_under_probe(emu, ctl, intent, src, dst, tenant, hop):
+    """Cut the span at `hop` of the intent's path under a 1 kHz probe, and keep probing until
+    the controller has moved the intent off it (so its move is measured too); the result."""
     path = path_of(ctl, intent)
     a, b = path[hop], path[hop + 1]
     host, target = emu.host(tenant, src), ip(LUMEN, tenant, dst)
     wait_for('traffic', lambda: reaches(host, target))
-    with Probe(host, emu.host(tenant, dst), target) as probe:
-        time.sleep(1.0)
-        emu.span_up(a, b, False)
-        time.sleep(1.5)
-    emu.span_up(a, b, True)
+
+    def moved_off(client):
+        got = client.get_intent(intent)
+        return got.state == intent_pb2.INTENT_STATE_INSTALLED and {a, b} not in map(set, zip(got.path, got.path[1:]))
+    try:
+        with Probe(host, emu.host(tenant, dst), target) as probe, ctl.client() as client:
+            time.sleep(1.0)
+            emu.span_up(a, b, False)
+            wait_for('moved off the cut span', lambda: moved_off(client))
+            time.sleep(0.5)
+    finally:
+        emu.span_up(a, b, True)
     result = probe.result()
     print(f'\n{intent} cut {a}-{b} (hop {hop} of {"->".join(path)}): outage '
           f'{result.longest_outage_ms} ms, {result.lost} lost; gaps {[(round(o.start_ms), o.duration_ms) for o in result.outages]}; path now {"->".join(path_of(ctl, intent))}')
     installed(ctl, intent)
-    return result.longest_outage_ms
+    return result
+
+
+# Issue 5's goal is under 50 ms on any single span cut; measured 0-32 ms (10 cuts on
+# lumen-qts, scripts/bench/failover.py, 2026-11-29), of which the frames in flight on the
+# cut span are a few ms. The bound leaves room for a loaded CI machine.
+PROTECTED_OUTAGE_MS = 75
 
 
 @pytest.mark.parametrize('hop', [0, 3])
 def test_a_protected_intent_fails_over_in_the_switches(lumen, hop):
-    """The goal is under 50 ms; measured so far 36-54 ms median, up to 158 ms (issue 5 is
-    open on it), so this checks the failover works and is bounded, and prints the figure."""
+    """The switches take the backup by themselves; the controller's move onto a new backup
+    afterwards (make-before-break) loses nothing: one outage at most, the cut's."""
     emu, ctl = lumen['emu'], lumen['ctl']
     (intent,) = order(ctl, ('acme', 'phx1', 'iad1', 4, dict(protected=True)))
     installed(ctl, intent)
     try:
-        assert cut_outage(emu, ctl, intent, 'phx1', 'iad1', 'acme', hop) < 1000
+        result = cut_under_probe(emu, ctl, intent, 'phx1', 'iad1', 'acme', hop)
+        assert len(result.outages) <= 1
+        assert result.longest_outage_ms < PROTECTED_OUTAGE_MS
         with ctl.client() as client:     # protected again on a new backup (or saying why not)
             got = wait_for('re-protected', lambda: (i := client.get_intent(intent)).state == intent_pb2.INTENT_STATE_INSTALLED and i)
         assert list(got.backup_path) or 'unprotected for now' in got.state_reason
@@ -121,7 +137,7 @@ def test_an_unprotected_intent_is_rerouted_in_under_a_second(lumen):
     emu, ctl = lumen['emu'], lumen['ctl']
     (intent,) = order(ctl, ('globex', 'atl1', 'pdx2', 4))
     installed(ctl, intent)
-    assert cut_outage(emu, ctl, intent, 'atl1', 'pdx2', 'globex', 2) < 1000
+    assert cut_under_probe(emu, ctl, intent, 'atl1', 'pdx2', 'globex', 2).longest_outage_ms < 1000
 
 
 def test_a_slower_span_moves_the_bound_intent_and_the_tolerant_one_stays(triangle):

@@ -182,6 +182,27 @@ def test_cut_span_drops_and_relay_survives(relay):
     assert min(rtts) == pytest.approx(10, abs=0.6)
 
 
+def test_a_cut_takes_both_ends_down_at_once(relay):
+    """SpanLink.set_up's cut: both root ends down in one go, so both hosts lose carrier."""
+    from topologies.span import set_links_up
+
+    def carriers():
+        return [in_ns(ns, "cat", f"/sys/class/net/{host}/carrier").stdout.strip()
+                for ns, host in ((NS_A, HOST_A), (NS_B, HOST_B))]
+    relay.send(delay_ms=5)
+    started = time.monotonic()
+    set_links_up([XR, YR], False)
+    took_ms = (time.monotonic() - started) * 1000
+    try:
+        print(f"\n[span_relay] both ends of the span down in {took_ms:.2f} ms")
+        assert carriers() == ["0", "0"]
+        assert ping(count=3, interval=0.2) == []
+    finally:
+        set_links_up([XR, YR], True)
+    assert carriers() == ["1", "1"]
+    assert ping(count=30, interval=0.1, deadline=10), "span did not recover"
+
+
 def test_total_loss_via_control(relay):
     relay.send(loss_percent=100)
     relay.stats()

@@ -251,3 +251,29 @@ def test_protected_route_validation():
     with pytest.raises(ValueError):           # not between the same ends
         fl.Route(1, 'red', ('dca', 'dcc'), 16, 17, 1, 1, backup=('dca', 'dcb'),
                  backup_labels=(18, 19, 20, 21))
+
+
+def test_only_a_clean_up_after_a_flip_waits_for_the_old_path_to_empty():
+    core = Controller(TRIANGLE)
+    intent = core.create('red', 'dca', 'dcc', 5, now=1)
+    first = reconcile.diff_all(core.plan(), {})
+    fake = installed_fabric(core)
+    assert first.phases[1] and not first.drains             # a new intent: nothing to clean up
+    core.update(intent.id, bandwidth_gbps=9.5, now=2)       # moves (see the make-before-break test)
+    assert reconcile.diff_all(core.plan(), fake.installed()).drains
+    fake.apply(reconcile.diff_all(core.plan(), fake.installed()))
+    core.delete(intent.id, now=3)
+    assert not reconcile.diff_all(core.plan(), fake.installed()).drains   # withdrawn: no flip
+
+
+@pytest.mark.parametrize('src, dst', [('phx1', 'iad1'), ('dfw1', 'pdx1'), ('pdx1', 'iad1')])
+def test_the_drain_outlasts_the_longest_journey_on_a_protected_route(src, dst):
+    """Cut at the primary's last span: a frame goes nearly all the way, comes back to the
+    ingress and takes the backup. The drain outlasts that, with margin, and stays short."""
+    core, intent, _ = protected_fabric(src, dst)
+    route = core.route_of(intent.id)
+
+    def delay_ms(sites):
+        return sum(LUMEN.span(a, b).delay_ms for a, b in zip(sites, sites[1:]))
+    cranked_ms = 2 * delay_ms(route.sites[:-1]) + delay_ms(route.backup)
+    assert cranked_ms / 1000 + reconcile.DRAIN_MARGIN_S <= reconcile.drain_s(LUMEN) <= reconcile.DRAIN_MAX_S
