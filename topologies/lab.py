@@ -17,9 +17,11 @@ import yaml
 
 from controller.process import ControllerProcess
 from topologies import addressing as addr
+from topologies.fabric import load_fabric
 from topologies.measure import finish, wait_listening
 
-READY_TIMEOUT_S = 60.0     # every switch connected, every span up and its delay measured
+READY_TIMEOUT_S = 90.0     # every switch connected, every span up and its delay measured
+SETTLED_DELAY = (0.2, 2.0)  # measured within 20% + 2 ms of the real one-way delay
 IPERF_PORT = 5202
 
 
@@ -77,7 +79,8 @@ class Lab:
         """Stop the controller (SIGTERM) and start it again on the same store and ports."""
         self.status = self.controller.stop()
         self.controller.start()
-        wait_ready(self.controller)
+        wait_ready(self.controller, {s.id: (state['up'], state['delay_ms']) for s in self.fabric.spans
+                                     if (state := self.emulation.span_state(s.a, s.b))})
 
     # Events, by the names of the sites at either end of a span.
     def span_down(self, a, b):
@@ -121,15 +124,30 @@ class Lab:
         return tcp_mbps(self.host(dst), self.host(src), self.ip(dst), seconds)
 
 
-def wait_ready(controller, timeout_s=READY_TIMEOUT_S):
+def wait_ready(controller, spans=None, timeout_s=READY_TIMEOUT_S):
     """Wait until `controller` (a ControllerProcess) sees every switch connected and every span
-    up with its delay measured: before that, it would place intents on partial knowledge."""
+    as it is (`spans`: {span id: (up, one-way delay ms)}; default: the fabric's, all up), with
+    its measured delay settled near the real one. Before that it would place intents on what
+    it measured while dozens of switches were starting (delays several times too high)."""
+    if spans is None:
+        spans = {s.id: (True, s.delay_ms) for s in load_fabric(controller.fabric).spans}
+    rel, abs_ms = SETTLED_DELAY
+    off = []
+
     def ready():
         with controller.client() as client:
             topology = client.get_topology()
-        return (all(site.connected for site in topology.sites) and all(span.up for span in topology.spans)
-                and all(d.delay_measured for span in topology.spans for d in span.directions))
-    wait_for('every switch connected and every span up and measured', ready, timeout_s)
+        off[:] = [site.id for site in topology.sites if not site.connected]
+        for span in topology.spans:
+            up, delay_ms = spans[span.id]
+            if span.up != up or (up and not all(d.delay_measured and d.delay_ms <= delay_ms * (1 + rel) + abs_ms
+                                                for d in span.directions)):
+                off.append(f'span {span.id}')
+        return not off
+    try:
+        wait_for('every switch connected, every span as it is and its delay measured', ready, timeout_s)
+    except AssertionError as e:
+        raise AssertionError(f'{e}: still off: {", ".join(off[:10])}') from None
 
 
 def wait_for(what, condition, timeout_s=15.0):

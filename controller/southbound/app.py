@@ -373,13 +373,22 @@ class FabricApp(app_manager.OSKenApp):
 
     @fatal_on_error
     def _probe_loop(self):
-        rounds = 0
-        while not self._stop.wait(PROBE_INTERVAL_S):
+        # Switches are probed one after the other, spread over the interval: probing them all
+        # at once made their LLDP packet-ins queue behind each other in this process, which
+        # added up to 35 ms to the delays measured on lumen-qts (31 switches, 90 directions).
+        rounds, due = 0, time.monotonic()
+        while not self._stop.is_set():
             rounds += 1
-            for switch in self._connected():
-                if switch.ready:
-                    self._probe(switch, stats=rounds % STATS_EVERY == 0)
+            switches = [s for s in self._connected() if s.ready]
+            for i, switch in enumerate(switches):
+                if self._stop.wait(max(0.0, due + i * PROBE_INTERVAL_S / len(switches) - time.monotonic())):
+                    return
+                self._probe(switch, stats=rounds % STATS_EVERY == 0)
             self._check_discovery()
+            due += PROBE_INTERVAL_S
+            if self._stop.wait(max(0.0, due - time.monotonic())):
+                return
+            due = max(due, time.monotonic() - PROBE_INTERVAL_S)   # never a burst to catch up
 
     def _probe(self, switch, stats):
         dp, p = switch.dp, switch.dp.ofproto_parser
