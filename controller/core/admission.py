@@ -20,7 +20,7 @@ intent on a link must fit the link's whole capacity, so the excess rides in the 
 committed rates leave and can never take another intent's committed bandwidth.
 """
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from controller.core.intent import Protection
 from controller.core.ledger import AdmissionError
@@ -33,10 +33,17 @@ class Placement:
     primary: object          # paths.Path
     backup: object = None    # paths.Path when protected
     unprotected: str = ''    # why a protected intent runs without a backup for now
+    over_bound: str = ''     # why an intent runs over its latency bound for now
 
     def latency_ms(self, topology):
         """What the intent's traffic sees now: the primary's measured latency."""
         return self.primary.latency_ms(topology)
+
+    def for_now(self, intent):
+        """What the intent lacks on this placement for now, as people read it ('' if nothing)."""
+        return ''.join([f' (unprotected for now: {self.unprotected})' if self.unprotected else '',
+                        f' (over its {intent.max_latency_ms:g} ms bound for now: {self.over_bound})'
+                        if self.over_bound else ''])
 
 
 def holders(intent_id):
@@ -44,8 +51,24 @@ def holders(intent_id):
 
 
 def compute(topology, ledger, intent, avoid_spans=frozenset(), peak=None, keep=None,
-            degrade=False, also_free=None):
+            degrade=False, also_free=None, over_bound=False):
     """The placement the intent would get now (a dry run: the ledgers are not touched).
+    With `over_bound`, an intent no path within its latency bound can carry gets the
+    lowest-latency path that has its bandwidth (`over_bound` says why): for an intent a cut
+    just displaced, a slower path is better than no traffic; it moves back within its bound
+    as soon as a path allows (Controller._keep_bounds). Otherwise as _compute."""
+    try:
+        return _compute(topology, ledger, intent, avoid_spans, peak, keep, degrade, also_free,
+                        intent.max_latency_ms)
+    except NoPath as e:
+        if not over_bound or e.constraint != 'latency':
+            raise
+        placement = _compute(topology, ledger, intent, avoid_spans, peak, keep, degrade, also_free, None)
+        return replace(placement, over_bound=e.reason)
+
+
+def _compute(topology, ledger, intent, avoid_spans, peak, keep, degrade, also_free, bound):
+    """The placement the intent would get now, its latency at most `bound` ms (None: any).
     Raises paths.NoPath, whose figures say what would fit. `also_free(book, link)`, when
     given, is bandwidth counted as free on top of what a ledger has left (make_room's
     question: where would it fit if other intents moved?).
@@ -76,39 +99,39 @@ def compute(topology, ledger, intent, avoid_spans=frozenset(), peak=None, keep=N
 
     ends = (topology, intent.src, intent.dst, intent.bandwidth_gbps, available)
     if intent.protection is not Protection.PROTECTED:
-        return Placement(find_path(*ends, intent.max_latency_ms, avoid_spans))
-    keep = keep if keep is not None and _fits(topology, keep, intent, available, avoid_spans) else None
+        return Placement(find_path(*ends, bound, avoid_spans))
+    keep = keep if keep is not None and _fits(topology, keep, intent, available, avoid_spans, bound) else None
     if keep is not None:
         try:
-            return Placement(keep, find_path(*ends, intent.max_latency_ms,
+            return Placement(keep, find_path(*ends, bound,
                                              frozenset(avoid_spans) | set(keep.span_ids(topology))))
         except NoPath:
             pass
     try:
-        return Placement(*find_protected(*ends, intent.max_latency_ms, avoid_spans))
+        return Placement(*find_protected(*ends, bound, avoid_spans))
     except NoPath as e:
         if not degrade or e.constraint != 'protection':
             raise
-        alone = keep or find_path(*ends, intent.max_latency_ms, avoid_spans)
+        alone = keep or find_path(*ends, bound, avoid_spans)
         return Placement(alone, unprotected=e.reason)
 
 
-def _fits(topology, path, intent, available, avoid_spans):
+def _fits(topology, path, intent, available, avoid_spans, bound):
     """The path is up, avoids what it must, has the bandwidth and meets the bound."""
     return (all(topology.span_of(link).up for link in path.links)
             and not set(path.span_ids(topology)) & set(avoid_spans)
             and path.bottleneck_gbps(available) >= intent.bandwidth_gbps - EPS
-            and (intent.max_latency_ms is None
-                 or path.latency_ms(topology) <= intent.max_latency_ms + EPS))
+            and (bound is None or path.latency_ms(topology) <= bound + EPS))
 
 
 def admit(topology, ledger, intent, avoid_spans=frozenset(), peak=None, keep=None, degrade=False,
-          placement=None):
+          placement=None, over_bound=False):
     """Reserve a placement (computed now unless given: a dry run just made) in place of
     what the intent held. Raises NoPath or ledger.AdmissionError, and then the ledgers are
     exactly as before."""
     if placement is None:
-        placement = compute(topology, ledger, intent, avoid_spans, peak, keep, degrade)
+        placement = compute(topology, ledger, intent, avoid_spans, peak, keep, degrade,
+                            over_bound=over_bound)
     done = []
     try:
         for book, gbps in _books(ledger, peak, intent):

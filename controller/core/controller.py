@@ -462,7 +462,7 @@ class Controller:
             return _spans_of(self.topology, placement)
         return set(placement.primary.span_ids(self.topology))
 
-    def _place(self, intent, reason, now, keep=None, placement=None):
+    def _place(self, intent, reason, now, keep=None, placement=None, over_bound=False):
         """(Re)place an intent: INSTALLING on its route, or FAILED with why; on `placement`
         if given (just computed on the ledgers as they are). Where the route the switches
         carry works, the ledgers keep its links that the new route does not use until the
@@ -478,7 +478,8 @@ class Controller:
             self._emit(intent.move_to(State.COMPILING, reason, now))
         try:
             placement = admission.admit(self.topology, self.ledger, intent, peak=self.peak,
-                                        keep=keep, degrade=True, placement=placement)
+                                        keep=keep, degrade=True, placement=placement,
+                                        over_bound=over_bound)
         except NoPath as e:
             self._unplace(intent)
             self._emit(intent.move_to(State.FAILED, f'{reason}: {e.reason}', now, old_sites))
@@ -486,8 +487,7 @@ class Controller:
         if working:
             admission.hold_old(intent.id, before)
         self.placements[intent.id] = placement
-        if placement.unprotected:
-            reason = f'{reason} (unprotected for now: {placement.unprotected})'
+        reason += placement.for_now(intent)
 
         rate, burst = self._meter_size(intent)
         sites = placement.primary.sites
@@ -563,7 +563,8 @@ class Controller:
                 placement = self.placements.get(intent.id)
                 if placement and span_id in _spans_of(self.topology, placement):
                     self.planner.displaced.add(intent.id)
-                    self._place(intent, reason_span, now, keep=self._survivor(placement))
+                    # A slower path rather than none: it moves within its bound once one has room.
+                    self._place(intent, reason_span, now, keep=self._survivor(placement), over_bound=True)
         if came_up:
             # Only what has nothing now; moving back onto the span waits until it is trusted.
             avoid = self.planner.untrusted_spans(self.topology, now)
@@ -656,8 +657,8 @@ class Controller:
                 self._release_old(intent_id)
                 if intent.state is State.INSTALLING:
                     route, placement = self.routes[intent_id], self.placements[intent_id]
-                    why = f' (unprotected for now: {placement.unprotected})' if placement.unprotected else ''
-                    self._emit(intent.move_to(State.INSTALLED, f'installed on {"->".join(route.sites)}{why}', now))
+                    self._emit(intent.move_to(State.INSTALLED, f'installed on {"->".join(route.sites)}'
+                                                               f'{placement.for_now(intent)}', now))
         if installing is not None:
             return
         self._place_waiting(now)

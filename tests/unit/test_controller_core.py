@@ -226,6 +226,25 @@ def test_a_span_cut_moves_the_intent_and_it_fails_when_nothing_is_left():
     assert 'retried' in intent.reason
 
 
+def test_an_intent_a_cut_leaves_no_path_within_its_bound_runs_over_it_until_one_is_back():
+    core = connected()
+    intent = core.create('red', 'dca', 'dcc', 5, max_latency_ms=9.5, now=1)   # dca-dcc: 9 ms
+    sync(core)
+    dca = addr.dpid(TRIANGLE.sites['dca'])
+    core.port_state(dca, addr.span_port(TRIANGLE, 'dca', 'dcc'), False, now=2)
+    assert core.route_of(intent.id).sites == ('dca', 'dcb', 'dcc')                # 10 ms: traffic
+    assert intent.state is State.INSTALLING and 'over its 9.5 ms bound for now' in intent.reason
+    sync(core, now=3)
+    assert intent.state is State.INSTALLED and 'over its 9.5 ms bound for now' in intent.reason
+    with pytest.raises(Unplaceable):             # a new order is still held to its bound
+        core.create('blue', 'dca', 'dcc', 1, max_latency_ms=9.5, now=3)
+    core.port_state(dca, addr.span_port(TRIANGLE, 'dca', 'dcc'), True, now=5)
+    core.tick(now=100)                            # once the span is trusted again
+    assert core.route_of(intent.id).sites == ('dca', 'dcc')
+    sync(core, now=101)
+    assert intent.state is State.INSTALLED and 'bound' not in intent.reason
+
+
 def test_switches_never_seen_count_as_down_after_the_grace():
     core = Controller(TRIANGLE, startup_grace_s=5, now=0)
     intent = core.create('red', 'dca', 'dcc', 5, now=1)        # optimistic until then
