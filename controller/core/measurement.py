@@ -107,6 +107,11 @@ class EchoTracker:
         self._rtts.setdefault(dpid, deque(maxlen=self.window)).append(rtt)
         return rtt
 
+    def measured(self, dpid: int, rtt_s: float):
+        """A round trip timed without an xid (a loop probe carries its own send time)."""
+        if rtt_s >= 0 and math.isfinite(rtt_s):
+            self._rtts.setdefault(dpid, deque(maxlen=self.window)).append(rtt_s)
+
     def rtt_s(self, dpid: int) -> float | None:
         """None until the switch has answered one echo."""
         rtts = self._rtts.get(dpid)

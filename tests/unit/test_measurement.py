@@ -189,3 +189,13 @@ def test_forget_link():
     meter.add(AB, 125_000, now=1.0)
     meter.forget(AB)
     assert meter.rate_mbps(AB) is None and meter.add(AB, 250_000, now=2.0) is None
+
+
+def test_loop_round_trips_without_an_xid_are_kept_as_a_windowed_minimum():
+    loops = EchoTracker(window=3)
+    for rtt in (0.004, 0.002, 0.009, float('nan'), -1.0):   # nonsense is ignored
+        loops.measured(7, rtt)
+    assert loops.rtt_s(7) == 0.002
+    for rtt in (0.005, 0.006, 0.007):                        # the window moves on
+        loops.measured(7, rtt)
+    assert loops.rtt_s(7) == 0.005 and loops.rtt_s(8) is None
