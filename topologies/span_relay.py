@@ -39,6 +39,10 @@ BUF_BYTES, MAX_FRAME = 4 << 20, 65535
 # Waking from an idle sleep takes 0.1-0.3 ms here (VM exit, C-states), more than the
 # accuracy we want; so sleep until this long before a departure, then poll.
 EARLY_S = 0.0004
+# A frame this late when its turn comes is dropped, as a router port's finite buffer would:
+# when this machine's cores fall behind, the span must not turn into seconds of queue (which
+# TCP would fill and every LLDP probe would wait in), but lose frames so senders back off.
+MAX_LATE_MS = 100.0
 SETTINGS = ("delay_ms", "jitter_ms", "loss_percent")
 
 
@@ -50,12 +54,14 @@ class DelayLine:
     """
 
     def __init__(self, delay_ms=0.0, jitter_ms=0.0, loss_percent=0.0,
-                 max_frames=10000, rng: random.Random | None = None):
+                 max_frames=10000, rng: random.Random | None = None, max_late_ms=None):
         self.delay_ms, self.jitter_ms, self.loss_percent = delay_ms, jitter_ms, loss_percent
         self.max_frames, self.rng = max_frames, rng or random.Random()
+        self.max_late_s = math.inf if max_late_ms is None else max_late_ms / 1000.0
         self._queue: deque[tuple[float, bytes]] = deque()  # due times never decrease
         self._last_due = -math.inf
         self.received = self.sent = self.dropped_loss = self.dropped_queue = self.dropped_send = 0
+        self.dropped_late = 0
 
     def push(self, now: float, frame: bytes) -> bool:
         """Queue frame; False if it was lost or the queue is full."""
@@ -75,9 +81,14 @@ class DelayLine:
         return True
 
     def pop_due(self, now: float) -> list[bytes]:
+        """The frames due by `now`, less those more than max_late_ms overdue (dropped)."""
         out = []
         while self._queue and self._queue[0][0] <= now:
-            out.append(self._queue.popleft()[1])
+            due, frame = self._queue.popleft()
+            if now - due > self.max_late_s:
+                self.dropped_late += 1
+            else:
+                out.append(frame)
         self.sent += len(out)
         return out
 
@@ -92,7 +103,7 @@ class DelayLine:
     def counters(self) -> dict:
         return {"received": self.received, "sent": self.sent, "queued": len(self._queue),
                 "dropped_loss": self.dropped_loss, "dropped_queue": self.dropped_queue,
-                "dropped_send": self.dropped_send}
+                "dropped_send": self.dropped_send, "dropped_late": self.dropped_late}
 
 
 def check_setting(key: str, value) -> float:
@@ -224,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay-ms", type=float, required=True, help="one-way delay")
     parser.add_argument("--jitter-ms", type=float, default=0.0)
     parser.add_argument("--loss-percent", type=float, default=0.0)
+    parser.add_argument("--max-late-ms", type=float, default=MAX_LATE_MS,
+                        help=f"drop frames this overdue (default {MAX_LATE_MS:g})")
     args = parser.parse_args(argv)
     try:
         settings = [check_setting(key, getattr(args, key)) for key in SETTINGS]
@@ -236,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         emit({"error": f"cannot open {args.a}/{args.b}: {exc}"})
         return 1
-    lines = [DelayLine(*settings) for _ in range(2)]
+    lines = [DelayLine(*settings, max_late_ms=args.max_late_ms) for _ in range(2)]
     try:
         emit({"ready": True})
         run(ports, lines, (args.a, args.b))

@@ -201,3 +201,13 @@ def test_cli_rejects_bad_settings_before_opening_sockets(extra):
     with pytest.raises(SystemExit) as exc:
         main(["--a", "nonexistent0", "--b", "nonexistent1", *extra])
     assert exc.value.code == 2
+
+
+def test_frames_overdue_by_more_than_max_late_are_dropped_not_delivered():
+    line = DelayLine(delay_ms=10, max_late_ms=100)
+    line.push(0.0, b"late")       # due at 0.010
+    line.push(0.1, b"on time")    # due at 0.110
+    assert line.pop_due(0.2) == [b"on time"]   # 'late' is 190 ms overdue: a full buffer drops it
+    assert (line.sent, line.dropped_late) == (1, 1)
+    assert line.counters()["dropped_late"] == 1
+
