@@ -120,8 +120,8 @@ class Lab:
     def pings(self, src, dst, count=3, interval='0.2'):
         return pings(self.host(src), self.ip(dst), count, interval)
 
-    def tcp_mbps(self, src, dst, seconds=5):
-        return tcp_mbps(self.host(dst), self.host(src), self.ip(dst), seconds)
+    def goodput_mbps(self, src, dst, seconds=5, udp_mbps=None):
+        return goodput_mbps(self.host(dst), self.host(src), self.ip(dst), seconds, udp_mbps)
 
 
 def wait_ready(controller, spans=None, timeout_s=READY_TIMEOUT_S):
@@ -172,14 +172,16 @@ def pings(host, target, count=3, interval='0.2'):
     return ping_counts(host.cmd(f'ping -n -c {count} -i {interval} -W 1 {target}'), count)
 
 
-def tcp_mbps(server, client, target, seconds=5):
-    """TCP goodput from client to server (iperf3, the first 2 s omitted); 0.0 if no flow."""
+def goodput_mbps(server, client, target, seconds=5, udp_mbps=None):
+    """What reaches `server` from `client` (iperf3, the first 2 s omitted), emulated Mb/s: one
+    TCP flow, or UDP sent at `udp_mbps` (1400-byte datagrams); 0.0 if no flow."""
     srv = server.popen(['iperf3', '-s', '-1', '-p', str(IPERF_PORT)], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
+    udp = [] if udp_mbps is None else ['-u', '-b', f'{udp_mbps:g}M', '-l', '1400']
     try:
         wait_listening(server, IPERF_PORT)
         cli = client.popen(['iperf3', '-c', target, '-p', str(IPERF_PORT), '-t', str(seconds),
-                            '-O', '2', '-J', '--connect-timeout', '3000'],
+                            '-O', '2', '-J', '--connect-timeout', '3000', *udp],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         out = finish(cli, seconds + 25)
         try:

@@ -69,7 +69,7 @@ class TestLab:
         self.lab = lab
         self.ordered = []        # intent ids
 
-    def __getattr__(self, name):  # client, pings, tcp_mbps, span_down, host, ip, ...
+    def __getattr__(self, name):  # client, pings, goodput_mbps, span_down, host, ip, ...
         return getattr(self.lab, name)
 
     def order(self, tenant, src, dst, bandwidth_gbps, *, state='INSTALLED', timeout_s=15.0, **fields):

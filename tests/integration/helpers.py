@@ -3,7 +3,7 @@ each tenant's own token, and measurements from the tenants' hosts."""
 from controller.store import Store
 from topologies import addressing as addr
 # all_up(ctl): every switch connected, every span up and measured
-from topologies.lab import ping_counts, pings, tcp_mbps, wait_for  # noqa: F401 - shared
+from topologies.lab import goodput_mbps, ping_counts, pings, wait_for  # noqa: F401 - shared
 from topologies.lab import wait_ready as all_up  # noqa: F401
 
 
@@ -46,4 +46,4 @@ def reaches(host, target):
 
 
 def iperf_mbps(server, client, target, seconds=6):
-    return tcp_mbps(server, client, target, seconds)
+    return goodput_mbps(server, client, target, seconds)

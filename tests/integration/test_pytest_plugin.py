@@ -8,17 +8,18 @@ pytestmark = [pytest.mark.root, pytest.mark.naas_fabric('triangle')]
 
 
 def test_an_intent_carries_traffic_and_keeps_the_tenants_apart(naas):
-    intent = naas.order('red', 'dca', 'dcc', 2, max_latency_ms=12)
-    assert list(intent.path) == ['dca', 'dcc']
+    intent = naas.order('red', 'dca', 'dcc', 2, max_latency_ms=12)   # waits until INSTALLED
+    assert intent.path[0] == 'dca' and intent.path[-1] == 'dcc'
     assert naas.pings(('red', 'dca'), ('red', 'dcc'))[1] > 0
     assert naas.pings(('blue', 'dca'), ('red', 'dcc'))[1] == 0      # no frame between tenants
 
 
 def test_a_cut_span_moves_the_intent(naas):
     intent = naas.order('red', 'dca', 'dcc', 2)
-    naas.span_down('dca', 'dcc')                 # restored after the test
+    a, b = intent.path[:2]
+    naas.span_down(a, b)                         # restored after the test
     with naas.client('red') as client:
-        wait_for('the intent moved', lambda: list(client.get_intent(intent.id).path) == ['dca', 'dcb', 'dcc'])
+        wait_for('the intent moved', lambda: list(client.get_intent(intent.id).path[:2]) != [a, b])
         client.wait_for_state(intent.id, timeout_s=10)
     assert naas.pings(('red', 'dca'), ('red', 'dcc'))[1] > 0
 
