@@ -91,3 +91,18 @@ def test_ctrl_c_tears_everything_down(tmp_path):
     assert proc.returncode == 130, out
     assert 'everything this run created has been removed' in out
     assert existing_names(load_fabric('triangle')) == []
+
+
+def test_the_demo_keeps_every_promise(tmp_path):
+    """The README's main command, as users run it (about 50 s on lumen-qts)."""
+    svg = tmp_path / 'demo.svg'
+    done = naas_lab('demo', '--json', '--map', str(svg))
+    report = json.loads(done.stdout)
+    broken = [f"{e['name']}: {e['measured']} (expected {e['expected']})"
+              for e in report['expectations'] if not e['passed']]
+    assert done.returncode == 0 and report['passed'], (report['error'], broken, done.stderr[-3000:])
+    assert len(report['expectations']) == 20
+    moved = {m['intent'] for m in report['moves'] if m['old_path']}
+    assert {'acme-phx-iad', 'globex-atl-cmh'} <= moved          # the cut's and the slowdown's
+    assert ET.parse(svg).getroot().tag == '{http://www.w3.org/2000/svg}svg'
+    assert existing_names(load_fabric('lumen-qts')) == []
