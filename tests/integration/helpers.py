@@ -32,6 +32,12 @@ def path_of(ctl, intent_id):
         return list(client.get_intent(intent_id).path)
 
 
+def measured(ctl):
+    """{span id: [delay ms measured each way]}: what a failed assertion on paths should show."""
+    with ctl.client() as client:
+        return {s.id: [round(d.delay_ms, 2) for d in s.directions] for s in client.get_topology().spans}
+
+
 def records(db):
     """The intents as stored (for what the API does not show, such as MPLS labels)."""
     store = Store(db)
