@@ -55,7 +55,7 @@ class Lab:
             self.emulation = Emulation(self.fabric, controller=self.controller.address)
             self.emulation.start()
             self.say('waiting until the controller sees every switch and has measured every span')
-            wait_ready(self.controller)
+            wait_ready(self.controller, self.spans())
         except BaseException:
             self.stop()
             raise
@@ -79,8 +79,12 @@ class Lab:
         """Stop the controller (SIGTERM) and start it again on the same store and ports."""
         self.status = self.controller.stop()
         self.controller.start()
-        wait_ready(self.controller, {s.id: (state['up'], state['delay_ms']) for s in self.fabric.spans
-                                     if (state := self.emulation.span_state(s.a, s.b))})
+        wait_ready(self.controller, self.spans())
+
+    def spans(self):
+        """{span id: (up, one-way delay ms)}: the spans as they are now (see wait_ready)."""
+        states = {s.id: self.emulation.span_state(s.a, s.b) for s in self.fabric.spans}
+        return {span_id: (state['up'], state['delay_ms']) for span_id, state in states.items()}
 
     # Events, by the names of the sites at either end of a span.
     def span_down(self, a, b):

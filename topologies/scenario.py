@@ -19,6 +19,7 @@ Every problem is reported at once, each naming the file and the key, through Sce
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 
 from controller.policy import PolicyFileError, policy_from
@@ -46,9 +47,9 @@ class ScenarioError(FabricError):
     """A scenario file that cannot be run; `problems` lists (key, message) pairs."""
 
 
-@dataclass(frozen=True)
-class Host:
-    """A tenant's host at a site, written `tenant@site` in a scenario file."""
+class Host(NamedTuple):
+    """A tenant's host at a site, written `tenant@site` in a scenario file; a (tenant, site)
+    pair, as topologies.lab.Lab takes hosts."""
     tenant: str
     site: str
 

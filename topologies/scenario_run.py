@@ -179,8 +179,8 @@ class Runner:
         probe = None
         if step.outage:
             o = step.outage
-            probe = Probe(self.lab.host(_pair(o.src)), self.lab.host(_pair(o.dst)),
-                          self.lab.ip(_pair(o.dst))).start()
+            probe = Probe(self.lab.host(o.src), self.lab.host(o.dst),
+                          self.lab.ip(o.dst)).start()
             time.sleep(0.5)          # a baseline before the event
         try:
             getattr(self, step.kind)(**step.args)
@@ -216,12 +216,12 @@ class Runner:
     def traffic_start(self, traffic, src, dst, rate_gbps):
         port = _free_port(self.traffic)
         mbps = rate_gbps * 1000 * self.scenario.fabric.bandwidth_scale
-        server = self.lab.host(_pair(dst)).popen(['iperf3', '-s', '-p', str(port)],
+        server = self.lab.host(dst).popen(['iperf3', '-s', '-p', str(port)],
                                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.traffic[traffic] = (server, None, port)   # stopped with the rest if what follows fails
-        wait_listening(self.lab.host(_pair(dst)), port)
-        client = self.lab.host(_pair(src)).popen(
-            ['iperf3', '-c', self.lab.ip(_pair(dst)), '-p', str(port), '-u', '-b', f'{mbps:g}M',
+        wait_listening(self.lab.host(dst), port)
+        client = self.lab.host(src).popen(
+            ['iperf3', '-c', self.lab.ip(dst), '-p', str(port), '-u', '-b', f'{mbps:g}M',
              '-l', str(UDP_PAYLOAD), '-t', '86400'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.traffic[traffic] = (server, client, port)
 
@@ -265,11 +265,11 @@ class Runner:
         return now == state and not crossed, measured, expected
 
     def expect_reachable(self, src, dst):
-        sent, received = self.lab.pings(_pair(src), _pair(dst), count=5)
+        sent, received = self.lab.pings(src, dst, count=5)
         return received > 0, f'{received} of {sent} pings answered', f'{src} reaches {dst}'
 
     def expect_unreachable(self, src, dst):
-        sent, received = self.lab.pings(_pair(src), _pair(dst), count=5)
+        sent, received = self.lab.pings(src, dst, count=5)
         return received == 0, f'{received} of {sent} pings answered', f'{src} does not reach {dst}'
 
     def expect_throughput(self, src, dst, at_least_gbps, seconds):
@@ -277,14 +277,14 @@ class Runner:
         # and a TCP flow probing beyond the intent's meter loads the emulation's cores for
         # nothing (on lumen-qts enough to slow every switch's LLDP path).
         scale = 1000 * self.scenario.fabric.bandwidth_scale
-        mbps = self.lab.goodput_mbps(_pair(src), _pair(dst), seconds, udp_mbps=at_least_gbps * scale)
+        mbps = self.lab.goodput_mbps(src, dst, seconds, udp_mbps=at_least_gbps * scale)
         return (mbps / scale >= at_least_gbps * UDP_SHARE,
                 f'{mbps / scale:.2f} Gb/s of UDP sent at {at_least_gbps:g} ({mbps:.3f} Mb/s emulated)',
                 f'at least {at_least_gbps:g} Gb/s (less the {1 - UDP_SHARE:.0%} of headers meters count)')
 
     def expect_latency(self, src, dst, at_most_ms):
         # 100 probes a second, no spinning: enough for a median, light on the emulation's cores.
-        with Probe(self.lab.host(_pair(src)), self.lab.host(_pair(dst)), self.lab.ip(_pair(dst)),
+        with Probe(self.lab.host(src), self.lab.host(dst), self.lab.ip(dst),
                    rate_hz=LATENCY_PROBE_HZ, spin_ns=0) as probe:
             time.sleep(LATENCY_PROBE_S)
         median = probe.result().delay_ms.get('p50')
@@ -341,10 +341,6 @@ class Watcher:
         self.client.close()
 
 
-def _pair(host):
-    return host.tenant, host.site
-
-
 def _free_port(traffic):
     used, port = {p for _, _, p in traffic.values()}, TRAFFIC_PORT
     while port in used:
@@ -365,6 +361,3 @@ def _move_text(m):
         where = m['state']
     return f'{where} ({m["reason"]})' if m['reason'] else where
 
-
-def report_json(report):
-    return json.dumps(report.as_dict())

@@ -138,8 +138,6 @@ class FabricApp(app_manager.OSKenApp):
         LOG.warning('switch %s disconnected', switch.site.id)
         self.echo.forget(dp.id)
         self.loops.forget(dp.id)
-        loop = lldp.build(dp.id, LOOP_PORT, time.monotonic_ns(), self.instance, CONTROLLER_MAC)
-        dp.send_msg(ofmsg.packet_out(dp, dp.ofproto.OFPP_CONTROLLER, loop))
         for peer in self._peers(switch.site.id):
             for link in (Link(switch.site.id, peer), Link(peer, switch.site.id)):
                 self.delays.forget(link)
