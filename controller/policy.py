@@ -11,7 +11,7 @@ from controller.core.planner import Policy
 NUMBERS = {  # key -> (the least it may be, whether that least is allowed)
     'reoptimize_every_s': (0, False), 'min_gain_ms': (0, True), 'min_gain_ratio': (0, True),
     'span_hold_s': (0, True), 'flap_window_s': (0, False), 'max_hold_s': (0, True),
-    'move_hold_s': (0, True), 'congestion_ratio': (0, False),
+    'move_hold_s': (0, True), 'congestion_ratio': (0, False), 'batch_seconds': (0, False),
 }
 
 

@@ -40,6 +40,6 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ requirements.lock -nt "$stamp" ]; then
   echo "setup-host: installing Python packages into $VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -c requirements.lock -e '.[test,bench]'
+  "$VENV/bin/pip" install -q --disable-pip-version-check -c requirements.lock -e '.[test]'
   touch "$stamp"
 fi

@@ -18,8 +18,8 @@ import math
 import re
 from dataclasses import replace
 
-from controller.core import admission, flows
-from controller.core.errors import (Conflict, FailedPrecondition, InvalidArgument, NotFound,
+from controller.core import admission, flows, packing
+from controller.core.errors import (Conflict, CoreError, FailedPrecondition, InvalidArgument, NotFound,
                                     QuotaExceeded, Unplaceable)
 from controller.core.intent import Intent, Protection, ServiceClass, State
 from controller.core.ledger import Ledger
@@ -41,6 +41,7 @@ MAX_LABELS = 32
 MAX_PREFIXES = 8         # per end: the ingress holds a flow per pair of prefixes
 LABEL_KEY = re.compile(r'[a-z][a-z0-9_-]{0,62}')
 REQUEST_ID = re.compile(r'[A-Za-z0-9._:-]{1,64}')
+MAX_BATCH = 10000        # orders per create_many
 
 
 class Controller:
@@ -93,6 +94,73 @@ class Controller:
         class or lower may be moved aside (it then waits, COMPILING, until they have flipped
         to their new paths), else lower classes preempted. A `request_id` the tenant used
         before returns the intent it made, if the order is the same (else Conflict)."""
+        intent, prior = self._admissible(tenant, src, dst, bandwidth_gbps, max_latency_ms,
+                                         protection, service_class, description, labels,
+                                         src_prefixes, dst_prefixes, excess_gbps, request_id)
+        if prior is not None:
+            return prior
+        self._check_quota(intent.tenant, intent.bandwidth_gbps)
+        self._admit(intent, now)
+        self._commit()
+        return intent
+
+    def create_many(self, orders, *, now):
+        """Admit and place many intents together (a tenant's demand matrix, say): placed
+        jointly (controller/core/packing.py), they get more of the fabric than one after the
+        other would. `orders`: create()'s keyword arguments, one dict per intent.
+
+        Every order is checked first: a bad one refuses the whole call and changes nothing
+        (InvalidArgument naming `orders[i].<field>`; Conflict; QuotaExceeded when a tenant's
+        orders together pass its quota). Then each order is admitted or refused on its own;
+        those the joint placement leaves out are tried as create() would (making room,
+        preempting). Returns, per order, its Intent (numbered in the order admitted; a
+        request_id used before gives the intent it made) or the Unplaceable saying why."""
+        if isinstance(orders, (str, bytes, dict)) or not 0 < len(orders) <= MAX_BATCH:
+            raise InvalidArgument('orders', f'must be a list of 1 to {MAX_BATCH} orders')
+        results, fresh, seen, gbps = [None] * len(orders), {}, {}, {}
+        for i, order in enumerate(orders):
+            try:
+                intent, prior = self._admissible(**_order_args(order))
+            except CoreError as e:
+                raise _in_order(i, e) from None
+            if prior is not None:
+                results[i] = prior
+                continue
+            keys = [('the same tenant and sites', _pair(intent))]
+            if intent.request_id:
+                keys.append(('the same request_id', (intent.tenant, intent.request_id)))
+            for what, key in keys:
+                if key in seen:
+                    raise Conflict(f'orders[{i}]: {what} as orders[{seen[key]}]')
+                seen[key] = i
+            fresh[i] = intent
+            gbps[intent.tenant] = gbps.get(intent.tenant, 0.0) + intent.bandwidth_gbps
+        for tenant, more in gbps.items():
+            try:
+                self._check_quota(tenant, more)
+            except QuotaExceeded as e:
+                raise QuotaExceeded(f'orders: {e}', e.left_gbps) from None
+        indexes = list(fresh)
+        packed = [(indexes[n], placement) for n, placement in packing.pack(
+            self.topology, self.ledger, self.peak, list(fresh.values()),
+            self.planner.policy.batch_seconds)]
+        taken = {i for i, _ in packed}
+        left_out = self._batch(fresh[i] for i in fresh if i not in taken)
+        at = {id(intent): i for i, intent in fresh.items()}
+        for i, placement in packed + [(at[id(intent)], None) for intent in left_out]:
+            try:
+                self._admit(fresh[i], now, placement)
+                results[i] = fresh[i]
+            except Unplaceable as e:
+                results[i] = e
+        self._commit()
+        return results
+
+    def _admissible(self, tenant, src, dst, bandwidth_gbps, max_latency_ms, protection,
+                    service_class, description, labels, src_prefixes, dst_prefixes,
+                    excess_gbps, request_id):
+        """(the new Intent, not numbered yet; None), or (None, the intent a request_id
+        used before made for the same order); raises InvalidArgument or Conflict."""
         intent = self._order(tenant, src, dst, bandwidth_gbps, max_latency_ms, protection,
                              service_class, description, labels, src_prefixes, dst_prefixes,
                              excess_gbps)
@@ -104,16 +172,21 @@ class Controller:
                 if prior.request_digest != intent.request_digest:
                     raise Conflict(f'request_id: {request_id!r} was used for another order '
                                    f'(intent {prior.id})')
-                return prior
+                return None, prior
         clash = next((self.intents[i] for i in self._by_pair.get(_pair(intent), ())
                       if self.intents[i].state is not State.WITHDRAWING), None)
         if clash is not None:
             raise Conflict(f'tenant {intent.tenant} already has intent {clash.id} between '
                            f'{intent.src} and {intent.dst}: update it instead')
-        self._check_quota(intent.tenant, intent.bandwidth_gbps)
+        return intent, None
+
+    def _admit(self, intent, now, placement=None):
+        """Number, store and place a checked intent: on `placement` (computed on the ledgers
+        as they are) or the lowest-latency path with the room, else after moving others
+        aside, else by preempting lower classes; or raise Unplaceable and store nothing."""
         moves, victims = [], []
         try:
-            placement = admission.compute(self.topology, self.ledger, intent, peak=self.peak)
+            placement = placement or admission.compute(self.topology, self.ledger, intent, peak=self.peak)
         except NoPath as refused:
             placement, moves = None, self._room_for(intent)
             victims = [] if moves else self._victims(intent)
@@ -134,8 +207,6 @@ class Controller:
         for victim in victims:
             self.planner.displaced.add(victim.id)
             self._place(victim, why, now)
-        self._commit()
-        return intent
 
     def check(self, tenant, src, dst, bandwidth_gbps, *, max_latency_ms=None,
               protection=Protection.NONE, service_class=ServiceClass.PRIORITY, description='',
@@ -867,6 +938,30 @@ class Controller:
         for intent in self._batch(retry):
             self._place_again(intent, 'placing again after a restart', now)
         self._commit()
+
+
+def _order_args(order):
+    """create()'s arguments for _admissible from one order of create_many (a dict)."""
+    if not isinstance(order, dict):
+        raise InvalidArgument('', 'must be an order (tenant, src, dst, bandwidth_gbps, ...)')
+    args = dict(max_latency_ms=None, protection=Protection.NONE,
+                service_class=ServiceClass.PRIORITY, description='', labels=None,
+                src_prefixes=(), dst_prefixes=(), excess_gbps=0.0, request_id='')
+    required = ('tenant', 'src', 'dst', 'bandwidth_gbps')
+    unknown = set(order) - set(args) - set(required)
+    if unknown:
+        raise InvalidArgument(sorted(unknown)[0], 'is not a field of an order')
+    missing = [key for key in required if key not in order]
+    if missing:
+        raise InvalidArgument(missing[0], 'required')
+    return {**args, **order}
+
+
+def _in_order(i, error):
+    """The error of the i-th order of a batch, naming it."""
+    if isinstance(error, InvalidArgument):
+        return InvalidArgument(f'orders[{i}]' + (f'.{error.field}' if error.field else ''), error.message)
+    return type(error)(f'orders[{i}]: {error}')
 
 
 def _pair(intent):

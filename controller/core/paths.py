@@ -144,9 +144,17 @@ def _usable(topology, gbps, available_gbps, avoid_spans):
 
 
 def _shortest(topology, src, dst, usable):
-    """Dijkstra on latency over usable links. The heap key (latency, hops, sites) is a
-    total order that extending both paths by the same link preserves, so the first time
-    dst is popped its path is the unique minimum under that order: deterministic."""
+    """The lowest-latency Path over usable links, or None."""
+    links = _lowest(src, dst, lambda site: ((link, topology.delay_ms(link))
+                                            for link in topology.neighbours(site) if usable(link)))
+    return None if links is None else Path(links)
+
+
+def _lowest(src, dst, arcs):
+    """Dijkstra on latency: the links of the lowest-latency simple path, or None; `arcs(site)`
+    gives the (link, delay) that may be taken from a site. The heap key (latency, hops,
+    sites) is a total order that extending both paths by the same link preserves, so the
+    first time dst is popped its path is the unique minimum under that order: deterministic."""
     heap = [(0.0, 0, (src,), 0.0, ())]
     settled = set()
     while heap:
@@ -156,11 +164,11 @@ def _shortest(topology, src, dst, usable):
             continue
         settled.add(site)
         if site == dst:
-            return Path(links)
-        for link in topology.neighbours(site):
-            if link.dst in settled or link.dst in sites or not usable(link):
+            return links
+        for link, delay in arcs(site):
+            if link.dst in settled or link.dst in sites:
                 continue
-            total = latency + topology.delay_ms(link)
+            total = latency + delay
             heapq.heappush(heap, (round(total, _KEY_DIGITS), hops + 1, sites + (link.dst,),
                                   total, links + (link,)))
     return None
@@ -269,6 +277,47 @@ def find_path(topology, src, dst, gbps, available_gbps, max_latency_ms=None,
                         and path.latency_ms(topology) > max_latency_ms + EPS):
         raise _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms, avoid_spans, path)
     return path
+
+
+def k_paths(topology, src, dst, k, gbps, available_gbps, max_latency_ms=None,
+            avoid_spans=frozenset()):
+    """Up to k simple paths from src to dst, lowest latency first (Yen's algorithm), each
+    with `gbps` available on every link, over up spans, within the bound: the choices a
+    joint placement weighs (controller/core/packing.py). [] when none fits. Ties as in
+    _shortest. The usable links and their delays are read once: Yen runs a search per
+    site of every path found, and a batch asks for hundreds of intents."""
+    _check_ends(topology, src, dst)
+    usable = _usable(topology, gbps, _as_callable(available_gbps), frozenset(avoid_spans))
+    graph = {site: [(link, topology.delay_ms(link)) for link in topology.neighbours(site) if usable(link)]
+             for site in topology.sites}
+    found, candidates, seen = [], [], set()
+
+    def consider(links):
+        if links not in seen:
+            seen.add(links)
+            latency = sum(topology.delay_ms(link) for link in links)
+            path = Path(links)
+            heapq.heappush(candidates, ((round(latency, _KEY_DIGITS), len(links), path.sites),
+                                        len(seen), path))
+
+    first = _lowest(src, dst, graph.__getitem__)
+    if first is not None:
+        consider(first)
+    while candidates and len(found) < k:
+        (latency, _, _), _, path = heapq.heappop(candidates)
+        if max_latency_ms is not None and latency > max_latency_ms + EPS:
+            break                 # the rest are slower still
+        found.append(path)
+        for i in range(path.hops):
+            root = path.links[:i]
+            banned = {p.links[i] for p in found if p.links[:i] == root}
+            root_sites = frozenset(path.sites[:i])
+            spur = _lowest(path.sites[i], dst, lambda site: [
+                (link, delay) for link, delay in graph[site]
+                if link not in banned and link.dst not in root_sites])
+            if spur is not None:
+                consider(root + spur)
+    return found
 
 
 def find_protected(topology, src, dst, gbps, available_gbps, max_latency_ms=None,

@@ -53,6 +53,7 @@ class Policy:
     preemption: bool = True
     exempt_tenants: frozenset = frozenset()   # never preempted
     span_headroom: dict = field(default_factory=dict)   # span id -> headroom fraction
+    batch_seconds: float = 2.0        # the solver's time for placing a batch of orders together
 
     def hold_s(self, downs):
         """How long a span must stay up after coming back, having gone down `downs` times."""

@@ -133,6 +133,77 @@ def test_quotas_bound_what_a_tenant_commits_in_all():
     assert core.quota_left_gbps('red') == 8
 
 
+def order(tenant='red', src='dca', dst='dcb', bandwidth_gbps=1, **more):
+    """One order of create_many."""
+    return dict(tenant=tenant, src=src, dst=dst, bandwidth_gbps=bandwidth_gbps, **more)
+
+
+def test_create_many_refuses_a_bad_order_whole_and_changes_nothing():
+    core = connected(quotas={'red': 8})
+    core.create('red', 'dca', 'dcc', 5, now=1, request_id='r-1')          # 3 Gb/s of quota left
+    before = (states(core), core.ledger.snapshot(), core.peak.snapshot(), core.generation)
+    good = [order(), order(src='dcb', dst='dcc')]
+    for orders, field in [
+        ([*good, order(bandwidth_gbps=0)], 'orders[2].bandwidth_gbps'),
+        ([*good, order(dst='dca')], 'orders[2].dst_site'),
+        ([order(), order('blue', dst='dcb')], 'orders[1].dst_site'),        # blue has no port at dcb
+        ([order(request_id='a b')], 'orders[0].request_id'),
+        ([order(), {'tenant': 'red', 'src': 'dca', 'dst': 'dcb'}], 'orders[1].bandwidth_gbps'),
+        ([order(colour='red')], 'orders[0].colour'),
+        ([order(), 'dca-dcb'], 'orders[1]'),
+        ([], 'orders'),
+        (order(), 'orders'),                                 # an order, not a list of them
+    ]:
+        with pytest.raises(InvalidArgument) as bad:
+            core.create_many(orders, now=2)
+        assert bad.value.field == field and str(bad.value).startswith(f'{field}: '), orders
+    for orders, message in [
+        ([*good, order(src='dcb', dst='dca')], r'orders\[2\]: the same tenant and sites as orders\[0\]'),
+        ([order(), order(src='dcc', dst='dca')], r'orders\[1\]: tenant red already has intent i-1'),
+        ([order(request_id='x'), order(dst='dcc', src='dcb', request_id='x')],
+         r'orders\[1\]: the same request_id as orders\[0\]'),
+        ([order(dst='dcc', bandwidth_gbps=4, request_id='r-1')], r'orders\[0\]: request_id'),  # another body
+    ]:
+        with pytest.raises(Conflict, match=message):
+            core.create_many(orders, now=2)
+    # Red's orders fit its quota one by one, not together.
+    with pytest.raises(QuotaExceeded, match=r'^orders: .*quota_gbps') as over:
+        core.create_many([order(bandwidth_gbps=2), order('blue', 'dca', 'dcc', 5),
+                          order(src='dcb', dst='dcc', bandwidth_gbps=2)], now=2)
+    assert over.value.left_gbps == 3
+    assert (states(core), core.ledger.snapshot(), core.peak.snapshot(), core.generation) == before
+
+
+def test_create_many_admits_each_order_or_says_why_not():
+    core = connected()
+    first = core.create('red', 'dca', 'dcb', 4, now=1)
+    placed, no_room, too_slow = core.create_many([
+        order(src='dcb', dst='dcc', bandwidth_gbps=5, description='backup', labels={'app': 'db'}),
+        # Direct: 9 Gb/s. Via dcb: 13 or 14 whatever goes where; never 15.
+        order('blue', 'dca', 'dcc', 15),
+        order(src='dcc', dst='dca', bandwidth_gbps=12, max_latency_ms=9.5),   # via dcb: 10 ms
+    ], now=2)
+    assert placed.state is State.INSTALLING and core.get(placed.id) is placed
+    assert (placed.tenant, placed.description, placed.labels) == ('red', 'backup', {'app': 'db'})
+    assert core.placements[placed.id].primary.sites == ('dcb', 'dcc')
+    assert isinstance(no_room, Unplaceable) and no_room.no_path.constraint == 'bandwidth'
+    assert 'has 15 Gb/s available' in str(no_room)
+    assert isinstance(too_slow, Unplaceable) and too_slow.no_path.constraint == 'latency'
+    assert too_slow.no_path.widest_within_bound_gbps == pytest.approx(9) and '9.5 ms' in str(too_slow)
+    assert core.list() == [first, placed] and {h for h, _ in core.ledger.holders()} == {first.id, placed.id}
+
+
+def test_create_many_replays_request_ids():
+    core = connected()
+    orders = [order(request_id='a'), order(src='dcb', dst='dcc', request_id='b')]
+    first = core.create_many(orders, now=1)
+    assert sorted(i.id for i in first) == ['i-1', 'i-2'] and [i.request_id for i in first] == ['a', 'b']
+    again = core.create_many([*orders, order(dst='dcc', bandwidth_gbps=2)], now=2)
+    assert again[0] is first[0] and again[1] is first[1] and again[2].id == 'i-3'
+    assert len(core.list()) == 3
+    assert core.create('red', 'dca', 'dcb', 1, now=3, request_id='a') is first[0]   # and CreateIntent
+
+
 def test_check_says_where_an_intent_would_go_and_changes_nothing():
     core = connected()
     before = (core.ledger.snapshot(), core.generation)
@@ -303,6 +374,19 @@ def test_a_restart_loses_nothing(tmp_path):
     assert d.id == 'i-4'                                        # numbers are never reused
     labels = {l for r in again.routes.values() for l in (r.label_fwd, r.label_rev)}
     assert len(labels) == 2 * len(again.routes)
+
+
+def test_a_batch_survives_a_restart(tmp_path):
+    db = tmp_path / 'naas.db'
+    core = connected(store=Store(db))
+    made = core.create_many([order(request_id='a'), order('blue', 'dca', 'dcc', 3, protection='PROTECTED')],
+                            now=1)
+    plan, ledger = core.plan(), sorted(map(str, core.ledger.snapshot()))
+    core.store.close()
+    again = Controller(TRIANGLE, store=Store(db), now=10)
+    assert states(again) == {made[0].id: 'INSTALLING', made[1].id: 'INSTALLING'}
+    assert again.plan() == plan and sorted(map(str, again.ledger.snapshot())) == ledger
+    assert again.create_many([order(request_id='a')], now=11)[0] is again.get(made[0].id)
 
 
 def test_a_store_of_another_fabric_is_refused(tmp_path):

@@ -1,0 +1,220 @@
+"""Placing many intents together (Controller.create_many): more of them fit than one after
+the other would.
+
+One after the other, each intent takes the lowest-latency path with the room, and an early
+one can take the span a later one needed. Together, it is an admission problem over all of
+them: give each intent one of its candidate placements, or none, so that no link is
+over-booked and the most committed Gb/s gets in. Candidates: Yen's K lowest-latency paths
+with the room, within the bound; a protected intent gets, beside each, the fastest
+span-disjoint backup with the room. As SWAN and B4 allocate, class by class: REALTIME
+first, each class on what the ones before it left.
+
+Within a class, three tries, and the best of the first and the last is kept:
+1. greedily, in the core's batch order (fewest hops, then largest first);
+2. the linear relaxation (HiGHS, through SciPy), which may split an intent: its optimum
+   puts most intents whole on one path, and it names the paths worth weighing;
+3. the integer program over those paths, the greedy ones and each intent's two fastest,
+   stopped after `seconds` (Policy.batch_seconds) with the best placement found.
+The objective is the committed Gb/s admitted, less 0.1% per rank of latency of the path
+taken, so that among equal admissions the faster paths win. scripts/bench/placement.py
+measures the result against the optimum (docs/benchmarks.md).
+
+What pack() returns fits: each placement was reserved in the ledgers, in the order
+returned, inside a trial that is then undone, so the controller admitting them in that
+order gets exactly these.
+"""
+import contextlib
+from dataclasses import replace
+
+from controller.core.admission import Placement, admit, both_ways
+from controller.core.intent import Protection
+from controller.core.ledger import AdmissionError
+from controller.core.paths import EPS, NoPath, find_path, k_paths
+from controller.core.planner import RANK
+
+K = 8               # candidate paths per intent
+FASTEST = 2         # of them always weighed by the integer program
+TIE = 1e-3          # objective: this share of an intent's Gb/s less per rank of latency
+
+
+def pack(topology, ledger, peak, intents, seconds):
+    """[(index into intents, Placement)] for the intents placed together, in the order to
+    admit them; those left out are not listed. The ledgers end as they began."""
+    ranks = sorted({RANK[intent.service_class] for intent in intents})
+    out = []
+    with ledger.trial(), peak.trial():
+        for rank in ranks:
+            members = [n for n, intent in enumerate(intents) if RANK[intent.service_class] == rank]
+            trial = {n: replace(intents[n], id=f'packing-{n}') for n in members}
+            rooms = _rooms(topology, ledger, peak)
+            options = {n: candidates(topology, rooms, trial[n]) for n in members}
+            picks = choose(ledger, peak, trial, options, seconds / len(ranks))
+            for n in members:
+                if n not in picks:
+                    continue
+                placement = options[n][picks[n]]
+                try:
+                    admit(topology, ledger, trial[n], peak=peak, placement=placement)
+                except (NoPath, AdmissionError):
+                    continue      # float noise in a solver's answer: the controller tries it alone
+                out.append((n, placement))
+    return out
+
+
+def _rooms(topology, ledger, peak):
+    """{link: (committed Gb/s, committed plus excess Gb/s)} a new intent could have on the
+    link, both directions counted (an E-Line takes its rate both ways): read once per class,
+    as every intent of a batch asks for every link."""
+    out = {}
+    for link in topology.links():
+        back = link.reverse()
+        out[link] = (min(ledger.available_gbps(link), ledger.available_gbps(back)),
+                     min(peak.available_gbps(link), peak.available_gbps(back)))
+    return out
+
+
+def candidates(topology, rooms, intent):
+    """The placements weighed for an intent: [Placement], fastest primary first."""
+    available = {link: min(committed, peak - intent.excess_gbps) for link, (committed, peak) in rooms.items()}
+    ends = (topology, intent.src, intent.dst)
+    paths = k_paths(*ends, K, intent.bandwidth_gbps, available, intent.max_latency_ms)
+    if intent.protection is not Protection.PROTECTED:
+        return [Placement(path) for path in paths]
+    out, seen = [], set()
+    for path in paths:
+        try:
+            backup = find_path(*ends, intent.bandwidth_gbps, available, intent.max_latency_ms,
+                               frozenset(path.span_ids(topology)))
+        except NoPath:
+            continue
+        pair = tuple(sorted((path, backup), key=lambda p: (p.latency_ms(topology), p.hops, p.sites)))
+        if pair not in seen:
+            seen.add(pair)
+            out.append(Placement(*pair))
+    return out
+
+
+def links_of(placement):
+    return both_ways(placement.primary) + (both_ways(placement.backup) if placement.backup else ())
+
+
+def choose(ledger, peak, intents, options, seconds):
+    """{n: index of the option taken} for the intents of one class (see the module doc):
+    the best of greedy placements in two orders, the relaxation rounded, and the integer
+    program (when the solver stops early, the others still stand)."""
+    members = [n for n in options if options[n]]
+    if not members:
+        return {}
+    by_hops = sorted(members, key=lambda n: (options[n][0].primary.hops, -intents[n].bandwidth_gbps, n))
+    by_size = sorted(members, key=lambda n: (-intents[n].bandwidth_gbps, n))
+    tries = [_greedy(ledger, peak, intents, options, by_hops),
+             _greedy(ledger, peak, intents, options, by_size)]
+    program = _Program(ledger, peak, intents, options, members)
+    relaxed = program.relax()
+    if relaxed is not None:
+        share = {n: sum(x for (m, _), x in relaxed.items() if m == n) for n in members}
+        rounded = sorted(members, key=lambda n: (-round(share[n], 6), by_hops.index(n)))
+        prefer = {n: sorted(range(len(options[n])), key=lambda j: -relaxed.get((n, j), 0.0))
+                  for n in members}
+        tries.append(_greedy(ledger, peak, intents, options, rounded, prefer))
+        weigh = {(n, j) for (n, j), x in relaxed.items() if x > 1e-6}
+        weigh |= {(n, j) for n in members for j in range(min(FASTEST, len(options[n])))}
+        weigh |= {(n, j) for picks in tries for n, j in picks.items()}
+        tries.append(program.solve(weigh, seconds))
+    return max(tries, key=lambda picks: _value(intents, picks))
+
+
+def _value(intents, picks):
+    return sum(intents[n].bandwidth_gbps * (1 - TIE * j) for n, j in picks.items())
+
+
+def _greedy(ledger, peak, intents, options, order, prefer=None):
+    """Each intent of `order` in turn on its first option (in `prefer[n]`'s order, else
+    fastest first) that has the room left."""
+    used, picks = {}, {}
+    for n in order:
+        for j in (prefer[n] if prefer else range(len(options[n]))):
+            need = _needs(intents[n], options[n][j])
+            if all(_left(ledger, peak, book, link, used) >= gbps - EPS for (book, link), gbps in need.items()):
+                for key, gbps in need.items():
+                    used[key] = used.get(key, 0.0) + gbps
+                picks[n] = j
+                break
+    return picks
+
+
+def _needs(intent, option):
+    """{(book, link): Gb/s} the option takes: committed in the ledger, committed plus
+    excess in the peak ledger (only where there is an excess)."""
+    need = {}
+    for link in links_of(option):
+        need[('ledger', link)] = need.get(('ledger', link), 0.0) + intent.bandwidth_gbps
+        if intent.excess_gbps:
+            need[('peak', link)] = need.get(('peak', link), 0.0) + intent.bandwidth_gbps + intent.excess_gbps
+    return need
+
+
+def _left(ledger, peak, book, link, used):
+    return (ledger if book == 'ledger' else peak).available_gbps(link) - used.get((book, link), 0.0)
+
+
+class _Program:
+    """max sum of gain x over columns (intent n, option j), x in [0, 1]: at most one option
+    per intent, and per link (and book) the Gb/s taken within what is left."""
+
+    def __init__(self, ledger, peak, intents, options, members):
+        import numpy as np                 # only when a batch is placed: SciPy takes 0.3 s to load
+        from scipy.sparse import csr_matrix
+        self.columns = [(n, j) for n in members for j in range(len(options[n]))]
+        row_of = {n: r for r, n in enumerate(members)}
+        rows, cols, vals, limits = [], [], [], [1.0] * len(members)
+        for c, (n, j) in enumerate(self.columns):
+            rows.append(row_of[n])
+            cols.append(c)
+            vals.append(1.0)
+            for key, gbps in _needs(intents[n], options[n][j]).items():
+                if key not in row_of:
+                    row_of[key] = len(limits)
+                    limits.append(max(0.0, _left(ledger, peak, *key, {})))
+                rows.append(row_of[key])
+                cols.append(c)
+                vals.append(gbps)
+        self.matrix = csr_matrix((vals, (rows, cols)), shape=(len(limits), len(self.columns)))
+        self.limits = np.array(limits)
+        self.gain = np.array([-intents[n].bandwidth_gbps * (1 - TIE * j) for n, j in self.columns])
+
+    def relax(self):
+        """{(n, j): x} of the linear relaxation's optimum, or None."""
+        from scipy.optimize import linprog
+        found = linprog(self.gain, A_ub=self.matrix, b_ub=self.limits, bounds=(0, 1), method='highs')
+        return None if found.x is None else dict(zip(self.columns, found.x))
+
+    def solve(self, weigh, seconds):
+        """{n: j}: the integer program over the columns in `weigh`, best found in `seconds`."""
+        import numpy as np
+        from scipy.optimize import Bounds, LinearConstraint, milp
+        chosen = [c for c, column in enumerate(self.columns) if column in weigh]
+        with quiet_stdout():
+            found = milp(self.gain[chosen], integrality=np.ones(len(chosen)), bounds=Bounds(0, 1),
+                         constraints=LinearConstraint(self.matrix[:, chosen], -np.inf, self.limits),
+                         options={'time_limit': seconds, 'mip_rel_gap': 1e-4})
+        if found.x is None:
+            return {}
+        return {self.columns[c][0]: self.columns[c][1] for c, x in zip(chosen, found.x) if x > 0.5}
+
+
+@contextlib.contextmanager
+def quiet_stdout():
+    """HiGHS's MIP solver prints lines on file descriptor 1 even when asked not to: keep
+    them out of the controller's output."""
+    import os
+    import sys
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
