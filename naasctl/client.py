@@ -141,6 +141,15 @@ class Client:
         request = service.CreateIntentRequest(intent=intent, request_id=request_id)
         return self._unary(self._intents.CreateIntent, request).intent
 
+    def create_intents(self, orders):
+        """Admits and places many intents together. `orders`: create_intent's arguments, a
+        dict each (src_site, dst_site, bandwidth_gbps and any of its keywords). Returns a
+        CreateIntentsResult per order, in order: `intent` when admitted, else `code` (the
+        status create_intent would have raised), `reason` and what would fit. A bad order
+        raises ApiError naming it (orders[i]...) and creates nothing."""
+        request = service.CreateIntentsRequest(orders=[_batch_order(**order) for order in orders])
+        return list(self._unary(self._intents.CreateIntents, request).results)
+
     def check_intent(self, src_site, dst_site, bandwidth_gbps, *, tenant='', max_latency_ms=0.0,
                      protected=False, service_class=None, description='', labels=None,
                      src_prefixes=(), dst_prefixes=(), excess_gbps=0.0):
@@ -285,8 +294,9 @@ class Client:
             raise ApiError.from_rpc(e) from e
 
 
-def _order(src_site, dst_site, bandwidth_gbps, tenant, max_latency_ms, protected, service_class,
-           description, labels, src_prefixes, dst_prefixes, excess_gbps):
+def _order(src_site, dst_site, bandwidth_gbps, tenant='', max_latency_ms=0.0, protected=False,
+           service_class=None, description='', labels=None, src_prefixes=(), dst_prefixes=(),
+           excess_gbps=0.0):
     """The Intent message a tenant orders (create and check)."""
     return intent_pb2.Intent(
         tenant=tenant, src_site=src_site, dst_site=dst_site, bandwidth_gbps=bandwidth_gbps,
@@ -295,6 +305,12 @@ def _order(src_site, dst_site, bandwidth_gbps, tenant, max_latency_ms, protected
         else enum_value(ServiceClass, service_class),
         description=description, labels=labels or {}, src_prefixes=src_prefixes,
         dst_prefixes=dst_prefixes)
+
+
+def _batch_order(src_site, dst_site, bandwidth_gbps, *, request_id='', **order):
+    """One order of create_intents, from create_intent's arguments."""
+    return service.CreateIntentRequest(intent=_order(src_site, dst_site, bandwidth_gbps, **order),
+                                       request_id=request_id)
 
 
 def _protection(protected):

@@ -61,6 +61,22 @@ def intent_table(intents):
                         'CLASS', 'STATE', 'PATH'])
 
 
+def batch_text(orders, results):
+    """What CreateIntents did: a row per order (admitted: id, state and path; refused: the
+    code and reason), then how many of each."""
+    rows = []
+    for i, (order, result) in enumerate(zip(orders, results)):
+        sites = f'{order["src_site"]}<->{order["dst_site"]}'
+        first = [i, result.intent.id or '-', sites, format_bandwidth(order['bandwidth_gbps'])]
+        if result.HasField('intent'):
+            rows.append(first + [state_text(result.intent.state), path_text(result.intent.path)])
+        else:
+            rows.append(first + [result.code, result.reason])
+    refused = sum(1 for r in results if not r.HasField('intent'))
+    return (table(rows, ['ORDER', 'ID', 'SITES', 'BANDWIDTH', 'RESULT', 'PATH OR REASON']) +
+            f'\n{len(results) - refused} admitted, {refused} refused')
+
+
 def intent_detail(intent):
     """One intent, a field per line."""
     state = state_text(intent.state) + (f' ({intent.state_reason})' if intent.state_reason else '')

@@ -1,6 +1,7 @@
 """naasctl: order, change, watch and check connectivity intents; look at the fabric.
 
     naasctl intent create phx1 iad1 --bandwidth 10Gbps --latency 25ms --protected --wait
+    naasctl intent create-many orders.yaml          (many at once, placed together)
     naasctl intent list --state installed
     naasctl intent update i-3 --bandwidth 20Gbps --no-latency-bound
     naasctl intent delete i-3 --wait
@@ -21,6 +22,7 @@ import grpc
 
 from naasctl import format as fmt
 from naasctl.client import ApiError, Client, IntentState, ServiceClass, enum_names, enum_value
+from naasctl.orders import read_orders
 from naasctl.units import parse_bandwidth, parse_duration, parse_latency
 
 
@@ -89,7 +91,8 @@ def build_parser():
 
 
 def _intent_commands(commands, json_too):
-    intent = commands.add_parser('intent', help='create, get, list, update, delete, watch, check')
+    intent = commands.add_parser('intent', help='create, create-many, get, list, update, delete, '
+                                                 'watch, check')
     verbs = intent.add_subparsers(dest='verb', required=True)
 
     def verb(name, run, help):
@@ -106,6 +109,12 @@ def _intent_commands(commands, json_too):
     _prefix_arguments(p)
     p.add_argument('--request-id', default='', metavar='ID', help='idempotency key for retries')
     _wait_arguments(p, 'INSTALLED (exit 1 if it FAILED)')
+
+    p = verb('create-many', intent_create_many, 'order many intents from a file, placed together '
+                                                '(exit 1 if any is refused)')
+    p.formatter_class, p.epilog = argparse.RawDescriptionHelpFormatter, CREATE_MANY_HELP
+    p.add_argument('orders', type=_arg(read_orders), metavar='FILE', help="YAML, or '-' for standard input")
+    _filter_arguments(p)
 
     p = verb('get', intent_get, 'show one intent')
     p.add_argument('id', metavar='ID')
@@ -151,6 +160,23 @@ def _intent_commands(commands, json_too):
     _order_arguments(p)
 
 
+CREATE_MANY_HELP = """\
+FILE is a list of orders with the keys of `intent create`'s options, in the same units:
+
+  - {src: phx1, dst: iad1, bandwidth: 200G, latency: 25ms, protected: true}
+  - {src: phx1, dst: atl1, bandwidth: 50Gbps, class: bulk, labels: {team: web},
+     description: backups, request_id: backup-1}
+
+Required: src, dst, bandwidth. Optional: tenant (default --tenant), excess, latency,
+protected (true/false), class, description, labels (a mapping), src_prefixes and
+dst_prefixes (lists of CIDRs), request_id. The orders are placed together, so they may fit
+where one create after the other would not. A bad order (naming orders[i], counted from 0)
+refuses them all and creates nothing; otherwise each is admitted or refused on its own.
+
+Exit status: 0 if every order was admitted; 1 if any was refused (the others stay
+admitted), or the call was; 2 if FILE or an option is bad."""
+
+
 def _order_arguments(p):
     p.add_argument('src', metavar='SRC', help='one site')
     p.add_argument('dst', metavar='DST', help='the other site')
@@ -192,6 +218,13 @@ def intent_create(naas, args):
     if args.wait:
         intent = naas.wait_for_state(intent.id, ('INSTALLED',), args.wait_timeout)
     _show(args, intent, fmt.intent_detail)
+
+
+def intent_create_many(naas, args):
+    orders = [{'tenant': args.tenant, **order} for order in args.orders]
+    results = naas.create_intents(orders)
+    _show(args, results, lambda r: fmt.batch_text(orders, r))
+    return 0 if all(r.HasField('intent') for r in results) else 1
 
 
 def intent_get(naas, args):

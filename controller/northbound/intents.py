@@ -37,6 +37,19 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
         return pb.CreateIntentResponse(intent=intent)
 
     @rpc
+    def CreateIntents(self, request, context, caller):
+        orders = [dict(_order(o.intent, caller, context, f'orders[{i}].intent'), request_id=o.request_id)
+                  for i, o in enumerate(request.orders)]
+
+        def create(core, now):           # one call: the whole batch under the runtime's lock
+            return [_result(core, outcome) for outcome in core.create_many(orders, now=now)]
+        results = self.runtime.call(create)
+        refused = sum(1 for r in results if r.code)
+        LOG.info('%s ordered %d intents together: %d admitted, %d refused', caller.name,
+                 len(results), len(results) - refused, refused)
+        return pb.CreateIntentsResponse(results=results)
+
+    @rpc
     def GetIntent(self, request, context, caller):
         intent_id = _intent_id(request.id, context)
         return pb.GetIntentResponse(intent=self.runtime.call(
@@ -156,10 +169,7 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
                 answer.reason, answer.quota_left_gbps = str(e), e.left_gbps
                 return answer
             except Unplaceable as e:
-                answer.reason = str(e)
-                answer.max_bandwidth_gbps = e.no_path.widest_within_bound_gbps or 0.0
-                answer.min_latency_ms = e.no_path.min_latency_ms or 0.0
-                return answer
+                return pb.CheckIntentResponse(reason=str(e), **_what_would_fit(e))
             answer.admissible = True
             answer.path.extend(placement.primary.sites)
             if placement.backup is not None:
@@ -169,16 +179,17 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
         return self.runtime.call(check)
 
 
-def _order(intent, caller, context):
-    """The core's create() arguments from an Intent message (output-only fields ignored)."""
+def _order(intent, caller, context, field='intent'):
+    """The core's create() arguments from an Intent message (output-only fields ignored);
+    `field` is where the request holds it, for error messages."""
     if caller.operator:
         if not intent.tenant:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, 'intent.tenant: required with an operator token')
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f'{field}.tenant: required with an operator token')
         tenant = intent.tenant
     else:
         if intent.tenant not in ('', caller.tenant):
             context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                          f'intent.tenant: the token is tenant {caller.tenant}\'s, not {intent.tenant}\'s')
+                          f'{field}.tenant: the token is tenant {caller.tenant}\'s, not {intent.tenant}\'s')
         tenant = caller.tenant
     return dict(tenant=tenant, src=intent.src_site, dst=intent.dst_site,
                 bandwidth_gbps=intent.bandwidth_gbps, excess_gbps=intent.excess_gbps,
@@ -187,6 +198,20 @@ def _order(intent, caller, context):
                 service_class=convert.core_class(intent.service_class),
                 description=intent.description, labels=dict(intent.labels),
                 src_prefixes=tuple(intent.src_prefixes), dst_prefixes=tuple(intent.dst_prefixes))
+
+
+def _result(core, outcome):
+    """One order's CreateIntentsResult: the Intent admitted, or why not and what would fit."""
+    if isinstance(outcome, Unplaceable):
+        return pb.CreateIntentsResult(code=convert.status_of(outcome).name, reason=str(outcome),
+                                      **_what_would_fit(outcome))
+    return pb.CreateIntentsResult(intent=convert.intent_message(core, outcome))
+
+
+def _what_would_fit(unplaceable):
+    """CheckIntentResponse's and CreateIntentsResult's figures of a refusal (0: none)."""
+    return dict(max_bandwidth_gbps=unplaceable.no_path.widest_within_bound_gbps or 0.0,
+                min_latency_ms=unplaceable.no_path.min_latency_ms or 0.0)
 
 
 def _intent_id(value, context):

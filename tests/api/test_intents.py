@@ -294,3 +294,103 @@ def test_intents_and_request_ids_survive_a_restart(serve, tmp_path):
     kept = red.get_intent(made.id)
     assert (kept.bandwidth_gbps, dict(kept.labels), list(kept.path)) == (4, {'app': 'db'}, ['dca', 'dcc'])
     assert red.create_intent('dca', 'dcc', 4, request_id='keep-me', labels={'app': 'db'}).id == made.id
+
+
+# CreateIntents: many orders in one call, placed together.
+
+def _orders(*orders):
+    """create_intents' orders from (src, dst, Gb/s, {more}) tuples."""
+    return [dict(src_site=o[0], dst_site=o[1], bandwidth_gbps=o[2], **(o[3] if len(o) > 3 else {}))
+            for o in orders]
+
+
+def test_create_intents_admits_a_batch(serve):
+    served = serve()
+    red = served.client('red')
+    results = red.create_intents(_orders(('dca', 'dcc', 5, dict(max_latency_ms=12)), ('dca', 'dcb', 2),
+                                         ('dcb', 'dcc', 3, dict(labels={'app': 'db'}, protected=True))))
+    assert all(r.HasField('intent') and not r.code and not r.reason for r in results)
+    made = [r.intent for r in results]
+    assert sorted(i.id for i in made) == ['i-1', 'i-2', 'i-3']
+    assert [(i.tenant, i.src_site, i.dst_site, i.bandwidth_gbps) for i in made] == [
+        ('red', 'dca', 'dcc', 5), ('red', 'dca', 'dcb', 2), ('red', 'dcb', 'dcc', 3)]
+    assert [list(i.path) for i in made] == [['dca', 'dcc'], ['dca', 'dcb'], ['dcb', 'dcc']]
+    assert made[0].max_latency_ms == 12 and dict(made[2].labels) == {'app': 'db'}
+    assert list(made[2].backup_path) == ['dcb', 'dca', 'dcc']
+    assert all(state(i) in ('INSTALLING', 'INSTALLED') for i in made)
+    for intent in made:
+        assert state(red.wait_for_state(intent.id, timeout_s=5)) == 'INSTALLED'
+    assert sorted(i.id for i in red.list_intents()) == ['i-1', 'i-2', 'i-3']
+
+
+def test_create_intents_admits_what_fits_and_says_why_not_for_the_rest(serve):
+    served = serve()
+    operator = served.client('operator')
+    first = operator.create_intent('dca', 'dcb', 4, tenant='red')
+    placed, no_room, too_slow = operator.create_intents(_orders(
+        ('dcb', 'dcc', 5, dict(tenant='red')),
+        ('dca', 'dcc', 15, dict(tenant='blue')),          # direct: 9 Gb/s; via dcb: 13 or 14
+        ('dcc', 'dca', 12, dict(tenant='red', max_latency_ms=9.5))))    # via dcb: 10 ms
+    assert placed.intent.tenant == 'red' and list(placed.intent.path) == ['dcb', 'dcc'] and not placed.code
+    assert not no_room.HasField('intent') and no_room.code == 'RESOURCE_EXHAUSTED'
+    assert '15 Gb/s' in no_room.reason and 13 <= no_room.max_bandwidth_gbps <= 14
+    assert no_room.min_latency_ms == 0                    # no path has 15 Gb/s
+    assert not too_slow.HasField('intent') and too_slow.code == 'FAILED_PRECONDITION'
+    assert '9.5 ms' in too_slow.reason
+    assert (too_slow.max_bandwidth_gbps, too_slow.min_latency_ms) == (pytest.approx(9), pytest.approx(10))
+    assert [i.id for i in operator.list_intents()] == [first.id, placed.intent.id]
+    # CreateIntent refuses the same orders with the same codes.
+    refused(lambda: operator.create_intent('dca', 'dcc', 15, tenant='blue'), CODE[no_room.code])
+    refused(lambda: operator.create_intent('dcc', 'dca', 12, tenant='red', max_latency_ms=9.5),
+            CODE[too_slow.code])
+
+
+def test_a_bad_order_refuses_the_whole_batch_and_changes_nothing(serve):
+    served = serve(quotas={'red': 6})
+    red, operator = served.client('red'), served.client('operator')
+    red.create_intent('dca', 'dcc', 1)
+    before, listed = everything(served), [i.id for i in operator.list_intents()]
+    good = _orders(('dca', 'dcb', 1), ('dcb', 'dcc', 1))
+    for client, orders, code, words in [
+        (red, good + _orders(('dca', 'dcb', 0)), CODE.INVALID_ARGUMENT, ['orders[2].bandwidth_gbps', '> 0']),
+        (red, [], CODE.INVALID_ARGUMENT, ['orders: ']),
+        (red, good + _orders(('dca', 'nowhere', 1)), CODE.INVALID_ARGUMENT, ['orders[2].dst_site']),
+        (red, [good[0], dict(good[1], tenant='blue')], CODE.PERMISSION_DENIED, ['orders[1].intent.tenant']),
+        (operator, [dict(good[0], tenant='red'), good[1]], CODE.INVALID_ARGUMENT, ['orders[1].intent.tenant']),
+        (red, good + _orders(('dcb', 'dca', 2)), CODE.ALREADY_EXISTS, ['orders[2]', 'orders[0]']),
+        (red, good + _orders(('dcc', 'dca', 1)), CODE.ALREADY_EXISTS, ['orders[2]', 'i-1']),
+        (red, _orders(('dca', 'dcb', 3), ('dcb', 'dcc', 3)), CODE.RESOURCE_EXHAUSTED, ['orders: ', 'quota_gbps']),
+        (served.client(None), good, CODE.UNAUTHENTICATED, ['authorization']),
+    ]:
+        error = refused(lambda: client.create_intents(orders), code, *words)
+        assert error.message.startswith(words[0]), error
+        assert everything(served) == before
+        assert [i.id for i in operator.list_intents()] == listed
+    assert len(red.create_intents(good)) == 2                    # the good orders alone are fine
+
+
+def test_a_tenant_sees_only_its_own_batch_intents(serve):
+    served = serve()
+    red, blue = served.client('red'), served.client('blue')
+    reds = [r.intent for r in red.create_intents(_orders(('dca', 'dcc', 1), ('dca', 'dcb', 1)))]
+    blues = [r.intent for r in blue.create_intents(_orders(('dcc', 'dca', 1)))]
+    assert [i.tenant for i in reds + blues] == ['red', 'red', 'blue']
+    assert [i.id for i in blue.list_intents()] == [blues[0].id]
+    assert sorted(i.id for i in red.list_intents()) == sorted(i.id for i in reds)
+    for intent in reds:
+        refused(lambda: blue.get_intent(intent.id), CODE.NOT_FOUND)
+
+
+def test_create_intents_with_request_ids_replays(serve):
+    served = serve()
+    red = served.client('red')
+    orders = _orders(('dca', 'dcc', 3, dict(request_id='batch-1.a')),
+                     ('dca', 'dcb', 2, dict(request_id='batch-1.b')))
+    first = [r.intent.id for r in red.create_intents(orders)]
+    again = [r.intent.id for r in red.create_intents(orders + _orders(('dcb', 'dcc', 1)))]
+    assert again[:2] == first and again[2] not in first and len(list(red.list_intents())) == 3
+    assert red.create_intent('dca', 'dcc', 3, request_id='batch-1.a').id == first[0]
+    before = everything(served)
+    changed = [orders[0], dict(orders[1], bandwidth_gbps=4)]
+    refused(lambda: red.create_intents(changed), CODE.ALREADY_EXISTS, 'orders[1]', 'request_id')
+    assert everything(served) == before

@@ -22,9 +22,9 @@ def controller(tmp_path_factory):
     assert not any(token in ctl.log() for token in ctl.tokens.values())     # never logged
 
 
-def naasctl(ctl, who, *args, check=True):
+def naasctl(ctl, who, *args, check=True, stdin=None):
     env = {**os.environ, 'NAAS_SERVER': ctl.grpc_target, 'NAAS_TOKEN': ctl.tokens[who]}
-    run = subprocess.run([sys.executable, '-m', 'naasctl.main', *args], env=env,
+    run = subprocess.run([sys.executable, '-m', 'naasctl.main', *args], env=env, input=stdin,
                          capture_output=True, text=True, timeout=60)
     assert ctl.tokens[who] not in run.stdout + run.stderr
     if check:
@@ -77,3 +77,36 @@ def test_topology_table_and_json(controller):
     assert 'dca-dcb' in table and '20 Gb/s' in table
     topology = json.loads(naasctl(controller, 'operator', '--json', 'topology').stdout)
     assert {s['id'] for s in topology['spans']} == {'dca-dcb', 'dcb-dcc', 'dca-dcc'}
+
+
+def test_create_many_from_a_file_exits_1_if_any_order_is_refused(controller, tmp_path):
+    orders = tmp_path / 'orders.yaml'
+    orders.write_text('- {src: dca, dst: dcb, bandwidth: 2G, labels: {app: web}, request_id: many-1}\n'
+                      '- {src: dcb, dst: dcc, bandwidth: 1000Mbps, class: bulk}\n'
+                      '- {src: dca, dst: dcc, bandwidth: 12G, latency: 9.5ms}   # direct: 9 Gb/s\n')
+    run = naasctl(controller, 'red', 'intent', 'create-many', str(orders), check=False)
+    assert run.returncode == 1, run.stderr
+    header, *rows, summary = run.stdout.splitlines()
+    assert header.split() == ['ORDER', 'ID', 'SITES', 'BANDWIDTH', 'RESULT', 'PATH', 'OR', 'REASON']
+    first = rows[0].split()
+    assert first[2:5] == ['dca<->dcb', '2', 'Gb/s'] and first[5] in ('INSTALLING', 'INSTALLED')
+    assert first[6:] == ['dca->dcb']
+    assert 'dcb->dcc' in rows[1] and '1 Gb/s' in rows[1]
+    assert rows[2].split()[:2] == ['2', '-'] and 'FAILED_PRECONDITION' in rows[2] and '9.5 ms' in rows[2]
+    assert summary == '2 admitted, 1 refused'
+    made = [row.split()[1] for row in rows[:2]]
+    # From standard input, with JSON: the request_id gives the intent made before.
+    again = naasctl(controller, 'red', '--json', 'intent', 'create-many', '-',
+                    stdin='- {src: dca, dst: dcb, bandwidth: 2G, labels: {app: web}, request_id: many-1}\n')
+    [result] = json.loads(again.stdout)
+    assert result['intent']['id'] == made[0] and result['code'] == ''
+    # A bad file: nothing is sent (exit 2); a bad order: nothing is created (exit 1).
+    orders.write_text('- {src: dca, dst: dcc, bandwidth: 1G}\n- {src: dca, dst: dcc, bandwidth: 10Gbs}\n')
+    bad = naasctl(controller, 'blue', 'intent', 'create-many', str(orders), check=False)
+    assert bad.returncode == 2 and f'{orders}: orders[1].bandwidth' in bad.stderr and 'not a bandwidth' in bad.stderr
+    orders.write_text('- {src: dca, dst: dcc, bandwidth: 4G}\n')
+    over = naasctl(controller, 'blue', 'intent', 'create-many', str(orders), check=False)
+    assert over.returncode == 1 and 'RESOURCE_EXHAUSTED: orders: ' in over.stderr and 'quota_gbps' in over.stderr
+    assert 'no intents' in naasctl(controller, 'blue', 'intent', 'list').stdout
+    for intent_id in made:
+        naasctl(controller, 'red', 'intent', 'delete', intent_id, '--wait')

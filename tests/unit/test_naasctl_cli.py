@@ -1,6 +1,7 @@
 """naasctl without a server: its arguments, its tables and JSON on hand-built messages, its
 errors (usage errors exit 2 naming the option; an unreachable server exits 1 naming it), and
 that the token never shows."""
+import io
 import json
 import socket
 
@@ -12,6 +13,7 @@ from naas.v1 import intent_pb2, intent_service_pb2, topology_pb2
 from naasctl import format as fmt
 from naasctl.client import ApiError, Client, IntentState, ServiceClass, enum_name, enum_value
 from naasctl.main import build_parser, main, read_token
+from naasctl.orders import read_orders
 
 TOKEN = 'tok-3f9a1c7e-secret'
 
@@ -66,6 +68,71 @@ def test_global_options_and_their_defaults(monkeypatch):
         'naas.example:443', '/etc/naas/ca.pem', 2.5, True)
     assert args.state == intent_pb2.INTENT_STATE_INSTALLED
     assert parse('--server', 'other:1', 'topology').server == 'other:1'
+
+
+def test_create_many_reads_orders_in_create_units(tmp_path, monkeypatch):
+    orders = tmp_path / 'orders.yaml'
+    orders.write_text('- {src: phx1, dst: iad1, bandwidth: 200G, latency: 25ms, protected: true}\n'
+                      '- src: phx1\n'
+                      '  dst: atl1\n'
+                      '  bandwidth: 500Mbps\n'
+                      '  excess: 1.5\n'
+                      '  class: Bulk\n'
+                      '  tenant: acme\n'
+                      '  description: backups\n'
+                      '  labels: {team: web}\n'
+                      '  src_prefixes: 10.1.1.0/25\n'
+                      '  dst_prefixes: [10.1.3.0/25, 10.1.3.128/25]\n'
+                      '  request_id: backup-1\n')
+    args = parse('intent', 'create-many', str(orders), '--tenant', 'globex', '--json')
+    assert args.json and args.tenant == 'globex'
+    assert args.orders == [
+        dict(src_site='phx1', dst_site='iad1', bandwidth_gbps=200, src_prefixes=[], dst_prefixes=[],
+             max_latency_ms=25, protected=True),
+        dict(src_site='phx1', dst_site='atl1', bandwidth_gbps=0.5, src_prefixes=['10.1.1.0/25'],
+             dst_prefixes=['10.1.3.0/25', '10.1.3.128/25'], tenant='acme', description='backups',
+             request_id='backup-1', excess_gbps=1.5, service_class='bulk', labels={'team': 'web'}),
+    ]
+    monkeypatch.setattr('sys.stdin', io.StringIO('- {src: a, dst: b, bandwidth: 1}\n'))
+    assert read_orders('-') == [dict(src_site='a', dst_site='b', bandwidth_gbps=1.0, src_prefixes=[],
+                                     dst_prefixes=[])]
+
+
+@pytest.mark.parametrize('text, problem', [
+    ('- {src: a, dst: b, bandwidth: 1G}\n- {src: a, dst: c, bandwidth: 10Gbs}\n',
+     "orders[1].bandwidth: '10Gbs': not a bandwidth"),
+    ('- {src: a, dst: b}\n', 'orders[0].bandwidth: required'),
+    ('- {src: a, dst: b, bandwidth: 1G, max_latency: 5ms}\n', 'orders[0].max_latency: unknown key (known: src, dst'),
+    ('- {src: a, dst: b, bandwidth: 1G, latency: soon}\n', "orders[0].latency: 'soon': not a latency"),
+    ('- {src: a, dst: b, bandwidth: 1G, protected: yes please}\n', 'orders[0].protected: must be true or false'),
+    ('- {src: a, dst: b, bandwidth: 1G, class: gold}\n',
+     "orders[0].class: 'gold': not a class; expected one of realtime"),
+    ('- {src: a, dst: b, bandwidth: 1G, labels: [team]}\n', 'orders[0].labels: must be a mapping'),
+    ('- {src: a, dst: b, bandwidth: 1G, labels: {tier: 1}}\n', 'orders[0].labels.tier: must be text'),
+    ('- {src: a, dst: 7, bandwidth: 1G}\n', 'orders[0].dst: must be text, got 7'),
+    ('- {src: a, dst: b, bandwidth: 1G, src_prefixes: {a: b}}\n', 'orders[0].src_prefixes: must be a list'),
+    ('- {src: a, dst: b, bandwidth: 1G}\n- a to b\n', 'orders[1]: must be a mapping with src, dst, bandwidth'),
+    ('src: a\n', 'must be a list of orders'),
+    ('[]\n', 'must be a list of orders (at least one)'),
+    ('', 'must be a list of orders'),
+    ('- {src: a\n', 'not valid YAML'),
+])
+def test_create_many_names_the_file_and_the_entry_of_a_bad_order(tmp_path, text, problem, capsys):
+    orders = tmp_path / 'orders.yaml'
+    orders.write_text(text)
+    with pytest.raises(ValueError) as bad:
+        read_orders(str(orders))
+    assert str(bad.value).startswith(f'{orders}: ') and problem in str(bad.value)
+    assert main(['--token', TOKEN, 'intent', 'create-many', str(orders)]) == 2      # before any call
+    assert f'argument FILE: {orders}: ' in capsys.readouterr().err
+
+
+def test_create_many_file_that_cannot_be_read(tmp_path):
+    with pytest.raises(ValueError, match=f'^{tmp_path}/missing.yaml: cannot read: No such file'):
+        read_orders(str(tmp_path / 'missing.yaml'))
+    (tmp_path / 'binary').write_bytes(b'\xff\xfe\x00')
+    with pytest.raises(ValueError, match='not a text file'):
+        read_orders(str(tmp_path / 'binary'))
 
 
 def test_token_from_option_file_or_environment(tmp_path, monkeypatch):
@@ -246,6 +313,22 @@ def test_check_text():
         'max bandwidth            120 Gb/s',
         'min latency at 400 Gb/s  none (no path has 400 Gb/s)',
         'quota left               50 Gb/s',
+    ]
+
+
+def test_batch_text():
+    orders = [dict(src_site='phx1', dst_site='iad1', bandwidth_gbps=200),
+              dict(src_site='phx1', dst_site='atl1', bandwidth_gbps=0.5)]
+    results = [intent_service_pb2.CreateIntentsResult(
+                   intent=intent(id='i-7', state=intent_pb2.INTENT_STATE_INSTALLING)),
+               intent_service_pb2.CreateIntentsResult(
+                   code='RESOURCE_EXHAUSTED', reason='no path from phx1 to atl1 has 500 Mb/s available',
+                   max_bandwidth_gbps=0.2)]
+    assert fmt.batch_text(orders, results).split('\n') == [
+        'ORDER  ID   SITES        BANDWIDTH  RESULT              PATH OR REASON',
+        '0      i-7  phx1<->iad1  200 Gb/s   INSTALLING          phx1->dfw2->iad1',
+        '1      -    phx1<->atl1  500 Mb/s   RESOURCE_EXHAUSTED  no path from phx1 to atl1 has 500 Mb/s available',
+        '1 admitted, 1 refused',
     ]
 
 

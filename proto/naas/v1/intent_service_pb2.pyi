@@ -22,6 +22,32 @@ class CreateIntentResponse(_message.Message):
     intent: _intent_pb2.Intent
     def __init__(self, intent: _Optional[_Union[_intent_pb2.Intent, _Mapping]] = ...) -> None: ...
 
+class CreateIntentsRequest(_message.Message):
+    __slots__ = ("orders",)
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[CreateIntentRequest]
+    def __init__(self, orders: _Optional[_Iterable[_Union[CreateIntentRequest, _Mapping]]] = ...) -> None: ...
+
+class CreateIntentsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[CreateIntentsResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[CreateIntentsResult, _Mapping]]] = ...) -> None: ...
+
+class CreateIntentsResult(_message.Message):
+    __slots__ = ("intent", "code", "reason", "max_bandwidth_gbps", "min_latency_ms")
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MAX_BANDWIDTH_GBPS_FIELD_NUMBER: _ClassVar[int]
+    MIN_LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    intent: _intent_pb2.Intent
+    code: str
+    reason: str
+    max_bandwidth_gbps: float
+    min_latency_ms: float
+    def __init__(self, intent: _Optional[_Union[_intent_pb2.Intent, _Mapping]] = ..., code: _Optional[str] = ..., reason: _Optional[str] = ..., max_bandwidth_gbps: _Optional[float] = ..., min_latency_ms: _Optional[float] = ...) -> None: ...
+
 class GetIntentRequest(_message.Message):
     __slots__ = ("id",)
     ID_FIELD_NUMBER: _ClassVar[int]

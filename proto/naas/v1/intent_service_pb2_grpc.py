@@ -47,6 +47,11 @@ class IntentServiceStub:
                 request_serializer=naas_dot_v1_dot_intent__service__pb2.CreateIntentRequest.SerializeToString,
                 response_deserializer=naas_dot_v1_dot_intent__service__pb2.CreateIntentResponse.FromString,
                 _registered_method=True)
+        self.CreateIntents = channel.unary_unary(
+                '/naas.v1.IntentService/CreateIntents',
+                request_serializer=naas_dot_v1_dot_intent__service__pb2.CreateIntentsRequest.SerializeToString,
+                response_deserializer=naas_dot_v1_dot_intent__service__pb2.CreateIntentsResponse.FromString,
+                _registered_method=True)
         self.GetIntent = channel.unary_unary(
                 '/naas.v1.IntentService/GetIntent',
                 request_serializer=naas_dot_v1_dot_intent__service__pb2.GetIntentRequest.SerializeToString,
@@ -93,6 +98,17 @@ class IntentServiceServicer:
     def CreateIntent(self, request, context):
         """Admits and places a new intent, or refuses it. Returns it ACCEPTED..INSTALLING:
         WatchIntents or GetIntent tell when it is INSTALLED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateIntents(self, request, context):
+        """Admits and places many intents together (a demand matrix): placed jointly they get
+        more of the fabric than one CreateIntent after the other. A bad order (INVALID_ARGUMENT
+        naming orders[i].field, ALREADY_EXISTS, PERMISSION_DENIED; RESOURCE_EXHAUSTED when a
+        tenant's orders together pass its quota) refuses the whole call and changes nothing;
+        each valid order is then admitted or refused on its own.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -148,6 +164,11 @@ def add_IntentServiceServicer_to_server(servicer, server):
                     servicer.CreateIntent,
                     request_deserializer=naas_dot_v1_dot_intent__service__pb2.CreateIntentRequest.FromString,
                     response_serializer=naas_dot_v1_dot_intent__service__pb2.CreateIntentResponse.SerializeToString,
+            ),
+            'CreateIntents': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateIntents,
+                    request_deserializer=naas_dot_v1_dot_intent__service__pb2.CreateIntentsRequest.FromString,
+                    response_serializer=naas_dot_v1_dot_intent__service__pb2.CreateIntentsResponse.SerializeToString,
             ),
             'GetIntent': grpc.unary_unary_rpc_method_handler(
                     servicer.GetIntent,
@@ -215,6 +236,33 @@ class IntentService:
             '/naas.v1.IntentService/CreateIntent',
             naas_dot_v1_dot_intent__service__pb2.CreateIntentRequest.SerializeToString,
             naas_dot_v1_dot_intent__service__pb2.CreateIntentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateIntents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/naas.v1.IntentService/CreateIntents',
+            naas_dot_v1_dot_intent__service__pb2.CreateIntentsRequest.SerializeToString,
+            naas_dot_v1_dot_intent__service__pb2.CreateIntentsResponse.FromString,
             options,
             channel_credentials,
             insecure,
