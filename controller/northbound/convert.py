@@ -71,18 +71,28 @@ def state_enum(state):
 
 def core_state(value):
     """An IntentState to a core State (None for UNSPECIFIED)."""
-    name = intent_pb2.IntentState.Name(value).removeprefix('INTENT_STATE_')
+    name = _name(intent_pb2.IntentState, value, 'state', 'INTENT_STATE_')
     return None if name == 'UNSPECIFIED' else State(name)
 
 
 def core_protection(value, default=Protection.NONE):
-    name = intent_pb2.Protection.Name(value).removeprefix('PROTECTION_')
+    name = _name(intent_pb2.Protection, value, 'protection', 'PROTECTION_')
     return default if name == 'UNSPECIFIED' else Protection(name)
 
 
 def core_class(value, default=ServiceClass.PRIORITY):
-    name = intent_pb2.ServiceClass.Name(value).removeprefix('SERVICE_CLASS_')
+    name = _name(intent_pb2.ServiceClass, value, 'service_class', 'SERVICE_CLASS_')
     return default if name == 'UNSPECIFIED' else ServiceClass(name)
+
+
+def _name(enum, value, field, prefix):
+    """The enum value's name without its prefix; InvalidArgument for a number the enum does
+    not have (a client built from a newer .proto, or a raw one)."""
+    try:
+        return enum.Name(value).removeprefix(prefix)
+    except ValueError:
+        raise errors.InvalidArgument(field, f'{value} is not a value of {enum.DESCRIPTOR.name} '
+                                     f'({", ".join(enum.keys())})') from None
 
 
 def timestamp(seconds):

@@ -8,7 +8,7 @@ import re
 
 import grpc
 
-from controller.core.errors import QuotaExceeded, Unplaceable
+from controller.core.errors import InvalidArgument, QuotaExceeded, Unplaceable
 from controller.northbound import convert
 from controller.northbound.rpc import rpc
 from naas.v1 import intent_service_pb2 as pb
@@ -191,11 +191,15 @@ def _order(intent, caller, context, field='intent'):
             context.abort(grpc.StatusCode.PERMISSION_DENIED,
                           f'{field}.tenant: the token is tenant {caller.tenant}\'s, not {intent.tenant}\'s')
         tenant = caller.tenant
+    try:
+        protection = convert.core_protection(intent.protection)
+        service_class = convert.core_class(intent.service_class)
+    except InvalidArgument as e:
+        raise InvalidArgument(f'{field}.{e.field}', e.message) from None
     return dict(tenant=tenant, src=intent.src_site, dst=intent.dst_site,
                 bandwidth_gbps=intent.bandwidth_gbps, excess_gbps=intent.excess_gbps,
                 max_latency_ms=intent.max_latency_ms or None,
-                protection=convert.core_protection(intent.protection),
-                service_class=convert.core_class(intent.service_class),
+                protection=protection, service_class=service_class,
                 description=intent.description, labels=dict(intent.labels),
                 src_prefixes=tuple(intent.src_prefixes), dst_prefixes=tuple(intent.dst_prefixes))
 

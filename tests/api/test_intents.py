@@ -149,6 +149,16 @@ def test_malformed_ids_tokens_and_masks_are_invalid_arguments(serve):
     refused(lambda: red._unary(stub.UpdateIntent, request), CODE.INVALID_ARGUMENT, 'protection')
     refused(lambda: red.update_intent(made.id, bandwidth_gbps=0), CODE.INVALID_ARGUMENT, 'bandwidth_gbps')
     refused(lambda: red.get_intent('i-99'), CODE.NOT_FOUND, 'i-99')
+    # Enum numbers this server does not know (a client built from a newer .proto):
+    for field, value in (('protection', 7), ('service_class', 99)):
+        order = intent_pb2.Intent(src_site='dca', dst_site='dcb', bandwidth_gbps=1, **{field: value})
+        refused(lambda: red._unary(stub.CreateIntent, service.CreateIntentRequest(intent=order)),
+                CODE.INVALID_ARGUMENT, f'intent.{field}: {value} is not a value')
+        batch = service.CreateIntentsRequest(orders=[service.CreateIntentRequest(intent=order)])
+        refused(lambda: red._unary(stub.CreateIntents, batch), CODE.INVALID_ARGUMENT,
+                f'orders[0].intent.{field}: {value} is not a value')
+    refused(lambda: red._unary(stub.ListIntents, service.ListIntentsRequest(state=42)),
+            CODE.INVALID_ARGUMENT, 'state: 42 is not a value')
     assert everything(served) == before
 
 
