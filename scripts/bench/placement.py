@@ -25,6 +25,8 @@ delays exist) and that has a demand matrix, and at several loads:
   (Unplaceable, or InvalidArgument when no path could ever carry it) counts as not admitted.
   Four orders: the matrix's own, largest first, smallest first, fewest hops first; and
   fewest hops first without making room (`greedy`: the core before it moved intents);
+  and `together`: one `create_many` of the whole matrix (the core places the intents
+  jointly: controller/core/packing.py);
 - LP: per intent the k lowest-latency simple paths (Yen) plus every path a greedy run used;
   x[d,p] >= 0, sum_p x[d,p] <= demand[d], per span sum of x over paths crossing it <= its
   capacity x (1 - headroom) (one constraint per span: an E-Line takes the same Gb/s in both
@@ -33,13 +35,11 @@ delays exist) and that has a demand matrix, and at several loads:
   y[d,p]); HiGHS with a time limit; when it stops early, its best placement and bound.
 
 Also the compute time of the core placing 1,000 intents on the largest network (brain).
-Needs the `bench` extra (SciPy).
 Prints a Markdown section for docs/benchmarks.md.
 """
 import argparse
-import contextlib
-import heapq
 import json
+import math
 import os
 import platform
 import random
@@ -58,13 +58,16 @@ import topohub
 from controller.core.controller import Controller
 from controller.core.errors import CoreError, InvalidArgument
 from controller.core.intent import State
+from controller.core.packing import quiet_stdout
+from controller.core.paths import k_paths
+from controller.core.topology import Topology
 from topologies import addressing as addr
 from topologies.fabric import FabricError, parse_fabric
 from topologies.importer import import_topohub, list_networks
 
 TENANT = 'bench'
 HEADROOM = 0.1
-ORDERS = ('matrix', 'largest-first', 'smallest-first', 'fewest-hops', 'greedy fewest-hops')
+ORDERS = ('matrix', 'largest-first', 'smallest-first', 'fewest-hops', 'greedy fewest-hops', 'together')
 LOADS = (1.0, 0.8, 0.6)          # share of the demand the LP admits
 QUICK_NETWORKS = ('sndlib/abilene', 'sndlib/polska', 'sndlib/nobel-us', 'sndlib/geant',
                   'sndlib/janos-us')
@@ -91,15 +94,14 @@ class Network:
     key: str
     fabric: object
     demands: list                # matrix order
-    adjacency: dict = field(init=False)     # site -> {neighbour: delay ms}
+    topology: object = field(init=False)    # controller.core.topology.Topology
     span_of: dict = field(init=False)       # frozenset of two sites -> span index
     limits: list = field(init=False)        # span index -> Gb/s that may be committed
 
     def __post_init__(self):
-        self.adjacency = {site: {} for site in self.fabric.sites}
+        self.topology = Topology.from_fabric(self.fabric)
         self.span_of, self.limits = {}, []
         for span in self.fabric.spans:
-            self.adjacency[span.a][span.b] = self.adjacency[span.b][span.a] = span.delay_ms
             self.span_of[frozenset((span.a, span.b))] = len(self.limits)
             self.limits.append(span.capacity_gbps * (1 - HEADROOM))
 
@@ -148,50 +150,9 @@ def load_network(key):
 
 # --- paths -----------------------------------------------------------------------------------
 
-def _dijkstra(adjacency, src, dst, banned_sites=frozenset(), banned_spans=frozenset()):
-    """(latency, sites) of the lowest-latency path, ties by hops then site ids; or None."""
-    heap, done = [(0.0, 1, (src,))], set()
-    while heap:
-        latency, hops, sites = heapq.heappop(heap)
-        here = sites[-1]
-        if here == dst:
-            return latency, sites
-        if here in done:
-            continue
-        done.add(here)
-        for there, delay in adjacency[here].items():
-            if (there in done or there in banned_sites or there in sites
-                    or frozenset((here, there)) in banned_spans):
-                continue
-            heapq.heappush(heap, (latency + delay, hops + 1, sites + (there,)))
-    return None
-
-
-def k_shortest_paths(adjacency, src, dst, k):
-    """Yen's algorithm: up to k loop-free paths from src to dst by latency (site tuples).
-    Spans are undirected: a path that uses a span in either direction uses the span."""
-    first = _dijkstra(adjacency, src, dst)
-    if first is None:
-        return []
-    found, candidates, seen = [first], [], {first[1]}
-    while len(found) < k:
-        last = found[-1][1]
-        for i in range(len(last) - 1):
-            root = last[:i + 1]
-            banned_spans = {frozenset(p[i:i + 2]) for _, p in found if p[:i + 1] == root}
-            spur = _dijkstra(adjacency, root[-1], dst, frozenset(root[:-1]), banned_spans)
-            if spur is None:
-                continue
-            sites = root[:-1] + spur[1]
-            if sites not in seen:
-                seen.add(sites)
-                latency = sum(adjacency[a][b] for a, b in zip(sites, sites[1:]))
-                heapq.heappush(candidates, (latency, len(sites), sites))
-        if not candidates:
-            break
-        latency, _, sites = heapq.heappop(candidates)
-        found.append((latency, sites))
-    return [sites for _, sites in found]
+def yen_paths(network, src, dst, k):
+    """The core's k lowest-latency simple paths (controller/core/paths.py), as site tuples."""
+    return [p.sites for p in k_paths(network.topology, src, dst, k, 0.0, lambda link: math.inf)]
 
 
 # --- linear programs -------------------------------------------------------------------------
@@ -245,7 +206,7 @@ def milp_admitted(volumes, paths, limits, time_limit=60.0):
     a = _matrix(owner, spans, len(volumes), len(limits), weights)
     upper = np.array([1.0] * len(volumes) + list(limits))
     started = time.perf_counter()
-    with _quiet_stdout():
+    with quiet_stdout():
         res = milp(-np.array(weights), constraints=LinearConstraint(a, -np.inf, upper),
                    integrality=np.ones(len(owner)), bounds=Bounds(0, 1),
                    options={'time_limit': time_limit, 'mip_rel_gap': 1e-6})
@@ -254,21 +215,6 @@ def milp_admitted(volumes, paths, limits, time_limit=60.0):
         return Integer(0.0, float('inf'), False, seconds)
     bound = -res.mip_dual_bound if res.mip_dual_bound is not None else float('inf')
     return Integer(-res.fun, max(bound, -res.fun), res.status == 0, seconds)
-
-
-@contextlib.contextmanager
-def _quiet_stdout():
-    """HiGHS's MIP solver prints debug lines on file descriptor 1 even when asked not to
-    (`HighsMipSolverData::transformNewIntegerFeasibleSolution`): keep them out of the Markdown."""
-    sys.stdout.flush()
-    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
 
 
 def max_concurrent_scale(volumes, paths, limits):
@@ -322,15 +268,26 @@ class Greedy:
     seconds: float = 0.0
 
 
-def place(fabric, demands, gbps, order, make_room=True):
+def place(fabric, demands, gbps, order, make_room=True, together=False):
     """Create the intents in `order` (demand indexes) on a fresh core, every switch confirming
-    the plan after each create; without `make_room`, the core never moves intents aside."""
+    the plan after each create; without `make_room`, the core never moves intents aside;
+    `together`: one create_many of them all (the core places them jointly)."""
     core, result = Controller(fabric, headroom=HEADROOM, now=0.0), Greedy()
     if not make_room:
         core._room_for = lambda intent, degrade=False: []
     dpids = [addr.dpid(site) for site in fabric.sites.values()]
     created, started = {}, time.perf_counter()
-    for d in order:
+    if together:
+        fits = [d for d in order if gbps[d] <= core._physical_limits(demands[d].src, demands[d].dst)[0]
+                * (1 - HEADROOM) + 1e-9]
+        result.too_big = len(order) - len(fits)
+        answers = core.create_many([dict(tenant=TENANT, src=demands[d].src, dst=demands[d].dst,
+                                         bandwidth_gbps=gbps[d]) for d in fits], now=0.0)
+        created = {d: a for d, a in zip(fits, answers) if not isinstance(a, CoreError)}
+        result.create_ms.append((time.perf_counter() - started) * 1000)
+        for dpid in dpids:
+            core.synced(dpid, core.generation, now=0.0)
+    for d in order if not together else ():
         t = time.perf_counter()
         try:
             created[d] = core.create(TENANT, demands[d].src, demands[d].dst, gbps[d], now=0.0)
@@ -349,6 +306,7 @@ def place(fabric, demands, gbps, order, make_room=True):
             result.paths[d] = core.placements[intent.id].primary.sites
         else:
             result.unplaceable += 1
+    result.unplaceable += len(order) - result.too_big - len(created) if together else 0
     return result
 
 
@@ -359,21 +317,21 @@ def orders(demands, yen_paths):
     return {'matrix': list(index),
             'largest-first': sorted(index, key=lambda d: -demands[d].volume),
             'smallest-first': sorted(index, key=lambda d: demands[d].volume),
-            'fewest-hops': fewest_hops, 'greedy fewest-hops': fewest_hops}
+            'fewest-hops': fewest_hops, 'greedy fewest-hops': fewest_hops, 'together': list(index)}
 
 
 # --- the benchmark ---------------------------------------------------------------------------
 
 def candidate_paths(network, demands, k):
     """Per demand, Yen's k paths as tuples of span indexes."""
-    return [[network.spans(p) for p in k_shortest_paths(network.adjacency, d.src, d.dst, k)]
+    return [[network.spans(p) for p in yen_paths(network, d.src, d.dst, k)]
             for d in demands]
 
 
 def bench_network(network, k, loads, milp_seconds, log):
     """The rows of one network: per load, the greedy in every order, the LP and the MILP."""
     started = time.perf_counter()
-    yen = [k_shortest_paths(network.adjacency, d.src, d.dst, k) for d in network.demands]
+    yen = [yen_paths(network, d.src, d.dst, k) for d in network.demands]
     paths = [[network.spans(p) for p in options] for options in yen]
     volumes = [d.volume for d in network.demands]
     yen_s = time.perf_counter() - started
@@ -382,7 +340,7 @@ def bench_network(network, k, loads, milp_seconds, log):
         scale = scale_for(volumes, paths, network.limits, share)
         gbps = [v * scale for v in volumes]
         runs = {name: place(network.fabric, network.demands, gbps, order,
-                            make_room=not name.startswith('greedy'))
+                            make_room=not name.startswith('greedy'), together=name == 'together')
                 for name, order in orders(network.demands, yen).items()}
         options, added = [list(p) for p in paths], 0
         for run in runs.values():
@@ -427,7 +385,11 @@ def bench_timing(network, k, count, runs, seed, loads=(1.0, 0.6)):
         scale = scale_for(volumes, paths, network.limits, share)
         gbps = [v * scale for v in volumes]
         results = [place(network.fabric, demands, gbps, range(len(demands))) for _ in range(runs)]
+        together = [place(network.fabric, demands, gbps, range(len(demands)), together=True)
+                    for _ in range(runs)]
         out.append({'load': share, 'intents': len(demands), 'demand_gbps': sum(gbps),
+                    'together': [{'seconds': r.seconds, 'admitted': r.admitted,
+                                  'admitted_gbps': r.admitted_gbps} for r in together],
                     'runs': [{'seconds': r.seconds, 'admitted': r.admitted,
                               'admitted_gbps': r.admitted_gbps,
                               'median_ms': statistics.median(r.create_ms),
@@ -469,7 +431,7 @@ def report(rows, skipped, left_out, timing, args, header):
     if rows:
         out += ['', '| network | sites | spans | intents | of them > any path | LP load | demand Gb/s '
                 '| LP Gb/s | MILP Gb/s | ' + ' | '.join(ORDERS)
-                + ' | best greedy / LP | best greedy / integer optimum |',
+                + ' | best / LP | best / integer optimum |',
                 '|---|' + '---|' * (10 + len(ORDERS))]
     for r in rows:
         greedy = r['greedy']
@@ -515,8 +477,13 @@ def report(rows, skipped, left_out, timing, args, header):
                 '|---|---|---|---|---|---|---|---|']
         for level in timing['loads']:
             out += [f'| {level["load"]:.0%} | {level["demand_gbps"]:.1f} | {i + 1} | {r["seconds"]:.2f} | '
-                    f'{r["median_ms"]:.2f} | {r["p99_ms"]:.2f} | {r["max_ms"]:.1f} | {r["admitted"]} |'
-                    for i, r in enumerate(level['runs'])]
+                    f'{r["median_ms"]:.2f} | {r["p99_ms"]:.2f} | {r["max_ms"]:.1f} | {r["admitted"]} '
+                    f'({r["admitted_gbps"]:.1f} Gb/s) |' for i, r in enumerate(level['runs'])]
+        out += ['', 'The same intents in one create_many (placed together), a fresh core per run:', '',
+                '| LP load | run | total s | admitted |', '|---|---|---|---|']
+        for level in timing['loads']:
+            out += [f'| {level["load"]:.0%} | {i + 1} | {r["seconds"]:.2f} | {r["admitted"]} '
+                    f'({r["admitted_gbps"]:.1f} Gb/s) |' for i, r in enumerate(level['together'])]
     return out
 
 

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip('scipy')
-
-from topologies.fabric import Tenant, load_fabric   # noqa: E402
+from topologies.fabric import Tenant, load_fabric
 
 SCRIPT = Path(__file__).resolve().parents[2] / 'scripts' / 'bench' / 'placement.py'
 spec = importlib.util.spec_from_file_location('placement_bench', SCRIPT)
@@ -36,23 +34,9 @@ def paths_of(network, k=4):
 
 
 def test_yen_lists_every_simple_path_by_latency(triangle):
-    adjacency = triangle.adjacency
-    assert bench.k_shortest_paths(adjacency, 'dca', 'dcc', 4) == [('dca', 'dcc'), ('dca', 'dcb', 'dcc')]
-    assert bench.k_shortest_paths(adjacency, 'dca', 'dcb', 4) == [('dca', 'dcb'), ('dca', 'dcc', 'dcb')]
-    assert bench.k_shortest_paths(adjacency, 'dcc', 'dca', 1) == [('dcc', 'dca')]
-
-
-def test_yen_on_a_grid_finds_paths_in_latency_order_without_repeats():
-    # 2x3 grid, unit delays except one slow rung: a-b-c / d-e-f, rungs a-d, b-e (5 ms), c-f.
-    adjacency = {s: {} for s in 'abcdef'}
-    for a, b, ms in [('a', 'b', 1), ('b', 'c', 1), ('d', 'e', 1), ('e', 'f', 1),
-                     ('a', 'd', 1), ('b', 'e', 5), ('c', 'f', 1)]:
-        adjacency[a][b] = adjacency[b][a] = ms
-    paths = bench.k_shortest_paths(adjacency, 'a', 'f', 10)
-    latency = [sum(adjacency[x][y] for x, y in zip(p, p[1:])) for p in paths]
-    assert paths[:2] == [('a', 'b', 'c', 'f'), ('a', 'd', 'e', 'f')]
-    assert latency == sorted(latency) and len(set(paths)) == len(paths) == 4
-    assert all(len(set(p)) == len(p) for p in paths)
+    assert bench.yen_paths(triangle, 'dca', 'dcc', 4) == [('dca', 'dcc'), ('dca', 'dcb', 'dcc')]
+    assert bench.yen_paths(triangle, 'dca', 'dcb', 4) == [('dca', 'dcb'), ('dca', 'dcc', 'dcb')]
+    assert bench.yen_paths(triangle, 'dcc', 'dca', 1) == [('dcc', 'dca')]
 
 
 def test_lp_splits_and_milp_keeps_intents_whole(triangle):
@@ -68,6 +52,12 @@ def test_load_scales(triangle):
     # Everything fits up to 27 / 25 = 1.08 times the demand; then the LP keeps 27 Gb/s.
     assert bench.scale_for(volumes, paths, triangle.limits, 1.0) == pytest.approx(1.08)
     assert bench.scale_for(volumes, paths, triangle.limits, 0.8) == pytest.approx(27 / 20, rel=1e-3)
+
+
+def test_together_the_core_finds_the_integer_optimum(triangle):
+    together = bench.place(triangle.fabric, triangle.demands, [15, 10], [1, 0], together=True)
+    assert together.admitted_gbps == 15 and together.paths == {0: ('dca', 'dcb', 'dcc')}
+    assert together.unplaceable == 1 and together.too_big == 0
 
 
 def test_the_core_greedily_depends_on_the_order(triangle):
