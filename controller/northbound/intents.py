@@ -17,6 +17,7 @@ from naas.v1 import intent_service_pb2_grpc
 LOG = logging.getLogger('naas.northbound')
 INTENT_ID = re.compile(r'i-[1-9][0-9]{0,17}')
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
+MAX_ORDERS = 1000            # per CreateIntents: its answer (~400 bytes an intent) must fit 4 MB
 WATCH_BACKLOG = 10000        # events a slow watcher may fall behind before it is cut off
 UPDATABLE = ('bandwidth_gbps', 'excess_gbps', 'max_latency_ms', 'protection', 'service_class', 'description', 'labels')
 
@@ -38,6 +39,9 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
 
     @rpc
     def CreateIntents(self, request, context, caller):
+        if len(request.orders) > MAX_ORDERS:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f'orders: at most {MAX_ORDERS} per call, got {len(request.orders)}: split the matrix')
         orders = [dict(_order(o.intent, caller, context, f'orders[{i}].intent'), request_id=o.request_id)
                   for i, o in enumerate(request.orders)]
 

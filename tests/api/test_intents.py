@@ -364,6 +364,7 @@ def test_a_bad_order_refuses_the_whole_batch_and_changes_nothing(serve):
     for client, orders, code, words in [
         (red, good + _orders(('dca', 'dcb', 0)), CODE.INVALID_ARGUMENT, ['orders[2].bandwidth_gbps', '> 0']),
         (red, [], CODE.INVALID_ARGUMENT, ['orders: ']),
+        (red, good * 501, CODE.INVALID_ARGUMENT, ['orders: at most 1000 per call, got 1002']),
         (red, good + _orders(('dca', 'nowhere', 1)), CODE.INVALID_ARGUMENT, ['orders[2].dst_site']),
         (red, [good[0], dict(good[1], tenant='blue')], CODE.PERMISSION_DENIED, ['orders[1].intent.tenant']),
         (operator, [dict(good[0], tenant='red'), good[1]], CODE.INVALID_ARGUMENT, ['orders[1].intent.tenant']),
