@@ -11,6 +11,7 @@ A span is usable while both its switches are connected and both its ports are up
 switch first connects its spans count as up (so intents restored after a controller restart
 keep their routes while the switches reconnect), and after `startup_grace_s` as down.
 """
+import functools
 import hashlib
 import ipaddress
 import json
@@ -103,7 +104,7 @@ class Controller:
         self._commit()
         return intent
 
-    def create_many(self, orders, *, now):
+    def create_many(self, orders, *, now, packed=None):
         """Admit and place many intents together (a tenant's demand matrix, say): placed
         jointly (controller/core/packing.py), they get more of the fabric than one after the
         other would. `orders`: create()'s keyword arguments, one dict per intent.
@@ -113,7 +114,48 @@ class Controller:
         orders together pass its quota). Then each order is admitted or refused on its own;
         those the joint placement leaves out are tried as create() would (making room,
         preempting). Returns, per order, its Intent (numbered in the order admitted; a
-        request_id used before gives the intent it made) or the Unplaceable saying why."""
+        request_id used before gives the intent it made) or the Unplaceable saying why.
+
+        `packed`: the result of packer(orders)'s function, computed off the runtime's lock
+        (a big batch takes seconds); each of its placements is taken only if it still fits."""
+        results, fresh = self._check_many(orders)
+        if packed is None:
+            packed = self._pack(fresh, self.topology, self.ledger, self.peak)
+        taken = set()
+        for i, placement in packed:
+            if i in fresh and packing.fits(self.topology, self.ledger, self.peak, fresh[i], placement):
+                self._admit(fresh[i], now, placement)
+                results[i] = fresh[i]
+                taken.add(i)
+        at = {id(intent): i for i, intent in fresh.items()}
+        for intent in self._batch(fresh[i] for i in fresh if i not in taken):
+            try:
+                self._admit(intent, now)
+                results[at[id(intent)]] = intent
+            except Unplaceable as e:
+                results[at[id(intent)]] = e
+        self._commit()
+        return results
+
+    def packer(self, orders):
+        """create_many's joint placement, to compute off the runtime's lock: checks the
+        orders (raising as create_many would) and returns a function of no arguments that
+        places them on copies of the topology and ledgers as they are now; create_many
+        takes its result as `packed`."""
+        _, fresh = self._check_many(orders)
+        topology = self.topology.copy()
+        return functools.partial(self._pack, fresh, topology, self.ledger.copy(topology),
+                                 self.peak.copy(topology))
+
+    def _pack(self, fresh, topology, ledger, peak):
+        """[(order index, Placement)] of packing.pack for the checked orders `fresh`."""
+        indexes = list(fresh)
+        return [(indexes[n], placement) for n, placement in packing.pack(
+            topology, ledger, peak, list(fresh.values()), self.planner.policy.batch_seconds)]
+
+    def _check_many(self, orders):
+        """(results with the intents request_ids replay, {order index: new Intent}) for
+        create_many's orders, or raise naming the first bad one."""
         if isinstance(orders, (str, bytes, dict)) or not orders:
             raise InvalidArgument('orders', 'must be a list of at least one order')
         results, fresh, seen, gbps = [None] * len(orders), {}, {}, {}
@@ -139,21 +181,7 @@ class Controller:
                 self._check_quota(tenant, more)
             except QuotaExceeded as e:
                 raise QuotaExceeded(f'orders: {e}', e.left_gbps) from None
-        indexes = list(fresh)
-        packed = [(indexes[n], placement) for n, placement in packing.pack(
-            self.topology, self.ledger, self.peak, list(fresh.values()),
-            self.planner.policy.batch_seconds)]
-        taken = {i for i, _ in packed}
-        left_out = self._batch(fresh[i] for i in fresh if i not in taken)
-        at = {id(intent): i for i, intent in fresh.items()}
-        for i, placement in packed + [(at[id(intent)], None) for intent in left_out]:
-            try:
-                self._admit(fresh[i], now, placement)
-                results[i] = fresh[i]
-            except Unplaceable as e:
-                results[i] = e
-        self._commit()
-        return results
+        return results, fresh
 
     def _admissible(self, tenant, src, dst, bandwidth_gbps, max_latency_ms, protection,
                     service_class, description, labels, src_prefixes, dst_prefixes,

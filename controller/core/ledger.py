@@ -132,6 +132,15 @@ class Ledger:
                         self._index(holder, then)
             self._held = held
 
+    def copy(self, topology):
+        """An independent ledger with the same reservations, over `topology` (a copy of this
+        one's): to compute on off the runtime's lock."""
+        other = Ledger(topology, self.headroom, self.span_headroom)
+        other._held = dict(self._held)
+        other._on = {link: dict(holders) for link, holders in self._on.items()}
+        other._total = dict(self._total)
+        return other
+
     # --- persistence -----------------------------------------------------------------------
 
     def snapshot(self):

@@ -94,6 +94,17 @@ def candidates(topology, rooms, intent):
     return out
 
 
+def fits(topology, ledger, peak, intent, placement):
+    """Whether a placement computed a while ago (off the runtime's lock) still holds: its
+    spans up, its paths within the bound, the room in both ledgers."""
+    paths = [p for p in (placement.primary, placement.backup) if p is not None]
+    if intent.max_latency_ms is not None and any(
+            p.latency_ms(topology) > intent.max_latency_ms + EPS for p in paths):
+        return False
+    return all(topology.span_of(link).up for p in paths for link in p.links) and all(
+        _left(ledger, peak, *key, {}) >= gbps - EPS for key, gbps in _needs(intent, placement).items())
+
+
 def links_of(placement):
     return both_ways(placement.primary) + (both_ways(placement.backup) if placement.backup else ())
 

@@ -4,7 +4,7 @@ direction. Capacities come from the fabric file, never from the port speed OVS r
 A span has two directions (links), `a->b` and `b->a`: reservations and measurements are
 per direction, because traffic and queues are.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,11 @@ class Topology:
     def from_fabric(cls, fabric):
         return cls(fabric.sites, [SpanState(s.id, s.a, s.b, s.capacity_gbps, s.delay_ms)
                                   for s in fabric.spans])
+
+    def copy(self):
+        """An independent copy (spans' states and delays), to compute on off the runtime's lock."""
+        return Topology(self.sites, [replace(s, measured_delay_ms=dict(s.measured_delay_ms))
+                                     for s in self.spans.values()])
 
     def span_of(self, link):
         return self._by_link[link]

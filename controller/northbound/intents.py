@@ -45,9 +45,12 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
         orders = [dict(_order(o.intent, caller, context, f'orders[{i}].intent'), request_id=o.request_id)
                   for i, o in enumerate(request.orders)]
 
-        def create(core, now):           # one call: the whole batch under the runtime's lock
-            return [_result(core, outcome) for outcome in core.create_many(orders, now=now)]
-        results = self.runtime.call(create)
+        # The joint placement takes seconds for a big batch: computed off the runtime's lock
+        # (the controller keeps handling the network meanwhile), on a copy of its state.
+        pack = self.runtime.call(lambda core, now: core.packer(orders))
+        packed = pack()
+        results = self.runtime.call(lambda core, now: [
+            _result(core, outcome) for outcome in core.create_many(orders, now=now, packed=packed)])
         refused = sum(1 for r in results if r.code)
         LOG.info('%s ordered %d intents together: %d admitted, %d refused', caller.name,
                  len(results), len(results) - refused, refused)

@@ -178,6 +178,28 @@ def test_naasctl_orders_changes_and_withdraws_connectivity(triangle):
     assert not reaches(src, dst)
 
 
+def test_naasctl_orders_a_batch_that_is_placed_together(triangle, tmp_path):
+    """red orders dca<->dcb and dcb<->dcc from one file (CreateIntents): both are installed
+    and carry traffic, blue reaches neither; withdrawn after."""
+    emu, ctl = triangle['emu'], triangle['ctl']
+    orders = tmp_path / 'orders.yaml'
+    orders.write_text('- {src: dca, dst: dcb, bandwidth: 2Gbps, request_id: batch-1}\n'
+                      '- {src: dcb, dst: dcc, bandwidth: 2Gbps, latency: 8ms, request_id: batch-2}\n')
+    results = naasctl(ctl, 'red', 'intent', 'create-many', str(orders))
+    ids = [r['intent']['id'] for r in results]
+    installed(ctl, *ids)
+    try:
+        assert path_of(ctl, ids[1]) == ['dcb', 'dcc']            # only the direct span within 8 ms
+        assert reaches(emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcb'))
+        assert reaches(emu.host('red', 'dcc'), ip(TRIANGLE, 'red', 'dcb'))
+        assert not reaches(emu.host('blue', 'dca'), ip(TRIANGLE, 'red', 'dcb'))
+        again = naasctl(ctl, 'red', 'intent', 'create-many', str(orders))  # a retry makes nothing new
+        assert [r['intent']['id'] for r in again] == ids
+    finally:
+        for intent_id in ids:
+            naasctl(ctl, 'red', 'intent', 'delete', intent_id, '--wait')
+
+
 def test_lumen_qts_intent_survives_a_backbone_cut(tmp_path):
     """On the full fabric: a cross-country intent carries traffic, and when a backbone span
     of its path is cut the traffic is back within a second on another path."""

@@ -9,12 +9,15 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import pytest
+
 from controller.core import packing
-from controller.core.errors import Unplaceable
+from controller.core.errors import InvalidArgument, Unplaceable
 from controller.core.paths import k_paths
 from controller.core.topology import Topology
 from tests.unit.test_controller_core import LUMEN, TRIANGLE, connected, sync
 from tests.unit.test_make_room import within_limits
+from tests.unit.test_policy import cut
 from topologies.fabric import parse_fabric
 
 HEADROOM = 0.1
@@ -158,3 +161,26 @@ def test_protected_orders_get_a_disjoint_backup():
     placement = core.placements[results[0].id]
     assert placement.backup is not None
     assert not set(placement.primary.span_ids(core.topology)) & set(placement.backup.span_ids(core.topology))
+
+
+def test_a_batch_placed_off_the_lock_takes_only_what_still_fits():
+    """packer() works on copies; create_many(packed=...) checks each placement again: one
+    over a span cut meanwhile is placed anew, and the live ledgers were never touched."""
+    core = connected(TRIANGLE, headroom=HEADROOM)
+    orders = [dict(tenant='red', src='dca', dst='dcb', bandwidth_gbps=5),
+              dict(tenant='red', src='dcb', dst='dcc', bandwidth_gbps=5)]
+    pack = core.packer(orders)
+    packed = pack()
+    assert [(i, p.primary.sites) for i, p in packed] == [(0, ('dca', 'dcb')), (1, ('dcb', 'dcc'))]
+    assert core.ledger.holders() == [] and core.list() == []
+    cut(core, TRIANGLE, 'dcb', 'dcc', False, now=1)   # meanwhile: the span under order 1 is cut
+    made = core.create_many(orders, now=2, packed=packed)
+    assert core.route_of(made[0].id).sites == ('dca', 'dcb')
+    assert core.route_of(made[1].id).sites == ('dcb', 'dca', 'dcc')
+    assert within_limits(core)
+
+
+def test_packer_refuses_bad_orders_as_create_many_does():
+    core = connected(TRIANGLE)
+    with pytest.raises(InvalidArgument, match=r'^orders\[0\]\.bandwidth_gbps'):
+        core.packer([dict(tenant='red', src='dca', dst='dcb', bandwidth_gbps=-1)])
