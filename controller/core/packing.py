@@ -9,19 +9,22 @@ with the room, within the bound; a protected intent gets, beside each, the faste
 span-disjoint backup with the room. As SWAN and B4 allocate, class by class: REALTIME
 first, each class on what the ones before it left.
 
-Within a class, three tries, and the best of the first and the last is kept:
-1. greedily, in the core's batch order (fewest hops, then largest first);
-2. the linear relaxation (HiGHS, through SciPy), which may split an intent: its optimum
-   puts most intents whole on one path, and it names the paths worth weighing;
-3. the integer program over those paths, the greedy ones and each intent's two fastest,
-   stopped after `seconds` (Policy.batch_seconds) with the best placement found.
+Within a class, four tries, and the one that admits the most is kept:
+1. greedily, fewest hops first (the core's batch order), then largest first;
+2. greedily, largest first;
+3. the linear relaxation (HiGHS, through SciPy), which may split an intent, rounded: the
+   intents it admits most wholly first, each on the path it gave the most;
+4. the integer program over the paths the relaxation used, those of the tries above and
+   each intent's two fastest, stopped after `seconds` (Policy.batch_seconds) with the best
+   placement found (on a big batch the solver stops early, and a greedy try may win).
 The objective is the committed Gb/s admitted, less 0.1% per rank of latency of the path
 taken, so that among equal admissions the faster paths win. scripts/bench/placement.py
 measures the result against the optimum (docs/benchmarks.md).
 
 What pack() returns fits: each placement was reserved in the ledgers, in the order
 returned, inside a trial that is then undone, so the controller admitting them in that
-order gets exactly these.
+order on the same ledgers gets exactly these. Computed on copies off the runtime's lock
+(Controller.packer), each is checked again (fits()) before it is taken.
 """
 import contextlib
 from dataclasses import replace
