@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench/placement.py [--quick] [--networks sndlib/abilene ...] \
         [--k 8] [--milp-seconds 5] [--json FILE] > /tmp/placement.md
 
-About 6 minutes by default (13 networks; brain, the largest, only for the compute time: its
+About 12 minutes by default (13 networks; brain, the largest, only for the compute time: its
 quality rows take half an hour, `--networks sndlib/brain`); `--quick` about 1 minute.
 
 For every SNDlib network in `topohub` that the importer can take (real coordinates, so span
@@ -460,6 +460,11 @@ def report(rows, skipped, left_out, timing, args, header):
             out.append(f'| {o} | {100 * statistics.mean(lp):.1f} | {100 * min(lp):.1f} | '
                        f'{sum(x >= 0.99 for x in lp)} of {len(lp)} | {100 * statistics.mean(mip):.1f} | '
                        f'{100 * min(mip):.1f} | {sum(x >= 0.99 for x in mip)} of {len(mip)} |')
+        capped = [r for r in group if r['milp_bound_gbps'] < 0.99 * r['lp_gbps']]
+        if capped:
+            out += ['', f'In {len(capped)} of these rows the MILP\'s upper bound is below 99% of the LP, '
+                    'so no single-path placement reaches 99% of the LP there: '
+                    + ', '.join(f'{r["network"].split("/", 1)[1]} {r["load"]:.0%}' for r in capped) + '.']
     reasons = {}
     for key, why in skipped:
         reasons.setdefault(why, []).append(key.split('/', 1)[1])
