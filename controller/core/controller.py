@@ -25,7 +25,7 @@ from controller.core.errors import (Conflict, CoreError, FailedPrecondition, Inv
 from controller.core.intent import Intent, Protection, ServiceClass, State
 from controller.core.ledger import Ledger
 from controller.core.paths import NoPath, Path, lowest_latency_path, widest_gbps
-from controller.core.planner import Planner, batch_order
+from controller.core.planner import RANK, Planner, batch_order
 from controller.core.topology import Link, Topology
 from topologies import addressing as addr
 
@@ -113,27 +113,30 @@ class Controller:
         (InvalidArgument naming `orders[i].<field>`; Conflict; QuotaExceeded when a tenant's
         orders together pass its quota). Then each order is admitted or refused on its own;
         those the joint placement leaves out are tried as create() would (making room,
-        preempting). Returns, per order, its Intent (numbered in the order admitted; a
-        request_id used before gives the intent it made) or the Unplaceable saying why.
+        preempting), class by class (REALTIME first). Returns, per order, its Intent
+        (numbered in the order admitted; a request_id used before gives the intent it made)
+        or the Unplaceable saying why.
 
         `packed`: the result of packer(orders)'s function, computed off the runtime's lock
         (a big batch takes seconds); each of its placements is taken only if it still fits."""
         results, fresh = self._check_many(orders)
         if packed is None:
             packed = self._pack(fresh, self.topology, self.ledger, self.peak)
-        taken = set()
-        for i, placement in packed:
-            if i in fresh and packing.fits(self.topology, self.ledger, self.peak, fresh[i], placement):
-                self._admit(fresh[i], now, placement)
-                results[i] = fresh[i]
-                taken.add(i)
         at = {id(intent): i for i, intent in fresh.items()}
-        for intent in self._batch(fresh[i] for i in fresh if i not in taken):
-            try:
-                self._admit(intent, now)
-                results[at[id(intent)]] = intent
-            except Unplaceable as e:
-                results[at[id(intent)]] = e
+        for rank in sorted({RANK[intent.service_class] for intent in fresh.values()}):
+            # Class by class, as packed: a higher-class order left out may then make room or
+            # preempt, but never against an order of this batch it outranks.
+            members = {i for i, intent in fresh.items() if RANK[intent.service_class] == rank}
+            for i, placement in packed:
+                if i in members and packing.fits(self.topology, self.ledger, self.peak, fresh[i], placement):
+                    self._admit(fresh[i], now, placement)
+                    results[i] = fresh[i]
+            for intent in self._batch(fresh[i] for i in members if results[i] is None):
+                try:
+                    self._admit(intent, now)
+                    results[at[id(intent)]] = intent
+                except Unplaceable as e:
+                    results[at[id(intent)]] = e
         self._commit()
         return results
 

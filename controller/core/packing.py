@@ -26,7 +26,6 @@ returned, inside a trial that is then undone, so the controller admitting them i
 order on the same ledgers gets exactly these. Computed on copies off the runtime's lock
 (Controller.packer), each is checked again (fits()) before it is taken.
 """
-import contextlib
 from dataclasses import replace
 
 from controller.core.admission import Placement, admit, both_ways
@@ -134,7 +133,11 @@ def choose(ledger, peak, intents, options, seconds):
         weigh = {(n, j) for (n, j), x in relaxed.items() if x > 1e-6}
         weigh |= {(n, j) for n in members for j in range(min(FASTEST, len(options[n])))}
         weigh |= {(n, j) for picks in tries for n, j in picks.items()}
-        tries.append(program.solve(weigh, seconds))
+        solved = program.solve(weigh, seconds)
+        # What the solver calls feasible may over-book a link within its tolerance: kept
+        # only where it fits as the ledgers count.
+        tries.append(_greedy(ledger, peak, intents, options, sorted(solved),
+                             {n: [j] for n, j in solved.items()}))
     return max(tries, key=lambda picks: _value(intents, picks))
 
 
@@ -143,8 +146,8 @@ def _value(intents, picks):
 
 
 def _greedy(ledger, peak, intents, options, order, prefer=None):
-    """Each intent of `order` in turn on its first option (in `prefer[n]`'s order, else
-    fastest first) that has the room left."""
+    """Each intent of `order` in turn on its first option (of `prefer[n]`, in that order;
+    else of all, fastest first) that has the room left."""
     used, picks = {}, {}
     for n in order:
         for j in (prefer[n] if prefer else range(len(options[n]))):
@@ -158,13 +161,14 @@ def _greedy(ledger, peak, intents, options, order, prefer=None):
 
 
 def _needs(intent, option):
-    """{(book, link): Gb/s} the option takes: committed in the ledger, committed plus
-    excess in the peak ledger (only where there is an excess)."""
+    """{(book, link): Gb/s} the option takes: committed in the ledger, committed plus excess
+    in the peak ledger (admission reserves both, with or without an excess: the peak ledger
+    has no headroom, so where others' excess fills it, it is the tighter one)."""
     need = {}
     for link in links_of(option):
-        need[('ledger', link)] = need.get(('ledger', link), 0.0) + intent.bandwidth_gbps
-        if intent.excess_gbps:
-            need[('peak', link)] = need.get(('peak', link), 0.0) + intent.bandwidth_gbps + intent.excess_gbps
+        for book, gbps in (('ledger', intent.bandwidth_gbps),
+                           ('peak', intent.bandwidth_gbps + intent.excess_gbps)):
+            need[(book, link)] = need.get((book, link), 0.0) + gbps
     return need
 
 
@@ -208,27 +212,9 @@ class _Program:
         import numpy as np
         from scipy.optimize import Bounds, LinearConstraint, milp
         chosen = [c for c, column in enumerate(self.columns) if column in weigh]
-        with quiet_stdout():
-            found = milp(self.gain[chosen], integrality=np.ones(len(chosen)), bounds=Bounds(0, 1),
-                         constraints=LinearConstraint(self.matrix[:, chosen], -np.inf, self.limits),
-                         options={'time_limit': seconds, 'mip_rel_gap': 1e-4})
+        found = milp(self.gain[chosen], integrality=np.ones(len(chosen)), bounds=Bounds(0, 1),
+                     constraints=LinearConstraint(self.matrix[:, chosen], -np.inf, self.limits),
+                     options={'time_limit': seconds, 'mip_rel_gap': 1e-4})
         if found.x is None:
             return {}
         return {self.columns[c][0]: self.columns[c][1] for c, x in zip(chosen, found.x) if x > 0.5}
-
-
-@contextlib.contextmanager
-def quiet_stdout():
-    """HiGHS's MIP solver prints lines on file descriptor 1 even when asked not to: keep
-    them out of the controller's output."""
-    import os
-    import sys
-    sys.stdout.flush()
-    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)

@@ -42,7 +42,7 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
         if len(request.orders) > MAX_ORDERS:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f'orders: at most {MAX_ORDERS} per call, got {len(request.orders)}: split the matrix')
-        orders = [dict(_order(o.intent, caller, context, f'orders[{i}].intent'), request_id=o.request_id)
+        orders = [dict(_order(o.intent, caller, context, f'orders[{i}].'), request_id=o.request_id)
                   for i, o in enumerate(request.orders)]
 
         # The joint placement takes seconds for a big batch: computed off the runtime's lock
@@ -186,23 +186,24 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
         return self.runtime.call(check)
 
 
-def _order(intent, caller, context, field='intent'):
-    """The core's create() arguments from an Intent message (output-only fields ignored);
-    `field` is where the request holds it, for error messages."""
+def _order(intent, caller, context, where=''):
+    """The core's create() arguments from an Intent message (output-only fields ignored).
+    Errors name the field as the core's do (`protection`), but the tenant as the request
+    holds it (`intent.tenant`: the token decides it); `where` prefixes both (`orders[2].`)."""
     if caller.operator:
         if not intent.tenant:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f'{field}.tenant: required with an operator token')
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f'{where}intent.tenant: required with an operator token')
         tenant = intent.tenant
     else:
         if intent.tenant not in ('', caller.tenant):
             context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                          f'{field}.tenant: the token is tenant {caller.tenant}\'s, not {intent.tenant}\'s')
+                          f'{where}intent.tenant: the token is tenant {caller.tenant}\'s, not {intent.tenant}\'s')
         tenant = caller.tenant
     try:
         protection = convert.core_protection(intent.protection)
         service_class = convert.core_class(intent.service_class)
     except InvalidArgument as e:
-        raise InvalidArgument(f'{field}.{e.field}', e.message) from None
+        raise InvalidArgument(f'{where}{e.field}', e.message) from None
     return dict(tenant=tenant, src=intent.src_site, dst=intent.dst_site,
                 bandwidth_gbps=intent.bandwidth_gbps, excess_gbps=intent.excess_gbps,
                 max_latency_ms=intent.max_latency_ms or None,

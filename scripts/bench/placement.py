@@ -38,6 +38,7 @@ Also the compute time of the core placing 1,000 intents on the largest network (
 Prints a Markdown section for docs/benchmarks.md.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -58,7 +59,6 @@ import topohub
 from controller.core.controller import Controller
 from controller.core.errors import CoreError, InvalidArgument
 from controller.core.intent import State
-from controller.core.packing import quiet_stdout
 from controller.core.paths import k_paths
 from controller.core.topology import Topology
 from topologies import addressing as addr
@@ -206,7 +206,7 @@ def milp_admitted(volumes, paths, limits, time_limit=60.0):
     a = _matrix(owner, spans, len(volumes), len(limits), weights)
     upper = np.array([1.0] * len(volumes) + list(limits))
     started = time.perf_counter()
-    with quiet_stdout():
+    with _quiet_stdout():
         res = milp(-np.array(weights), constraints=LinearConstraint(a, -np.inf, upper),
                    integrality=np.ones(len(owner)), bounds=Bounds(0, 1),
                    options={'time_limit': time_limit, 'mip_rel_gap': 1e-6})
@@ -215,6 +215,21 @@ def milp_admitted(volumes, paths, limits, time_limit=60.0):
         return Integer(0.0, float('inf'), False, seconds)
     bound = -res.mip_dual_bound if res.mip_dual_bound is not None else float('inf')
     return Integer(-res.fun, max(bound, -res.fun), res.status == 0, seconds)
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """HiGHS's MIP solver prints debug lines on file descriptor 1 even when asked not to
+    (`HighsMipSolverData::transformNewIntegerFeasibleSolution`): keep them out of the Markdown."""
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 def max_concurrent_scale(volumes, paths, limits):

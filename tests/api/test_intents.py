@@ -153,10 +153,10 @@ def test_malformed_ids_tokens_and_masks_are_invalid_arguments(serve):
     for field, value in (('protection', 7), ('service_class', 99)):
         order = intent_pb2.Intent(src_site='dca', dst_site='dcb', bandwidth_gbps=1, **{field: value})
         refused(lambda: red._unary(stub.CreateIntent, service.CreateIntentRequest(intent=order)),
-                CODE.INVALID_ARGUMENT, f'intent.{field}: {value} is not a value')
+                CODE.INVALID_ARGUMENT, f'{field}: {value} is not a value')
         batch = service.CreateIntentsRequest(orders=[service.CreateIntentRequest(intent=order)])
         refused(lambda: red._unary(stub.CreateIntents, batch), CODE.INVALID_ARGUMENT,
-                f'orders[0].intent.{field}: {value} is not a value')
+                f'orders[0].{field}: {value} is not a value')
     refused(lambda: red._unary(stub.ListIntents, service.ListIntentsRequest(state=42)),
             CODE.INVALID_ARGUMENT, 'state: 42 is not a value')
     assert everything(served) == before

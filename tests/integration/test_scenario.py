@@ -36,12 +36,14 @@ def test_the_shipped_triangle_scenario_passes_with_evidence(tmp_path):
         assert set(e) >= {'name', 'passed', 'measured', 'expected'} and e['passed'], e
     outage = next(e for e in report['expectations'] if 'outage' in e['name'])
     assert outage['measured'].endswith('probes lost)') and outage['expected'] == 'at most 100 ms'
-    # Every intent on the cut span moved off it, as the controller announced. (Which of them the
-    # 9 ms span carried first, rather than the 10 ms path via dcb, is up to measurement noise.)
+    # Every intent on the cut span moved off it, as the controller announced, and none is left
+    # there. (Which intents the 9 ms span carries rather than the 10 ms path via dcb is up to
+    # measurement noise, and may change between the first snapshot and the cut: CI saw one
+    # move onto it in between, so more may move off than the first snapshot shows.)
     def on_cut(sites):
         return {'dca', 'dcc'} <= set(sites) and abs(sites.index('dca') - sites.index('dcc')) == 1
     crossed = {p['name'] for p in report['paths_before'] if on_cut(p['sites'])}
-    assert {m['intent'] for m in report['moves'] if on_cut(m['old_path'])} == crossed
+    assert crossed <= {m['intent'] for m in report['moves'] if on_cut(m['old_path'])}
     assert not any(on_cut(p['sites']) for p in report['paths_after'])
     assert ET.parse(svg).getroot().tag == '{http://www.w3.org/2000/svg}svg'
     assert 'checking: red-web installed' in done.stderr          # progress goes to stderr

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import pytest
 
 from controller.core import packing
-from controller.core.errors import InvalidArgument, Unplaceable
+from controller.core.errors import Conflict, InvalidArgument, Unplaceable
 from controller.core.paths import k_paths
 from controller.core.topology import Topology
 from tests.unit.test_controller_core import LUMEN, TRIANGLE, connected, sync
@@ -184,3 +184,58 @@ def test_packer_refuses_bad_orders_as_create_many_does():
     core = connected(TRIANGLE)
     with pytest.raises(InvalidArgument, match=r'^orders\[0\]\.bandwidth_gbps'):
         core.packer([dict(tenant='red', src='dca', dst='dcb', bandwidth_gbps=-1)])
+
+
+def test_a_placement_packed_off_the_lock_is_checked_in_the_peak_ledger_too():
+    """Meanwhile an order with an excess fills the direct span's peak (committed plus excess,
+    no headroom): the packed placement there no longer fits, and the order goes another way."""
+    core = connected(TRIANGLE, headroom=HEADROOM)
+    orders = [dict(tenant='blue', src='dca', dst='dcc', bandwidth_gbps=8)]
+    packed = core.packer(orders)()
+    assert packed[0][1].primary.sites == ('dca', 'dcc')
+    core.create('red', 'dca', 'dcc', 1, excess_gbps=8, now=1)          # 1 Gb/s of peak left
+    made = core.create_many(orders, now=2, packed=packed)
+    assert core.route_of(made[0].id).sites == ('dca', 'dcb', 'dcc') and within_limits(core)
+
+
+def test_orders_without_excess_are_packed_within_the_peak_ledger():
+    core = connected(TRIANGLE, headroom=HEADROOM)
+    core.create('red', 'dca', 'dcc', 1, excess_gbps=5, now=1)          # direct: 8 committed, 4 peak left
+    orders = [dict(tenant='blue', src='dca', dst='dcc', bandwidth_gbps=3),
+              dict(tenant='red', src='dcb', dst='dcc', bandwidth_gbps=3),
+              dict(tenant='red', src='dca', dst='dcb', bandwidth_gbps=3)]
+    made = core.create_many(orders, now=2)
+    assert not any(isinstance(r, Unplaceable) for r in made) and within_limits(core)
+
+
+ORDERS = [(t.id, a, b) for t in LUMEN.tenants.values() for a, b in itertools.combinations(sorted(t.sites), 2)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(ORDERS), st.sampled_from([20, 40, 80])), max_size=8),
+       st.lists(st.tuples(st.sampled_from(ORDERS), st.sampled_from([20, 40, 80]),
+                          st.sampled_from(['REALTIME', 'PRIORITY', 'BULK']),
+                          st.sampled_from(['NONE', 'PROTECTED']), st.sampled_from([0, 10])),
+                min_size=1, max_size=8, unique_by=lambda o: o[0]))
+def test_a_batch_never_over_books_nor_preempts_its_own_orders(before, batch):
+    core = connected(LUMEN, headroom=HEADROOM)
+    sync(core)
+    for (tenant, a, b), gbps in before:
+        try:
+            core.create(tenant, a, b, gbps, now=1, service_class='BULK')
+        except (Unplaceable, Conflict):
+            pass
+    sync(core, now=2)
+    orders = [dict(tenant=t, src=a, dst=b, bandwidth_gbps=gbps, service_class=cls, protection=prot,
+                   excess_gbps=excess) for (t, a, b), gbps, cls, prot, excess in batch]
+    try:
+        made = core.create_many(orders, now=3)
+    except Conflict:
+        return                      # a pair already ordered before the batch
+    assert within_limits(core)
+    # Placed, or waiting (COMPILING) for intents placed before it to move aside; never FAILED.
+    assert all(isinstance(r, Unplaceable) or r.state.value in ('INSTALLING', 'COMPILING') for r in made)
+    sync(core, now=4)
+    sync(core, now=5)
+    assert all(isinstance(r, Unplaceable) or r.state.value == 'INSTALLED' for r in made)
+    assert within_limits(core)
