@@ -7,6 +7,7 @@ once, before anything starts (format in docs/scenarios.md; run by topologies/sce
     intents:
       - {name: web, tenant: acme, src: phx1, dst: iad1, bandwidth_gbps: 20, max_latency_ms: 40,
          protected: true, service_class: realtime}
+    order: one_by_one                 # optional: or `together` (each tenant's in one CreateIntents)
     steps:
       - expect_state: {intent: web, state: installed}
       - traffic_start: {name: bulk, from: acme@phx1, to: acme@iad1, rate_gbps: 5}
@@ -32,6 +33,7 @@ EXPECTATIONS = ('expect_state', 'expect_reachable', 'expect_unreachable', 'expec
                 'expect_latency', 'expect_isolated')
 STATES = ('INSTALLED', 'FAILED', 'WITHDRAWN')  # the API's states worth waiting for
 SERVICE_CLASSES = ('realtime', 'priority', 'bulk')
+ORDERS = ('one_by_one', 'together')     # how the intents are ordered
 OUTAGE_EVENTS = ('span_down', 'span_up', 'span_delay', 'restart_controller')  # may carry `outage`
 KINDS = EVENTS + EXPECTATIONS
 SHORT_NAME_RULE = re.compile(r'^[a-z0-9][a-z0-9-]{0,31}$')  # intent and traffic names
@@ -113,6 +115,7 @@ class Scenario:
     policy: dict = None             # the policy file's mapping, already checked
     intents: tuple = ()
     steps: tuple = field(default=())
+    order: str = 'one_by_one'
 
     def intent(self, name):
         return next(i for i in self.intents if i.name == name)
@@ -132,7 +135,7 @@ def parse_scenario(data, source='<scenario>', base_dir='.'):
     read relative to `base_dir`. Raise ScenarioError listing all problems."""
     v = Validator()
     top = v.mapping(data, '', required=('name', 'fabric', 'steps'),
-                    optional=('description', 'policy', 'intents'))
+                    optional=('description', 'policy', 'intents', 'order'))
     name = top.get('name')
     if 'name' in top and not (isinstance(name, str) and NAME_RULE.match(name)):
         v.problem('name', 'must be non-empty text of at most 64 letters, digits, ".", "_" or "-", '
@@ -143,12 +146,15 @@ def parse_scenario(data, source='<scenario>', base_dir='.'):
     if 'policy' in top:
         _check_policy(v, policy, fabric)
     intents = _intents(v, top.get('intents', []), fabric)
+    order = top.get('order', ORDERS[0])
+    if order not in ORDERS:
+        v.problem('order', f'must be one of {", ".join(ORDERS)}, got {order!r}')
     reader = _StepReader(v, fabric, _intent_names(top.get('intents')))
     steps = [reader.read(raw, f'steps[{i}]')
              for i, raw in enumerate(v.sequence(top['steps'], 'steps') if 'steps' in top else [])]
     if v.problems:
         raise ScenarioError(source, v.problems)
-    return Scenario(name, description, source, fabric, policy, tuple(intents), tuple(steps))
+    return Scenario(name, description, source, fabric, policy, tuple(intents), tuple(steps), order)
 
 
 def step_name(kind, args):

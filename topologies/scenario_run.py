@@ -132,20 +132,35 @@ class Runner:
 
     # --- intents -------------------------------------------------------------------------------
     def order(self):
+        """Each intent with its tenant's token: one CreateIntent after the other, or with
+        `order: together` each tenant's in one CreateIntents (placed jointly)."""
+        together = self.scenario.order == 'together'
+        batches = {}
         for spec in self.scenario.intents:
             self.say(f'ordering {spec.name}: {spec.tenant} {spec.src} -> {spec.dst} '
                      f'{spec.bandwidth_gbps:g} Gb/s' + (f', at most {spec.max_latency_ms:g} ms'
                                                         if spec.max_latency_ms else '')
-                     + (', protected' if spec.protected else ''))
+                     + (', protected' if spec.protected else '') + (', together' if together else ''))
+            batches.setdefault(spec.tenant if together else spec.name, []).append(spec)
+        for specs in batches.values():
+            orders = [dict(src_site=s.src, dst_site=s.dst, bandwidth_gbps=s.bandwidth_gbps,
+                           max_latency_ms=s.max_latency_ms or 0.0, protected=s.protected,
+                           service_class=s.service_class,
+                           description=f'scenario {self.scenario.name}: {s.name}') for s in specs]
             try:
-                with self.lab.client(spec.tenant) as client:
-                    self.ids[spec.name] = client.create_intent(
-                        spec.src, spec.dst, spec.bandwidth_gbps, max_latency_ms=spec.max_latency_ms or 0.0,
-                        protected=spec.protected, service_class=spec.service_class,
-                        description=f'scenario {self.scenario.name}: {spec.name}').id
+                with self.lab.client(specs[0].tenant) as client:
+                    if together:
+                        answers = [(r.intent.id, f'{r.code}: {r.reason}') for r in client.create_intents(orders)]
+                    else:
+                        answers = [(client.create_intent(**orders[0]).id, '')]
             except ApiError as e:
-                self.refused[spec.name] = f'{e.code.name}: {e.message}'
-                self.say(f'  refused: {self.refused[spec.name]}')
+                answers = [('', f'{e.code.name}: {e.message}')] * len(specs)
+            for spec, (intent_id, refusal) in zip(specs, answers):
+                if intent_id:
+                    self.ids[spec.name] = intent_id
+                else:
+                    self.refused[spec.name] = refusal
+                    self.say(f'  {spec.name} refused: {refusal}')
         settled = ('INSTALLED', 'FAILED')
         with self.lab.client() as client:
             for name, intent_id in self.ids.items():

@@ -79,6 +79,38 @@ def test_a_scenario_whose_promises_fail_exits_1_and_says_which(tmp_path):
     assert existing_names(load_fabric('triangle')) == []
 
 
+TOGETHER = """\
+name: together
+fabric: triangle
+order: together
+intents:
+  - {name: red-ab, tenant: red, src: dca, dst: dcb, bandwidth_gbps: 2}
+  - {name: blue-ac, tenant: blue, src: dca, dst: dcc, bandwidth_gbps: 2}
+  - {name: red-bc, tenant: red, src: dcb, dst: dcc, bandwidth_gbps: 2, max_latency_ms: 8}
+steps:
+  - expect_state: {intent: red-ab, state: installed}
+  - expect_state: {intent: red-bc, state: installed, avoids: [[dca, dcb]]}
+  - expect_state: {intent: blue-ac, state: installed}
+  - expect_reachable: {from: red@dca, to: red@dcb}
+  - expect_reachable: {from: blue@dcc, to: blue@dca}
+  - expect_isolated: {}
+"""
+
+
+def test_a_scenario_may_order_each_tenants_intents_together(tmp_path):
+    """`order: together`: one CreateIntents per tenant (red's two, blue's one); installed,
+    within red-bc's bound, carrying traffic, tenants isolated. (Refusals within a batch are
+    covered by tests/api.)"""
+    path = tmp_path / 'together.yaml'
+    path.write_text(TOGETHER)
+    done = naas_lab('scenario', str(path), '--json')
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report['passed'] and all(e['passed'] for e in report['expectations'])
+    assert 'ordering red-ab: red dca -> dcb 2 Gb/s, together' in done.stderr
+    assert existing_names(load_fabric('triangle')) == []
+
+
 def test_ctrl_c_tears_everything_down(tmp_path):
     path = tmp_path / 'long.yaml'
     path.write_text('name: long\nfabric: triangle\nsteps:\n  - wait: 300\n')

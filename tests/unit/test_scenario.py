@@ -177,7 +177,8 @@ TOP_CASES = [
     (doc_with(name=None), 'name', 'missing required key'),
     (doc_with(name='no spaces'), 'name', 'letters, digits'),
     (doc_with(colour='red'), 'colour', r'unknown key \(allowed: description, fabric, intents, name, '
-                                       r'policy, steps\)'),
+                                       r'order, policy, steps\)'),
+    (doc_with(order='all-at-once'), 'order', "must be one of one_by_one, together, got 'all-at-once'"),
     (doc_with(description=3), 'description', 'must be text'),
     (doc_with(fabric=None), 'fabric', 'missing required key'),
     (doc_with(fabric=7), 'fabric', 'shipped fabric name, a path or topohub:KEY'),
@@ -387,3 +388,8 @@ def test_the_errors_in_the_docs_are_what_the_loader_says(tmp_path, monkeypatch):
     }
     shown = DOCS.read_text().split('$ naas-lab scenario broken.yaml\n', 1)[1].split('```', 1)[0]
     assert str(refused(broken, source='broken.yaml')) + '\n' == shown
+
+
+def test_intents_are_ordered_one_by_one_unless_together():
+    assert parse_scenario(minimal()).order == 'one_by_one'
+    assert parse_scenario(dict(minimal(), order='together')).order == 'together'
