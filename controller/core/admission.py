@@ -134,7 +134,7 @@ def admit(topology, ledger, intent, avoid_spans=frozenset(), peak=None, keep=Non
                             over_bound=over_bound)
     done = []
     try:
-        for book, gbps in _books(ledger, peak, intent):
+        for book, gbps in rates(ledger, peak, intent):
             done.append((book, _reserve(book, intent.id, placement, gbps)))
     except Exception:
         for book, old in done:
@@ -143,7 +143,7 @@ def admit(topology, ledger, intent, avoid_spans=frozenset(), peak=None, keep=Non
     return placement
 
 
-def _books(ledger, peak, intent):
+def rates(ledger, peak, intent):
     """[(ledger, Gb/s the intent takes in it)]: committed, and committed plus excess."""
     books = [(ledger, intent.bandwidth_gbps)]
     if peak is not None:
@@ -279,7 +279,7 @@ def _clear(topology, ledger, peak, intent, target, movable, degrade):
     """Move intents (in the ledgers: the caller undoes it) off the target's spans that lack
     room for `intent`. ([Move], None) if it fits afterwards; ([], span) naming the first
     span that could not be cleared; ([], None) when clearing every span was not enough."""
-    books = _books(ledger, peak, intent)
+    books = rates(ledger, peak, intent)
     links = [l for p in (target.primary, target.backup) if p is not None for l in p.links]
     moves = []
 

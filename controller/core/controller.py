@@ -13,6 +13,7 @@ keep their routes while the switches reconnect), and after `startup_grace_s` as 
 """
 import functools
 import hashlib
+import inspect
 import ipaddress
 import json
 import math
@@ -971,20 +972,20 @@ class Controller:
 
 
 def _order_args(order):
-    """create()'s arguments for _admissible from one order of create_many (a dict)."""
+    """create()'s arguments (its defaults, then the order's) for _admissible from one order
+    of create_many (a dict)."""
     if not isinstance(order, dict):
         raise InvalidArgument('', 'must be an order (tenant, src, dst, bandwidth_gbps, ...)')
-    args = dict(max_latency_ms=None, protection=Protection.NONE,
-                service_class=ServiceClass.PRIORITY, description='', labels=None,
-                src_prefixes=(), dst_prefixes=(), excess_gbps=0.0, request_id='')
-    required = ('tenant', 'src', 'dst', 'bandwidth_gbps')
-    unknown = set(order) - set(args) - set(required)
+    fields = {name: p.default for name, p in inspect.signature(Controller.create).parameters.items()
+              if name not in ('self', 'now')}
+    unknown = sorted(set(order) - set(fields))
     if unknown:
-        raise InvalidArgument(sorted(unknown)[0], 'is not a field of an order')
-    missing = [key for key in required if key not in order]
+        raise InvalidArgument(unknown[0], 'is not a field of an order')
+    missing = [name for name, default in fields.items() if default is inspect.Parameter.empty
+               and name not in order]
     if missing:
         raise InvalidArgument(missing[0], 'required')
-    return {**args, **order}
+    return {**fields, **order}
 
 
 def _in_order(i, error):

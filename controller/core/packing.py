@@ -28,7 +28,7 @@ order on the same ledgers gets exactly these. Computed on copies off the runtime
 """
 from dataclasses import replace
 
-from controller.core.admission import Placement, admit, both_ways
+from controller.core.admission import Placement, admit, both_ways, rates
 from controller.core.intent import Protection
 from controller.core.ledger import AdmissionError
 from controller.core.paths import EPS, NoPath, find_path, k_paths
@@ -104,7 +104,7 @@ def fits(topology, ledger, peak, intent, placement):
             p.latency_ms(topology) > intent.max_latency_ms + EPS for p in paths):
         return False
     return all(topology.span_of(link).up for p in paths for link in p.links) and all(
-        _left(ledger, peak, *key, {}) >= gbps - EPS for key, gbps in _needs(intent, placement).items())
+        _left(key, {}) >= gbps - EPS for key, gbps in _needs(ledger, peak, intent, placement).items())
 
 
 def links_of(placement):
@@ -125,8 +125,10 @@ def choose(ledger, peak, intents, options, seconds):
     program = _Program(ledger, peak, intents, options, members)
     relaxed = program.relax()
     if relaxed is not None:
-        share = {n: sum(x for (m, _), x in relaxed.items() if m == n) for n in members}
-        rounded = sorted(members, key=lambda n: (-round(share[n], 6), by_hops.index(n)))
+        share, rank = dict.fromkeys(members, 0.0), {n: r for r, n in enumerate(by_hops)}
+        for (n, _), x in relaxed.items():
+            share[n] += x
+        rounded = sorted(members, key=lambda n: (-round(share[n], 6), rank[n]))
         prefer = {n: sorted(range(len(options[n])), key=lambda j: -relaxed.get((n, j), 0.0))
                   for n in members}
         tries.append(_greedy(ledger, peak, intents, options, rounded, prefer))
@@ -151,8 +153,8 @@ def _greedy(ledger, peak, intents, options, order, prefer=None):
     used, picks = {}, {}
     for n in order:
         for j in (prefer[n] if prefer else range(len(options[n]))):
-            need = _needs(intents[n], options[n][j])
-            if all(_left(ledger, peak, book, link, used) >= gbps - EPS for (book, link), gbps in need.items()):
+            need = _needs(ledger, peak, intents[n], options[n][j])
+            if all(_left(key, used) >= gbps - EPS for key, gbps in need.items()):
                 for key, gbps in need.items():
                     used[key] = used.get(key, 0.0) + gbps
                 picks[n] = j
@@ -160,20 +162,21 @@ def _greedy(ledger, peak, intents, options, order, prefer=None):
     return picks
 
 
-def _needs(intent, option):
-    """{(book, link): Gb/s} the option takes: committed in the ledger, committed plus excess
-    in the peak ledger (admission reserves both, with or without an excess: the peak ledger
-    has no headroom, so where others' excess fills it, it is the tighter one)."""
+def _needs(ledger, peak, intent, option):
+    """{(book, link): Gb/s} the option takes in each ledger, as admission reserves it
+    (admission.rates: committed, and committed plus excess in the peak ledger, which has no
+    headroom, so where others' excess fills it, it is the tighter one)."""
     need = {}
     for link in links_of(option):
-        for book, gbps in (('ledger', intent.bandwidth_gbps),
-                           ('peak', intent.bandwidth_gbps + intent.excess_gbps)):
+        for book, gbps in rates(ledger, peak, intent):
             need[(book, link)] = need.get((book, link), 0.0) + gbps
     return need
 
 
-def _left(ledger, peak, book, link, used):
-    return (ledger if book == 'ledger' else peak).available_gbps(link) - used.get((book, link), 0.0)
+def _left(key, used):
+    """What a (book, link) has left, less what a placement being built has `used` of it."""
+    book, link = key
+    return book.available_gbps(link) - used.get(key, 0.0)
 
 
 class _Program:
@@ -190,10 +193,10 @@ class _Program:
             rows.append(row_of[n])
             cols.append(c)
             vals.append(1.0)
-            for key, gbps in _needs(intents[n], options[n][j]).items():
+            for key, gbps in _needs(ledger, peak, intents[n], options[n][j]).items():
                 if key not in row_of:
                     row_of[key] = len(limits)
-                    limits.append(max(0.0, _left(ledger, peak, *key, {})))
+                    limits.append(max(0.0, _left(key, {})))
                 rows.append(row_of[key])
                 cols.append(c)
                 vals.append(gbps)

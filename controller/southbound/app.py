@@ -41,7 +41,7 @@ REPLY_TIMEOUT_S = 5.0
 PROBE_INTERVAL_S = 0.5
 # The port number a loop probe carries: sent out to the controller by the switch itself, it
 # times the switch's packet-out and packet-in path without a span (see _loop_s).
-LOOP_PORT = 0xfffffffd        # OFPP_CONTROLLER
+LOOP_PORT = ofproto_v1_3.OFPP_CONTROLLER
 DELAY_WINDOW = 3
 STATS_EVERY = 4                 # probe rounds between port counter requests (2 s)
 DISCOVERY_GRACE_S = 10.0        # a span not seen by LLDP this long after both ends connect is reported
@@ -428,7 +428,7 @@ class FabricApp(app_manager.OSKenApp):
         self.echo.sent(dp.id, echo.xid, time.monotonic())
         dp.send_msg(echo)
         loop = lldp.build(dp.id, LOOP_PORT, time.monotonic_ns(), self.instance, CONTROLLER_MAC)
-        dp.send_msg(ofmsg.packet_out(dp, dp.ofproto.OFPP_CONTROLLER, loop))
+        dp.send_msg(ofmsg.packet_out(dp, LOOP_PORT, loop))
         for peer in self._peers(switch.site.id):
             port = addr.span_port(self.fabric, switch.site.id, peer)
             frame = lldp.build(dp.id, port, time.monotonic_ns(), self.instance, CONTROLLER_MAC)
