@@ -9,6 +9,7 @@ reaching the core through the runtime's lock. SIGTERM or SIGINT stops it cleanly
 is closed after the last transaction, and the process exits 0. A handler that raises stops
 it with status 1 (see southbound.app).
 """
+
 import argparse
 import logging
 import os
@@ -19,13 +20,13 @@ import threading
 import time
 
 from controller.core.controller import BURST_MS, Controller
-from controller.northbound.auth import AuthFileError, load_auth
 from controller.northbound.server import create_server
-from controller.policy import PolicyFileError, load_policy
 from controller.runtime import Runtime
 from controller.southbound.loopback import Loopback
-from controller.store import Store, StoreError
-from topologies.fabric import FabricError, load_fabric
+from controller.store.sqlite import Store, StoreError
+from topologies.model.auth import AuthFileError, load_auth
+from topologies.model.fabric import FabricError, load_fabric
+from topologies.model.policy import PolicyFileError, load_policy
 
 LOG = logging.getLogger('naas.controller')
 
@@ -37,17 +38,32 @@ def parse_args(argv):
     parser.add_argument('--listen', default='127.0.0.1', help='address to listen on (default: %(default)s)')
     parser.add_argument('--openflow-port', type=int, default=6653, help='default: %(default)s')
     parser.add_argument('--grpc-port', type=int, default=50051, help='default: %(default)s')
-    parser.add_argument('--auth', required=True,
-                        help='YAML file of operator and tenant token digests and quotas (docs/api.md)')
+    parser.add_argument(
+        '--auth',
+        required=True,
+        help='YAML file of operator and tenant token digests and quotas (docs/api.md)',
+    )
     parser.add_argument('--tls-cert', help='PEM certificate: serve gRPC over TLS (with --tls-key)')
     parser.add_argument('--tls-key', help='PEM private key of --tls-cert')
-    parser.add_argument('--southbound', default='openflow', choices=['openflow', 'loopback'],
-                        help='loopback: no switches, every plan counts as installed at once '
-                             '(to try the API without a fabric; default: %(default)s)')
-    parser.add_argument('--headroom', type=float, default=0.1,
-                        help='fraction of every span never reserved (default: %(default)s)')
-    parser.add_argument('--burst-ms', type=float, default=BURST_MS,
-                        help="meter burst in ms of an intent's rate (default: %(default)s)")
+    parser.add_argument(
+        '--southbound',
+        default='openflow',
+        choices=['openflow', 'loopback'],
+        help='loopback: no switches, every plan counts as installed at once '
+        '(to try the API without a fabric; default: %(default)s)',
+    )
+    parser.add_argument(
+        '--headroom',
+        type=float,
+        default=0.1,
+        help='fraction of every span never reserved (default: %(default)s)',
+    )
+    parser.add_argument(
+        '--burst-ms',
+        type=float,
+        default=BURST_MS,
+        help="meter burst in ms of an intent's rate (default: %(default)s)",
+    )
     parser.add_argument('--policy', help='YAML policy file of the policy engine (docs/policy.md)')
     parser.add_argument('--log-level', default='info', choices=['debug', 'info', 'warning', 'error'])
     return parser.parse_args(argv)
@@ -58,8 +74,11 @@ def main(argv=None):
     if bool(args.tls_cert) != bool(args.tls_key):
         print('naas-controller: --tls-cert and --tls-key go together', file=sys.stderr)
         return 2
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format='%(asctime)s %(levelname)s %(name)s: %(message)s',
+    )
     for noisy in ('os_ken.base.app_manager', 'os_ken.controller.controller'):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
@@ -70,18 +89,32 @@ def main(argv=None):
             _check_port_free(args.listen, args.openflow_port)
         policy = load_policy(args.policy, fabric) if args.policy else None
         store = Store(args.db)
-        core = Controller(fabric, headroom=args.headroom, burst_ms=args.burst_ms, store=store,
-                          quotas=auth.quotas, policy=policy, now=time.time())
-        core.subscribe(lambda e: LOG.info('intent %s (%s): %s, %s', e.intent_id, e.tenant,
-                                          e.state.value, e.reason))
+        core = Controller(
+            fabric,
+            headroom=args.headroom,
+            burst_ms=args.burst_ms,
+            store=store,
+            quotas=auth.quotas,
+            policy=policy,
+            now=time.time(),
+        )
+        core.subscribe(
+            lambda e: LOG.info('intent %s (%s): %s, %s', e.intent_id, e.tenant, e.state.value, e.reason)
+        )
         runtime = Runtime(core)
         grpc_server, grpc_port = create_server(runtime, auth, f'{args.listen}:{args.grpc_port}', tls)
     except (FabricError, AuthFileError, PolicyFileError, StoreError, ValueError, OSError, RuntimeError) as e:
         print(f'naas-controller: {e}', file=sys.stderr)
         return 2
-    LOG.info('fabric %s: %d sites, %d spans, %d tenants; %d intents restored from %s',
-             fabric.name, len(fabric.sites), len(fabric.spans), len(fabric.tenants),
-             len(core.intents), args.db)
+    LOG.info(
+        'fabric %s: %d sites, %d spans, %d tenants; %d intents restored from %s',
+        fabric.name,
+        len(fabric.sites),
+        len(fabric.spans),
+        len(fabric.tenants),
+        len(core.intents),
+        args.db,
+    )
 
     stopping, status = threading.Event(), []
 
@@ -117,6 +150,7 @@ def main(argv=None):
 def _start_os_ken(runtime, on_fatal, host, port):
     from os_ken import cfg
     from os_ken.base.app_manager import AppManager
+
     cfg.CONF(args=[], project='os_ken')
     cfg.CONF.set_override('ofp_listen_host', host)
     cfg.CONF.set_override('ofp_tcp_listen_port', port)

@@ -1,5 +1,6 @@
 """The core behind one lock: os-ken handler threads, the southbound's own threads and
 (later) gRPC threads all reach the core through `Runtime.call`, one at a time."""
+
 import threading
 import time
 
@@ -9,7 +10,7 @@ class Runtime:
         self.core = core
         self.clock = clock
         self._lock = threading.RLock()
-        self.plan_changed = threading.Event()     # the southbound syncs when set
+        self.plan_changed = threading.Event()  # the southbound syncs when set
 
     def call(self, fn):
         """Run fn(core, now) under the lock; wake the southbound if the plan changed."""

@@ -7,6 +7,7 @@
 Methods return the protobuf messages (Intent, Topology, ...), not the Response wrappers;
 a refused call raises ApiError with the gRPC status code and the server's message.
 """
+
 import re
 from pathlib import Path
 
@@ -14,8 +15,8 @@ import grpc
 from google.protobuf import field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from naas.v1 import intent_pb2, intent_service_pb2 as service, intent_service_pb2_grpc
-from naas.v1 import topology_service_pb2, topology_service_pb2_grpc
+from naas.v1 import intent_pb2, intent_service_pb2_grpc, topology_service_pb2, topology_service_pb2_grpc
+from naas.v1 import intent_service_pb2 as service
 
 IntentState = intent_pb2.IntentState
 ServiceClass = intent_pb2.ServiceClass
@@ -132,12 +133,38 @@ class Client:
 
     # Intents
 
-    def create_intent(self, src_site, dst_site, bandwidth_gbps, *, tenant='', max_latency_ms=0.0,
-                      protected=False, service_class=None, description='', labels=None,
-                      src_prefixes=(), dst_prefixes=(), excess_gbps=0.0, request_id=''):
+    def create_intent(
+        self,
+        src_site,
+        dst_site,
+        bandwidth_gbps,
+        *,
+        tenant='',
+        max_latency_ms=0.0,
+        protected=False,
+        service_class=None,
+        description='',
+        labels=None,
+        src_prefixes=(),
+        dst_prefixes=(),
+        excess_gbps=0.0,
+        request_id='',
+    ):
         """Admits and places a new intent (usually INSTALLING); see wait_for_state."""
-        intent = _order(src_site, dst_site, bandwidth_gbps, tenant, max_latency_ms, protected,
-                        service_class, description, labels, src_prefixes, dst_prefixes, excess_gbps)
+        intent = _order(
+            src_site,
+            dst_site,
+            bandwidth_gbps,
+            tenant,
+            max_latency_ms,
+            protected,
+            service_class,
+            description,
+            labels,
+            src_prefixes,
+            dst_prefixes,
+            excess_gbps,
+        )
         request = service.CreateIntentRequest(intent=intent, request_id=request_id)
         return self._unary(self._intents.CreateIntent, request).intent
 
@@ -150,12 +177,37 @@ class Client:
         request = service.CreateIntentsRequest(orders=[_batch_order(**order) for order in orders])
         return list(self._unary(self._intents.CreateIntents, request).results)
 
-    def check_intent(self, src_site, dst_site, bandwidth_gbps, *, tenant='', max_latency_ms=0.0,
-                     protected=False, service_class=None, description='', labels=None,
-                     src_prefixes=(), dst_prefixes=(), excess_gbps=0.0):
+    def check_intent(
+        self,
+        src_site,
+        dst_site,
+        bandwidth_gbps,
+        *,
+        tenant='',
+        max_latency_ms=0.0,
+        protected=False,
+        service_class=None,
+        description='',
+        labels=None,
+        src_prefixes=(),
+        dst_prefixes=(),
+        excess_gbps=0.0,
+    ):
         """A dry run of create_intent: the CheckIntentResponse (admissible, path, what would fit)."""
-        intent = _order(src_site, dst_site, bandwidth_gbps, tenant, max_latency_ms, protected,
-                        service_class, description, labels, src_prefixes, dst_prefixes, excess_gbps)
+        intent = _order(
+            src_site,
+            dst_site,
+            bandwidth_gbps,
+            tenant,
+            max_latency_ms,
+            protected,
+            service_class,
+            description,
+            labels,
+            src_prefixes,
+            dst_prefixes,
+            excess_gbps,
+        )
         return self._unary(self._intents.CheckIntent, service.CheckIntentRequest(intent=intent))
 
     def get_intent(self, intent_id):
@@ -164,8 +216,9 @@ class Client:
     def list_page(self, *, tenant='', state=None, site='', page_size=0, page_token=''):
         """One page: (intents, next_page_token); the token is empty on the last page."""
         state = IntentState.INTENT_STATE_UNSPECIFIED if state is None else enum_value(IntentState, state)
-        request = service.ListIntentsRequest(tenant=tenant, state=state, site=site,
-                                             page_size=page_size, page_token=page_token)
+        request = service.ListIntentsRequest(
+            tenant=tenant, state=state, site=site, page_size=page_size, page_token=page_token
+        )
         response = self._unary(self._intents.ListIntents, request)
         return list(response.intents), response.next_page_token
 
@@ -173,14 +226,25 @@ class Client:
         """Every matching intent, in creation order, fetching page after page."""
         token = ''
         while True:
-            intents, token = self.list_page(tenant=tenant, state=state, site=site,
-                                            page_size=page_size, page_token=token)
+            intents, token = self.list_page(
+                tenant=tenant, state=state, site=site, page_size=page_size, page_token=token
+            )
             yield from intents
             if not token:
                 return
 
-    def update_intent(self, intent_id, *, bandwidth_gbps=None, max_latency_ms=None, protected=None,
-                      service_class=None, description=None, labels=None, excess_gbps=None):
+    def update_intent(
+        self,
+        intent_id,
+        *,
+        bandwidth_gbps=None,
+        max_latency_ms=None,
+        protected=None,
+        service_class=None,
+        description=None,
+        labels=None,
+        excess_gbps=None,
+    ):
         """Changes the fields given (max_latency_ms=0: no bound; labels replace all labels)."""
         intent = intent_pb2.Intent(id=intent_id)
         fields = []
@@ -207,8 +271,9 @@ class Client:
             fields.append('labels')
         if not fields:
             raise ValueError(f'update_intent({intent_id!r}): nothing to change')
-        request = service.UpdateIntentRequest(intent=intent,
-                                              update_mask=field_mask_pb2.FieldMask(paths=fields))
+        request = service.UpdateIntentRequest(
+            intent=intent, update_mask=field_mask_pb2.FieldMask(paths=fields)
+        )
         return self._unary(self._intents.UpdateIntent, request).intent
 
     def delete_intent(self, intent_id):
@@ -218,8 +283,9 @@ class Client:
 
     def watch_intents(self, *, tenant='', intent_id='', include_current=False, timeout_s=None):
         """A Stream of IntentEvent as they happen, until cancel() (or timeout_s, then ApiError)."""
-        request = service.WatchIntentsRequest(tenant=tenant, intent_id=intent_id,
-                                              include_current=include_current)
+        request = service.WatchIntentsRequest(
+            tenant=tenant, intent_id=intent_id, include_current=include_current
+        )
         call = self._intents.WatchIntents(request, metadata=self._metadata, timeout=timeout_s)
         return Stream(call, lambda response: response.event).subscribed()
 
@@ -231,14 +297,16 @@ class Client:
         WITHDRAWN when WITHDRAWN is among `states`.
         """
         wanted = {enum_value(IntentState, s) for s in states}
-        with self.watch_intents(intent_id=intent_id, include_current=True,
-                                timeout_s=timeout_s) as events:  # first, so nothing is missed
+        with self.watch_intents(
+            intent_id=intent_id, include_current=True, timeout_s=timeout_s
+        ) as events:  # first, so nothing is missed
             try:
                 intent, fresh = self.get_intent(intent_id), True
             except ApiError as e:
                 if e.code == grpc.StatusCode.NOT_FOUND and _WITHDRAWN in wanted:
-                    return intent_pb2.Intent(id=intent_id, state=_WITHDRAWN,
-                                             state_reason='gone from the controller')
+                    return intent_pb2.Intent(
+                        id=intent_id, state=_WITHDRAWN, state_reason='gone from the controller'
+                    )
                 raise
             try:
                 while True:
@@ -252,14 +320,18 @@ class Client:
                     if event.intent_id == intent_id:
                         intent.state, intent.state_reason, fresh = event.state, event.reason, False
             except StopIteration:
-                raise ApiError(grpc.StatusCode.ABORTED, f'the server ended the watch while intent '
-                               f'{intent_id} is {_state_and_reason(intent)}') from None
+                raise ApiError(
+                    grpc.StatusCode.ABORTED,
+                    f'the server ended the watch while intent {intent_id} is {_state_and_reason(intent)}',
+                ) from None
             except ApiError as e:
                 if e.code != grpc.StatusCode.DEADLINE_EXCEEDED:
                     raise
                 names = ' or '.join(enum_name(IntentState, s) for s in sorted(wanted))
-                raise TimeoutError(f'intent {intent_id} is not {names} after {timeout_s:g} s: '
-                                   f'it is {_state_and_reason(intent)}') from None
+                raise TimeoutError(
+                    f'intent {intent_id} is not {names} after {timeout_s:g} s: '
+                    f'it is {_state_and_reason(intent)}'
+                ) from None
 
     def _latest(self, intent):
         """The intent as the server has it now; as last known when it is gone."""
@@ -294,23 +366,44 @@ class Client:
             raise ApiError.from_rpc(e) from e
 
 
-def _order(src_site, dst_site, bandwidth_gbps, tenant='', max_latency_ms=0.0, protected=False,
-           service_class=None, description='', labels=None, src_prefixes=(), dst_prefixes=(),
-           excess_gbps=0.0):
+def _order(
+    src_site,
+    dst_site,
+    bandwidth_gbps,
+    tenant='',
+    max_latency_ms=0.0,
+    protected=False,
+    service_class=None,
+    description='',
+    labels=None,
+    src_prefixes=(),
+    dst_prefixes=(),
+    excess_gbps=0.0,
+):
     """The Intent message a tenant orders (create and check)."""
     return intent_pb2.Intent(
-        tenant=tenant, src_site=src_site, dst_site=dst_site, bandwidth_gbps=bandwidth_gbps,
-        excess_gbps=excess_gbps, max_latency_ms=max_latency_ms, protection=_protection(protected),
-        service_class=ServiceClass.SERVICE_CLASS_UNSPECIFIED if service_class is None
+        tenant=tenant,
+        src_site=src_site,
+        dst_site=dst_site,
+        bandwidth_gbps=bandwidth_gbps,
+        excess_gbps=excess_gbps,
+        max_latency_ms=max_latency_ms,
+        protection=_protection(protected),
+        service_class=ServiceClass.SERVICE_CLASS_UNSPECIFIED
+        if service_class is None
         else enum_value(ServiceClass, service_class),
-        description=description, labels=labels or {}, src_prefixes=src_prefixes,
-        dst_prefixes=dst_prefixes)
+        description=description,
+        labels=labels or {},
+        src_prefixes=src_prefixes,
+        dst_prefixes=dst_prefixes,
+    )
 
 
 def _batch_order(src_site, dst_site, bandwidth_gbps, *, request_id='', **order):
     """One order of create_intents, from create_intent's arguments."""
-    return service.CreateIntentRequest(intent=_order(src_site, dst_site, bandwidth_gbps, **order),
-                                       request_id=request_id)
+    return service.CreateIntentRequest(
+        intent=_order(src_site, dst_site, bandwidth_gbps, **order), request_id=request_id
+    )
 
 
 def _protection(protected):
@@ -325,10 +418,12 @@ _GONE = {IntentState.INTENT_STATE_WITHDRAWING, _WITHDRAWN}
 def _raise_if_never(intent, wanted):
     """FAILED, or withdrawing, while waiting for another state it may never reach: say so."""
     never = (intent.state == _FAILED and not ({_FAILED} | _GONE) & wanted) or (
-        intent.state in _GONE and not _GONE & wanted)
+        intent.state in _GONE and not _GONE & wanted
+    )
     if never:
-        raise ApiError(grpc.StatusCode.FAILED_PRECONDITION,
-                       f'intent {intent.id} is {_state_and_reason(intent)}')
+        raise ApiError(
+            grpc.StatusCode.FAILED_PRECONDITION, f'intent {intent.id} is {_state_and_reason(intent)}'
+        )
 
 
 def _state_and_reason(intent):

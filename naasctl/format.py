@@ -1,17 +1,19 @@
 """What naasctl prints: aligned plain-text tables for people, JSON for scripts."""
+
 import datetime
 import json
 
 from google.protobuf import json_format
 
 from naasctl.client import IntentState, Protection, ServiceClass, enum_name
-from naasctl.units import format_bandwidth, format_latency
+from topologies.model.units import format_bandwidth, format_latency
 
 
 def to_dict(message):
     """The message as the canonical JSON mapping, with proto field names and every field."""
-    return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                      always_print_fields_with_no_presence=True)
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
 
 
 def to_json(messages, *, one_line=False):
@@ -26,8 +28,7 @@ def table(rows, headers=None):
     if not rows:
         return ''
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return '\n'.join('  '.join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
-                     for row in rows)
+    return '\n'.join('  '.join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
 
 def path_text(sites):
@@ -39,7 +40,7 @@ def time_text(timestamp):
     """A protobuf Timestamp in UTC, to the second: '2025-05-01 12:00:03Z'; '-' when unset."""
     if not timestamp.seconds and not timestamp.nanos:
         return '-'
-    when = timestamp.ToDatetime(tzinfo=datetime.timezone.utc)
+    when = timestamp.ToDatetime(tzinfo=datetime.UTC)
     return when.strftime('%Y-%m-%d %H:%M:%SZ')
 
 
@@ -53,12 +54,25 @@ def latency_bound_text(max_latency_ms):
 
 def intent_table(intents):
     """One row per intent."""
-    rows = [[i.id, i.tenant, i.src_site, i.dst_site, format_bandwidth(i.bandwidth_gbps),
-             latency_bound_text(i.max_latency_ms), _protection_text(i.protection),
-             enum_name(ServiceClass, i.service_class).lower(), state_text(i.state),
-             path_text(i.path)] for i in intents]
-    return table(rows, ['ID', 'TENANT', 'SRC', 'DST', 'BANDWIDTH', 'MAX LATENCY', 'PROTECTION',
-                        'CLASS', 'STATE', 'PATH'])
+    rows = [
+        [
+            i.id,
+            i.tenant,
+            i.src_site,
+            i.dst_site,
+            format_bandwidth(i.bandwidth_gbps),
+            latency_bound_text(i.max_latency_ms),
+            _protection_text(i.protection),
+            enum_name(ServiceClass, i.service_class).lower(),
+            state_text(i.state),
+            path_text(i.path),
+        ]
+        for i in intents
+    ]
+    return table(
+        rows,
+        ['ID', 'TENANT', 'SRC', 'DST', 'BANDWIDTH', 'MAX LATENCY', 'PROTECTION', 'CLASS', 'STATE', 'PATH'],
+    )
 
 
 def batch_text(orders, results):
@@ -73,8 +87,10 @@ def batch_text(orders, results):
         else:
             rows.append(first + [result.code, result.reason])
     refused = sum(1 for r in results if not r.HasField('intent'))
-    return (table(rows, ['ORDER', 'ID', 'SITES', 'BANDWIDTH', 'RESULT', 'PATH OR REASON']) +
-            f'\n{len(results) - refused} admitted, {refused} refused')
+    return (
+        table(rows, ['ORDER', 'ID', 'SITES', 'BANDWIDTH', 'RESULT', 'PATH OR REASON'])
+        + f'\n{len(results) - refused} admitted, {refused} refused'
+    )
 
 
 def intent_detail(intent):
@@ -84,8 +100,11 @@ def intent_detail(intent):
         ('id', intent.id),
         ('tenant', intent.tenant),
         ('sites', f'{intent.src_site} <-> {intent.dst_site}'),
-        ('bandwidth', format_bandwidth(intent.bandwidth_gbps) + (
-            f' (+{format_bandwidth(intent.excess_gbps)} excess)' if intent.excess_gbps else '')),
+        (
+            'bandwidth',
+            format_bandwidth(intent.bandwidth_gbps)
+            + (f' (+{format_bandwidth(intent.excess_gbps)} excess)' if intent.excess_gbps else ''),
+        ),
         ('max latency', latency_bound_text(intent.max_latency_ms)),
         ('protection', _protection_text(intent.protection)),
         ('class', enum_name(ServiceClass, intent.service_class).lower()),
@@ -95,8 +114,10 @@ def intent_detail(intent):
     if intent.backup_path:
         fields.append(('backup path', path_text(intent.backup_path)))
     if intent.path:
-        fields += [('path latency', format_latency(intent.path_latency_ms)),
-                   ('reserved', format_bandwidth(intent.reserved_gbps))]
+        fields += [
+            ('path latency', format_latency(intent.path_latency_ms)),
+            ('reserved', format_bandwidth(intent.reserved_gbps)),
+        ]
     if intent.description:
         fields.append(('description', intent.description))
     for end in ('src_prefixes', 'dst_prefixes'):
@@ -104,15 +125,19 @@ def intent_detail(intent):
             fields.append((end.replace('_', ' '), ', '.join(getattr(intent, end))))
     if intent.labels:
         fields.append(('labels', ', '.join(f'{k}={v}' for k, v in sorted(intent.labels.items()))))
-    fields += [('created', time_text(intent.create_time)),
-               ('updated', time_text(intent.update_time))]
+    fields += [('created', time_text(intent.create_time)), ('updated', time_text(intent.update_time))]
     return table(fields)
 
 
 def event_line(event):
     """'2025-05-01 12:00:03Z  i-3  acme  INSTALLED  placed  path phx1->iad1'."""
-    parts = [time_text(event.time), event.intent_id, event.tenant or '-', state_text(event.state),
-             event.reason or '-']
+    parts = [
+        time_text(event.time),
+        event.intent_id,
+        event.tenant or '-',
+        state_text(event.state),
+        event.reason or '-',
+    ]
     if event.old_path and event.new_path:
         parts.append(f'moved {path_text(event.old_path)} => {path_text(event.new_path)}')
     elif event.new_path:
@@ -129,12 +154,17 @@ def check_text(check, bandwidth_gbps):
         if check.backup_path:
             lines.append(f'backup path {path_text(check.backup_path)}')
         return '\n'.join(lines)
-    within = (format_bandwidth(check.max_bandwidth_gbps) if check.max_bandwidth_gbps
-              else 'none (no path meets the latency bound and protection)')
-    lowest = (format_latency(check.min_latency_ms) if check.min_latency_ms
-              else f'none (no path has {format_bandwidth(bandwidth_gbps)})')
-    rows = [['max bandwidth', within],
-            [f'min latency at {format_bandwidth(bandwidth_gbps)}', lowest]]
+    within = (
+        format_bandwidth(check.max_bandwidth_gbps)
+        if check.max_bandwidth_gbps
+        else 'none (no path meets the latency bound and protection)'
+    )
+    lowest = (
+        format_latency(check.min_latency_ms)
+        if check.min_latency_ms
+        else f'none (no path has {format_bandwidth(bandwidth_gbps)})'
+    )
+    rows = [['max bandwidth', within], [f'min latency at {format_bandwidth(bandwidth_gbps)}', lowest]]
     if check.quota_left_gbps:
         rows.append(['quota left', format_bandwidth(check.quota_left_gbps)])
     return f'not admissible: {check.reason}\n' + table(rows)
@@ -150,20 +180,26 @@ def topology_text(topology):
             if not direction.delay_measured:
                 delay += ' *'
                 configured = True
-            span_rows.append(first + [
-                f'{direction.from_site}->{direction.to_site}',
-                format_bandwidth(direction.reserved_gbps),
-                format_bandwidth(direction.utilization_gbps), delay])
+            span_rows.append(
+                first
+                + [
+                    f'{direction.from_site}->{direction.to_site}',
+                    format_bandwidth(direction.reserved_gbps),
+                    format_bandwidth(direction.utilization_gbps),
+                    delay,
+                ]
+            )
             first = ['', '', '']
         if not span.directions:
             span_rows.append(first + ['', '', '', ''])
-    site_rows = [[s.id, s.name, s.kind, s.region, 'yes' if s.connected else 'NO']
-                 for s in topology.sites]
-    parts = [f'fabric {topology.fabric or "-"} at {time_text(topology.time)}', '',
-             table(span_rows, ['SPAN', 'CAPACITY', 'STATE', 'DIRECTION', 'RESERVED',
-                               'UTILIZATION', 'DELAY'])]
+    site_rows = [[s.id, s.name, s.kind, s.region, 'yes' if s.connected else 'NO'] for s in topology.sites]
+    parts = [
+        f'fabric {topology.fabric or "-"} at {time_text(topology.time)}',
+        '',
+        table(span_rows, ['SPAN', 'CAPACITY', 'STATE', 'DIRECTION', 'RESERVED', 'UTILIZATION', 'DELAY']),
+    ]
     if configured:
-        parts.append('* the fabric file\'s delay: not measured yet')
+        parts.append("* the fabric file's delay: not measured yet")
     parts += ['', table(site_rows, ['SITE', 'NAME', 'KIND', 'REGION', 'CONNECTED'])]
     return '\n'.join(parts)
 

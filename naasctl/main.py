@@ -13,6 +13,7 @@
 The server, token and CA certificate may also come from NAAS_SERVER, NAAS_TOKEN (or
 NAAS_TOKEN_FILE) and NAAS_CA_CERT. Exit status: 0 done, 1 refused or failed, 2 usage error.
 """
+
 import argparse
 import json
 import os
@@ -23,7 +24,7 @@ import grpc
 from naasctl import format as fmt
 from naasctl.client import ApiError, Client, IntentState, ServiceClass, enum_names, enum_value
 from naasctl.orders import read_orders
-from naasctl.units import parse_bandwidth, parse_duration, parse_latency
+from topologies.model.units import parse_bandwidth, parse_duration, parse_latency
 
 
 def main(argv=None):
@@ -32,9 +33,11 @@ def main(argv=None):
         args = parser.parse_args(argv)
         token = read_token(args, parser)
         if args.run is intent_update and not _changes(args):
-            args.parser.error('nothing to change: give --bandwidth, --latency, --no-latency-bound, '
-                              '--protected, --unprotected, --class, --description, --label or '
-                              '--clear-labels')
+            args.parser.error(
+                'nothing to change: give --bandwidth, --latency, --no-latency-bound, '
+                '--protected, --unprotected, --class, --description, --label or '
+                '--clear-labels'
+            )
     except SystemExit as e:
         return e.code
     try:
@@ -60,39 +63,65 @@ def main(argv=None):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog='naasctl', description=__doc__.split('\n')[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split('\n', 2)[2])
-    parser.add_argument('--server', default=os.environ.get('NAAS_SERVER', '127.0.0.1:50051'),
-                        metavar='HOST:PORT', help='the controller (env NAAS_SERVER; default %(default)s)')
+    parser = argparse.ArgumentParser(
+        prog='naasctl',
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n', 2)[2],
+    )
+    parser.add_argument(
+        '--server',
+        default=os.environ.get('NAAS_SERVER', '127.0.0.1:50051'),
+        metavar='HOST:PORT',
+        help='the controller (env NAAS_SERVER; default %(default)s)',
+    )
     token = parser.add_mutually_exclusive_group()
-    token.add_argument('--token', help='bearer token (env NAAS_TOKEN); prefer --token-file: '
-                                       'other users can see command lines')
-    token.add_argument('--token-file', metavar='PATH',
-                       help="file whose first line is the token (env NAAS_TOKEN_FILE)")
-    parser.add_argument('--ca-cert', default=os.environ.get('NAAS_CA_CERT') or None, metavar='PEM',
-                        help="CA certificate: TLS instead of plain text (env NAAS_CA_CERT)")
+    token.add_argument(
+        '--token',
+        help='bearer token (env NAAS_TOKEN); prefer --token-file: other users can see command lines',
+    )
+    token.add_argument(
+        '--token-file', metavar='PATH', help='file whose first line is the token (env NAAS_TOKEN_FILE)'
+    )
+    parser.add_argument(
+        '--ca-cert',
+        default=os.environ.get('NAAS_CA_CERT') or None,
+        metavar='PEM',
+        help='CA certificate: TLS instead of plain text (env NAAS_CA_CERT)',
+    )
     parser.add_argument('--json', action='store_true', help='print JSON for scripts')
-    parser.add_argument('--timeout', type=_arg(parse_duration), default=10.0, metavar='DURATION',
-                        help='per call, e.g. 10s (default 10s)')
+    parser.add_argument(
+        '--timeout',
+        type=_arg(parse_duration),
+        default=10.0,
+        metavar='DURATION',
+        help='per call, e.g. 10s (default 10s)',
+    )
     # --json may also follow the command: `naasctl intent list --json`.
     json_too = argparse.ArgumentParser(add_help=False)
-    json_too.add_argument('--json', action='store_true', default=argparse.SUPPRESS,
-                          help='print JSON for scripts')
+    json_too.add_argument(
+        '--json', action='store_true', default=argparse.SUPPRESS, help='print JSON for scripts'
+    )
     commands = parser.add_subparsers(dest='command', required=True, metavar='{intent,topology}')
     _intent_commands(commands, json_too)
 
     p = commands.add_parser('topology', parents=[json_too], help='spans and sites, now or as they change')
     p.add_argument('--watch', action='store_true', help='print a new snapshot on every change')
-    p.add_argument('--interval', type=_arg(parse_duration), default=2.0, metavar='DURATION',
-                   help='with --watch: at least this often (default 2s)')
+    p.add_argument(
+        '--interval',
+        type=_arg(parse_duration),
+        default=2.0,
+        metavar='DURATION',
+        help='with --watch: at least this often (default 2s)',
+    )
     p.set_defaults(run=topology, parser=p)
     return parser
 
 
 def _intent_commands(commands, json_too):
-    intent = commands.add_parser('intent', help='create, create-many, get, list, update, delete, '
-                                                 'watch, check')
+    intent = commands.add_parser(
+        'intent', help='create, create-many, get, list, update, delete, watch, check'
+    )
     verbs = intent.add_subparsers(dest='verb', required=True)
 
     def verb(name, run, help):
@@ -102,16 +131,24 @@ def _intent_commands(commands, json_too):
 
     p = verb('create', intent_create, 'order connectivity between two sites')
     _order_arguments(p)
-    p.add_argument('--class', dest='service_class', type=str.lower,
-                   choices=[c.lower() for c in enum_names(ServiceClass)], help='default priority')
+    p.add_argument(
+        '--class',
+        dest='service_class',
+        type=str.lower,
+        choices=[c.lower() for c in enum_names(ServiceClass)],
+        help='default priority',
+    )
     p.add_argument('--description', default='', metavar='TEXT')
     p.add_argument('--label', type=_label, action='append', metavar='KEY=VALUE', help='repeatable')
     _prefix_arguments(p)
     p.add_argument('--request-id', default='', metavar='ID', help='idempotency key for retries')
     _wait_arguments(p, 'INSTALLED (exit 1 if it FAILED)')
 
-    p = verb('create-many', intent_create_many, 'order many intents from a file, placed together '
-                                                '(exit 1 if any is refused)')
+    p = verb(
+        'create-many',
+        intent_create_many,
+        'order many intents from a file, placed together (exit 1 if any is refused)',
+    )
     p.formatter_class, p.epilog = argparse.RawDescriptionHelpFormatter, CREATE_MANY_HELP
     p.add_argument('orders', type=_arg(read_orders), metavar='FILE', help="YAML, or '-' for standard input")
     _filter_arguments(p)
@@ -121,8 +158,11 @@ def _intent_commands(commands, json_too):
 
     p = verb('list', intent_list, 'list intents (every page, unless --page-size)')
     _filter_arguments(p)
-    p.add_argument('--state', type=_arg(lambda text: enum_value(IntentState, text)),
-                   help=', '.join(enum_names(IntentState)).lower())
+    p.add_argument(
+        '--state',
+        type=_arg(lambda text: enum_value(IntentState, text)),
+        help=', '.join(enum_names(IntentState)).lower(),
+    )
     p.add_argument('--site', default='', help='with an endpoint at this site')
     p.add_argument('--page-size', type=int, default=0, metavar='N', help='one page of N intents')
     p.add_argument('--page-token', default='', metavar='TOKEN', help='the page after a previous one')
@@ -139,12 +179,14 @@ def _intent_commands(commands, json_too):
     protection = p.add_mutually_exclusive_group()
     protection.add_argument('--protected', action='store_const', const=True, dest='protected')
     protection.add_argument('--unprotected', action='store_const', const=False, dest='protected')
-    p.add_argument('--class', dest='service_class', type=str.lower,
-                   choices=[c.lower() for c in enum_names(ServiceClass)])
+    p.add_argument(
+        '--class', dest='service_class', type=str.lower, choices=[c.lower() for c in enum_names(ServiceClass)]
+    )
     p.add_argument('--description', metavar='TEXT')
     labels = p.add_mutually_exclusive_group()
-    labels.add_argument('--label', type=_label, action='append', metavar='KEY=VALUE',
-                        help='repeatable; replaces all labels')
+    labels.add_argument(
+        '--label', type=_label, action='append', metavar='KEY=VALUE', help='repeatable; replaces all labels'
+    )
     labels.add_argument('--clear-labels', action='store_true', help='remove all labels')
 
     p = verb('delete', intent_delete, 'withdraw an intent')
@@ -180,12 +222,27 @@ admitted), or the call was; 2 if FILE or an option is bad."""
 def _order_arguments(p):
     p.add_argument('src', metavar='SRC', help='one site')
     p.add_argument('dst', metavar='DST', help='the other site')
-    p.add_argument('--bandwidth', type=_arg(parse_bandwidth), required=True, metavar='BANDWIDTH',
-                   help='in each direction, e.g. 10Gbps, 200Mbps')
-    p.add_argument('--excess', type=_arg(parse_bandwidth), default=0.0, metavar='BANDWIDTH',
-                   help='let this much more through when the spans have room (default: none)')
-    p.add_argument('--latency', type=_arg(parse_latency), default=0.0, metavar='LATENCY',
-                   help='one-way bound, e.g. 25ms (default: none)')
+    p.add_argument(
+        '--bandwidth',
+        type=_arg(parse_bandwidth),
+        required=True,
+        metavar='BANDWIDTH',
+        help='in each direction, e.g. 10Gbps, 200Mbps',
+    )
+    p.add_argument(
+        '--excess',
+        type=_arg(parse_bandwidth),
+        default=0.0,
+        metavar='BANDWIDTH',
+        help='let this much more through when the spans have room (default: none)',
+    )
+    p.add_argument(
+        '--latency',
+        type=_arg(parse_latency),
+        default=0.0,
+        metavar='LATENCY',
+        help='one-way bound, e.g. 25ms (default: none)',
+    )
     p.add_argument('--protected', action='store_true', help='reserve a disjoint backup path')
     _filter_arguments(p)
 
@@ -195,26 +252,52 @@ def _filter_arguments(p):
 
 
 def _prefix_arguments(p):
-    p.add_argument('--src-prefix', action='append', default=[], metavar='CIDR',
-                   help="only these of the tenant's addresses at SRC (repeatable; default all)")
-    p.add_argument('--dst-prefix', action='append', default=[], metavar='CIDR',
-                   help="only these of the tenant's addresses at DST (repeatable; default all)")
+    p.add_argument(
+        '--src-prefix',
+        action='append',
+        default=[],
+        metavar='CIDR',
+        help="only these of the tenant's addresses at SRC (repeatable; default all)",
+    )
+    p.add_argument(
+        '--dst-prefix',
+        action='append',
+        default=[],
+        metavar='CIDR',
+        help="only these of the tenant's addresses at DST (repeatable; default all)",
+    )
 
 
 def _wait_arguments(p, state):
     p.add_argument('--wait', action='store_true', help=f'wait until it is {state}')
-    p.add_argument('--wait-timeout', type=_arg(parse_duration), default=30.0, metavar='DURATION',
-                   help='with --wait (default 30s)')
+    p.add_argument(
+        '--wait-timeout',
+        type=_arg(parse_duration),
+        default=30.0,
+        metavar='DURATION',
+        help='with --wait (default 30s)',
+    )
 
 
 # Commands: each takes the client and the arguments, prints, and returns the exit status.
 
+
 def intent_create(naas, args):
     intent = naas.create_intent(
-        args.src, args.dst, args.bandwidth, tenant=args.tenant, max_latency_ms=args.latency,
-        protected=args.protected, service_class=args.service_class, description=args.description,
-        labels=dict(args.label or []), src_prefixes=args.src_prefix, dst_prefixes=args.dst_prefix,
-        excess_gbps=args.excess, request_id=args.request_id)
+        args.src,
+        args.dst,
+        args.bandwidth,
+        tenant=args.tenant,
+        max_latency_ms=args.latency,
+        protected=args.protected,
+        service_class=args.service_class,
+        description=args.description,
+        labels=dict(args.label or []),
+        src_prefixes=args.src_prefix,
+        dst_prefixes=args.dst_prefix,
+        excess_gbps=args.excess,
+        request_id=args.request_id,
+    )
     if args.wait:
         intent = naas.wait_for_state(intent.id, ('INSTALLED',), args.wait_timeout)
     _show(args, intent, fmt.intent_detail)
@@ -236,13 +319,15 @@ def intent_list(naas, args):
     if not args.page_size and not args.page_token:
         intents, next_token = list(naas.list_intents(**filters)), None
     else:
-        intents, next_token = naas.list_page(page_size=args.page_size,
-                                             page_token=args.page_token, **filters)
+        intents, next_token = naas.list_page(page_size=args.page_size, page_token=args.page_token, **filters)
     if args.json and next_token is None:
         print(fmt.to_json(intents))
     elif args.json:  # one page: the token goes with it
-        print(json.dumps({'intents': [fmt.to_dict(i) for i in intents],
-                          'next_page_token': next_token}, indent=2))
+        print(
+            json.dumps(
+                {'intents': [fmt.to_dict(i) for i in intents], 'next_page_token': next_token}, indent=2
+            )
+        )
     else:
         print(fmt.intent_table(intents) if intents else 'no intents')
         if next_token:
@@ -265,16 +350,22 @@ def intent_delete(naas, args):
 
 
 def intent_watch(naas, args):
-    events = naas.watch_intents(tenant=args.tenant, intent_id=args.intent,
-                                include_current=args.current)
-    return _follow(events, lambda event: fmt.to_json(event, one_line=True) if args.json
-                   else fmt.event_line(event))
+    events = naas.watch_intents(tenant=args.tenant, intent_id=args.intent, include_current=args.current)
+    return _follow(
+        events, lambda event: fmt.to_json(event, one_line=True) if args.json else fmt.event_line(event)
+    )
 
 
 def intent_check(naas, args):
-    check = naas.check_intent(args.src, args.dst, args.bandwidth, tenant=args.tenant,
-                              max_latency_ms=args.latency, protected=args.protected,
-                              excess_gbps=args.excess)
+    check = naas.check_intent(
+        args.src,
+        args.dst,
+        args.bandwidth,
+        tenant=args.tenant,
+        max_latency_ms=args.latency,
+        protected=args.protected,
+        excess_gbps=args.excess,
+    )
     _show(args, check, lambda c: fmt.check_text(c, args.bandwidth))
     return 0 if check.admissible else 1
 
@@ -284,8 +375,9 @@ def topology(naas, args):
         _show(args, naas.get_topology(), fmt.topology_text)
         return 0
     snapshots = naas.watch_topology(interval_ms=round(args.interval * 1000))
-    return _follow(snapshots, lambda t: fmt.to_json(t, one_line=True) if args.json
-                   else fmt.topology_text(t) + '\n')
+    return _follow(
+        snapshots, lambda t: fmt.to_json(t, one_line=True) if args.json else fmt.topology_text(t) + '\n'
+    )
 
 
 def _follow(stream, line):
@@ -336,8 +428,10 @@ def read_token(args, parser):
         with open(args.token_file, encoding='utf-8') as f:
             token = f.readline().strip()
     except (OSError, UnicodeDecodeError) as e:
-        parser.error(f'argument --token-file: cannot read {args.token_file}: '
-                     f'{getattr(e, "strerror", None) or "not a text file"}')
+        parser.error(
+            f'argument --token-file: cannot read {args.token_file}: '
+            f'{getattr(e, "strerror", None) or "not a text file"}'
+        )
     if not token:
         parser.error(f'argument --token-file: the first line of {args.token_file} is empty')
     return token
@@ -345,11 +439,13 @@ def read_token(args, parser):
 
 def _arg(parse):
     """An argparse type from a parser that raises ValueError, keeping the parser's message."""
+
     def convert(text):
         try:
             return parse(text)
         except ValueError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
+
     return convert
 
 

@@ -4,17 +4,28 @@
     - {src: phx1, dst: iad1, bandwidth: 200G, latency: 25ms, protected: true}
     - {src: phx1, dst: atl1, bandwidth: 50Gbps, class: bulk, labels: {team: web}}
 """
+
 import sys
 from pathlib import Path
 
 import yaml
 
 from naasctl.client import ServiceClass, enum_names
-from naasctl.units import parse_bandwidth, parse_latency
+from topologies.model.units import parse_bandwidth, parse_latency
 
 REQUIRED = ('src', 'dst', 'bandwidth')
-OPTIONAL = ('tenant', 'excess', 'latency', 'protected', 'class', 'description', 'labels',
-            'src_prefixes', 'dst_prefixes', 'request_id')
+OPTIONAL = (
+    'tenant',
+    'excess',
+    'latency',
+    'protected',
+    'class',
+    'description',
+    'labels',
+    'src_prefixes',
+    'dst_prefixes',
+    'request_id',
+)
 CLASSES = [c.lower() for c in enum_names(ServiceClass)]
 
 
@@ -32,13 +43,16 @@ def read_orders(path):
     except yaml.YAMLError as e:
         raise ValueError(f'{name}: not valid YAML: {e}') from None
     if not isinstance(doc, list) or not doc:
-        raise ValueError(f'{name}: must be a list of orders (at least one), each a mapping with '
-                         f'{", ".join(REQUIRED)} and optionally {", ".join(OPTIONAL)}')
+        raise ValueError(
+            f'{name}: must be a list of orders (at least one), each a mapping with '
+            f'{", ".join(REQUIRED)} and optionally {", ".join(OPTIONAL)}'
+        )
     return [_order(entry, f'{name}: orders[{i}]') for i, entry in enumerate(doc)]
 
 
 def _order(entry, where):
     """create_intent's arguments from one entry of the file."""
+
     def fail(key, rule):
         raise ValueError(f'{where}.{key}: {rule}' if key else f'{where}: {rule}')
 
@@ -56,7 +70,7 @@ def _order(entry, where):
             fail(key, f'must be text, got {value!r}')
         return value
 
-    def texts(key):          # a list of text, or one
+    def texts(key):  # a list of text, or one
         value = entry.get(key, [])
         if isinstance(value, str):
             value = [value]
@@ -70,9 +84,13 @@ def _order(entry, where):
         except ValueError as e:
             fail(key, str(e))
 
-    order = dict(src_site=text('src', entry['src']), dst_site=text('dst', entry['dst']),
-                 bandwidth_gbps=parsed('bandwidth', parse_bandwidth),
-                 src_prefixes=texts('src_prefixes'), dst_prefixes=texts('dst_prefixes'))
+    order = dict(
+        src_site=text('src', entry['src']),
+        dst_site=text('dst', entry['dst']),
+        bandwidth_gbps=parsed('bandwidth', parse_bandwidth),
+        src_prefixes=texts('src_prefixes'),
+        dst_prefixes=texts('dst_prefixes'),
+    )
     for key in ('tenant', 'description', 'request_id'):
         if key in entry:
             order[key] = text(key, entry[key])

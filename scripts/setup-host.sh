@@ -2,7 +2,7 @@
 # Prepare this machine for naas-fabric: Debian packages and the Python venv.
 # Idempotent and fast when everything is already there. Needs root (Mininet needs it anyway).
 # No Open vSwitch service is needed: naas-lab starts one Open vSwitch per site itself
-# (topologies/switch.py says why), on the kernel datapath where the module is loaded.
+# (topologies/emulation/switch.py says why), on the kernel datapath where the module is loaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,7 +1,8 @@
 """Tests marked `root` need root, Open vSwitch and Mininet's mnexec; CI runs them (as root)."""
+
 import pytest
 
-from topologies.pytest_plugin import lab_ready
+from topologies.lab.pytest_plugin import lab_ready
 
 
 def pytest_collection_modifyitems(config, items):

@@ -19,21 +19,22 @@ through) is held in a second ledger, `peak`, without headroom: committed plus ex
 intent on a link must fit the link's whole capacity, so the excess rides in the headroom the
 committed rates leave and can never take another intent's committed bandwidth.
 """
+
 import contextlib
 from dataclasses import dataclass, replace
 
-from controller.core.intent import Protection
 from controller.core.ledger import AdmissionError
 from controller.core.paths import EPS, NoPath, find_path, find_protected
 from controller.core.planner import RANK
+from topologies.model.order import Protection
 
 
 @dataclass(frozen=True)
 class Placement:
-    primary: object          # paths.Path
-    backup: object = None    # paths.Path when protected
-    unprotected: str = ''    # why a protected intent runs without a backup for now
-    over_bound: str = ''     # why an intent runs over its latency bound for now
+    primary: object  # paths.Path
+    backup: object = None  # paths.Path when protected
+    unprotected: str = ''  # why a protected intent runs without a backup for now
+    over_bound: str = ''  # why an intent runs over its latency bound for now
 
     def latency_ms(self, topology):
         """What the intent's traffic sees now: the primary's measured latency."""
@@ -41,25 +42,40 @@ class Placement:
 
     def for_now(self, intent):
         """What the intent lacks on this placement for now, as people read it ('' if nothing)."""
-        return ''.join([f' (unprotected for now: {self.unprotected})' if self.unprotected else '',
-                        f' (over its {intent.max_latency_ms:g} ms bound for now: {self.over_bound})'
-                        if self.over_bound else ''])
+        return ''.join(
+            [
+                f' (unprotected for now: {self.unprotected})' if self.unprotected else '',
+                f' (over its {intent.max_latency_ms:g} ms bound for now: {self.over_bound})'
+                if self.over_bound
+                else '',
+            ]
+        )
 
 
 def holders(intent_id):
     return (intent_id, 'primary'), (intent_id, 'backup')
 
 
-def compute(topology, ledger, intent, avoid_spans=frozenset(), peak=None, keep=None,
-            degrade=False, also_free=None, over_bound=False):
+def compute(
+    topology,
+    ledger,
+    intent,
+    avoid_spans=frozenset(),
+    peak=None,
+    keep=None,
+    degrade=False,
+    also_free=None,
+    over_bound=False,
+):
     """The placement the intent would get now (a dry run: the ledgers are not touched).
     With `over_bound`, an intent no path within its latency bound can carry gets the
     lowest-latency path that has its bandwidth (`over_bound` says why): for an intent a cut
     just displaced, a slower path is better than no traffic; it moves back within its bound
     as soon as a path allows (Controller._keep_bounds). Otherwise as _compute."""
     try:
-        return _compute(topology, ledger, intent, avoid_spans, peak, keep, degrade, also_free,
-                        intent.max_latency_ms)
+        return _compute(
+            topology, ledger, intent, avoid_spans, peak, keep, degrade, also_free, intent.max_latency_ms
+        )
     except NoPath as e:
         if not over_bound or e.constraint != 'latency':
             raise
@@ -91,10 +107,9 @@ def _compute(topology, ledger, intent, avoid_spans, peak, keep, degrade, also_fr
             return committed
         # The path search asks for the committed rate: a link fits when it has that and,
         # in the peak ledger, committed plus excess.
-        return min(committed, peak.available_gbps(link) + own_peak.get(link, 0.0)
-                   + free(peak, link) - excess)
+        return min(committed, peak.available_gbps(link) + own_peak.get(link, 0.0) + free(peak, link) - excess)
 
-    def available(link):   # both directions must carry the bandwidth
+    def available(link):  # both directions must carry the bandwidth
         return min(room(link), room(link.reverse()))
 
     ends = (topology, intent.src, intent.dst, intent.bandwidth_gbps, available)
@@ -103,8 +118,9 @@ def _compute(topology, ledger, intent, avoid_spans, peak, keep, degrade, also_fr
     keep = keep if keep is not None and _fits(topology, keep, intent, available, avoid_spans, bound) else None
     if keep is not None:
         try:
-            return Placement(keep, find_path(*ends, bound,
-                                             frozenset(avoid_spans) | set(keep.span_ids(topology))))
+            return Placement(
+                keep, find_path(*ends, bound, frozenset(avoid_spans) | set(keep.span_ids(topology)))
+            )
         except NoPath:
             pass
     try:
@@ -118,20 +134,30 @@ def _compute(topology, ledger, intent, avoid_spans, peak, keep, degrade, also_fr
 
 def _fits(topology, path, intent, available, avoid_spans, bound):
     """The path is up, avoids what it must, has the bandwidth and meets the bound."""
-    return (all(topology.span_of(link).up for link in path.links)
-            and not set(path.span_ids(topology)) & set(avoid_spans)
-            and path.bottleneck_gbps(available) >= intent.bandwidth_gbps - EPS
-            and (bound is None or path.latency_ms(topology) <= bound + EPS))
+    return (
+        all(topology.span_of(link).up for link in path.links)
+        and not set(path.span_ids(topology)) & set(avoid_spans)
+        and path.bottleneck_gbps(available) >= intent.bandwidth_gbps - EPS
+        and (bound is None or path.latency_ms(topology) <= bound + EPS)
+    )
 
 
-def admit(topology, ledger, intent, avoid_spans=frozenset(), peak=None, keep=None, degrade=False,
-          placement=None, over_bound=False):
+def admit(
+    topology,
+    ledger,
+    intent,
+    avoid_spans=frozenset(),
+    peak=None,
+    keep=None,
+    degrade=False,
+    placement=None,
+    over_bound=False,
+):
     """Reserve a placement (computed now unless given: a dry run just made) in place of
     what the intent held. Raises NoPath or ledger.AdmissionError, and then the ledgers are
     exactly as before."""
     if placement is None:
-        placement = compute(topology, ledger, intent, avoid_spans, peak, keep, degrade,
-                            over_bound=over_bound)
+        placement = compute(topology, ledger, intent, avoid_spans, peak, keep, degrade, over_bound=over_bound)
     done = []
     try:
         for book, gbps in rates(ledger, peak, intent):
@@ -177,7 +203,7 @@ def hold_old(intent_id, before):
 def _reserve(ledger, intent_id, placement, gbps):
     """Reserve the placement in place of the intent's share; returns the old share."""
     old = [(h, ledger.reservation(h)) for h in holders(intent_id) if ledger.reservation(h)]
-    withdraw(ledger, intent_id)   # the intent's own share is part of what compute() used
+    withdraw(ledger, intent_id)  # the intent's own share is part of what compute() used
     primary, backup = holders(intent_id)
     try:
         ledger.reserve(primary, both_ways(placement.primary), gbps)
@@ -193,9 +219,13 @@ def _put_back(ledger, intent_id, old):
     """Cannot be needed unless compute() and a ledger disagree: the intent's old share again
     (restore(), unlike reserve(), also accepts spans that went down meanwhile)."""
     withdraw(ledger, intent_id)
-    ledger.restore(ledger.snapshot() + [
-        {'holder': list(h), 'links': [[l.src, l.dst] for l in links], 'gbps': gbps}
-        for h, (links, gbps) in old])
+    ledger.restore(
+        ledger.snapshot()
+        + [
+            {'holder': list(h), 'links': [[l.src, l.dst] for l in links], 'gbps': gbps}
+            for h, (links, gbps) in old
+        ]
+    )
 
 
 def both_ways(path):
@@ -207,7 +237,8 @@ def withdraw(ledger, intent_id, peak=None):
     """Release everything the intent holds; True if it held something."""
     if peak is not None:
         withdraw(peak, intent_id)
-    return any([ledger.release(holder) for holder in holders(intent_id)])
+    released = [ledger.release(holder) for holder in holders(intent_id)]  # every one, no short cut
+    return any(released)
 
 
 def _own_gbps(ledger, intent_id):
@@ -223,17 +254,17 @@ def _own_gbps(ledger, intent_id):
 
 # --- making room: moving placed intents aside so that a refused one fits ----------------------
 
-TARGETS = 3        # paths tried for the newcomer
-CANDIDATES = 4     # intents tried per span that lacks room
-MOVES = 4          # intents moved at most to let one in
-CLAIM = ('make-room', 'claim')   # a trial's hold on the newcomer's room, for the movers to avoid
+TARGETS = 3  # paths tried for the newcomer
+CANDIDATES = 4  # intents tried per span that lacks room
+MOVES = 4  # intents moved at most to let one in
+CLAIM = ('make-room', 'claim')  # a trial's hold on the newcomer's room, for the movers to avoid
 
 
 @dataclass(frozen=True)
 class Move:
-    intent: object           # the intent moved aside
-    placement: Placement     # where it goes
-    spans: tuple             # the span it frees for the newcomer
+    intent: object  # the intent moved aside
+    placement: Placement  # where it goes
+    spans: tuple  # the span it frees for the newcomer
 
 
 def make_room(topology, ledger, intent, movable, peak=None, degrade=False):
@@ -253,8 +284,9 @@ def make_room(topology, ledger, intent, movable, peak=None, degrade=False):
     avoid = set()
     for _ in range(TARGETS):
         try:
-            target = compute(topology, ledger, intent, frozenset(avoid), peak, degrade=degrade,
-                             also_free=_reserved)
+            target = compute(
+                topology, ledger, intent, frozenset(avoid), peak, degrade=degrade, also_free=_reserved
+            )
         except NoPath:
             return []
         with ledger.trial(), _trial(peak):
@@ -283,18 +315,21 @@ def _clear(topology, ledger, peak, intent, target, movable, degrade):
     links = [l for p in (target.primary, target.backup) if p is not None for l in p.links]
     moves = []
 
-    def leaving(book, link):     # what moved intents still hold there until they flip
+    def leaving(book, link):  # what moved intents still hold there until they flip
         moved = {m.intent.id for m in moves}
         return sum(g for (i, role), g in book.holders_on(link).items() if role == 'old' and i in moved)
 
-    def short(link):             # Gb/s missing on the span of `link` (both directions)
-        return max(need - book.available_gbps(l) - leaving(book, l)
-                   for book, need in books for l in (link, link.reverse()))
+    def short(link):  # Gb/s missing on the span of `link` (both directions)
+        return max(
+            need - book.available_gbps(l) - leaving(book, l)
+            for book, need in books
+            for l in (link, link.reverse())
+        )
 
     blocked = [l for l in links if short(l) > EPS]
     avoid = frozenset(topology.span_of(l).span_id for l in blocked)
     claimed = [l for l in links if l not in blocked]
-    for book, need in books:     # the room the newcomer has elsewhere is not for the movers
+    for book, need in books:  # the room the newcomer has elsewhere is not for the movers
         if claimed:
             book.keep(CLAIM, claimed + [l.reverse() for l in claimed], need)
     for link in blocked:
@@ -311,7 +346,7 @@ def _clear(topology, ledger, peak, intent, target, movable, degrade):
             moves.append(Move(mover, placement, (span,)))
         if short(link) > EPS:
             return [], span
-    for book, _ in books:        # once installed, the moved intents leave their old paths
+    for book, _ in books:  # once installed, the moved intents leave their old paths
         book.release(CLAIM)
         for move in moves:
             book.release((move.intent.id, 'old'))
@@ -328,6 +363,12 @@ def _candidates(ledger, link, movable, missing, moves):
     traffic to find room for), then the others, largest first."""
     moved = {m.intent.id for m in moves}
     ids = {i for (i, role) in ledger.holders_on(link) if role != 'old' and i not in moved}
-    return sorted(filter(None, map(movable, ids)), key=lambda m: (-RANK[m.service_class], m.bandwidth_gbps < missing - EPS,
-                                      m.bandwidth_gbps if m.bandwidth_gbps >= missing - EPS
-                                      else -m.bandwidth_gbps, m.number))
+    return sorted(
+        filter(None, map(movable, ids)),
+        key=lambda m: (
+            -RANK[m.service_class],
+            m.bandwidth_gbps < missing - EPS,
+            m.bandwidth_gbps if m.bandwidth_gbps >= missing - EPS else -m.bandwidth_gbps,
+            m.number,
+        ),
+    )

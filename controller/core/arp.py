@@ -1,6 +1,7 @@
 """Address resolution for tenant hosts, answered by the controller: an ARP request never
 leaves the site it was asked at, and a tenant learns only its own hosts' addresses."""
-from topologies import addressing as addr
+
+from topologies.model import addressing as addr
 
 
 def answer(fabric, site_id, in_port, sender_ip, sender_mac, target_ip):

@@ -11,24 +11,34 @@ A span is usable while both its switches are connected and both its ports are up
 switch first connects its spans count as up (so intents restored after a controller restart
 keep their routes while the switches reconnect), and after `startup_grace_s` as down.
 """
+
 import functools
 import hashlib
 import inspect
 import ipaddress
+import itertools
 import json
 import math
 import re
 from dataclasses import replace
 
 from controller.core import admission, flows, packing
-from controller.core.errors import (Conflict, CoreError, FailedPrecondition, InvalidArgument, NotFound,
-                                    QuotaExceeded, Unplaceable)
-from controller.core.intent import Intent, Protection, ServiceClass, State
+from controller.core.errors import (
+    Conflict,
+    CoreError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    QuotaExceeded,
+    Unplaceable,
+)
+from controller.core.intent import Intent, State
 from controller.core.ledger import Ledger
 from controller.core.paths import NoPath, Path, lowest_latency_path, widest_gbps
 from controller.core.planner import RANK, Planner, batch_order
 from controller.core.topology import Link, Topology
-from topologies import addressing as addr
+from topologies.model import addressing as addr
+from topologies.model.order import Protection, ServiceClass
 
 # Meter burst: 20 ms of the intent's rate, at least 120 kbit (ten full frames). Measured
 # (scripts/bench/enforcement.py): 10 ms already gives one TCP flow 94-96% of its rate, 2 ms
@@ -36,68 +46,105 @@ from topologies import addressing as addr
 # within the span's 50 ms queue even if all bursts fire at once.
 BURST_MS = 20.0
 MIN_BURST_KBITS = 120
-LATENCY_STEP_MS = 0.2    # a delay estimate rising more than this checks the bounds at once
+LATENCY_STEP_MS = 0.2  # a delay estimate rising more than this checks the bounds at once
 UNSET = object()
 MAX_DESCRIPTION = 1024
 MAX_LABELS = 32
-MAX_PREFIXES = 8         # per end: the ingress holds a flow per pair of prefixes
+MAX_PREFIXES = 8  # per end: the ingress holds a flow per pair of prefixes
 LABEL_KEY = re.compile(r'[a-z][a-z0-9_-]{0,62}')
 REQUEST_ID = re.compile(r'[A-Za-z0-9._:-]{1,64}')
 
 
 class Controller:
-    def __init__(self, fabric, *, headroom=0.1, burst_ms=BURST_MS, startup_grace_s=10.0,
-                 store=None, quotas=None, policy=None, now=0.0):
+    def __init__(
+        self,
+        fabric,
+        *,
+        headroom=0.1,
+        burst_ms=BURST_MS,
+        startup_grace_s=10.0,
+        store=None,
+        quotas=None,
+        policy=None,
+        now=0.0,
+    ):
         self.fabric = fabric
-        self.quotas = dict(quotas or {})   # tenant -> most Gb/s it may commit in all
+        self.quotas = dict(quotas or {})  # tenant -> most Gb/s it may commit in all
         self.topology = Topology.from_fabric(fabric)
         self.planner = Planner(policy, now)
         self.ledger = Ledger(self.topology, headroom, self.planner.policy.span_headroom)  # committed
-        self.peak = Ledger(self.topology, 0.0)             # committed + excess rates
+        self.peak = Ledger(self.topology, 0.0)  # committed + excess rates
         self.burst_ms = burst_ms
         self.store = store
-        self.intents = {}            # id -> Intent (until WITHDRAWN)
-        self._by_pair = {}           # (tenant, frozenset of its two sites) -> {ids}
-        self._by_request = {}        # (tenant, request id) -> id
-        self.placements = {}         # id -> admission.Placement
-        self.routes = {}             # id -> flows.Route (what the switches carry)
-        self._labels = set()         # labels of those routes
-        self.generation = 0          # bumped whenever the plan changes
-        self.utilization = {}        # Link -> (Gb/s, when)
+        self.intents = {}  # id -> Intent (until WITHDRAWN)
+        self._by_pair = {}  # (tenant, frozenset of its two sites) -> {ids}
+        self._by_request = {}  # (tenant, request id) -> id
+        self.placements = {}  # id -> admission.Placement
+        self.routes = {}  # id -> flows.Route (what the switches carry)
+        self._labels = set()  # labels of those routes
+        self.generation = 0  # bumped whenever the plan changes
+        self.utilization = {}  # Link -> (Gb/s, when)
         self._next_number = 1
         self._next_label = flows.FIRST_LABEL
         self._dpids = {addr.dpid(site): site.id for site in fabric.sites.values()}
-        self._switch = dict.fromkeys(self._dpids)     # None: not seen yet, then True/False
-        self._port_up = {}                            # (dpid, port) -> bool, span ports
+        self._switch = dict.fromkeys(self._dpids)  # None: not seen yet, then True/False
+        self._port_up = {}  # (dpid, port) -> bool, span ports
         self._synced = dict.fromkeys(self._dpids, 0)
-        self._installing = {}        # id -> generation its route needs
-        self._withdrawing = {}       # id -> (generation, dpids its old route used)
-        self._waiting = {}           # id -> (ids of the intents moving aside for it, reason)
+        self._installing = {}  # id -> generation its route needs
+        self._withdrawing = {}  # id -> (generation, dpids its old route used)
+        self._waiting = {}  # id -> (ids of the intents moving aside for it, reason)
         self._grace_until = now + startup_grace_s
         self._grace_over = False
         self._listeners = []
         self._events = []
         self._dirty, self._deleted = set(), set()
         self._physical = Topology.from_fabric(fabric)  # all spans up, fabric delays
-        self._limits = {}                              # (src, dst) -> (widest Gb/s, min ms, hops)
+        self._limits = {}  # (src, dst) -> (widest Gb/s, min ms, hops)
         self._plan = None
-        self._route_flows = {}       # flows.plan's cache
+        self._route_flows = {}  # flows.plan's cache
         if store is not None:
             self._restore(store.load(), now)
 
     # --- in-process API ---------------------------------------------------------------------
 
-    def create(self, tenant, src, dst, bandwidth_gbps, *, now, max_latency_ms=None,
-               protection=Protection.NONE, service_class=ServiceClass.PRIORITY, description='',
-               labels=None, src_prefixes=(), dst_prefixes=(), excess_gbps=0.0, request_id=''):
+    def create(
+        self,
+        tenant,
+        src,
+        dst,
+        bandwidth_gbps,
+        *,
+        now,
+        max_latency_ms=None,
+        protection=Protection.NONE,
+        service_class=ServiceClass.PRIORITY,
+        description='',
+        labels=None,
+        src_prefixes=(),
+        dst_prefixes=(),
+        excess_gbps=0.0,
+        request_id='',
+    ):
         """Admit and place a new intent, or raise (InvalidArgument, Conflict, QuotaExceeded,
         Unplaceable) and change nothing. Where no path has the room, placed intents of its
         class or lower may be moved aside (it then waits, COMPILING, until they have flipped
         to their new paths), else lower classes preempted. A `request_id` the tenant used
         before returns the intent it made, if the order is the same (else Conflict)."""
-        intent, prior = self._admissible(tenant, src, dst, bandwidth_gbps, max_latency_ms,
-                                         protection, service_class, description, labels,
-                                         src_prefixes, dst_prefixes, excess_gbps, request_id)
+        intent, prior = self._admissible(
+            tenant,
+            src,
+            dst,
+            bandwidth_gbps,
+            max_latency_ms,
+            protection,
+            service_class,
+            description,
+            labels,
+            src_prefixes,
+            dst_prefixes,
+            excess_gbps,
+            request_id,
+        )
         if prior is not None:
             return prior
         self._check_quota(intent.tenant, intent.bandwidth_gbps)
@@ -148,14 +195,19 @@ class Controller:
         takes its result as `packed`."""
         _, fresh = self._check_many(orders)
         topology = self.topology.copy()
-        return functools.partial(self._pack, fresh, topology, self.ledger.copy(topology),
-                                 self.peak.copy(topology))
+        return functools.partial(
+            self._pack, fresh, topology, self.ledger.copy(topology), self.peak.copy(topology)
+        )
 
     def _pack(self, fresh, topology, ledger, peak):
         """[(order index, Placement)] of packing.pack for the checked orders `fresh`."""
         indexes = list(fresh)
-        return [(indexes[n], placement) for n, placement in packing.pack(
-            topology, ledger, peak, list(fresh.values()), self.planner.policy.batch_seconds)]
+        return [
+            (indexes[n], placement)
+            for n, placement in packing.pack(
+                topology, ledger, peak, list(fresh.values()), self.planner.policy.batch_seconds
+            )
+        ]
 
     def _check_many(self, orders):
         """(results with the intents request_ids replay, {order index: new Intent}) for
@@ -187,28 +239,61 @@ class Controller:
                 raise QuotaExceeded(f'orders: {e}', e.left_gbps) from None
         return results, fresh
 
-    def _admissible(self, tenant, src, dst, bandwidth_gbps, max_latency_ms, protection,
-                    service_class, description, labels, src_prefixes, dst_prefixes,
-                    excess_gbps, request_id):
+    def _admissible(
+        self,
+        tenant,
+        src,
+        dst,
+        bandwidth_gbps,
+        max_latency_ms,
+        protection,
+        service_class,
+        description,
+        labels,
+        src_prefixes,
+        dst_prefixes,
+        excess_gbps,
+        request_id,
+    ):
         """(the new Intent, not numbered yet; None), or (None, the intent a request_id
         used before made for the same order); raises InvalidArgument or Conflict."""
-        intent = self._order(tenant, src, dst, bandwidth_gbps, max_latency_ms, protection,
-                             service_class, description, labels, src_prefixes, dst_prefixes,
-                             excess_gbps)
+        intent = self._order(
+            tenant,
+            src,
+            dst,
+            bandwidth_gbps,
+            max_latency_ms,
+            protection,
+            service_class,
+            description,
+            labels,
+            src_prefixes,
+            dst_prefixes,
+            excess_gbps,
+        )
         if request_id:
             intent.request_id = _check_request_id(request_id)
             intent.request_digest = _digest(intent)
             prior = self.intents.get(self._by_request.get((intent.tenant, request_id)))
             if prior is not None:
                 if prior.request_digest != intent.request_digest:
-                    raise Conflict(f'request_id: {request_id!r} was used for another order '
-                                   f'(intent {prior.id})')
+                    raise Conflict(
+                        f'request_id: {request_id!r} was used for another order (intent {prior.id})'
+                    )
                 return None, prior
-        clash = next((self.intents[i] for i in self._by_pair.get(_pair(intent), ())
-                      if self.intents[i].state is not State.WITHDRAWING), None)
+        clash = next(
+            (
+                self.intents[i]
+                for i in self._by_pair.get(_pair(intent), ())
+                if self.intents[i].state is not State.WITHDRAWING
+            ),
+            None,
+        )
         if clash is not None:
-            raise Conflict(f'tenant {intent.tenant} already has intent {clash.id} between '
-                           f'{intent.src} and {intent.dst}: update it instead')
+            raise Conflict(
+                f'tenant {intent.tenant} already has intent {clash.id} between '
+                f'{intent.src} and {intent.dst}: update it instead'
+            )
         return intent, None
 
     def _admit(self, intent, now, placement=None):
@@ -233,20 +318,43 @@ class Controller:
             admission.withdraw(self.ledger, victim.id, self.peak)
         if not moves:
             self._place(intent, 'placing', now, placement=placement)
-        why = (f'preempted by intent {intent.id} ({intent.service_class.value}) of tenant '
-               f'{intent.tenant}')
+        why = f'preempted by intent {intent.id} ({intent.service_class.value}) of tenant {intent.tenant}'
         for victim in victims:
             self.planner.displaced.add(victim.id)
             self._place(victim, why, now)
 
-    def check(self, tenant, src, dst, bandwidth_gbps, *, max_latency_ms=None,
-              protection=Protection.NONE, service_class=ServiceClass.PRIORITY, description='',
-              labels=None, src_prefixes=(), dst_prefixes=(), excess_gbps=0.0):
+    def check(
+        self,
+        tenant,
+        src,
+        dst,
+        bandwidth_gbps,
+        *,
+        max_latency_ms=None,
+        protection=Protection.NONE,
+        service_class=ServiceClass.PRIORITY,
+        description='',
+        labels=None,
+        src_prefixes=(),
+        dst_prefixes=(),
+        excess_gbps=0.0,
+    ):
         """Where a new intent would go now (a Placement), or raise as create() would
         (but for a clash with an intent the tenant has: that one could be updated)."""
-        intent = self._order(tenant, src, dst, bandwidth_gbps, max_latency_ms, protection,
-                             service_class, description, labels, src_prefixes, dst_prefixes,
-                             excess_gbps)
+        intent = self._order(
+            tenant,
+            src,
+            dst,
+            bandwidth_gbps,
+            max_latency_ms,
+            protection,
+            service_class,
+            description,
+            labels,
+            src_prefixes,
+            dst_prefixes,
+            excess_gbps,
+        )
         self._check_quota(intent.tenant, intent.bandwidth_gbps)
         return self._dry_run(intent)
 
@@ -255,8 +363,11 @@ class Controller:
         quota = self.quotas.get(tenant)
         if quota is None:
             return math.inf
-        return quota - sum(i.bandwidth_gbps for i in self.intents.values()
-                           if i.tenant == tenant and i.state is not State.WITHDRAWING)
+        return quota - sum(
+            i.bandwidth_gbps
+            for i in self.intents.values()
+            if i.tenant == tenant and i.state is not State.WITHDRAWING
+        )
 
     def get(self, intent_id, tenant=None):
         """The intent; NotFound if there is none or it is another tenant's (when `tenant`)."""
@@ -268,13 +379,28 @@ class Controller:
     def list(self, tenant=None, state=None, site=None):
         """Intents by number (creation order), optionally of one tenant, in one state, or
         with an endpoint at one site."""
-        return [i for i in self.intents.values()
-                if (tenant is None or i.tenant == tenant) and (state is None or i.state is State(state))
-                and (site is None or site in (i.src, i.dst))]
+        return [
+            i
+            for i in self.intents.values()
+            if (tenant is None or i.tenant == tenant)
+            and (state is None or i.state is State(state))
+            and (site is None or site in (i.src, i.dst))
+        ]
 
-    def update(self, intent_id, *, now, tenant=None, bandwidth_gbps=None, max_latency_ms=UNSET,
-               protection=None, service_class=None, description=None, labels=None,
-               excess_gbps=None):
+    def update(
+        self,
+        intent_id,
+        *,
+        now,
+        tenant=None,
+        bandwidth_gbps=None,
+        max_latency_ms=UNSET,
+        protection=None,
+        service_class=None,
+        description=None,
+        labels=None,
+        excess_gbps=None,
+    ):
         """Change an intent's order; re-placed (make-before-break) when its route must change.
         An INSTALLED intent whose new order does not fit keeps its old one (Unplaceable)."""
         intent = self.get(intent_id, tenant)
@@ -285,7 +411,8 @@ class Controller:
             changes['bandwidth_gbps'] = self._check_bandwidth(intent.src, intent.dst, bandwidth_gbps)
         if excess_gbps is not None:
             changes['excess_gbps'] = self._check_excess(
-                intent.src, intent.dst, changes.get('bandwidth_gbps', intent.bandwidth_gbps), excess_gbps)
+                intent.src, intent.dst, changes.get('bandwidth_gbps', intent.bandwidth_gbps), excess_gbps
+            )
         if max_latency_ms is not UNSET:
             changes['max_latency_ms'] = self._check_latency(intent.src, intent.dst, max_latency_ms)
         if protection is not None:
@@ -429,30 +556,32 @@ class Controller:
         self._retry_failed(now, 'retried: re-optimization', avoid)
         for intent in self._batch(self.intents.values()):
             if intent.state is not State.INSTALLED:
-                continue                  # mid-move or leaving: the next round sees it
+                continue  # mid-move or leaving: the next round sees it
             try:
-                better = admission.compute(self.topology, self.ledger, intent, avoid, self.peak,
-                                           degrade=True)
+                better = admission.compute(self.topology, self.ledger, intent, avoid, self.peak, degrade=True)
             except NoPath:
                 continue
-            reason = self.planner.worth_moving(self.topology, intent, self.placements.get(intent.id),
-                                               better, now)
+            reason = self.planner.worth_moving(
+                self.topology, intent, self.placements.get(intent.id), better, now
+            )
             if reason is not None:
                 self.planner.moved(intent.id, now)
                 self.planner.displaced.discard(intent.id)
                 self._place(intent, reason, now, placement=better)
         settles = self.planner.settling(self.topology, now)
-        if settles is not None:           # look again once the last span back is trusted
-            self.planner.last_reoptimized = min(self.planner.last_reoptimized,
-                                                settles - self.planner.policy.reoptimize_every_s)
+        if settles is not None:  # look again once the last span back is trusted
+            self.planner.last_reoptimized = min(
+                self.planner.last_reoptimized, settles - self.planner.policy.reoptimize_every_s
+            )
 
     def _keep_bounds(self, now, intents):
         """Move the intents whose measured latency breaks their bound; those that nowhere
         meets it stay where they are, and say so."""
         for intent, why in self.planner.latency_broken(self.topology, intents, self.placements):
             try:
-                placement = admission.compute(self.topology, self.ledger, intent, peak=self.peak,
-                                              degrade=True)
+                placement = admission.compute(
+                    self.topology, self.ledger, intent, peak=self.peak, degrade=True
+                )
             except NoPath as e:
                 note = f'{why}; no path meets it ({e.reason}): staying'
                 if intent.reason != note:
@@ -465,11 +594,16 @@ class Controller:
         """A congested span sheds load, lowest class first: step 1 squeezes excess rates to
         the committed ones, step 2 moves BULK intents off it, step 3 PRIORITY ones."""
         span = self.topology.spans[span_id]
-        load = ' and '.join(f'{self.utilization[link][0]:.1f}' for link in span.links()
-                            if link in self.utilization)
+        load = ' and '.join(
+            f'{self.utilization[link][0]:.1f}' for link in span.links() if link in self.utilization
+        )
         why = f'span {span_id} congested ({load} of {span.capacity_gbps:g} Gb/s measured)'
-        on_span = [i for i in self.intents.values() if i.state in (State.INSTALLED, State.INSTALLING)
-                   and span_id in self._spans_used(i.id, backup=False)]
+        on_span = [
+            i
+            for i in self.intents.values()
+            if i.state in (State.INSTALLED, State.INSTALLING)
+            and span_id in self._spans_used(i.id, backup=False)
+        ]
         moving = {2: ServiceClass.BULK, 3: ServiceClass.PRIORITY}.get(step)
         for intent in self.planner.shed_order(on_span):
             if step == 1 and intent.excess_gbps and intent.id not in self.planner.squeezed:
@@ -478,10 +612,11 @@ class Controller:
                 self._emit(intent.note(f'excess squeezed to the committed rate: {why}', now))
             elif intent.service_class is moving:
                 try:
-                    placement = admission.compute(self.topology, self.ledger, intent, {span_id},
-                                                  self.peak, degrade=True)
+                    placement = admission.compute(
+                        self.topology, self.ledger, intent, {span_id}, self.peak, degrade=True
+                    )
                 except NoPath:
-                    continue              # nowhere else: it stays, metered to its rate
+                    continue  # nowhere else: it stays, metered to its rate
                 self.planner.moved(intent.id, now)
                 self.planner.displaced.add(intent.id)
                 self._place(intent, f'moved off: {why}', now, placement=placement)
@@ -495,10 +630,12 @@ class Controller:
                 self.planner.squeezed.discard(intent_id)
                 continue
             links = placement.primary.links
-            room = all(self.topology.span_of(link).span_id not in congested
-                       and self.utilization.get(link, (0.0, 0))[0] + intent.excess_gbps
-                       <= self.planner.policy.congestion_ratio * self.topology.capacity_gbps(link)
-                       for link in links)
+            room = all(
+                self.topology.span_of(link).span_id not in congested
+                and self.utilization.get(link, (0.0, 0))[0] + intent.excess_gbps
+                <= self.planner.policy.congestion_ratio * self.topology.capacity_gbps(link)
+                for link in links
+            )
             if room:
                 self.planner.squeezed.discard(intent_id)
                 self._resize(intent)
@@ -516,8 +653,11 @@ class Controller:
         """Lower-class intents whose bandwidth would let `intent` in, if the policy allows
         preemption: lowest class and newest first, only those on the links it would take,
         and no more than it needs. [] when preempting would not help."""
-        lower = [i for i in self.intents.values()
-                 if i.id in self.placements and self.planner.may_preempt(intent, i)]
+        lower = [
+            i
+            for i in self.intents.values()
+            if i.id in self.placements and self.planner.may_preempt(intent, i)
+        ]
         if not lower:
             return []
         saved = self.ledger.snapshot(), self.peak.snapshot()
@@ -573,15 +713,25 @@ class Controller:
         self._waiting.pop(intent.id, None)
         old = self.routes.get(intent.id)
         old_sites = old.sites if old else ()
-        working = old is not None and intent.state in (State.INSTALLED, State.INSTALLING) and all(
-            self.topology.spans[s].up for s in self._spans_used(intent.id, backup=False))
+        working = (
+            old is not None
+            and intent.state in (State.INSTALLED, State.INSTALLING)
+            and all(self.topology.spans[s].up for s in self._spans_used(intent.id, backup=False))
+        )
         before = admission.shares(intent.id, self.ledger, self.peak)
         if intent.state is not State.COMPILING:
             self._emit(intent.move_to(State.COMPILING, reason, now))
         try:
-            placement = admission.admit(self.topology, self.ledger, intent, peak=self.peak,
-                                        keep=keep, degrade=True, placement=placement,
-                                        over_bound=over_bound)
+            placement = admission.admit(
+                self.topology,
+                self.ledger,
+                intent,
+                peak=self.peak,
+                keep=keep,
+                degrade=True,
+                placement=placement,
+                over_bound=over_bound,
+            )
         except NoPath as e:
             self._unplace(intent)
             self._emit(intent.move_to(State.FAILED, f'{reason}: {e.reason}', now, old_sites))
@@ -597,16 +747,27 @@ class Controller:
         if old is not None and (old.sites, old.backup) == (sites, backup):
             route = replace(old, rate_kbps=rate, burst_kbits=burst)
         else:
-            route = flows.Route(intent.number, intent.tenant, sites, self._label(), self._label(),
-                                rate, burst, *_matches(intent), backup=backup,
-                                backup_labels=tuple(self._label() for _ in range(4)) if backup else ())
+            route = flows.Route(
+                intent.number,
+                intent.tenant,
+                sites,
+                self._label(),
+                self._label(),
+                rate,
+                burst,
+                *_matches(intent),
+                backup=backup,
+                backup_labels=tuple(self._label() for _ in range(4)) if backup else (),
+            )
         if route != old:
             self._set_route(intent.id, route)
             self.generation += 1
             self._installing[intent.id] = (self.generation, self._route_dpids(route))
         else:
             self._installing.setdefault(intent.id, (0, self._route_dpids(route)))
-        moved = ' '.join(filter(None, [reason, f'(from {"->".join(old_sites)})' if old and old.sites != sites else '']))
+        moved = ' '.join(
+            filter(None, [reason, f'(from {"->".join(old_sites)})' if old and old.sites != sites else ''])
+        )
         self._emit(intent.move_to(State.INSTALLING, moved, now, old_sites, sites))
         self._settle(now, [intent.id])
         return True
@@ -619,7 +780,8 @@ class Controller:
         return rate, max(MIN_BURST_KBITS, round(rate * self.burst_ms / 1000))
 
     def _release_old(self, intent_id):
-        if any([book.release((intent_id, 'old')) for book in (self.ledger, self.peak)]):
+        released = [book.release((intent_id, 'old')) for book in (self.ledger, self.peak)]
+        if any(released):
             self.planner.capacity_freed()
 
     def _unplace(self, intent):
@@ -647,7 +809,7 @@ class Controller:
             label = self._next_label
             self._next_label = label + 1 if label < flows.LAST_LABEL else flows.FIRST_LABEL
             if label not in self._labels:
-                self._labels.add(label)       # taken now: the route's other label must differ
+                self._labels.add(label)  # taken now: the route's other label must differ
                 return label
         raise RuntimeError('no MPLS label left')
 
@@ -692,24 +854,27 @@ class Controller:
         does not fit (it then waits for them), or FAILED with why."""
         for spans in dict.fromkeys([frozenset(avoid), frozenset()]):
             try:
-                placement = admission.compute(self.topology, self.ledger, intent, spans, self.peak,
-                                              degrade=True)
+                placement = admission.compute(
+                    self.topology, self.ledger, intent, spans, self.peak, degrade=True
+                )
                 return self._place(intent, reason, now, placement=placement)
             except NoPath:
                 pass
         moves = self._room_for(intent, degrade=True)
         if moves:
             return self._make_room(intent, moves, reason, now)
-        return self._place(intent, reason, now)       # FAILED, with the reason
+        return self._place(intent, reason, now)  # FAILED, with the reason
 
     def _batch(self, intents):
         return batch_order(intents, lambda i: self._physical_limits(i.src, i.dst)[2])
 
     def _room_for(self, intent, degrade=False):
         """Moves that would let a refused intent in (admission.make_room), or []."""
+
         def movable(intent_id):
             other = self.intents.get(intent_id)
             return other if other is not None and self.planner.may_move_for(intent, other) else None
+
         return admission.make_room(self.topology, self.ledger, intent, movable, self.peak, degrade)
 
     def _make_room(self, intent, moves, reason, now):
@@ -718,17 +883,24 @@ class Controller:
         _settle places it."""
         spans = ', '.join(dict.fromkeys(s for move in moves for s in move.spans))
         for move in moves:
-            self._place(move.intent, f'moved off span {", ".join(move.spans)} to make room for '
-                                     f'intent {intent.id} ({intent.service_class.value}) of tenant '
-                                     f'{intent.tenant}', now, placement=move.placement)
+            self._place(
+                move.intent,
+                f'moved off span {", ".join(move.spans)} to make room for '
+                f'intent {intent.id} ({intent.service_class.value}) of tenant '
+                f'{intent.tenant}',
+                now,
+                placement=move.placement,
+            )
         movers = ', '.join(move.intent.id for move in moves)
         waiting = f'{reason}: waiting for intent {movers} to move off span {spans} (make-before-break)'
         if intent.state is State.COMPILING:
             self._emit(intent.note(waiting, now))
         else:
             self._emit(intent.move_to(State.COMPILING, waiting, now))
-        self._waiting[intent.id] = ({move.intent.id for move in moves},
-                                    f'{reason}: room made by moving intent {movers}')
+        self._waiting[intent.id] = (
+            {move.intent.id for move in moves},
+            f'{reason}: room made by moving intent {movers}',
+        )
         return True
 
     def _place_waiting(self, now):
@@ -759,8 +931,13 @@ class Controller:
                 self._release_old(intent_id)
                 if intent.state is State.INSTALLING:
                     route, placement = self.routes[intent_id], self.placements[intent_id]
-                    self._emit(intent.move_to(State.INSTALLED, f'installed on {"->".join(route.sites)}'
-                                                               f'{placement.for_now(intent)}', now))
+                    self._emit(
+                        intent.move_to(
+                            State.INSTALLED,
+                            f'installed on {"->".join(route.sites)}{placement.for_now(intent)}',
+                            now,
+                        )
+                    )
         if installing is not None:
             return
         self._place_waiting(now)
@@ -781,19 +958,39 @@ class Controller:
 
     # --- validation -------------------------------------------------------------------------
 
-    def _order(self, tenant, src, dst, gbps, max_latency_ms, protection, service_class,
-               description, labels, src_prefixes=(), dst_prefixes=(), excess_gbps=0.0):
+    def _order(
+        self,
+        tenant,
+        src,
+        dst,
+        gbps,
+        max_latency_ms,
+        protection,
+        service_class,
+        description,
+        labels,
+        src_prefixes=(),
+        dst_prefixes=(),
+        excess_gbps=0.0,
+    ):
         """A new Intent from a checked order (InvalidArgument naming the first bad field)."""
         tenant, src, dst = self._check_ends(tenant, src, dst)
         gbps = self._check_bandwidth(src, dst, gbps)
-        return Intent('', tenant, src, dst, gbps,
-                      self._check_latency(src, dst, max_latency_ms),
-                      _enum(Protection, protection, 'protection'),
-                      _enum(ServiceClass, service_class, 'service_class'),
-                      description=_check_text(description), labels=_check_labels(labels or {}),
-                      src_prefixes=self._check_prefixes(tenant, src, src_prefixes, 'src_prefixes'),
-                      dst_prefixes=self._check_prefixes(tenant, dst, dst_prefixes, 'dst_prefixes'),
-                      excess_gbps=self._check_excess(src, dst, gbps, excess_gbps))
+        return Intent(
+            '',
+            tenant,
+            src,
+            dst,
+            gbps,
+            self._check_latency(src, dst, max_latency_ms),
+            _enum(Protection, protection, 'protection'),
+            _enum(ServiceClass, service_class, 'service_class'),
+            description=_check_text(description),
+            labels=_check_labels(labels or {}),
+            src_prefixes=self._check_prefixes(tenant, src, src_prefixes, 'src_prefixes'),
+            dst_prefixes=self._check_prefixes(tenant, dst, dst_prefixes, 'dst_prefixes'),
+            excess_gbps=self._check_excess(src, dst, gbps, excess_gbps),
+        )
 
     def _check_prefixes(self, tenant, site, prefixes, field):
         """Canonical CIDRs, each within the tenant's subnet at the site, none overlapping."""
@@ -805,10 +1002,15 @@ class Controller:
             try:
                 network = ipaddress.IPv4Network(text)
             except (ValueError, TypeError):
-                raise InvalidArgument(field, f'{text!r} is not an IPv4 prefix such as {subnet.network_address}/25 '
-                                             '(with no host bits set)') from None
+                raise InvalidArgument(
+                    field,
+                    f'{text!r} is not an IPv4 prefix such as {subnet.network_address}/25 '
+                    '(with no host bits set)',
+                ) from None
             if not network.subnet_of(subnet):
-                raise InvalidArgument(field, f'{network} is outside tenant {tenant}\'s subnet at {site} ({subnet})')
+                raise InvalidArgument(
+                    field, f"{network} is outside tenant {tenant}'s subnet at {site} ({subnet})"
+                )
             clash = next((n for n in networks if n.overlaps(network)), None)
             if clash is not None:
                 raise InvalidArgument(field, f'{network} overlaps {clash}')
@@ -818,9 +1020,12 @@ class Controller:
     def _check_quota(self, tenant, more_gbps):
         left = self.quota_left_gbps(tenant)
         if more_gbps > left + 1e-9:
-            raise QuotaExceeded(f'quota: tenant {tenant} may commit {self.quotas[tenant]:g} Gb/s in '
-                                f'all, {max(left, 0):g} Gb/s of it left; {more_gbps:g} Gb/s more '
-                                f'is over quota_gbps', max(left, 0.0))
+            raise QuotaExceeded(
+                f'quota: tenant {tenant} may commit {self.quotas[tenant]:g} Gb/s in '
+                f'all, {max(left, 0):g} Gb/s of it left; {more_gbps:g} Gb/s more '
+                f'is over quota_gbps',
+                max(left, 0.0),
+            )
 
     def _check_ends(self, tenant, src, dst):
         t = self.fabric.tenants.get(tenant)
@@ -830,8 +1035,9 @@ class Controller:
             if site not in self.fabric.sites:
                 raise InvalidArgument(field, f'unknown site {site!r}')
             if site not in t.sites:
-                raise InvalidArgument(field, f'tenant {tenant} has no port at site {site} '
-                                             f'(its sites: {", ".join(t.sites)})')
+                raise InvalidArgument(
+                    field, f'tenant {tenant} has no port at site {site} (its sites: {", ".join(t.sites)})'
+                )
         if src == dst:
             raise InvalidArgument('dst_site', f'must differ from src_site ({src})')
         return tenant, src, dst
@@ -840,17 +1046,23 @@ class Controller:
         gbps = _number(gbps, 'bandwidth_gbps', 'Gb/s')
         limit = self._physical_limits(src, dst)[0] * (1 - self.ledger.headroom)
         if gbps > limit + 1e-9:
-            raise InvalidArgument('bandwidth_gbps', f'{gbps:g} Gb/s is more than any path from {src} '
-                                                    f'to {dst} can carry ({limit:g} Gb/s after headroom)')
+            raise InvalidArgument(
+                'bandwidth_gbps',
+                f'{gbps:g} Gb/s is more than any path from {src} '
+                f'to {dst} can carry ({limit:g} Gb/s after headroom)',
+            )
         return gbps
 
     def _check_excess(self, src, dst, committed_gbps, excess_gbps):
         excess_gbps = _number(excess_gbps, 'excess_gbps', 'Gb/s', zero=True)
         widest = self._physical_limits(src, dst)[0]
         if committed_gbps + excess_gbps > widest + 1e-9:
-            raise InvalidArgument('excess_gbps', f'committed plus excess ({committed_gbps + excess_gbps:g} '
-                                                 f'Gb/s) is more than any path from {src} to {dst} '
-                                                 f'carries ({widest:g} Gb/s)')
+            raise InvalidArgument(
+                'excess_gbps',
+                f'committed plus excess ({committed_gbps + excess_gbps:g} '
+                f'Gb/s) is more than any path from {src} to {dst} '
+                f'carries ({widest:g} Gb/s)',
+            )
         return excess_gbps
 
     def _check_latency(self, src, dst, ms):
@@ -859,8 +1071,10 @@ class Controller:
         ms = _number(ms, 'max_latency_ms', 'ms')
         floor = self._physical_limits(src, dst)[1]
         if ms < floor - 1e-9:
-            raise InvalidArgument('max_latency_ms', f'{ms:g} ms is below the physical minimum from '
-                                                    f'{src} to {dst} ({floor:.3f} ms of fiber)')
+            raise InvalidArgument(
+                'max_latency_ms',
+                f'{ms:g} ms is below the physical minimum from {src} to {dst} ({floor:.3f} ms of fiber)',
+            )
         return ms
 
     def _physical_limits(self, src, dst):
@@ -869,9 +1083,11 @@ class Controller:
         of that lowest-latency path."""
         if (src, dst) not in self._limits:
             fastest = lowest_latency_path(self._physical, src, dst)
-            self._limits[(src, dst)] = (widest_gbps(self._physical, src, dst, self._physical.capacity_gbps),
-                                        fastest and fastest.latency_ms(self._physical),
-                                        fastest.hops if fastest else math.inf)
+            self._limits[(src, dst)] = (
+                widest_gbps(self._physical, src, dst, self._physical.capacity_gbps),
+                fastest and fastest.latency_ms(self._physical),
+                fastest.hops if fastest else math.inf,
+            )
         return self._limits[(src, dst)]
 
     def _add(self, intent):
@@ -902,21 +1118,29 @@ class Controller:
                 listener(event)
 
     def _meta(self):
-        return {'fabric': self.fabric.name, 'next_number': self._next_number,
-                'next_label': self._next_label}
+        return {'fabric': self.fabric.name, 'next_number': self._next_number, 'next_label': self._next_label}
 
     def _record(self, intent):
         placement, route = self.placements.get(intent.id), self.routes.get(intent.id)
         return {
-            'id': intent.id, 'number': intent.number, 'tenant': intent.tenant,
-            'src': intent.src, 'dst': intent.dst, 'bandwidth_gbps': intent.bandwidth_gbps,
+            'id': intent.id,
+            'number': intent.number,
+            'tenant': intent.tenant,
+            'src': intent.src,
+            'dst': intent.dst,
+            'bandwidth_gbps': intent.bandwidth_gbps,
             'excess_gbps': intent.excess_gbps,
-            'max_latency_ms': intent.max_latency_ms, 'protection': intent.protection.value,
-            'service_class': intent.service_class.value, 'description': intent.description,
-            'user_labels': intent.labels, 'request': [intent.request_id, intent.request_digest],
+            'max_latency_ms': intent.max_latency_ms,
+            'protection': intent.protection.value,
+            'service_class': intent.service_class.value,
+            'description': intent.description,
+            'user_labels': intent.labels,
+            'request': [intent.request_id, intent.request_digest],
             'prefixes': [list(intent.src_prefixes), list(intent.dst_prefixes)],
-            'state': intent.state.value, 'reason': intent.reason,
-            'created_at': intent.created_at, 'updated_at': intent.updated_at,
+            'state': intent.state.value,
+            'reason': intent.reason,
+            'created_at': intent.created_at,
+            'updated_at': intent.updated_at,
             'primary': list(placement.primary.sites) if placement else None,
             'backup': list(placement.backup.sites) if placement and placement.backup else None,
             'labels': list(route.labels) if route else None,
@@ -925,19 +1149,35 @@ class Controller:
     def _restore(self, loaded, now):
         meta, records = loaded
         if meta and meta.get('fabric') != self.fabric.name:
-            raise ValueError(f'the store holds intents of fabric {meta.get("fabric")!r}, '
-                             f'not {self.fabric.name!r}')
+            raise ValueError(
+                f'the store holds intents of fabric {meta.get("fabric")!r}, not {self.fabric.name!r}'
+            )
         self._next_number = meta.get('next_number', 1) if meta else 1
         self._next_label = meta.get('next_label', flows.FIRST_LABEL) if meta else flows.FIRST_LABEL
         reservations, peaks, retry = [], [], []
         for r in sorted(records, key=lambda r: r['number']):
-            intent = Intent(r['id'], r['tenant'], r['src'], r['dst'], r['bandwidth_gbps'],
-                            r['max_latency_ms'], Protection(r['protection']),
-                            ServiceClass(r['service_class']), State(r['state']), r['reason'],
-                            r['created_at'], r['updated_at'], r['number'], r['description'],
-                            labels=r['user_labels'], request_id=r['request'][0],
-                            request_digest=r['request'][1], src_prefixes=tuple(r['prefixes'][0]),
-                            dst_prefixes=tuple(r['prefixes'][1]), excess_gbps=r['excess_gbps'])
+            intent = Intent(
+                r['id'],
+                r['tenant'],
+                r['src'],
+                r['dst'],
+                r['bandwidth_gbps'],
+                r['max_latency_ms'],
+                Protection(r['protection']),
+                ServiceClass(r['service_class']),
+                State(r['state']),
+                r['reason'],
+                r['created_at'],
+                r['updated_at'],
+                r['number'],
+                r['description'],
+                labels=r['user_labels'],
+                request_id=r['request'][0],
+                request_digest=r['request'][1],
+                src_prefixes=tuple(r['prefixes'][0]),
+                dst_prefixes=tuple(r['prefixes'][1]),
+                excess_gbps=r['excess_gbps'],
+            )
             self._add(intent)
             if r['primary'] and intent.state in (State.INSTALLED, State.INSTALLING):
                 primary = _path(r['primary'])
@@ -945,24 +1185,37 @@ class Controller:
                 self.placements[intent.id] = admission.Placement(primary, backup)
                 for role, path in (('primary', primary), ('backup', backup)):
                     if path is not None:
-                        reservations.append({'holder': [intent.id, role],
-                                             'links': [[l.src, l.dst] for l in admission.both_ways(path)],
-                                             'gbps': intent.bandwidth_gbps})
+                        reservations.append(
+                            {
+                                'holder': [intent.id, role],
+                                'links': [[l.src, l.dst] for l in admission.both_ways(path)],
+                                'gbps': intent.bandwidth_gbps,
+                            }
+                        )
                         peaks.append(dict(reservations[-1], gbps=intent.bandwidth_gbps + intent.excess_gbps))
                 labels = r['labels']
                 protected = backup is not None and len(labels) == 6
-                self._set_route(intent.id, flows.Route(
-                    intent.number, intent.tenant, primary.sites, *labels[:2],
-                    *self._meter_size(intent), *_matches(intent),
-                    backup=backup.sites if protected else (), backup_labels=tuple(labels[2:])))
+                self._set_route(
+                    intent.id,
+                    flows.Route(
+                        intent.number,
+                        intent.tenant,
+                        primary.sites,
+                        *labels[:2],
+                        *self._meter_size(intent),
+                        *_matches(intent),
+                        backup=backup.sites if protected else (),
+                        backup_labels=tuple(labels[2:]),
+                    ),
+                )
                 if backup is not None and not protected:
-                    retry.append(intent)   # stored before backups were installed: install it
+                    retry.append(intent)  # stored before backups were installed: install it
                 elif intent.state is State.INSTALLING:
                     self._installing[intent.id] = (1, self._route_dpids(self.routes[intent.id]))
             elif intent.state is State.WITHDRAWING:
                 self._withdrawing[intent.id] = (1, tuple(self._dpids))
             elif intent.state is not State.FAILED:
-                retry.append(intent)      # stopped half-way through placing
+                retry.append(intent)  # stopped half-way through placing
         self.ledger.restore(reservations)
         self.peak.restore(peaks)
         self.generation = 1
@@ -976,13 +1229,17 @@ def _order_args(order):
     of create_many (a dict)."""
     if not isinstance(order, dict):
         raise InvalidArgument('', 'must be an order (tenant, src, dst, bandwidth_gbps, ...)')
-    fields = {name: p.default for name, p in inspect.signature(Controller.create).parameters.items()
-              if name not in ('self', 'now')}
+    fields = {
+        name: p.default
+        for name, p in inspect.signature(Controller.create).parameters.items()
+        if name not in ('self', 'now')
+    }
     unknown = sorted(set(order) - set(fields))
     if unknown:
         raise InvalidArgument(unknown[0], 'is not a field of an order')
-    missing = [name for name, default in fields.items() if default is inspect.Parameter.empty
-               and name not in order]
+    missing = [
+        name for name, default in fields.items() if default is inspect.Parameter.empty and name not in order
+    ]
     if missing:
         raise InvalidArgument(missing[0], 'required')
     return {**fields, **order}
@@ -1007,27 +1264,34 @@ def _spans_of(topology, placement):
 
 
 def _path(sites):
-    return Path(tuple(Link(a, b) for a, b in zip(sites, sites[1:])))
+    return Path(tuple(Link(a, b) for a, b in itertools.pairwise(sites)))
 
 
 def _enum(kind, value, field):
     try:
         return kind(value.value if isinstance(value, kind) else value)
     except ValueError:
-        raise InvalidArgument(field, f'must be one of {", ".join(k.value for k in kind)}, '
-                                     f'got {value!r}') from None
+        raise InvalidArgument(
+            field, f'must be one of {", ".join(k.value for k in kind)}, got {value!r}'
+        ) from None
 
 
 def _matches(intent):
     """The intent's prefixes as flow matches: (src, dst) tuples of (address, netmask)."""
-    return tuple(tuple(map(flows.prefix_match, prefixes))
-                 for prefixes in (intent.src_prefixes, intent.dst_prefixes))
+    return tuple(
+        tuple(map(flows.prefix_match, prefixes)) for prefixes in (intent.src_prefixes, intent.dst_prefixes)
+    )
 
 
 def _number(value, field, unit, zero=False):
     """A finite number > 0 (>= 0 with `zero`) as a float, or InvalidArgument naming the field."""
-    if (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)
-            or value < 0 or (value == 0 and not zero)):
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 0
+        or (value == 0 and not zero)
+    ):
         raise InvalidArgument(field, f'must be a number {">=" if zero else ">"} 0 {unit}, got {value!r}')
     return float(value)
 
@@ -1037,8 +1301,10 @@ def _check_labels(labels):
         raise InvalidArgument('labels', f'must be at most {MAX_LABELS} key: value pairs')
     for key, value in labels.items():
         if not isinstance(key, str) or not LABEL_KEY.fullmatch(key):
-            raise InvalidArgument('labels', f'key {key!r} must be 1-63 lower-case letters, digits, '
-                                            "'-' or '_', starting with a letter")
+            raise InvalidArgument(
+                'labels',
+                f"key {key!r} must be 1-63 lower-case letters, digits, '-' or '_', starting with a letter",
+            )
         if not isinstance(value, str) or len(value) > 63:
             raise InvalidArgument('labels', f'value of {key!r} must be text of at most 63 characters')
     return dict(labels)
@@ -1046,16 +1312,28 @@ def _check_labels(labels):
 
 def _check_request_id(request_id):
     if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
-        raise InvalidArgument('request_id', f"{request_id!r} must be 1-64 letters, digits, '.', '_', "
-                                            "':' or '-'")
+        raise InvalidArgument(
+            'request_id', f"{request_id!r} must be 1-64 letters, digits, '.', '_', ':' or '-'"
+        )
     return request_id
 
 
 def _digest(intent):
     """A digest of an intent's order, to tell a retry from another order with the same key."""
-    order = [intent.tenant, intent.src, intent.dst, intent.bandwidth_gbps, intent.max_latency_ms,
-             intent.protection.value, intent.service_class.value, intent.description, intent.labels,
-             intent.src_prefixes, intent.dst_prefixes, intent.excess_gbps]
+    order = [
+        intent.tenant,
+        intent.src,
+        intent.dst,
+        intent.bandwidth_gbps,
+        intent.max_latency_ms,
+        intent.protection.value,
+        intent.service_class.value,
+        intent.description,
+        intent.labels,
+        intent.src_prefixes,
+        intent.dst_prefixes,
+        intent.excess_gbps,
+    ]
     return hashlib.sha256(json.dumps(order, sort_keys=True).encode()).hexdigest()[:32]
 
 

@@ -26,7 +26,7 @@ its carrier drop, in both directions, without asking the controller (SPIDER-styl
 the returning traffic crosses the primary's reverse links briefly, until the controller
 re-places the intent on the surviving path and a new backup).
 
-Measurement flows (cookie 0x4e4d..., priority 65000, see topologies/measure.py) belong to the
+Measurement flows (cookie 0x4e4d..., priority 65000, see topologies/emulation/measure.py) belong to the
 emulation's probes; the controller never plans, counts or removes them.
 
 Isolation: a tenant's frames enter only through its own port, and only flows that match
@@ -36,17 +36,18 @@ they arrive on, so a host cannot inject a labelled frame. Anything else is dropp
 Labels are fabric-wide and per direction of a route: moving an intent allocates new labels,
 so the new path's flows can be installed beside the old ones before the ingress flow flips.
 """
+
 import ipaddress
 from dataclasses import dataclass
 
-from topologies import addressing as addr
+from topologies.model import addressing as addr
 
-ETH_LLDP = 0x88cc
+ETH_LLDP = 0x88CC
 ETH_ARP = 0x0806
 ETH_IPV4 = 0x0800
 ETH_MPLS = 0x8847
-CONTROLLER = 'controller'        # an output to the controller
-IN_PORT = 'in_port'              # an output back out the port the packet came in on
+CONTROLLER = 'controller'  # an output to the controller
+IN_PORT = 'in_port'  # an output back out the port the packet came in on
 
 PRIO_LLDP = 60000
 PRIO_ARP = 50000
@@ -55,12 +56,12 @@ PRIO_LABEL = 30000
 PRIO_DROP = 0
 
 COOKIE_KIND_SHIFT = 48
-COOKIE_BASE = 0x4e43 << COOKIE_KIND_SHIFT     # 'NC': the controller's own flows
-COOKIE_INTENT = 0x4e49 << COOKIE_KIND_SHIFT   # 'NI' | intent number
-COOKIE_MEASURE = 0x4e4d << COOKIE_KIND_SHIFT  # 'NM': the emulation's probes; never ours
-COOKIE_KIND_MASK = 0xffff << COOKIE_KIND_SHIFT
+COOKIE_BASE = 0x4E43 << COOKIE_KIND_SHIFT  # 'NC': the controller's own flows
+COOKIE_INTENT = 0x4E49 << COOKIE_KIND_SHIFT  # 'NI' | intent number
+COOKIE_MEASURE = 0x4E4D << COOKIE_KIND_SHIFT  # 'NM': the emulation's probes; never ours
+COOKIE_KIND_MASK = 0xFFFF << COOKIE_KIND_SHIFT
 
-FIRST_LABEL = 16                 # 0-15 are reserved by MPLS
+FIRST_LABEL = 16  # 0-15 are reserved by MPLS
 LAST_LABEL = (1 << 20) - 1
 
 
@@ -70,6 +71,7 @@ class Flow:
     value being (value, mask); `actions` a tuple of (name, argument) applied in order:
     ('output', port or CONTROLLER), ('push_mpls', ethertype), ('pop_mpls', ethertype),
     ('set_field', (field, value)). `meter` is applied first when set."""
+
     dpid: int
     priority: int
     match: tuple
@@ -91,6 +93,7 @@ class Flow:
 @dataclass(frozen=True)
 class Meter:
     """A drop meter: traffic above `rate_kbps` (beyond a burst of `burst_kbits`) is dropped."""
+
     dpid: int
     meter_id: int
     rate_kbps: int
@@ -102,6 +105,7 @@ class Group:
     """A fast-failover group: a packet takes the first bucket whose watched port is live.
     `buckets` is a tuple of (watch port, actions). Its id is the label of the route
     direction it serves, so a moved route gets new groups beside the old ones."""
+
     dpid: int
     group_id: int
     buckets: tuple
@@ -113,17 +117,18 @@ class Route:
     label per direction (forward src -> dst, reverse dst -> src). A protected route also has
     a backup path and four more labels: backup forward and reverse, crankback forward and
     reverse."""
+
     intent_number: int
     tenant: str
     sites: tuple
     label_fwd: int
     label_rev: int
-    rate_kbps: int                # the emulated rate each ingress meter lets through
+    rate_kbps: int  # the emulated rate each ingress meter lets through
     burst_kbits: int
-    src_prefixes: tuple = ()      # (address, netmask) pairs within the tenant's subnets at
-    dst_prefixes: tuple = ()      # the two ends; empty: the whole site subnet
-    backup: tuple = ()            # sites of the backup path, span-disjoint from `sites`
-    backup_labels: tuple = ()     # (backup fwd, backup rev, crankback fwd, crankback rev)
+    src_prefixes: tuple = ()  # (address, netmask) pairs within the tenant's subnets at
+    dst_prefixes: tuple = ()  # the two ends; empty: the whole site subnet
+    backup: tuple = ()  # sites of the backup path, span-disjoint from `sites`
+    backup_labels: tuple = ()  # (backup fwd, backup rev, crankback fwd, crankback rev)
 
     def __post_init__(self):
         for sites in (self.sites, self.backup) if self.backup else (self.sites,):
@@ -134,7 +139,7 @@ class Route:
             if not FIRST_LABEL <= label <= LAST_LABEL:
                 raise ValueError(f'label {label} outside {FIRST_LABEL}..{LAST_LABEL}')
         if len(set(labels)) != len(labels):
-            raise ValueError(f'a route\'s labels must differ, got {labels}')
+            raise ValueError(f"a route's labels must differ, got {labels}")
         if bool(self.backup) != bool(self.backup_labels) or len(self.backup_labels) not in (0, 4):
             raise ValueError('a backup path needs its four labels, and only it')
         if self.backup and (self.backup[0], self.backup[-1]) != (self.sites[0], self.sites[-1]):
@@ -180,13 +185,20 @@ def site_prefix(tenant, site):
 def base_flows(fabric, site_id):
     """What a site switch holds with no intent at all."""
     dpid = addr.dpid(fabric.sites[site_id])
-    flows = [Flow(dpid, PRIO_DROP, ()),
-             Flow(dpid, PRIO_LLDP, match(eth_type=ETH_LLDP), (('output', CONTROLLER),))]
+    flows = [
+        Flow(dpid, PRIO_DROP, ()),
+        Flow(dpid, PRIO_LLDP, match(eth_type=ETH_LLDP), (('output', CONTROLLER),)),
+    ]
     for tenant in fabric.tenants.values():
         if site_id in tenant.sites:
-            flows.append(Flow(dpid, PRIO_ARP,
-                              match(in_port=addr.tenant_port(tenant), eth_type=ETH_ARP),
-                              (('output', CONTROLLER),)))
+            flows.append(
+                Flow(
+                    dpid,
+                    PRIO_ARP,
+                    match(in_port=addr.tenant_port(tenant), eth_type=ETH_ARP),
+                    (('output', CONTROLLER),),
+                )
+            )
     return flows
 
 
@@ -195,14 +207,24 @@ def route_flows(fabric, route):
     flows on every switch after it; for a protected route also the backup and crankback."""
     out = ([], [], [])
     tenant = fabric.tenants[route.tenant]
-    ends = [route.src_prefixes or (site_prefix(tenant, fabric.sites[route.sites[0]]),),
-            route.dst_prefixes or (site_prefix(tenant, fabric.sites[route.sites[-1]]),)]
+    ends = [
+        route.src_prefixes or (site_prefix(tenant, fabric.sites[route.sites[0]]),),
+        route.dst_prefixes or (site_prefix(tenant, fabric.sites[route.sites[-1]]),),
+    ]
     if route.backup:
         backup_fwd, backup_rev, crank_fwd, crank_rev = route.backup_labels
-        _direction(fabric, route, route.sites, route.label_fwd, ends, out,
-                   (route.backup, backup_fwd, crank_fwd))
-        _direction(fabric, route, route.sites[::-1], route.label_rev, ends[::-1], out,
-                   (route.backup[::-1], backup_rev, crank_rev))
+        _direction(
+            fabric, route, route.sites, route.label_fwd, ends, out, (route.backup, backup_fwd, crank_fwd)
+        )
+        _direction(
+            fabric,
+            route,
+            route.sites[::-1],
+            route.label_rev,
+            ends[::-1],
+            out,
+            (route.backup[::-1], backup_rev, crank_rev),
+        )
     else:
         _direction(fabric, route, route.sites, route.label_fwd, ends, out)
         _direction(fabric, route, route.sites[::-1], route.label_rev, ends[::-1], out)
@@ -217,34 +239,53 @@ def _direction(fabric, route, sites, label, ends, out, protection=None):
     cookie = intent_cookie(route.intent_number)
     port = addr.tenant_port(tenant)
 
-    def span_port(i, j):        # the port of sites[i] towards sites[j]
+    def span_port(i, j):  # the port of sites[i] towards sites[j]
         return addr.span_port(fabric, sites[i], sites[j])
 
     def push(label_):
         return (('push_mpls', ETH_MPLS), ('set_field', ('mpls_label', label_)))
 
-    meter_id = route.intent_number        # one ingress per intent per switch: the ends differ
+    meter_id = route.intent_number  # one ingress per intent per switch: the ends differ
     meters.append(Meter(dpid[0], meter_id, route.rate_kbps, route.burst_kbits))
     if protection is None:
         ingress = push(label) + (('output', span_port(0, 1)),)
     else:
         backup, backup_label, crank_label = protection
         first_backup = addr.span_port(fabric, backup[0], backup[1])
-        groups.append(Group(dpid[0], label, (
-            (span_port(0, 1), push(label) + (('output', span_port(0, 1)),)),
-            (first_backup, push(backup_label) + (('output', first_backup),)))))
+        groups.append(
+            Group(
+                dpid[0],
+                label,
+                (
+                    (span_port(0, 1), push(label) + (('output', span_port(0, 1)),)),
+                    (first_backup, push(backup_label) + (('output', first_backup),)),
+                ),
+            )
+        )
         ingress = (('group', label),)
         # Crankback comes home over the primary's first span and joins the backup.
-        flows.append(Flow(dpid[0], PRIO_LABEL, match(in_port=span_port(0, 1), eth_type=ETH_MPLS,
-                                                     mpls_label=crank_label),
-                          (('set_field', ('mpls_label', backup_label)), ('output', first_backup)), cookie))
+        flows.append(
+            Flow(
+                dpid[0],
+                PRIO_LABEL,
+                match(in_port=span_port(0, 1), eth_type=ETH_MPLS, mpls_label=crank_label),
+                (('set_field', ('mpls_label', backup_label)), ('output', first_backup)),
+                cookie,
+            )
+        )
         _label_path(fabric, backup, backup_label, port, cookie, flows)
-    for from_prefix in ends[0]:           # every pair shares the intent's one meter
+    for from_prefix in ends[0]:  # every pair shares the intent's one meter
         for to_prefix in ends[1]:
-            flows.append(Flow(dpid[0], PRIO_INGRESS,
-                              match(in_port=port, eth_type=ETH_IPV4,
-                                    ipv4_src=from_prefix, ipv4_dst=to_prefix),
-                              ingress, cookie, meter=meter_id))
+            flows.append(
+                Flow(
+                    dpid[0],
+                    PRIO_INGRESS,
+                    match(in_port=port, eth_type=ETH_IPV4, ipv4_src=from_prefix, ipv4_dst=to_prefix),
+                    ingress,
+                    cookie,
+                    meter=meter_id,
+                )
+            )
     if protection is None:
         _label_path(fabric, sites, label, port, cookie, flows)
         return
@@ -254,16 +295,32 @@ def _direction(fabric, route, sites, label, ends, out, protection=None):
             actions = (('pop_mpls', ETH_IPV4), ('output', port))
         else:
             ahead = span_port(i, i + 1)
-            groups.append(Group(dpid[i], label, (
-                (ahead, (('output', ahead),)),
-                (back, (('set_field', ('mpls_label', crank_label)), ('output', IN_PORT))))))
+            groups.append(
+                Group(
+                    dpid[i],
+                    label,
+                    (
+                        (ahead, (('output', ahead),)),
+                        (back, (('set_field', ('mpls_label', crank_label)), ('output', IN_PORT))),
+                    ),
+                )
+            )
             actions = (('group', label),)
             # Crankback from further along goes on towards the ingress.
-            flows.append(Flow(dpid[i], PRIO_LABEL, match(in_port=ahead, eth_type=ETH_MPLS,
-                                                         mpls_label=crank_label),
-                              (('output', back),), cookie))
-        flows.append(Flow(dpid[i], PRIO_LABEL, match(in_port=back, eth_type=ETH_MPLS, mpls_label=label),
-                          actions, cookie))
+            flows.append(
+                Flow(
+                    dpid[i],
+                    PRIO_LABEL,
+                    match(in_port=ahead, eth_type=ETH_MPLS, mpls_label=crank_label),
+                    (('output', back),),
+                    cookie,
+                )
+            )
+        flows.append(
+            Flow(
+                dpid[i], PRIO_LABEL, match(in_port=back, eth_type=ETH_MPLS, mpls_label=label), actions, cookie
+            )
+        )
 
 
 def _label_path(fabric, sites, label, port, cookie, flows):
@@ -274,10 +331,15 @@ def _label_path(fabric, sites, label, port, cookie, flows):
             actions = (('output', addr.span_port(fabric, here, sites[i + 1])),)
         else:
             actions = (('pop_mpls', ETH_IPV4), ('output', port))
-        flows.append(Flow(addr.dpid(fabric.sites[here]), PRIO_LABEL,
-                          match(in_port=addr.span_port(fabric, here, came_from),
-                                eth_type=ETH_MPLS, mpls_label=label),
-                          actions, cookie))
+        flows.append(
+            Flow(
+                addr.dpid(fabric.sites[here]),
+                PRIO_LABEL,
+                match(in_port=addr.span_port(fabric, here, came_from), eth_type=ETH_MPLS, mpls_label=label),
+                actions,
+                cookie,
+            )
+        )
 
 
 def plan(fabric, routes, cache=None):
@@ -293,8 +355,7 @@ def plan(fabric, routes, cache=None):
         for flow in flows:
             entries = tables[flow.dpid][0]
             if flow.key in entries:
-                raise ValueError(f'route of intent {route.intent_number} collides with '
-                                 f'{entries[flow.key]}')
+                raise ValueError(f'route of intent {route.intent_number} collides with {entries[flow.key]}')
             entries[flow.key] = flow
         for meter in meters:
             tables[meter.dpid][1][meter.meter_id] = meter

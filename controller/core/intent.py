@@ -10,8 +10,11 @@ States follow ONOS's intent lifecycle, named for what the controller is doing:
 Every transition yields an IntentEvent (state, reason, time, and the path when it changed)
 for Watch subscribers; an intent keeps its last HISTORY events.
 """
+
 import enum
 from dataclasses import dataclass, field
+
+from topologies.model.order import Protection, ServiceClass
 
 
 class State(str, enum.Enum):
@@ -22,18 +25,6 @@ class State(str, enum.Enum):
     FAILED = 'FAILED'
     WITHDRAWING = 'WITHDRAWING'
     WITHDRAWN = 'WITHDRAWN'
-
-
-class Protection(str, enum.Enum):
-    NONE = 'NONE'
-    PROTECTED = 'PROTECTED'   # a span-disjoint backup, pre-installed
-
-
-class ServiceClass(str, enum.Enum):
-    """Allocated in this order, as SWAN and B4 do."""
-    REALTIME = 'REALTIME'
-    PRIORITY = 'PRIORITY'
-    BULK = 'BULK'
 
 
 _NEXT = {
@@ -64,7 +55,7 @@ class IntentEvent:
     state: State
     reason: str
     at: float
-    old_path: tuple = ()     # sites, when the event moves the intent
+    old_path: tuple = ()  # sites, when the event moves the intent
     new_path: tuple = ()
 
 
@@ -72,9 +63,9 @@ class IntentEvent:
 class Intent:
     id: str
     tenant: str
-    src: str                     # site ids
+    src: str  # site ids
     dst: str
-    bandwidth_gbps: float        # committed
+    bandwidth_gbps: float  # committed
     max_latency_ms: float = None
     protection: Protection = Protection.NONE
     service_class: ServiceClass = ServiceClass.PRIORITY
@@ -82,14 +73,14 @@ class Intent:
     reason: str = 'accepted'
     created_at: float = 0.0
     updated_at: float = 0.0
-    number: int = 0              # unique, never reused: the intent's cookie in the switches
+    number: int = 0  # unique, never reused: the intent's cookie in the switches
     description: str = ''
     labels: dict = field(default_factory=dict)
-    src_prefixes: tuple = ()     # CIDRs within the tenant's subnet at src (empty: all of it)
-    dst_prefixes: tuple = ()     # ... at dst
-    excess_gbps: float = 0.0     # above the committed rate, in the spans' headroom (admission)
-    request_id: str = ''         # the client's idempotency key, with a digest of the order
-    request_digest: str = ''     # it came with, so a retry gets this intent back
+    src_prefixes: tuple = ()  # CIDRs within the tenant's subnet at src (empty: all of it)
+    dst_prefixes: tuple = ()  # ... at dst
+    excess_gbps: float = 0.0  # above the committed rate, in the spans' headroom (admission)
+    request_id: str = ''  # the client's idempotency key, with a digest of the order
+    request_digest: str = ''  # it came with, so a retry gets this intent back
     history: list = field(default_factory=list)  # the last HISTORY IntentEvents, oldest first
 
     def move_to(self, state, reason, now, old_path=(), new_path=()):

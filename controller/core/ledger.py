@@ -13,6 +13,7 @@ fsum over the holders, correctly rounded (ten 0.1 are 1.0, so a full link report
 1e-16), independent of order, with no drift after reserve/release cycles; and a query is a
 dict look-up, not a sum over hundreds of holders (path searches ask for every link they try).
 """
+
 import contextlib
 import math
 from fractions import Fraction
@@ -43,9 +44,9 @@ class Ledger:
         self.topology = topology
         self.headroom = float(headroom)
         self.span_headroom = {k: float(v) for k, v in (span_headroom or {}).items()}
-        self._held = {}      # holder -> (links, gbps)
-        self._on = {}        # link -> {holder: gbps}
-        self._total = {}     # link -> (exact Fraction sum of _on[link], that sum as a float)
+        self._held = {}  # holder -> (links, gbps)
+        self._on = {}  # link -> {holder: gbps}
+        self._total = {}  # link -> (exact Fraction sum of _on[link], that sum as a float)
         self._touched = None  # holders changed during a trial()
 
     # --- questions -------------------------------------------------------------------------
@@ -91,7 +92,7 @@ class Ledger:
         if holder not in self._held:
             raise ValueError(f'{holder!r} holds no reservation to move')
         old_links, old_gbps = self._held[holder]
-        self._admit(holder, links, gbps, own={link: old_gbps for link in old_links})
+        self._admit(holder, links, gbps, own=dict.fromkeys(old_links, old_gbps))
         self.release(holder)
         self._put(holder, links, gbps)
 
@@ -145,10 +146,10 @@ class Ledger:
 
     def snapshot(self):
         """Plain JSON-serialisable data, in reservation order."""
-        return [{'holder': list(holder),
-                 'links': [[link.src, link.dst] for link in links],
-                 'gbps': gbps}
-                for holder, (links, gbps) in self._held.items()]
+        return [
+            {'holder': list(holder), 'links': [[link.src, link.dst] for link in links], 'gbps': gbps}
+            for holder, (links, gbps) in self._held.items()
+        ]
 
     def restore(self, data):
         """Replace every reservation with those of a snapshot, or raise ValueError and change
@@ -167,8 +168,10 @@ class Ledger:
             raise ValueError(f'not a ledger snapshot: {e!r}') from e
         for link in scratch._on:
             if scratch.reserved_gbps(link) > scratch._limit(link, ignore_state=True) + EPS_GBPS:
-                raise ValueError(f'snapshot over-books {link.src}->{link.dst}: '
-                                 f'{scratch.reserved_gbps(link):g} Gb/s reserved')
+                raise ValueError(
+                    f'snapshot over-books {link.src}->{link.dst}: '
+                    f'{scratch.reserved_gbps(link):g} Gb/s reserved'
+                )
         self._held, self._on, self._total = scratch._held, scratch._on, scratch._total
 
     # --- inside ----------------------------------------------------------------------------
@@ -182,8 +185,7 @@ class Ledger:
 
     def _checked(self, holder, links, gbps):
         """Validate a request; the holder must round-trip through JSON (see snapshot)."""
-        if (not isinstance(holder, tuple) or not holder
-                or not all(isinstance(x, (str, int)) for x in holder)):
+        if not isinstance(holder, tuple) or not holder or not all(isinstance(x, (str, int)) for x in holder):
             raise ValueError(f'holder must be a non-empty tuple of str/int, got {holder!r}')
         links = tuple(links)
         if not links:
@@ -193,8 +195,7 @@ class Ledger:
                 raise ValueError(f'unknown link {link!r}')
         if len(set(links)) != len(links):
             raise ValueError('a path lists a link twice')
-        if (not isinstance(gbps, Real) or isinstance(gbps, bool)
-                or not math.isfinite(gbps) or gbps <= 0):
+        if not isinstance(gbps, Real) or isinstance(gbps, bool) or not math.isfinite(gbps) or gbps <= 0:
             raise ValueError(f'bandwidth must be a finite number > 0 Gb/s, got {gbps!r}')
         return links, float(gbps)
 
@@ -214,7 +215,10 @@ class Ledger:
                 room, state = max(0.0, room), '' if up else ' (span down)'
                 raise AdmissionError(
                     f'{link.src}->{link.dst}{state} has {room:g} Gb/s left for {holder!r}, '
-                    f'{gbps:g} Gb/s asked', link=link, available_gbps=room)
+                    f'{gbps:g} Gb/s asked',
+                    link=link,
+                    available_gbps=room,
+                )
 
     def _put(self, holder, links, gbps):
         self._note(holder)

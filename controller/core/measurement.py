@@ -7,20 +7,22 @@ Noise in these measurements (thread scheduling, queueing in the OpenFlow channel
 adds time, so the least value over a short window is the best estimate: the delay estimate is a
 windowed minimum, and so is the echo RTT it subtracts (see EchoTracker for why both must be).
 """
+
 import math
 from collections import deque
 from dataclasses import dataclass
 
 from controller.core.topology import Link
 
-DELAY_WINDOW = 5        # samples: a few seconds of probes, so a slower span shows up quickly
-ECHO_WINDOW = 5         # replies
-ECHO_TIMEOUT_S = 10.0   # an echo unanswered this long is lost; its reply no longer counts
+DELAY_WINDOW = 5  # samples: a few seconds of probes, so a slower span shows up quickly
+ECHO_WINDOW = 5  # replies
+ECHO_TIMEOUT_S = 10.0  # an echo unanswered this long is lost; its reply no longer counts
 
 
 @dataclass(frozen=True)
 class DelaySample:
     """One probe's own estimate, before the windowed minimum; `at` is when it was added."""
+
     delay_ms: float
     at: float
 
@@ -40,18 +42,24 @@ class DelayEstimator:
         if window < 1:
             raise ValueError(f'window must be >= 1 sample, got {window}')
         self.window = window
-        self._recent = {}       # Link -> deque of delay ms
-        self._last = {}         # Link -> DelaySample
-        self._count = {}        # Link -> samples taken since the link was last forgotten
+        self._recent = {}  # Link -> deque of delay ms
+        self._last = {}  # Link -> DelaySample
+        self._count = {}  # Link -> samples taken since the link was last forgotten
 
-    def add(self, link: Link, sent_ns: int, received_ns: int, rtt_src_s: float | None,
-            rtt_dst_s: float | None, now: float) -> float | None:
+    def add(
+        self,
+        link: Link,
+        sent_ns: int,
+        received_ns: int,
+        rtt_src_s: float | None,
+        rtt_dst_s: float | None,
+        now: float,
+    ) -> float | None:
         """The link's new estimate in ms, or None (and nothing recorded) for a sample that
         cannot be used: received before sent, or an echo RTT not known yet or not a
         non-negative number."""
         rtts = (rtt_src_s, rtt_dst_s)
-        if (received_ns < sent_ns or None in rtts
-                or not all(math.isfinite(r) and r >= 0 for r in rtts)):
+        if received_ns < sent_ns or None in rtts or not all(math.isfinite(r) and r >= 0 for r in rtts):
             return None
         channel_ns = (rtt_src_s + rtt_dst_s) / 2 * 1e9
         delay_ms = max(0.0, (received_ns - sent_ns - channel_ns) / 1e6)
@@ -90,8 +98,8 @@ class EchoTracker:
         if window < 1:
             raise ValueError(f'window must be >= 1 reply, got {window}')
         self.window, self.timeout_s = window, timeout_s
-        self._pending = {}      # dpid -> {xid: sent at}
-        self._rtts = {}         # dpid -> deque of RTT s
+        self._pending = {}  # dpid -> {xid: sent at}
+        self._rtts = {}  # dpid -> deque of RTT s
 
     def sent(self, dpid: int, xid: int, now: float):
         pending = self._expire(dpid, now)
@@ -137,8 +145,8 @@ class UtilizationMeter:
     """
 
     def __init__(self):
-        self._reading = {}      # Link -> (tx_bytes, at)
-        self._rate = {}         # Link -> Mb/s over the latest interval
+        self._reading = {}  # Link -> (tx_bytes, at)
+        self._rate = {}  # Link -> Mb/s over the latest interval
 
     def add(self, link: Link, tx_bytes: int, now: float) -> float | None:
         """The rate in Mb/s since the previous reading; None on the first reading and after a

@@ -26,17 +26,18 @@ returned, inside a trial that is then undone, so the controller admitting them i
 order on the same ledgers gets exactly these. Computed on copies off the runtime's lock
 (Controller.packer), each is checked again (fits()) before it is taken.
 """
+
 from dataclasses import replace
 
 from controller.core.admission import Placement, admit, both_ways, rates
-from controller.core.intent import Protection
 from controller.core.ledger import AdmissionError
 from controller.core.paths import EPS, NoPath, find_path, k_paths
 from controller.core.planner import RANK
+from topologies.model.order import Protection
 
-K = 8               # candidate paths per intent
-FASTEST = 2         # of them always weighed by the integer program
-TIE = 1e-3          # objective: this share of an intent's Gb/s less per rank of latency
+K = 8  # candidate paths per intent
+FASTEST = 2  # of them always weighed by the integer program
+TIE = 1e-3  # objective: this share of an intent's Gb/s less per rank of latency
 
 
 def pack(topology, ledger, peak, intents, seconds):
@@ -58,7 +59,7 @@ def pack(topology, ledger, peak, intents, seconds):
                 try:
                     admit(topology, ledger, trial[n], peak=peak, placement=placement)
                 except (NoPath, AdmissionError):
-                    continue      # float noise in a solver's answer: the controller tries it alone
+                    continue  # float noise in a solver's answer: the controller tries it alone
                 out.append((n, placement))
     return out
 
@@ -70,8 +71,10 @@ def _rooms(topology, ledger, peak):
     out = {}
     for link in topology.links():
         back = link.reverse()
-        out[link] = (min(ledger.available_gbps(link), ledger.available_gbps(back)),
-                     min(peak.available_gbps(link), peak.available_gbps(back)))
+        out[link] = (
+            min(ledger.available_gbps(link), ledger.available_gbps(back)),
+            min(peak.available_gbps(link), peak.available_gbps(back)),
+        )
     return out
 
 
@@ -85,8 +88,13 @@ def candidates(topology, rooms, intent):
     out, seen = [], set()
     for path in paths:
         try:
-            backup = find_path(*ends, intent.bandwidth_gbps, available, intent.max_latency_ms,
-                               frozenset(path.span_ids(topology)))
+            backup = find_path(
+                *ends,
+                intent.bandwidth_gbps,
+                available,
+                intent.max_latency_ms,
+                frozenset(path.span_ids(topology)),
+            )
         except NoPath:
             continue
         pair = tuple(sorted((path, backup), key=lambda p: (p.latency_ms(topology), p.hops, p.sites)))
@@ -101,10 +109,12 @@ def fits(topology, ledger, peak, intent, placement):
     spans up, its paths within the bound, the room in both ledgers."""
     paths = [p for p in (placement.primary, placement.backup) if p is not None]
     if intent.max_latency_ms is not None and any(
-            p.latency_ms(topology) > intent.max_latency_ms + EPS for p in paths):
+        p.latency_ms(topology) > intent.max_latency_ms + EPS for p in paths
+    ):
         return False
     return all(topology.span_of(link).up for p in paths for link in p.links) and all(
-        _left(key, {}) >= gbps - EPS for key, gbps in _needs(ledger, peak, intent, placement).items())
+        _left(key, {}) >= gbps - EPS for key, gbps in _needs(ledger, peak, intent, placement).items()
+    )
 
 
 def links_of(placement):
@@ -120,8 +130,10 @@ def choose(ledger, peak, intents, options, seconds):
         return {}
     by_hops = sorted(members, key=lambda n: (options[n][0].primary.hops, -intents[n].bandwidth_gbps, n))
     by_size = sorted(members, key=lambda n: (-intents[n].bandwidth_gbps, n))
-    tries = [_greedy(ledger, peak, intents, options, by_hops),
-             _greedy(ledger, peak, intents, options, by_size)]
+    tries = [
+        _greedy(ledger, peak, intents, options, by_hops),
+        _greedy(ledger, peak, intents, options, by_size),
+    ]
     program = _Program(ledger, peak, intents, options, members)
     relaxed = program.relax()
     if relaxed is not None:
@@ -129,8 +141,7 @@ def choose(ledger, peak, intents, options, seconds):
         for (n, _), x in relaxed.items():
             share[n] += x
         rounded = sorted(members, key=lambda n: (-round(share[n], 6), rank[n]))
-        prefer = {n: sorted(range(len(options[n])), key=lambda j: -relaxed.get((n, j), 0.0))
-                  for n in members}
+        prefer = {n: sorted(range(len(options[n])), key=lambda j: -relaxed.get((n, j), 0.0)) for n in members}
         tries.append(_greedy(ledger, peak, intents, options, rounded, prefer))
         weigh = {(n, j) for (n, j), x in relaxed.items() if x > 1e-6}
         weigh |= {(n, j) for n in members for j in range(min(FASTEST, len(options[n])))}
@@ -138,8 +149,9 @@ def choose(ledger, peak, intents, options, seconds):
         solved = program.solve(weigh, seconds)
         # What the solver calls feasible may over-book a link within its tolerance: kept
         # only where it fits as the ledgers count.
-        tries.append(_greedy(ledger, peak, intents, options, sorted(solved),
-                             {n: [j] for n, j in solved.items()}))
+        tries.append(
+            _greedy(ledger, peak, intents, options, sorted(solved), {n: [j] for n, j in solved.items()})
+        )
     return max(tries, key=lambda picks: _value(intents, picks))
 
 
@@ -152,7 +164,7 @@ def _greedy(ledger, peak, intents, options, order, prefer=None):
     else of all, fastest first) that has the room left."""
     used, picks = {}, {}
     for n in order:
-        for j in (prefer[n] if prefer else range(len(options[n]))):
+        for j in prefer[n] if prefer else range(len(options[n])):
             need = _needs(ledger, peak, intents[n], options[n][j])
             if all(_left(key, used) >= gbps - EPS for key, gbps in need.items()):
                 for key, gbps in need.items():
@@ -184,8 +196,9 @@ class _Program:
     per intent, and per link (and book) the Gb/s taken within what is left."""
 
     def __init__(self, ledger, peak, intents, options, members):
-        import numpy as np                 # only when a batch is placed: SciPy takes 0.3 s to load
+        import numpy as np  # only when a batch is placed: SciPy takes 0.3 s to load
         from scipy.sparse import csr_matrix
+
         self.columns = [(n, j) for n in members for j in range(len(options[n]))]
         row_of = {n: r for r, n in enumerate(members)}
         rows, cols, vals, limits = [], [], [], [1.0] * len(members)
@@ -207,6 +220,7 @@ class _Program:
     def relax(self):
         """{(n, j): x} of the linear relaxation's optimum, or None."""
         from scipy.optimize import linprog
+
         found = linprog(self.gain, A_ub=self.matrix, b_ub=self.limits, bounds=(0, 1), method='highs')
         return None if found.x is None else dict(zip(self.columns, found.x))
 
@@ -214,10 +228,15 @@ class _Program:
         """{n: j}: the integer program over the columns in `weigh`, best found in `seconds`."""
         import numpy as np
         from scipy.optimize import Bounds, LinearConstraint, milp
+
         chosen = [c for c, column in enumerate(self.columns) if column in weigh]
-        found = milp(self.gain[chosen], integrality=np.ones(len(chosen)), bounds=Bounds(0, 1),
-                     constraints=LinearConstraint(self.matrix[:, chosen], -np.inf, self.limits),
-                     options={'time_limit': seconds, 'mip_rel_gap': 1e-4})
+        found = milp(
+            self.gain[chosen],
+            integrality=np.ones(len(chosen)),
+            bounds=Bounds(0, 1),
+            constraints=LinearConstraint(self.matrix[:, chosen], -np.inf, self.limits),
+            options={'time_limit': seconds, 'mip_rel_gap': 1e-4},
+        )
         if found.x is None:
             return {}
         return {self.columns[c][0]: self.columns[c][1] for c, x in zip(chosen, found.x) if x > 0.5}

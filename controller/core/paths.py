@@ -17,16 +17,19 @@ When nothing fits, `NoPath` says which constraint failed and what would fit: the
 path (within the latency bound when one exists) and the lowest latency at the requested
 bandwidth and with no bandwidth constraint. These feed the API's feasibility check.
 """
+
 import heapq
+import itertools
 from dataclasses import dataclass
 
-EPS = 1e-9          # slack for float noise in bandwidth sums and latency sums
-_KEY_DIGITS = 9     # latency is rounded to this many decimals for tie-breaking only
+EPS = 1e-9  # slack for float noise in bandwidth sums and latency sums
+_KEY_DIGITS = 9  # latency is rounded to this many decimals for tie-breaking only
 
 
 @dataclass(frozen=True)
 class Path:
     """A simple path: consecutive links, one direction of each span."""
+
     links: tuple
 
     def __post_init__(self):
@@ -34,7 +37,7 @@ class Path:
         object.__setattr__(self, 'links', links)
         if not links:
             raise ValueError('a path needs at least one link')
-        for a, b in zip(links, links[1:]):
+        for a, b in itertools.pairwise(links):
             if a.dst != b.src:
                 raise ValueError(f'links {a.src}->{a.dst} and {b.src}->{b.dst} are not consecutive')
         if len(set(self.sites)) != len(self.sites):
@@ -84,21 +87,34 @@ class NoPath(Exception):
 
     _LAZY = ('reason', 'widest_gbps', 'widest_within_bound_gbps')
 
-    def __init__(self, reason=None, *, constraint, src, dst, gbps, max_latency_ms=None,
-                 widest_gbps=None, widest_within_bound_gbps=None, min_latency_ms=None,
-                 min_latency_any_ms=None, spans=(), explain=None):
+    def __init__(
+        self,
+        reason=None,
+        *,
+        constraint,
+        src,
+        dst,
+        gbps,
+        max_latency_ms=None,
+        widest_gbps=None,
+        widest_within_bound_gbps=None,
+        min_latency_ms=None,
+        min_latency_any_ms=None,
+        spans=(),
+        explain=None,
+    ):
         super().__init__()
         if explain is None:
             self.reason = reason
             self.widest_gbps = widest_gbps
             self.widest_within_bound_gbps = widest_within_bound_gbps
         else:
-            self._explain = explain     # () -> {name: value} of the _LAZY attributes
+            self._explain = explain  # () -> {name: value} of the _LAZY attributes
         self.constraint = constraint
         self.src, self.dst, self.gbps, self.max_latency_ms = src, dst, gbps, max_latency_ms
         self.min_latency_ms = min_latency_ms
         self.min_latency_any_ms = min_latency_any_ms
-        self.spans = tuple(spans)   # for 'protection': the spans every path must share
+        self.spans = tuple(spans)  # for 'protection': the spans every path must share
 
     def __getattr__(self, name):
         """The widest figures take a dozen path searches (tens of ms on a large fabric), and
@@ -136,17 +152,22 @@ def _check_ends(topology, src, dst):
 def _usable(topology, gbps, available_gbps, avoid_spans):
     """The link filter: `neighbours` already skips down spans; prune avoided and thin links.
     gbps=None means no bandwidth constraint at all (not even a non-negative availability)."""
+
     def ok(link):
         if topology.span_of(link).span_id in avoid_spans:
             return False
         return gbps is None or available_gbps(link) >= gbps - EPS
+
     return ok
 
 
 def _shortest(topology, src, dst, usable):
     """The lowest-latency Path over usable links, or None."""
-    links = _lowest(src, dst, lambda site: ((link, topology.delay_ms(link))
-                                            for link in topology.neighbours(site) if usable(link)))
+    links = _lowest(
+        src,
+        dst,
+        lambda site: ((link, topology.delay_ms(link)) for link in topology.neighbours(site) if usable(link)),
+    )
     return None if links is None else Path(links)
 
 
@@ -169,13 +190,13 @@ def _lowest(src, dst, arcs):
             if link.dst in settled or link.dst in sites:
                 continue
             total = latency + delay
-            heapq.heappush(heap, (round(total, _KEY_DIGITS), hops + 1, sites + (link.dst,),
-                                  total, links + (link,)))
+            heapq.heappush(
+                heap, (round(total, _KEY_DIGITS), hops + 1, sites + (link.dst,), total, links + (link,))
+            )
     return None
 
 
-def lowest_latency_path(topology, src, dst, gbps=None, available_gbps=None,
-                        avoid_spans=frozenset()):
+def lowest_latency_path(topology, src, dst, gbps=None, available_gbps=None, avoid_spans=frozenset()):
     """The lowest-latency path from src to dst over up spans, using only links with `gbps`
     available (no bandwidth constraint when gbps is None); None when no such path exists."""
     _check_ends(topology, src, dst)
@@ -190,8 +211,7 @@ def min_latency_ms(topology, src, dst, gbps=None, available_gbps=None, avoid_spa
     return None if path is None else path.latency_ms(topology)
 
 
-def widest_gbps(topology, src, dst, available_gbps, max_latency_ms=None,
-                avoid_spans=frozenset()):
+def widest_gbps(topology, src, dst, available_gbps, max_latency_ms=None, avoid_spans=frozenset()):
     """The largest bandwidth a single path from src to dst could carry, among paths within
     `max_latency_ms` when given; None when no path (within the bound) exists.
 
@@ -203,22 +223,27 @@ def widest_gbps(topology, src, dst, available_gbps, max_latency_ms=None,
 
     def fits(c):
         path = _shortest(topology, src, dst, _usable(topology, c, available_gbps, avoid_spans))
-        return path is not None and (max_latency_ms is None
-                                     or path.latency_ms(topology) <= max_latency_ms + EPS)
+        return path is not None and (
+            max_latency_ms is None or path.latency_ms(topology) <= max_latency_ms + EPS
+        )
 
-    candidates = sorted({available_gbps(link) for link in topology.links()
-                         if topology.span_of(link).up
-                         and topology.span_of(link).span_id not in avoid_spans})
+    candidates = sorted(
+        {
+            available_gbps(link)
+            for link in topology.links()
+            if topology.span_of(link).up and topology.span_of(link).span_id not in avoid_spans
+        }
+    )
     if not candidates or not fits(candidates[0]):
         return None
-    lo, hi = 0, len(candidates) - 1        # invariant: fits(candidates[lo])
+    lo, hi = 0, len(candidates) - 1  # invariant: fits(candidates[lo])
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if fits(candidates[mid]):
             lo = mid
         else:
             hi = mid - 1
-    return max(candidates[lo], 0.0)        # an over-booked link carries nothing, not less
+    return max(candidates[lo], 0.0)  # an over-booked link carries nothing, not less
 
 
 def _fmt(x, unit):
@@ -234,36 +259,46 @@ def _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms, avoid_spa
 
     def explain():
         widest = widest_gbps(topology, src, dst, available_gbps, None, avoid_spans)
-        within = (widest if max_latency_ms is None else
-                  widest_gbps(topology, src, dst, available_gbps, max_latency_ms, avoid_spans))
+        within = (
+            widest
+            if max_latency_ms is None
+            else widest_gbps(topology, src, dst, available_gbps, max_latency_ms, avoid_spans)
+        )
         where = f'from {src} to {dst}'
         if avoid_spans:
             where += f' avoiding {", ".join(sorted(avoid_spans))}'
         if constraint == 'connectivity':
             reason = f'no path {where} over spans that are up'
         elif constraint == 'bandwidth':
-            reason = (f'no path {where} has {gbps:g} Gb/s available; the widest carries '
-                      f'{_fmt(widest, "Gb/s")}')
+            reason = f'no path {where} has {gbps:g} Gb/s available; the widest carries {_fmt(widest, "Gb/s")}'
             if max_latency_ms is not None:
                 reason += f' (within the {max_latency_ms:g} ms bound: {_fmt(within, "Gb/s")})'
         else:
-            reason = (f'the lowest-latency path {where} with {gbps:g} Gb/s takes {at_gbps:g} ms, '
-                      f'over the {max_latency_ms:g} ms bound; the widest path within '
-                      f'{max_latency_ms:g} ms carries {_fmt(within, "Gb/s")}; the lowest latency '
-                      f'at any bandwidth is {any_bw:g} ms')
+            reason = (
+                f'the lowest-latency path {where} with {gbps:g} Gb/s takes {at_gbps:g} ms, '
+                f'over the {max_latency_ms:g} ms bound; the widest path within '
+                f'{max_latency_ms:g} ms carries {_fmt(within, "Gb/s")}; the lowest latency '
+                f'at any bandwidth is {any_bw:g} ms'
+            )
         return {'reason': reason, 'widest_gbps': widest, 'widest_within_bound_gbps': within}
 
-    return NoPath(constraint=constraint, src=src, dst=dst, gbps=gbps,
-                  max_latency_ms=max_latency_ms, min_latency_ms=at_gbps,
-                  min_latency_any_ms=any_bw, explain=explain)
+    return NoPath(
+        constraint=constraint,
+        src=src,
+        dst=dst,
+        gbps=gbps,
+        max_latency_ms=max_latency_ms,
+        min_latency_ms=at_gbps,
+        min_latency_any_ms=any_bw,
+        explain=explain,
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # Public path computation
 
 
-def find_path(topology, src, dst, gbps, available_gbps, max_latency_ms=None,
-              avoid_spans=frozenset()):
+def find_path(topology, src, dst, gbps, available_gbps, max_latency_ms=None, avoid_spans=frozenset()):
     """The lowest-latency path from src to dst using only links with `gbps` available,
     over up spans, not using `avoid_spans`; NoPath when none, or when it exceeds the bound
     (the lowest-latency feasible path is over the bound, so every feasible path is)."""
@@ -273,14 +308,12 @@ def find_path(topology, src, dst, gbps, available_gbps, max_latency_ms=None,
     available_gbps = _as_callable(available_gbps)
     avoid_spans = frozenset(avoid_spans)
     path = _shortest(topology, src, dst, _usable(topology, gbps, available_gbps, avoid_spans))
-    if path is None or (max_latency_ms is not None
-                        and path.latency_ms(topology) > max_latency_ms + EPS):
+    if path is None or (max_latency_ms is not None and path.latency_ms(topology) > max_latency_ms + EPS):
         raise _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms, avoid_spans, path)
     return path
 
 
-def k_paths(topology, src, dst, k, gbps, available_gbps, max_latency_ms=None,
-            avoid_spans=frozenset()):
+def k_paths(topology, src, dst, k, gbps, available_gbps, max_latency_ms=None, avoid_spans=frozenset()):
     """Up to k simple paths from src to dst, lowest latency first (Yen's algorithm), each
     with `gbps` available on every link, over up spans, within the bound: the choices a
     joint placement weighs (controller/core/packing.py). [] when none fits. Ties as in
@@ -288,8 +321,10 @@ def k_paths(topology, src, dst, k, gbps, available_gbps, max_latency_ms=None,
     site of every path found, and a batch asks for hundreds of intents."""
     _check_ends(topology, src, dst)
     usable = _usable(topology, gbps, _as_callable(available_gbps), frozenset(avoid_spans))
-    graph = {site: [(link, topology.delay_ms(link)) for link in topology.neighbours(site) if usable(link)]
-             for site in topology.sites}
+    graph = {
+        site: [(link, topology.delay_ms(link)) for link in topology.neighbours(site) if usable(link)]
+        for site in topology.sites
+    }
     found, candidates, seen = [], [], set()
 
     def consider(links):
@@ -297,8 +332,9 @@ def k_paths(topology, src, dst, k, gbps, available_gbps, max_latency_ms=None,
             seen.add(links)
             latency = sum(topology.delay_ms(link) for link in links)
             path = Path(links)
-            heapq.heappush(candidates, ((round(latency, _KEY_DIGITS), len(links), path.sites),
-                                        len(seen), path))
+            heapq.heappush(
+                candidates, ((round(latency, _KEY_DIGITS), len(links), path.sites), len(seen), path)
+            )
 
     first = _lowest(src, dst, graph.__getitem__)
     if first is not None:
@@ -306,22 +342,27 @@ def k_paths(topology, src, dst, k, gbps, available_gbps, max_latency_ms=None,
     while candidates and len(found) < k:
         (latency, _, _), _, path = heapq.heappop(candidates)
         if max_latency_ms is not None and latency > max_latency_ms + EPS:
-            break                 # the rest are slower still
+            break  # the rest are slower still
         found.append(path)
         for i in range(path.hops):
             root = path.links[:i]
             banned = {p.links[i] for p in found if p.links[:i] == root}
             root_sites = frozenset(path.sites[:i])
-            spur = _lowest(path.sites[i], dst, lambda site: [
-                (link, delay) for link, delay in graph[site]
-                if link not in banned and link.dst not in root_sites])
+            spur = _lowest(
+                path.sites[i],
+                dst,
+                lambda site: [
+                    (link, delay)
+                    for link, delay in graph[site]
+                    if link not in banned and link.dst not in root_sites
+                ],
+            )
             if spur is not None:
                 consider(root + spur)
     return found
 
 
-def find_protected(topology, src, dst, gbps, available_gbps, max_latency_ms=None,
-                   avoid_spans=frozenset()):
+def find_protected(topology, src, dst, gbps, available_gbps, max_latency_ms=None, avoid_spans=frozenset()):
     """(primary, backup): two span-disjoint paths (no span in common in either direction),
     each with `gbps` available on every link and within the bound; the primary is the one
     with the lower latency.
@@ -345,35 +386,52 @@ def find_protected(topology, src, dst, gbps, available_gbps, max_latency_ms=None
     pair = _bhandari(topology, src, dst, usable, first)
     if pair is None:
         # Spans of the shortest path without which dst is unreachable: every path needs them.
-        cut = [sid for sid in first.span_ids(topology)
-               if _shortest(topology, src, dst,
-                            _usable(topology, gbps, available_gbps, avoid_spans | {sid})) is None]
-        named = (f'every path with {gbps:g} Gb/s crosses span {", ".join(cut)}' if cut else
-                 'the paths that have the bandwidth cannot avoid sharing a span')
-        raise NoPath(f'no two span-disjoint paths from {src} to {dst} for protection: {named}',
-                     constraint='protection', src=src, dst=dst, gbps=gbps,
-                     max_latency_ms=max_latency_ms, spans=cut,
-                     min_latency_ms=first.latency_ms(topology))
-    primary, backup = sorted(pair, key=lambda p: (round(p.latency_ms(topology), _KEY_DIGITS),
-                                                  p.hops, p.sites))
+        cut = [
+            sid
+            for sid in first.span_ids(topology)
+            if _shortest(topology, src, dst, _usable(topology, gbps, available_gbps, avoid_spans | {sid}))
+            is None
+        ]
+        named = (
+            f'every path with {gbps:g} Gb/s crosses span {", ".join(cut)}'
+            if cut
+            else 'the paths that have the bandwidth cannot avoid sharing a span'
+        )
+        raise NoPath(
+            f'no two span-disjoint paths from {src} to {dst} for protection: {named}',
+            constraint='protection',
+            src=src,
+            dst=dst,
+            gbps=gbps,
+            max_latency_ms=max_latency_ms,
+            spans=cut,
+            min_latency_ms=first.latency_ms(topology),
+        )
+    primary, backup = sorted(
+        pair, key=lambda p: (round(p.latency_ms(topology), _KEY_DIGITS), p.hops, p.sites)
+    )
     if max_latency_ms is not None:
         if first.latency_ms(topology) > max_latency_ms + EPS:
             # Even the fastest path with the bandwidth is too slow: not a protection issue.
-            raise _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms,
-                           avoid_spans, first)
+            raise _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms, avoid_spans, first)
         if backup.latency_ms(topology) > max_latency_ms + EPS:
-            raise _protection_over_bound(topology, src, dst, gbps, max_latency_ms,
-                                         primary, backup)
+            raise _protection_over_bound(topology, src, dst, gbps, max_latency_ms, primary, backup)
     return primary, backup
 
 
 def _protection_over_bound(topology, src, dst, gbps, max_latency_ms, primary, backup):
     lat_p, lat_b = primary.latency_ms(topology), backup.latency_ms(topology)
-    return NoPath(f'protection from {src} to {dst} with {gbps:g} Gb/s: the span-disjoint '
-                  f'pair with the least total latency takes {lat_p:g} ms and {lat_b:g} ms, '
-                  f'over the {max_latency_ms:g} ms bound (other pairs are not searched)',
-                  constraint='protection', src=src, dst=dst, gbps=gbps,
-                  max_latency_ms=max_latency_ms, min_latency_ms=lat_p)
+    return NoPath(
+        f'protection from {src} to {dst} with {gbps:g} Gb/s: the span-disjoint '
+        f'pair with the least total latency takes {lat_p:g} ms and {lat_b:g} ms, '
+        f'over the {max_latency_ms:g} ms bound (other pairs are not searched)',
+        constraint='protection',
+        src=src,
+        dst=dst,
+        gbps=gbps,
+        max_latency_ms=max_latency_ms,
+        min_latency_ms=lat_p,
+    )
 
 
 def _bhandari(topology, src, dst, usable, first):
@@ -386,7 +444,7 @@ def _bhandari(topology, src, dst, usable, first):
     minus cancelled pairs splits into the two disjoint paths."""
     on_first = set(first.links)
     first_spans = {topology.span_of(link).span_id for link in on_first}
-    arcs = []   # (from, to, weight, link, cancels)
+    arcs = []  # (from, to, weight, link, cancels)
     for site in topology.sites:
         for link in sorted(topology.neighbours(site), key=lambda l: l.dst):
             if topology.span_of(link).span_id in first_spans or not usable(link):
@@ -408,7 +466,7 @@ def _bhandari(topology, src, dst, usable, first):
 
     chosen, cancelled, site, seen = [], set(), dst, set()
     while site != src:
-        if site in seen:        # cannot happen without a negative cycle; fail safe
+        if site in seen:  # cannot happen without a negative cycle; fail safe
             return None
         seen.add(site)
         a, link, cancels = via[site]
@@ -432,8 +490,8 @@ def _split(src, dst, links):
                 return None
             link = out[site].pop(0)
             visited = [l.src for l in walk]
-            if link.dst in visited:          # a loop back: drop it, the flow is still valid
-                walk = walk[:visited.index(link.dst)]
+            if link.dst in visited:  # a loop back: drop it, the flow is still valid
+                walk = walk[: visited.index(link.dst)]
             else:
                 walk.append(link)
             site = link.dst

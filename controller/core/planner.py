@@ -29,48 +29,28 @@ events, store). What it decides:
 - **batch order**: intents placed together (retries, a restart, re-optimization) go class
   by class, then fewest hops first, then largest first.
 """
+
 import math
 from collections import deque
-from dataclasses import dataclass, field
 
-from controller.core.intent import ServiceClass, State
+from controller.core.intent import State
+from topologies.model.order import ServiceClass
+from topologies.model.policy import Policy
 
 RANK = {ServiceClass.REALTIME: 0, ServiceClass.PRIORITY: 1, ServiceClass.BULK: 2}
-
-
-@dataclass(frozen=True)
-class Policy:
-    """The operator's knobs (naas-controller --policy FILE; docs/policy.md)."""
-    reoptimize_every_s: float = 30.0
-    min_gain_ms: float = 1.0          # a move for latency gain must save this much ...
-    min_gain_ratio: float = 0.05      # ... and this fraction of the path's latency
-    span_hold_s: float = 10.0         # a span back up is used for moves after this long up,
-    flap_window_s: float = 300.0      # doubled per other time it went down within this window,
-    max_hold_s: float = 320.0         # at most this long
-    move_hold_s: float = 30.0         # an intent moves for gain at most once per this
-    congestion_ratio: float = 0.95    # of a span's capacity, measured
-    congestion_samples: int = 2       # consecutive readings above it
-    preemption: bool = True
-    exempt_tenants: frozenset = frozenset()   # never preempted
-    span_headroom: dict = field(default_factory=dict)   # span id -> headroom fraction
-    batch_seconds: float = 2.0        # the solver's time for placing a batch of orders together
-
-    def hold_s(self, downs):
-        """How long a span must stay up after coming back, having gone down `downs` times."""
-        return min(self.max_hold_s, self.span_hold_s * 2 ** max(0, downs - 1))
 
 
 class Planner:
     def __init__(self, policy=None, now=0.0):
         self.policy = policy or Policy()
-        self._downs = {}           # span id -> deque of when it went down
-        self._up_since = {}        # span id -> when it last came up
-        self._moved_at = {}        # intent id -> when it last moved for gain
-        self._hot = {}             # link -> consecutive readings above the threshold
-        self.squeezed = set()      # intent ids whose excess is squeezed
-        self.displaced = set()     # intent ids moved off their path by the network, not by choice
+        self._downs = {}  # span id -> deque of when it went down
+        self._up_since = {}  # span id -> when it last came up
+        self._moved_at = {}  # intent id -> when it last moved for gain
+        self._hot = {}  # link -> consecutive readings above the threshold
+        self.squeezed = set()  # intent ids whose excess is squeezed
+        self.displaced = set()  # intent ids moved off their path by the network, not by choice
         self.last_reoptimized = now
-        self.wanted = False        # a re-optimization is due (the network got better)
+        self.wanted = False  # a re-optimization is due (the network got better)
 
     # --- facts ------------------------------------------------------------------------------
 
@@ -125,9 +105,14 @@ class Planner:
             ms = placement.primary.latency_ms(topology)
             if ms > intent.max_latency_ms + 1e-9:
                 slow = max(placement.primary.links, key=topology.delay_ms)
-                out.append((intent, f'latency {ms:.1f} ms over the {intent.max_latency_ms:g} ms '
-                                    f'bound (span {topology.span_of(slow).span_id} measured '
-                                    f'{topology.delay_ms(slow):.1f} ms)'))
+                out.append(
+                    (
+                        intent,
+                        f'latency {ms:.1f} ms over the {intent.max_latency_ms:g} ms '
+                        f'bound (span {topology.span_of(slow).span_id} measured '
+                        f'{topology.delay_ms(slow):.1f} ms)',
+                    )
+                )
         return out
 
     # --- re-optimization ------------------------------------------------------------------------
@@ -164,26 +149,37 @@ class Planner:
         return n // self.policy.congestion_samples if n % self.policy.congestion_samples == 0 else 0
 
     def congested(self, topology):
-        return {topology.span_of(link).span_id for link, n in self._hot.items()
-                if n >= self.policy.congestion_samples}
+        return {
+            topology.span_of(link).span_id
+            for link, n in self._hot.items()
+            if n >= self.policy.congestion_samples
+        }
 
     def shed_order(self, intents_on_span):
         """Who gives way on a congested span: lowest class first, newest first; never REALTIME."""
-        return sorted((i for i in intents_on_span if i.service_class is not ServiceClass.REALTIME),
-                      key=lambda i: (-RANK[i.service_class], -i.number))
+        return sorted(
+            (i for i in intents_on_span if i.service_class is not ServiceClass.REALTIME),
+            key=lambda i: (-RANK[i.service_class], -i.number),
+        )
 
     # --- preemption ---------------------------------------------------------------------------
 
     def may_move_for(self, newcomer, intent):
         """Whether a placed intent may be moved aside to make room for `newcomer`: installed
         (not mid-move), and not of a higher class."""
-        return (intent.state is State.INSTALLED and intent.id != newcomer.id
-                and RANK[intent.service_class] >= RANK[newcomer.service_class])
+        return (
+            intent.state is State.INSTALLED
+            and intent.id != newcomer.id
+            and RANK[intent.service_class] >= RANK[newcomer.service_class]
+        )
 
     def may_preempt(self, winner, loser):
-        return (self.policy.preemption and loser.tenant not in self.policy.exempt_tenants
-                and RANK[loser.service_class] > RANK[winner.service_class]
-                and loser.state is not State.WITHDRAWING)
+        return (
+            self.policy.preemption
+            and loser.tenant not in self.policy.exempt_tenants
+            and RANK[loser.service_class] > RANK[winner.service_class]
+            and loser.state is not State.WITHDRAWING
+        )
 
 
 def by_class(intents):
@@ -195,5 +191,4 @@ def batch_order(intents, hops):
     """Intents to place together, in an order that packs the spans well: class by class,
     then fewest hops on the lowest-latency path (`hops(intent)`: a short path takes fewer
     spans per Gb/s), then largest first (the small ones fill the gaps), then oldest."""
-    return sorted(intents, key=lambda i: (RANK[i.service_class], hops(i), -i.bandwidth_gbps,
-                                          i.number))
+    return sorted(intents, key=lambda i: (RANK[i.service_class], hops(i), -i.bandwidth_gbps, i.number))

@@ -15,9 +15,10 @@ So a moved intent is carried by its old path until the new one is complete, and 
 never installed before the meter or group it uses (Open vSwitch rejects that). A group is
 named by its route's label, so a moved route's groups are new ones, never modified in use.
 """
+
 from dataclasses import dataclass, field
 
-DRAIN_MARGIN_S = 0.05     # what switches and span emulators add on top of the spans' delays
+DRAIN_MARGIN_S = 0.05  # what switches and span emulators add on top of the spans' delays
 DRAIN_MAX_S = 1.0
 
 
@@ -26,6 +27,7 @@ class Changes:
     """Per phase, per dpid: a list of (op, item); op is 'add_meter', 'modify_meter',
     'add_group', 'modify_group', 'add' (add or replace a flow), 'delete' (a flow),
     'delete_meter' or 'delete_group'."""
+
     phases: list = field(default_factory=lambda: [{}, {}, {}])
 
     def put(self, phase, dpid, op, item):
@@ -92,5 +94,5 @@ def diff_all(plan, installed):
 
 def _order(key):
     """Deterministic: by table, then priority high first, then match."""
-    dpid, table, priority, match = key
+    _dpid, table, priority, match = key
     return (table, -priority, repr(match))

@@ -4,12 +4,14 @@ direction. Capacities come from the fabric file, never from the port speed OVS r
 A span has two directions (links), `a->b` and `b->a`: reservations and measurements are
 per direction, because traffic and queues are.
 """
+
 from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
 class Link:
     """One direction of a span."""
+
     src: str
     dst: str
 
@@ -23,9 +25,9 @@ class SpanState:
     a: str
     b: str
     capacity_gbps: float
-    prior_delay_ms: float                  # from the fabric file: used until measured
+    prior_delay_ms: float  # from the fabric file: used until measured
     up: bool = True
-    measured_delay_ms: dict = field(default_factory=dict)   # Link -> (ms, when)
+    measured_delay_ms: dict = field(default_factory=dict)  # Link -> (ms, when)
 
     def links(self):
         return Link(self.a, self.b), Link(self.b, self.a)
@@ -38,19 +40,21 @@ class Topology:
         self.sites = tuple(sites)
         self.spans = {s.span_id: s for s in spans}
         self._by_link = {link: s for s in spans for link in s.links()}
-        self._out = {site: [] for site in self.sites}     # site -> links leaving it
+        self._out = {site: [] for site in self.sites}  # site -> links leaving it
         for link in self._by_link:
             self._out[link.src].append(link)
 
     @classmethod
     def from_fabric(cls, fabric):
-        return cls(fabric.sites, [SpanState(s.id, s.a, s.b, s.capacity_gbps, s.delay_ms)
-                                  for s in fabric.spans])
+        return cls(
+            fabric.sites, [SpanState(s.id, s.a, s.b, s.capacity_gbps, s.delay_ms) for s in fabric.spans]
+        )
 
     def copy(self):
         """An independent copy (spans' states and delays), to compute on off the runtime's lock."""
-        return Topology(self.sites, [replace(s, measured_delay_ms=dict(s.measured_delay_ms))
-                                     for s in self.spans.values()])
+        return Topology(
+            self.sites, [replace(s, measured_delay_ms=dict(s.measured_delay_ms)) for s in self.spans.values()]
+        )
 
     def span_of(self, link):
         return self._by_link[link]

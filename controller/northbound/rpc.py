@@ -1,5 +1,6 @@
 """What every API method does first and last: find the caller from its bearer token
 (UNAUTHENTICATED without a valid one), and turn the core's refusals into status codes."""
+
 import functools
 import inspect
 import logging
@@ -14,11 +15,14 @@ LOG = logging.getLogger('naas.northbound')
 
 def rpc(method):
     """Decorate a servicer method `(self, request, context, caller)`; the servicer has `auth`."""
+
     def caller_of(self, context):
         caller = self.auth.caller(context.invocation_metadata())
         if caller is None:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                          'authorization: send a valid token as "authorization: Bearer <token>"')
+            context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                'authorization: send a valid token as "authorization: Bearer <token>"',
+            )
         return caller
 
     def refuse(context, caller, error):
@@ -27,6 +31,7 @@ def rpc(method):
         context.abort(code, str(error))
 
     if inspect.isgeneratorfunction(method):
+
         @functools.wraps(method)
         def stream(self, request, context):
             caller = caller_of(self, context)
@@ -34,6 +39,7 @@ def rpc(method):
                 yield from method(self, request, context, caller)
             except CoreError as e:
                 refuse(context, caller, e)
+
         return stream
 
     @functools.wraps(method)
@@ -43,4 +49,5 @@ def rpc(method):
             return method(self, request, context, caller)
         except CoreError as e:
             refuse(context, caller, e)
+
     return unary

@@ -1,5 +1,6 @@
 """The gRPC server: IntentService and TopologyService, plus standard health checking and
 server reflection (unauthenticated, so generic gRPC tools work), in or out of TLS."""
+
 from concurrent import futures
 
 import grpc
@@ -8,20 +9,28 @@ from grpc_reflection.v1alpha import reflection
 
 from controller.northbound.intents import IntentService
 from controller.northbound.topology import TopologyService
-from naas.v1 import intent_service_pb2, intent_service_pb2_grpc, topology_service_pb2, topology_service_pb2_grpc
+from naas.v1 import (
+    intent_service_pb2,
+    intent_service_pb2_grpc,
+    topology_service_pb2,
+    topology_service_pb2_grpc,
+)
 
 # Watch streams hold a thread each for as long as they last: leave room for them.
 MAX_WORKERS = 128
-SERVICES = (intent_service_pb2.DESCRIPTOR.services_by_name['IntentService'].full_name,
-            topology_service_pb2.DESCRIPTOR.services_by_name['TopologyService'].full_name)
+SERVICES = (
+    intent_service_pb2.DESCRIPTOR.services_by_name['IntentService'].full_name,
+    topology_service_pb2.DESCRIPTOR.services_by_name['TopologyService'].full_name,
+)
 
 
 def create_server(runtime, auth, address, tls=None):
     """A started server on `address` ('127.0.0.1:0' picks a port) -> (server, port).
     `tls`: (certificate PEM bytes, private key PEM bytes) or None."""
     # No SO_REUSEPORT: a second controller on the same port must fail, not share it.
-    server = grpc.server(futures.ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix='grpc'),
-                         options=[('grpc.so_reuseport', 0)])
+    server = grpc.server(
+        futures.ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix='grpc'), options=[('grpc.so_reuseport', 0)]
+    )
     intent_service_pb2_grpc.add_IntentServiceServicer_to_server(IntentService(runtime, auth), server)
     topology_service_pb2_grpc.add_TopologyServiceServicer_to_server(TopologyService(runtime, auth), server)
     checker = health.HealthServicer()

@@ -1,4 +1,5 @@
 """TopologyService: the fabric as the controller sees it, now and as it changes."""
+
 import threading
 
 import grpc
@@ -9,7 +10,7 @@ from naas.v1 import topology_service_pb2 as pb
 from naas.v1 import topology_service_pb2_grpc
 
 INTERVAL_MS, MIN_INTERVAL_MS = 2000, 200
-POLL_S = 0.1     # how soon a span or switch state change is noticed
+POLL_S = 0.1  # how soon a span or switch state change is noticed
 
 
 class TopologyService(topology_service_pb2_grpc.TopologyServiceServicer):
@@ -43,5 +44,7 @@ def _states(topology):
 
 
 def _core_states(core):
-    return (tuple(core.connected(site) for site in core.fabric.sites),
-            tuple(span.up for span in core.topology.spans.values()))
+    return (
+        tuple(core.connected(site) for site in core.fabric.sites),
+        tuple(span.up for span in core.topology.spans.values()),
+    )

@@ -14,6 +14,7 @@ Waiting happens in two threads of our own:
 Any exception in a handler or thread is fatal (logged, then the process stops with status 1):
 os-ken would log it and carry on with a controller whose state no one can trust.
 """
+
 import functools
 import logging
 import threading
@@ -22,7 +23,7 @@ import time
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
-from os_ken.lib.packet import arp, ethernet, ether_types, packet
+from os_ken.lib.packet import arp, ether_types, ethernet, packet
 from os_ken.ofproto import ofproto_v1_3
 
 from controller.core import arp as arp_core
@@ -31,7 +32,7 @@ from controller.core import reconcile
 from controller.core.measurement import DelayEstimator, EchoTracker, UtilizationMeter
 from controller.core.topology import Link
 from controller.southbound import lldp, ofmsg
-from topologies import addressing as addr
+from topologies.model import addressing as addr
 
 LOG = logging.getLogger('naas.southbound')
 REPLY_TIMEOUT_S = 5.0
@@ -43,13 +44,14 @@ PROBE_INTERVAL_S = 0.5
 # times the switch's packet-out and packet-in path without a span (see _loop_s).
 LOOP_PORT = ofproto_v1_3.OFPP_CONTROLLER
 DELAY_WINDOW = 3
-STATS_EVERY = 4                 # probe rounds between port counter requests (2 s)
-DISCOVERY_GRACE_S = 10.0        # a span not seen by LLDP this long after both ends connect is reported
+STATS_EVERY = 4  # probe rounds between port counter requests (2 s)
+DISCOVERY_GRACE_S = 10.0  # a span not seen by LLDP this long after both ends connect is reported
 CONTROLLER_MAC = '02:00:00:00:00:fe'
 
 
 def fatal_on_error(method):
     """Wrap a handler or thread: an exception stops the controller instead of being swallowed."""
+
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         try:
@@ -57,6 +59,7 @@ def fatal_on_error(method):
         except Exception:
             LOG.critical('%s failed; stopping the controller', method.__name__, exc_info=True)
             self.on_fatal()
+
     return wrapper
 
 
@@ -69,7 +72,7 @@ class _Waiter:
 class _Switch:
     def __init__(self, dp, site):
         self.dp, self.site = dp, site
-        self.ready = False            # its flows and meters are known (read at connect)
+        self.ready = False  # its flows and meters are known (read at connect)
         self.flows, self.meters, self.groups = {}, {}, {}
         self.connected_at = time.monotonic()
         self.errors = []
@@ -84,17 +87,17 @@ class FabricApp(app_manager.OSKenApp):
         self.fabric = runtime.core.fabric
         self.on_fatal = on_fatal or (lambda: None)
         self.sites = {addr.dpid(s): s for s in self.fabric.sites.values()}
-        self.switches = {}                     # dpid -> _Switch
-        self._waiters = {}                     # (dpid, xid) -> _Waiter
-        self._lock = threading.Lock()          # switches and waiters
+        self.switches = {}  # dpid -> _Switch
+        self._waiters = {}  # (dpid, xid) -> _Waiter
+        self._lock = threading.Lock()  # switches and waiters
         self._stop = threading.Event()
-        self.instance = int(time.time_ns() & 0xffffffff)
+        self.instance = int(time.time_ns() & 0xFFFFFFFF)
         self.echo, self.delays, self.usage = EchoTracker(), DelayEstimator(DELAY_WINDOW), UtilizationMeter()
-        self.loops = EchoTracker()             # packet-out -> packet-in at one switch, per switch
-        self._programming = {}                 # dpid -> (start ns, end ns or None): last sync
+        self.loops = EchoTracker()  # packet-out -> packet-in at one switch, per switch
+        self._programming = {}  # dpid -> (start ns, end ns or None): last sync
         self.drain_s = reconcile.drain_s(self.fabric)
-        self.seen_links = set()                # Links LLDP has shown
-        self.reported = set()                  # discovery problems already logged
+        self.seen_links = set()  # Links LLDP has shown
+        self.reported = set()  # discovery problems already logged
         self._threads = []
 
     def start(self):
@@ -124,7 +127,7 @@ class FabricApp(app_manager.OSKenApp):
         with self._lock:
             self.switches[dp.id] = _Switch(dp, site)
         self.runtime.call(lambda core, now: core.switch_connected(dp.id, now))
-        self.runtime.plan_changed.set()        # the syncer reads and reconciles it
+        self.runtime.plan_changed.set()  # the syncer reads and reconciles it
 
     @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
     @fatal_on_error
@@ -133,7 +136,7 @@ class FabricApp(app_manager.OSKenApp):
         with self._lock:
             switch = self.switches.get(dp.id)
             if switch is None or switch.dp is not dp:
-                return                         # an older connection of a switch that came back
+                return  # an older connection of a switch that came back
             del self.switches[dp.id]
         LOG.warning('switch %s disconnected', switch.site.id)
         self.echo.forget(dp.id)
@@ -171,10 +174,16 @@ class FabricApp(app_manager.OSKenApp):
         elif eth.ethertype == ether_types.ETH_TYPE_ARP:
             self._arp_in(dp, site, in_port, pkt.get_protocol(arp.arp))
 
-    @set_ev_cls([ofp_event.EventOFPFlowStatsReply, ofp_event.EventOFPMeterConfigStatsReply,
-                 ofp_event.EventOFPGroupDescStatsReply, ofp_event.EventOFPPortDescStatsReply,
-                 ofp_event.EventOFPBarrierReply],
-                MAIN_DISPATCHER)
+    @set_ev_cls(
+        [
+            ofp_event.EventOFPFlowStatsReply,
+            ofp_event.EventOFPMeterConfigStatsReply,
+            ofp_event.EventOFPGroupDescStatsReply,
+            ofp_event.EventOFPPortDescStatsReply,
+            ofp_event.EventOFPBarrierReply,
+        ],
+        MAIN_DISPATCHER,
+    )
     @fatal_on_error
     def reply(self, ev):
         msg = ev.msg
@@ -236,15 +245,22 @@ class FabricApp(app_manager.OSKenApp):
     def _arp_in(self, dp, site, in_port, request):
         if request is None or request.opcode != arp.ARP_REQUEST:
             return
-        mac = arp_core.answer(self.fabric, site.id, in_port, request.src_ip, request.src_mac,
-                              request.dst_ip)
+        mac = arp_core.answer(self.fabric, site.id, in_port, request.src_ip, request.src_mac, request.dst_ip)
         if mac is None:
             return
         reply = packet.Packet()
-        reply.add_protocol(ethernet.ethernet(dst=request.src_mac, src=mac,
-                                             ethertype=ether_types.ETH_TYPE_ARP))
-        reply.add_protocol(arp.arp(opcode=arp.ARP_REPLY, src_mac=mac, src_ip=request.dst_ip,
-                                   dst_mac=request.src_mac, dst_ip=request.src_ip))
+        reply.add_protocol(
+            ethernet.ethernet(dst=request.src_mac, src=mac, ethertype=ether_types.ETH_TYPE_ARP)
+        )
+        reply.add_protocol(
+            arp.arp(
+                opcode=arp.ARP_REPLY,
+                src_mac=mac,
+                src_ip=request.dst_ip,
+                dst_mac=request.src_mac,
+                dst_ip=request.src_ip,
+            )
+        )
         reply.serialize()
         dp.send_msg(ofmsg.packet_out(dp, in_port, reply.data))
 
@@ -260,20 +276,34 @@ class FabricApp(app_manager.OSKenApp):
                 self.loops.measured(probe.dpid, (received_ns - probe.sent_ns) / 1e9)
             return
         link = Link(sender.id, site.id)
-        expected = (self.fabric.span(sender.id, site.id) is not None
-                    and probe.port_no == addr.span_port(self.fabric, sender.id, site.id)
-                    and in_port == addr.span_port(self.fabric, site.id, sender.id))
+        expected = (
+            self.fabric.span(sender.id, site.id) is not None
+            and probe.port_no == addr.span_port(self.fabric, sender.id, site.id)
+            and in_port == addr.span_port(self.fabric, site.id, sender.id)
+        )
         if not expected:
-            self._report(('unexpected', sender.id, probe.port_no, site.id, in_port),
-                         'unexpected link: %s port %s reaches %s port %s, not a span of the fabric',
-                         sender.id, probe.port_no, site.id, in_port)
+            self._report(
+                ('unexpected', sender.id, probe.port_no, site.id, in_port),
+                'unexpected link: %s port %s reaches %s port %s, not a span of the fabric',
+                sender.id,
+                probe.port_no,
+                site.id,
+                in_port,
+            )
             return
         self.seen_links.add(link)
-        if self._was_programming(probe.dpid, probe.sent_ns, received_ns) or \
-                self._was_programming(addr.dpid(site), probe.sent_ns, received_ns):
+        if self._was_programming(probe.dpid, probe.sent_ns, received_ns) or self._was_programming(
+            addr.dpid(site), probe.sent_ns, received_ns
+        ):
             return
-        ms = self.delays.add(link, probe.sent_ns, received_ns, self._loop_s(probe.dpid),
-                             self._loop_s(addr.dpid(site)), time.monotonic())
+        ms = self.delays.add(
+            link,
+            probe.sent_ns,
+            received_ns,
+            self._loop_s(probe.dpid),
+            self._loop_s(addr.dpid(site)),
+            time.monotonic(),
+        )
         if ms is not None:
             self.runtime.call(lambda core, now: core.delay_measured(link, ms, now))
 
@@ -355,25 +385,35 @@ class FabricApp(app_manager.OSKenApp):
         for port in ports:
             if self._peer_on(switch.site.id, port.port_no) is not None:
                 self._port(dp.id, port.port_no, _port_up(port, dp.ofproto))
-        switch.flows = {f.key: f for f in (ofmsg.flow_from_stats(dp.id, s, dp.ofproto) for s in flows)
-                        if fl.is_ours(f.cookie)}
+        switch.flows = {
+            f.key: f
+            for f in (ofmsg.flow_from_stats(dp.id, s, dp.ofproto) for s in flows)
+            if fl.is_ours(f.cookie)
+        }
         switch.meters = {m.meter_id: m for m in (ofmsg.meter_from_stats(dp.id, c) for c in meters)}
-        switch.groups = {g.group_id: g for g in (ofmsg.group_from_stats(dp.id, d, dp.ofproto)
-                                                 for d in groups)}
+        switch.groups = {
+            g.group_id: g for g in (ofmsg.group_from_stats(dp.id, d, dp.ofproto) for d in groups)
+        }
         switch.errors.clear()
         switch.ready = True
-        LOG.info('switch %s holds %d flows, %d meters and %d groups of ours', switch.site.id,
-                 len(switch.flows), len(switch.meters), len(switch.groups))
+        LOG.info(
+            'switch %s holds %d flows, %d meters and %d groups of ours',
+            switch.site.id,
+            len(switch.flows),
+            len(switch.meters),
+            len(switch.groups),
+        )
 
     def _sync(self):
         plan, generation = self.runtime.call(lambda core, now: (core.plan(), core.generation))
         switches = {s.dp.id: s for s in self._connected() if s.ready}
-        changes = reconcile.diff_all({d: plan[d] for d in switches},
-                                     {d: (s.flows, s.meters, s.groups) for d, s in switches.items()})
+        changes = reconcile.diff_all(
+            {d: plan[d] for d in switches}, {d: (s.flows, s.meters, s.groups) for d, s in switches.items()}
+        )
         failed, took = set(), []
         for number, phase in enumerate(changes.phases):
             if number == 2 and changes.drains:
-                self._stop.wait(self.drain_s)     # make-before-break: the old paths empty first
+                self._stop.wait(self.drain_s)  # make-before-break: the old paths empty first
             started = time.monotonic()
             for dpid in phase:
                 self._programming[dpid] = (time.monotonic_ns(), None)
@@ -390,8 +430,13 @@ class FabricApp(app_manager.OSKenApp):
             if failed:
                 break
         if changes:
-            LOG.info('generation %d: %d changes sent to %d switches (phases took %s ms)', generation,
-                     changes.count(), len({d for phase in changes.phases for d in phase}), '/'.join(took))
+            LOG.info(
+                'generation %d: %d changes sent to %d switches (phases took %s ms)',
+                generation,
+                changes.count(),
+                len({d for phase in changes.phases for d in phase}),
+                '/'.join(took),
+            )
         for dpid in failed:
             LOG.warning('switch %s: changes not confirmed; reading it again', switches[dpid].site.id)
             switches[dpid].ready = False
@@ -419,7 +464,7 @@ class FabricApp(app_manager.OSKenApp):
             due += PROBE_INTERVAL_S
             if self._stop.wait(max(0.0, due - time.monotonic())):
                 return
-            due = max(due, time.monotonic() - PROBE_INTERVAL_S)   # never a burst to catch up
+            due = max(due, time.monotonic() - PROBE_INTERVAL_S)  # never a burst to catch up
 
     def _probe(self, switch, stats):
         dp, p = switch.dp, switch.dp.ofproto_parser
@@ -440,12 +485,19 @@ class FabricApp(app_manager.OSKenApp):
         now = time.monotonic()
         connected = {s.site.id: s.connected_at for s in self._connected()}
         for span in self.fabric.spans:
-            if span.a in connected and span.b in connected \
-                    and now - max(connected[span.a], connected[span.b]) > DISCOVERY_GRACE_S \
-                    and self.runtime.call(lambda core, t: core.span_up(span.id)) \
-                    and not {Link(span.a, span.b), Link(span.b, span.a)} & self.seen_links:
-                self._report(('missing', span.id), 'span %s is in the fabric but LLDP has not '
-                             'crossed it in %.0f s', span.id, DISCOVERY_GRACE_S)
+            if (
+                span.a in connected
+                and span.b in connected
+                and now - max(connected[span.a], connected[span.b]) > DISCOVERY_GRACE_S
+                and self.runtime.call(lambda core, t: core.span_up(span.id))
+                and not {Link(span.a, span.b), Link(span.b, span.a)} & self.seen_links
+            ):
+                self._report(
+                    ('missing', span.id),
+                    'span %s is in the fabric but LLDP has not crossed it in %.0f s',
+                    span.id,
+                    DISCOVERY_GRACE_S,
+                )
 
 
 def _port_up(desc, ofproto):
@@ -461,7 +513,7 @@ def _record(switch, op, item):
     elif op == 'delete_meter':
         switch.meters.pop(item.meter_id, None)
         switch.flows = {k: f for k, f in switch.flows.items() if f.meter != item.meter_id}
-    elif op == 'delete_group':       # the switch removes the flows that use it
+    elif op == 'delete_group':  # the switch removes the flows that use it
         switch.groups.pop(item.group_id, None)
         switch.flows = {k: f for k, f in switch.flows.items() if ('group', item.group_id) not in f.actions}
     elif op.endswith('_group'):

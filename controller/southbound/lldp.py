@@ -11,17 +11,18 @@ and one organizationally specific TLV with the send time (u64 ns) and the contro
 `sent_ns` is opaque to the switches: only this controller reads it back, so the shim should use
 one monotonic clock (time.monotonic_ns) for sending and receiving.
 """
+
 import re
 import struct
 from dataclasses import dataclass
 
 from os_ken.lib.packet import ethernet, lldp, packet
 
-ETH_TYPE_LLDP = 0x88cc
-TTL_S = 120                       # what os-ken sends too; nothing keeps our probes that long
-OUI = b'\x02na'                   # locally administered (U/L bit set): ours, not a vendor's
+ETH_TYPE_LLDP = 0x88CC
+TTL_S = 120  # what os-ken sends too; nothing keeps our probes that long
+OUI = b'\x02na'  # locally administered (U/L bit set): ours, not a vendor's
 SUBTYPE_PROBE = 1
-_PROBE = struct.Struct('!QI')     # sent_ns, instance
+_PROBE = struct.Struct('!QI')  # sent_ns, instance
 _CHASSIS = re.compile(rb'dpid:([0-9a-f]{16})')
 _PORT = re.compile(rb'[0-9]{1,10}')
 
@@ -29,6 +30,7 @@ _PORT = re.compile(rb'[0-9]{1,10}')
 @dataclass(frozen=True)
 class Probe:
     """Where a probe was sent from (switch, span port) and when (controller clock, ns)."""
+
     dpid: int
     port_no: int
     sent_ns: int
@@ -36,21 +38,29 @@ class Probe:
 
 def build(dpid: int, port_no: int, sent_ns: int, instance: int, src_mac: str) -> bytes:
     """The probe to send out of `port_no` of switch `dpid`."""
-    for name, value, bits in (('dpid', dpid, 64), ('port_no', port_no, 32),
-                              ('sent_ns', sent_ns, 64), ('instance', instance, 32)):
+    for name, value, bits in (
+        ('dpid', dpid, 64),
+        ('port_no', port_no, 32),
+        ('sent_ns', sent_ns, 64),
+        ('instance', instance, 32),
+    ):
         if not 0 <= value < 1 << bits:
             raise ValueError(f'{name} must fit in {bits} unsigned bits, got {value}')
     pkt = packet.Packet()
     pkt.add_protocol(ethernet.ethernet(lldp.LLDP_MAC_NEAREST_BRIDGE, src_mac, ETH_TYPE_LLDP))
-    pkt.add_protocol(lldp.lldp([
-        lldp.ChassisID(subtype=lldp.ChassisID.SUB_LOCALLY_ASSIGNED,
-                       chassis_id=b'dpid:%016x' % dpid),
-        lldp.PortID(subtype=lldp.PortID.SUB_LOCALLY_ASSIGNED, port_id=b'%d' % port_no),
-        lldp.TTL(ttl=TTL_S),
-        lldp.OrganizationallySpecific(oui=OUI, subtype=SUBTYPE_PROBE,
-                                      info=_PROBE.pack(sent_ns, instance)),
-        lldp.End(),
-    ]))
+    pkt.add_protocol(
+        lldp.lldp(
+            [
+                lldp.ChassisID(subtype=lldp.ChassisID.SUB_LOCALLY_ASSIGNED, chassis_id=b'dpid:%016x' % dpid),
+                lldp.PortID(subtype=lldp.PortID.SUB_LOCALLY_ASSIGNED, port_id=b'%d' % port_no),
+                lldp.TTL(ttl=TTL_S),
+                lldp.OrganizationallySpecific(
+                    oui=OUI, subtype=SUBTYPE_PROBE, info=_PROBE.pack(sent_ns, instance)
+                ),
+                lldp.End(),
+            ]
+        )
+    )
     pkt.serialize()
     return bytes(pkt.data)
 
@@ -65,23 +75,36 @@ def parse(data: bytes, instance: int) -> Probe | None:
     """
     try:
         protocols = packet.Packet(data).protocols
-    except Exception:             # os-ken's parsers of other protocols raise on garbage
+    except Exception:  # os-ken's parsers of other protocols raise on garbage
         return None
-    if (len(protocols) < 2 or not isinstance(protocols[0], ethernet.ethernet)
-            or protocols[0].ethertype != ETH_TYPE_LLDP
-            or protocols[0].dst != lldp.LLDP_MAC_NEAREST_BRIDGE
-            or not isinstance(protocols[1], lldp.lldp)):
+    if (
+        len(protocols) < 2
+        or not isinstance(protocols[0], ethernet.ethernet)
+        or protocols[0].ethertype != ETH_TYPE_LLDP
+        or protocols[0].dst != lldp.LLDP_MAC_NEAREST_BRIDGE
+        or not isinstance(protocols[1], lldp.lldp)
+    ):
         return None
     tlvs = protocols[1].tlvs
-    if (len(tlvs) < 5 or not isinstance(tlvs[0], lldp.ChassisID)
-            or not isinstance(tlvs[1], lldp.PortID) or not isinstance(tlvs[-1], lldp.End)
-            or tlvs[0].subtype != lldp.ChassisID.SUB_LOCALLY_ASSIGNED
-            or tlvs[1].subtype != lldp.PortID.SUB_LOCALLY_ASSIGNED):
+    if (
+        len(tlvs) < 5
+        or not isinstance(tlvs[0], lldp.ChassisID)
+        or not isinstance(tlvs[1], lldp.PortID)
+        or not isinstance(tlvs[-1], lldp.End)
+        or tlvs[0].subtype != lldp.ChassisID.SUB_LOCALLY_ASSIGNED
+        or tlvs[1].subtype != lldp.PortID.SUB_LOCALLY_ASSIGNED
+    ):
         return None
     chassis = _CHASSIS.fullmatch(bytes(tlvs[0].chassis_id))
     port = _PORT.fullmatch(bytes(tlvs[1].port_id))
-    probe = next((bytes(t.info) for t in tlvs if isinstance(t, lldp.OrganizationallySpecific)
-                  and t.oui == OUI and t.subtype == SUBTYPE_PROBE), None)
+    probe = next(
+        (
+            bytes(t.info)
+            for t in tlvs
+            if isinstance(t, lldp.OrganizationallySpecific) and t.oui == OUI and t.subtype == SUBTYPE_PROBE
+        ),
+        None,
+    )
     if not chassis or not port or probe is None or len(probe) != _PROBE.size:
         return None
     port_no = int(port.group())

@@ -2,9 +2,10 @@
 plan as soon as it changes. For trying and testing the API, and benchmarking it, without an
 emulated fabric (`naas-controller --southbound loopback`); nothing is measured, so spans keep
 the fabric file's delays."""
+
 import threading
 
-from topologies import addressing as addr
+from topologies.model import addressing as addr
 
 
 class Loopback:
@@ -19,6 +20,7 @@ class Loopback:
             for dpid in self.dpids:
                 core.switch_connected(dpid, now)
             self._confirm(core, now)
+
         self.runtime.call(connect)
         self._thread.start()
         return self

@@ -3,9 +3,10 @@ switch reports back to the same plain data, so the plan and the switch compare a
 
 Messages are built for a datapath (os-ken needs its ofproto modules); nothing here sends.
 """
+
 from controller.core import flows as fl
 
-ALL_COOKIES = 0xffffffffffffffff
+ALL_COOKIES = 0xFFFFFFFFFFFFFFFF
 
 
 def flow_add(dp, flow):
@@ -15,41 +16,62 @@ def flow_add(dp, flow):
     if flow.meter is not None:
         instructions.append(p.OFPInstructionMeter(flow.meter, o.OFPIT_METER))
     if flow.actions:
-        instructions.append(p.OFPInstructionActions(o.OFPIT_APPLY_ACTIONS,
-                                                    [_action(dp, a) for a in flow.actions]))
-    return p.OFPFlowMod(dp, cookie=flow.cookie, table_id=flow.table, command=o.OFPFC_ADD,
-                        priority=flow.priority, match=p.OFPMatch(**dict(flow.match)),
-                        instructions=instructions)
+        instructions.append(
+            p.OFPInstructionActions(o.OFPIT_APPLY_ACTIONS, [_action(dp, a) for a in flow.actions])
+        )
+    return p.OFPFlowMod(
+        dp,
+        cookie=flow.cookie,
+        table_id=flow.table,
+        command=o.OFPFC_ADD,
+        priority=flow.priority,
+        match=p.OFPMatch(**dict(flow.match)),
+        instructions=instructions,
+    )
 
 
 def flow_delete(dp, flow):
     """Delete exactly this flow (strict: same priority and match, and its cookie)."""
     p, o = dp.ofproto_parser, dp.ofproto
-    return p.OFPFlowMod(dp, cookie=flow.cookie, cookie_mask=ALL_COOKIES, table_id=flow.table,
-                        command=o.OFPFC_DELETE_STRICT, priority=flow.priority,
-                        out_port=o.OFPP_ANY, out_group=o.OFPG_ANY,
-                        match=p.OFPMatch(**dict(flow.match)))
+    return p.OFPFlowMod(
+        dp,
+        cookie=flow.cookie,
+        cookie_mask=ALL_COOKIES,
+        table_id=flow.table,
+        command=o.OFPFC_DELETE_STRICT,
+        priority=flow.priority,
+        out_port=o.OFPP_ANY,
+        out_group=o.OFPG_ANY,
+        match=p.OFPMatch(**dict(flow.match)),
+    )
 
 
 def meter_mod(dp, meter, command):
     """command: 'add_meter', 'modify_meter' or 'delete_meter'."""
     p, o = dp.ofproto_parser, dp.ofproto
-    code = {'add_meter': o.OFPMC_ADD, 'modify_meter': o.OFPMC_MODIFY,
-            'delete_meter': o.OFPMC_DELETE}[command]
-    bands = [] if command == 'delete_meter' else [
-        p.OFPMeterBandDrop(rate=meter.rate_kbps, burst_size=meter.burst_kbits)]
-    return p.OFPMeterMod(dp, command=code, flags=o.OFPMF_KBPS | o.OFPMF_BURST,
-                         meter_id=meter.meter_id, bands=bands)
+    code = {'add_meter': o.OFPMC_ADD, 'modify_meter': o.OFPMC_MODIFY, 'delete_meter': o.OFPMC_DELETE}[command]
+    bands = (
+        []
+        if command == 'delete_meter'
+        else [p.OFPMeterBandDrop(rate=meter.rate_kbps, burst_size=meter.burst_kbits)]
+    )
+    return p.OFPMeterMod(
+        dp, command=code, flags=o.OFPMF_KBPS | o.OFPMF_BURST, meter_id=meter.meter_id, bands=bands
+    )
 
 
 def group_mod(dp, group, command):
     """command: 'add_group', 'modify_group' or 'delete_group'; groups are fast-failover."""
     p, o = dp.ofproto_parser, dp.ofproto
-    code = {'add_group': o.OFPGC_ADD, 'modify_group': o.OFPGC_MODIFY,
-            'delete_group': o.OFPGC_DELETE}[command]
-    buckets = [] if command == 'delete_group' else [
-        p.OFPBucket(watch_port=port, actions=[_action(dp, a) for a in actions])
-        for port, actions in group.buckets]
+    code = {'add_group': o.OFPGC_ADD, 'modify_group': o.OFPGC_MODIFY, 'delete_group': o.OFPGC_DELETE}[command]
+    buckets = (
+        []
+        if command == 'delete_group'
+        else [
+            p.OFPBucket(watch_port=port, actions=[_action(dp, a) for a in actions])
+            for port, actions in group.buckets
+        ]
+    )
     return p.OFPGroupMod(dp, command=code, type_=o.OFPGT_FF, group_id=group.group_id, buckets=buckets)
 
 
@@ -66,8 +88,7 @@ def change(dp, op, item):
 
 def flow_stats_request(dp):
     p, o = dp.ofproto_parser, dp.ofproto
-    return p.OFPFlowStatsRequest(dp, table_id=o.OFPTT_ALL, out_port=o.OFPP_ANY,
-                                 out_group=o.OFPG_ANY)
+    return p.OFPFlowStatsRequest(dp, table_id=o.OFPTT_ALL, out_port=o.OFPP_ANY, out_group=o.OFPG_ANY)
 
 
 def meter_config_request(dp):
@@ -81,9 +102,13 @@ def group_desc_request(dp):
 
 def packet_out(dp, port, data, in_port=None):
     p, o = dp.ofproto_parser, dp.ofproto
-    return p.OFPPacketOut(dp, buffer_id=o.OFP_NO_BUFFER,
-                          in_port=o.OFPP_CONTROLLER if in_port is None else in_port,
-                          actions=[p.OFPActionOutput(port)], data=data)
+    return p.OFPPacketOut(
+        dp,
+        buffer_id=o.OFP_NO_BUFFER,
+        in_port=o.OFPP_CONTROLLER if in_port is None else in_port,
+        actions=[p.OFPActionOutput(port)],
+        data=data,
+    )
 
 
 def flow_from_stats(dpid, stat, ofproto):
@@ -96,21 +121,27 @@ def flow_from_stats(dpid, stat, ofproto):
             actions.extend(_from_action(a, ofproto) for a in inst.actions)
         else:
             actions.append(('instruction', inst.type))
-    return fl.Flow(dpid, stat.priority, tuple(sorted(_match_items(stat.match))), tuple(actions),
-                   stat.cookie, meter, stat.table_id)
+    return fl.Flow(
+        dpid,
+        stat.priority,
+        tuple(sorted(_match_items(stat.match))),
+        tuple(actions),
+        stat.cookie,
+        meter,
+        stat.table_id,
+    )
 
 
 def meter_from_stats(dpid, config):
     bands = config.bands
-    if len(bands) != 1 or bands[0].type != 1:       # OFPMBT_DROP
+    if len(bands) != 1 or bands[0].type != 1:  # OFPMBT_DROP
         return fl.Meter(dpid, config.meter_id, -1, -1)
     return fl.Meter(dpid, config.meter_id, bands[0].rate, bands[0].burst_size)
 
 
 def group_from_stats(dpid, desc, ofproto):
     """A switch's group as a core Group (a group of another type differs from any plan)."""
-    buckets = tuple((b.watch_port, tuple(_from_action(a, ofproto) for a in b.actions))
-                    for b in desc.buckets)
+    buckets = tuple((b.watch_port, tuple(_from_action(a, ofproto) for a in b.actions)) for b in desc.buckets)
     if desc.type != ofproto.OFPGT_FF:
         buckets += (('type', desc.type),)
     return fl.Group(dpid, desc.group_id, buckets)

@@ -4,6 +4,7 @@
 
 Prints a Markdown section for docs/benchmarks.md (machine and date included).
 """
+
 import argparse
 import os
 import platform
@@ -15,9 +16,9 @@ from datetime import date
 
 from mininet.log import setLogLevel
 
-from topologies.emulation import Emulation
-from topologies.fabric import load_fabric
-from topologies.measure import measure_spans
+from topologies.emulation.measure import measure_spans
+from topologies.emulation.net import Emulation
+from topologies.model.fabric import load_fabric
 
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 
@@ -59,12 +60,16 @@ def relay_pids(emu):
 
 
 def machine():
-    cpu = next((line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo')
-                if line.startswith('model name')), platform.processor())
+    cpu = next(
+        (line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo') if line.startswith('model name')),
+        platform.processor(),
+    )
     mem = next(int(line.split()[1]) for line in open('/proc/meminfo') if line.startswith('MemTotal'))
     ovs = subprocess.run(['ovs-vswitchd', '--version'], capture_output=True, text=True).stdout.split('\n')[0]
-    return (f'{os.cpu_count()} cores ({cpu}), {mem / 2**20:.0f} GiB, Linux {platform.release()}, '
-            f'Python {platform.python_version()}, {ovs}')
+    return (
+        f'{os.cpu_count()} cores ({cpu}), {mem / 2**20:.0f} GiB, Linux {platform.release()}, '
+        f'Python {platform.python_version()}, {ovs}'
+    )
 
 
 def main():
@@ -91,8 +96,11 @@ def main():
             idle_daemons = 100 * (cpu_seconds(daemons) - c0d) / args.idle_seconds
             mem_relays, mem_daemons = rss_mb(relays), rss_mb(daemons)
             delays = measure_spans(emu, throughput=False)
-            sample = [s for s in lumen.spans if s.id in ('pphx-pelp', 'pden-pkc', 'pchi-pcmh',
-                                                         'phx2-phx1', 'iad2-ric1', 'pdx2-psea')]
+            sample = [
+                s
+                for s in lumen.spans
+                if s.id in ('pphx-pelp', 'pden-pkc', 'pchi-pcmh', 'phx2-phx1', 'iad2-ric1', 'pdx2-psea')
+            ]
             lumen_tp = measure_spans(emu, sample, throughput=True, seconds=3)
         t = time.monotonic()
         emu.stop()
@@ -101,35 +109,57 @@ def main():
     with Emulation(load_fabric('triangle')) as emu:
         triangle = measure_spans(emu, throughput=True, seconds=5)
 
-    out += [f'lumen-qts: {len(lumen.sites)} sites (one ovsdb-server + ovs-vswitchd each), '
-            f'{len(lumen.spans)} spans ({len(relays)} with a span emulator process, the others joined in the kernel), '
-            f'{sum(len(t.sites) for t in lumen.tenants.values())} tenant hosts, {len(lumen.sites)} probes.', '',
-            '| figure | value |', '|---|---|',
-            f'| start-up, {args.runs} runs (median / max) | {statistics.median(ups):.1f} s / {max(ups):.1f} s |',
-            f'| tear-down (median) | {statistics.median(downs):.1f} s |',
-            f'| idle CPU, all {len(relays)} span emulators together, over {args.idle_seconds:g} s '
-            f'| {idle_relays:.2f} % of one core |',
-            f'| idle CPU, all {len(daemons)} OVS daemons together | {idle_daemons:.2f} % of one core |',
-            f'| memory (RSS): span emulators / OVS daemons | {mem_relays:.0f} MB / {mem_daemons:.0f} MB |']
+    out += [
+        f'lumen-qts: {len(lumen.sites)} sites (one ovsdb-server + ovs-vswitchd each), '
+        f'{len(lumen.spans)} spans ({len(relays)} with a span emulator process, '
+        'the others joined in the kernel), '
+        f'{sum(len(t.sites) for t in lumen.tenants.values())} tenant hosts, {len(lumen.sites)} probes.',
+        '',
+        '| figure | value |',
+        '|---|---|',
+        f'| start-up, {args.runs} runs (median / max) | {statistics.median(ups):.1f} s / {max(ups):.1f} s |',
+        f'| tear-down (median) | {statistics.median(downs):.1f} s |',
+        f'| idle CPU, all {len(relays)} span emulators together, over {args.idle_seconds:g} s '
+        f'| {idle_relays:.2f} % of one core |',
+        f'| idle CPU, all {len(daemons)} OVS daemons together | {idle_daemons:.2f} % of one core |',
+        f'| memory (RSS): span emulators / OVS daemons | {mem_relays:.0f} MB / {mem_daemons:.0f} MB |',
+    ]
     errors = [f.measured_delay_ms - f.delay_ms for f in delays]
-    out += ['', 'One-way delay, every lumen-qts span (probe to probe, 40 pings at 5 ms, smallest RTT / 2):', '',
-            '| | error (measured - configured) |', '|---|---|',
-            f'| mean | {statistics.mean(errors):+.3f} ms |',
-            f'| median | {statistics.median(errors):+.3f} ms |',
-            f'| min / max | {min(errors):+.3f} / {max(errors):+.3f} ms |',
-            f'| spans within 5 % + 0.5 ms | {sum(f.delay_ok for f in delays)} of {len(delays)} |', '',
-            'TCP throughput (one iperf3 flow, A to B, first second omitted):', '',
-            '| fabric | span | emulated Mb/s | measured Mb/s | ratio | delay ms | measured |',
-            '|---|---|---|---|---|---|---|']
+    out += [
+        '',
+        'One-way delay, every lumen-qts span (probe to probe, 40 pings at 5 ms, smallest RTT / 2):',
+        '',
+        '| | error (measured - configured) |',
+        '|---|---|',
+        f'| mean | {statistics.mean(errors):+.3f} ms |',
+        f'| median | {statistics.median(errors):+.3f} ms |',
+        f'| min / max | {min(errors):+.3f} / {max(errors):+.3f} ms |',
+        f'| spans within 5 % + 0.5 ms | {sum(f.delay_ok for f in delays)} of {len(delays)} |',
+        '',
+        'TCP throughput (one iperf3 flow, A to B, first second omitted):',
+        '',
+        '| fabric | span | emulated Mb/s | measured Mb/s | ratio | delay ms | measured |',
+        '|---|---|---|---|---|---|---|',
+    ]
     for name, figures in (('triangle', triangle), ('lumen-qts', lumen_tp)):
         for f in figures:
             ratio = f'{f.measured_mbps / f.mbps:.3f}' if f.measured_mbps else 'failed'
-            out.append(f'| {name} | {f.a}-{f.b} | {f.mbps:g} | {f.measured_mbps} | {ratio} | '
-                       f'{f.delay_ms:g} | {f.measured_delay_ms} |')
-    out += ['', 'Per-span delays on lumen-qts (median: the median RTT / 2, i.e. with jitter):', '',
-            '| span | configured ms | measured ms | error ms | median ms |', '|---|---|---|---|---|']
-    out += [f'| {f.a}-{f.b} | {f.delay_ms:.3f} | {f.measured_delay_ms:.3f} | '
-            f'{f.measured_delay_ms - f.delay_ms:+.3f} | {f.median_delay_ms:.3f} |' for f in delays]
+            out.append(
+                f'| {name} | {f.a}-{f.b} | {f.mbps:g} | {f.measured_mbps} | {ratio} | '
+                f'{f.delay_ms:g} | {f.measured_delay_ms} |'
+            )
+    out += [
+        '',
+        'Per-span delays on lumen-qts (median: the median RTT / 2, i.e. with jitter):',
+        '',
+        '| span | configured ms | measured ms | error ms | median ms |',
+        '|---|---|---|---|---|',
+    ]
+    out += [
+        f'| {f.a}-{f.b} | {f.delay_ms:.3f} | {f.measured_delay_ms:.3f} | '
+        f'{f.measured_delay_ms - f.delay_ms:+.3f} | {f.median_delay_ms:.3f} |'
+        for f in delays
+    ]
     print('\n'.join(out))
 
 

@@ -36,6 +36,7 @@ Run as root from the repository (about 20 minutes with the defaults):
 Prints Markdown tables (machine and date included). The fabric is named
 `enforcement-bench` and removed on exit, whatever happens (Emulation context manager).
 """
+
 import argparse
 import json
 import os
@@ -44,23 +45,22 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import date
 
 from mininet.log import setLogLevel
 
-from topologies import addressing as addr
-from topologies.emulation import Emulation
-from topologies.fabric import load_fabric
-from topologies.measure import finish, wait_listening
+from topologies.emulation.measure import finish, wait_listening
+from topologies.emulation.net import Emulation
+from topologies.model import addressing as addr
+from topologies.model.fabric import load_fabric
 
 FABRIC_NAME = 'enforcement-bench'
 SITE_A, SITE_B = 'enfa', 'enfb'
 TENANTS = ('ta', 'tb', 'tc')
-COOKIE = 0x454e460000000000           # 'ENF'
+COOKIE = 0x454E460000000000  # 'ENF'
 PRIORITY = 100
 IPERF_PORT = 5201
-UDP_LEN = 1400                        # bytes of UDP payload: a 1442-byte frame
+UDP_LEN = 1400  # bytes of UDP payload: a 1442-byte frame
 
 FABRIC_YAML = """\
 name: {name}
@@ -81,8 +81,11 @@ def make_fabric(directory, span_mbps, delay_ms):
     path = os.path.join(directory, f'{FABRIC_NAME}.yaml')
     tenants = '\n'.join(f'  - {{id: {t}, sites: [{SITE_A}, {SITE_B}]}}' for t in TENANTS)
     with open(path, 'w') as f:
-        f.write(FABRIC_YAML.format(name=FABRIC_NAME, a=SITE_A, b=SITE_B, mbps=span_mbps,
-                                   delay=delay_ms, tenants=tenants))
+        f.write(
+            FABRIC_YAML.format(
+                name=FABRIC_NAME, a=SITE_A, b=SITE_B, mbps=span_mbps, delay=delay_ms, tenants=tenants
+            )
+        )
     return load_fabric(path)
 
 
@@ -94,7 +97,7 @@ def burst_kbit(spec, rate_mbps, rtt_ms):
     if m := re.fullmatch(r'(\d*(?:\.\d+)?)rtt', spec):
         return max(1, round(rate_mbps * float(m[1] or 1) * rtt_ms))
     if m := re.fullmatch(r'(\d+(?:\.\d+)?)ms', spec):
-        return max(1, round(rate_mbps * float(m[1])))     # Mb/s x ms = kbit
+        return max(1, round(rate_mbps * float(m[1])))  # Mb/s x ms = kbit
     if m := re.fullmatch(r'(\d+)kbit', spec):
         return int(m[1])
     raise ValueError(f'burst {spec!r}: use Nms, [N]rtt, Nkbit or none')
@@ -106,10 +109,12 @@ class Bench:
     def __init__(self, emu):
         self.emu = emu
         self.fabric = emu.fabric
-        self.span_port = {SITE_A: addr.span_port(self.fabric, SITE_A, SITE_B),
-                          SITE_B: addr.span_port(self.fabric, SITE_B, SITE_A)}
+        self.span_port = {
+            SITE_A: addr.span_port(self.fabric, SITE_A, SITE_B),
+            SITE_B: addr.span_port(self.fabric, SITE_B, SITE_A),
+        }
         self.span_mbps = self.fabric.spans[0].emulated_mbps
-        self.qos = {}     # site -> uuid of the span port's QoS row (made by the emulation)
+        self.qos = {}  # site -> uuid of the span port's QoS row (made by the emulation)
         self._static_arp()
 
     def set_span_mtu(self, mtu):
@@ -129,7 +134,8 @@ class Bench:
                 peer = self.fabric.sites[there]
                 self.emu.host(t.id, here).cmd(
                     f'ip neigh replace {addr.host_ip(t, peer)} lladdr {addr.host_mac(t, peer)} '
-                    'dev eth0 nud permanent')
+                    'dev eth0 nud permanent'
+                )
 
     # Intents: flows, meters, queues.
     def install(self, tid, rate_mbps=None, burst=None, mode='meter'):
@@ -152,12 +158,18 @@ class Bench:
                 if mode == 'htb':
                     self.classify(here, out_label, t.number)
             flow = f'cookie={COOKIE:#x},priority={PRIORITY}'
-            sw.ofctl('add-flow', f'{flow},in_port={addr.tenant_port(t)},ip,nw_dst={addr.host_ip(t, peer)},'
-                                 f'actions={enforce}push_mpls:0x8847,set_field:{out_label}->mpls_label,'
-                                 + (f'set_queue:{t.number},' if mode in ('queue', 'htb') else '')
-                                 + f'output:{self.span_port[here]}')
-            sw.ofctl('add-flow', f'{flow},in_port={self.span_port[here]},mpls,mpls_label={in_label},'
-                                 f'actions=pop_mpls:0x0800,output:{addr.tenant_port(t)}')
+            sw.ofctl(
+                'add-flow',
+                f'{flow},in_port={addr.tenant_port(t)},ip,nw_dst={addr.host_ip(t, peer)},'
+                f'actions={enforce}push_mpls:0x8847,set_field:{out_label}->mpls_label,'
+                + (f'set_queue:{t.number},' if mode in ('queue', 'htb') else '')
+                + f'output:{self.span_port[here]}',
+            )
+            sw.ofctl(
+                'add-flow',
+                f'{flow},in_port={self.span_port[here]},mpls,mpls_label={in_label},'
+                f'actions=pop_mpls:0x0800,output:{addr.tenant_port(t)}',
+            )
 
     def clear(self):
         """Remove every intent's flows, meters and queues."""
@@ -170,8 +182,9 @@ class Bench:
                 queues = sw.vsctl('get', 'qos', self.qos[site], 'queues').stdout.strip()
                 for qid, uuid in re.findall(r'(\d+)=([0-9a-f-]{36})', queues):
                     if qid != '0':
-                        sw.vsctl('remove', 'qos', self.qos[site], 'queues', qid,
-                                 '--', 'destroy', 'queue', uuid)
+                        sw.vsctl(
+                            'remove', 'qos', self.qos[site], 'queues', qid, '--', 'destroy', 'queue', uuid
+                        )
 
     def span_intf(self, site):
         return addr.span_intf(site, SITE_B if site == SITE_A else SITE_A)
@@ -182,16 +195,27 @@ class Bench:
         if site not in self.qos:
             self.qos[site] = sw.vsctl('get', 'port', self.span_intf(site), 'qos').stdout.strip()
         rate = str(int(rate_mbps * 1e6))
-        sw.vsctl('--', 'set', 'qos', self.qos[site], f'queues:{qid}=@q',
-                 '--', '--id=@q', 'create', 'queue', f'other-config:min-rate={rate}',
-                 f'other-config:max-rate={rate}')
+        sw.vsctl(
+            '--',
+            'set',
+            'qos',
+            self.qos[site],
+            f'queues:{qid}=@q',
+            '--',
+            '--id=@q',
+            'create',
+            'queue',
+            f'other-config:min-rate={rate}',
+            f'other-config:max-rate={rate}',
+        )
 
     def classify(self, site, mpls_label, qid):
         """Send frames with this top MPLS label to queue `qid` (HTB class 1:qid+1): set_queue
         alone does not reach the kernel's qdisc from OVS's userspace datapath."""
         out = self.emu.switch(site).cmd(
             f'tc filter add dev {self.span_intf(site)} parent 1: protocol mpls_uc prio 1 u32 '
-            f'match u32 {mpls_label << 12:#x} 0xfffff000 at 0 flowid 1:{qid + 1} && echo ok')
+            f'match u32 {mpls_label << 12:#x} 0xfffff000 at 0 flowid 1:{qid + 1} && echo ok'
+        )
         if 'ok' not in out:
             raise RuntimeError(f'tc filter on {self.span_intf(site)}: {out.strip()}')
 
@@ -205,7 +229,8 @@ class Bench:
     def rtt_ms(self, tid='ta', count=10):
         t = self.tenant(tid)
         out = self.emu.host(tid, SITE_A).cmd(
-            f'ping -n -c {count + 1} -i 0.05 -W 1 {addr.host_ip(t, self.fabric.sites[SITE_B])}')
+            f'ping -n -c {count + 1} -i 0.05 -W 1 {addr.host_ip(t, self.fabric.sites[SITE_B])}'
+        )
         rtts = [float(x) for seq, x in re.findall(r'icmp_seq=(\d+) .*time=([\d.]+) ms', out) if int(seq) > 1]
         return min(rtts) if rtts else None
 
@@ -217,19 +242,37 @@ class Bench:
             for tid, _, _ in flows:
                 srv = self.emu.host(tid, SITE_B).popen(
                     ['iperf3', '-s', '-1', '-p', str(IPERF_PORT)],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
                 servers.append(srv)
             for tid, _, _ in flows:
                 wait_listening(self.emu.host(tid, SITE_B), IPERF_PORT)
             for tid, kind, parallel in flows:
                 t = self.tenant(tid)
-                argv = ['iperf3', '-c', addr.host_ip(t, self.fabric.sites[SITE_B]),
-                        '-p', str(IPERF_PORT), '-t', str(seconds), '-O', str(omit), '-J',
-                        '-P', str(parallel), '--connect-timeout', '3000']
+                argv = [
+                    'iperf3',
+                    '-c',
+                    addr.host_ip(t, self.fabric.sites[SITE_B]),
+                    '-p',
+                    str(IPERF_PORT),
+                    '-t',
+                    str(seconds),
+                    '-O',
+                    str(omit),
+                    '-J',
+                    '-P',
+                    str(parallel),
+                    '--connect-timeout',
+                    '3000',
+                ]
                 if kind != 'tcp':
                     argv += ['-u', '-b', f'{kind[1]}M', '-l', str(UDP_LEN)]
-                clients.append(self.emu.host(tid, SITE_A).popen(
-                    argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
+                clients.append(
+                    self.emu.host(tid, SITE_A).popen(
+                        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+                    )
+                )
             return [received_mbps(finish(c, seconds + omit + 20)) for c in clients]
         finally:
             for proc in clients + servers:
@@ -248,9 +291,9 @@ def received_mbps(out):
         end = json.loads(out)['end']
     except ValueError:
         return 0.0
-    if 'sum_received' in end:                                   # TCP
+    if 'sum_received' in end:  # TCP
         return round(end['sum_received']['bits_per_second'] / 1e6, 2)
-    s = end.get('sum', {})                                      # UDP: sent minus lost
+    s = end.get('sum', {})  # UDP: sent minus lost
     if not s.get('packets'):
         return 0.0
     return round(s['bits_per_second'] * (1 - s['lost_packets'] / s['packets']) / 1e6, 2)
@@ -270,24 +313,36 @@ def single(bench, args, mode, rtt):
             burst = burst_kbit(spec, rate, rtt) if mode == 'meter' else None
             bench.clear()
             bench.install('ta', rate, burst, mode)
-            tcp, = bench.run([('ta', 'tcp', 1)], args.seconds, args.omit)
-            udp, = bench.run([('ta', ('udp', 2 * rate), 1)], args.seconds, args.omit)
+            (tcp,) = bench.run([('ta', 'tcp', 1)], args.seconds, args.omit)
+            (udp,) = bench.run([('ta', ('udp', 2 * rate), 1)], args.seconds, args.omit)
             log(f'{mode} rate {rate} burst {spec}: tcp {tcp} udp {udp}')
-            rows.append([mode, f'{rate:g}', spec, '-' if burst is None else str(burst),
-                         f'{tcp:g}', pct(tcp, rate), f'{udp:g}', pct(udp, rate)])
+            rows.append(
+                [
+                    mode,
+                    f'{rate:g}',
+                    spec,
+                    '-' if burst is None else str(burst),
+                    f'{tcp:g}',
+                    pct(tcp, rate),
+                    f'{udp:g}',
+                    pct(udp, rate),
+                ]
+            )
     bench.clear()
     return rows
 
 
 def shared(bench, args, mode, rtt):
-    rates = [round(bench.span_mbps / (1 + args.headroom) * w / sum(args.weights), 3)
-             for w in args.weights]
+    rates = [round(bench.span_mbps / (1 + args.headroom) * w / sum(args.weights), 3) for w in args.weights]
     bench.clear()
     for tid, r in zip(TENANTS, rates):
         bench.install(tid, r, burst_kbit(args.shared_burst, r, rtt) if mode == 'meter' else None, mode)
     cases = {
-        'ta TCP, tb+tc UDP 2x': [('ta', 'tcp', 1), ('tb', ('udp', 2 * rates[1]), 1),
-                                 ('tc', ('udp', 2 * rates[2]), 1)],
+        'ta TCP, tb+tc UDP 2x': [
+            ('ta', 'tcp', 1),
+            ('tb', ('udp', 2 * rates[1]), 1),
+            ('tc', ('udp', 2 * rates[2]), 1),
+        ],
         'all UDP 2x': [(t, ('udp', 2 * r), 1) for t, r in zip(TENANTS, rates)],
         f'all TCP x{args.parallel}': [(t, 'tcp', args.parallel) for t in TENANTS],
         'ta TCP alone': [('ta', 'tcp', 1)],
@@ -300,8 +355,9 @@ def shared(bench, args, mode, rtt):
         for (tid, _, _), mbps in zip(flows, got):
             r = rates[TENANTS.index(tid)]
             cells.append(f'{tid} {mbps:g}/{r:g} = {pct(mbps, r)}')
-        rows.append([mode, args.shared_burst if mode == 'meter' else '-', name, '<br>'.join(cells),
-                     f'{sum(got):g}'])
+        rows.append(
+            [mode, args.shared_burst if mode == 'meter' else '-', name, '<br>'.join(cells), f'{sum(got):g}']
+        )
     bench.clear()
     return rows
 
@@ -320,22 +376,39 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--span-mbps', type=float, default=100, help='emulated span rate')
     p.add_argument('--delay-ms', type=float, default=10, help='one-way span delay')
-    p.add_argument('--modes', nargs='+', default=['meter', 'queue', 'htb', 'none'],
-                   choices=['meter', 'queue', 'htb', 'none'])
-    p.add_argument('--scenario', nargs='+', default=['single', 'shared'],
-                   choices=['single', 'shared'])
-    p.add_argument('--fractions', nargs='+', type=float, default=[0.05, 0.2, 0.5],
-                   help='single: intent rates as fractions of the span rate')
-    p.add_argument('--bursts', nargs='+', default=['2ms', '10ms', '50ms', '100ms', 'rtt',
-                                                   '500kbit', 'none'])
+    p.add_argument(
+        '--modes',
+        nargs='+',
+        default=['meter', 'queue', 'htb', 'none'],
+        choices=['meter', 'queue', 'htb', 'none'],
+    )
+    p.add_argument('--scenario', nargs='+', default=['single', 'shared'], choices=['single', 'shared'])
+    p.add_argument(
+        '--fractions',
+        nargs='+',
+        type=float,
+        default=[0.05, 0.2, 0.5],
+        help='single: intent rates as fractions of the span rate',
+    )
+    p.add_argument('--bursts', nargs='+', default=['2ms', '10ms', '50ms', '100ms', 'rtt', '500kbit', 'none'])
     p.add_argument('--shared-burst', default='100ms', help='meter burst in `shared`')
-    p.add_argument('--weights', nargs=3, type=float, default=[2, 3, 4],
-                   help='shared: how the three intents split the span')
-    p.add_argument('--headroom', type=float, default=0.1,
-                   help='shared: span rate = sum of the intents x (1 + headroom)')
+    p.add_argument(
+        '--weights',
+        nargs=3,
+        type=float,
+        default=[2, 3, 4],
+        help='shared: how the three intents split the span',
+    )
+    p.add_argument(
+        '--headroom', type=float, default=0.1, help='shared: span rate = sum of the intents x (1 + headroom)'
+    )
     p.add_argument('--parallel', type=int, default=4, help='shared: TCP flows per tenant')
-    p.add_argument('--span-mtu', type=int, default=1600,
-                   help='MTU of the span veths (0: leave 1500, then TCP over MPLS fails)')
+    p.add_argument(
+        '--span-mtu',
+        type=int,
+        default=1600,
+        help='MTU of the span veths (0: leave 1500, then TCP over MPLS fails)',
+    )
     p.add_argument('--seconds', type=int, default=10)
     p.add_argument('--omit', type=int, default=2)
     args = p.parse_args()
@@ -351,7 +424,7 @@ def main():
                 bench.set_span_mtu(args.span_mtu)
             bench.install('ta', mode='none')
             rtt = bench.rtt_ms()
-            base, = bench.run([('ta', 'tcp', 1)], args.seconds, args.omit)
+            (base,) = bench.run([('ta', 'tcp', 1)], args.seconds, args.omit)
             bench.clear()
             log(f'rtt {rtt} ms, baseline TCP {base} Mb/s')
             if rtt is None or base == 0:
@@ -364,20 +437,39 @@ def main():
                     shared_rows += shared(bench, args, mode, rtt)
 
     print(f'## Bandwidth enforcement: `scripts/bench/enforcement.py` ({date.today()})\n')
-    print(f'{platform.node()}, {os.cpu_count()} cores, {platform.release()}. Span '
-          f'{args.span_mbps:g} Mb/s (HTB), {args.delay_ms:g} ms one way (RTT measured '
-          f'{rtt:.1f} ms); one span TCP flow without enforcement: {base:g} Mb/s. iperf3 '
-          f'{args.seconds} s, first {args.omit} s omitted; MPLS push at ingress, pop at egress.\n')
+    print(
+        f'{platform.node()}, {os.cpu_count()} cores, {platform.release()}. Span '
+        f'{args.span_mbps:g} Mb/s (HTB), {args.delay_ms:g} ms one way (RTT measured '
+        f'{rtt:.1f} ms); one span TCP flow without enforcement: {base:g} Mb/s. iperf3 '
+        f'{args.seconds} s, first {args.omit} s omitted; MPLS push at ingress, pop at egress.\n'
+    )
     if single_rows:
         print('### One intent: one TCP flow, then UDP at twice the rate\n')
-        print(table(['mode', 'rate Mb/s', 'burst', 'burst kbit', 'TCP Mb/s', 'TCP/rate',
-                     'UDP 2x Mb/s', 'UDP/rate'], single_rows) + '\n')
-    print('Meters and HTB count Ethernet frame bytes: one TCP flow (1448-byte segments, '
-          '1514-byte frames) tops out at 95.6% of the rate, UDP with 1400-byte payloads at 97.1%.\n')
+        print(
+            table(
+                [
+                    'mode',
+                    'rate Mb/s',
+                    'burst',
+                    'burst kbit',
+                    'TCP Mb/s',
+                    'TCP/rate',
+                    'UDP 2x Mb/s',
+                    'UDP/rate',
+                ],
+                single_rows,
+            )
+            + '\n'
+        )
+    print(
+        'Meters and HTB count Ethernet frame bytes: one TCP flow (1448-byte segments, '
+        '1514-byte frames) tops out at 95.6% of the rate, UDP with 1400-byte payloads at 97.1%.\n'
+    )
     if shared_rows:
         print(f'### Three intents on one span (span = sum x {1 + args.headroom:g})\n')
-        print(table(['mode', 'burst', 'traffic', 'delivered/rate per tenant', 'total Mb/s'],
-                    shared_rows) + '\n')
+        print(
+            table(['mode', 'burst', 'traffic', 'delivered/rate per tenant', 'total Mb/s'], shared_rows) + '\n'
+        )
 
 
 if __name__ == '__main__':

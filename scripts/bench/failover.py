@@ -12,7 +12,7 @@ each mode and each of --cuts cuts:
 1. order an intent between two campuses of one tenant (rotating through every campus pair
    of every tenant, all of which cross the backbone), protected or not, and wait until it
    is INSTALLED;
-2. start the probe (topologies/probe.py: 1 kHz UDP, tenant host to tenant host), and after
+2. start the probe (topologies/emulation/probe.py: 1 kHz UDP, tenant host to tenant host), and after
    --lead-s cut a backbone span (PoP to PoP) of the intent's current path, the one cut
    least so far (so the cuts rotate through the backbone);
 3. restore it after --down-s, wait until the span is up again in the controller's view and
@@ -30,7 +30,9 @@ table says so.
 
 Prints Markdown (machine and date included); --json prints the per-cut records instead.
 """
+
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -42,20 +44,20 @@ from datetime import date
 
 from mininet.log import setLogLevel
 
-from controller.process import ControllerProcess
 from naasctl.client import ApiError, IntentState
-from topologies import addressing as addr
-from topologies.emulation import Emulation
-from topologies.fabric import load_fabric
-from topologies.probe import Probe
+from topologies.emulation.net import Emulation
+from topologies.emulation.probe import Probe
+from topologies.lab.controller_process import ControllerProcess
+from topologies.model import addressing as addr
+from topologies.model.fabric import load_fabric
 
 MODES = ('unprotected', 'protected')
 INSTALLED = IntentState.INTENT_STATE_INSTALLED
 # Probes lost to a cut may have left up to the path's one-way delay before it (in flight in
 # the span emulator, as on a cut fiber); this much more for the machine's jitter.
 IN_FLIGHT_SLACK_MS = 5
-FIRST_WITHIN_MS = 20      # a cut's first lost probe is due this soon after the cut
-GBPS = 10            # each intent: 2.5 Mb/s emulated on lumen-qts; the probe sends ~0.7 Mb/s
+FIRST_WITHIN_MS = 20  # a cut's first lost probe is due this soon after the cut
+GBPS = 10  # each intent: 2.5 Mb/s emulated on lumen-qts; the probe sends ~0.7 Mb/s
 
 
 def campus_pairs(fabric):
@@ -64,7 +66,7 @@ def campus_pairs(fabric):
     per_tenant = []
     for tenant in fabric.tenants.values():
         sites = [s for s in tenant.sites if fabric.sites[s].kind == 'datacenter']
-        per_tenant.append([(tenant.id, a, b) for i, a in enumerate(sites) for b in sites[i + 1:]])
+        per_tenant.append([(tenant.id, a, b) for i, a in enumerate(sites) for b in sites[i + 1 :]])
     longest = max(map(len, per_tenant), default=0)
     return [p[i] for i in range(longest) for p in per_tenant if i < len(p)]
 
@@ -72,7 +74,7 @@ def campus_pairs(fabric):
 def backbone_spans(fabric, path):
     """The PoP-to-PoP spans of a path, in path order, as (a, b)."""
     pop = {s.id for s in fabric.sites.values() if s.kind == 'pop'}
-    return [(a, b) for a, b in zip(path, path[1:]) if a in pop and b in pop]
+    return [(a, b) for a, b in itertools.pairwise(path) if a in pop and b in pop]
 
 
 def cut_figures(result, cut_ns, cut_done_ns, restore_ns):
@@ -92,7 +94,8 @@ def cut_figures(result, cut_ns, cut_done_ns, restore_ns):
         first_outage_ms=max((o.duration_ms for o in first), default=0.0),
         outage_ms=longest.duration_ms if longest else 0.0,
         outage_after_cut_ms=round(longest.start_ms - cut, 1) if longest else None,
-        restore_outage_ms=max((o.duration_ms for o in result.outages if o.start_ms >= restore), default=0.0))
+        restore_outage_ms=max((o.duration_ms for o in result.outages if o.start_ms >= restore), default=0.0),
+    )
 
 
 def wait_until(what, condition, timeout_s, poll_s=0.1):
@@ -107,7 +110,7 @@ def wait_until(what, condition, timeout_s, poll_s=0.1):
 class Bench:
     def __init__(self, ctl, emu, args):
         self.ctl, self.emu, self.fabric, self.args = ctl, emu, emu.fabric, args
-        self.cut_count = {}       # frozenset span -> times cut
+        self.cut_count = {}  # frozenset span -> times cut
         self.operator = ctl.client()
 
     def spans_up(self, *spans):
@@ -128,7 +131,9 @@ class Bench:
         spans = backbone_spans(self.fabric, path)
         if not spans:
             return None
-        return min(spans, key=lambda s: (self.cut_count.get(frozenset(s), 0), (spans.index(s) - n) % len(spans)))
+        return min(
+            spans, key=lambda s: (self.cut_count.get(frozenset(s), 0), (spans.index(s) - n) % len(spans))
+        )
 
     def path_while_down(self, intent_id, path, down_s):
         """Wait down_s; the path the intent was INSTALLED on meanwhile, if it moved."""
@@ -152,8 +157,17 @@ class Bench:
         except (ApiError, TimeoutError) as e:
             return dict(mode=mode, tenant=tenant, src=src, dst=dst, span=None, error=f'order: {e}')
         path, backup = list(intent.path), list(intent.backup_path)
-        record = dict(mode=mode, tenant=tenant, src=src, dst=dst, intent=intent.id,
-                      path=path, backup=backup, span=None, fast_failover=None)
+        record = dict(
+            mode=mode,
+            tenant=tenant,
+            src=src,
+            dst=dst,
+            intent=intent.id,
+            path=path,
+            backup=backup,
+            span=None,
+            fast_failover=None,
+        )
         try:
             span = self.choose_span(path, n)
             if span is None:
@@ -164,12 +178,12 @@ class Bench:
             record['fast_failover'] = self.fast_failover(src)
             src_host, dst_host = self.emu.host(tenant, src), self.emu.host(tenant, dst)
             dst_ip = addr.host_ip(self.fabric.tenants[tenant], self.fabric.sites[dst])
-            src_host.cmd(f'ping -n -c 2 -i 0.2 -W 1 {dst_ip}')       # ARP resolved before the probe
+            src_host.cmd(f'ping -n -c 2 -i 0.2 -W 1 {dst_ip}')  # ARP resolved before the probe
             with Probe(src_host, dst_host, dst_ip) as probe:
                 time.sleep(args.lead_s)
                 cut_ns = time.monotonic_ns()
                 self.emu.span_up(*span, False)
-                cut_done_ns = time.monotonic_ns()     # both ends down: 0.5-25 ms under load
+                cut_done_ns = time.monotonic_ns()  # both ends down: 0.5-25 ms under load
                 try:
                     record['path_during'] = self.path_while_down(intent.id, path, args.down_s)
                 finally:
@@ -185,11 +199,19 @@ class Bench:
             record.update(cut_figures(r, cut_ns, cut_done_ns, restore_ns))
             record.update(
                 cut_took_ms=round((cut_done_ns - cut_ns) / 1e6, 1),
-                outages=[dict(o.__dict__, start_after_cut_ms=round(o.start_ms - (cut_ns - r.start_ns) / 1e6, 1))
-                         for o in r.outages],
-                longest_outage_ms=r.longest_outage_ms, lost=r.lost, lost_ms=r.lost_ms, sent=r.sent,
-                gaps=len(r.outages), open=any(o.open for o in r.outages),
-                delay_p50_ms=r.delay_ms.get('p50'), send_gap_us=r.sender.get('gap_us'))
+                outages=[
+                    dict(o.__dict__, start_after_cut_ms=round(o.start_ms - (cut_ns - r.start_ns) / 1e6, 1))
+                    for o in r.outages
+                ],
+                longest_outage_ms=r.longest_outage_ms,
+                lost=r.lost,
+                lost_ms=r.lost_ms,
+                sent=r.sent,
+                gaps=len(r.outages),
+                open=any(o.open for o in r.outages),
+                delay_p50_ms=r.delay_ms.get('p50'),
+                send_gap_us=r.sender.get('gap_us'),
+            )
         except (ApiError, TimeoutError, RuntimeError) as e:
             record['error'] = f'{type(e).__name__}: {e}'
         finally:
@@ -197,7 +219,7 @@ class Bench:
                 with self.ctl.client() as client:
                     client.delete_intent(intent.id)
                     client.wait_for_state(intent.id, states=('WITHDRAWN',), timeout_s=30)
-            except Exception as e:  # noqa: BLE001 - a bench reports and goes on
+            except Exception as e:
                 record.setdefault('error', f'withdraw: {e}')
         return record
 
@@ -210,11 +232,13 @@ class Bench:
                 tenant, src, dst = pairs[(n + skipped) % len(pairs)]
                 rec = self.one_cut(mode, n, tenant, src, dst)
                 if rec.get('skip') and skipped < len(pairs):
-                    skipped += 1    # no backbone span on its path: the next pair
+                    skipped += 1  # no backbone span on its path: the next pair
                     continue
-                progress(f'{mode} {n + 1}/{self.args.cuts}: {tenant} {src}->{dst} cut {rec.get("span")}: '
-                         f'outage {rec.get("outage_ms")} ms, lost {rec.get("lost")} '
-                         f'{rec.get("error", "")}')
+                progress(
+                    f'{mode} {n + 1}/{self.args.cuts}: {tenant} {src}->{dst} cut {rec.get("span")}: '
+                    f'outage {rec.get("outage_ms")} ms, lost {rec.get("lost")} '
+                    f'{rec.get("error", "")}'
+                )
                 records.append(rec)
                 n += 1
         return records
@@ -225,18 +249,22 @@ def median_max(values):
 
 
 def markdown(records, args, fabric):
-    out = [f'## Outage on a span cut ({date.today().isoformat()}, {platform.node()}, '
-           f'{os.cpu_count()} cores, Python {platform.python_version()})', '',
-           f'{fabric.name}: {len(fabric.sites)} sites, {len(fabric.spans)} spans; real controller '
-           f'process; one {GBPS} Gb/s intent at a time between two campuses of a tenant; a backbone '
-           f'span of its path cut for {args.down_s:g} s; 1 kHz UDP probe between the tenant\'s hosts. '
-           'Outage: a run of lost probes, from the first lost probe\'s due time to the departure '
-           'of the first one that arrived again. First: the one the cut caused at once (failover '
-           'or reroute); while cut: the longest from the cut until the span was restored (the '
-           'first, or a later move of the intent); when back: the longest after it was restored.', '',
-           '| mode | cuts | first outage, median / max | longest while cut, median / max | '
-           'when back, max | lost probes, median / max | span back to INSTALLED, median |',
-           '|---|---|---|---|---|---|---|']
+    out = [
+        f'## Outage on a span cut ({date.today().isoformat()}, {platform.node()}, '
+        f'{os.cpu_count()} cores, Python {platform.python_version()})',
+        '',
+        f'{fabric.name}: {len(fabric.sites)} sites, {len(fabric.spans)} spans; real controller '
+        f'process; one {GBPS} Gb/s intent at a time between two campuses of a tenant; a backbone '
+        f"span of its path cut for {args.down_s:g} s; 1 kHz UDP probe between the tenant's hosts. "
+        "Outage: a run of lost probes, from the first lost probe's due time to the departure "
+        'of the first one that arrived again. First: the one the cut caused at once (failover '
+        'or reroute); while cut: the longest from the cut until the span was restored (the '
+        'first, or a later move of the intent); when back: the longest after it was restored.',
+        '',
+        '| mode | cuts | first outage, median / max | longest while cut, median / max | '
+        'when back, max | lost probes, median / max | span back to INSTALLED, median |',
+        '|---|---|---|---|---|---|---|',
+    ]
     for mode in args.modes:
         done = [r for r in records if r['mode'] == mode and 'outage_ms' in r]
         if not done:
@@ -245,32 +273,46 @@ def markdown(records, args, fabric):
         label = mode
         if mode == 'protected':
             ff = [r['fast_failover'] for r in done]
-            label = ('protected (switch fast failover)' if all(ff) else
-                     'protected (no fast-failover groups in the switches yet: controller reroute)'
-                     if not any(ff) else 'protected (fast-failover groups on some ingress switches)')
+            label = (
+                'protected (switch fast failover)'
+                if all(ff)
+                else 'protected (no fast-failover groups in the switches yet: controller reroute)'
+                if not any(ff)
+                else 'protected (fast-failover groups on some ingress switches)'
+            )
         fmed, fmx = median_max([r['first_outage_ms'] for r in done])
         med, mx = median_max([r['outage_ms'] for r in done])
         lmed, lmx = median_max([r['lost'] for r in done])
         back = statistics.median(r['back_s'] for r in done)
         restore = max(r['restore_outage_ms'] for r in done)
-        out.append(f'| {label} | {len(done)} | {fmed:.1f} / {fmx:.1f} ms | {med:.1f} / {mx:.1f} ms | '
-                   f'{restore:.1f} ms | {lmed:g} / {lmx} | {back:.2f} s |')
+        out.append(
+            f'| {label} | {len(done)} | {fmed:.1f} / {fmx:.1f} ms | {med:.1f} / {mx:.1f} ms | '
+            f'{restore:.1f} ms | {lmed:g} / {lmx} | {back:.2f} s |'
+        )
     failed = [r for r in records if 'error' in r]
-    out += ['', '| mode | intent path | span cut | path while cut | first outage, ms | '
-            'longest while cut, ms | it began after the cut, ms | when back, ms | moved when back | lost | gaps |',
-            '|---|---|---|---|---|---|---|---|---|---|---|']
+    out += [
+        '',
+        '| mode | intent path | span cut | path while cut | first outage, ms | '
+        'longest while cut, ms | it began after the cut, ms | when back, ms | moved when back '
+        '| lost | gaps |',
+        '|---|---|---|---|---|---|---|---|---|---|---|',
+    ]
     for r in records:
         if 'outage_ms' in r:
             during = '->'.join(r['path_during']) if r.get('path_during') else '(did not move)'
-            out.append(f'| {r["mode"]} | {r["tenant"]} {"->".join(r["path"])} | {r["span"]} | {during} | '
-                       f'{r["first_outage_ms"]:.1f} | {r["outage_ms"]:.1f} | {r["outage_after_cut_ms"]} | '
-                       f'{r["restore_outage_ms"]:.1f} | '
-                       f'{"yes" if r["path_after"] != (r["path_during"] or r["path"]) else "no"} | '
-                       f'{r["lost"]} | {r["gaps"]} |')
+            out.append(
+                f'| {r["mode"]} | {r["tenant"]} {"->".join(r["path"])} | {r["span"]} | {during} | '
+                f'{r["first_outage_ms"]:.1f} | {r["outage_ms"]:.1f} | {r["outage_after_cut_ms"]} | '
+                f'{r["restore_outage_ms"]:.1f} | '
+                f'{"yes" if r["path_after"] != (r["path_during"] or r["path"]) else "no"} | '
+                f'{r["lost"]} | {r["gaps"]} |'
+            )
     if failed:
         out += ['', 'Cuts that did not complete:', '']
-        out += [f'- {r["mode"]} {r["tenant"]} {r["src"]}->{r["dst"]} span {r["span"]}: {r["error"]}'
-                for r in failed]
+        out += [
+            f'- {r["mode"]} {r["tenant"]} {r["src"]}->{r["dst"]} span {r["span"]}: {r["error"]}'
+            for r in failed
+        ]
     return '\n'.join(out)
 
 
@@ -281,8 +323,9 @@ def main():
     parser.add_argument('--modes', nargs='+', choices=MODES, default=list(MODES))
     parser.add_argument('--down-s', type=float, default=2.0, help='how long a span stays cut')
     parser.add_argument('--lead-s', type=float, default=1.0, help='probe time before the cut')
-    parser.add_argument('--settle-s', type=float, default=1.0,
-                        help='probe time after the intent is INSTALLED again')
+    parser.add_argument(
+        '--settle-s', type=float, default=1.0, help='probe time after the intent is INSTALLED again'
+    )
     parser.add_argument('--json', action='store_true', help='print the per-cut records as JSON')
     args = parser.parse_args()
     setLogLevel('warning')
@@ -292,7 +335,9 @@ def main():
         print(message, file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix='naas-failover-') as tmp:
-        ctl = ControllerProcess(args.fabric, os.path.join(tmp, 'naas.db'), os.path.join(tmp, 'controller.log'))
+        ctl = ControllerProcess(
+            args.fabric, os.path.join(tmp, 'naas.db'), os.path.join(tmp, 'controller.log')
+        )
         with ctl:
             with Emulation(fabric, controller=ctl.address) as emu:
                 bench = Bench(ctl, emu, args)

@@ -18,6 +18,7 @@ intent they made. Throughput is calls / wall time (first start to last finish of
 
 Prints a Markdown section for docs/benchmarks.md.
 """
+
 import argparse
 import math
 import multiprocessing
@@ -33,11 +34,11 @@ from pathlib import Path
 
 import yaml
 
-from controller.process import ControllerProcess
-from topologies.fabric import MAX_TENANTS, SHIPPED, load_fabric
+from topologies.lab.controller_process import ControllerProcess
+from topologies.model.fabric import MAX_TENANTS, SHIPPED, load_fabric
 
 BANDWIDTH_GBPS = 0.001
-BARRIER_TIMEOUT_S = 600       # the slowest client's whole phase
+BARRIER_TIMEOUT_S = 600  # the slowest client's whole phase
 
 
 def write_fabric(path, tenants):
@@ -45,20 +46,26 @@ def write_fabric(path, tenants):
     base = yaml.safe_load((SHIPPED / 'lumen-qts.yaml').read_text())
     campuses = [s['id'] for s in base['sites'] if s['kind'] == 'datacenter']
     width = max(2, len(str(tenants)))
-    doc = {'name': 'bench-grpc', 'description': f'lumen-qts with {tenants} tenants at every campus',
-           'emulation': base.get('emulation', {}), 'sites': base['sites'], 'spans': base['spans'],
-           'tenants': [{'id': f't{n:0{width}d}', 'sites': campuses} for n in range(1, tenants + 1)]}
+    doc = {
+        'name': 'bench-grpc',
+        'description': f'lumen-qts with {tenants} tenants at every campus',
+        'emulation': base.get('emulation', {}),
+        'sites': base['sites'],
+        'spans': base['spans'],
+        'tenants': [{'id': f't{n:0{width}d}', 'sites': campuses} for n in range(1, tenants + 1)],
+    }
     Path(path).write_text(yaml.safe_dump(doc, sort_keys=False))
-    return load_fabric(str(path))          # validates it
+    return load_fabric(str(path))  # validates it
 
 
 def client(target, token, pairs, barrier, results):
     """One tenant: create an intent for each pair, then get each one; report latencies (s)."""
     from naasctl.client import ApiError, Client, IntentState, enum_name
+
     out = {'create': [], 'get': [], 'errors': Counter(), 'phases': {}, 'states': Counter()}
     try:
         with Client(target, token=token) as naas:
-            naas.health()                  # connect before the clock starts
+            naas.health()  # connect before the clock starts
             created = []
             barrier.wait(BARRIER_TIMEOUT_S)
             start = time.perf_counter()
@@ -86,7 +93,7 @@ def client(target, token, pairs, barrier, results):
                     out['errors']['GetIntent wrong intent'] += 1
                 out['states'][enum_name(IntentState, intent.state)] += 1
             out['phases']['get'] = (start, time.perf_counter())
-    except Exception as e:         # reported as an error, never hidden
+    except Exception as e:  # reported as an error, never hidden
         out['errors'][f'client failed: {type(e).__name__}: {e}'] += 1
         barrier.abort()
     results.put(out)
@@ -105,17 +112,23 @@ def rss_mb(pid):
 def run_level(fabric_path, tenants, n_clients, calls):
     """One controller, n_clients client processes -> ({op: (latencies, wall_s)}, errors, rss, states)."""
     campuses = tenants[0].sites
-    pairs = [(a, b) for i, a in enumerate(campuses) for b in campuses[i + 1:]][:calls]
-    ctx = multiprocessing.get_context('spawn')     # no fork of a process that imported grpc
+    pairs = [(a, b) for i, a in enumerate(campuses) for b in campuses[i + 1 :]][:calls]
+    ctx = multiprocessing.get_context('spawn')  # no fork of a process that imported grpc
     with tempfile.TemporaryDirectory(prefix='bench-grpc-') as tmp:
-        ctl = ControllerProcess(str(fabric_path), os.path.join(tmp, 'naas.db'),
-                                os.path.join(tmp, 'controller.log'), extra_args=['--southbound', 'loopback'])
+        ctl = ControllerProcess(
+            str(fabric_path),
+            os.path.join(tmp, 'naas.db'),
+            os.path.join(tmp, 'controller.log'),
+            extra_args=['--southbound', 'loopback'],
+        )
         procs = []
         try:
             ctl.start()
             barrier, results = ctx.Barrier(n_clients), ctx.Queue()
-            procs = [ctx.Process(target=client, args=(ctl.grpc_target, ctl.tokens[t.id], pairs, barrier, results))
-                     for t in tenants[:n_clients]]
+            procs = [
+                ctx.Process(target=client, args=(ctl.grpc_target, ctl.tokens[t.id], pairs, barrier, results))
+                for t in tenants[:n_clients]
+            ]
             for p in procs:
                 p.start()
             outs = [results.get(timeout=3 * BARRIER_TIMEOUT_S) for _ in procs]
@@ -143,8 +156,10 @@ def cpu_s():
     """(CPU seconds the whole machine has been busy, CPU seconds of this process and its reaped children)."""
     with open('/proc/stat') as f:
         user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
-    mine = sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
-                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
+    mine = sum(
+        r.ru_utime + r.ru_stime
+        for r in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
     return (user + nice + system + irq + softirq + steal) / os.sysconf('SC_CLK_TCK'), mine
 
 
@@ -152,37 +167,56 @@ def machine():
     with open('/proc/cpuinfo') as f:
         model = next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), '?')
     with open('/proc/meminfo') as f:
-        gib = next(int(line.split()[1]) for line in f if line.startswith('MemTotal:')) / 2 ** 20
-    return (f'{os.cpu_count()} cores ({model}), {gib:.0f} GiB, Linux {platform.release()}, '
-            f'Python {platform.python_version()}')
+        gib = next(int(line.split()[1]) for line in f if line.startswith('MemTotal:')) / 2**20
+    return (
+        f'{os.cpu_count()} cores ({model}), {gib:.0f} GiB, Linux {platform.release()}, '
+        f'Python {platform.python_version()}'
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--clients', type=int, nargs='+', default=[1, 10, 50],
-                        help='concurrency levels: client processes, each its own tenant')
-    parser.add_argument('--calls', type=int, default=100,
-                        help='CreateIntent (then GetIntent) calls per client, at most 120')
-    parser.add_argument('--fabric-tenants', type=int, default=50,
-                        help=f'tenants in the fabric (at least the largest --clients, at most {MAX_TENANTS})')
+    parser.add_argument(
+        '--clients',
+        type=int,
+        nargs='+',
+        default=[1, 10, 50],
+        help='concurrency levels: client processes, each its own tenant',
+    )
+    parser.add_argument(
+        '--calls', type=int, default=100, help='CreateIntent (then GetIntent) calls per client, at most 120'
+    )
+    parser.add_argument(
+        '--fabric-tenants',
+        type=int,
+        default=50,
+        help=f'tenants in the fabric (at least the largest --clients, at most {MAX_TENANTS})',
+    )
     args = parser.parse_args()
     if not 1 <= args.calls <= 120:
         parser.error('--calls: 1..120 (a tenant has 120 site pairs)')
     if not max(args.clients) <= args.fabric_tenants <= MAX_TENANTS or min(args.clients) < 1:
         parser.error(f'need 1 <= --clients <= --fabric-tenants <= {MAX_TENANTS}')
 
-    out = [f'## gRPC API: CreateIntent and GetIntent ({date.today().isoformat()})', '',
-           f'Machine: {machine()}; 1-minute load average {os.getloadavg()[0]:.2f} before the run.', '']
+    out = [
+        f'## gRPC API: CreateIntent and GetIntent ({date.today().isoformat()})',
+        '',
+        f'Machine: {machine()}; 1-minute load average {os.getloadavg()[0]:.2f} before the run.',
+        '',
+    ]
     run_started = time.monotonic()
     rows, rss_rows, failures, seen = [], [], [], Counter()
     with tempfile.TemporaryDirectory(prefix='bench-grpc-') as tmp:
         fabric_path = Path(tmp) / 'bench-grpc.yaml'
         fabric = write_fabric(fabric_path, args.fabric_tenants)
         tenants = list(fabric.tenants.values())
-        out += [f'Fabric: lumen-qts\'s {len(fabric.sites)} sites and {len(fabric.spans)} spans, '
-                f'{len(tenants)} tenants at all {len(tenants[0].sites)} campuses; '
-                f'{args.calls} calls of each kind per client, {BANDWIDTH_GBPS:g} Gb/s each; '
-                'naas-controller --southbound loopback, a fresh database per level.', '']
+        out += [
+            f"Fabric: lumen-qts's {len(fabric.sites)} sites and {len(fabric.spans)} spans, "
+            f'{len(tenants)} tenants at all {len(tenants[0].sites)} campuses; '
+            f'{args.calls} calls of each kind per client, {BANDWIDTH_GBPS:g} Gb/s each; '
+            'naas-controller --southbound loopback, a fresh database per level.',
+            '',
+        ]
         for n in args.clients:
             started, (busy0, mine0) = time.monotonic(), cpu_s()
             figures, errors, rss, states = run_level(fabric_path, tenants, n, args.calls)
@@ -194,25 +228,43 @@ def main():
                 err = sum(c for k, c in errors.items() if k.startswith(name))
                 if lat:
                     ms = [percentile(lat, p) * 1000 for p in (50, 90, 99)] + [lat[-1] * 1000]
-                    rows.append(f'| {n} | {name} | {len(lat)} | {err} | {len(lat) / wall:.0f} | '
-                                + ' | '.join(f'{x:.1f}' for x in ms) + ' |')
+                    rows.append(
+                        f'| {n} | {name} | {len(lat)} | {err} | {len(lat) / wall:.0f} | '
+                        + ' | '.join(f'{x:.1f}' for x in ms)
+                        + ' |'
+                    )
                 else:
                     rows.append(f'| {n} | {name} | 0 | {err} | - | - | - | - | - |')
-            rss_rows.append(f'| {n} | {len(figures["create"][0])} | {rss:.0f} MB | {took:.0f} s | '
-                            f'{others:.1f} s ({100 * others / took / os.cpu_count():.0f} %) |')
+            rss_rows.append(
+                f'| {n} | {len(figures["create"][0])} | {rss:.0f} MB | {took:.0f} s | '
+                f'{others:.1f} s ({100 * others / took / os.cpu_count():.0f} %) |'
+            )
             seen += states
             failures += [f'{n} clients: {k} x{c}' for k, c in sorted(errors.items())]
-    out += ['| clients | operation | calls | errors | calls/s | p50 ms | p90 ms | p99 ms | max ms |',
-            '|---|---|---|---|---|---|---|---|---|', *rows, '',
-            '| clients | intents held | controller RSS at the end | level took | CPU of other processes '
-            '(% of the machine) |', '|---|---|---|---|---|', *rss_rows, '']
-    out += [f'The whole run took {time.monotonic() - run_started:.0f} s. "Level took" includes '
-            'starting the controller and the client processes; "CPU of other processes" is the '
-            'machine\'s busy time (/proc/stat) less this benchmark\'s own (its processes\' rusage): '
-            'what else ran meanwhile.', '']
+    out += [
+        '| clients | operation | calls | errors | calls/s | p50 ms | p90 ms | p99 ms | max ms |',
+        '|---|---|---|---|---|---|---|---|---|',
+        *rows,
+        '',
+        '| clients | intents held | controller RSS at the end | level took | CPU of other processes '
+        '(% of the machine) |',
+        '|---|---|---|---|---|',
+        *rss_rows,
+        '',
+    ]
+    out += [
+        f'The whole run took {time.monotonic() - run_started:.0f} s. "Level took" includes '
+        'starting the controller and the client processes; "CPU of other processes" is the '
+        "machine's busy time (/proc/stat) less this benchmark's own (its processes' rusage): "
+        'what else ran meanwhile.',
+        '',
+    ]
     out += ['States GetIntent saw: ' + ', '.join(f'{s} {c}' for s, c in seen.most_common()) + '.', '']
-    out += (['Errors (these figures are not clean):', *[f'- {f}' for f in failures]]
-            if failures else ['Every call succeeded.'])
+    out += (
+        ['Errors (these figures are not clean):', *[f'- {f}' for f in failures]]
+        if failures
+        else ['Every call succeeded.']
+    )
     print('\n'.join(out), flush=True)
     return 1 if failures else 0
 

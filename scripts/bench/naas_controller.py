@@ -11,11 +11,11 @@
 
 Prints a Markdown section for docs/benchmarks.md.
 """
+
 import argparse
 import dataclasses
 import os
 import platform
-import resource
 import statistics
 import sys
 import tempfile
@@ -25,8 +25,8 @@ from datetime import date
 
 from controller.core.controller import Controller
 from controller.core.intent import State
-from controller.store import Store
-from topologies.fabric import Tenant, load_fabric
+from controller.store.sqlite import Store
+from topologies.model.fabric import Tenant, load_fabric
 
 
 def many_tenants(fabric, count):
@@ -40,7 +40,7 @@ def orders(fabric):
     pairs = []
     for tenant in fabric.tenants.values():
         sites = tenant.sites
-        pairs.append([(tenant.id, a, b) for i, a in enumerate(sites) for b in sites[i + 1:]])
+        pairs.append([(tenant.id, a, b) for i, a in enumerate(sites) for b in sites[i + 1 :]])
     return [p for group in zip(*pairs) for p in group]
 
 
@@ -66,25 +66,29 @@ def bench_core(n_rate, n_memory):
         plan_s = time.perf_counter() - started
         flows = sum(len(f) for f, _, _ in plan.values())
         memory = rss_mb() - before
-        db_mb = os.path.getsize(os.path.join(tmp, 'naas.db')) / 2 ** 20
+        db_mb = os.path.getsize(os.path.join(tmp, 'naas.db')) / 2**20
         held = len(core.intents)
     return [
         f'Core ({len(fabric.sites)} sites, {len(fabric.spans)} spans, {len(fabric.tenants)} tenants; '
-        'each intent placed, reserved both ways, planned and written to SQLite before the next):', '',
-        '| figure | value |', '|---|---|',
+        'each intent placed, reserved both ways, planned and written to SQLite before the next):',
+        '',
+        '| figure | value |',
+        '|---|---|',
         f'| intents admitted per second, first {n_rate} | {rate:.0f} /s |',
         f'| memory of the core holding {held} intents (RSS growth, with its plan) | {memory:.0f} MB |',
         f'| flow plan for {held} intents | {flows} flows, computed in {plan_s:.2f} s |',
-        f'| SQLite file for {held} intents | {db_mb:.1f} MB |']
+        f'| SQLite file for {held} intents | {db_mb:.1f} MB |',
+    ]
 
 
 def bench_fabric(samples):
     from mininet.log import setLogLevel
 
     from controller import main
-    from controller.process import free_port
     from controller.runtime import Runtime
-    from topologies.emulation import Emulation
+    from topologies.emulation.net import Emulation
+    from topologies.lab.controller_process import free_port
+
     setLogLevel('warning')
     fabric = load_fabric('lumen-qts')
     core = Controller(fabric, store=None)
@@ -92,12 +96,19 @@ def bench_fabric(samples):
     port = free_port()
     main._start_os_ken(runtime, lambda: os._exit(3), '127.0.0.1', port)
     done = {}
-    core.subscribe(lambda e: done[e.intent_id].set()
-                   if e.state in (State.INSTALLED, State.WITHDRAWN) and e.intent_id in done else None)
+    core.subscribe(
+        lambda e: (
+            done[e.intent_id].set()
+            if e.state in (State.INSTALLED, State.WITHDRAWN) and e.intent_id in done
+            else None
+        )
+    )
     times, hops = [], []
     with Emulation(fabric, controller=('127.0.0.1', port)):
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(runtime.call(lambda c, now: [d for d, s in c._switch.items() if s])) < len(fabric.sites):
+        while time.monotonic() < deadline and len(
+            runtime.call(lambda c, now: [d for d, s in c._switch.items() if s])
+        ) < len(fabric.sites):
             time.sleep(0.2)
         time.sleep(2)
         todo = orders(fabric)
@@ -110,6 +121,7 @@ def bench_fabric(samples):
                 intent = c.create(tenant, a, b, 1, now=now)
                 done[intent.id] = event
                 return intent
+
             intent = runtime.call(create)
             if not event.wait(10):
                 raise RuntimeError(f'{intent.id} not installed: {intent.state} {intent.reason}')
@@ -121,12 +133,17 @@ def bench_fabric(samples):
             gone.wait(10)
     times.sort()
     p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
-    return ['', f'Fabric (lumen-qts emulated, real controller in-process; {samples} intents one at a '
-            'time, each created, confirmed by barrier on every switch of its path, then deleted):', '',
-            '| figure | value |', '|---|---|',
-            f'| submission to flows confirmed, p50 / p99 / max | {statistics.median(times):.1f} / '
-            f'{p99:.1f} / {times[-1]:.1f} ms |',
-            f'| path length | {min(hops)}-{max(hops)} spans |']
+    return [
+        '',
+        f'Fabric (lumen-qts emulated, real controller in-process; {samples} intents one at a '
+        'time, each created, confirmed by barrier on every switch of its path, then deleted):',
+        '',
+        '| figure | value |',
+        '|---|---|',
+        f'| submission to flows confirmed, p50 / p99 / max | {statistics.median(times):.1f} / '
+        f'{p99:.1f} / {times[-1]:.1f} ms |',
+        f'| path length | {min(hops)}-{max(hops)} spans |',
+    ]
 
 
 def main():
@@ -136,13 +153,16 @@ def main():
     parser.add_argument('--samples', type=int, default=40)
     parser.add_argument('--skip-fabric', action='store_true')
     args = parser.parse_args()
-    out = [f'## Controller ({date.today().isoformat()}, {platform.node()}, {os.cpu_count()} cores, '
-           f'Python {platform.python_version()})', '']
+    out = [
+        f'## Controller ({date.today().isoformat()}, {platform.node()}, {os.cpu_count()} cores, '
+        f'Python {platform.python_version()})',
+        '',
+    ]
     out += bench_core(args.intents, args.memory_intents)
     if not args.skip_fabric:
         out += bench_fabric(args.samples)
     print('\n'.join(out), flush=True)
-    os._exit(0)     # os-ken's threads do not stop (see controller/main.py)
+    os._exit(0)  # os-ken's threads do not stop (see controller/main.py)
 
 
 if __name__ == '__main__':

@@ -9,7 +9,7 @@ quality rows take half an hour, `--networks sndlib/brain`); `--quick` about 1 mi
 For every SNDlib network in `topohub` that the importer can take (real coordinates, so span
 delays exist) and that has a demand matrix, and at several loads:
 
-- fabric: `topologies.importer.import_topohub` (every span 100 Gb/s, delays from the
+- fabric: `topologies.model.importer.import_topohub` (every span 100 Gb/s, delays from the
   coordinates) plus one tenant, `bench`, with a port at every site;
 - intents: the demand matrix, one E-Line per unordered site pair carrying
   max(demand a->b, demand b->a) (an E-Line commits its bandwidth in both directions, so the
@@ -37,8 +37,10 @@ delays exist) and that has a demand matrix, and at several loads:
 Also the compute time of the core placing 1,000 intents on the largest network (brain).
 Prints a Markdown section for docs/benchmarks.md.
 """
+
 import argparse
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -52,51 +54,51 @@ from datetime import date
 
 import numpy as np
 import scipy
+import topohub
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import csr_matrix
 
-import topohub
 from controller.core.controller import Controller
 from controller.core.errors import CoreError, InvalidArgument
 from controller.core.intent import State
 from controller.core.paths import k_paths
 from controller.core.topology import Topology
-from topologies import addressing as addr
-from topologies.fabric import FabricError, parse_fabric
-from topologies.importer import import_topohub, list_networks
+from topologies.model import addressing as addr
+from topologies.model.fabric import FabricError, parse_fabric
+from topologies.model.importer import import_topohub, list_networks
 
 TENANT = 'bench'
 HEADROOM = 0.1
 ORDERS = ('matrix', 'largest-first', 'smallest-first', 'fewest-hops', 'greedy fewest-hops', 'together')
-LOADS = (1.0, 0.8, 0.6)          # share of the demand the LP admits
-QUICK_NETWORKS = ('sndlib/abilene', 'sndlib/polska', 'sndlib/nobel-us', 'sndlib/geant',
-                  'sndlib/janos-us')
+LOADS = (1.0, 0.8, 0.6)  # share of the demand the LP admits
+QUICK_NETWORKS = ('sndlib/abilene', 'sndlib/polska', 'sndlib/nobel-us', 'sndlib/geant', 'sndlib/janos-us')
 # The core takes about a minute per greedy run on brain's 7467 intents (four orders at three loads):
 # not in the default run; `--networks sndlib/brain` measures it.
 SLOW = ('sndlib/brain',)
 TIMING_INTENTS = 1000
 SEED = 5
-K = 8                            # Yen paths per intent: k = 16 or 32 adds < 1% to the LP here
-MILP_SECONDS = 5.0              # most stop there; docs/benchmarks.md's figures took 20
+K = 8  # Yen paths per intent: k = 16 or 32 adds < 1% to the LP here
+MILP_SECONDS = 5.0  # most stop there; docs/benchmarks.md's figures took 20
 
 
 # --- networks and demands --------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Demand:
     src: str
     dst: str
-    volume: float                # the matrix's units; a load's scale turns it into Gb/s
+    volume: float  # the matrix's units; a load's scale turns it into Gb/s
 
 
 @dataclass
 class Network:
     key: str
     fabric: object
-    demands: list                # matrix order
-    topology: object = field(init=False)    # controller.core.topology.Topology
-    span_of: dict = field(init=False)       # frozenset of two sites -> span index
-    limits: list = field(init=False)        # span index -> Gb/s that may be committed
+    demands: list  # matrix order
+    topology: object = field(init=False)  # controller.core.topology.Topology
+    span_of: dict = field(init=False)  # frozenset of two sites -> span index
+    limits: list = field(init=False)  # span index -> Gb/s that may be committed
 
     def __post_init__(self):
         self.topology = Topology.from_fabric(self.fabric)
@@ -107,7 +109,7 @@ class Network:
 
     def spans(self, sites):
         """The span indexes of a path given as a sequence of sites."""
-        return tuple(self.span_of[frozenset(pair)] for pair in zip(sites, sites[1:]))
+        return tuple(self.span_of[frozenset(pair)] for pair in itertools.pairwise(sites))
 
 
 class Skipped(Exception):
@@ -120,9 +122,11 @@ def load_network(key):
         doc = import_topohub(key)
     except FabricError as e:
         text = e.problems[0][1]
-        if 'whole number' in text:     # see importer._check_positions
-            text = ('the importer refuses it: its node positions are pixels of a drawing, '
-                    'not longitude/latitude, so span delays cannot be derived')
+        if 'whole number' in text:  # see importer._check_positions
+            text = (
+                'the importer refuses it: its node positions are pixels of a drawing, '
+                'not longitude/latitude, so span delays cannot be derived'
+            )
         raise Skipped(text) from None
     data = topohub.get(key)
     nodes = data['nodes']
@@ -134,7 +138,7 @@ def load_network(key):
         raise Skipped(f'a site is called {TENANT}')
     doc['tenants'] = [{'id': TENANT, 'sites': list(site_of.values())}]
     fabric = parse_fabric(doc, source=f'topohub:{key}')
-    merged = {}                  # unordered pair -> (a, b, volume), in matrix order
+    merged = {}  # unordered pair -> (a, b, volume), in matrix order
     for a, row in (data['graph'].get('demands') or {}).items():
         for b, volume in row.items():
             src, dst = site_of[int(a)], site_of[int(b)]
@@ -150,12 +154,14 @@ def load_network(key):
 
 # --- paths -----------------------------------------------------------------------------------
 
+
 def yen_paths(network, src, dst, k):
     """The core's k lowest-latency simple paths (controller/core/paths.py), as site tuples."""
     return [p.sites for p in k_paths(network.topology, src, dst, k, 0.0, lambda link: math.inf)]
 
 
 # --- linear programs -------------------------------------------------------------------------
+
 
 def _columns(paths):
     """One column per (demand, path): lists of demand indexes and span tuples."""
@@ -184,8 +190,13 @@ def lp_admitted(volumes, paths, limits):
     volumes[d]: Gb/s asked; paths[d]: tuples of span indexes; limits[s]: Gb/s of span s."""
     owner, spans = _columns(paths)
     a = _matrix(owner, spans, len(volumes), len(limits), [1.0] * len(owner))
-    res = linprog(-np.ones(len(owner)), A_ub=a, b_ub=np.array(list(volumes) + list(limits)),
-                  bounds=(0, None), method='highs')
+    res = linprog(
+        -np.ones(len(owner)),
+        A_ub=a,
+        b_ub=np.array(list(volumes) + list(limits)),
+        bounds=(0, None),
+        method='highs',
+    )
     if res.status != 0:
         raise RuntimeError(f'LP failed: {res.message}')
     return -res.fun
@@ -193,8 +204,8 @@ def lp_admitted(volumes, paths, limits):
 
 @dataclass(frozen=True)
 class Integer:
-    admitted: float              # best whole-intent placement found (Gb/s)
-    bound: float                 # no placement admits more
+    admitted: float  # best whole-intent placement found (Gb/s)
+    bound: float  # no placement admits more
     optimal: bool
     seconds: float
 
@@ -207,9 +218,13 @@ def milp_admitted(volumes, paths, limits, time_limit=60.0):
     upper = np.array([1.0] * len(volumes) + list(limits))
     started = time.perf_counter()
     with _quiet_stdout():
-        res = milp(-np.array(weights), constraints=LinearConstraint(a, -np.inf, upper),
-                   integrality=np.ones(len(owner)), bounds=Bounds(0, 1),
-                   options={'time_limit': time_limit, 'mip_rel_gap': 1e-6})
+        res = milp(
+            -np.array(weights),
+            constraints=LinearConstraint(a, -np.inf, upper),
+            integrality=np.ones(len(owner)),
+            bounds=Bounds(0, 1),
+            options={'time_limit': time_limit, 'mip_rel_gap': 1e-6},
+        )
     seconds = time.perf_counter() - started
     if res.x is None:
         return Integer(0.0, float('inf'), False, seconds)
@@ -239,12 +254,13 @@ def max_concurrent_scale(volumes, paths, limits):
     a = _matrix(owner, spans, n, m, [1.0] * len(owner)).tolil()
     a.resize((n + m, len(owner) + 1))
     for d, volume in enumerate(volumes):
-        a[d, len(owner)] = -volume            # sum_p x[d,p] - t volume[d] = 0
+        a[d, len(owner)] = -volume  # sum_p x[d,p] - t volume[d] = 0
     a = a.tocsr()
     c = np.zeros(len(owner) + 1)
     c[-1] = -1.0
-    res = linprog(c, A_ub=a[n:], b_ub=np.array(limits), A_eq=a[:n], b_eq=np.zeros(n),
-                  bounds=(0, None), method='highs')
+    res = linprog(
+        c, A_ub=a[n:], b_ub=np.array(limits), A_eq=a[:n], b_eq=np.zeros(n), bounds=(0, None), method='highs'
+    )
     if res.status != 0:
         raise RuntimeError(f'LP failed: {res.message}')
     return res.x[-1]
@@ -272,13 +288,14 @@ def scale_for(volumes, paths, limits, share, iterations=10):
 
 # --- the core, greedily ----------------------------------------------------------------------
 
+
 @dataclass
 class Greedy:
     admitted_gbps: float = 0.0
     admitted: int = 0
-    unplaceable: int = 0         # no path had the room
-    too_big: int = 0             # more than any path could ever carry (InvalidArgument)
-    paths: dict = field(default_factory=dict)      # demand index -> sites
+    unplaceable: int = 0  # no path had the room
+    too_big: int = 0  # more than any path could ever carry (InvalidArgument)
+    paths: dict = field(default_factory=dict)  # demand index -> sites
     create_ms: list = field(default_factory=list)
     seconds: float = 0.0
 
@@ -293,11 +310,19 @@ def place(fabric, demands, gbps, order, make_room=True, together=False):
     dpids = [addr.dpid(site) for site in fabric.sites.values()]
     created, started = {}, time.perf_counter()
     if together:
-        fits = [d for d in order if gbps[d] <= core._physical_limits(demands[d].src, demands[d].dst)[0]
-                * (1 - HEADROOM) + 1e-9]
+        fits = [
+            d
+            for d in order
+            if gbps[d] <= core._physical_limits(demands[d].src, demands[d].dst)[0] * (1 - HEADROOM) + 1e-9
+        ]
         result.too_big = len(order) - len(fits)
-        answers = core.create_many([dict(tenant=TENANT, src=demands[d].src, dst=demands[d].dst,
-                                         bandwidth_gbps=gbps[d]) for d in fits], now=0.0)
+        answers = core.create_many(
+            [
+                dict(tenant=TENANT, src=demands[d].src, dst=demands[d].dst, bandwidth_gbps=gbps[d])
+                for d in fits
+            ],
+            now=0.0,
+        )
         created = {d: a for d, a in zip(fits, answers) if not isinstance(a, CoreError)}
         result.create_ms.append((time.perf_counter() - started) * 1000)
         for dpid in dpids:
@@ -329,18 +354,22 @@ def orders(demands, yen_paths):
     """Demand indexes in each greedy order (sorts are stable: ties keep matrix order)."""
     index = range(len(demands))
     fewest_hops = sorted(index, key=lambda d: (len(yen_paths[d][0]), -demands[d].volume))
-    return {'matrix': list(index),
-            'largest-first': sorted(index, key=lambda d: -demands[d].volume),
-            'smallest-first': sorted(index, key=lambda d: demands[d].volume),
-            'fewest-hops': fewest_hops, 'greedy fewest-hops': fewest_hops, 'together': list(index)}
+    return {
+        'matrix': list(index),
+        'largest-first': sorted(index, key=lambda d: -demands[d].volume),
+        'smallest-first': sorted(index, key=lambda d: demands[d].volume),
+        'fewest-hops': fewest_hops,
+        'greedy fewest-hops': fewest_hops,
+        'together': list(index),
+    }
 
 
 # --- the benchmark ---------------------------------------------------------------------------
 
+
 def candidate_paths(network, demands, k):
     """Per demand, Yen's k paths as tuples of span indexes."""
-    return [[network.spans(p) for p in yen_paths(network, d.src, d.dst, k)]
-            for d in demands]
+    return [[network.spans(p) for p in yen_paths(network, d.src, d.dst, k)] for d in demands]
 
 
 def bench_network(network, k, loads, milp_seconds, log):
@@ -354,9 +383,17 @@ def bench_network(network, k, loads, milp_seconds, log):
     for share in loads:
         scale = scale_for(volumes, paths, network.limits, share)
         gbps = [v * scale for v in volumes]
-        runs = {name: place(network.fabric, network.demands, gbps, order,
-                            make_room=not name.startswith('greedy'), together=name == 'together')
-                for name, order in orders(network.demands, yen).items()}
+        runs = {
+            name: place(
+                network.fabric,
+                network.demands,
+                gbps,
+                order,
+                make_room=not name.startswith('greedy'),
+                together=name == 'together',
+            )
+            for name, order in orders(network.demands, yen).items()
+        }
         options, added = [list(p) for p in paths], 0
         for run in runs.values():
             for d, sites in run.paths.items():
@@ -369,21 +406,46 @@ def bench_network(network, k, loads, milp_seconds, log):
         integer = milp_admitted(gbps, options, network.limits, milp_seconds)
         best = max(r.admitted_gbps for r in runs.values())
         if best > integer.bound * (1 + 1e-6) or integer.admitted > lp * (1 + 1e-6):
-            raise RuntimeError(f'{network.key}: greedy {best}, MILP {integer}, LP {lp}: '
-                               'a placement beat a bound, so the programs are wrong')
-        rows.append({'network': network.key, 'sites': len(network.fabric.sites),
-                     'spans': len(network.fabric.spans), 'intents': len(gbps), 'load': share,
-                     'scale': scale, 'demand_gbps': sum(gbps), 'largest_gbps': max(gbps),
-                     'paths': sum(map(len, options)), 'greedy_paths_added': added,
-                     'lp_gbps': lp, 'lp_s': lp_s, 'yen_s': yen_s,
-                     'milp_gbps': integer.admitted, 'milp_bound_gbps': integer.bound,
-                     'milp_optimal': integer.optimal, 'milp_s': integer.seconds,
-                     'greedy': {name: {'gbps': r.admitted_gbps, 'admitted': r.admitted,
-                                       'unplaceable': r.unplaceable, 'too_big': r.too_big,
-                                       'seconds': r.seconds} for name, r in runs.items()}})
-        log(f'{network.key} load {share:.0%}: LP {lp:.1f}, MILP {integer.admitted:.1f}'
+            raise RuntimeError(
+                f'{network.key}: greedy {best}, MILP {integer}, LP {lp}: '
+                'a placement beat a bound, so the programs are wrong'
+            )
+        rows.append(
+            {
+                'network': network.key,
+                'sites': len(network.fabric.sites),
+                'spans': len(network.fabric.spans),
+                'intents': len(gbps),
+                'load': share,
+                'scale': scale,
+                'demand_gbps': sum(gbps),
+                'largest_gbps': max(gbps),
+                'paths': sum(map(len, options)),
+                'greedy_paths_added': added,
+                'lp_gbps': lp,
+                'lp_s': lp_s,
+                'yen_s': yen_s,
+                'milp_gbps': integer.admitted,
+                'milp_bound_gbps': integer.bound,
+                'milp_optimal': integer.optimal,
+                'milp_s': integer.seconds,
+                'greedy': {
+                    name: {
+                        'gbps': r.admitted_gbps,
+                        'admitted': r.admitted,
+                        'unplaceable': r.unplaceable,
+                        'too_big': r.too_big,
+                        'seconds': r.seconds,
+                    }
+                    for name, r in runs.items()
+                },
+            }
+        )
+        log(
+            f'{network.key} load {share:.0%}: LP {lp:.1f}, MILP {integer.admitted:.1f}'
             f'{"" if integer.optimal else f" (bound {integer.bound:.1f})"}, greedy '
-            + ', '.join(f'{n} {r.admitted_gbps:.1f}' for n, r in runs.items()))
+            + ', '.join(f'{n} {r.admitted_gbps:.1f}' for n, r in runs.items())
+        )
     return rows
 
 
@@ -400,18 +462,37 @@ def bench_timing(network, k, count, runs, seed, loads=(1.0, 0.6)):
         scale = scale_for(volumes, paths, network.limits, share)
         gbps = [v * scale for v in volumes]
         results = [place(network.fabric, demands, gbps, range(len(demands))) for _ in range(runs)]
-        together = [place(network.fabric, demands, gbps, range(len(demands)), together=True)
-                    for _ in range(runs)]
-        out.append({'load': share, 'intents': len(demands), 'demand_gbps': sum(gbps),
-                    'together': [{'seconds': r.seconds, 'admitted': r.admitted,
-                                  'admitted_gbps': r.admitted_gbps} for r in together],
-                    'runs': [{'seconds': r.seconds, 'admitted': r.admitted,
-                              'admitted_gbps': r.admitted_gbps,
-                              'median_ms': statistics.median(r.create_ms),
-                              'p99_ms': _p99(r.create_ms), 'max_ms': max(r.create_ms)}
-                             for r in results]})
-    return {'network': network.key, 'sites': len(network.fabric.sites),
-            'spans': len(network.fabric.spans), 'loads': out}
+        together = [
+            place(network.fabric, demands, gbps, range(len(demands)), together=True) for _ in range(runs)
+        ]
+        out.append(
+            {
+                'load': share,
+                'intents': len(demands),
+                'demand_gbps': sum(gbps),
+                'together': [
+                    {'seconds': r.seconds, 'admitted': r.admitted, 'admitted_gbps': r.admitted_gbps}
+                    for r in together
+                ],
+                'runs': [
+                    {
+                        'seconds': r.seconds,
+                        'admitted': r.admitted,
+                        'admitted_gbps': r.admitted_gbps,
+                        'median_ms': statistics.median(r.create_ms),
+                        'p99_ms': _p99(r.create_ms),
+                        'max_ms': max(r.create_ms),
+                    }
+                    for r in results
+                ],
+            }
+        )
+    return {
+        'network': network.key,
+        'sites': len(network.fabric.sites),
+        'spans': len(network.fabric.spans),
+        'loads': out,
+    }
 
 
 def _p99(values):
@@ -420,12 +501,16 @@ def _p99(values):
 
 
 def machine():
-    cpu = next((line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo')
-                if line.startswith('model name')), platform.processor())
+    cpu = next(
+        (line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo') if line.startswith('model name')),
+        platform.processor(),
+    )
     mem = next(int(line.split()[1]) for line in open('/proc/meminfo') if line.startswith('MemTotal'))
-    return (f'{os.cpu_count()} cores ({cpu}), {mem / 2**20:.0f} GiB, Linux {platform.release()}, '
-            f'Python {platform.python_version()}, SciPy {scipy.__version__} (HiGHS); '
-            f'1-minute load average {os.getloadavg()[0]:.2f} before the run')
+    return (
+        f'{os.cpu_count()} cores ({cpu}), {mem / 2**20:.0f} GiB, Linux {platform.release()}, '
+        f'Python {platform.python_version()}, SciPy {scipy.__version__} (HiGHS); '
+        f'1-minute load average {os.getloadavg()[0]:.2f} before the run'
+    )
 
 
 def _vs_integer(gbps, row):
@@ -444,42 +529,59 @@ def _pct(part, whole):
 def report(rows, skipped, left_out, timing, args, header):
     out = list(header)
     if rows:
-        out += ['', '| network | sites | spans | intents | of them > any path | LP load | demand Gb/s '
-                '| LP Gb/s | MILP Gb/s | ' + ' | '.join(ORDERS)
-                + ' | best / LP | best / integer optimum |',
-                '|---|' + '---|' * (10 + len(ORDERS))]
+        out += [
+            '',
+            '| network | sites | spans | intents | of them > any path | LP load | demand Gb/s '
+            '| LP Gb/s | MILP Gb/s | ' + ' | '.join(ORDERS) + ' | best / LP | best / integer optimum |',
+            '|---|' + '---|' * (10 + len(ORDERS)),
+        ]
     for r in rows:
         greedy = r['greedy']
         best = max(g['gbps'] for g in greedy.values())
-        milp_text = (f'{r["milp_gbps"]:.1f}' if r['milp_optimal'] else
-                     f'{r["milp_gbps"]:.1f}..{r["milp_bound_gbps"]:.1f}')
+        milp_text = (
+            f'{r["milp_gbps"]:.1f}'
+            if r['milp_optimal']
+            else f'{r["milp_gbps"]:.1f}..{r["milp_bound_gbps"]:.1f}'
+        )
         low, high = _vs_integer(best, r)
         vs_integer = f'{low:.1f} %' if f'{low:.1f}' == f'{high:.1f}' else f'{low:.1f}..{high:.1f} %'
-        out.append(f'| {r["network"].split("/", 1)[1]} | {r["sites"]} | {r["spans"]} | {r["intents"]} | '
-                   f'{greedy[ORDERS[0]]["too_big"]} | {r["load"]:.0%} | {r["demand_gbps"]:.1f} | '
-                   f'{r["lp_gbps"]:.1f} | {milp_text} | '
-                   + ' | '.join(f'{greedy[o]["gbps"]:.1f} ({_pct(greedy[o]["gbps"], r["lp_gbps"])})'
-                                for o in ORDERS)
-                   + f' | {_pct(best, r["lp_gbps"])} % | {vs_integer} |')
+        out.append(
+            f'| {r["network"].split("/", 1)[1]} | {r["sites"]} | {r["spans"]} | {r["intents"]} | '
+            f'{greedy[ORDERS[0]]["too_big"]} | {r["load"]:.0%} | {r["demand_gbps"]:.1f} | '
+            f'{r["lp_gbps"]:.1f} | {milp_text} | '
+            + ' | '.join(f'{greedy[o]["gbps"]:.1f} ({_pct(greedy[o]["gbps"], r["lp_gbps"])})' for o in ORDERS)
+            + f' | {_pct(best, r["lp_gbps"])} % | {vs_integer} |'
+        )
     whole = [r for r in rows if not r['greedy'][ORDERS[0]]['too_big']]
     for group, what in ((rows, 'all rows'), (whole, 'rows where every intent fits one path')):
         if not group or (group is whole and len(whole) == len(rows)):
             continue
-        out += ['', f'Per order, {what} ({len(group)}); the integer optimum is taken at the MILP\'s '
-                'upper bound, so shares of it are lower bounds:', '',
-                '| order | mean % of LP | min % of LP | rows >= 99% of LP | mean % of integer optimum '
-                '| min | rows >= 99% of integer optimum |', '|---|---|---|---|---|---|---|']
+        out += [
+            '',
+            f"Per order, {what} ({len(group)}); the integer optimum is taken at the MILP's "
+            'upper bound, so shares of it are lower bounds:',
+            '',
+            '| order | mean % of LP | min % of LP | rows >= 99% of LP | mean % of integer optimum '
+            '| min | rows >= 99% of integer optimum |',
+            '|---|---|---|---|---|---|---|',
+        ]
         for o in ORDERS:
             lp = [r['greedy'][o]['gbps'] / r['lp_gbps'] for r in group]
             mip = [_vs_integer(r['greedy'][o]['gbps'], r)[0] / 100 for r in group]
-            out.append(f'| {o} | {100 * statistics.mean(lp):.1f} | {100 * min(lp):.1f} | '
-                       f'{sum(x >= 0.99 for x in lp)} of {len(lp)} | {100 * statistics.mean(mip):.1f} | '
-                       f'{100 * min(mip):.1f} | {sum(x >= 0.99 for x in mip)} of {len(mip)} |')
+            out.append(
+                f'| {o} | {100 * statistics.mean(lp):.1f} | {100 * min(lp):.1f} | '
+                f'{sum(x >= 0.99 for x in lp)} of {len(lp)} | {100 * statistics.mean(mip):.1f} | '
+                f'{100 * min(mip):.1f} | {sum(x >= 0.99 for x in mip)} of {len(mip)} |'
+            )
         capped = [r for r in group if r['milp_bound_gbps'] < 0.99 * r['lp_gbps']]
         if capped:
-            out += ['', f'In {len(capped)} of these rows the MILP\'s upper bound is below 99% of the LP, '
-                    'so no single-path placement reaches 99% of the LP there: '
-                    + ', '.join(f'{r["network"].split("/", 1)[1]} {r["load"]:.0%}' for r in capped) + '.']
+            out += [
+                '',
+                f"In {len(capped)} of these rows the MILP's upper bound is below 99% of the LP, "
+                'so no single-path placement reaches 99% of the LP there: '
+                + ', '.join(f'{r["network"].split("/", 1)[1]} {r["load"]:.0%}' for r in capped)
+                + '.',
+            ]
     reasons = {}
     for key, why in skipped:
         reasons.setdefault(why, []).append(key.split('/', 1)[1])
@@ -489,36 +591,65 @@ def report(rows, skipped, left_out, timing, args, header):
         names = ', '.join(k.split('/', 1)[1] for k in left_out)
         out += ['', f'Not in this run (`--networks` adds them): {names}.']
     if timing:
-        out += ['', f'Compute time: the core placing {timing["loads"][0]["intents"]} intents one by one on '
-                f'{timing["network"].split("/", 1)[1]} ({timing["sites"]} sites, {timing["spans"]} spans; '
-                f'distinct random site pairs of its matrix, seed {args.seed}), a fresh core per run:', '',
-                '| LP load | demand Gb/s | run | total s | per intent: median ms | p99 ms | max ms '
-                '| admitted |',
-                '|---|---|---|---|---|---|---|---|']
+        out += [
+            '',
+            f'Compute time: the core placing {timing["loads"][0]["intents"]} intents one by one on '
+            f'{timing["network"].split("/", 1)[1]} ({timing["sites"]} sites, {timing["spans"]} spans; '
+            f'distinct random site pairs of its matrix, seed {args.seed}), a fresh core per run:',
+            '',
+            '| LP load | demand Gb/s | run | total s | per intent: median ms | p99 ms | max ms | admitted |',
+            '|---|---|---|---|---|---|---|---|',
+        ]
         for level in timing['loads']:
-            out += [f'| {level["load"]:.0%} | {level["demand_gbps"]:.1f} | {i + 1} | {r["seconds"]:.2f} | '
-                    f'{r["median_ms"]:.2f} | {r["p99_ms"]:.2f} | {r["max_ms"]:.1f} | {r["admitted"]} '
-                    f'({r["admitted_gbps"]:.1f} Gb/s) |' for i, r in enumerate(level['runs'])]
-        out += ['', 'The same intents in one create_many (placed together), a fresh core per run:', '',
-                '| LP load | run | total s | admitted |', '|---|---|---|---|']
+            out += [
+                f'| {level["load"]:.0%} | {level["demand_gbps"]:.1f} | {i + 1} | {r["seconds"]:.2f} | '
+                f'{r["median_ms"]:.2f} | {r["p99_ms"]:.2f} | {r["max_ms"]:.1f} | {r["admitted"]} '
+                f'({r["admitted_gbps"]:.1f} Gb/s) |'
+                for i, r in enumerate(level['runs'])
+            ]
+        out += [
+            '',
+            'The same intents in one create_many (placed together), a fresh core per run:',
+            '',
+            '| LP load | run | total s | admitted |',
+            '|---|---|---|---|',
+        ]
         for level in timing['loads']:
-            out += [f'| {level["load"]:.0%} | {i + 1} | {r["seconds"]:.2f} | {r["admitted"]} '
-                    f'({r["admitted_gbps"]:.1f} Gb/s) |' for i, r in enumerate(level['together'])]
+            out += [
+                f'| {level["load"]:.0%} | {i + 1} | {r["seconds"]:.2f} | {r["admitted"]} '
+                f'({r["admitted_gbps"]:.1f} Gb/s) |'
+                for i, r in enumerate(level['together'])
+            ]
     return out
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--quick', action='store_true',
-                        help=f'{len(QUICK_NETWORKS)} small networks at one load (80%%), MILP limit '
-                             '10 s, one timing run')
-    parser.add_argument('--networks', nargs='+', metavar='KEY',
-                        help='topohub keys (default: every SNDlib network that can be used but brain)')
-    parser.add_argument('--loads', nargs='+', type=float, default=list(LOADS),
-                        help='shares of the demand the LP admits (default: 1 0.8 0.6)')
+    parser.add_argument(
+        '--quick',
+        action='store_true',
+        help=f'{len(QUICK_NETWORKS)} small networks at one load (80%%), MILP limit 10 s, one timing run',
+    )
+    parser.add_argument(
+        '--networks',
+        nargs='+',
+        metavar='KEY',
+        help='topohub keys (default: every SNDlib network that can be used but brain)',
+    )
+    parser.add_argument(
+        '--loads',
+        nargs='+',
+        type=float,
+        default=list(LOADS),
+        help='shares of the demand the LP admits (default: 1 0.8 0.6)',
+    )
     parser.add_argument('--k', type=int, default=K, help=f'Yen paths per intent (default {K})')
-    parser.add_argument('--milp-seconds', type=float, default=MILP_SECONDS,
-                        help=f'time limit of each MILP (default {MILP_SECONDS:g})')
+    parser.add_argument(
+        '--milp-seconds',
+        type=float,
+        default=MILP_SECONDS,
+        help=f'time limit of each MILP (default {MILP_SECONDS:g})',
+    )
     parser.add_argument('--timing-runs', type=int, default=3)
     parser.add_argument('--timing-intents', type=int, default=TIMING_INTENTS)
     parser.add_argument('--seed', type=int, default=SEED)
@@ -531,10 +662,15 @@ def main():
     def log(text):
         print(text, file=sys.stderr, flush=True)
 
-    header = [f'## Placement quality against a linear program: `scripts/bench/placement.py` '
-              f'({date.today().isoformat()})', '', f'Machine: {machine()}.', '',
-              f'Yen k = {args.k}, headroom {HEADROOM:.0%}, every span 100 Gb/s, MILP time limit '
-              f'{args.milp_seconds:g} s. Greedy columns: Gb/s admitted by the core (% of the LP).']
+    header = [
+        f'## Placement quality against a linear program: `scripts/bench/placement.py` '
+        f'({date.today().isoformat()})',
+        '',
+        f'Machine: {machine()}.',
+        '',
+        f'Yen k = {args.k}, headroom {HEADROOM:.0%}, every span 100 Gb/s, MILP time limit '
+        f'{args.milp_seconds:g} s. Greedy columns: Gb/s admitted by the core (% of the LP).',
+    ]
     started = time.perf_counter()
     sndlib, skipped = {}, []
     for key in list_networks('sndlib'):

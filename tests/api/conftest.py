@@ -1,18 +1,19 @@
 """The API server in this process, on a real socket, with the core behind it and the
 loopback southbound (no switches: every plan counts as installed at once)."""
+
 import secrets
 from dataclasses import dataclass
 
 import pytest
 
 from controller.core.controller import Controller
-from controller.northbound.auth import Auth, Caller, digest
 from controller.northbound.server import create_server
 from controller.runtime import Runtime
 from controller.southbound.loopback import Loopback
-from controller.store import Store
+from controller.store.sqlite import Store
 from naasctl.client import Client
-from topologies.fabric import load_fabric
+from topologies.model.auth import Auth, Caller, digest
+from topologies.model.fabric import load_fabric
 
 
 @dataclass
@@ -20,8 +21,8 @@ class Served:
     fabric: object
     runtime: Runtime
     target: str
-    tokens: dict          # 'operator' and tenant ids -> token
-    parts: tuple          # (server, southbound, store)
+    tokens: dict  # 'operator' and tenant ids -> token
+    parts: tuple  # (server, southbound, store)
     clients: list
 
     def client(self, who, **kw):

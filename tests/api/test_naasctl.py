@@ -1,5 +1,6 @@
 """naasctl, as a user runs it, against naas-controller as a process (loopback southbound:
 no switches needed), with the server and token from the environment."""
+
 import json
 import os
 import subprocess
@@ -7,25 +8,36 @@ import sys
 
 import pytest
 
-from controller.process import ControllerProcess
+from topologies.lab.controller_process import ControllerProcess
 
 
 @pytest.fixture(scope='module')
 def controller(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('naasctl')
-    ctl = ControllerProcess('triangle', tmp / 'naas.db', tmp / 'controller.log',
-                            extra_args=['--southbound', 'loopback'], quotas={'blue': 3})
+    ctl = ControllerProcess(
+        'triangle',
+        tmp / 'naas.db',
+        tmp / 'controller.log',
+        extra_args=['--southbound', 'loopback'],
+        quotas={'blue': 3},
+    )
     ctl.start()
     yield ctl
     assert ctl.stop() == 0, ctl.log()[-2000:]
     assert ctl.problems() == []
-    assert not any(token in ctl.log() for token in ctl.tokens.values())     # never logged
+    assert not any(token in ctl.log() for token in ctl.tokens.values())  # never logged
 
 
 def naasctl(ctl, who, *args, check=True, stdin=None):
     env = {**os.environ, 'NAAS_SERVER': ctl.grpc_target, 'NAAS_TOKEN': ctl.tokens[who]}
-    run = subprocess.run([sys.executable, '-m', 'naasctl.main', *args], env=env, input=stdin,
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, '-m', 'naasctl.main', *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ctl.tokens[who] not in run.stdout + run.stderr
     if check:
         assert run.returncode == 0, run.stdout + run.stderr
@@ -33,17 +45,35 @@ def naasctl(ctl, who, *args, check=True, stdin=None):
 
 
 def test_an_intent_from_create_to_delete(controller):
-    made = json.loads(naasctl(controller, 'red', '--json', 'intent', 'create', 'dca', 'dcc',
-                              '--bandwidth', '5Gbps', '--latency', '12ms', '--label', 'app=db',
-                              '--wait').stdout)
+    made = json.loads(
+        naasctl(
+            controller,
+            'red',
+            '--json',
+            'intent',
+            'create',
+            'dca',
+            'dcc',
+            '--bandwidth',
+            '5Gbps',
+            '--latency',
+            '12ms',
+            '--label',
+            'app=db',
+            '--wait',
+        ).stdout
+    )
     assert made['state'] == 'INTENT_STATE_INSTALLED' and made['path'] == ['dca', 'dcc']
     assert made['labels'] == {'app': 'db'} and made['max_latency_ms'] == 12
     table = naasctl(controller, 'red', 'intent', 'list').stdout
     assert made['id'] in table and 'INSTALLED' in table and 'dca->dcc' in table
     shown = naasctl(controller, 'red', 'intent', 'get', made['id']).stdout
     assert '5 Gb/s' in shown
-    moved = json.loads(naasctl(controller, 'red', '--json', 'intent', 'update', made['id'],
-                               '--bandwidth', '12000Mbps').stdout)
+    moved = json.loads(
+        naasctl(
+            controller, 'red', '--json', 'intent', 'update', made['id'], '--bandwidth', '12000Mbps'
+        ).stdout
+    )
     assert moved['bandwidth_gbps'] == 12 and moved['path'] == ['dca', 'dcb', 'dcc']
     naasctl(controller, 'red', 'intent', 'delete', made['id'], '--wait')
     gone = naasctl(controller, 'red', 'intent', 'get', made['id'], check=False)
@@ -51,11 +81,24 @@ def test_an_intent_from_create_to_delete(controller):
 
 
 def test_check_exits_1_and_says_what_would_fit(controller):
-    fits = naasctl(controller, 'red', 'intent', 'check', 'dca', 'dcc', '--bandwidth', '9Gbps',
-                   '--latency', '9.5ms')
+    fits = naasctl(
+        controller, 'red', 'intent', 'check', 'dca', 'dcc', '--bandwidth', '9Gbps', '--latency', '9.5ms'
+    )
     assert 'dca->dcc' in fits.stdout
-    no = naasctl(controller, 'red', '--json', 'intent', 'check', 'dca', 'dcc', '--bandwidth', '12Gbps',
-                 '--latency', '9.5ms', check=False)
+    no = naasctl(
+        controller,
+        'red',
+        '--json',
+        'intent',
+        'check',
+        'dca',
+        'dcc',
+        '--bandwidth',
+        '12Gbps',
+        '--latency',
+        '9.5ms',
+        check=False,
+    )
     answer = json.loads(no.stdout)
     assert no.returncode == 1 and answer['admissible'] is False and answer['max_bandwidth_gbps'] == 9
     over = naasctl(controller, 'blue', 'intent', 'check', 'dca', 'dcc', '--bandwidth', '4Gbps', check=False)
@@ -63,7 +106,9 @@ def test_check_exits_1_and_says_what_would_fit(controller):
 
 
 def test_refusals_exit_1_with_the_code_and_bad_units_exit_2(controller):
-    unknown = naasctl(controller, 'red', 'intent', 'create', 'dca', 'mars', '--bandwidth', '1Gbps', check=False)
+    unknown = naasctl(
+        controller, 'red', 'intent', 'create', 'dca', 'mars', '--bandwidth', '1Gbps', check=False
+    )
     assert unknown.returncode == 1 and 'INVALID_ARGUMENT: src_site' not in unknown.stderr
     assert 'INVALID_ARGUMENT: dst_site' in unknown.stderr
     quota = naasctl(controller, 'blue', 'intent', 'create', 'dca', 'dcc', '--bandwidth', '4Gbps', check=False)
@@ -81,9 +126,11 @@ def test_topology_table_and_json(controller):
 
 def test_create_many_from_a_file_exits_1_if_any_order_is_refused(controller, tmp_path):
     orders = tmp_path / 'orders.yaml'
-    orders.write_text('- {src: dca, dst: dcb, bandwidth: 2G, labels: {app: web}, request_id: many-1}\n'
-                      '- {src: dcb, dst: dcc, bandwidth: 1000Mbps, class: bulk}\n'
-                      '- {src: dca, dst: dcc, bandwidth: 12G, latency: 9.5ms}   # direct: 9 Gb/s\n')
+    orders.write_text(
+        '- {src: dca, dst: dcb, bandwidth: 2G, labels: {app: web}, request_id: many-1}\n'
+        '- {src: dcb, dst: dcc, bandwidth: 1000Mbps, class: bulk}\n'
+        '- {src: dca, dst: dcc, bandwidth: 12G, latency: 9.5ms}   # direct: 9 Gb/s\n'
+    )
     run = naasctl(controller, 'red', 'intent', 'create-many', str(orders), check=False)
     assert run.returncode == 1, run.stderr
     header, *rows, summary = run.stdout.splitlines()
@@ -96,17 +143,30 @@ def test_create_many_from_a_file_exits_1_if_any_order_is_refused(controller, tmp
     assert summary == '2 admitted, 1 refused'
     made = [row.split()[1] for row in rows[:2]]
     # From standard input, with JSON: the request_id gives the intent made before.
-    again = naasctl(controller, 'red', '--json', 'intent', 'create-many', '-',
-                    stdin='- {src: dca, dst: dcb, bandwidth: 2G, labels: {app: web}, request_id: many-1}\n')
+    again = naasctl(
+        controller,
+        'red',
+        '--json',
+        'intent',
+        'create-many',
+        '-',
+        stdin='- {src: dca, dst: dcb, bandwidth: 2G, labels: {app: web}, request_id: many-1}\n',
+    )
     [result] = json.loads(again.stdout)
     assert result['intent']['id'] == made[0] and result['code'] == ''
     # A bad file: nothing is sent (exit 2); a bad order: nothing is created (exit 1).
     orders.write_text('- {src: dca, dst: dcc, bandwidth: 1G}\n- {src: dca, dst: dcc, bandwidth: 10Gbs}\n')
     bad = naasctl(controller, 'blue', 'intent', 'create-many', str(orders), check=False)
-    assert bad.returncode == 2 and f'{orders}: orders[1].bandwidth' in bad.stderr and 'not a bandwidth' in bad.stderr
+    assert (
+        bad.returncode == 2
+        and f'{orders}: orders[1].bandwidth' in bad.stderr
+        and 'not a bandwidth' in bad.stderr
+    )
     orders.write_text('- {src: dca, dst: dcc, bandwidth: 4G}\n')
     over = naasctl(controller, 'blue', 'intent', 'create-many', str(orders), check=False)
-    assert over.returncode == 1 and 'RESOURCE_EXHAUSTED: orders: ' in over.stderr and 'quota_gbps' in over.stderr
+    assert (
+        over.returncode == 1 and 'RESOURCE_EXHAUSTED: orders: ' in over.stderr and 'quota_gbps' in over.stderr
+    )
     assert 'no intents' in naasctl(controller, 'blue', 'intent', 'list').stdout
     for intent_id in made:
         naasctl(controller, 'red', 'intent', 'delete', intent_id, '--wait')

@@ -1,10 +1,12 @@
 """What the integration tests share: intents ordered through the controller's gRPC API with
 each tenant's own token, and measurements from the tenants' hosts."""
-from controller.store import Store
-from topologies import addressing as addr
+
+from controller.store.sqlite import Store
+
 # all_up(ctl): every switch connected, every span up and measured
-from topologies.lab import goodput_mbps, ping_counts, pings, wait_for  # noqa: F401 - shared
-from topologies.lab import wait_ready as all_up  # noqa: F401
+from topologies.lab.lab import goodput_mbps, ping_counts, pings, wait_for  # noqa: F401 - shared
+from topologies.lab.lab import wait_ready as all_up  # noqa: F401
+from topologies.model import addressing as addr
 
 
 def ip(fabric, tenant, site):

@@ -1,5 +1,7 @@
 """naas-controller as a process, driving real Open vSwitch switches in a Mininet fabric,
 driven only through its gRPC API (the client library, and naasctl as a user runs it)."""
+
+import itertools
 import json
 import os
 import signal
@@ -9,12 +11,23 @@ import time
 
 import pytest
 
-from controller.process import ControllerProcess
-from tests.integration.helpers import (all_up, installed, ip, iperf_mbps, order, path_of, ping_counts, pings,
-                                       reaches, records, wait_for)
-from topologies import addressing as addr
-from topologies.emulation import Emulation
-from topologies.fabric import load_fabric
+from tests.integration.helpers import (
+    all_up,
+    installed,
+    ip,
+    iperf_mbps,
+    order,
+    path_of,
+    ping_counts,
+    pings,
+    reaches,
+    records,
+    wait_for,
+)
+from topologies.emulation.net import Emulation
+from topologies.lab.controller_process import ControllerProcess
+from topologies.model import addressing as addr
+from topologies.model.fabric import load_fabric
 
 pytestmark = pytest.mark.root
 
@@ -48,7 +61,7 @@ def test_an_intent_carries_traffic_between_its_sites_only(triangle):
     assert not reaches(emu.host('blue', 'dca'), ip(TRIANGLE, 'red', 'dcc'))
 
 
-SPOOF = '''
+SPOOF = """
 import sys, time
 from scapy.all import Ether, IP, UDP, Raw, sendp, sniff
 from scapy.contrib.mpls import MPLS
@@ -64,7 +77,7 @@ else:
     frame = (Ether(src=src_mac, dst=dst_mac) / MPLS(label=int(label), s=1, ttl=64) / inner
              if int(label) else Ether(src=src_mac, dst=dst_mac) / inner)
     sendp(frame, iface='eth0', count=20, inter=0.02, verbose=False)
-'''
+"""
 
 
 def test_spoofed_and_labelled_frames_do_not_cross_tenants(triangle):
@@ -72,27 +85,35 @@ def test_spoofed_and_labelled_frames_do_not_cross_tenants(triangle):
     emu, db = triangle['emu'], triangle['db']
     red, sites = TRIANGLE.tenants['red'], TRIANGLE.sites
     red_label = records(db)[triangle['red']]['labels'][0]
-    forged = [addr.host_mac(red, sites['dca']), addr.host_mac(red, sites['dcc']),
-              ip(TRIANGLE, 'red', 'dca'), ip(TRIANGLE, 'red', 'dcc')]
+    forged = [
+        addr.host_mac(red, sites['dca']),
+        addr.host_mac(red, sites['dcc']),
+        ip(TRIANGLE, 'red', 'dca'),
+        ip(TRIANGLE, 'red', 'dcc'),
+    ]
 
     def sent_from(host, label):
-        sniffer = emu.host('red', 'dcc').popen([sys.executable, '-c', SPOOF, 'sniff', '5'],
-                                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        sniffer = emu.host('red', 'dcc').popen(
+            [sys.executable, '-c', SPOOF, 'sniff', '5'],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         line = sniffer.stdout.readline()
         assert line.strip() == 'ready', line + sniffer.communicate()[0]
         sender = host.popen([sys.executable, '-c', SPOOF, 'send', *forged, str(label)])
         sender.wait(timeout=20)
         return int(sniffer.communicate(timeout=20)[0].strip() or 0)
 
-    assert sent_from(emu.host('red', 'dca'), 0) > 0               # the sniffer sees real red traffic
-    assert sent_from(emu.host('blue', 'dca'), 0) == 0             # red's addresses, from blue's port
-    assert sent_from(emu.host('blue', 'dca'), red_label) == 0     # red's label, from blue's port
+    assert sent_from(emu.host('red', 'dca'), 0) > 0  # the sniffer sees real red traffic
+    assert sent_from(emu.host('blue', 'dca'), 0) == 0  # red's addresses, from blue's port
+    assert sent_from(emu.host('blue', 'dca'), red_label) == 0  # red's label, from blue's port
 
 
 def test_a_tcp_flow_gets_the_intents_bandwidth(triangle):
     emu = triangle['emu']
     mbps = iperf_mbps(emu.host('red', 'dcc'), emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcc'))
-    rate = 5 * 1000 * TRIANGLE.bandwidth_scale                    # 5 Gb/s -> 5 Mb/s emulated
+    rate = 5 * 1000 * TRIANGLE.bandwidth_scale  # 5 Gb/s -> 5 Mb/s emulated
     assert 0.9 * rate <= mbps <= 1.05 * rate, mbps
 
 
@@ -107,20 +128,26 @@ def test_a_switch_that_restarts_gets_its_flows_back(triangle):
     assert not reaches(emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcc'))
     started = time.monotonic()
     dcc.vsctl('set-controller', 'dcc', target)
-    wait_for('traffic back', lambda: pings(emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcc'),
-                                           count=1, interval='0.2')[1], timeout_s=10)
+    wait_for(
+        'traffic back',
+        lambda: pings(emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcc'), count=1, interval='0.2')[1],
+        timeout_s=10,
+    )
     back_s = time.monotonic() - started
     print(f'flows back after the switch reconnected: {back_s:.2f} s')
-    assert back_s < 4.0                 # includes the switch's reconnect back-off
+    assert back_s < 4.0  # includes the switch's reconnect back-off
 
 
 def test_a_controller_restart_loses_nothing(triangle):
     """A steady flow keeps flowing while the controller stops (SIGTERM, then SIGKILL) and
     comes back; the intents come back from the store and the tables are left as they are."""
-    emu, ctl, db = triangle['emu'], triangle['ctl'], triangle['db']
+    emu, ctl, _db = triangle['emu'], triangle['ctl'], triangle['db']
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        flow = emu.host('red', 'dca').popen(['ping', '-n', '-i', '0.02', '-c', '300', '-W', '1',
-                                             ip(TRIANGLE, 'red', 'dcc')], stdout=subprocess.PIPE, text=True)
+        flow = emu.host('red', 'dca').popen(
+            ['ping', '-n', '-i', '0.02', '-c', '300', '-W', '1', ip(TRIANGLE, 'red', 'dcc')],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(1)
         status = ctl.stop(sig)
         assert status == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
@@ -135,8 +162,11 @@ def test_a_controller_restart_loses_nothing(triangle):
 
 def test_a_span_cut_moves_the_intent_within_a_second(triangle):
     emu, ctl = triangle['emu'], triangle['ctl']
-    flow = emu.host('red', 'dca').popen(['ping', '-n', '-i', '0.01', '-c', '500', '-W', '1',
-                                         ip(TRIANGLE, 'red', 'dcc')], stdout=subprocess.PIPE, text=True)
+    flow = emu.host('red', 'dca').popen(
+        ['ping', '-n', '-i', '0.01', '-c', '500', '-W', '1', ip(TRIANGLE, 'red', 'dcc')],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(1.5)
     emu.span_up('dca', 'dcc', False)
     try:
@@ -155,8 +185,13 @@ def test_a_span_cut_moves_the_intent_within_a_second(triangle):
 def naasctl(ctl, tenant, *args):
     """naasctl as a user runs it, with the server and the tenant's token in the environment."""
     env = {**os.environ, 'NAAS_SERVER': ctl.grpc_target, 'NAAS_TOKEN': ctl.tokens[tenant]}
-    run = subprocess.run([sys.executable, '-m', 'naasctl.main', '--json', *args], env=env,
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, '-m', 'naasctl.main', '--json', *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     return json.loads(run.stdout)
 
@@ -172,7 +207,7 @@ def test_naasctl_orders_changes_and_withdraws_connectivity(triangle):
     naasctl(ctl, 'red', 'intent', 'update', made['id'], '--bandwidth', '3Gbps', '--excess', '1Gbps')
     installed(ctl, made['id'])
     mbps = iperf_mbps(emu.host('red', 'dcb'), src, dst)
-    rate = (3 + 1) * 1000 * TRIANGLE.bandwidth_scale             # committed + excess
+    rate = (3 + 1) * 1000 * TRIANGLE.bandwidth_scale  # committed + excess
     assert 0.9 * rate <= mbps <= 1.05 * rate, mbps
     naasctl(ctl, 'red', 'intent', 'delete', made['id'], '--wait')
     assert not reaches(src, dst)
@@ -183,13 +218,15 @@ def test_naasctl_orders_a_batch_that_is_placed_together(triangle, tmp_path):
     and carry traffic, blue reaches neither; withdrawn after."""
     emu, ctl = triangle['emu'], triangle['ctl']
     orders = tmp_path / 'orders.yaml'
-    orders.write_text('- {src: dca, dst: dcb, bandwidth: 2Gbps, request_id: batch-1}\n'
-                      '- {src: dcb, dst: dcc, bandwidth: 2Gbps, latency: 8ms, request_id: batch-2}\n')
+    orders.write_text(
+        '- {src: dca, dst: dcb, bandwidth: 2Gbps, request_id: batch-1}\n'
+        '- {src: dcb, dst: dcc, bandwidth: 2Gbps, latency: 8ms, request_id: batch-2}\n'
+    )
     results = naasctl(ctl, 'red', 'intent', 'create-many', str(orders))
     ids = [r['intent']['id'] for r in results]
     installed(ctl, *ids)
     try:
-        assert path_of(ctl, ids[1]) == ['dcb', 'dcc']            # only the direct span within 8 ms
+        assert path_of(ctl, ids[1]) == ['dcb', 'dcc']  # only the direct span within 8 ms
         assert reaches(emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcb'))
         assert reaches(emu.host('red', 'dcc'), ip(TRIANGLE, 'red', 'dcb'))
         assert not reaches(emu.host('blue', 'dca'), ip(TRIANGLE, 'red', 'dcb'))
@@ -212,17 +249,18 @@ def test_lumen_qts_intent_survives_a_backbone_cut(tmp_path):
             path = path_of(ctl, intent)
             src, dst = emu.host('acme', 'phx1'), ip(lumen, 'acme', 'iad1')
             assert reaches(src, dst)
-            a, b = path[len(path) // 2 - 1], path[len(path) // 2]     # a span mid-way
-            flow = src.popen(['ping', '-n', '-i', '0.01', '-c', '400', '-W', '1', dst],
-                             stdout=subprocess.PIPE, text=True)
+            a, b = path[len(path) // 2 - 1], path[len(path) // 2]  # a span mid-way
+            flow = src.popen(
+                ['ping', '-n', '-i', '0.01', '-c', '400', '-W', '1', dst], stdout=subprocess.PIPE, text=True
+            )
             time.sleep(1.0)
             emu.span_up(a, b, False)
             out = flow.communicate(timeout=30)[0]
             sent, received = ping_counts(out)
             outage_ms = (sent - received) * 10
             print(f'lumen-qts: cut {a}-{b} on {"->".join(path)}: outage {outage_ms} ms')
-            assert 0 < received and outage_ms < 1000
+            assert received > 0 and outage_ms < 1000
             wait_for('re-placed', lambda: path_of(ctl, intent) != path)
             new = installed(ctl, intent)[0].path
-            assert not {(a, b), (b, a)} & set(zip(new, new[1:]))
+            assert not {(a, b), (b, a)} & set(itertools.pairwise(new))
     assert ctl.proc.returncode == 0 and ctl.problems() == []

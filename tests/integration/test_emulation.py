@@ -1,4 +1,5 @@
 """The emulated fabric on real Open vSwitch and Mininet: spans as configured, cuts, clean teardown."""
+
 import json
 import os
 import re
@@ -11,15 +12,15 @@ import time
 
 import pytest
 
-from topologies import addressing as addr
-from topologies import measure
-from topologies.emulation import Emulation, EmulationError, existing_names
-from topologies.fabric import load_fabric
-from topologies.span import SpanLink
+from topologies.emulation import measure
+from topologies.emulation.net import Emulation, EmulationError, existing_names
+from topologies.emulation.span import SpanLink
+from topologies.model import addressing as addr
+from topologies.model.fabric import load_fabric
 
 pytestmark = pytest.mark.root
 
-NAAS_LAB = [sys.executable, '-m', 'topologies.cli']
+NAAS_LAB = [sys.executable, '-m', 'topologies.lab.main']
 
 
 def within_delay_tolerance(span):
@@ -39,8 +40,9 @@ def leftovers(fabric):
             continue
         if int(pid) != os.getpid() and any(m in cmdline for m in marks):
             found.append(f'process {pid}: {cmdline[:80]}')
-        if 'topologies.span_relay' in cmdline and any(f' {i} ' in cmdline + ' '
-                                                      for i in _relay_ends(fabric)):
+        if 'topologies.emulation.span_relay' in cmdline and any(
+            f' {i} ' in cmdline + ' ' for i in _relay_ends(fabric)
+        ):
             found.append(f'span emulator {pid}: {cmdline[:80]}')
     return found
 
@@ -92,8 +94,13 @@ def test_measure_lumen_qts_delays():
 def test_switch_ports_addresses_and_secure_mode(triangle):
     fabric = triangle.fabric
     ports = triangle.switch('dca').ofctl('show').stdout
-    for number, name in ((2, 'dca-dcb'), (3, 'dca-dcc'), (1001, 'dca-red'), (1002, 'dca-blue'),
-                         (4000, 'dca-probe')):
+    for number, name in (
+        (2, 'dca-dcb'),
+        (3, 'dca-dcc'),
+        (1001, 'dca-red'),
+        (1002, 'dca-blue'),
+        (4000, 'dca-probe'),
+    ):
         assert f' {number}({name}):' in ports
     host = triangle.host('blue', 'dcc')
     assert '10.2.3.1/16' in host.cmd('ip -4 -br addr show eth0')
@@ -108,15 +115,18 @@ def test_switch_ports_addresses_and_secure_mode(triangle):
 def test_clean_refuses_a_running_fabric(triangle):
     p = run_cli('clean', '--fabric', 'triangle')
     assert p.returncode == 1 and 'is running' in p.stderr, p.stderr
-    assert ' 2(dca-dcb):' in triangle.switch('dca').ofctl('show').stdout   # untouched
+    assert ' 2(dca-dcb):' in triangle.switch('dca').ofctl('show').stdout  # untouched
 
 
 def test_span_cut_stops_traffic_within_100ms_and_restores(triangle):
     span = triangle.fabric.span('dca', 'dcb')
     target = addr.probe_ip(triangle.fabric.sites['dcb'])
     with measure._probe_paths(triangle, span):
-        ping = triangle.probe('dca').popen(['ping', '-n', '-D', '-i', '0.01', '-W', '1', '-w', '4',
-                                            target], stdout=subprocess.PIPE, text=True)
+        ping = triangle.probe('dca').popen(
+            ['ping', '-n', '-D', '-i', '0.01', '-W', '1', '-w', '4', target],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(1.0)
         t_down = time.time()
         triangle.span_up('dca', 'dcb', up=False)
@@ -126,8 +136,10 @@ def test_span_cut_stops_traffic_within_100ms_and_restores(triangle):
         t_up = time.time()
         triangle.span_up('dca', 'dcb', up=True)
         out, _ = ping.communicate(timeout=15)
-    replies = [(float(t) - float(ms) / 1000, float(t))  # (sent, received)
-               for t, ms in re.findall(r'^\[([\d.]+)\] .*time=([\d.]+) ms', out, re.M)]
+    replies = [
+        (float(t) - float(ms) / 1000, float(t))  # (sent, received)
+        for t, ms in re.findall(r'^\[([\d.]+)\] .*time=([\d.]+) ms', out, re.M)
+    ]
     assert any(sent < t_down - 0.1 for sent, _ in replies), 'no traffic before the cut'
     carried_while_cut = [r for r in replies if t_down + 0.1 <= r[0] <= t_up]
     assert carried_while_cut == []
@@ -245,8 +257,12 @@ def test_refuses_a_fabric_another_run_has_claimed():
 @pytest.mark.parametrize('sig, status', [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_tears_everything_down(sig, status):
     fabric = load_fabric('thin-fat')
-    p = subprocess.Popen([*NAAS_LAB, 'measure', '--fabric', 'thin-fat', '--seconds', '10'],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [*NAAS_LAB, 'measure', '--fabric', 'thin-fat', '--seconds', '10'],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = p.stdout.readline()  # printed once the fabric is up
     assert 'measuring' in line, line + p.stderr.read()
     time.sleep(1.5)  # inside the measurement
@@ -259,12 +275,25 @@ def test_interrupt_tears_everything_down(sig, status):
 def test_lab_cli_commands():
     """`naas-lab up` with the domain commands typed on standard input, as in a lab session."""
     fabric = load_fabric('thin-fat')
-    script = '\n'.join(['spans', 'span down west east', 'spans', 'span delay west north nan',
-                        'span delay west north 15',
-                        'measure west north', 'span up west east', 'span down west nowhere',
-                        'tenants', 'help span', 'exit', ''])
-    p = subprocess.run([*NAAS_LAB, 'up', '--fabric', 'thin-fat'], input=script, capture_output=True,
-                       text=True, timeout=180)
+    script = '\n'.join(
+        [
+            'spans',
+            'span down west east',
+            'spans',
+            'span delay west north nan',
+            'span delay west north 15',
+            'measure west north',
+            'span up west east',
+            'span down west nowhere',
+            'tenants',
+            'help span',
+            'exit',
+            '',
+        ]
+    )
+    p = subprocess.run(
+        [*NAAS_LAB, 'up', '--fabric', 'thin-fat'], input=script, capture_output=True, text=True, timeout=180
+    )
     assert p.returncode == 0, p.stderr
     out = p.stdout
     assert re.search(r'^west-east\s+down\s', out, re.M), out

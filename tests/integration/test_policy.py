@@ -2,17 +2,18 @@
 span moves the intents whose bound it breaks, a flapping span does not make intents flap.
 naas-controller as a process, Mininet with Open vSwitch, orders through the gRPC API, and
 outages measured with the 1 kHz UDP probe."""
+
 import threading
 import time
 
 import pytest
 
-from controller.process import ControllerProcess
 from naas.v1 import intent_pb2
 from tests.integration.helpers import all_up, installed, ip, measured, order, path_of, reaches, wait_for
-from topologies.emulation import Emulation
-from topologies.fabric import load_fabric
-from topologies.probe import Probe
+from topologies.emulation.net import Emulation
+from topologies.emulation.probe import Probe
+from topologies.lab.controller_process import ControllerProcess
+from topologies.model.fabric import load_fabric
 
 pytestmark = pytest.mark.root
 
@@ -24,8 +25,9 @@ POLICY = 'span_hold_s: 1\nmax_hold_s: 4\nreoptimize_every_s: 5\nmove_hold_s: 0\n
 
 def controller(tmp, fabric):
     (tmp / 'policy.yaml').write_text(POLICY)
-    return ControllerProcess(fabric, tmp / 'naas.db', tmp / 'controller.log',
-                             extra_args=['--policy', str(tmp / 'policy.yaml')]).start()
+    return ControllerProcess(
+        fabric, tmp / 'naas.db', tmp / 'controller.log', extra_args=['--policy', str(tmp / 'policy.yaml')]
+    ).start()
 
 
 def stopped(ctl):
@@ -49,8 +51,15 @@ class Watcher:
             self.events.append(event)
 
     def moves(self, intent_id):
-        return [e for e in self.events if e.intent_id == intent_id and e.state == intent_pb2.INTENT_STATE_INSTALLING
-                and e.old_path and e.new_path and list(e.old_path) != list(e.new_path)]
+        return [
+            e
+            for e in self.events
+            if e.intent_id == intent_id
+            and e.state == intent_pb2.INTENT_STATE_INSTALLING
+            and e.old_path
+            and e.new_path
+            and list(e.old_path) != list(e.new_path)
+        ]
 
     def close(self):
         self.stream.cancel()
@@ -94,7 +103,10 @@ def cut_under_probe(emu, ctl, intent, src, dst, tenant, hop):
 
     def moved_off(client):
         got = client.get_intent(intent)
-        return got.state == intent_pb2.INTENT_STATE_INSTALLED and {a, b} not in map(set, zip(got.path, got.path[1:]))
+        return got.state == intent_pb2.INTENT_STATE_INSTALLED and {a, b} not in map(
+            set, zip(got.path, got.path[1:])
+        )
+
     try:
         with Probe(host, emu.host(tenant, dst), target) as probe, ctl.client() as client:
             time.sleep(1.0)
@@ -104,8 +116,12 @@ def cut_under_probe(emu, ctl, intent, src, dst, tenant, hop):
     finally:
         emu.span_up(a, b, True)
     result = probe.result()
-    print(f'\n{intent} cut {a}-{b} (hop {hop} of {"->".join(path)}): outage '
-          f'{result.longest_outage_ms} ms, {result.lost} lost; gaps {[(round(o.start_ms), o.duration_ms) for o in result.outages]}; path now {"->".join(path_of(ctl, intent))}')
+    print(
+        f'\n{intent} cut {a}-{b} (hop {hop} of {"->".join(path)}): outage '
+        f'{result.longest_outage_ms} ms, {result.lost} lost; '
+        f'gaps {[(round(o.start_ms), o.duration_ms) for o in result.outages]}; '
+        f'path now {"->".join(path_of(ctl, intent))}'
+    )
     installed(ctl, intent)
     return result
 
@@ -130,8 +146,11 @@ class TestFailoverOnLumen:
             result = cut_under_probe(emu, ctl, intent, 'phx1', 'iad1', 'acme', hop)
             assert len(result.outages) <= 1
             assert result.longest_outage_ms < PROTECTED_OUTAGE_MS
-            with ctl.client() as client:     # protected again on a new backup (or saying why not)
-                got = wait_for('re-protected', lambda: (i := client.get_intent(intent)).state == intent_pb2.INTENT_STATE_INSTALLED and i)
+            with ctl.client() as client:  # protected again on a new backup (or saying why not)
+                got = wait_for(
+                    're-protected',
+                    lambda: (i := client.get_intent(intent)).state == intent_pb2.INTENT_STATE_INSTALLED and i,
+                )
             assert list(got.backup_path) or 'unprotected for now' in got.state_reason
         finally:
             with ctl.client() as client:
@@ -155,16 +174,20 @@ class TestReactionOnTriangle:
         # whatever the measurement noise all_up tolerates (20% + 2 ms) says.
         emu.set_span_delay('dca', 'dcc', 3)
         all_up(ctl, {s.id: (True, 3 if s.id == 'dca-dcc' else s.delay_ms) for s in TRIANGLE.spans})
-        bound, tolerant = order(ctl, ('red', 'dca', 'dcc', 2, dict(max_latency_ms=12)), ('blue', 'dca', 'dcc', 2))
+        bound, tolerant = order(
+            ctl, ('red', 'dca', 'dcc', 2, dict(max_latency_ms=12)), ('blue', 'dca', 'dcc', 2)
+        )
         try:
             installed(ctl, bound, tolerant)
             assert path_of(ctl, bound) == path_of(ctl, tolerant) == ['dca', 'dcc'], measured(ctl)
-            time.sleep(2)                             # the delay estimates have settled
+            time.sleep(2)  # the delay estimates have settled
             watcher = Watcher(ctl)
             try:
-                emu.set_span_delay('dca', 'dcc', 15)      # 3 -> 15 ms; via dcb it is 10 ms
+                emu.set_span_delay('dca', 'dcc', 15)  # 3 -> 15 ms; via dcb it is 10 ms
                 slowed = time.monotonic()
-                wait_for('bound intent moved', lambda: path_of(ctl, bound) == ['dca', 'dcb', 'dcc'], timeout_s=15)
+                wait_for(
+                    'bound intent moved', lambda: path_of(ctl, bound) == ['dca', 'dcb', 'dcc'], timeout_s=15
+                )
                 reaction = time.monotonic() - slowed
                 installed(ctl, bound)
                 time.sleep(1)
@@ -186,7 +209,7 @@ class TestReactionOnTriangle:
         emu, ctl = triangle['emu'], triangle['ctl']
         red, blue = order(ctl, ('red', 'dca', 'dcc', 2), ('blue', 'dca', 'dcc', 2, dict(protected=True)))
         installed(ctl, red, blue)
-        a, b = path_of(ctl, red)[:2]              # a span red uses (blue's primary or backup crosses it)
+        a, b = path_of(ctl, red)[:2]  # a span red uses (blue's primary or backup crosses it)
         watcher = Watcher(ctl)
         try:
             for _ in range(20):
@@ -194,14 +217,22 @@ class TestReactionOnTriangle:
                 time.sleep(0.25)
                 emu.span_up(a, b, True)
                 time.sleep(0.25)
-            time.sleep(4 + 5 + 2)                 # max_hold_s, then a re-optimization round
+            time.sleep(4 + 5 + 2)  # max_hold_s, then a re-optimization round
             with ctl.client() as client:
-                wait_for('settled', lambda: all(client.get_intent(i).state == intent_pb2.INTENT_STATE_INSTALLED
-                                                for i in (red, blue)), timeout_s=30)
+                wait_for(
+                    'settled',
+                    lambda: all(
+                        client.get_intent(i).state == intent_pb2.INTENT_STATE_INSTALLED for i in (red, blue)
+                    ),
+                    timeout_s=30,
+                )
         finally:
             watcher.close()
         for intent in (red, blue):
             moved = watcher.moves(intent)
-            print(f'\n{intent}: {len(moved)} path changes: {[(list(e.old_path), list(e.new_path), e.reason) for e in moved]}')
+            print(
+                f'\n{intent}: {len(moved)} path changes: '
+                f'{[(list(e.old_path), list(e.new_path), e.reason) for e in moved]}'
+            )
             assert len(moved) <= 2
         assert reaches(emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcc'))

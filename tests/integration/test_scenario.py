@@ -1,5 +1,6 @@
 """`naas-lab scenario` as users run it: a real lab from a scenario file, a JSON report with what
 was measured, exit 0 only if every expectation holds, and nothing left behind, also on Ctrl-C."""
+
 import json
 import os
 import signal
@@ -10,19 +11,26 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from topologies.emulation import existing_names
-from topologies.fabric import load_fabric
-from topologies.scenario import SHIPPED
+from topologies.emulation.net import existing_names
+from topologies.lab.scenario import SHIPPED
+from topologies.model.fabric import load_fabric
 
 pytestmark = pytest.mark.root
 
-NAAS_LAB = [sys.executable, '-m', 'topologies.cli']
+NAAS_LAB = [sys.executable, '-m', 'topologies.lab.main']
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def naas_lab(*args, **kw):
-    return subprocess.run([*NAAS_LAB, *args], capture_output=True, text=True, cwd=REPO,
-                          stdin=subprocess.DEVNULL, timeout=300, **kw)
+    return subprocess.run(
+        [*NAAS_LAB, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+        **kw,
+    )
 
 
 def test_the_shipped_triangle_scenario_passes_with_evidence(tmp_path):
@@ -36,17 +44,19 @@ def test_the_shipped_triangle_scenario_passes_with_evidence(tmp_path):
         assert set(e) >= {'name', 'passed', 'measured', 'expected'} and e['passed'], e
     outage = next(e for e in report['expectations'] if 'outage' in e['name'])
     assert outage['measured'].endswith('probes lost)') and outage['expected'] == 'at most 100 ms'
+
     # Every intent on the cut span moved off it, as the controller announced, and none is left
     # there. (Which intents the 9 ms span carries rather than the 10 ms path via dcb is up to
     # measurement noise, and may change between the first snapshot and the cut: CI saw one
     # move onto it in between, so more may move off than the first snapshot shows.)
     def on_cut(sites):
         return {'dca', 'dcc'} <= set(sites) and abs(sites.index('dca') - sites.index('dcc')) == 1
+
     crossed = {p['name'] for p in report['paths_before'] if on_cut(p['sites'])}
     assert crossed <= {m['intent'] for m in report['moves'] if on_cut(m['old_path'])}
     assert not any(on_cut(p['sites']) for p in report['paths_after'])
     assert ET.parse(svg).getroot().tag == '{http://www.w3.org/2000/svg}svg'
-    assert 'checking: red-web installed' in done.stderr          # progress goes to stderr
+    assert 'checking: red-web installed' in done.stderr  # progress goes to stderr
     assert existing_names(load_fabric('triangle')) == []
 
 
@@ -72,8 +82,8 @@ def test_a_scenario_whose_promises_fail_exits_1_and_says_which(tmp_path):
     done = naas_lab('scenario', str(path))
     assert done.returncode == 1, done.stdout + done.stderr[-3000:]
     lines = done.stdout.splitlines()
-    assert sum(line.startswith('  PASS') for line in lines) == 3   # installed before and after
-    failed = [line for line in lines if line.startswith('  FAIL')]   # the restart, reachable
+    assert sum(line.startswith('  PASS') for line in lines) == 3  # installed before and after
+    failed = [line for line in lines if line.startswith('  FAIL')]  # the restart, reachable
     assert len(failed) == 2 and 'at least 8 Gb/s' in failed[0] and 'does not reach' in failed[1]
     assert 'verdict: FAILED: 3 of 5 expectations hold' in done.stdout
     assert existing_names(load_fabric('triangle')) == []
@@ -114,11 +124,17 @@ def test_a_scenario_may_order_each_tenants_intents_together(tmp_path):
 def test_ctrl_c_tears_everything_down(tmp_path):
     path = tmp_path / 'long.yaml'
     path.write_text('name: long\nfabric: triangle\nsteps:\n  - wait: 300\n')
-    proc = subprocess.Popen([*NAAS_LAB, 'scenario', str(path)], cwd=REPO, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*NAAS_LAB, 'scenario', str(path)],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
-        for line in proc.stdout:                                  # until the wait begins
+        for line in proc.stdout:  # until the wait begins
             if 'wait 300 s' in line or time.monotonic() > deadline:
                 break
         proc.send_signal(signal.SIGINT)
@@ -137,11 +153,14 @@ def test_the_demo_keeps_every_promise(tmp_path):
     svg = tmp_path / 'demo.svg'
     done = naas_lab('demo', '--json', '--map', str(svg))
     report = json.loads(done.stdout)
-    broken = [f"{e['name']}: {e['measured']} (expected {e['expected']})"
-              for e in report['expectations'] if not e['passed']]
+    broken = [
+        f'{e["name"]}: {e["measured"]} (expected {e["expected"]})'
+        for e in report['expectations']
+        if not e['passed']
+    ]
     assert done.returncode == 0 and report['passed'], (report['error'], broken, done.stderr[-3000:])
     assert len(report['expectations']) == 20
     moved = {m['intent'] for m in report['moves'] if m['old_path']}
-    assert 'globex-atl-cmh' in moved            # off the slowed span (its only fast path before)
+    assert 'globex-atl-cmh' in moved  # off the slowed span (its only fast path before)
     assert ET.parse(svg).getroot().tag == '{http://www.w3.org/2000/svg}svg'
     assert existing_names(load_fabric('lumen-qts')) == []

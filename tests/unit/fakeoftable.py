@@ -4,13 +4,14 @@ switch and answers where a packet goes (after faucet's clib/fakeoftable.py).
 It behaves like Open vSwitch where the plan depends on it: adding a flow whose key exists
 replaces it; a flow that names a missing meter or group is rejected; deleting a meter or a
 group deletes the flows that use it; a fast-failover group takes its first bucket whose
-watched port is live (a span port is dead while its span is in `down`). Packets are dicts of header fields (in_port set by `send`); an MPLS
-stack is a list of labels, top last.
+watched port is live (a span port is dead while its span is in `down`). Packets are dicts of
+header fields (in_port set by `send`); an MPLS stack is a list of labels, top last.
 """
+
 import ipaddress
 
 from controller.core import flows as fl
-from topologies import addressing as addr
+from topologies.model import addressing as addr
 
 
 class Rejected(Exception):
@@ -21,10 +22,10 @@ class FakeFabric:
     def __init__(self, fabric):
         self.fabric = fabric
         self.sites_by_dpid = {addr.dpid(s): s for s in fabric.sites.values()}
-        self.tables = {dpid: {} for dpid in self.sites_by_dpid}    # dpid -> key -> Flow
-        self.meters = {dpid: {} for dpid in self.sites_by_dpid}    # dpid -> id -> Meter
-        self.groups = {dpid: {} for dpid in self.sites_by_dpid}    # dpid -> id -> Group
-        self.down = set()                                          # span ids cut
+        self.tables = {dpid: {} for dpid in self.sites_by_dpid}  # dpid -> key -> Flow
+        self.meters = {dpid: {} for dpid in self.sites_by_dpid}  # dpid -> id -> Meter
+        self.groups = {dpid: {} for dpid in self.sites_by_dpid}  # dpid -> id -> Group
+        self.down = set()  # span ids cut
 
     # --- applying changes -------------------------------------------------------------------
 
@@ -65,16 +66,22 @@ class FakeFabric:
             raise ValueError(op)
 
     def installed(self):
-        return {dpid: (dict(self.tables[dpid]), dict(self.meters[dpid]), dict(self.groups[dpid]))
-                for dpid in self.tables}
+        return {
+            dpid: (dict(self.tables[dpid]), dict(self.meters[dpid]), dict(self.groups[dpid]))
+            for dpid in self.tables
+        }
 
     # --- packets --------------------------------------------------------------------------
 
     def send_ipv4(self, tenant_id, site_id, dst_ip, src_ip=None):
         """An IPv4 packet from the tenant's host at a site; src defaults to the host's own."""
         tenant, site = self.fabric.tenants[tenant_id], self.fabric.sites[site_id]
-        packet = {'eth_type': fl.ETH_IPV4, 'ipv4_src': src_ip or addr.host_ip(tenant, site),
-                  'ipv4_dst': dst_ip, 'mpls': []}
+        packet = {
+            'eth_type': fl.ETH_IPV4,
+            'ipv4_src': src_ip or addr.host_ip(tenant, site),
+            'ipv4_dst': dst_ip,
+            'mpls': [],
+        }
         return self.send(site_id, addr.tenant_port(tenant), packet)
 
     def send(self, site_id, in_port, packet, max_hops=64):
@@ -92,8 +99,10 @@ class FakeFabric:
             while actions:
                 name, arg = actions.pop(0)
                 if name == 'group':
-                    bucket = next((b for b in self.groups[addr.dpid(site)][arg].buckets
-                                   if self._live(site.id, b[0])), None)
+                    bucket = next(
+                        (b for b in self.groups[addr.dpid(site)][arg].buckets if self._live(site.id, b[0])),
+                        None,
+                    )
                     if bucket is None:
                         return ('drop', site.id), crossed
                     actions[:0] = bucket[1]
@@ -116,8 +125,7 @@ class FakeFabric:
             if out == addr.PROBE_PORT:
                 return ('probe', site.id), crossed
             if out > addr.TENANT_PORT_BASE:
-                tenant = next(t for t in self.fabric.tenants.values()
-                              if addr.tenant_port(t) == out)
+                tenant = next(t for t in self.fabric.tenants.values() if addr.tenant_port(t) == out)
                 return ('host', tenant.id, site.id), crossed
             peer_id = addr.span_peer(self.fabric, site.id, out)
             if peer_id is None or self.fabric.span(site.id, peer_id).id in self.down:

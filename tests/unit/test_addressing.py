@@ -1,12 +1,13 @@
-"""topologies.addressing: the deterministic names, addresses and ports of the module docstring,
+"""topologies.model.addressing: the deterministic names, addresses and ports of the module docstring,
 and Linux interface names that fit (IFNAMSIZ: at most 15 characters) for every shipped fabric."""
+
 import re
 
 import pytest
 
-from topologies import addressing as addr
-from topologies.emulation import FabricTopo, root_interfaces
-from topologies.fabric import Site, Tenant, load_fabric, parse_fabric, shipped_fabrics
+from topologies.emulation.net import FabricTopo, root_interfaces
+from topologies.model import addressing as addr
+from topologies.model.fabric import Site, Tenant, load_fabric, parse_fabric, shipped_fabrics
 
 IFNAME_MAX = 15
 
@@ -33,6 +34,7 @@ def hosts(fabric):
 
 # --- the scheme, on triangle (sites dca=1 dcb=2 dcc=3; tenants red=1 blue=2) -------------------
 
+
 def test_triangle_numbers(triangle):
     assert [(s.id, s.number) for s in triangle.sites.values()] == [('dca', 1), ('dcb', 2), ('dcc', 3)]
     assert [(t.id, t.number) for t in triangle.tenants.values()] == [('red', 1), ('blue', 2)]
@@ -47,8 +49,12 @@ def test_tenant_host(triangle):
     assert addr.tenant_intf(blue, dcc) == 'dcc-blue'
     assert addr.tenant_subnet(blue) == '10.2.0.0/16'
     red, dcb = triangle.tenants['red'], triangle.sites['dcb']
-    assert (addr.host_name(red, dcb), addr.host_ip(red, dcb), addr.host_mac(red, dcb),
-            addr.tenant_port(red)) == ('red-dcb', '10.1.2.1', '02:00:00:01:02:01', 1001)
+    assert (
+        addr.host_name(red, dcb),
+        addr.host_ip(red, dcb),
+        addr.host_mac(red, dcb),
+        addr.tenant_port(red),
+    ) == ('red-dcb', '10.1.2.1', '02:00:00:01:02:01', 1001)
 
 
 def test_probe_host(triangle):
@@ -97,6 +103,7 @@ def test_triangle_addresses_unique(triangle):
 
 # --- every shipped fabric ----------------------------------------------------------------------
 
+
 def test_addresses_unique(shipped):
     rows = hosts(shipped)
     for column in range(3):
@@ -121,16 +128,18 @@ def interface_names(fabric):
     names = []
     for _a, _b, info in topo.links(withInfo=True):
         for end in ('1', '2'):
-            if info['node' + end] in fabric.sites:   # the switch end
+            if info['node' + end] in fabric.sites:  # the switch end
                 names.append(info['intfName' + end])
     return names, root_interfaces(fabric)
 
 
 def test_interface_names_fit_and_are_unique(shipped):
     switch_side, root_side = interface_names(shipped)
-    expected = ([addr.probe_intf(s) for s in shipped.sites.values()]
-                + [addr.tenant_intf(t, shipped.sites[s]) for t in shipped.tenants.values() for s in t.sites]
-                + [addr.span_intf(a, b) for sp in shipped.spans for a, b in ((sp.a, sp.b), (sp.b, sp.a))])
+    expected = (
+        [addr.probe_intf(s) for s in shipped.sites.values()]
+        + [addr.tenant_intf(t, shipped.sites[s]) for t in shipped.tenants.values() for s in t.sites]
+        + [addr.span_intf(a, b) for sp in shipped.spans for a, b in ((sp.a, sp.b), (sp.b, sp.a))]
+    )
     assert sorted(switch_side) == sorted(expected)
     assert len(root_side) == 2 * len(shipped.spans)
     everything = switch_side + root_side
@@ -141,21 +150,26 @@ def test_interface_names_fit_and_are_unique(shipped):
 
 def test_longest_ids_still_fit():
     """Ids are at most 6 characters, so any valid fabric's names fit in 15."""
-    doc = {'name': 'long',
-           'sites': [{'id': 'aaaaaa', 'kind': 'pop', 'lat': 0, 'lon': 0},
-                     {'id': 'bbbbbb', 'kind': 'pop', 'lat': 1, 'lon': 1}],
-           'spans': [{'between': ['aaaaaa', 'bbbbbb'], 'capacity_gbps': 10}],
-           'tenants': [{'id': 'tttttt', 'sites': ['aaaaaa', 'bbbbbb']}]}
+    doc = {
+        'name': 'long',
+        'sites': [
+            {'id': 'aaaaaa', 'kind': 'pop', 'lat': 0, 'lon': 0},
+            {'id': 'bbbbbb', 'kind': 'pop', 'lat': 1, 'lon': 1},
+        ],
+        'spans': [{'between': ['aaaaaa', 'bbbbbb'], 'capacity_gbps': 10}],
+        'tenants': [{'id': 'tttttt', 'sites': ['aaaaaa', 'bbbbbb']}],
+    }
     switch_side, root_side = interface_names(parse_fabric(doc))
     assert max(len(n) for n in switch_side + root_side) <= IFNAME_MAX
     assert 'aaaaaa-bbbbbbr' in root_side
 
 
 def test_span_peer_is_the_inverse_of_span_port():
-    from topologies.fabric import load_fabric
+    from topologies.model.fabric import load_fabric
+
     fabric = load_fabric('triangle')
     for span in fabric.spans:
         for site, peer in ((span.a, span.b), (span.b, span.a)):
             assert addr.span_peer(fabric, site, addr.span_port(fabric, site, peer)) == peer
     assert addr.span_peer(fabric, 'dca', addr.PROBE_PORT) is None
-    assert addr.span_peer(fabric, 'dca', fabric.sites['dca'].number) is None     # itself
+    assert addr.span_peer(fabric, 'dca', fabric.sites['dca'].number) is None  # itself

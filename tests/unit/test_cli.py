@@ -1,14 +1,15 @@
 """`naas-lab` commands that need no root (list, check, import, argument errors), and the
 Mininet topology built from a fabric (FabricTopo is pure data)."""
+
 import signal
 
 import pytest
 import yaml
 
-from topologies import cli
-from topologies.emulation import FabricTopo
-from topologies.fabric import load_fabric, shipped_fabrics
-from topologies.span import SpanLink
+from topologies.emulation.net import FabricTopo
+from topologies.emulation.span import SpanLink
+from topologies.lab import main as cli
+from topologies.model.fabric import load_fabric, shipped_fabrics
 
 
 @pytest.fixture(autouse=True)
@@ -86,8 +87,7 @@ def test_import_then_check(tmp_path, capsys):
 
 def test_import_with_tenant(tmp_path, capsys):
     out_file = tmp_path / 'a.yaml'
-    assert cli.main(['import', 'sndlib/abilene', '-o', str(out_file),
-                     '--tenant', 'acme:NYCMng,LOSAng']) == 0
+    assert cli.main(['import', 'sndlib/abilene', '-o', str(out_file), '--tenant', 'acme:NYCMng,LOSAng']) == 0
     fabric = load_fabric(str(out_file))
     assert list(fabric.tenants) == ['acme']
     assert [fabric.sites[s].name for s in fabric.tenants['acme'].sites] == ['NYCMng', 'LOSAng']
@@ -118,6 +118,7 @@ def test_no_command_is_a_usage_error(capsys):
 
 
 # --- FabricTopo -----------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope='module')
 def triangle():
@@ -150,7 +151,10 @@ def test_topo_links(triangle, topo):
         assert info['delay_ms'] == span.delay_ms
         assert info['port1' if info['node1'] == span.a else 'port2'] == triangle.sites[span.b].number
     assert sorted((i['node1'], i['node2'], i['mbps'], i['delay_ms']) for i in spans) == [
-        ('dca', 'dcb', 20.0, 4.0), ('dca', 'dcc', 10.0, 9.0), ('dcb', 'dcc', 20.0, 6.0)]
+        ('dca', 'dcb', 20.0, 4.0),
+        ('dca', 'dcc', 10.0, 9.0),
+        ('dcb', 'dcc', 20.0, 6.0),
+    ]
     access = {info['node1']: info for _, _, info in links if info.get('cls') is not SpanLink}
     assert access['probe-dcb']['node2'] == 'dcb' and access['probe-dcb']['port2'] == 4000
     assert access['blue-dcc']['node2'] == 'dcc' and access['blue-dcc']['port2'] == 1002
@@ -161,8 +165,11 @@ def test_topo_links(triangle, topo):
 def test_topo_span_links_carry_emulated_rate_and_delay(name):
     """Scale differs per fabric (lumen-qts: 400 Gb/s -> 100 Mb/s), so mbps is not capacity."""
     fabric = load_fabric(name)
-    links = {frozenset((i['node1'], i['node2'])): i
-             for _, _, i in FabricTopo(fabric).links(withInfo=True) if i.get('cls') is SpanLink}
+    links = {
+        frozenset((i['node1'], i['node2'])): i
+        for _, _, i in FabricTopo(fabric).links(withInfo=True)
+        if i.get('cls') is SpanLink
+    }
     assert len(links) == len(fabric.spans)
     for span in fabric.spans:
         info = links[frozenset((span.a, span.b))]
@@ -178,7 +185,8 @@ def test_topo_host_addresses(topo):
 
 
 def test_mn_custom_fabric_topo():
-    from topologies import mn_custom
+    from topologies.emulation import mn_custom
+
     topo = mn_custom.topos['fabric']('thin-fat')
     assert isinstance(topo, FabricTopo)
     assert sorted(topo.switches()) == sorted(load_fabric('thin-fat').sites)

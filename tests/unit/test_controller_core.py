@@ -1,17 +1,25 @@
 """controller.core.controller: the in-process API, lifecycle, failures, restart from the store."""
+
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controller.core import reconcile
 from controller.core.controller import Controller
-from controller.core.errors import (Conflict, FailedPrecondition, InvalidArgument, NotFound,
-                                    QuotaExceeded, Unplaceable)
+from controller.core.errors import (
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    QuotaExceeded,
+    Unplaceable,
+)
 from controller.core.intent import State
 from controller.core.topology import Link
-from controller.store import Store
+from controller.store.sqlite import Store
 from tests.unit.fakeoftable import FakeFabric
-from topologies import addressing as addr
-from topologies.fabric import load_fabric
+from topologies.model import addressing as addr
+from topologies.model.fabric import load_fabric
 
 TRIANGLE = load_fabric('triangle')
 LUMEN = load_fabric('lumen-qts')
@@ -44,7 +52,7 @@ def test_an_intent_is_installed_once_every_switch_on_its_route_confirmed():
     assert [e.state.value for e in events] == ['COMPILING', 'INSTALLING']
     assert events[-1].new_path == ('dca', 'dcc')
     core.synced(addr.dpid(TRIANGLE.sites['dca']), core.generation, now=2)
-    assert intent.state is State.INSTALLING            # dcc has not confirmed yet
+    assert intent.state is State.INSTALLING  # dcc has not confirmed yet
     core.synced(addr.dpid(TRIANGLE.sites['dcc']), core.generation, now=2)
     assert intent.state is State.INSTALLED and 'dca->dcc' in intent.reason
     assert core.ledger.reserved_gbps(Link('dcc', 'dca')) == 5
@@ -57,14 +65,14 @@ def test_bad_orders_name_the_field_and_change_nothing():
     cases = [
         (dict(tenant='green'), 'tenant'),
         (dict(src='nowhere'), 'src_site'),
-        (dict(dst='dcb', tenant='blue'), 'dst_site'),      # blue has no port at dcb
+        (dict(dst='dcb', tenant='blue'), 'dst_site'),  # blue has no port at dcb
         (dict(dst='dca'), 'dst_site'),
         (dict(bandwidth_gbps=0), 'bandwidth_gbps'),
         (dict(bandwidth_gbps=float('nan')), 'bandwidth_gbps'),
         (dict(bandwidth_gbps='5'), 'bandwidth_gbps'),
-        (dict(bandwidth_gbps=50), 'bandwidth_gbps'),       # more than any path carries
+        (dict(bandwidth_gbps=50), 'bandwidth_gbps'),  # more than any path carries
         (dict(max_latency_ms=-1), 'max_latency_ms'),
-        (dict(max_latency_ms=3), 'max_latency_ms'),        # dca-dcb is 4 ms of fiber
+        (dict(max_latency_ms=3), 'max_latency_ms'),  # dca-dcb is 4 ms of fiber
         (dict(protection='SOMETIMES'), 'protection'),
         (dict(service_class='GOLD'), 'service_class'),
         (dict(description='x' * 5000), 'description'),
@@ -74,20 +82,26 @@ def test_bad_orders_name_the_field_and_change_nothing():
         (dict(request_id='has space'), 'request_id'),
         (dict(request_id='x' * 65), 'request_id'),
         (dict(src_prefixes=['10.1.1.0/33']), 'src_prefixes'),
-        (dict(src_prefixes=['10.1.1.1/24']), 'src_prefixes'),          # host bits set
-        (dict(src_prefixes=['10.1.2.0/25']), 'src_prefixes'),          # dcb's subnet, not dca's
-        (dict(dst_prefixes=['10.2.2.0/25']), 'dst_prefixes'),          # blue's subnet
-        (dict(dst_prefixes=['10.1.2.0/25', '10.1.2.64/26']), 'dst_prefixes'),   # overlapping
+        (dict(src_prefixes=['10.1.1.1/24']), 'src_prefixes'),  # host bits set
+        (dict(src_prefixes=['10.1.2.0/25']), 'src_prefixes'),  # dcb's subnet, not dca's
+        (dict(dst_prefixes=['10.2.2.0/25']), 'dst_prefixes'),  # blue's subnet
+        (dict(dst_prefixes=['10.1.2.0/25', '10.1.2.64/26']), 'dst_prefixes'),  # overlapping
         (dict(dst_prefixes=[f'10.1.2.{i * 16}/28' for i in range(9)]), 'dst_prefixes'),
     ]
     for change, field in cases:
         order = dict(tenant='red', src='dca', dst='dcb', bandwidth_gbps=1) | change
         with pytest.raises(InvalidArgument) as bad:
-            core.create(order.pop('tenant'), order.pop('src'), order.pop('dst'),
-                        order.pop('bandwidth_gbps'), now=2, **order)
+            core.create(
+                order.pop('tenant'),
+                order.pop('src'),
+                order.pop('dst'),
+                order.pop('bandwidth_gbps'),
+                now=2,
+                **order,
+            )
         assert bad.value.field == field, change
     with pytest.raises(Conflict):
-        core.create('red', 'dcc', 'dca', 1, now=2)          # same pair, other way round
+        core.create('red', 'dcc', 'dca', 1, now=2)  # same pair, other way round
     with pytest.raises(Unplaceable) as full:
         core.create('blue', 'dca', 'dcc', 9, now=2, max_latency_ms=9.5)
     assert full.value.no_path.widest_within_bound_gbps == pytest.approx(4)
@@ -128,8 +142,8 @@ def test_quotas_bound_what_a_tenant_commits_in_all():
     with pytest.raises(QuotaExceeded):
         core.check('red', 'dca', 'dcb', 4)
     assert (states(core), core.ledger.snapshot()) == before and a.bandwidth_gbps == 5
-    core.update(a.id, bandwidth_gbps=8, now=3)                  # up to the quota is fine
-    core.delete(a.id, now=4)                                    # withdrawing frees it
+    core.update(a.id, bandwidth_gbps=8, now=3)  # up to the quota is fine
+    core.delete(a.id, now=4)  # withdrawing frees it
     assert core.quota_left_gbps('red') == 8
 
 
@@ -140,19 +154,19 @@ def order(tenant='red', src='dca', dst='dcb', bandwidth_gbps=1, **more):
 
 def test_create_many_refuses_a_bad_order_whole_and_changes_nothing():
     core = connected(quotas={'red': 8})
-    core.create('red', 'dca', 'dcc', 5, now=1, request_id='r-1')          # 3 Gb/s of quota left
+    core.create('red', 'dca', 'dcc', 5, now=1, request_id='r-1')  # 3 Gb/s of quota left
     before = (states(core), core.ledger.snapshot(), core.peak.snapshot(), core.generation)
     good = [order(), order(src='dcb', dst='dcc')]
     for orders, field in [
         ([*good, order(bandwidth_gbps=0)], 'orders[2].bandwidth_gbps'),
         ([*good, order(dst='dca')], 'orders[2].dst_site'),
-        ([order(), order('blue', dst='dcb')], 'orders[1].dst_site'),        # blue has no port at dcb
+        ([order(), order('blue', dst='dcb')], 'orders[1].dst_site'),  # blue has no port at dcb
         ([order(request_id='a b')], 'orders[0].request_id'),
         ([order(), {'tenant': 'red', 'src': 'dca', 'dst': 'dcb'}], 'orders[1].bandwidth_gbps'),
         ([order(colour='red')], 'orders[0].colour'),
         ([order(), 'dca-dcb'], 'orders[1]'),
         ([], 'orders'),
-        (order(), 'orders'),                                 # an order, not a list of them
+        (order(), 'orders'),  # an order, not a list of them
     ]:
         with pytest.raises(InvalidArgument) as bad:
             core.create_many(orders, now=2)
@@ -160,16 +174,24 @@ def test_create_many_refuses_a_bad_order_whole_and_changes_nothing():
     for orders, message in [
         ([*good, order(src='dcb', dst='dca')], r'orders\[2\]: the same tenant and sites as orders\[0\]'),
         ([order(), order(src='dcc', dst='dca')], r'orders\[1\]: tenant red already has intent i-1'),
-        ([order(request_id='x'), order(dst='dcc', src='dcb', request_id='x')],
-         r'orders\[1\]: the same request_id as orders\[0\]'),
+        (
+            [order(request_id='x'), order(dst='dcc', src='dcb', request_id='x')],
+            r'orders\[1\]: the same request_id as orders\[0\]',
+        ),
         ([order(dst='dcc', bandwidth_gbps=4, request_id='r-1')], r'orders\[0\]: request_id'),  # another body
     ]:
         with pytest.raises(Conflict, match=message):
             core.create_many(orders, now=2)
     # Red's orders fit its quota one by one, not together.
     with pytest.raises(QuotaExceeded, match=r'^orders: .*quota_gbps') as over:
-        core.create_many([order(bandwidth_gbps=2), order('blue', 'dca', 'dcc', 5),
-                          order(src='dcb', dst='dcc', bandwidth_gbps=2)], now=2)
+        core.create_many(
+            [
+                order(bandwidth_gbps=2),
+                order('blue', 'dca', 'dcc', 5),
+                order(src='dcb', dst='dcc', bandwidth_gbps=2),
+            ],
+            now=2,
+        )
     assert over.value.left_gbps == 3
     assert (states(core), core.ledger.snapshot(), core.peak.snapshot(), core.generation) == before
 
@@ -177,12 +199,15 @@ def test_create_many_refuses_a_bad_order_whole_and_changes_nothing():
 def test_create_many_admits_each_order_or_says_why_not():
     core = connected()
     first = core.create('red', 'dca', 'dcb', 4, now=1)
-    placed, no_room, too_slow = core.create_many([
-        order(src='dcb', dst='dcc', bandwidth_gbps=5, description='backup', labels={'app': 'db'}),
-        # Direct: 9 Gb/s. Via dcb: 13 or 14 whatever goes where; never 15.
-        order('blue', 'dca', 'dcc', 15),
-        order(src='dcc', dst='dca', bandwidth_gbps=12, max_latency_ms=9.5),   # via dcb: 10 ms
-    ], now=2)
+    placed, no_room, too_slow = core.create_many(
+        [
+            order(src='dcb', dst='dcc', bandwidth_gbps=5, description='backup', labels={'app': 'db'}),
+            # Direct: 9 Gb/s. Via dcb: 13 or 14 whatever goes where; never 15.
+            order('blue', 'dca', 'dcc', 15),
+            order(src='dcc', dst='dca', bandwidth_gbps=12, max_latency_ms=9.5),  # via dcb: 10 ms
+        ],
+        now=2,
+    )
     assert placed.state is State.INSTALLING and core.get(placed.id) is placed
     assert (placed.tenant, placed.description, placed.labels) == ('red', 'backup', {'app': 'db'})
     assert core.placements[placed.id].primary.sites == ('dcb', 'dcc')
@@ -201,14 +226,14 @@ def test_create_many_replays_request_ids():
     again = core.create_many([*orders, order(dst='dcc', bandwidth_gbps=2)], now=2)
     assert again[0] is first[0] and again[1] is first[1] and again[2].id == 'i-3'
     assert len(core.list()) == 3
-    assert core.create('red', 'dca', 'dcb', 1, now=3, request_id='a') is first[0]   # and CreateIntent
+    assert core.create('red', 'dca', 'dcb', 1, now=3, request_id='a') is first[0]  # and CreateIntent
 
 
 def test_check_says_where_an_intent_would_go_and_changes_nothing():
     core = connected()
     before = (core.ledger.snapshot(), core.generation)
     placement = core.check('red', 'dca', 'dcc', 9, max_latency_ms=12)
-    assert placement.primary.sites == ('dca', 'dcc')           # 9 ms direct
+    assert placement.primary.sites == ('dca', 'dcc')  # 9 ms direct
     assert core.check('red', 'dca', 'dcc', 12).primary.sites == ('dca', 'dcb', 'dcc')  # direct is 10G
     protected = core.check('red', 'dca', 'dcc', 5, protection='PROTECTED')
     assert protected.backup is not None and protected.primary.sites != protected.backup.sites
@@ -238,8 +263,11 @@ def test_excess_rides_in_the_headroom_and_never_over_books_a_span():
     core = connected()
     # dca-dcc: 10 Gb/s, 9 of them committable (10% headroom); committed + excess up to 10.
     a = core.create('red', 'dca', 'dcc', 5, now=1, excess_gbps=1)
-    assert core.route_of(a.id).rate_kbps == 6000                # the meter lets C + E through
-    assert (core.ledger.reserved_gbps(Link('dca', 'dcc')), core.peak.reserved_gbps(Link('dca', 'dcc'))) == (5, 6)
+    assert core.route_of(a.id).rate_kbps == 6000  # the meter lets C + E through
+    assert (core.ledger.reserved_gbps(Link('dca', 'dcc')), core.peak.reserved_gbps(Link('dca', 'dcc'))) == (
+        5,
+        6,
+    )
     # 4 Gb/s committed still fits the committed 9, but 4 + 1 excess would pass the span's 10.
     assert core.check('blue', 'dca', 'dcc', 4).primary.sites == ('dca', 'dcc')
     assert core.check('blue', 'dca', 'dcc', 4, excess_gbps=1).primary.sites == ('dca', 'dcb', 'dcc')
@@ -292,25 +320,25 @@ def test_a_span_cut_moves_the_intent_and_it_fails_when_nothing_is_left():
     core.switch_disconnected(addr.dpid(TRIANGLE.sites['dcb']), now=4)
     assert intent.state is State.FAILED and 'switch dcb disconnected' in intent.reason
     assert core.route_of(intent.id) is None and core.ledger.holders() == []
-    core.port_state(dca, addr.span_port(TRIANGLE, 'dca', 'dcc'), True, now=5)   # comes back
+    core.port_state(dca, addr.span_port(TRIANGLE, 'dca', 'dcc'), True, now=5)  # comes back
     assert intent.state is State.INSTALLING and core.route_of(intent.id).sites == ('dca', 'dcc')
     assert 'retried' in intent.reason
 
 
 def test_an_intent_a_cut_leaves_no_path_within_its_bound_runs_over_it_until_one_is_back():
     core = connected()
-    intent = core.create('red', 'dca', 'dcc', 5, max_latency_ms=9.5, now=1)   # dca-dcc: 9 ms
+    intent = core.create('red', 'dca', 'dcc', 5, max_latency_ms=9.5, now=1)  # dca-dcc: 9 ms
     sync(core)
     dca = addr.dpid(TRIANGLE.sites['dca'])
     core.port_state(dca, addr.span_port(TRIANGLE, 'dca', 'dcc'), False, now=2)
-    assert core.route_of(intent.id).sites == ('dca', 'dcb', 'dcc')                # 10 ms: traffic
+    assert core.route_of(intent.id).sites == ('dca', 'dcb', 'dcc')  # 10 ms: traffic
     assert intent.state is State.INSTALLING and 'over its 9.5 ms bound for now' in intent.reason
     sync(core, now=3)
     assert intent.state is State.INSTALLED and 'over its 9.5 ms bound for now' in intent.reason
-    with pytest.raises(Unplaceable):             # a new order is still held to its bound
+    with pytest.raises(Unplaceable):  # a new order is still held to its bound
         core.create('blue', 'dca', 'dcc', 1, max_latency_ms=9.5, now=3)
     core.port_state(dca, addr.span_port(TRIANGLE, 'dca', 'dcc'), True, now=5)
-    core.tick(now=100)                            # once the span is trusted again
+    core.tick(now=100)  # once the span is trusted again
     assert core.route_of(intent.id).sites == ('dca', 'dcc')
     sync(core, now=101)
     assert intent.state is State.INSTALLED and 'bound' not in intent.reason
@@ -318,17 +346,17 @@ def test_an_intent_a_cut_leaves_no_path_within_its_bound_runs_over_it_until_one_
 
 def test_switches_never_seen_count_as_down_after_the_grace():
     core = Controller(TRIANGLE, startup_grace_s=5, now=0)
-    intent = core.create('red', 'dca', 'dcc', 5, now=1)        # optimistic until then
+    intent = core.create('red', 'dca', 'dcc', 5, now=1)  # optimistic until then
     for site in ('dca', 'dcb'):
         core.switch_connected(addr.dpid(TRIANGLE.sites[site]), now=2)
     core.tick(now=6)
-    assert intent.state is State.FAILED                        # dcc never came
+    assert intent.state is State.FAILED  # dcc never came
 
 
 def test_delete_withdraws_after_the_switches_confirm_and_retries_the_failed():
     core = connected()
-    red = core.create('red', 'dca', 'dcc', 9, now=1)            # fills dca-dcc (10 Gb/s less 10%)
-    blue = core.create('blue', 'dca', 'dcc', 4, now=1)          # so: dca->dcb->dcc
+    red = core.create('red', 'dca', 'dcc', 9, now=1)  # fills dca-dcc (10 Gb/s less 10%)
+    blue = core.create('blue', 'dca', 'dcc', 4, now=1)  # so: dca->dcb->dcc
     sync(core)
     core.port_state(addr.dpid(TRIANGLE.sites['dcb']), addr.span_port(TRIANGLE, 'dcb', 'dca'), False, now=2)
     assert blue.state is State.FAILED and red.state is State.INSTALLED
@@ -345,11 +373,22 @@ def test_delete_withdraws_after_the_switches_confirm_and_retries_the_failed():
 def test_a_restart_loses_nothing(tmp_path):
     db = tmp_path / 'naas.db'
     core = connected(store=Store(db))
-    a = core.create('red', 'dca', 'dcc', 5, now=1, max_latency_ms=20, description='a',
-                    labels={'app': 'db'}, request_id='r-1', src_prefixes=['10.1.1.0/25'], excess_gbps=1)
+    a = core.create(
+        'red',
+        'dca',
+        'dcc',
+        5,
+        now=1,
+        max_latency_ms=20,
+        description='a',
+        labels={'app': 'db'},
+        request_id='r-1',
+        src_prefixes=['10.1.1.0/25'],
+        excess_gbps=1,
+    )
     b = core.create('blue', 'dca', 'dcc', 3, now=1, protection='PROTECTED')
     sync(core)
-    c = core.create('red', 'dca', 'dcb', 2, now=2)              # still INSTALLING at the crash
+    c = core.create('red', 'dca', 'dcb', 2, now=2)  # still INSTALLING at the crash
     plan = core.plan()
     snapshot = sorted(map(str, core.ledger.snapshot()))
     peaks = sorted(map(str, core.peak.snapshot()))
@@ -358,20 +397,30 @@ def test_a_restart_loses_nothing(tmp_path):
     again = Controller(TRIANGLE, store=Store(db), now=10)
     assert states(again) == {a.id: 'INSTALLED', b.id: 'INSTALLED', c.id: 'INSTALLING'}
     assert sorted(map(str, again.ledger.snapshot())) == snapshot
-    assert again.plan() == plan                                 # same routes, same labels
+    assert again.plan() == plan  # same routes, same labels
     assert again.get(a.id).description == 'a' and again.get(b.id).protection.value == 'PROTECTED'
     assert again.get(a.id).labels == {'app': 'db'}
     assert again.get(a.id).src_prefixes == ('10.1.1.0/25',) and again.get(a.id).excess_gbps == 1
     assert sorted(map(str, again.peak.snapshot())) == peaks
-    assert again.create('red', 'dca', 'dcc', 5, now=10, max_latency_ms=20, description='a',
-                        labels={'app': 'db'}, request_id='r-1',
-                        src_prefixes=['10.1.1.0/25'], excess_gbps=1) is again.get(a.id)
+    assert again.create(
+        'red',
+        'dca',
+        'dcc',
+        5,
+        now=10,
+        max_latency_ms=20,
+        description='a',
+        labels={'app': 'db'},
+        request_id='r-1',
+        src_prefixes=['10.1.1.0/25'],
+        excess_gbps=1,
+    ) is again.get(a.id)
     # The switches still hold the old plan: reconciling changes nothing.
     fake = FakeFabric(TRIANGLE)
     fake.apply(reconcile.diff_all(plan, {}))
     assert not reconcile.diff_all(again.plan(), fake.installed())
     d = again.create('red', 'dcb', 'dcc', 1, now=11)
-    assert d.id == 'i-4'                                        # numbers are never reused
+    assert d.id == 'i-4'  # numbers are never reused
     labels = {l for r in again.routes.values() for l in (r.label_fwd, r.label_rev)}
     assert len(labels) == 2 * len(again.routes)
 
@@ -379,8 +428,9 @@ def test_a_restart_loses_nothing(tmp_path):
 def test_a_batch_survives_a_restart(tmp_path):
     db = tmp_path / 'naas.db'
     core = connected(store=Store(db))
-    made = core.create_many([order(request_id='a'), order('blue', 'dca', 'dcc', 3, protection='PROTECTED')],
-                            now=1)
+    made = core.create_many(
+        [order(request_id='a'), order('blue', 'dca', 'dcc', 3, protection='PROTECTED')], now=1
+    )
     plan, ledger = core.plan(), sorted(map(str, core.ledger.snapshot()))
     core.store.close()
     again = Controller(TRIANGLE, store=Store(db), now=10)
@@ -398,8 +448,16 @@ def test_a_store_of_another_fabric_is_refused(tmp_path):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(['create', 'delete', 'update', 'cut', 'heal', 'sync']),
-                          st.integers(0, 10_000), st.floats(0.1, 120)), max_size=40))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(['create', 'delete', 'update', 'cut', 'heal', 'sync']),
+            st.integers(0, 10_000),
+            st.floats(0.1, 120),
+        ),
+        max_size=40,
+    )
+)
 def test_no_sequence_of_orders_and_cuts_over_books_a_span(ops):
     core = connected(LUMEN)
     tenants = list(LUMEN.tenants.values())
@@ -410,17 +468,32 @@ def test_no_sequence_of_orders_and_cuts_over_books_a_span(ops):
             if op == 'create':
                 t = tenants[n % len(tenants)]
                 src, dst = t.sites[n % len(t.sites)], t.sites[(n // 7 + 1) % len(t.sites)]
-                core.create(t.id, src, dst, gbps, now=now, protection=['NONE', 'PROTECTED'][n % 2],
-                            excess_gbps=[0, gbps / 2, 40][n % 3])
+                core.create(
+                    t.id,
+                    src,
+                    dst,
+                    gbps,
+                    now=now,
+                    protection=['NONE', 'PROTECTED'][n % 2],
+                    excess_gbps=[0, gbps / 2, 40][n % 3],
+                )
             elif op == 'delete' and intents:
                 core.delete(intents[n % len(intents)].id, now=now)
             elif op == 'update' and intents:
-                core.update(intents[n % len(intents)].id, bandwidth_gbps=gbps, now=now,
-                            excess_gbps=[None, 0, gbps][n % 3])
+                core.update(
+                    intents[n % len(intents)].id,
+                    bandwidth_gbps=gbps,
+                    now=now,
+                    excess_gbps=[None, 0, gbps][n % 3],
+                )
             elif op in ('cut', 'heal'):
                 span = spans[n % len(spans)]
-                core.port_state(addr.dpid(LUMEN.sites[span.a]), addr.span_port(LUMEN, span.a, span.b),
-                                op == 'heal', now=now)
+                core.port_state(
+                    addr.dpid(LUMEN.sites[span.a]),
+                    addr.span_port(LUMEN, span.a, span.b),
+                    op == 'heal',
+                    now=now,
+                )
             elif op == 'sync':
                 sync(core, now=now)
         except (InvalidArgument, Conflict, Unplaceable):

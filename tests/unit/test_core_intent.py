@@ -1,4 +1,5 @@
 """controller.core.intent: the lifecycle allows exactly the documented transitions."""
+
 import itertools
 
 import pytest
@@ -6,12 +7,17 @@ import pytest
 from controller.core.intent import Intent, State, TransitionError
 
 ALLOWED = {
-    (State.ACCEPTED, State.COMPILING), (State.COMPILING, State.INSTALLING),
-    (State.COMPILING, State.FAILED), (State.INSTALLING, State.INSTALLED),
-    (State.INSTALLING, State.FAILED), (State.INSTALLING, State.COMPILING),
+    (State.ACCEPTED, State.COMPILING),
+    (State.COMPILING, State.INSTALLING),
+    (State.COMPILING, State.FAILED),
+    (State.INSTALLING, State.INSTALLED),
+    (State.INSTALLING, State.FAILED),
+    (State.INSTALLING, State.COMPILING),
     (State.INSTALLED, State.COMPILING),
-    (State.INSTALLED, State.INSTALLING), (State.INSTALLED, State.FAILED),
-    (State.FAILED, State.COMPILING), (State.WITHDRAWING, State.WITHDRAWN),
+    (State.INSTALLED, State.INSTALLING),
+    (State.INSTALLED, State.FAILED),
+    (State.FAILED, State.COMPILING),
+    (State.WITHDRAWING, State.WITHDRAWN),
 } | {(s, State.WITHDRAWING) for s in State if s not in (State.WITHDRAWING, State.WITHDRAWN)}
 
 
@@ -35,8 +41,7 @@ def test_transitions(before, after):
 
 def test_a_full_life_and_a_retry():
     i = intent()
-    for state in ('COMPILING', 'FAILED', 'COMPILING', 'INSTALLING', 'INSTALLED', 'WITHDRAWING',
-                  'WITHDRAWN'):
+    for state in ('COMPILING', 'FAILED', 'COMPILING', 'INSTALLING', 'INSTALLED', 'WITHDRAWING', 'WITHDRAWN'):
         i.move_to(state, f'to {state}', now=len(i.history))
     assert [e.state.value for e in i.history][:3] == ['COMPILING', 'FAILED', 'COMPILING']
     assert i.state is State.WITHDRAWN and not i.active

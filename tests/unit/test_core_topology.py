@@ -1,8 +1,9 @@
 """controller.core.topology: the network as the controller knows it."""
+
 import pytest
 
 from controller.core.topology import Link, Topology
-from topologies.fabric import load_fabric
+from topologies.model.fabric import load_fabric
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def test_delay_is_the_prior_until_measured_per_direction(triangle):
 def test_a_span_down_leaves_the_neighbours_both_ways(triangle):
     assert set(triangle.neighbours('dca')) == {Link('dca', 'dcb'), Link('dca', 'dcc')}
     assert triangle.set_up('dca-dcb', False) is True
-    assert triangle.set_up('dca-dcb', False) is False   # no change
+    assert triangle.set_up('dca-dcb', False) is False  # no change
     assert triangle.neighbours('dca') == [Link('dca', 'dcc')]
     assert Link('dcb', 'dca') not in triangle.neighbours('dcb')
     assert triangle.set_up('dca-dcb', True) is True

@@ -1,4 +1,5 @@
-"""topologies.importer: real WANs from topohub become fabric documents parse_fabric accepts."""
+"""topologies.model.importer: real WANs from topohub become fabric documents parse_fabric accepts."""
+
 import argparse
 import time
 
@@ -6,17 +7,42 @@ import pytest
 import topohub
 import yaml
 
-from topologies import importer
-from topologies.fabric import (FIBER_US_PER_KM, ID_RULE, MAX_EMULATED_MBPS, MIN_EMULATED_MBPS,
-                               RESERVED_IDS, load_fabric, parse_fabric)
-from topologies.importer import import_topohub, list_networks, site_id_from_name
+from topologies.model import importer
+from topologies.model.fabric import (
+    FIBER_US_PER_KM,
+    ID_RULE,
+    MAX_EMULATED_MBPS,
+    MIN_EMULATED_MBPS,
+    RESERVED_IDS,
+    load_fabric,
+    parse_fabric,
+)
+from topologies.model.importer import import_topohub, list_networks, site_id_from_name
 
 # SNDlib networks drawn in pixel coordinates: topohub stores the drawing positions as if
 # they were degrees, so no delay can be derived from them and the importer refuses them.
-SNDLIB_PIXEL = {'atlanta', 'di-yuan', 'france', 'giul39', 'india35', 'newyork', 'norway',
-                'pioro40', 'sun', 'ta1', 'ta2', 'zib54'}
-TOPOZOO_SAMPLE = ['topozoo/Abilene', 'topozoo/Geant2012', 'topozoo/Arpanet19723',
-                  'topozoo/Garr199904', 'topozoo/Uninett2011', 'topozoo/Cernet']
+SNDLIB_PIXEL = {
+    'atlanta',
+    'di-yuan',
+    'france',
+    'giul39',
+    'india35',
+    'newyork',
+    'norway',
+    'pioro40',
+    'sun',
+    'ta1',
+    'ta2',
+    'zib54',
+}
+TOPOZOO_SAMPLE = [
+    'topozoo/Abilene',
+    'topozoo/Geant2012',
+    'topozoo/Arpanet19723',
+    'topozoo/Garr199904',
+    'topozoo/Uninett2011',
+    'topozoo/Cernet',
+]
 
 
 def _check_ids(fabric):
@@ -28,13 +54,17 @@ def _check_ids(fabric):
 
 def _fake(monkeypatch, nodes, edges, key='sndlib/fake'):
     """Make import_topohub read this node-link document instead of topohub's."""
-    data = {'graph': {'name': 'fake', 'demands': {}, 'stats': {}},
-            'nodes': nodes, 'edges': [{'source': a, 'target': b} for a, b in edges]}
+    data = {
+        'graph': {'name': 'fake', 'demands': {}, 'stats': {}},
+        'nodes': nodes,
+        'edges': [{'source': a, 'target': b} for a, b in edges],
+    }
     monkeypatch.setattr(importer, '_load', lambda k: data)
     return key
 
 
 # --- abilene, end to end ---------------------------------------------------------------------
+
 
 def test_abilene_imports_and_validates():
     doc = import_topohub('sndlib/abilene')
@@ -47,16 +77,15 @@ def test_abilene_imports_and_validates():
     assert fabric.bandwidth_scale == 0.001
     assert {s.emulated_mbps for s in fabric.spans} == {100.0}
     _check_ids(fabric)
-    atlanta = fabric.sites['atlam5']           # pos is [lon, lat] in topohub
+    atlanta = fabric.sites['atlam5']  # pos is [lon, lat] in topohub
     assert (atlanta.name, atlanta.lat, atlanta.lon) == ('ATLAM5', 33.75, -84.38)
 
 
 def test_abilene_delay_matches_great_circle_times_route_factor():
     data = topohub.get('sndlib/abilene')
     names = {n['id']: n['name'] for n in data['nodes']}
-    edge = next(e for e in data['edges']
-                if {names[e['source']], names[e['target']]} == {'ATLAng', 'HSTNng'})
-    km = edge['dist']                          # topohub's own great-circle length, ~1079 km
+    edge = next(e for e in data['edges'] if {names[e['source']], names[e['target']]} == {'ATLAng', 'HSTNng'})
+    km = edge['dist']  # topohub's own great-circle length, ~1079 km
     for factor in (None, 1.0, 2.0):
         fabric = parse_fabric(import_topohub('sndlib/abilene', route_factor=factor))
         expected = km * (factor or 1.4) * FIBER_US_PER_KM / 1000.0
@@ -71,8 +100,10 @@ def test_route_factor_goes_to_emulation_only_when_given():
     assert all('delay_ms' not in span for span in doc['spans'])
 
 
-@pytest.mark.parametrize('capacity, scale', [(100, 0.001), (40, 0.001), (400, 0.0001),
-                                             (10, 0.01), (1, 0.1), (0.5, 0.1), (2.5, 0.01)])
+@pytest.mark.parametrize(
+    'capacity, scale',
+    [(100, 0.001), (40, 0.001), (400, 0.0001), (10, 0.01), (1, 0.1), (0.5, 0.1), (2.5, 0.01)],
+)
 def test_bandwidth_scale_keeps_spans_at_most_100_mbps(capacity, scale):
     fabric = parse_fabric(import_topohub('sndlib/polska', capacity_gbps=capacity))
     assert fabric.bandwidth_scale == scale
@@ -99,6 +130,7 @@ def test_load_fabric_topohub_polska_end_to_end():
 
 # --- every network -----------------------------------------------------------------------
 
+
 def test_every_sndlib_network_imports_or_is_refused_as_pixel_drawing():
     timings, imported = [], set()
     for key in list_networks('sndlib'):
@@ -114,9 +146,22 @@ def test_every_sndlib_network_imports_or_is_refused_as_pixel_drawing():
         assert all(s.delay_ms >= 0 for s in fabric.spans)
         imported.add(name)
     assert len(list_networks('sndlib')) == 26
-    assert imported == {'abilene', 'brain', 'cost266', 'dfn-bwin', 'dfn-gwin', 'geant',
-                        'germany50', 'janos-us', 'janos-us-ca', 'nobel-eu', 'nobel-germany',
-                        'nobel-us', 'pdh', 'polska'}
+    assert imported == {
+        'abilene',
+        'brain',
+        'cost266',
+        'dfn-bwin',
+        'dfn-gwin',
+        'geant',
+        'germany50',
+        'janos-us',
+        'janos-us-ca',
+        'nobel-eu',
+        'nobel-germany',
+        'nobel-us',
+        'pdh',
+        'polska',
+    }
     slowest, key = max(timings)
     print(f'slowest sndlib import: {key} {slowest * 1000:.1f} ms')
     assert slowest < 2.0, key
@@ -146,11 +191,28 @@ def test_repeated_names_get_distinct_ids():
 
 # --- ids -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize('name, expected', [
-    ('Gdansk', 'gdansk'), ('Warsaw', 'warsaw'), ('ATLAM5', 'atlam5'), ('Frankfurt', 'frankf'),
-    ('New York', 'newyor'), ('São Paulo', 'saopau'), ('Kraków', 'krakow'), ('NL', 'nl'),
-    ('at1.at', 'at1at'), ('0', 'n0'), ('25923', 'n25923'), ('A', 'a1'), ('', 'n1'),
-    ('?!', 'n1'), ('Probe', 'probe2'), (7, 'n7')])
+
+@pytest.mark.parametrize(
+    'name, expected',
+    [
+        ('Gdansk', 'gdansk'),
+        ('Warsaw', 'warsaw'),
+        ('ATLAM5', 'atlam5'),
+        ('Frankfurt', 'frankf'),
+        ('New York', 'newyor'),
+        ('São Paulo', 'saopau'),
+        ('Kraków', 'krakow'),
+        ('NL', 'nl'),
+        ('at1.at', 'at1at'),
+        ('0', 'n0'),
+        ('25923', 'n25923'),
+        ('A', 'a1'),
+        ('', 'n1'),
+        ('?!', 'n1'),
+        ('Probe', 'probe2'),
+        (7, 'n7'),
+    ],
+)
 def test_site_id_from_name(name, expected):
     assert site_id_from_name(name) == expected
 
@@ -171,9 +233,11 @@ def test_import_is_deterministic():
 
 # --- tenants -------------------------------------------------------------------------------
 
+
 def test_tenants_at_named_sites():
-    doc = import_topohub('sndlib/polska', tenants=[('red', ['Gdansk', 'warsaw', 'KRAKOW']),
-                                                   ('blue', ('Poznan',))])
+    doc = import_topohub(
+        'sndlib/polska', tenants=[('red', ['Gdansk', 'warsaw', 'KRAKOW']), ('blue', ('Poznan',))]
+    )
     fabric = parse_fabric(doc)
     assert fabric.tenants['red'].sites == ('gdansk', 'warsaw', 'krakow')
     assert fabric.tenants['blue'].sites == ('poznan',)
@@ -206,6 +270,7 @@ def test_ambiguous_tenant_site_asks_for_an_id():
 
 # --- errors and odd data ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize('key', ['sndlib/nosuch', 'nosuch', '../../etc/passwd', 'sndlib/Abilene', ''])
 def test_unknown_key_says_how_to_find_keys(key):
     with pytest.raises(ValueError, match='unknown topohub network') as err:
@@ -229,23 +294,34 @@ def test_too_many_nodes_is_refused():
 
 
 def test_node_without_coordinates_is_named(monkeypatch):
-    key = _fake(monkeypatch, [{'id': 0, 'name': 'Here', 'pos': [10.0, 50.5]},
-                              {'id': 1, 'name': 'Nowhere'},
-                              {'id': 2, 'name': 'Void', 'pos': None}], [(0, 1), (1, 2)])
+    key = _fake(
+        monkeypatch,
+        [
+            {'id': 0, 'name': 'Here', 'pos': [10.0, 50.5]},
+            {'id': 1, 'name': 'Nowhere'},
+            {'id': 2, 'name': 'Void', 'pos': None},
+        ],
+        [(0, 1), (1, 2)],
+    )
     with pytest.raises(ValueError, match=r'sndlib/fake.*no coordinates for Nowhere, Void'):
         import_topohub(key)
 
 
 def test_out_of_range_position_is_named(monkeypatch):
-    key = _fake(monkeypatch, [{'id': 0, 'name': 'A1', 'pos': [10.5, 50.5]},
-                              {'id': 1, 'name': 'B1', 'pos': [10.5, 95.5]}], [(0, 1)])
+    key = _fake(
+        monkeypatch,
+        [{'id': 0, 'name': 'A1', 'pos': [10.5, 50.5]}, {'id': 1, 'name': 'B1', 'pos': [10.5, 95.5]}],
+        [(0, 1)],
+    )
     with pytest.raises(ValueError, match=r'not \[longitude, latitude\]: B1'):
         import_topohub(key)
 
 
 def test_largest_component_kept_parallel_links_merged_self_loops_dropped(monkeypatch):
-    nodes = [{'id': i, 'name': n, 'pos': [10.0 + i / 10, 50.0 + i / 7]}
-             for i, n in enumerate(['Aa', 'Bb', 'Cc', 'Lonely', 'Dd', 'Ee'])]
+    nodes = [
+        {'id': i, 'name': n, 'pos': [10.0 + i / 10, 50.0 + i / 7]}
+        for i, n in enumerate(['Aa', 'Bb', 'Cc', 'Lonely', 'Dd', 'Ee'])
+    ]
     edges = [(0, 1), (1, 0), (1, 2), (2, 2), (0, 2), (0, 1), (4, 5)]
     doc = import_topohub(_fake(monkeypatch, nodes, edges))
     fabric = parse_fabric(doc)
@@ -269,6 +345,7 @@ def test_list_networks():
 
 # --- the naas-lab import subcommand ------------------------------------------------------
 
+
 def _run(argv):
     parser = importer.add_arguments(argparse.ArgumentParser(prog='naas-lab import'))
     return importer.run(parser.parse_args(argv))
@@ -276,8 +353,24 @@ def _run(argv):
 
 def test_command_writes_a_loadable_fabric_file(tmp_path):
     out = tmp_path / 'abilene.yaml'
-    assert _run(['sndlib/abilene', '-o', str(out), '--capacity-gbps', '40', '--route-factor', '1.5',
-                 '--tenant', 'red:ATLAM5,STTLng', '--tenant', 'blue: washng , nycmng']) == 0
+    assert (
+        _run(
+            [
+                'sndlib/abilene',
+                '-o',
+                str(out),
+                '--capacity-gbps',
+                '40',
+                '--route-factor',
+                '1.5',
+                '--tenant',
+                'red:ATLAM5,STTLng',
+                '--tenant',
+                'blue: washng , nycmng',
+            ]
+        )
+        == 0
+    )
     text = out.read_text()
     assert text.startswith('# Imported from topohub')
     assert 'sndlib/abilene' in text.splitlines()[0]
@@ -288,8 +381,11 @@ def test_command_writes_a_loadable_fabric_file(tmp_path):
     assert fabric.tenants['red'].sites == ('atlam5', 'sttlng')
     assert fabric.tenants['blue'].sites == ('washng', 'nycmng')
     assert yaml.safe_load(text) == import_topohub(
-        'sndlib/abilene', capacity_gbps=40, route_factor=1.5,
-        tenants=[('red', ['ATLAM5', 'STTLng']), ('blue', ['washng', 'nycmng'])])
+        'sndlib/abilene',
+        capacity_gbps=40,
+        route_factor=1.5,
+        tenants=[('red', ['ATLAM5', 'STTLng']), ('blue', ['washng', 'nycmng'])],
+    )
 
 
 def test_command_writes_stdout_by_default(capsys):

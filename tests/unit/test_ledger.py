@@ -1,25 +1,31 @@
 """controller.core.ledger: admission never over-books a link, every change is all-or-nothing,
 and the ledger survives a JSON round trip through the store."""
+
 import json
 import math
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controller.core.ledger import EPS_GBPS, AdmissionError, Ledger
 from controller.core.topology import Link, SpanState, Topology
-from topologies.fabric import load_fabric
+from topologies.model.fabric import load_fabric
 
-AB, BA, BC, CB, AC = (Link('a', 'b'), Link('b', 'a'), Link('b', 'c'), Link('c', 'b'),
-                      Link('a', 'c'))
+AB, BA, BC, CB, AC = (Link('a', 'b'), Link('b', 'a'), Link('b', 'c'), Link('c', 'b'), Link('a', 'c'))
 P1, P2 = ('i-1', 'primary'), ('i-2', 'primary')
 
 
 def topo(ab=10.0, bc=20.0, ac=1.0):
     """a-b 10, b-c 20, a-c 1 Gb/s (a-c for float tests)."""
-    return Topology('abc', [SpanState('a-b', 'a', 'b', ab, 1.0),
-                            SpanState('b-c', 'b', 'c', bc, 1.0),
-                            SpanState('a-c', 'a', 'c', ac, 1.0)])
+    return Topology(
+        'abc',
+        [
+            SpanState('a-b', 'a', 'b', ab, 1.0),
+            SpanState('b-c', 'b', 'c', bc, 1.0),
+            SpanState('a-c', 'a', 'c', ac, 1.0),
+        ],
+    )
 
 
 def state(ledger):
@@ -28,6 +34,7 @@ def state(ledger):
 
 
 # --- construction -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize('headroom', [-0.1, 1.0, 1.5, float('nan'), '0.1', True])
 def test_bad_headroom_is_refused(headroom):
@@ -45,13 +52,14 @@ def test_empty_ledger_offers_full_capacity():
 
 # --- reserve / release ------------------------------------------------------------------
 
+
 def test_reserve_takes_bandwidth_on_each_direction_listed_only():
     ledger = Ledger(topo())
     ledger.reserve(P1, [AB, BC], 4)
     assert ledger.reservation(P1) == ((AB, BC), 4.0)
     assert ledger.reserved_gbps(AB) == 4.0 and ledger.available_gbps(AB) == 6.0
     assert ledger.available_gbps(BC) == 16.0
-    assert ledger.available_gbps(BA) == 10.0     # the other direction is untouched
+    assert ledger.available_gbps(BA) == 10.0  # the other direction is untouched
     assert ledger.utilization(BC) == pytest.approx(0.2)
     assert ledger.holders() == [P1]
 
@@ -59,20 +67,20 @@ def test_reserve_takes_bandwidth_on_each_direction_listed_only():
 def test_exact_fill_with_floats_is_allowed_and_one_more_is_not():
     ledger = Ledger(topo())
     for i in range(10):
-        ledger.reserve(('i', i), [AC], 0.1)           # 10 x 0.1 on a 1 Gb/s link
-    assert ledger.reserved_gbps(AC) == 1.0            # correctly rounded, not 0.9999999999999999
+        ledger.reserve(('i', i), [AC], 0.1)  # 10 x 0.1 on a 1 Gb/s link
+    assert ledger.reserved_gbps(AC) == 1.0  # correctly rounded, not 0.9999999999999999
     assert ledger.available_gbps(AC) == 0.0
     with pytest.raises(AdmissionError):
         ledger.reserve(('i', 10), [AC], 1e-6)
     for i in range(10):
         assert ledger.release(('i', i))
-    assert ledger.reserved_gbps(AC) == 0.0            # no drift left behind
+    assert ledger.reserved_gbps(AC) == 0.0  # no drift left behind
 
 
 def test_fill_by_awkward_floats():
     ledger = Ledger(topo())
     ledger.reserve(P1, [AC], 0.7)
-    ledger.reserve(P2, [AC], 0.3)                     # 0.7 + 0.3 is not 1.0 in binary
+    ledger.reserve(P2, [AC], 0.3)  # 0.7 + 0.3 is not 1.0 in binary
     with pytest.raises(AdmissionError):
         ledger.reserve(('i-3', 'primary'), [AC], 1e-6)
 
@@ -86,7 +94,7 @@ def test_over_booking_names_first_short_link_and_what_is_left():
         ledger.reserve(('i-3', 'primary'), [BC, AB], 3.5)
     assert err.value.link == BC and err.value.available_gbps == pytest.approx(1.0)
     assert 'b->c' in str(err.value) and err.value.reason == str(err.value)
-    assert state(ledger) == before                    # nothing taken on AB either
+    assert state(ledger) == before  # nothing taken on AB either
     assert ledger.reservation(('i-3', 'primary')) is None
 
 
@@ -97,7 +105,7 @@ def test_headroom_is_never_promised():
     with pytest.raises(AdmissionError) as err:
         ledger.reserve(P2, [AB], 0.01)
     assert err.value.available_gbps == pytest.approx(0.0, abs=EPS_GBPS)
-    assert ledger.utilization(AB) == 0.75             # against the real capacity
+    assert ledger.utilization(AB) == 0.75  # against the real capacity
 
 
 def test_holder_reserving_twice_is_refused():
@@ -108,21 +116,24 @@ def test_holder_reserving_twice_is_refused():
     assert ledger.reservation(P1) == ((AB,), 1.0)
 
 
-@pytest.mark.parametrize('holder,links,gbps,match', [
-    (P1, [AB, AB], 1, 'twice'),
-    (P1, [], 1, 'at least one link'),
-    (P1, [Link('a', 'z')], 1, 'unknown link'),
-    (P1, [('a', 'b')], 1, 'unknown link'),
-    (P1, [AB], 0, 'bandwidth'),
-    (P1, [AB], -1, 'bandwidth'),
-    (P1, [AB], float('inf'), 'bandwidth'),
-    (P1, [AB], float('nan'), 'bandwidth'),
-    (P1, [AB], '1', 'bandwidth'),
-    (P1, [AB], True, 'bandwidth'),
-    ('i-1', [AB], 1, 'holder'),
-    ((), [AB], 1, 'holder'),
-    ((('i', 1),), [AB], 1, 'holder'),
-])
+@pytest.mark.parametrize(
+    'holder,links,gbps,match',
+    [
+        (P1, [AB, AB], 1, 'twice'),
+        (P1, [], 1, 'at least one link'),
+        (P1, [Link('a', 'z')], 1, 'unknown link'),
+        (P1, [('a', 'b')], 1, 'unknown link'),
+        (P1, [AB], 0, 'bandwidth'),
+        (P1, [AB], -1, 'bandwidth'),
+        (P1, [AB], float('inf'), 'bandwidth'),
+        (P1, [AB], float('nan'), 'bandwidth'),
+        (P1, [AB], '1', 'bandwidth'),
+        (P1, [AB], True, 'bandwidth'),
+        ('i-1', [AB], 1, 'holder'),
+        ((), [AB], 1, 'holder'),
+        ((('i', 1),), [AB], 1, 'holder'),
+    ],
+)
 def test_malformed_requests_are_refused_without_change(holder, links, gbps, match):
     ledger = Ledger(topo())
     ledger.reserve(P2, [AB], 1)
@@ -137,12 +148,13 @@ def test_release():
     ledger.reserve(P1, [AB, BC], 4)
     ledger.reserve(P2, [AB], 6)
     assert ledger.release(P1) is True
-    assert ledger.release(P1) is False                # already gone: no error
+    assert ledger.release(P1) is False  # already gone: no error
     assert ledger.reservation(P1) is None and ledger.holders() == [P2]
     assert ledger.reserved_gbps(AB) == 6.0 and ledger.reserved_gbps(BC) == 0.0
 
 
 # --- move -------------------------------------------------------------------------------
+
 
 def test_move_to_other_path_frees_the_old_one():
     ledger = Ledger(topo())
@@ -156,8 +168,8 @@ def test_move_to_other_path_frees_the_old_one():
 def test_move_counts_own_reservation_as_freed_on_shared_links():
     ledger = Ledger(topo())
     ledger.reserve(P1, [AB], 9)
-    ledger.reserve(P2, [BC], 11)                      # b->c: 9 left, not 9 + 9
-    ledger.move(P1, [AB, BC], 9)                      # AB shared: its own 9 counts as free
+    ledger.reserve(P2, [BC], 11)  # b->c: 9 left, not 9 + 9
+    ledger.move(P1, [AB, BC], 9)  # AB shared: its own 9 counts as free
     assert ledger.reservation(P1) == ((AB, BC), 9.0)
     assert ledger.reserved_gbps(AB) == 9.0 and ledger.reserved_gbps(BC) == 20.0
 
@@ -168,7 +180,7 @@ def test_move_does_not_count_own_reservation_on_links_not_shared():
     ledger.reserve(P2, [AB], 5)
     before = state(ledger)
     with pytest.raises(AdmissionError) as err:
-        ledger.move(P1, [AB], 6)                      # BC's 15 is not on the new path
+        ledger.move(P1, [AB], 6)  # BC's 15 is not on the new path
     assert err.value.link == AB and err.value.available_gbps == 5.0
     assert state(ledger) == before
 
@@ -177,14 +189,14 @@ def test_bandwidth_change_up_and_down_on_the_same_links():
     ledger = Ledger(topo())
     ledger.reserve(P1, [AB, BC], 4)
     ledger.reserve(P2, [AB], 3)
-    ledger.move(P1, [AB, BC], 7)                      # up to exactly full on AB
+    ledger.move(P1, [AB, BC], 7)  # up to exactly full on AB
     assert ledger.available_gbps(AB) == 0.0 and ledger.reserved_gbps(BC) == 7.0
     before = state(ledger)
     with pytest.raises(AdmissionError) as err:
         ledger.move(P1, [AB, BC], 7.5)
     assert err.value.link == AB and err.value.available_gbps == 7.0
     assert state(ledger) == before
-    ledger.move(P1, [AB, BC], 2)                      # down
+    ledger.move(P1, [AB, BC], 2)  # down
     assert ledger.reservation(P1) == ((AB, BC), 2.0)
     assert ledger.reserved_gbps(AB) == 5.0
 
@@ -202,6 +214,7 @@ def test_move_of_unknown_holder_or_to_bad_path_is_refused():
 
 # --- span state and capacity ------------------------------------------------------------
 
+
 def test_down_span_keeps_reservations_but_admits_nothing():
     t = topo()
     ledger = Ledger(t)
@@ -213,10 +226,10 @@ def test_down_span_keeps_reservations_but_admits_nothing():
         ledger.reserve(P2, [BC, BA], 1)
     assert err.value.link == BA and err.value.available_gbps == 0.0
     with pytest.raises(AdmissionError, match='down'):
-        ledger.reserve(P2, [BA], EPS_GBPS / 2)         # not even a crumb within the epsilon
+        ledger.reserve(P2, [BA], EPS_GBPS / 2)  # not even a crumb within the epsilon
     with pytest.raises(AdmissionError):
-        ledger.move(P1, [AB], 5)                      # no growing on a down span
-    ledger.move(P1, [AB], 2)                          # shrinking adds no load: allowed
+        ledger.move(P1, [AB], 5)  # no growing on a down span
+    ledger.move(P1, [AB], 2)  # shrinking adds no load: allowed
     t.set_up('a-b', True)
     assert ledger.available_gbps(AB) == 8.0
 
@@ -225,20 +238,21 @@ def test_capacity_is_read_on_each_call():
     t = topo()
     ledger = Ledger(t)
     ledger.reserve(P1, [AB], 6)
-    t.spans['a-b'].capacity_gbps = 4.0                # the span got slower: over-booked now
-    assert ledger.available_gbps(AB) == 0.0           # never negative
+    t.spans['a-b'].capacity_gbps = 4.0  # the span got slower: over-booked now
+    assert ledger.available_gbps(AB) == 0.0  # never negative
     assert ledger.utilization(AB) == 1.5
     with pytest.raises(AdmissionError) as err:
-        ledger.reserve(P2, [AB], EPS_GBPS / 2)         # the epsilon is no way in
+        ledger.reserve(P2, [AB], EPS_GBPS / 2)  # the epsilon is no way in
     assert err.value.available_gbps == 0.0
     with pytest.raises(AdmissionError):
         ledger.move(P1, [AB], 6.5)
-    ledger.move(P1, [AB], 5)                          # shrinking is always possible
+    ledger.move(P1, [AB], 5)  # shrinking is always possible
     t.spans['a-b'].capacity_gbps = 40.0
     assert ledger.available_gbps(AB) == 35.0
 
 
 # --- snapshot / restore -----------------------------------------------------------------
+
 
 def test_snapshot_is_plain_json_and_restores_identically():
     t = topo()
@@ -247,10 +261,9 @@ def test_snapshot_is_plain_json_and_restores_identically():
     ledger.reserve(('i-1', 'backup'), [AC, CB], 0.5)
     ledger.reserve(('i-7', 3), [BA], 0.1)
     data = json.loads(json.dumps(ledger.snapshot()))
-    assert data[0] == {'holder': ['i-1', 'primary'], 'links': [['a', 'b'], ['b', 'c']],
-                       'gbps': 4.0}
+    assert data[0] == {'holder': ['i-1', 'primary'], 'links': [['a', 'b'], ['b', 'c']], 'gbps': 4.0}
     other = Ledger(t, headroom=0.1)
-    other.reserve(P2, [AB], 1)                        # replaced by the restore
+    other.reserve(P2, [AB], 1)  # replaced by the restore
     other.restore(data)
     assert state(other) == state(ledger)
     assert other.holders() == ledger.holders()
@@ -274,20 +287,23 @@ def good(**changes):
     return item
 
 
-@pytest.mark.parametrize('data,match', [
-    ([good(links=[['a', 'z']])], 'unknown link'),
-    ([good(links=[['a', 'b', 'c']])], 'snapshot'),
-    ([good(links=[['a', 'b'], ['a', 'b']])], 'twice'),
-    ([good(gbps=6.0), good(holder=['i-10', 'primary'], gbps=4.5)], 'over-books a->b'),
-    ([good(), good()], 'twice'),
-    ([good(gbps=-1)], 'bandwidth'),
-    ([good(gbps=None)], 'bandwidth'),
-    ([{'holder': ['i-9', 'primary'], 'links': [['a', 'b']]}], 'snapshot'),
-    ([good(holder=None)], 'snapshot'),
-    ([good(holder=[['nested']])], 'holder'),
-    ([['i-9', [['a', 'b']], 1.0]], 'snapshot'),
-    (None, 'snapshot'),
-])
+@pytest.mark.parametrize(
+    'data,match',
+    [
+        ([good(links=[['a', 'z']])], 'unknown link'),
+        ([good(links=[['a', 'b', 'c']])], 'snapshot'),
+        ([good(links=[['a', 'b'], ['a', 'b']])], 'twice'),
+        ([good(gbps=6.0), good(holder=['i-10', 'primary'], gbps=4.5)], 'over-books a->b'),
+        ([good(), good()], 'twice'),
+        ([good(gbps=-1)], 'bandwidth'),
+        ([good(gbps=None)], 'bandwidth'),
+        ([{'holder': ['i-9', 'primary'], 'links': [['a', 'b']]}], 'snapshot'),
+        ([good(holder=None)], 'snapshot'),
+        ([good(holder=[['nested']])], 'holder'),
+        ([['i-9', [['a', 'b']], 1.0]], 'snapshot'),
+        (None, 'snapshot'),
+    ],
+)
 def test_invalid_restore_changes_nothing(data, match):
     ledger = Ledger(topo())
     ledger.reserve(P1, [AB, BC], 5)
@@ -330,18 +346,23 @@ def fits(ledger, model, holder, links, gbps):
 def ops(topology):
     links = topology.links()
     paths = st.lists(st.sampled_from(links), min_size=1, max_size=5, unique=True)
-    gbps = st.one_of(st.floats(min_value=0, max_value=500, exclude_min=True),
-                     st.sampled_from([0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0]))
+    gbps = st.one_of(
+        st.floats(min_value=0, max_value=500, exclude_min=True),
+        st.sampled_from([0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0]),
+    )
     holder = st.sampled_from(HOLDERS)
-    return st.lists(st.one_of(
-        st.tuples(st.just('reserve'), holder, paths, gbps),
-        st.tuples(st.just('move'), holder, paths, gbps),
-        st.tuples(st.just('place'), holder, paths, gbps),                # reserve, or move if held
-        st.tuples(st.just('resize'), holder, gbps),                      # move on its own path
-        st.tuples(st.just('release'), holder),
-        st.tuples(st.just('bad'), holder, st.sampled_from(links), gbps),   # a link twice
-        st.tuples(st.just('span'), st.sampled_from(sorted(topology.spans)), st.booleans()),
-    ), max_size=20)
+    return st.lists(
+        st.one_of(
+            st.tuples(st.just('reserve'), holder, paths, gbps),
+            st.tuples(st.just('move'), holder, paths, gbps),
+            st.tuples(st.just('place'), holder, paths, gbps),  # reserve, or move if held
+            st.tuples(st.just('resize'), holder, gbps),  # move on its own path
+            st.tuples(st.just('release'), holder),
+            st.tuples(st.just('bad'), holder, st.sampled_from(links), gbps),  # a link twice
+            st.tuples(st.just('span'), st.sampled_from(sorted(topology.spans)), st.booleans()),
+        ),
+        max_size=20,
+    )
 
 
 def run(topology, headroom, steps):
@@ -363,12 +384,11 @@ def run(topology, headroom, steps):
                 raise AssertionError('a link listed twice was accepted')
             if kind == 'place':
                 kind = 'move' if holder in model else 'reserve'
-            if kind == 'resize':                      # unheld: any path, refused all the same
+            if kind == 'resize':  # unheld: any path, refused all the same
                 path = model.get(holder, (topology.links()[:1],))[0]
                 kind, step = 'move', (kind, holder, path, step[2])
             links, gbps = tuple(step[2]), step[3]
-            expected = ((kind == 'reserve') != (holder in model)
-                        and fits(ledger, model, holder, links, gbps))
+            expected = (kind == 'reserve') != (holder in model) and fits(ledger, model, holder, links, gbps)
             getattr(ledger, kind)(holder, links, gbps)
             assert expected, f'{step} was accepted'
             model[holder] = (links, gbps)
@@ -398,7 +418,7 @@ def check(ledger, model):
 def test_random_sequences_never_over_book(name):
     topology = FABRICS[name]
 
-    @settings(max_examples=150, deadline=None)   # ~1 s per fabric on the 2-core CI machines
+    @settings(max_examples=150, deadline=None)  # ~1 s per fabric on the 2-core CI machines
     @given(headroom=st.sampled_from([0.0, 0.1, 0.25]), steps=ops(topology))
     def prop(headroom, steps):
         run(topology, headroom, steps)

@@ -4,14 +4,16 @@ higher class for a lower one, and nothing changes when moves cannot help; batch 
 triangle: dca-dcb 20 Gb/s 4 ms, dcb-dcc 20 Gb/s 6 ms, dca-dcc 10 Gb/s 9 ms; with 10%
 headroom 18, 18 and 9 Gb/s may be committed. Only the direct dca-dcc meets a 9.5 ms bound.
 """
+
 import pytest
 
 from controller.core.errors import Unplaceable
-from controller.core.intent import Intent, ServiceClass, State
+from controller.core.intent import Intent, State
 from controller.core.planner import batch_order
 from controller.core.topology import Link
 from tests.unit.test_controller_core import TRIANGLE, connected, states, sync
 from tests.unit.test_policy import cut
+from topologies.model.order import ServiceClass
 
 
 def within_limits(core):
@@ -30,7 +32,7 @@ def test_a_refused_intent_gets_in_once_another_has_moved_aside():
     core = connected()
     events = []
     core.subscribe(events.append)
-    blue = core.create('blue', 'dca', 'dcc', 8, now=0)                  # no bound: may move
+    blue = core.create('blue', 'dca', 'dcc', 8, now=0)  # no bound: may move
     sync(core, now=0)
     red = core.create('red', 'dca', 'dcc', 8, now=1, max_latency_ms=9.5)
     # blue moves first, make-before-break: it holds dca-dcc until the switches flipped,
@@ -41,15 +43,18 @@ def test_a_refused_intent_gets_in_once_another_has_moved_aside():
     assert 'moved off span dca-dcc to make room for intent i-2 (PRIORITY) of tenant red' in blue.reason
     assert core.ledger.reservation(('i-1', 'old'))[0] == (Link('dca', 'dcc'), Link('dcc', 'dca'))
     assert core.ledger.reservation(('i-2', 'primary')) is None and within_limits(core)
-    sync(core, now=2)                # blue installed on its new path: red is placed
+    sync(core, now=2)  # blue installed on its new path: red is placed
     assert blue.state is State.INSTALLED and core.ledger.reservation(('i-1', 'old')) is None
     assert core.route_of(red.id).sites == ('dca', 'dcc') and within_limits(core)
     assert 'room made by moving intent i-1' in red.reason
     sync(core, now=3)
     assert red.state is State.INSTALLED
     assert core.ledger.reserved_gbps(Link('dca', 'dcc')) == 8
-    assert [e.state for e in events if e.intent_id == red.id] == [State.COMPILING, State.INSTALLING,
-                                                                  State.INSTALLED]
+    assert [e.state for e in events if e.intent_id == red.id] == [
+        State.COMPILING,
+        State.INSTALLING,
+        State.INSTALLED,
+    ]
 
 
 def test_a_higher_class_is_never_moved_for_a_lower_one():
@@ -57,7 +62,7 @@ def test_a_higher_class_is_never_moved_for_a_lower_one():
     core.create('blue', 'dca', 'dcc', 8, now=0, service_class='REALTIME')
     sync(core, now=0)
     before = unchanged(core)
-    with pytest.raises(Unplaceable, match='9.5 ms bound'):
+    with pytest.raises(Unplaceable, match=r'9\.5 ms bound'):
         core.create('red', 'dca', 'dcc', 8, now=1, max_latency_ms=9.5, service_class='PRIORITY')
     assert unchanged(core) == before
 
@@ -71,7 +76,7 @@ def test_when_moves_cannot_make_room_nothing_changes():
     sync(core, now=0)
     core.subscribe(events.append)
     before = unchanged(core)
-    with pytest.raises(Unplaceable, match='9.5 ms bound'):
+    with pytest.raises(Unplaceable, match=r'9\.5 ms bound'):
         core.create('red', 'dca', 'dcc', 8, now=1, max_latency_ms=9.5)
     # The trial move of blue was undone whole: the same reservations, in the same order.
     assert unchanged(core) == before and events == []
@@ -93,10 +98,25 @@ def test_no_move_over_books_a_span_not_even_for_a_while():
 
 def test_batch_order_is_class_then_fewest_hops_then_largest():
     def intent(number, gbps, hops, service_class=ServiceClass.PRIORITY):
-        return Intent(f'i-{number}', 'red', 'dca', 'dcc', gbps, service_class=service_class,
-                      number=number, labels={'hops': hops})
-    intents = [intent(1, 2, 1), intent(2, 9, 3), intent(3, 5, 1), intent(4, 1, 2, ServiceClass.REALTIME),
-               intent(5, 5, 1), intent(6, 7, 2, ServiceClass.BULK)]
+        return Intent(
+            f'i-{number}',
+            'red',
+            'dca',
+            'dcc',
+            gbps,
+            service_class=service_class,
+            number=number,
+            labels={'hops': hops},
+        )
+
+    intents = [
+        intent(1, 2, 1),
+        intent(2, 9, 3),
+        intent(3, 5, 1),
+        intent(4, 1, 2, ServiceClass.REALTIME),
+        intent(5, 5, 1),
+        intent(6, 7, 2, ServiceClass.BULK),
+    ]
     order = batch_order(intents, lambda i: i.labels['hops'])
     assert [i.number for i in order] == [4, 3, 5, 1, 2, 6]
 
@@ -114,4 +134,4 @@ def test_failed_intents_are_retried_in_batch_order():
     core.subscribe(events.append)
     cut(core, TRIANGLE, 'dcc', 'dca', True, now=2)
     retried = [e.intent_id for e in events if e.state is State.COMPILING]
-    assert retried == [large.id, medium.id, small.id]         # all one hop: largest first
+    assert retried == [large.id, medium.id, small.id]  # all one hop: largest first

@@ -1,36 +1,40 @@
-"""The pure part of topologies.measure: tolerances, and the span table."""
+"""The pure part of topologies.emulation.measure: tolerances, and the span table."""
+
 import json
 
 import pytest
 
-from topologies.lab_cli import span_table
-from topologies.measure import DELAY_TOLERANCE, THROUGHPUT_RANGE, SpanFigures
-
+from topologies.emulation.cli import span_table
+from topologies.emulation.measure import DELAY_TOLERANCE, THROUGHPUT_RANGE, SpanFigures
 
 # --- tolerances ---------------------------------------------------------------------------------
+
 
 def test_tolerance_constants():
     assert DELAY_TOLERANCE == (0.05, 0.5)
     assert THROUGHPUT_RANGE == (0.90, 1.05)
 
 
-@pytest.mark.parametrize('configured, measured, ok', [
-    (20.0, 20.0, True),
-    (20.0, 21.49, True),    # 20 ms: 5% + 0.5 ms = 1.5 ms
-    (20.0, 21.51, False),
-    (20.0, 18.51, True),
-    (20.0, 18.49, False),
-    (0.0, 0.49, True),      # the absolute part alone
-    (0.0, 0.51, False),
-    (100.0, 105.49, True),  # the relative part dominates
-    (100.0, 105.51, False),
-    (100.0, 94.51, True),
-    (100.0, 94.49, False),
-])
+@pytest.mark.parametrize(
+    'configured, measured, ok',
+    [
+        (20.0, 20.0, True),
+        (20.0, 21.49, True),  # 20 ms: 5% + 0.5 ms = 1.5 ms
+        (20.0, 21.51, False),
+        (20.0, 18.51, True),
+        (20.0, 18.49, False),
+        (0.0, 0.49, True),  # the absolute part alone
+        (0.0, 0.51, False),
+        (100.0, 105.49, True),  # the relative part dominates
+        (100.0, 105.51, False),
+        (100.0, 94.51, True),
+        (100.0, 94.49, False),
+    ],
+)
 def test_delay_ok_edges(configured, measured, ok):
     f = SpanFigures('aa', 'bb', configured, 10.0, measured_delay_ms=measured)
     assert f.delay_ok is ok
-    assert f.ok is ok                       # throughput not measured: only delay counts
+    assert f.ok is ok  # throughput not measured: only delay counts
 
 
 def test_unmeasured_delay():
@@ -40,9 +44,18 @@ def test_unmeasured_delay():
     assert SpanFigures('aa', 'bb', 5.0, 10.0).ok is False
 
 
-@pytest.mark.parametrize('measured, ok', [
-    (None, True), (100.0, True), (89.9, False), (90.1, True), (104.9, True), (105.1, False), (0.0, False),
-])
+@pytest.mark.parametrize(
+    'measured, ok',
+    [
+        (None, True),
+        (100.0, True),
+        (89.9, False),
+        (90.1, True),
+        (104.9, True),
+        (105.1, False),
+        (0.0, False),
+    ],
+)
 def test_throughput_ok_edges(measured, ok):
     f = SpanFigures('aa', 'bb', 5.0, 100.0, measured_delay_ms=5.0, measured_mbps=measured)
     assert f.throughput_ok is ok
@@ -53,8 +66,14 @@ def test_as_dict():
     f = SpanFigures('aa', 'bb', 5.0, 100.0, measured_delay_ms=5.2, measured_mbps=80.0)
     d = f.as_dict()
     assert set(d) >= {'a', 'b', 'delay_ms', 'measured_delay_ms', 'mbps', 'measured_mbps', 'ok'}
-    assert (d['a'], d['b'], d['delay_ms'], d['measured_delay_ms'], d['mbps'], d['measured_mbps']) == \
-        ('aa', 'bb', 5.0, 5.2, 100.0, 80.0)
+    assert (d['a'], d['b'], d['delay_ms'], d['measured_delay_ms'], d['mbps'], d['measured_mbps']) == (
+        'aa',
+        'bb',
+        5.0,
+        5.2,
+        100.0,
+        80.0,
+    )
     assert d['ok'] is False
     assert json.loads(json.dumps(d)) == d
     assert SpanFigures('aa', 'bb', 5.0, 100.0, up=False).as_dict()['ok'] is True
@@ -62,14 +81,16 @@ def test_as_dict():
 
 # --- span_table -----------------------------------------------------------------------------------
 
+
 def test_span_table_marks():
     figures = [
-        SpanFigures('aa', 'bb', 4.0, 20.0, measured_delay_ms=4.1, median_delay_ms=4.3,
-                    measured_mbps=19.5),                                           # fine
+        SpanFigures(
+            'aa', 'bb', 4.0, 20.0, measured_delay_ms=4.1, median_delay_ms=4.3, measured_mbps=19.5
+        ),  # fine
         SpanFigures('bb', 'cc', 6.0, 20.0, measured_delay_ms=9.0, measured_mbps=19.5),  # delay off
-        SpanFigures('aa', 'cc', 9.0, 10.0, measured_delay_ms=9.0, measured_mbps=5.0),   # throughput off
-        SpanFigures('cc', 'dd', 2.0, 10.0, up=False),            # down, not measured: fine
-        SpanFigures('dd', 'ee', 2.0, 10.0),                      # up, not measured: off
+        SpanFigures('aa', 'cc', 9.0, 10.0, measured_delay_ms=9.0, measured_mbps=5.0),  # throughput off
+        SpanFigures('cc', 'dd', 2.0, 10.0, up=False),  # down, not measured: fine
+        SpanFigures('dd', 'ee', 2.0, 10.0),  # up, not measured: off
     ]
     lines = span_table(figures).splitlines()
     assert len(lines) == 1 + len(figures)

@@ -1,26 +1,29 @@
 """controller.core.measurement: delay from LLDP probes minus the OpenFlow channels, echo RTTs,
 and link load from port counters."""
+
 import math
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from controller.core.measurement import DelayEstimator, DelaySample, EchoTracker, \
-    UtilizationMeter
+from controller.core.measurement import DelayEstimator, DelaySample, EchoTracker, UtilizationMeter
 from controller.core.topology import Link
 
 AB, BA = Link('a', 'b'), Link('b', 'a')
-MS = 1_000_000      # ns
+MS = 1_000_000  # ns
 
 
-def probe(estimator, delay_ms, rtt_src_s=0.002, rtt_dst_s=0.004, noise_ms=0.0, link=AB,
-          sent_ns=10**12, now=0.0):
+def probe(
+    estimator, delay_ms, rtt_src_s=0.002, rtt_dst_s=0.004, noise_ms=0.0, link=AB, sent_ns=10**12, now=0.0
+):
     """Add the sample a probe over a span of `delay_ms` would give."""
     transit_ns = round((rtt_src_s / 2 + rtt_dst_s / 2) * 1e9 + (delay_ms + noise_ms) * MS)
     return estimator.add(link, sent_ns, sent_ns + transit_ns, rtt_src_s, rtt_dst_s, now)
 
 
 # --- DelayEstimator -----------------------------------------------------------------------
+
 
 def test_delay_subtracts_half_of_each_echo_rtt():
     est = DelayEstimator()
@@ -38,14 +41,17 @@ def test_delay_is_clamped_at_zero():
     assert est.add(AB, 0, 1 * MS, 0.004, 0.004, now=0.0) == 0.0
 
 
-@pytest.mark.parametrize('sent, received, rtt_src, rtt_dst', [
-    (10 * MS, 9 * MS, 0.0, 0.0),             # received before sent
-    (0, 10 * MS, None, 0.001),               # src switch has not answered an echo yet
-    (0, 10 * MS, 0.001, None),
-    (0, 10 * MS, -0.001, 0.001),
-    (0, 10 * MS, math.nan, 0.001),
-    (0, 10 * MS, 0.001, math.inf),
-])
+@pytest.mark.parametrize(
+    'sent, received, rtt_src, rtt_dst',
+    [
+        (10 * MS, 9 * MS, 0.0, 0.0),  # received before sent
+        (0, 10 * MS, None, 0.001),  # src switch has not answered an echo yet
+        (0, 10 * MS, 0.001, None),
+        (0, 10 * MS, -0.001, 0.001),
+        (0, 10 * MS, math.nan, 0.001),
+        (0, 10 * MS, 0.001, math.inf),
+    ],
+)
 def test_nonsense_samples_are_ignored(sent, received, rtt_src, rtt_dst):
     est = DelayEstimator()
     probe(est, 20.0)
@@ -83,7 +89,7 @@ def test_forget_drops_the_history():
     est.forget(AB)
     assert est.estimate_ms(AB) is None and est.sample_count(AB) == 0
     assert probe(est, 35.0) == pytest.approx(35.0)
-    est.forget(BA)                           # never measured: nothing to do
+    est.forget(BA)  # never measured: nothing to do
 
 
 def test_window_must_hold_a_sample():
@@ -95,18 +101,18 @@ delays = st.floats(0, 200)
 rtts = st.floats(0, 0.5)
 
 
-@given(delay_ms=delays, rtt_src=rtts, rtt_dst=rtts,
-       noise=st.lists(st.floats(0, 50), min_size=1, max_size=20))
+@given(delay_ms=delays, rtt_src=rtts, rtt_dst=rtts, noise=st.lists(st.floats(0, 50), min_size=1, max_size=20))
 def test_noise_never_makes_a_span_look_faster(delay_ms, rtt_src, rtt_dst, noise):
     est = DelayEstimator()
     for n in noise:
         estimate = probe(est, delay_ms, rtt_src, rtt_dst, noise_ms=n)
-        assert estimate >= delay_ms - 1e-6          # rounding to whole ns
-    if 0.0 in noise[-est.window:]:
+        assert estimate >= delay_ms - 1e-6  # rounding to whole ns
+    if 0.0 in noise[-est.window :]:
         assert estimate == pytest.approx(delay_ms, abs=1e-6)
 
 
 # --- EchoTracker --------------------------------------------------------------------------
+
 
 def test_echo_rtt():
     echo = EchoTracker()
@@ -130,7 +136,7 @@ def test_unknown_duplicate_and_other_switch_replies_are_ignored():
 def test_late_replies_are_dropped():
     echo = EchoTracker(timeout_s=1.0)
     echo.sent(1, xid=7, now=0.0)
-    echo.sent(1, xid=8, now=5.0)             # expires xid 7
+    echo.sent(1, xid=8, now=5.0)  # expires xid 7
     assert echo.replied(1, xid=7, now=5.1) is None
     echo.sent(1, xid=9, now=10.0)
     assert echo.replied(1, xid=9, now=11.5) is None
@@ -142,7 +148,7 @@ def test_rtt_is_the_minimum_of_recent_replies():
     for i, rtt in enumerate((0.010, 0.002, 0.050, 0.004, 0.006)):
         echo.sent(1, xid=i, now=float(i))
         echo.replied(1, xid=i, now=i + rtt)
-    assert echo.rtt_s(1) == pytest.approx(0.004)      # 0.002 fell out of the window
+    assert echo.rtt_s(1) == pytest.approx(0.004)  # 0.002 fell out of the window
 
 
 def test_forget_switch():
@@ -156,10 +162,11 @@ def test_forget_switch():
 
 # --- UtilizationMeter ---------------------------------------------------------------------
 
+
 def test_rate_between_readings():
     meter = UtilizationMeter()
     assert meter.add(AB, 1_000, now=10.0) is None and meter.rate_mbps(AB) is None
-    assert meter.add(AB, 1_000 + 2_500_000, now=12.0) == pytest.approx(10.0)   # 20 Mb in 2 s
+    assert meter.add(AB, 1_000 + 2_500_000, now=12.0) == pytest.approx(10.0)  # 20 Mb in 2 s
     assert meter.rate_mbps(AB) == pytest.approx(10.0)
     assert meter.add(AB, 1_000 + 2_500_000, now=13.0) == 0.0
     assert meter.rate_mbps(BA) is None
@@ -193,9 +200,9 @@ def test_forget_link():
 
 def test_loop_round_trips_without_an_xid_are_kept_as_a_windowed_minimum():
     loops = EchoTracker(window=3)
-    for rtt in (0.004, 0.002, 0.009, float('nan'), -1.0):   # nonsense is ignored
+    for rtt in (0.004, 0.002, 0.009, float('nan'), -1.0):  # nonsense is ignored
         loops.measured(7, rtt)
     assert loops.rtt_s(7) == 0.002
-    for rtt in (0.005, 0.006, 0.007):                        # the window moves on
+    for rtt in (0.005, 0.006, 0.007):  # the window moves on
         loops.measured(7, rtt)
     assert loops.rtt_s(7) == 0.005 and loops.rtt_s(8) is None

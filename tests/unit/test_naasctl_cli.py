@@ -1,6 +1,7 @@
 """naasctl without a server: its arguments, its tables and JSON on hand-built messages, its
 errors (usage errors exit 2 naming the option; an unreachable server exits 1 naming it), and
 that the token never shows."""
+
 import io
 import json
 import socket
@@ -33,12 +34,22 @@ def closed_port():
 
 
 def intent(**fields):
-    base = dict(id='i-3', tenant='acme', src_site='phx1', dst_site='iad1', bandwidth_gbps=10,
-                max_latency_ms=25, protection=intent_pb2.PROTECTION_PROTECTED,
-                service_class=intent_pb2.SERVICE_CLASS_REALTIME,
-                state=intent_pb2.INTENT_STATE_INSTALLED, path=['phx1', 'dfw2', 'iad1'],
-                backup_path=['phx1', 'den1', 'iad1'], path_latency_ms=18.234, reserved_gbps=10,
-                create_time=Timestamp(seconds=1746100803))
+    base = dict(
+        id='i-3',
+        tenant='acme',
+        src_site='phx1',
+        dst_site='iad1',
+        bandwidth_gbps=10,
+        max_latency_ms=25,
+        protection=intent_pb2.PROTECTION_PROTECTED,
+        service_class=intent_pb2.SERVICE_CLASS_REALTIME,
+        state=intent_pb2.INTENT_STATE_INSTALLED,
+        path=['phx1', 'dfw2', 'iad1'],
+        backup_path=['phx1', 'den1', 'iad1'],
+        path_latency_ms=18.234,
+        reserved_gbps=10,
+        create_time=Timestamp(seconds=1746100803),
+    )
     return intent_pb2.Intent(**{**base, **fields})
 
 
@@ -48,10 +59,28 @@ def parse(*argv):
 
 # Arguments
 
+
 def test_create_arguments_in_units():
-    args = parse('intent', 'create', 'phx1', 'iad1', '--bandwidth', '200Mbps', '--latency', '1.5s',
-                 '--protected', '--class', 'Bulk', '--label', 'team=web', '--label', 'env=a=b',
-                 '--wait', '--wait-timeout', '90s')
+    args = parse(
+        'intent',
+        'create',
+        'phx1',
+        'iad1',
+        '--bandwidth',
+        '200Mbps',
+        '--latency',
+        '1.5s',
+        '--protected',
+        '--class',
+        'Bulk',
+        '--label',
+        'team=web',
+        '--label',
+        'env=a=b',
+        '--wait',
+        '--wait-timeout',
+        '90s',
+    )
     assert (args.src, args.dst, args.bandwidth, args.latency) == ('phx1', 'iad1', 0.2, 1500.0)
     assert args.protected and args.service_class == 'bulk' and args.wait
     assert args.label == [('team', 'web'), ('env', 'a=b')] and args.wait_timeout == 90
@@ -60,70 +89,118 @@ def test_create_arguments_in_units():
 def test_global_options_and_their_defaults(monkeypatch):
     args = parse('intent', 'get', 'i-3')
     assert (args.server, args.token, args.ca_cert, args.json, args.timeout) == (
-        '127.0.0.1:50051', None, None, False, 10.0)
+        '127.0.0.1:50051',
+        None,
+        None,
+        False,
+        10.0,
+    )
     monkeypatch.setenv('NAAS_SERVER', 'naas.example:443')
     monkeypatch.setenv('NAAS_CA_CERT', '/etc/naas/ca.pem')
     args = parse('--timeout', '2.5s', 'intent', 'list', '--json', '--state', 'installed')
     assert (args.server, args.ca_cert, args.timeout, args.json) == (
-        'naas.example:443', '/etc/naas/ca.pem', 2.5, True)
+        'naas.example:443',
+        '/etc/naas/ca.pem',
+        2.5,
+        True,
+    )
     assert args.state == intent_pb2.INTENT_STATE_INSTALLED
     assert parse('--server', 'other:1', 'topology').server == 'other:1'
 
 
 def test_create_many_reads_orders_in_create_units(tmp_path, monkeypatch):
     orders = tmp_path / 'orders.yaml'
-    orders.write_text('- {src: phx1, dst: iad1, bandwidth: 200G, latency: 25ms, protected: true}\n'
-                      '- src: phx1\n'
-                      '  dst: atl1\n'
-                      '  bandwidth: 500Mbps\n'
-                      '  excess: 1.5\n'
-                      '  class: Bulk\n'
-                      '  tenant: acme\n'
-                      '  description: backups\n'
-                      '  labels: {team: web}\n'
-                      '  src_prefixes: 10.1.1.0/25\n'
-                      '  dst_prefixes: [10.1.3.0/25, 10.1.3.128/25]\n'
-                      '  request_id: backup-1\n')
+    orders.write_text(
+        '- {src: phx1, dst: iad1, bandwidth: 200G, latency: 25ms, protected: true}\n'
+        '- src: phx1\n'
+        '  dst: atl1\n'
+        '  bandwidth: 500Mbps\n'
+        '  excess: 1.5\n'
+        '  class: Bulk\n'
+        '  tenant: acme\n'
+        '  description: backups\n'
+        '  labels: {team: web}\n'
+        '  src_prefixes: 10.1.1.0/25\n'
+        '  dst_prefixes: [10.1.3.0/25, 10.1.3.128/25]\n'
+        '  request_id: backup-1\n'
+    )
     args = parse('intent', 'create-many', str(orders), '--tenant', 'globex', '--json')
     assert args.json and args.tenant == 'globex'
     assert args.orders == [
-        dict(src_site='phx1', dst_site='iad1', bandwidth_gbps=200, src_prefixes=[], dst_prefixes=[],
-             max_latency_ms=25, protected=True),
-        dict(src_site='phx1', dst_site='atl1', bandwidth_gbps=0.5, src_prefixes=['10.1.1.0/25'],
-             dst_prefixes=['10.1.3.0/25', '10.1.3.128/25'], tenant='acme', description='backups',
-             request_id='backup-1', excess_gbps=1.5, service_class='bulk', labels={'team': 'web'}),
+        dict(
+            src_site='phx1',
+            dst_site='iad1',
+            bandwidth_gbps=200,
+            src_prefixes=[],
+            dst_prefixes=[],
+            max_latency_ms=25,
+            protected=True,
+        ),
+        dict(
+            src_site='phx1',
+            dst_site='atl1',
+            bandwidth_gbps=0.5,
+            src_prefixes=['10.1.1.0/25'],
+            dst_prefixes=['10.1.3.0/25', '10.1.3.128/25'],
+            tenant='acme',
+            description='backups',
+            request_id='backup-1',
+            excess_gbps=1.5,
+            service_class='bulk',
+            labels={'team': 'web'},
+        ),
     ]
     monkeypatch.setattr('sys.stdin', io.StringIO('- {src: a, dst: b, bandwidth: 1}\n'))
-    assert read_orders('-') == [dict(src_site='a', dst_site='b', bandwidth_gbps=1.0, src_prefixes=[],
-                                     dst_prefixes=[])]
+    assert read_orders('-') == [
+        dict(src_site='a', dst_site='b', bandwidth_gbps=1.0, src_prefixes=[], dst_prefixes=[])
+    ]
 
 
-@pytest.mark.parametrize('text, problem', [
-    ('- {src: a, dst: b, bandwidth: 1G}\n- {src: a, dst: c, bandwidth: 10Gbs}\n',
-     "orders[1].bandwidth: '10Gbs': not a bandwidth"),
-    ('- {src: a, dst: b}\n', 'orders[0].bandwidth: required'),
-    ('- {src: a, dst: b, bandwidth: 1G, max_latency: 5ms}\n', 'orders[0].max_latency: unknown key (known: src, dst'),
-    ('- {src: a, dst: b, bandwidth: 1G, latency: soon}\n', "orders[0].latency: 'soon': not a latency"),
-    ('- {src: a, dst: b, bandwidth: 1G, protected: yes please}\n', 'orders[0].protected: must be true or false'),
-    ('- {src: a, dst: b, bandwidth: 1G, class: gold}\n',
-     "orders[0].class: 'gold': not a class; expected one of realtime"),
-    ('- {src: a, dst: b, bandwidth: 1G, labels: [team]}\n', 'orders[0].labels: must be a mapping'),
-    ('- {src: a, dst: b, bandwidth: 1G, labels: {tier: 1}}\n', 'orders[0].labels.tier: must be text'),
-    ('- {src: a, dst: 7, bandwidth: 1G}\n', 'orders[0].dst: must be text, got 7'),
-    ('- {src: a, dst: b, bandwidth: 1G, src_prefixes: {a: b}}\n', 'orders[0].src_prefixes: must be a list'),
-    ('- {src: a, dst: b, bandwidth: 1G}\n- a to b\n', 'orders[1]: must be a mapping with src, dst, bandwidth'),
-    ('src: a\n', 'must be a list of orders'),
-    ('[]\n', 'must be a list of orders (at least one)'),
-    ('', 'must be a list of orders'),
-    ('- {src: a\n', 'not valid YAML'),
-])
+@pytest.mark.parametrize(
+    'text, problem',
+    [
+        (
+            '- {src: a, dst: b, bandwidth: 1G}\n- {src: a, dst: c, bandwidth: 10Gbs}\n',
+            "orders[1].bandwidth: '10Gbs': not a bandwidth",
+        ),
+        ('- {src: a, dst: b}\n', 'orders[0].bandwidth: required'),
+        (
+            '- {src: a, dst: b, bandwidth: 1G, max_latency: 5ms}\n',
+            'orders[0].max_latency: unknown key (known: src, dst',
+        ),
+        ('- {src: a, dst: b, bandwidth: 1G, latency: soon}\n', "orders[0].latency: 'soon': not a latency"),
+        (
+            '- {src: a, dst: b, bandwidth: 1G, protected: yes please}\n',
+            'orders[0].protected: must be true or false',
+        ),
+        (
+            '- {src: a, dst: b, bandwidth: 1G, class: gold}\n',
+            "orders[0].class: 'gold': not a class; expected one of realtime",
+        ),
+        ('- {src: a, dst: b, bandwidth: 1G, labels: [team]}\n', 'orders[0].labels: must be a mapping'),
+        ('- {src: a, dst: b, bandwidth: 1G, labels: {tier: 1}}\n', 'orders[0].labels.tier: must be text'),
+        ('- {src: a, dst: 7, bandwidth: 1G}\n', 'orders[0].dst: must be text, got 7'),
+        (
+            '- {src: a, dst: b, bandwidth: 1G, src_prefixes: {a: b}}\n',
+            'orders[0].src_prefixes: must be a list',
+        ),
+        (
+            '- {src: a, dst: b, bandwidth: 1G}\n- a to b\n',
+            'orders[1]: must be a mapping with src, dst, bandwidth',
+        ),
+        ('src: a\n', 'must be a list of orders'),
+        ('[]\n', 'must be a list of orders (at least one)'),
+        ('', 'must be a list of orders'),
+        ('- {src: a\n', 'not valid YAML'),
+    ],
+)
 def test_create_many_names_the_file_and_the_entry_of_a_bad_order(tmp_path, text, problem, capsys):
     orders = tmp_path / 'orders.yaml'
     orders.write_text(text)
     with pytest.raises(ValueError) as bad:
         read_orders(str(orders))
     assert str(bad.value).startswith(f'{orders}: ') and problem in str(bad.value)
-    assert main(['--token', TOKEN, 'intent', 'create-many', str(orders)]) == 2      # before any call
+    assert main(['--token', TOKEN, 'intent', 'create-many', str(orders)]) == 2  # before any call
     assert f'argument FILE: {orders}: ' in capsys.readouterr().err
 
 
@@ -148,23 +225,35 @@ def test_token_from_option_file_or_environment(tmp_path, monkeypatch):
     assert read_token(parser.parse_args(['--token', 'T1', 'topology']), parser) == 'T1'
 
 
-@pytest.mark.parametrize('argv, option, text', [
-    (['intent', 'create', 'a', 'b', '--bandwidth', '10Gbs'], '--bandwidth', "'10Gbs': not a bandwidth"),
-    (['intent', 'create', 'a', 'b', '--bandwidth', '0'], '--bandwidth', 'more than 0'),
-    (['intent', 'check', 'a', 'b', '--bandwidth', '1G', '--latency', '25 msec'], '--latency',
-     "'25 msec': not a latency"),
-    (['intent', 'update', 'i-3', '--latency', 'fast'], '--latency', 'write it like 25ms'),
-    (['intent', 'create', 'a', 'b', '--bandwidth', '1G', '--label', 'team'], '--label',
-     "'team': not a label"),
-    (['intent', 'create', 'a', 'b', '--bandwidth', '1G', '--class', 'gold'], '--class', "'gold'"),
-    (['intent', 'list', '--state', 'done'], '--state', 'ACCEPTED, COMPILING'),
-    (['--timeout', 'soon', 'topology'], '--timeout', "'soon': not a duration"),
-    (['topology', '--interval', 'often'], '--interval', 'not a duration'),
-    (['intent', 'create', 'a', 'b'], '--bandwidth', 'required'),
-    (['intent', 'update', 'i-3'], '--bandwidth', 'nothing to change'),
-    (['intent', 'update', 'i-3', '--latency', '5ms', '--no-latency-bound'], '--no-latency-bound',
-     'not allowed with'),
-])
+@pytest.mark.parametrize(
+    'argv, option, text',
+    [
+        (['intent', 'create', 'a', 'b', '--bandwidth', '10Gbs'], '--bandwidth', "'10Gbs': not a bandwidth"),
+        (['intent', 'create', 'a', 'b', '--bandwidth', '0'], '--bandwidth', 'more than 0'),
+        (
+            ['intent', 'check', 'a', 'b', '--bandwidth', '1G', '--latency', '25 msec'],
+            '--latency',
+            "'25 msec': not a latency",
+        ),
+        (['intent', 'update', 'i-3', '--latency', 'fast'], '--latency', 'write it like 25ms'),
+        (
+            ['intent', 'create', 'a', 'b', '--bandwidth', '1G', '--label', 'team'],
+            '--label',
+            "'team': not a label",
+        ),
+        (['intent', 'create', 'a', 'b', '--bandwidth', '1G', '--class', 'gold'], '--class', "'gold'"),
+        (['intent', 'list', '--state', 'done'], '--state', 'ACCEPTED, COMPILING'),
+        (['--timeout', 'soon', 'topology'], '--timeout', "'soon': not a duration"),
+        (['topology', '--interval', 'often'], '--interval', 'not a duration'),
+        (['intent', 'create', 'a', 'b'], '--bandwidth', 'required'),
+        (['intent', 'update', 'i-3'], '--bandwidth', 'nothing to change'),
+        (
+            ['intent', 'update', 'i-3', '--latency', '5ms', '--no-latency-bound'],
+            '--no-latency-bound',
+            'not allowed with',
+        ),
+    ],
+)
 def test_usage_errors_exit_2_naming_the_option(argv, option, text, capsys):
     assert main(['--token', TOKEN, *argv]) == 2
     out, err = capsys.readouterr()
@@ -210,6 +299,7 @@ def test_client_hides_the_token():
 
 # Client helpers that need no server
 
+
 def test_api_error_reads_like_the_status():
     error = ApiError(grpc.StatusCode.NOT_FOUND, 'intent i-9 not found')
     assert str(error) == 'NOT_FOUND: intent i-9 not found'
@@ -224,8 +314,9 @@ def test_states_as_people_write_them(text):
 def test_enum_names_without_prefix():
     assert enum_name(IntentState, intent_pb2.INTENT_STATE_WITHDRAWING) == 'WITHDRAWING'
     assert enum_value(ServiceClass, 'realtime') == intent_pb2.SERVICE_CLASS_REALTIME
-    with pytest.raises(ValueError, match="'gold': not a valid service class; expected one of "
-                                         "REALTIME, PRIORITY, BULK"):
+    with pytest.raises(
+        ValueError, match="'gold': not a valid service class; expected one of REALTIME, PRIORITY, BULK"
+    ):
         enum_value(ServiceClass, 'gold')
 
 
@@ -236,14 +327,26 @@ def test_update_with_nothing_to_change_is_refused_before_any_call():
 
 # Output
 
+
 def test_intent_table():
-    rows = fmt.intent_table([
-        intent(),
-        intent(id='i-12', tenant='globex', src_site='pdx1', dst_site='atl1', bandwidth_gbps=0.2,
-               max_latency_ms=0, protection=intent_pb2.PROTECTION_NONE,
-               service_class=intent_pb2.SERVICE_CLASS_BULK, state=intent_pb2.INTENT_STATE_FAILED,
-               path=[], backup_path=[]),
-    ]).split('\n')
+    rows = fmt.intent_table(
+        [
+            intent(),
+            intent(
+                id='i-12',
+                tenant='globex',
+                src_site='pdx1',
+                dst_site='atl1',
+                bandwidth_gbps=0.2,
+                max_latency_ms=0,
+                protection=intent_pb2.PROTECTION_NONE,
+                service_class=intent_pb2.SERVICE_CLASS_BULK,
+                state=intent_pb2.INTENT_STATE_FAILED,
+                path=[],
+                backup_path=[],
+            ),
+        ]
+    ).split('\n')
     assert rows == [
         'ID    TENANT  SRC   DST   BANDWIDTH  MAX LATENCY  PROTECTION  CLASS     STATE      PATH',
         'i-3   acme    phx1  iad1  10 Gb/s    25 ms        protected   realtime  INSTALLED  phx1->dfw2->iad1',
@@ -252,9 +355,14 @@ def test_intent_table():
 
 
 def test_intent_detail():
-    text = fmt.intent_detail(intent(state=intent_pb2.INTENT_STATE_INSTALLING,
-                                    state_reason='programming 3 switches', labels={'team': 'web'},
-                                    description='replication'))
+    text = fmt.intent_detail(
+        intent(
+            state=intent_pb2.INTENT_STATE_INSTALLING,
+            state_reason='programming 3 switches',
+            labels={'team': 'web'},
+            description='replication',
+        )
+    )
     assert text.split('\n') == [
         'id            i-3',
         'tenant        acme',
@@ -277,16 +385,40 @@ def test_intent_detail():
 
 def test_topology_text():
     topology = topology_pb2.Topology(
-        fabric='triangle', time=Timestamp(seconds=1746100803),
-        sites=[topology_pb2.Site(id='phx1', name='Phoenix 1', kind='datacenter', region='AZ',
-                                 connected=True),
-               topology_pb2.Site(id='pden', name='Denver', kind='pop', region='CO')],
-        spans=[topology_pb2.Span(id='phx1-pden', site_a='phx1', site_b='pden', capacity_gbps=100,
-                                 up=True, directions=[
-            topology_pb2.SpanDirection(from_site='phx1', to_site='pden', reserved_gbps=30,
-                                       utilization_gbps=1.25, delay_ms=8.1, delay_measured=True),
-            topology_pb2.SpanDirection(from_site='pden', to_site='phx1', reserved_gbps=30,
-                                       utilization_gbps=0, delay_ms=8, delay_measured=False)])])
+        fabric='triangle',
+        time=Timestamp(seconds=1746100803),
+        sites=[
+            topology_pb2.Site(id='phx1', name='Phoenix 1', kind='datacenter', region='AZ', connected=True),
+            topology_pb2.Site(id='pden', name='Denver', kind='pop', region='CO'),
+        ],
+        spans=[
+            topology_pb2.Span(
+                id='phx1-pden',
+                site_a='phx1',
+                site_b='pden',
+                capacity_gbps=100,
+                up=True,
+                directions=[
+                    topology_pb2.SpanDirection(
+                        from_site='phx1',
+                        to_site='pden',
+                        reserved_gbps=30,
+                        utilization_gbps=1.25,
+                        delay_ms=8.1,
+                        delay_measured=True,
+                    ),
+                    topology_pb2.SpanDirection(
+                        from_site='pden',
+                        to_site='phx1',
+                        reserved_gbps=30,
+                        utilization_gbps=0,
+                        delay_ms=8,
+                        delay_measured=False,
+                    ),
+                ],
+            )
+        ],
+    )
     assert fmt.topology_text(topology).split('\n') == [
         'fabric triangle at 2025-05-01 12:00:03Z',
         '',
@@ -302,12 +434,16 @@ def test_topology_text():
 
 
 def test_check_text():
-    ok = intent_service_pb2.CheckIntentResponse(admissible=True, path=['phx1', 'iad1'],
-                                                latency_ms=21.5, backup_path=['phx1', 'pden', 'iad1'])
+    ok = intent_service_pb2.CheckIntentResponse(
+        admissible=True, path=['phx1', 'iad1'], latency_ms=21.5, backup_path=['phx1', 'pden', 'iad1']
+    )
     assert fmt.check_text(ok, 10) == 'admissible: path phx1->iad1 (21.5 ms)\nbackup path phx1->pden->iad1'
     refused = intent_service_pb2.CheckIntentResponse(
-        reason='no path from phx1 to iad1 has 400 Gb/s available', max_bandwidth_gbps=120,
-        min_latency_ms=0, quota_left_gbps=50)
+        reason='no path from phx1 to iad1 has 400 Gb/s available',
+        max_bandwidth_gbps=120,
+        min_latency_ms=0,
+        quota_left_gbps=50,
+    )
     assert fmt.check_text(refused, 400).split('\n') == [
         'not admissible: no path from phx1 to iad1 has 400 Gb/s available',
         'max bandwidth            120 Gb/s',
@@ -317,27 +453,43 @@ def test_check_text():
 
 
 def test_batch_text():
-    orders = [dict(src_site='phx1', dst_site='iad1', bandwidth_gbps=200),
-              dict(src_site='phx1', dst_site='atl1', bandwidth_gbps=0.5)]
-    results = [intent_service_pb2.CreateIntentsResult(
-                   intent=intent(id='i-7', state=intent_pb2.INTENT_STATE_INSTALLING)),
-               intent_service_pb2.CreateIntentsResult(
-                   code='RESOURCE_EXHAUSTED', reason='no path from phx1 to atl1 has 500 Mb/s available',
-                   max_bandwidth_gbps=0.2)]
+    orders = [
+        dict(src_site='phx1', dst_site='iad1', bandwidth_gbps=200),
+        dict(src_site='phx1', dst_site='atl1', bandwidth_gbps=0.5),
+    ]
+    results = [
+        intent_service_pb2.CreateIntentsResult(
+            intent=intent(id='i-7', state=intent_pb2.INTENT_STATE_INSTALLING)
+        ),
+        intent_service_pb2.CreateIntentsResult(
+            code='RESOURCE_EXHAUSTED',
+            reason='no path from phx1 to atl1 has 500 Mb/s available',
+            max_bandwidth_gbps=0.2,
+        ),
+    ]
     assert fmt.batch_text(orders, results).split('\n') == [
         'ORDER  ID   SITES        BANDWIDTH  RESULT              PATH OR REASON',
         '0      i-7  phx1<->iad1  200 Gb/s   INSTALLING          phx1->dfw2->iad1',
-        '1      -    phx1<->atl1  500 Mb/s   RESOURCE_EXHAUSTED  no path from phx1 to atl1 has 500 Mb/s available',
+        '1      -    phx1<->atl1  500 Mb/s   RESOURCE_EXHAUSTED  '
+        'no path from phx1 to atl1 has 500 Mb/s available',
         '1 admitted, 1 refused',
     ]
 
 
 def test_event_line():
-    event = intent_pb2.IntentEvent(intent_id='i-3', tenant='acme', state=intent_pb2.INTENT_STATE_INSTALLED,
-                                   reason='span pdfw-patl down', time=Timestamp(seconds=1746100803),
-                                   old_path=['phx1', 'dfw2', 'iad1'], new_path=['phx1', 'den1', 'iad1'])
-    assert fmt.event_line(event) == ('2025-05-01 12:00:03Z  i-3  acme  INSTALLED  span pdfw-patl down  '
-                                     'moved phx1->dfw2->iad1 => phx1->den1->iad1')
+    event = intent_pb2.IntentEvent(
+        intent_id='i-3',
+        tenant='acme',
+        state=intent_pb2.INTENT_STATE_INSTALLED,
+        reason='span pdfw-patl down',
+        time=Timestamp(seconds=1746100803),
+        old_path=['phx1', 'dfw2', 'iad1'],
+        new_path=['phx1', 'den1', 'iad1'],
+    )
+    assert fmt.event_line(event) == (
+        '2025-05-01 12:00:03Z  i-3  acme  INSTALLED  span pdfw-patl down  '
+        'moved phx1->dfw2->iad1 => phx1->den1->iad1'
+    )
 
 
 def test_json_uses_proto_field_names_and_prints_every_field():

@@ -1,4 +1,5 @@
 """controller.southbound.ofmsg: every planned message serializes, and reads back as planned."""
+
 import struct
 from types import SimpleNamespace
 
@@ -8,7 +9,7 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 from controller.core import reconcile
 from controller.core.controller import Controller
 from controller.southbound import ofmsg
-from topologies.fabric import load_fabric
+from topologies.model.fabric import load_fabric
 
 DP = SimpleNamespace(ofproto=ofp, ofproto_parser=parser, id=1, xid=0)
 
@@ -24,7 +25,7 @@ def test_every_planned_message_serializes():
     changes = reconcile.diff_all(planned(), {})
     count = 0
     for phase in changes.phases:
-        for dpid, ops in phase.items():
+        for _dpid, ops in phase.items():
             for op, item in ops:
                 msg = ofmsg.change(DP, op, item)
                 msg.set_xid(count + 1)
@@ -33,7 +34,10 @@ def test_every_planned_message_serializes():
                 count += 1
     assert count > 100
     assert {op for phase in changes.phases for ops in phase.values() for op, _ in ops} == {
-        'add_meter', 'add_group', 'add'}
+        'add_meter',
+        'add_group',
+        'add',
+    }
     for op in ('add_meter', 'modify_meter', 'delete_meter'):
         meter = next(m for _, meters, _ in planned().values() for m in meters.values())
         ofmsg.meter_mod(DP, meter, op).serialize()
@@ -47,8 +51,13 @@ def test_flows_read_back_from_stats_equal_the_plan():
     for dpid, (flows, meters, groups) in planned().items():
         for flow in flows.values():
             mod = ofmsg.flow_add(DP, flow)
-            stat = parser.OFPFlowStats(table_id=mod.table_id, priority=mod.priority, cookie=mod.cookie,
-                                       match=mod.match, instructions=mod.instructions)
+            stat = parser.OFPFlowStats(
+                table_id=mod.table_id,
+                priority=mod.priority,
+                cookie=mod.cookie,
+                match=mod.match,
+                instructions=mod.instructions,
+            )
             assert ofmsg.flow_from_stats(dpid, stat, ofp) == flow
         for meter in meters.values():
             mod = ofmsg.meter_mod(DP, meter, 'add_meter')
@@ -57,10 +66,12 @@ def test_flows_read_back_from_stats_equal_the_plan():
         for group in groups.values():
             mod = ofmsg.group_mod(DP, group, 'add_group')
             mod.set_xid(1)
-            mod.serialize()      # its buckets through the wire format, as a switch reports them
-            buckets = bytes(mod.buf[ofp.OFP_GROUP_MOD_SIZE:])
-            wire = struct.pack('!HBxI', ofp.OFP_GROUP_DESC_STATS_SIZE + len(buckets), mod.type,
-                               mod.group_id) + buckets
+            mod.serialize()  # its buckets through the wire format, as a switch reports them
+            buckets = bytes(mod.buf[ofp.OFP_GROUP_MOD_SIZE :])
+            wire = (
+                struct.pack('!HBxI', ofp.OFP_GROUP_DESC_STATS_SIZE + len(buckets), mod.type, mod.group_id)
+                + buckets
+            )
             desc = parser.OFPGroupDescStats.parser(wire, 0)
             assert ofmsg.group_from_stats(dpid, desc, ofp) == group
             groups_seen += 1
@@ -68,9 +79,10 @@ def test_flows_read_back_from_stats_equal_the_plan():
 
 
 def test_a_flow_with_unknown_instructions_differs_from_any_plan():
-    flow = next(f for f, in [(f,) for fl_, _, _ in planned().values() for f in fl_.values()] if f.meter)
+    flow = next(f for (f,) in [(f,) for fl_, _, _ in planned().values() for f in fl_.values()] if f.meter)
     mod = ofmsg.flow_add(DP, flow)
     extra = mod.instructions + [parser.OFPInstructionGotoTable(1)]
-    stat = parser.OFPFlowStats(table_id=0, priority=flow.priority, cookie=flow.cookie,
-                               match=mod.match, instructions=extra)
+    stat = parser.OFPFlowStats(
+        table_id=0, priority=flow.priority, cookie=flow.cookie, match=mod.match, instructions=extra
+    )
     assert ofmsg.flow_from_stats(flow.dpid, stat, ofp) != flow

@@ -4,12 +4,12 @@ create_many's joint placement, checked against brute force.
 On a ring every pair of sites has exactly two simple paths, both weighed by the integer
 program, so create_many must admit exactly the most committed Gb/s that any assignment of
 whole intents to paths admits (found here by trying them all)."""
+
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import pytest
 
 from controller.core import packing
 from controller.core.errors import Conflict, InvalidArgument, Unplaceable
@@ -18,7 +18,7 @@ from controller.core.topology import Topology
 from tests.unit.test_controller_core import LUMEN, TRIANGLE, connected, sync
 from tests.unit.test_make_room import within_limits
 from tests.unit.test_policy import cut
-from topologies.fabric import parse_fabric
+from topologies.model.fabric import parse_fabric
 
 HEADROOM = 0.1
 
@@ -26,13 +26,25 @@ HEADROOM = 0.1
 def ring(capacities, delays):
     n = len(capacities)
     sites = [f's{i}' for i in range(n)]
-    return parse_fabric({
-        'name': 'ring', 'emulation': {'bandwidth_scale': 0.001},
-        'sites': [{'id': s, 'name': s, 'kind': 'datacenter', 'region': 'X', 'lat': 40.0, 'lon': -80.0 + i}
-                  for i, s in enumerate(sites)],
-        'spans': [{'between': [sites[i], sites[(i + 1) % n]], 'capacity_gbps': capacities[i],
-                   'delay_ms': delays[i]} for i in range(n)],
-        'tenants': [{'id': 'red', 'name': 'Red', 'sites': sites}]})
+    return parse_fabric(
+        {
+            'name': 'ring',
+            'emulation': {'bandwidth_scale': 0.001},
+            'sites': [
+                {'id': s, 'name': s, 'kind': 'datacenter', 'region': 'X', 'lat': 40.0, 'lon': -80.0 + i}
+                for i, s in enumerate(sites)
+            ],
+            'spans': [
+                {
+                    'between': [sites[i], sites[(i + 1) % n]],
+                    'capacity_gbps': capacities[i],
+                    'delay_ms': delays[i],
+                }
+                for i in range(n)
+            ],
+            'tenants': [{'id': 'red', 'name': 'Red', 'sites': sites}],
+        }
+    )
 
 
 def simple_paths(topology, src, dst, seen=()):
@@ -49,14 +61,13 @@ def simple_paths(topology, src, dst, seen=()):
 
 def test_k_paths_are_the_k_fastest_simple_paths_that_fit():
     topology = Topology.from_fabric(LUMEN)
-    everything = sorted(sum(topology.delay_ms(l) for l in p)
-                        for p in simple_paths(topology, 'phx1', 'iad1'))
+    everything = sorted(sum(topology.delay_ms(l) for l in p) for p in simple_paths(topology, 'phx1', 'iad1'))
     found = k_paths(topology, 'phx1', 'iad1', 8, 1.0, lambda link: 100.0)
     assert [round(p.latency_ms(topology), 6) for p in found] == [round(x, 6) for x in everything[:8]]
     assert len({p.links for p in found}) == 8
     bound = found[3].latency_ms(topology)
     assert k_paths(topology, 'phx1', 'iad1', 8, 1.0, lambda link: 100.0, bound) == found[:4]
-    thin = found[0].links[0]          # a link without the room is never used
+    thin = found[0].links[0]  # a link without the room is never used
     narrowed = k_paths(topology, 'phx1', 'iad1', 8, 5.0, lambda link: 1.0 if link == thin else 100.0)
     assert narrowed and all(thin not in p.links for p in narrowed)
     assert k_paths(topology, 'phx1', 'iad1', 8, 200.0, lambda link: 100.0) == []
@@ -65,7 +76,9 @@ def test_k_paths_are_the_k_fastest_simple_paths_that_fit():
 def test_k_paths_lists_all_there_are_when_fewer_than_k():
     topology = Topology.from_fabric(TRIANGLE)
     assert [p.sites for p in k_paths(topology, 'dca', 'dcc', 8, 1.0, lambda link: 20.0)] == [
-        ('dca', 'dcc'), ('dca', 'dcb', 'dcc')]
+        ('dca', 'dcc'),
+        ('dca', 'dcb', 'dcc'),
+    ]
 
 
 def best_by_brute_force(fabric, orders):
@@ -73,8 +86,11 @@ def best_by_brute_force(fabric, orders):
     Gb/s in both directions, up to capacity less headroom."""
     topology = Topology.from_fabric(fabric)
     limit = {s.span_id: s.capacity_gbps * (1 - HEADROOM) for s in topology.spans.values()}
-    options = [[tuple(topology.span_of(l).span_id for l in p) for p in simple_paths(topology, o['src'], o['dst'])]
-               + [None] for o in orders]
+    options = [
+        [tuple(topology.span_of(l).span_id for l in p) for p in simple_paths(topology, o['src'], o['dst'])]
+        + [None]
+        for o in orders
+    ]
     best = 0.0
     for choice in itertools.product(*options):
         used = {}
@@ -90,13 +106,27 @@ def best_by_brute_force(fabric, orders):
 @given(st.data())
 def test_create_many_admits_the_most_any_placement_admits_on_a_ring(data):
     n = data.draw(st.integers(4, 6))
-    fabric = ring(data.draw(st.lists(st.sampled_from([20, 30, 40]), min_size=n, max_size=n)),
-                  data.draw(st.lists(st.integers(1, 9), min_size=n, max_size=n)))
-    pairs = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1))
-                               .filter(lambda p: p[0] < p[1]), min_size=1, max_size=6, unique=True))
-    orders = [dict(tenant='red', src=f's{a}', dst=f's{b}',
-                   bandwidth_gbps=data.draw(st.sampled_from([3, 5, 8, 9, 12, 17])))
-              for a, b in pairs]
+    fabric = ring(
+        data.draw(st.lists(st.sampled_from([20, 30, 40]), min_size=n, max_size=n)),
+        data.draw(st.lists(st.integers(1, 9), min_size=n, max_size=n)),
+    )
+    pairs = data.draw(
+        st.lists(
+            st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda p: p[0] < p[1]),
+            min_size=1,
+            max_size=6,
+            unique=True,
+        )
+    )
+    orders = [
+        dict(
+            tenant='red',
+            src=f's{a}',
+            dst=f's{b}',
+            bandwidth_gbps=data.draw(st.sampled_from([3, 5, 8, 9, 12, 17])),
+        )
+        for a, b in pairs
+    ]
     core = connected(fabric, headroom=HEADROOM)
     results = core.create_many(orders, now=0)
     sync(core)
@@ -111,11 +141,13 @@ def test_placed_together_more_gets_in_than_one_after_the_other():
     blocks the other two, one after the other (without making room); together, the first
     goes the long way round and all three fit."""
     fabric = ring([20, 20, 20, 20], [1, 1, 1, 5])
-    orders = [dict(tenant='red', src='s0', dst='s2', bandwidth_gbps=10),    # fast: s0-s1-s2
-              dict(tenant='red', src='s1', dst='s2', bandwidth_gbps=10),    # only s1-s2 is fast
-              dict(tenant='red', src='s0', dst='s1', bandwidth_gbps=10)]
+    orders = [
+        dict(tenant='red', src='s0', dst='s2', bandwidth_gbps=10),  # fast: s0-s1-s2
+        dict(tenant='red', src='s1', dst='s2', bandwidth_gbps=10),  # only s1-s2 is fast
+        dict(tenant='red', src='s0', dst='s1', bandwidth_gbps=10),
+    ]
     one_by_one = connected(fabric, headroom=HEADROOM)
-    one_by_one._room_for = lambda intent, degrade=False: []     # the core before making room
+    one_by_one._room_for = lambda intent, degrade=False: []  # the core before making room
     refused = 0
     for order in orders:
         try:
@@ -135,8 +167,10 @@ def test_pack_leaves_the_ledgers_as_they_were():
     core = connected(LUMEN, headroom=HEADROOM)
     core.create('acme', 'phx1', 'iad1', 30, now=0)
     before = core.ledger.snapshot(), core.peak.snapshot()
-    intents = [core._admissible('acme', a, b, 20, None, 'NONE', 'PRIORITY', '', None, (), (), 0.0, '')[0]
-               for a, b in [('iad1', 'pdx1'), ('dfw1', 'pdx1'), ('phx1', 'dfw1')]]
+    intents = [
+        core._admissible('acme', a, b, 20, None, 'NONE', 'PRIORITY', '', None, (), (), 0.0, '')[0]
+        for a, b in [('iad1', 'pdx1'), ('dfw1', 'pdx1'), ('phx1', 'dfw1')]
+    ]
     assert len(packing.pack(core.topology, core.ledger, core.peak, intents, 1.0)) == 3
     assert (core.ledger.snapshot(), core.peak.snapshot()) == before
 
@@ -145,19 +179,36 @@ def test_realtime_is_placed_before_the_classes_below_it():
     """Two orders fit only one at a time on the triangle's 9 Gb/s direct span within 9.5 ms:
     the REALTIME one gets it, whatever the order of the batch."""
     core = connected(TRIANGLE, headroom=HEADROOM)
-    results = core.create_many([
-        dict(tenant='red', src='dca', dst='dcc', bandwidth_gbps=8, max_latency_ms=9.5),
-        dict(tenant='blue', src='dca', dst='dcc', bandwidth_gbps=8, max_latency_ms=9.5,
-             service_class='REALTIME')], now=0)
+    results = core.create_many(
+        [
+            dict(tenant='red', src='dca', dst='dcc', bandwidth_gbps=8, max_latency_ms=9.5),
+            dict(
+                tenant='blue',
+                src='dca',
+                dst='dcc',
+                bandwidth_gbps=8,
+                max_latency_ms=9.5,
+                service_class='REALTIME',
+            ),
+        ],
+        now=0,
+    )
     assert isinstance(results[0], Unplaceable) and '9.5 ms' in str(results[0])
-    assert results[1].service_class.value == 'REALTIME' and core.route_of(results[1].id).sites == ('dca', 'dcc')
+    assert results[1].service_class.value == 'REALTIME' and core.route_of(results[1].id).sites == (
+        'dca',
+        'dcc',
+    )
 
 
 def test_protected_orders_get_a_disjoint_backup():
     core = connected(LUMEN, headroom=HEADROOM)
-    results = core.create_many([dict(tenant='acme', src='phx1', dst='iad1', bandwidth_gbps=10,
-                                     protection='PROTECTED'),
-                                dict(tenant='acme', src='dfw1', dst='pdx1', bandwidth_gbps=10)], now=0)
+    results = core.create_many(
+        [
+            dict(tenant='acme', src='phx1', dst='iad1', bandwidth_gbps=10, protection='PROTECTED'),
+            dict(tenant='acme', src='dfw1', dst='pdx1', bandwidth_gbps=10),
+        ],
+        now=0,
+    )
     placement = core.placements[results[0].id]
     assert placement.backup is not None
     assert not set(placement.primary.span_ids(core.topology)) & set(placement.backup.span_ids(core.topology))
@@ -167,13 +218,15 @@ def test_a_batch_placed_off_the_lock_takes_only_what_still_fits():
     """packer() works on copies; create_many(packed=...) checks each placement again: one
     over a span cut meanwhile is placed anew, and the live ledgers were never touched."""
     core = connected(TRIANGLE, headroom=HEADROOM)
-    orders = [dict(tenant='red', src='dca', dst='dcb', bandwidth_gbps=5),
-              dict(tenant='red', src='dcb', dst='dcc', bandwidth_gbps=5)]
+    orders = [
+        dict(tenant='red', src='dca', dst='dcb', bandwidth_gbps=5),
+        dict(tenant='red', src='dcb', dst='dcc', bandwidth_gbps=5),
+    ]
     pack = core.packer(orders)
     packed = pack()
     assert [(i, p.primary.sites) for i, p in packed] == [(0, ('dca', 'dcb')), (1, ('dcb', 'dcc'))]
     assert core.ledger.holders() == [] and core.list() == []
-    cut(core, TRIANGLE, 'dcb', 'dcc', False, now=1)   # meanwhile: the span under order 1 is cut
+    cut(core, TRIANGLE, 'dcb', 'dcc', False, now=1)  # meanwhile: the span under order 1 is cut
     made = core.create_many(orders, now=2, packed=packed)
     assert core.route_of(made[0].id).sites == ('dca', 'dcb')
     assert core.route_of(made[1].id).sites == ('dcb', 'dca', 'dcc')
@@ -193,17 +246,19 @@ def test_a_placement_packed_off_the_lock_is_checked_in_the_peak_ledger_too():
     orders = [dict(tenant='blue', src='dca', dst='dcc', bandwidth_gbps=8)]
     packed = core.packer(orders)()
     assert packed[0][1].primary.sites == ('dca', 'dcc')
-    core.create('red', 'dca', 'dcc', 1, excess_gbps=8, now=1)          # 1 Gb/s of peak left
+    core.create('red', 'dca', 'dcc', 1, excess_gbps=8, now=1)  # 1 Gb/s of peak left
     made = core.create_many(orders, now=2, packed=packed)
     assert core.route_of(made[0].id).sites == ('dca', 'dcb', 'dcc') and within_limits(core)
 
 
 def test_orders_without_excess_are_packed_within_the_peak_ledger():
     core = connected(TRIANGLE, headroom=HEADROOM)
-    core.create('red', 'dca', 'dcc', 1, excess_gbps=5, now=1)          # direct: 8 committed, 4 peak left
-    orders = [dict(tenant='blue', src='dca', dst='dcc', bandwidth_gbps=3),
-              dict(tenant='red', src='dcb', dst='dcc', bandwidth_gbps=3),
-              dict(tenant='red', src='dca', dst='dcb', bandwidth_gbps=3)]
+    core.create('red', 'dca', 'dcc', 1, excess_gbps=5, now=1)  # direct: 8 committed, 4 peak left
+    orders = [
+        dict(tenant='blue', src='dca', dst='dcc', bandwidth_gbps=3),
+        dict(tenant='red', src='dcb', dst='dcc', bandwidth_gbps=3),
+        dict(tenant='red', src='dca', dst='dcb', bandwidth_gbps=3),
+    ]
     made = core.create_many(orders, now=2)
     assert not any(isinstance(r, Unplaceable) for r in made) and within_limits(core)
 
@@ -212,11 +267,21 @@ ORDERS = [(t.id, a, b) for t in LUMEN.tenants.values() for a, b in itertools.com
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(ORDERS), st.sampled_from([20, 40, 80])), max_size=8),
-       st.lists(st.tuples(st.sampled_from(ORDERS), st.sampled_from([20, 40, 80]),
-                          st.sampled_from(['REALTIME', 'PRIORITY', 'BULK']),
-                          st.sampled_from(['NONE', 'PROTECTED']), st.sampled_from([0, 10])),
-                min_size=1, max_size=8, unique_by=lambda o: o[0]))
+@given(
+    st.lists(st.tuples(st.sampled_from(ORDERS), st.sampled_from([20, 40, 80])), max_size=8),
+    st.lists(
+        st.tuples(
+            st.sampled_from(ORDERS),
+            st.sampled_from([20, 40, 80]),
+            st.sampled_from(['REALTIME', 'PRIORITY', 'BULK']),
+            st.sampled_from(['NONE', 'PROTECTED']),
+            st.sampled_from([0, 10]),
+        ),
+        min_size=1,
+        max_size=8,
+        unique_by=lambda o: o[0],
+    ),
+)
 def test_a_batch_never_over_books_nor_preempts_its_own_orders(before, batch):
     core = connected(LUMEN, headroom=HEADROOM)
     sync(core)
@@ -226,12 +291,22 @@ def test_a_batch_never_over_books_nor_preempts_its_own_orders(before, batch):
         except (Unplaceable, Conflict):
             pass
     sync(core, now=2)
-    orders = [dict(tenant=t, src=a, dst=b, bandwidth_gbps=gbps, service_class=cls, protection=prot,
-                   excess_gbps=excess) for (t, a, b), gbps, cls, prot, excess in batch]
+    orders = [
+        dict(
+            tenant=t,
+            src=a,
+            dst=b,
+            bandwidth_gbps=gbps,
+            service_class=cls,
+            protection=prot,
+            excess_gbps=excess,
+        )
+        for (t, a, b), gbps, cls, prot, excess in batch
+    ]
     try:
         made = core.create_many(orders, now=3)
     except Conflict:
-        return                      # a pair already ordered before the batch
+        return  # a pair already ordered before the batch
     assert within_limits(core)
     # Placed, or waiting (COMPILING) for intents placed before it to move aside; never FAILED.
     assert all(isinstance(r, Unplaceable) or r.state.value in ('INSTALLING', 'COMPILING') for r in made)

@@ -1,15 +1,15 @@
 """controller.core.paths: CSPF picks the lowest-latency path that has the bandwidth, says
 what would fit when nothing does, and protection gives two span-disjoint paths."""
+
 import itertools
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller.core.paths import (NoPath, Path, find_path, find_protected, min_latency_ms,
-                                   widest_gbps)
+from controller.core.paths import NoPath, Path, find_path, find_protected, min_latency_ms, widest_gbps
 from controller.core.topology import Link, SpanState, Topology
-from topologies.fabric import load_fabric
+from topologies.model.fabric import load_fabric
 
 FABRICS = {name: load_fabric(name) for name in ('triangle', 'thin-fat', 'lumen-qts')}
 
@@ -39,6 +39,7 @@ TWO_HOP = (A, B, C)
 
 # --- triangle ----------------------------------------------------------------------------
 
+
 def test_direct_span_when_it_has_room():
     t = topo('triangle')
     path = find_path(t, A, C, 5, capacity(t))
@@ -67,8 +68,8 @@ def test_no_path_when_neither_has_bandwidth():
     with pytest.raises(NoPath) as e:
         find_path(t, A, C, 25, capacity(t))
     assert e.value.constraint == 'bandwidth'
-    assert e.value.widest_gbps == 20          # via dcb: both spans 20 Gb/s
-    assert e.value.min_latency_ms is None     # nothing carries 25 Gb/s
+    assert e.value.widest_gbps == 20  # via dcb: both spans 20 Gb/s
+    assert e.value.min_latency_ms is None  # nothing carries 25 Gb/s
     assert e.value.min_latency_any_ms == pytest.approx(9)
     assert '25 Gb/s' in e.value.reason and '20 Gb/s' in e.value.reason
 
@@ -79,9 +80,9 @@ def test_latency_bound_is_respected_and_reason_gives_the_minimum():
     with pytest.raises(NoPath) as e:
         find_path(t, A, C, 15, capacity(t), max_latency_ms=8)
     assert e.value.constraint == 'latency'
-    assert e.value.min_latency_ms == pytest.approx(10)     # at 15 Gb/s: via dcb
+    assert e.value.min_latency_ms == pytest.approx(10)  # at 15 Gb/s: via dcb
     assert e.value.min_latency_any_ms == pytest.approx(9)  # direct, but only 10 Gb/s
-    assert e.value.widest_within_bound_gbps is None        # nothing is within 8 ms
+    assert e.value.widest_within_bound_gbps is None  # nothing is within 8 ms
     assert '8 ms bound' in e.value.reason and '10 ms' in e.value.reason
 
 
@@ -106,7 +107,7 @@ def test_measured_delay_changes_the_choice_and_latency_is_recomputed():
     path = find_path(t, A, C, 1, capacity(t))
     assert path.sites == DIRECT
     t.record_delay(Link(A, C), 12, now=0)
-    assert path.latency_ms(t) == pytest.approx(12)        # the same path, measured now
+    assert path.latency_ms(t) == pytest.approx(12)  # the same path, measured now
     assert find_path(t, A, C, 1, capacity(t)).sites == TWO_HOP
     # Only that direction was measured: the reverse still uses the 9 ms prior.
     assert find_path(t, C, A, 1, capacity(t)).sites == (C, A)
@@ -132,6 +133,7 @@ def test_path_rejects_non_consecutive_links_and_loops():
 
 
 # --- thin-fat ----------------------------------------------------------------------------
+
 
 def test_thin_fat_small_request_takes_the_short_thin_span():
     t = topo('thin-fat')
@@ -173,6 +175,7 @@ def test_helpers_on_thin_fat():
 
 # --- protection ----------------------------------------------------------------------------
 
+
 def spans_of(t, path):
     return set(path.span_ids(t))
 
@@ -200,8 +203,15 @@ def test_every_lumen_campus_pair_is_protected():
 
 def bridged():
     """A triangle a-b-c with a tail c-d: the span c-d is a bridge."""
-    return Topology('abcd', [SpanState('a-b', 'a', 'b', 10, 1), SpanState('b-c', 'b', 'c', 10, 1),
-                             SpanState('a-c', 'a', 'c', 10, 1), SpanState('c-d', 'c', 'd', 10, 1)])
+    return Topology(
+        'abcd',
+        [
+            SpanState('a-b', 'a', 'b', 10, 1),
+            SpanState('b-c', 'b', 'c', 10, 1),
+            SpanState('a-c', 'a', 'c', 10, 1),
+            SpanState('c-d', 'c', 'd', 10, 1),
+        ],
+    )
 
 
 def test_bridge_span_gives_no_path_naming_protection_and_the_span():
@@ -216,7 +226,7 @@ def test_bridge_span_gives_no_path_naming_protection_and_the_span():
 
 def test_protection_needs_bandwidth_on_both_paths():
     t = topo('triangle')
-    with pytest.raises(NoPath) as e:            # only the two-hop path has 15 Gb/s
+    with pytest.raises(NoPath) as e:  # only the two-hop path has 15 Gb/s
         find_protected(t, A, C, 15, capacity(t))
     assert e.value.constraint == 'protection'
 
@@ -224,10 +234,10 @@ def test_protection_needs_bandwidth_on_both_paths():
 def test_protection_respects_the_bound():
     t = topo('triangle')
     assert len(find_protected(t, A, C, 1, capacity(t), max_latency_ms=10)) == 2
-    with pytest.raises(NoPath) as e:            # backup (10 ms) is over 9.5 ms
+    with pytest.raises(NoPath) as e:  # backup (10 ms) is over 9.5 ms
         find_protected(t, A, C, 1, capacity(t), max_latency_ms=9.5)
     assert e.value.constraint == 'protection' and '9.5 ms' in e.value.reason
-    with pytest.raises(NoPath) as e:            # even the fastest path is over
+    with pytest.raises(NoPath) as e:  # even the fastest path is over
         find_protected(t, A, C, 1, capacity(t), max_latency_ms=5)
     assert e.value.constraint == 'latency'
 
@@ -235,9 +245,16 @@ def test_protection_respects_the_bound():
 def test_bhandari_untangles_a_trap_topology():
     """The classic trap: the shortest path s-a-b-t blocks the naive 'remove and retry'
     second path; the min-sum disjoint pair is s-a-t and s-b-t."""
-    t = Topology('sabt', [SpanState('s-a', 's', 'a', 10, 1), SpanState('a-b', 'a', 'b', 10, 1),
-                          SpanState('b-t', 'b', 't', 10, 1), SpanState('s-b', 's', 'b', 10, 3),
-                          SpanState('a-t', 'a', 't', 10, 3)])
+    t = Topology(
+        'sabt',
+        [
+            SpanState('s-a', 's', 'a', 10, 1),
+            SpanState('a-b', 'a', 'b', 10, 1),
+            SpanState('b-t', 'b', 't', 10, 1),
+            SpanState('s-b', 's', 'b', 10, 3),
+            SpanState('a-t', 'a', 't', 10, 3),
+        ],
+    )
     assert find_path(t, 's', 't', 1, capacity(t)).sites == ('s', 'a', 'b', 't')
     primary, backup = find_protected(t, 's', 't', 1, capacity(t))
     assert {primary.sites, backup.sites} == {('s', 'a', 't'), ('s', 'b', 't')}
@@ -246,27 +263,35 @@ def test_bhandari_untangles_a_trap_topology():
 
 # --- determinism ---------------------------------------------------------------------------
 
+
 def test_same_inputs_same_path():
     t = topo('lumen-qts')
     first = [find_path(t, 'phx1', 'iad2', 50, capacity(t)) for _ in range(2)]
     again = find_path(topo('lumen-qts'), 'phx1', 'iad2', 50, capacity(topo('lumen-qts')))
     assert first[0] == first[1] == again
-    assert find_protected(t, 'phx1', 'iad2', 50, capacity(t)) == \
-        find_protected(t, 'phx1', 'iad2', 50, capacity(t))
+    assert find_protected(t, 'phx1', 'iad2', 50, capacity(t)) == find_protected(
+        t, 'phx1', 'iad2', 50, capacity(t)
+    )
 
 
 def test_ties_go_to_fewer_hops_then_site_order():
     t = topo('triangle')
-    t.record_delay(Link(A, C), 10, now=0)     # direct 10 ms == 4 + 6 ms via dcb
+    t.record_delay(Link(A, C), 10, now=0)  # direct 10 ms == 4 + 6 ms via dcb
     assert find_path(t, A, C, 1, capacity(t)).sites == DIRECT
-    square = Topology('sdcb', [SpanState('s-c', 's', 'c', 10, 1),
-                               SpanState('c-d', 'c', 'd', 10, 1),
-                               SpanState('s-b', 's', 'b', 10, 1),
-                               SpanState('b-d', 'b', 'd', 10, 1)])
+    square = Topology(
+        'sdcb',
+        [
+            SpanState('s-c', 's', 'c', 10, 1),
+            SpanState('c-d', 'c', 'd', 10, 1),
+            SpanState('s-b', 's', 'b', 10, 1),
+            SpanState('b-d', 'b', 'd', 10, 1),
+        ],
+    )
     assert find_path(square, 's', 'd', 1, capacity(square)).sites == ('s', 'b', 'd')
 
 
 # --- properties ----------------------------------------------------------------------------
+
 
 def simple_paths(t, src, dst):
     """Brute force: every simple path over up spans, by depth-first enumeration."""
@@ -279,6 +304,7 @@ def simple_paths(t, src, dst):
         for link in t.neighbours(site):
             if link.dst not in seen:
                 walk(link.dst, links + [link], seen | {link.dst})
+
     walk(src, [], {src})
     return out
 
@@ -299,14 +325,17 @@ LUMEN_LINKS = sorted(LUMEN.links(), key=lambda l: (l.src, l.dst))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(avail=st.lists(st.sampled_from([0, 1, 5, 10, 40, 100]), min_size=len(LUMEN_LINKS),
-                      max_size=len(LUMEN_LINKS)),
-       ends=st.lists(st.sampled_from(LUMEN.sites), min_size=2, max_size=2, unique=True),
-       gbps=GBPS)
+@given(
+    avail=st.lists(
+        st.sampled_from([0, 1, 5, 10, 40, 100]), min_size=len(LUMEN_LINKS), max_size=len(LUMEN_LINKS)
+    ),
+    ends=st.lists(st.sampled_from(LUMEN.sites), min_size=2, max_size=2, unique=True),
+    gbps=GBPS,
+)
 def test_lumen_paths_use_only_links_with_room(avail, ends, gbps):
     table = dict(zip(LUMEN_LINKS, avail))
     src, dst = ends
-    ok = lambda link: table[link] >= gbps          # noqa: E731
+    ok = lambda link: table[link] >= gbps  # noqa: E731
     try:
         path = find_path(LUMEN, src, dst, gbps, table)
     except NoPath:
@@ -317,8 +346,7 @@ def test_lumen_paths_use_only_links_with_room(avail, ends, gbps):
     assert all(ok(link) for link in path.links)
 
 
-SMALL = {name: (FABRICS[name], ends) for name, ends in
-         (('triangle', (A, C)), ('thin-fat', ('west', 'east')))}
+SMALL = {name: (FABRICS[name], ends) for name, ends in (('triangle', (A, C)), ('thin-fat', ('west', 'east')))}
 
 
 def small_case(name, avail, delays, swap):
@@ -330,20 +358,26 @@ def small_case(name, avail, delays, swap):
     return t, dict(zip(links, avail)), (dst, src) if swap else (src, dst)
 
 
-SMALL_CASE = dict(name=st.sampled_from(sorted(SMALL)),
-                  avail=st.lists(st.sampled_from([0, 1, 5, 10, 20, 40]), min_size=8, max_size=8),
-                  delays=st.lists(st.integers(0, 12), min_size=8, max_size=8),
-                  swap=st.booleans(), gbps=GBPS,
-                  bound=st.one_of(st.none(), st.integers(0, 30)))
+SMALL_CASE = dict(
+    name=st.sampled_from(sorted(SMALL)),
+    avail=st.lists(st.sampled_from([0, 1, 5, 10, 20, 40]), min_size=8, max_size=8),
+    delays=st.lists(st.integers(0, 12), min_size=8, max_size=8),
+    swap=st.booleans(),
+    gbps=GBPS,
+    bound=st.one_of(st.none(), st.integers(0, 30)),
+)
 
 
 @settings(max_examples=150, deadline=None)
 @given(**SMALL_CASE)
 def test_small_fabrics_match_brute_force(name, avail, delays, swap, gbps, bound):
     t, table, (src, dst) = small_case(name, avail, delays, swap)
-    lat = lambda links: sum(t.delay_ms(l) for l in links)   # noqa: E731
-    feasible = [p for p in simple_paths(t, src, dst)
-                if all(table[l] >= gbps for l in p) and (bound is None or lat(p) <= bound)]
+    lat = lambda links: sum(t.delay_ms(l) for l in links)  # noqa: E731
+    feasible = [
+        p
+        for p in simple_paths(t, src, dst)
+        if all(table[l] >= gbps for l in p) and (bound is None or lat(p) <= bound)
+    ]
     try:
         path = find_path(t, src, dst, gbps, table, max_latency_ms=bound)
     except NoPath:
@@ -358,18 +392,22 @@ def test_small_fabrics_match_brute_force(name, avail, delays, swap, gbps, bound)
 @given(**SMALL_CASE)
 def test_small_fabrics_protection_matches_brute_force(name, avail, delays, swap, gbps, bound):
     t, table, (src, dst) = small_case(name, avail, delays, swap)
-    lat = lambda links: sum(t.delay_ms(l) for l in links)   # noqa: E731
-    spans = lambda links: {t.span_of(l).span_id for l in links}   # noqa: E731
+    lat = lambda links: sum(t.delay_ms(l) for l in links)  # noqa: E731
+    spans = lambda links: {t.span_of(l).span_id for l in links}  # noqa: E731
     ok = [p for p in simple_paths(t, src, dst) if all(table[l] >= gbps for l in p)]
-    pairs = [(p, q) for p, q in itertools.combinations(ok, 2) if not spans(p) & spans(q)
-             and (bound is None or max(lat(p), lat(q)) <= bound)]
+    pairs = [
+        (p, q)
+        for p, q in itertools.combinations(ok, 2)
+        if not spans(p) & spans(q) and (bound is None or max(lat(p), lat(q)) <= bound)
+    ]
     try:
         primary, backup = find_protected(t, src, dst, gbps, table, max_latency_ms=bound)
     except NoPath:
-        assert not pairs     # these fabrics have at most one disjoint pair: no limitation bites
+        assert not pairs  # these fabrics have at most one disjoint pair: no limitation bites
         return
     assert pairs
     assert not set(primary.span_ids(t)) & set(backup.span_ids(t))
     assert primary.latency_ms(t) <= backup.latency_ms(t)
-    assert primary.latency_ms(t) + backup.latency_ms(t) == \
-        pytest.approx(min(lat(p) + lat(q) for p, q in pairs))
+    assert primary.latency_ms(t) + backup.latency_ms(t) == pytest.approx(
+        min(lat(p) + lat(q) for p, q in pairs)
+    )

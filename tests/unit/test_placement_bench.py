@@ -7,13 +7,14 @@ Each of their two paths crosses exactly one of dca-dcb and dca-dcc, so together 
 most 18 + 9 = 27 Gb/s, split; whole, A fits only via dcb (18 Gb/s spans) and then B fits
 nowhere (3 Gb/s left on dca-dcb, 9 on dca-dcc), so the integer optimum is 15 Gb/s.
 """
+
 import importlib.util
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from topologies.fabric import Tenant, load_fabric
+from topologies.model.fabric import Tenant, load_fabric
 
 SCRIPT = Path(__file__).resolve().parents[2] / 'scripts' / 'bench' / 'placement.py'
 spec = importlib.util.spec_from_file_location('placement_bench', SCRIPT)
@@ -23,8 +24,9 @@ spec.loader.exec_module(bench)
 
 @pytest.fixture(scope='module')
 def triangle():
-    fabric = replace(load_fabric('triangle'),
-                     tenants={bench.TENANT: Tenant(bench.TENANT, 1, ('dca', 'dcb', 'dcc'))})
+    fabric = replace(
+        load_fabric('triangle'), tenants={bench.TENANT: Tenant(bench.TENANT, 1, ('dca', 'dcb', 'dcc'))}
+    )
     demands = [bench.Demand('dca', 'dcc', 15.0), bench.Demand('dca', 'dcb', 10.0)]
     return bench.Network('triangle', fabric, demands)
 
@@ -71,7 +73,7 @@ def test_the_core_greedily_depends_on_the_order(triangle):
 
 def test_sndlib_demands_become_one_intent_per_site_pair():
     network = bench.load_network('sndlib/abilene')
-    assert len(network.demands) == 66                    # 132 matrix entries, both directions
+    assert len(network.demands) == 66  # 132 matrix entries, both directions
     assert set(network.fabric.tenants[bench.TENANT].sites) == set(network.fabric.sites)
     with pytest.raises(bench.Skipped, match='pixels'):
         bench.load_network('sndlib/atlanta')

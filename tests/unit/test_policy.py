@@ -1,5 +1,6 @@
 """The policy engine (controller/core/planner.py) as the controller carries it out: latency
 violations, flapping spans, re-optimization, congestion, preemption, safe moves."""
+
 import pytest
 
 from controller.core.errors import Unplaceable
@@ -7,7 +8,7 @@ from controller.core.intent import State
 from controller.core.planner import Policy
 from controller.core.topology import Link
 from tests.unit.test_controller_core import LUMEN, TRIANGLE, connected, sync
-from topologies import addressing as addr
+from topologies.model import addressing as addr
 
 
 def slow_down(core, a, b, ms, now):
@@ -21,8 +22,15 @@ def cut(core, fabric, a, b, up, now):
 
 def moves(events, intent_id):
     """How many times the intent's traffic changed path (INSTALLING with a new path)."""
-    return sum(1 for e in events if e.intent_id == intent_id and e.state is State.INSTALLING
-               and e.old_path and e.new_path and e.old_path != e.new_path)
+    return sum(
+        1
+        for e in events
+        if e.intent_id == intent_id
+        and e.state is State.INSTALLING
+        and e.old_path
+        and e.new_path
+        and e.old_path != e.new_path
+    )
 
 
 def test_a_broken_latency_bound_moves_that_intent_and_leaves_the_tolerant_one():
@@ -33,7 +41,7 @@ def test_a_broken_latency_bound_moves_that_intent_and_leaves_the_tolerant_one():
     tolerant = core.create('blue', 'dca', 'dcc', 2, now=1)
     sync(core)
     assert core.route_of(bound.id).sites == core.route_of(tolerant.id).sites == ('dca', 'dcc')
-    slow_down(core, 'dca', 'dcc', 15, now=2)          # 9 -> 15 ms; via dcb it is 10 ms
+    slow_down(core, 'dca', 'dcc', 15, now=2)  # 9 -> 15 ms; via dcb it is 10 ms
     assert core.route_of(bound.id).sites == ('dca', 'dcb', 'dcc')
     assert 'latency 15.0 ms over the 12 ms bound (span dca-dcc measured 15.0 ms)' in bound.reason
     assert core.route_of(tolerant.id).sites == ('dca', 'dcc') and tolerant.state is State.INSTALLED
@@ -46,7 +54,7 @@ def test_a_bound_nothing_meets_keeps_its_path_and_says_so():
     intent = core.create('red', 'dca', 'dcc', 2, now=1, max_latency_ms=10)
     sync(core)
     slow_down(core, 'dca', 'dcc', 15, now=2)
-    slow_down(core, 'dca', 'dcb', 8, now=2)           # via dcb: 14 ms
+    slow_down(core, 'dca', 'dcb', 8, now=2)  # via dcb: 14 ms
     assert core.route_of(intent.id).sites == ('dca', 'dcb', 'dcc') or 'staying' in intent.reason
     slow_down(core, 'dcb', 'dcc', 30, now=3)
     assert intent.state in (State.INSTALLED, State.INSTALLING) and core.route_of(intent.id) is not None
@@ -56,15 +64,17 @@ def test_a_flapping_span_moves_an_intent_at_most_twice_and_it_ends_installed():
     core = connected(LUMEN)
     events = []
     core.subscribe(events.append)
-    intents = [core.create('acme', 'phx1', 'iad1', 10, now=0),
-               core.create('acme', 'dfw1', 'pdx1', 10, now=0, protection='PROTECTED'),
-               core.create('globex', 'atl1', 'cmh1', 5, now=0) if 'globex' in LUMEN.tenants else None]
+    intents = [
+        core.create('acme', 'phx1', 'iad1', 10, now=0),
+        core.create('acme', 'dfw1', 'pdx1', 10, now=0, protection='PROTECTED'),
+        core.create('globex', 'atl1', 'cmh1', 5, now=0) if 'globex' in LUMEN.tenants else None,
+    ]
     intents = [i for i in intents if i is not None]
     sync(core, now=0)
     route = core.route_of(intents[0].id).sites
     a, b = route[2], route[3]
     now = 1.0
-    for flap in range(20):                             # every 0.5 s for 10 s
+    for _flap in range(20):  # every 0.5 s for 10 s
         cut(core, LUMEN, a, b, False, now)
         sync(core, now)
         core.tick(now + 0.25)
@@ -72,13 +82,15 @@ def test_a_flapping_span_moves_an_intent_at_most_twice_and_it_ends_installed():
         sync(core, now + 0.25)
         core.tick(now + 0.5)
         now += 0.5
-    for second in range(400):                          # it has settled: let the policy act
+    for second in range(400):  # it has settled: let the policy act
         core.tick(now + second)
         sync(core, now + second)
     for intent in intents:
         assert intent.state is State.INSTALLED, intent.reason
-        assert moves(events, intent.id) <= 2, [(e.state.value, e.reason) for e in events if e.intent_id == intent.id]
-    assert core.route_of(intents[0].id).sites == route     # back on the best path once settled
+        assert moves(events, intent.id) <= 2, [
+            (e.state.value, e.reason) for e in events if e.intent_id == intent.id
+        ]
+    assert core.route_of(intents[0].id).sites == route  # back on the best path once settled
 
 
 def test_reoptimization_waits_until_a_span_back_has_stayed_up():
@@ -116,7 +128,7 @@ def test_a_higher_class_has_lower_ones_moved_aside_before_preempting_them():
     core = connected()
     events = []
     core.subscribe(events.append)
-    bulk = core.create('blue', 'dca', 'dcc', 8, now=0, service_class='BULK')     # fills dca-dcc (9 of 10)
+    bulk = core.create('blue', 'dca', 'dcc', 8, now=0, service_class='BULK')  # fills dca-dcc (9 of 10)
     sync(core, now=0)
     # bulk has no bound: it can move, so nobody is preempted; realtime waits for the flip.
     realtime = core.create('red', 'dca', 'dcc', 8, now=1, service_class='REALTIME', max_latency_ms=9.5)
@@ -124,8 +136,11 @@ def test_a_higher_class_has_lower_ones_moved_aside_before_preempting_them():
     sync(core, now=2)
     assert core.route_of(realtime.id).sites == ('dca', 'dcc')
     assert core.route_of(bulk.id).sites == ('dca', 'dcb', 'dcc')
-    assert any('to make room for intent i-2 (REALTIME) of tenant red' in e.reason
-               for e in events if e.intent_id == bulk.id)
+    assert any(
+        'to make room for intent i-2 (REALTIME) of tenant red' in e.reason
+        for e in events
+        if e.intent_id == bulk.id
+    )
     # Same class: no preemption.
     with pytest.raises(Unplaceable):
         core.create('red', 'dca', 'dcb', 17, now=2, service_class='BULK')
@@ -156,17 +171,20 @@ def test_congestion_squeezes_excess_then_moves_bulk_and_never_touches_realtime()
     rate = core.route_of(bulk.id).rate_kbps
     hot = Link('dca', 'dcc')
     core.utilization_measured(hot, 9.5, now=1)
-    assert core.route_of(bulk.id).rate_kbps == rate            # one reading is not congestion
+    assert core.route_of(bulk.id).rate_kbps == rate  # one reading is not congestion
     core.utilization_measured(hot, 9.5, now=2)
     assert core.route_of(bulk.id).rate_kbps == 3000 and 'excess squeezed' in bulk.reason
-    assert core.route_of(rt.id).rate_kbps == 4000               # REALTIME keeps its excess
+    assert core.route_of(rt.id).rate_kbps == 4000  # REALTIME keeps its excess
     sync(core, now=2)
     core.utilization_measured(hot, 9.5, now=3)
     core.utilization_measured(hot, 9.5, now=4)
-    assert core.route_of(bulk.id).sites == ('dca', 'dcb', 'dcc') and 'moved off: span dca-dcc congested' in bulk.reason
+    assert (
+        core.route_of(bulk.id).sites == ('dca', 'dcb', 'dcc')
+        and 'moved off: span dca-dcc congested' in bulk.reason
+    )
     assert core.route_of(rt.id).sites == ('dca', 'dcc')
     sync(core, now=4)
-    core.utilization_measured(hot, 3.0, now=5)                 # calm again
+    core.utilization_measured(hot, 3.0, now=5)  # calm again
     core.tick(6)
     assert core.route_of(bulk.id).rate_kbps == 5000 and 'excess rate given back' in bulk.reason
 
@@ -175,16 +193,16 @@ def test_moves_never_overbook_a_link_in_the_middle():
     """B moves off dca-dcc to make room; A may move onto it only once B's switches have
     flipped (B's old links stay held until then)."""
     core = connected()
-    a = core.create('red', 'dca', 'dcc', 5, now=0, max_latency_ms=9.5)   # dca-dcc only
-    b = core.create('blue', 'dca', 'dcc', 4, now=0)         # dca-dcc: 9 of 9 usable
+    a = core.create('red', 'dca', 'dcc', 5, now=0, max_latency_ms=9.5)  # dca-dcc only
+    b = core.create('blue', 'dca', 'dcc', 4, now=0)  # dca-dcc: 9 of 9 usable
     sync(core, now=0)
-    core.update(b.id, bandwidth_gbps=4.5, now=1)            # does not fit: B moves via dcb
+    core.update(b.id, bandwidth_gbps=4.5, now=1)  # does not fit: B moves via dcb
     assert core.route_of(b.id).sites == ('dca', 'dcb', 'dcc') and b.state is State.INSTALLING
     link = Link('dca', 'dcc')
-    assert core.ledger.reserved_gbps(link) == pytest.approx(9)   # B's old share still held
+    assert core.ledger.reserved_gbps(link) == pytest.approx(9)  # B's old share still held
     with pytest.raises(Unplaceable):
-        core.update(a.id, bandwidth_gbps=8, now=1)          # would need B's old share now
-    sync(core, now=2)                                       # B flipped: its old share is free
+        core.update(a.id, bandwidth_gbps=8, now=1)  # would need B's old share now
+    sync(core, now=2)  # B flipped: its old share is free
     assert core.ledger.reserved_gbps(link) == pytest.approx(5)
     core.update(a.id, bandwidth_gbps=8, now=3)
     assert core.route_of(a.id).sites == ('dca', 'dcc')

@@ -1,24 +1,33 @@
-"""controller/policy.py: the operator's policy file, checked key by key against the fabric."""
+"""topologies/model/policy.py: the operator's policy file, checked key by key against the fabric."""
+
 import re
 
 import pytest
 
 from controller.core.planner import Policy
-from controller.policy import PolicyFileError, load_policy, policy_from
-from topologies.fabric import load_fabric
+from topologies.model.fabric import load_fabric
+from topologies.model.policy import PolicyFileError, load_policy, policy_from
 
 TRIANGLE = load_fabric('triangle')
 
 
 def test_a_full_policy_file(tmp_path):
     path = tmp_path / 'policy.yaml'
-    path.write_text('reoptimize_every_s: 60\nspan_hold_s: 5\ncongestion_ratio: 0.8\n'
-                    'congestion_samples: 3\npreemption: false\nexempt_tenants: [blue]\n'
-                    'span_headroom: {dca-dcc: 0.3}\n')
+    path.write_text(
+        'reoptimize_every_s: 60\nspan_hold_s: 5\ncongestion_ratio: 0.8\n'
+        'congestion_samples: 3\npreemption: false\nexempt_tenants: [blue]\n'
+        'span_headroom: {dca-dcc: 0.3}\n'
+    )
     policy = load_policy(path, TRIANGLE)
-    assert policy == Policy(reoptimize_every_s=60, span_hold_s=5, congestion_ratio=0.8,
-                            congestion_samples=3, preemption=False, exempt_tenants=frozenset({'blue'}),
-                            span_headroom={'dca-dcc': 0.3})
+    assert policy == Policy(
+        reoptimize_every_s=60,
+        span_hold_s=5,
+        congestion_ratio=0.8,
+        congestion_samples=3,
+        preemption=False,
+        exempt_tenants=frozenset({'blue'}),
+        span_headroom={'dca-dcc': 0.3},
+    )
 
 
 def test_an_empty_file_keeps_the_defaults(tmp_path):
@@ -26,24 +35,27 @@ def test_an_empty_file_keeps_the_defaults(tmp_path):
     assert load_policy(tmp_path / 'p.yaml', TRIANGLE) == Policy()
 
 
-@pytest.mark.parametrize('doc, key', [
-    ([1], '(top)'),
-    ({'reoptimise_every_s': 3}, 'reoptimise_every_s'),
-    ({'reoptimize_every_s': 0}, 'reoptimize_every_s'),
-    ({'min_gain_ms': -1}, 'min_gain_ms'),
-    ({'congestion_ratio': 1.5}, 'congestion_ratio'),
-    ({'congestion_ratio': True}, 'congestion_ratio'),
-    ({'congestion_samples': 0}, 'congestion_samples'),
-    ({'preemption': 'yes'}, 'preemption'),
-    ({'exempt_tenants': ['green']}, 'exempt_tenants'),
-    ({'span_headroom': {'dca-dcx': 0.1}}, 'span_headroom.dca-dcx'),
-    ({'span_headroom': {'dca-dcb': 1}}, 'span_headroom.dca-dcb'),
-])
+@pytest.mark.parametrize(
+    'doc, key',
+    [
+        ([1], '(top)'),
+        ({'reoptimise_every_s': 3}, 'reoptimise_every_s'),
+        ({'reoptimize_every_s': 0}, 'reoptimize_every_s'),
+        ({'min_gain_ms': -1}, 'min_gain_ms'),
+        ({'congestion_ratio': 1.5}, 'congestion_ratio'),
+        ({'congestion_ratio': True}, 'congestion_ratio'),
+        ({'congestion_samples': 0}, 'congestion_samples'),
+        ({'preemption': 'yes'}, 'preemption'),
+        ({'exempt_tenants': ['green']}, 'exempt_tenants'),
+        ({'span_headroom': {'dca-dcx': 0.1}}, 'span_headroom.dca-dcx'),
+        ({'span_headroom': {'dca-dcb': 1}}, 'span_headroom.dca-dcb'),
+    ],
+)
 def test_errors_name_the_key_and_the_rule(doc, key):
     with pytest.raises(PolicyFileError, match='^' + re.escape(f'policy.yaml: {key}: ')):
         policy_from(doc, TRIANGLE, 'policy.yaml')
 
 
 def test_an_unreadable_file_names_it(tmp_path):
-    with pytest.raises(PolicyFileError, match='missing.yaml: cannot read'):
+    with pytest.raises(PolicyFileError, match=r'missing\.yaml: cannot read'):
         load_policy(tmp_path / 'missing.yaml', TRIANGLE)

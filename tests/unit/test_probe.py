@@ -1,10 +1,11 @@
-"""The pure part of topologies.probe: what a run's records say about loss, outage and delay."""
+"""The pure part of topologies.emulation.probe: what a run's records say about loss, outage and delay."""
+
 import pytest
 
-from topologies.probe import DATAGRAM, MAGIC, analyze, gap_stats_us, percentile
+from topologies.emulation.probe import DATAGRAM, MAGIC, analyze, gap_stats_us, percentile
 
 MS = 1_000_000
-START = 5_000 * MS          # CLOCK_MONOTONIC when probe 0 was due
+START = 5_000 * MS  # CLOCK_MONOTONIC when probe 0 was due
 
 
 def run(seqs, delay_ns=2 * MS, late=None):
@@ -24,7 +25,7 @@ def test_no_loss_means_no_outage():
 
 
 def test_one_gap_counts_the_lost_probes_interval():
-    seqs = [s for s in range(1000) if not 300 <= s < 350]       # 50 lost from 300 ms on
+    seqs = [s for s in range(1000) if not 300 <= s < 350]  # 50 lost from 300 ms on
     r = analyze(run(seqs), MS, START, sent=1000)
     assert (r.received, r.lost) == (950, 50)
     assert r.longest_outage_ms == 50.0 == r.lost_ms
@@ -71,9 +72,9 @@ def test_without_the_senders_count_losses_at_the_end_are_unseen():
 
 def test_reordering_is_counted_and_is_no_loss():
     seqs = list(range(100))
-    seqs[40], seqs[41] = seqs[41], seqs[40]        # 41 overtakes 40
+    seqs[40], seqs[41] = seqs[41], seqs[40]  # 41 overtakes 40
     seqs.remove(70)
-    seqs.insert(75, 70)                            # 70 arrives after 71-75
+    seqs.insert(75, 70)  # 70 arrives after 71-75
     r = analyze(run(seqs), MS, START, sent=100)
     assert (r.lost, r.reordered, r.duplicates) == (0, 2, 0)
     assert r.longest_outage_ms == 0.0
@@ -81,10 +82,10 @@ def test_reordering_is_counted_and_is_no_loss():
 
 def test_duplicates_are_counted_once():
     records = run(range(100))
-    records[50:50] = run([49, 49])                 # two extra copies of 49
+    records[50:50] = run([49, 49])  # two extra copies of 49
     r = analyze(records, MS, START, sent=100)
     assert (r.received, r.lost, r.duplicates, r.reordered) == (100, 0, 2, 0)
-    assert r.delay_ms['max'] == 2.0                # the first copy's delay only
+    assert r.delay_ms['max'] == 2.0  # the first copy's delay only
 
 
 def test_nothing_received_is_one_open_outage_over_the_whole_run():
@@ -108,13 +109,15 @@ def test_records_beyond_what_was_sent_are_ignored():
 
 def test_delay_percentiles_and_other_rates():
     records = [(s, START + s * 10 * MS, START + s * 10 * MS + (s + 1) * MS) for s in range(100)]
-    r = analyze(records, 10 * MS, START, sent=100)     # 100 Hz, delays 1..100 ms
+    r = analyze(records, 10 * MS, START, sent=100)  # 100 Hz, delays 1..100 ms
     assert r.interval_ms == 10.0
     assert r.delay_ms == {'min': 1.0, 'p50': 50.0, 'p90': 90.0, 'p99': 99.0, 'max': 100.0}
 
 
-@pytest.mark.parametrize('values, q, expected', [
-    ([], 50, None), ([7], 99, 7), ([1, 2, 3, 4], 50, 2), ([1, 2, 3, 4], 100, 4), ([1, 2, 3, 4], 0, 1)])
+@pytest.mark.parametrize(
+    'values, q, expected',
+    [([], 50, None), ([7], 99, 7), ([1, 2, 3, 4], 50, 2), ([1, 2, 3, 4], 100, 4), ([1, 2, 3, 4], 0, 1)],
+)
 def test_percentile(values, q, expected):
     assert percentile(values, q) == expected
 

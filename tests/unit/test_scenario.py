@@ -1,13 +1,22 @@
-"""topologies.scenario: every broken scenario document is refused with the file, the key and
+"""topologies.lab.scenario: every broken scenario document is refused with the file, the key and
 the rule (all problems at once), and a valid one gets its defaults, spans and step names."""
+
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from topologies.scenario import (SHIPPED, STATES, Host, IntentSpec, Outage, ScenarioError,
-                                 load_scenario, parse_scenario)
+from topologies.lab.scenario import (
+    SHIPPED,
+    STATES,
+    Host,
+    IntentSpec,
+    Outage,
+    ScenarioError,
+    load_scenario,
+    parse_scenario,
+)
 
 DOCS = Path(__file__).parents[2] / 'docs' / 'scenarios.md'
 
@@ -17,8 +26,10 @@ def minimal(*steps):
     return {
         'name': 'mini',
         'fabric': 'triangle',
-        'intents': [{'name': 'web', 'tenant': 'red', 'src': 'dca', 'dst': 'dcc', 'bandwidth_gbps': 5},
-                    {'name': 'db', 'tenant': 'blue', 'src': 'dcc', 'dst': 'dca', 'bandwidth_gbps': 1}],
+        'intents': [
+            {'name': 'web', 'tenant': 'red', 'src': 'dca', 'dst': 'dcc', 'bandwidth_gbps': 5},
+            {'name': 'db', 'tenant': 'blue', 'src': 'dcc', 'dst': 'dca', 'bandwidth_gbps': 1},
+        ],
         'steps': list(steps) or [{'expect_state': {'intent': 'web', 'state': 'installed'}}],
     }
 
@@ -42,6 +53,7 @@ def assert_refused(doc, key, rule):
 
 
 # --- valid files --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize('path', sorted(SHIPPED.glob('*.yaml')), ids=lambda p: p.name)
 def test_the_shipped_scenarios_parse(path):
@@ -73,11 +85,20 @@ def test_intent_defaults_and_options():
 
 def test_step_defaults_are_filled():
     assert only_step({'expect_state': {'intent': 'web', 'state': 'Installed'}}).args == {
-        'intent': 'web', 'state': 'INSTALLED', 'within_s': 15.0, 'avoids': ()}
-    assert only_step({'expect_throughput': {'from': 'red@dca', 'to': 'red@dcb',
-                                            'at_least_gbps': 2}}).args['seconds'] == 5.0
-    step = only_step({'span_down': ['dca', 'dcb'],
-                      'outage': {'from': 'red@dca', 'to': 'red@dcb', 'at_most_ms': 50}})
+        'intent': 'web',
+        'state': 'INSTALLED',
+        'within_s': 15.0,
+        'avoids': (),
+    }
+    assert (
+        only_step({'expect_throughput': {'from': 'red@dca', 'to': 'red@dcb', 'at_least_gbps': 2}}).args[
+            'seconds'
+        ]
+        == 5.0
+    )
+    step = only_step(
+        {'span_down': ['dca', 'dcb'], 'outage': {'from': 'red@dca', 'to': 'red@dcb', 'at_most_ms': 50}}
+    )
     assert step.outage == Outage(Host('red', 'dca'), Host('red', 'dcb'), 50.0, 3.0)
     assert only_step({'expect_isolated': {}}).args == {'tenants': ('red', 'blue')}
     assert only_step({'expect_isolated': True}).args == {'tenants': ('red', 'blue')}
@@ -95,42 +116,62 @@ def test_spans_are_stored_in_the_fabric_order():
     assert only_step({'span_down': ['dcb', 'dca']}).args == {'span': ('dca', 'dcb')}
     assert only_step({'span_up': ['dcc', 'dca']}).args == {'span': ('dca', 'dcc')}
     assert only_step({'span_delay': {'span': ['dcc', 'dcb'], 'ms': 0}}).args == {
-        'span': ('dcb', 'dcc'), 'ms': 0.0}
-    step = only_step({'expect_state': {'intent': 'web', 'state': 'installed',
-                                       'avoids': [['dcc', 'dca'], ['dcb', 'dca']]}})
+        'span': ('dcb', 'dcc'),
+        'ms': 0.0,
+    }
+    step = only_step(
+        {'expect_state': {'intent': 'web', 'state': 'installed', 'avoids': [['dcc', 'dca'], ['dcb', 'dca']]}}
+    )
     assert step.args['avoids'] == (('dca', 'dcc'), ('dca', 'dcb'))
 
 
 def test_hosts_and_traffic():
     start = {'traffic_start': {'name': 'bulk', 'from': 'red@dca', 'to': 'red@dcc', 'rate_gbps': 3}}
-    assert only_step(start).args == {'traffic': 'bulk', 'src': Host('red', 'dca'),
-                                     'dst': Host('red', 'dcc'), 'rate_gbps': 3.0}
+    assert only_step(start).args == {
+        'traffic': 'bulk',
+        'src': Host('red', 'dca'),
+        'dst': Host('red', 'dcc'),
+        'rate_gbps': 3.0,
+    }
     assert only_step({'traffic_stop': 'bulk'}, start).args == {'traffic': 'bulk'}
     # stopped traffic's name can be used again
     parse_scenario(minimal(start, {'traffic_stop': 'bulk'}, start))
     assert only_step({'expect_unreachable': {'from': 'red@dca', 'to': 'blue@dca'}}).args == {
-        'src': Host('red', 'dca'), 'dst': Host('blue', 'dca')}
+        'src': Host('red', 'dca'),
+        'dst': Host('blue', 'dca'),
+    }
 
 
-@pytest.mark.parametrize('step, name', [
-    ({'wait': 2.5}, 'wait 2.5 s'),
-    ({'span_down': ['dcc', 'dca']}, 'span dca-dcc down'),
-    ({'span_up': ['dca', 'dcb']}, 'span dca-dcb up'),
-    ({'span_delay': {'span': ['dca', 'dcb'], 'ms': 30}}, 'span dca-dcb delay 30 ms'),
-    ({'traffic_start': {'name': 'bulk', 'from': 'red@dca', 'to': 'red@dcc', 'rate_gbps': 3}},
-     'traffic bulk red@dca -> red@dcc at 3 Gb/s'),
-    ({'restart_controller': True}, 'controller restarted'),
-    ({'expect_state': {'intent': 'web', 'state': 'INSTALLED'}}, 'web installed'),
-    ({'expect_state': {'intent': 'web', 'state': 'installed', 'avoids': [['dcc', 'dca']]}},
-     'web installed avoiding dca-dcc'),
-    ({'expect_reachable': {'from': 'red@dca', 'to': 'red@dcc'}}, 'red@dca -> red@dcc reachable'),
-    ({'expect_unreachable': {'from': 'red@dca', 'to': 'blue@dcc'}}, 'red@dca -> blue@dcc unreachable'),
-    ({'expect_throughput': {'from': 'red@dca', 'to': 'red@dcc', 'at_least_gbps': 9}},
-     'red@dca -> red@dcc at least 9 Gb/s'),
-    ({'expect_latency': {'from': 'red@dca', 'to': 'red@dcc', 'at_most_ms': 12.5}},
-     'red@dca -> red@dcc at most 12.5 ms'),
-    ({'expect_isolated': {}}, 'tenants red, blue isolated'),
-])
+@pytest.mark.parametrize(
+    'step, name',
+    [
+        ({'wait': 2.5}, 'wait 2.5 s'),
+        ({'span_down': ['dcc', 'dca']}, 'span dca-dcc down'),
+        ({'span_up': ['dca', 'dcb']}, 'span dca-dcb up'),
+        ({'span_delay': {'span': ['dca', 'dcb'], 'ms': 30}}, 'span dca-dcb delay 30 ms'),
+        (
+            {'traffic_start': {'name': 'bulk', 'from': 'red@dca', 'to': 'red@dcc', 'rate_gbps': 3}},
+            'traffic bulk red@dca -> red@dcc at 3 Gb/s',
+        ),
+        ({'restart_controller': True}, 'controller restarted'),
+        ({'expect_state': {'intent': 'web', 'state': 'INSTALLED'}}, 'web installed'),
+        (
+            {'expect_state': {'intent': 'web', 'state': 'installed', 'avoids': [['dcc', 'dca']]}},
+            'web installed avoiding dca-dcc',
+        ),
+        ({'expect_reachable': {'from': 'red@dca', 'to': 'red@dcc'}}, 'red@dca -> red@dcc reachable'),
+        ({'expect_unreachable': {'from': 'red@dca', 'to': 'blue@dcc'}}, 'red@dca -> blue@dcc unreachable'),
+        (
+            {'expect_throughput': {'from': 'red@dca', 'to': 'red@dcc', 'at_least_gbps': 9}},
+            'red@dca -> red@dcc at least 9 Gb/s',
+        ),
+        (
+            {'expect_latency': {'from': 'red@dca', 'to': 'red@dcc', 'at_most_ms': 12.5}},
+            'red@dca -> red@dcc at most 12.5 ms',
+        ),
+        ({'expect_isolated': {}}, 'tenants red, blue isolated'),
+    ],
+)
 def test_generated_names(step, name):
     got = only_step(step)
     assert (got.name, got.where) == (name, 'steps[0]')
@@ -150,12 +191,14 @@ def test_policy_is_checked_and_kept():
 def test_fabric_path_is_relative_to_the_scenario(tmp_path):
     (tmp_path / 'fabrics').mkdir()
     (tmp_path / 'fabrics' / 'tri.yaml').write_text(
-        (SHIPPED.parent / 'fabrics' / 'triangle.yaml').read_text().replace('name: triangle', 'name: tri'))
+        (SHIPPED.parent / 'fabrics' / 'triangle.yaml').read_text().replace('name: triangle', 'name: tri')
+    )
     (tmp_path / 's.yaml').write_text(yaml.safe_dump(dict(minimal(), fabric='fabrics/tri.yaml')))
     assert load_scenario(tmp_path / 's.yaml').fabric.name == 'tri'
 
 
 # --- refused documents: one thing broken per case -----------------------------------------------
+
 
 def doc_with(**top):
     doc = minimal()
@@ -176,8 +219,12 @@ HOSTS = {'from': 'red@dca', 'to': 'red@dcc'}
 TOP_CASES = [
     (doc_with(name=None), 'name', 'missing required key'),
     (doc_with(name='no spaces'), 'name', 'letters, digits'),
-    (doc_with(colour='red'), 'colour', r'unknown key \(allowed: description, fabric, intents, name, '
-                                       r'order, policy, steps\)'),
+    (
+        doc_with(colour='red'),
+        'colour',
+        r'unknown key \(allowed: description, fabric, intents, name, '
+        r'order, policy, steps\)',
+    ),
     (doc_with(order='all-at-once'), 'order', "must be one of one_by_one, together, got 'all-at-once'"),
     (doc_with(description=3), 'description', 'must be text'),
     (doc_with(fabric=None), 'fabric', 'missing required key'),
@@ -196,22 +243,35 @@ INTENT_CASES = [
     (intent_with(name=None), 'intents[0].name', 'missing required key'),
     (intent_with(name='Web'), 'intents[0].name', r'1-32 lowercase letters, digits or "-"'),
     (intent_with(name='db'), 'intents[1].name', r"duplicate intent name 'db' \(already intents\[0\]\)"),
-    (intent_with(tenant='green'), 'intents[0].tenant', r"unknown tenant 'green' \(tenants of fabric "
-                                                       r'triangle: red, blue\)'),
+    (
+        intent_with(tenant='green'),
+        'intents[0].tenant',
+        r"unknown tenant 'green' \(tenants of fabric "
+        r'triangle: red, blue\)',
+    ),
     (intent_with(src='dcx'), 'intents[0].src', r"tenant red has no port at site 'dcx'"),
-    (intent_with(tenant='blue', src='dcb'), 'intents[0].src',
-     r"tenant blue has no port at site 'dcb' \(its sites: dca, dcc\)"),
-    (intent_with(dst='dca'), 'intents[0].dst', "must be another site than src"),
+    (
+        intent_with(tenant='blue', src='dcb'),
+        'intents[0].src',
+        r"tenant blue has no port at site 'dcb' \(its sites: dca, dcc\)",
+    ),
+    (intent_with(dst='dca'), 'intents[0].dst', 'must be another site than src'),
     (intent_with(bandwidth_gbps=0), 'intents[0].bandwidth_gbps', 'must be greater than 0'),
     (intent_with(bandwidth_gbps='5G'), 'intents[0].bandwidth_gbps', 'must be a number'),
     (intent_with(max_latency_ms=-1), 'intents[0].max_latency_ms', 'must be greater than 0'),
     (intent_with(protected='yes'), 'intents[0].protected', 'must be true or false'),
-    (intent_with(service_class='gold'), 'intents[0].service_class',
-     'must be one of realtime, priority, bulk'),
+    (
+        intent_with(service_class='gold'),
+        'intents[0].service_class',
+        'must be one of realtime, priority, bulk',
+    ),
     (intent_with(colour='red'), 'intents[0].colour', 'unknown key'),
-    (intent_with(tenant='blue', name='db2', src='dca', dst='dcc'), 'intents[1]',
-     r'tenant blue already has an intent between dcc and dca \(intents\[0\]\); the controller '
-     'allows one per tenant'),
+    (
+        intent_with(tenant='blue', name='db2', src='dca', dst='dcc'),
+        'intents[1]',
+        r'tenant blue already has an intent between dcc and dca \(intents\[0\]\); the controller '
+        'allows one per tenant',
+    ),
 ]
 
 STEP_CASES = [
@@ -226,83 +286,181 @@ STEP_CASES = [
     ([{'span_down': 'dca-dcb'}], 'steps[0].span_down', 'must be a list of two site ids'),
     ([{'span_up': ['dca']}], 'steps[0].span_up', 'must be a list of two site ids'),
     ([{'span_down': ['dca', 'dcx']}], 'steps[0].span_down', "unknown site 'dcx' in fabric triangle"),
-    ([{'span_down': ['dca', 'dca']}], 'steps[0].span_down',
-     r'no span between dca and dca in fabric triangle \(spans of dca: dca-dcb, dca-dcc\)'),
+    (
+        [{'span_down': ['dca', 'dca']}],
+        'steps[0].span_down',
+        r'no span between dca and dca in fabric triangle \(spans of dca: dca-dcb, dca-dcc\)',
+    ),
     ([{'span_delay': ['dca', 'dcb']}], 'steps[0].span_delay', 'must be a mapping'),
     ([{'span_delay': {'span': ['dca', 'dcb']}}], 'steps[0].span_delay.ms', 'missing required key'),
-    ([{'span_delay': {'span': ['dca', 'dcb'], 'ms': -1}}], 'steps[0].span_delay.ms',
-     r'must be 0\.\.10000'),
-    ([{'span_delay': {'span': ['dca', 'dcb'], 'ms': 10001}}], 'steps[0].span_delay.ms',
-     r'must be 0\.\.10000'),
+    ([{'span_delay': {'span': ['dca', 'dcb'], 'ms': -1}}], 'steps[0].span_delay.ms', r'must be 0\.\.10000'),
+    (
+        [{'span_delay': {'span': ['dca', 'dcb'], 'ms': 10001}}],
+        'steps[0].span_delay.ms',
+        r'must be 0\.\.10000',
+    ),
     ([{'span_delay': {'span': ['dcb', 'dcx'], 'ms': 5}}], 'steps[0].span_delay.span', 'unknown site'),
-    ([{'traffic_start': {'name': 'bulk', 'from': 'red@dca', 'to': 'red@dcc'}}],
-     'steps[0].traffic_start.rate_gbps', 'missing required key'),
-    ([{'traffic_start': dict(START['traffic_start'], rate_gbps=0)}],
-     'steps[0].traffic_start.rate_gbps', 'must be greater than 0'),
-    ([{'traffic_start': dict(START['traffic_start'], name='Bulk Load')}],
-     'steps[0].traffic_start.name', 'lowercase letters'),
-    ([START, START], 'steps[1].traffic_start.name',
-     r"traffic 'bulk' is already running \(started at steps\[0\]\)"),
-    ([{'traffic_start': dict(START['traffic_start'], to='red@dca')}],
-     'steps[0].traffic_start.to', r'must be another host than from \(red@dca\)'),
-    ([{'traffic_start': dict(START['traffic_start'], to='blue@dcc')}],
-     'steps[0].traffic_start.to', 'red@dca and blue@dcc are hosts of different tenants'),
-    ([{'traffic_start': dict(START['traffic_start'], **{'from': 'red'})}],
-     'steps[0].traffic_start.from', "must be TENANT@SITE, such as red@dca, got 'red'"),
-    ([{'traffic_start': dict(START['traffic_start'], **{'from': 'green@dca'})}],
-     'steps[0].traffic_start.from', "unknown tenant 'green'"),
-    ([{'traffic_start': dict(START['traffic_start'], **{'from': 'blue@dcb'})}],
-     'steps[0].traffic_start.from', r"tenant blue has no port at site 'dcb' \(its sites: dca, dcc\)"),
-    ([{'traffic_stop': 'bulk'}], 'steps[0].traffic_stop',
-     r"no traffic 'bulk' is running here \(running: none\)"),
-    ([START, {'traffic_stop': 'bulk'}, {'traffic_stop': 'bulk'}], 'steps[2].traffic_stop',
-     r"traffic 'bulk' was already stopped at steps\[1\]"),
+    (
+        [{'traffic_start': {'name': 'bulk', 'from': 'red@dca', 'to': 'red@dcc'}}],
+        'steps[0].traffic_start.rate_gbps',
+        'missing required key',
+    ),
+    (
+        [{'traffic_start': dict(START['traffic_start'], rate_gbps=0)}],
+        'steps[0].traffic_start.rate_gbps',
+        'must be greater than 0',
+    ),
+    (
+        [{'traffic_start': dict(START['traffic_start'], name='Bulk Load')}],
+        'steps[0].traffic_start.name',
+        'lowercase letters',
+    ),
+    (
+        [START, START],
+        'steps[1].traffic_start.name',
+        r"traffic 'bulk' is already running \(started at steps\[0\]\)",
+    ),
+    (
+        [{'traffic_start': dict(START['traffic_start'], to='red@dca')}],
+        'steps[0].traffic_start.to',
+        r'must be another host than from \(red@dca\)',
+    ),
+    (
+        [{'traffic_start': dict(START['traffic_start'], to='blue@dcc')}],
+        'steps[0].traffic_start.to',
+        'red@dca and blue@dcc are hosts of different tenants',
+    ),
+    (
+        [{'traffic_start': dict(START['traffic_start'], **{'from': 'red'})}],
+        'steps[0].traffic_start.from',
+        "must be TENANT@SITE, such as red@dca, got 'red'",
+    ),
+    (
+        [{'traffic_start': dict(START['traffic_start'], **{'from': 'green@dca'})}],
+        'steps[0].traffic_start.from',
+        "unknown tenant 'green'",
+    ),
+    (
+        [{'traffic_start': dict(START['traffic_start'], **{'from': 'blue@dcb'})}],
+        'steps[0].traffic_start.from',
+        r"tenant blue has no port at site 'dcb' \(its sites: dca, dcc\)",
+    ),
+    (
+        [{'traffic_stop': 'bulk'}],
+        'steps[0].traffic_stop',
+        r"no traffic 'bulk' is running here \(running: none\)",
+    ),
+    (
+        [START, {'traffic_stop': 'bulk'}, {'traffic_stop': 'bulk'}],
+        'steps[2].traffic_stop',
+        r"traffic 'bulk' was already stopped at steps\[1\]",
+    ),
     ([{'traffic_stop': ['bulk']}], 'steps[0].traffic_stop', 'must be the name of running traffic'),
     ([{'restart_controller': False}], 'steps[0].restart_controller', r'must be true or \{\}'),
     ([{'restart_controller': {'now': True}}], 'steps[0].restart_controller', r'must be true or \{\}'),
-    ([{'expect_state': {'intent': 'mail', 'state': 'installed'}}], 'steps[0].expect_state.intent',
-     r"unknown intent 'mail' \(intents: db, web\)"),
-    ([{'expect_state': {'intent': 'web', 'state': 'up'}}], 'steps[0].expect_state.state',
-     "must be one of installed, .*got 'up'"),
+    (
+        [{'expect_state': {'intent': 'mail', 'state': 'installed'}}],
+        'steps[0].expect_state.intent',
+        r"unknown intent 'mail' \(intents: db, web\)",
+    ),
+    (
+        [{'expect_state': {'intent': 'web', 'state': 'up'}}],
+        'steps[0].expect_state.state',
+        "must be one of installed, .*got 'up'",
+    ),
     ([{'expect_state': {'intent': 'web'}}], 'steps[0].expect_state.state', 'missing required key'),
-    ([{'expect_state': {'intent': 'web', 'state': 'failed', 'within_s': 0}}],
-     'steps[0].expect_state.within_s', 'must be greater than 0'),
-    ([{'expect_state': {'intent': 'web', 'state': 'failed', 'avoids': ['dca', 'dcb']}}],
-     r'steps[0].expect_state.avoids[0]', 'must be a list of two site ids'),
-    ([{'expect_state': {'intent': 'web', 'state': 'failed', 'avoids': 'dca-dcb'}}],
-     'steps[0].expect_state.avoids', 'must be a list'),
-    ([{'expect_reachable': {'from': 'red@dca', 'to': 'blue@dca'}}], 'steps[0].expect_reachable.to',
-     'hosts of different tenants, which never reach each other; expect_unreachable checks that'),
+    (
+        [{'expect_state': {'intent': 'web', 'state': 'failed', 'within_s': 0}}],
+        'steps[0].expect_state.within_s',
+        'must be greater than 0',
+    ),
+    (
+        [{'expect_state': {'intent': 'web', 'state': 'failed', 'avoids': ['dca', 'dcb']}}],
+        r'steps[0].expect_state.avoids[0]',
+        'must be a list of two site ids',
+    ),
+    (
+        [{'expect_state': {'intent': 'web', 'state': 'failed', 'avoids': 'dca-dcb'}}],
+        'steps[0].expect_state.avoids',
+        'must be a list',
+    ),
+    (
+        [{'expect_reachable': {'from': 'red@dca', 'to': 'blue@dca'}}],
+        'steps[0].expect_reachable.to',
+        'hosts of different tenants, which never reach each other; expect_unreachable checks that',
+    ),
     ([{'expect_reachable': {'from': 'red@dca'}}], 'steps[0].expect_reachable.to', 'missing required key'),
-    ([{'expect_unreachable': {'from': 'red@dca', 'to': 'red@dca'}}], 'steps[0].expect_unreachable.to',
-     'must be another host than from'),
-    ([{'expect_throughput': dict(HOSTS, at_least_gbps=0)}], 'steps[0].expect_throughput.at_least_gbps',
-     'must be greater than 0'),
-    ([{'expect_throughput': dict(HOSTS, at_least_gbps=1, seconds=61)}],
-     'steps[0].expect_throughput.seconds', r'must be 0\.\.60'),
-    ([{'expect_throughput': {'from': 'red@dca', 'to': 'blue@dcc', 'at_least_gbps': 1}}],
-     'steps[0].expect_throughput.to', 'hosts of different tenants'),
-    ([{'expect_latency': dict(HOSTS, at_most_ms=0)}], 'steps[0].expect_latency.at_most_ms',
-     'must be greater than 0'),
-    ([{'expect_latency': {'from': 'red@dca', 'to': 'blue@dcc', 'at_most_ms': 1}}],
-     'steps[0].expect_latency.to', 'hosts of different tenants'),
-    ([{'expect_isolated': {'tenants': ['red']}}], 'steps[0].expect_isolated.tenants',
-     'needs two tenants or more'),
-    ([{'expect_isolated': {'tenants': ['red', 'green']}}], r'steps[0].expect_isolated.tenants[1]',
-     "unknown tenant 'green'"),
-    ([{'expect_isolated': {'tenants': ['red', 'blue', 'red']}}], r'steps[0].expect_isolated.tenants[2]',
-     "tenant 'red' listed twice"),
+    (
+        [{'expect_unreachable': {'from': 'red@dca', 'to': 'red@dca'}}],
+        'steps[0].expect_unreachable.to',
+        'must be another host than from',
+    ),
+    (
+        [{'expect_throughput': dict(HOSTS, at_least_gbps=0)}],
+        'steps[0].expect_throughput.at_least_gbps',
+        'must be greater than 0',
+    ),
+    (
+        [{'expect_throughput': dict(HOSTS, at_least_gbps=1, seconds=61)}],
+        'steps[0].expect_throughput.seconds',
+        r'must be 0\.\.60',
+    ),
+    (
+        [{'expect_throughput': {'from': 'red@dca', 'to': 'blue@dcc', 'at_least_gbps': 1}}],
+        'steps[0].expect_throughput.to',
+        'hosts of different tenants',
+    ),
+    (
+        [{'expect_latency': dict(HOSTS, at_most_ms=0)}],
+        'steps[0].expect_latency.at_most_ms',
+        'must be greater than 0',
+    ),
+    (
+        [{'expect_latency': {'from': 'red@dca', 'to': 'blue@dcc', 'at_most_ms': 1}}],
+        'steps[0].expect_latency.to',
+        'hosts of different tenants',
+    ),
+    (
+        [{'expect_isolated': {'tenants': ['red']}}],
+        'steps[0].expect_isolated.tenants',
+        'needs two tenants or more',
+    ),
+    (
+        [{'expect_isolated': {'tenants': ['red', 'green']}}],
+        r'steps[0].expect_isolated.tenants[1]',
+        "unknown tenant 'green'",
+    ),
+    (
+        [{'expect_isolated': {'tenants': ['red', 'blue', 'red']}}],
+        r'steps[0].expect_isolated.tenants[2]',
+        "tenant 'red' listed twice",
+    ),
     ([{'expect_isolated': False}], 'steps[0].expect_isolated', r'must be true or \{tenants'),
-    ([{'wait': 1, 'outage': dict(HOSTS, at_most_ms=5)}], 'steps[0].outage',
-     'only span_down, span_up, span_delay, restart_controller steps have an outage, not wait'),
-    ([{'span_down': ['dca', 'dcb'], 'outage': dict(HOSTS)}], 'steps[0].outage.at_most_ms',
-     'missing required key'),
-    ([{'span_down': ['dca', 'dcb'], 'outage': dict(HOSTS, at_most_ms=5, settle_s=0)}],
-     'steps[0].outage.settle_s', 'must be greater than 0'),
-    ([{'span_down': ['dca', 'dcb'], 'outage': dict(HOSTS, at_most_ms=5, settle_s=61)}],
-     'steps[0].outage.settle_s', r'must be 0\.\.60'),
-    ([{'restart_controller': True, 'outage': {'from': 'red@dca', 'to': 'blue@dcc', 'at_most_ms': 5}}],
-     'steps[0].outage.to', 'hosts of different tenants'),
+    (
+        [{'wait': 1, 'outage': dict(HOSTS, at_most_ms=5)}],
+        'steps[0].outage',
+        'only span_down, span_up, span_delay, restart_controller steps have an outage, not wait',
+    ),
+    (
+        [{'span_down': ['dca', 'dcb'], 'outage': dict(HOSTS)}],
+        'steps[0].outage.at_most_ms',
+        'missing required key',
+    ),
+    (
+        [{'span_down': ['dca', 'dcb'], 'outage': dict(HOSTS, at_most_ms=5, settle_s=0)}],
+        'steps[0].outage.settle_s',
+        'must be greater than 0',
+    ),
+    (
+        [{'span_down': ['dca', 'dcb'], 'outage': dict(HOSTS, at_most_ms=5, settle_s=61)}],
+        'steps[0].outage.settle_s',
+        r'must be 0\.\.60',
+    ),
+    (
+        [{'restart_controller': True, 'outage': {'from': 'red@dca', 'to': 'blue@dcc', 'at_most_ms': 5}}],
+        'steps[0].outage.to',
+        'hosts of different tenants',
+    ),
 ]
 
 
@@ -317,11 +475,17 @@ def test_refused_steps(steps, key, rule):
 
 
 def test_isolation_needs_two_tenants(tmp_path):
-    (tmp_path / 'one.yaml').write_text((SHIPPED.parent / 'fabrics' / 'triangle.yaml').read_text()
-                                       .replace('  - {id: blue, name: Blue Inc, sites: [dca, dcc]}\n', ''))
+    (tmp_path / 'one.yaml').write_text(
+        (SHIPPED.parent / 'fabrics' / 'triangle.yaml')
+        .read_text()
+        .replace('  - {id: blue, name: Blue Inc, sites: [dca, dcc]}\n', '')
+    )
     doc = dict(minimal({'expect_isolated': True}), fabric='one.yaml', intents=[])
-    with pytest.raises(ScenarioError, match=r's.yaml: steps\[0\].expect_isolated: needs two tenants or '
-                                            r'more; fabric triangle has 1'):
+    with pytest.raises(
+        ScenarioError,
+        match=r's.yaml: steps\[0\].expect_isolated: needs two tenants or '
+        r'more; fabric triangle has 1',
+    ):
         parse_scenario(doc, source='s.yaml', base_dir=tmp_path)
 
 
@@ -331,16 +495,24 @@ def test_many_problems_are_reported_at_once():
     doc['intents'][1]['bandwidth_gbps'] = -1
     error = refused(doc)
     assert [key for key, _ in error.problems] == [
-        'colour', 'intents[1].bandwidth_gbps', 'steps[0].wait', 'steps[1].span_down', 'steps[2].traffic_stop']
+        'colour',
+        'intents[1].bandwidth_gbps',
+        'steps[0].wait',
+        'steps[1].span_down',
+        'steps[2].traffic_stop',
+    ]
     assert all(line.startswith('s.yaml: ') for line in str(error).splitlines())
 
 
 def test_without_its_fabric_the_rest_is_still_checked():
     doc = minimal({'wait': 0}, {'expect_reachable': {'from': 'red', 'to': 'red@dcc'}})
     doc['fabric'] = 'triangel'
-    doc['policy'] = {'anything': 1}          # needs the fabric: not checked
+    doc['policy'] = {'anything': 1}  # needs the fabric: not checked
     assert [key for key, _ in refused(doc).problems] == [
-        'fabric', 'steps[0].wait', 'steps[1].expect_reachable.from']
+        'fabric',
+        'steps[0].wait',
+        'steps[1].expect_reachable.from',
+    ]
 
 
 def test_a_broken_fabric_file_gives_its_own_messages(tmp_path):
@@ -348,15 +520,20 @@ def test_a_broken_fabric_file_gives_its_own_messages(tmp_path):
     (tmp_path / 's.yaml').write_text(yaml.safe_dump(dict(minimal(), fabric='bad.yaml')))
     with pytest.raises(ScenarioError) as info:
         load_scenario(tmp_path / 's.yaml')
-    assert str(info.value) == (f'{tmp_path}/s.yaml: fabric: {tmp_path}/bad.yaml: spans: missing required '
-                               f'key; {tmp_path}/bad.yaml: sites: must not be empty')
+    assert str(info.value) == (
+        f'{tmp_path}/s.yaml: fabric: {tmp_path}/bad.yaml: spans: missing required '
+        f'key; {tmp_path}/bad.yaml: sites: must not be empty'
+    )
 
 
-@pytest.mark.parametrize('text, rule', [
-    ('name: [unclosed\n', 'not valid YAML'),
-    ('- a list\n', 'must be a mapping, got list'),
-    ('', 'must be a mapping, got NoneType'),
-])
+@pytest.mark.parametrize(
+    'text, rule',
+    [
+        ('name: [unclosed\n', 'not valid YAML'),
+        ('- a list\n', 'must be a mapping, got list'),
+        ('', 'must be a mapping, got NoneType'),
+    ],
+)
 def test_files_that_are_not_scenarios(tmp_path, text, rule):
     (tmp_path / 's.yaml').write_text(text)
     with pytest.raises(ScenarioError) as info:
@@ -371,11 +548,14 @@ def test_a_missing_file(tmp_path):
 
 def test_the_errors_in_the_docs_are_what_the_loader_says(tmp_path, monkeypatch):
     broken = {
-        'name': 'broken', 'fabric': 'triangle', 'colour': 'red',
+        'name': 'broken',
+        'fabric': 'triangle',
+        'colour': 'red',
         'intents': [
             {'name': 'red-web', 'tenant': 'red', 'src': 'dca', 'dst': 'dcc', 'bandwidth_gbps': 5},
             {'name': 'blue-bulk', 'tenant': 'blue', 'src': 'dca', 'dst': 'dcb', 'bandwidth_gbps': 1},
-            {'name': 'red-db', 'tenant': 'red', 'src': 'dcc', 'dst': 'dca', 'bandwidth_gbps': 1}],
+            {'name': 'red-db', 'tenant': 'red', 'src': 'dcc', 'dst': 'dca', 'bandwidth_gbps': 1},
+        ],
         'steps': [
             {'wait': 700},
             {'traffic_start': {'name': 'web', 'from': 'red@dca', 'to': 'red@dcc', 'rate_gbps': 4}},
@@ -384,7 +564,8 @@ def test_the_errors_in_the_docs_are_what_the_loader_says(tmp_path, monkeypatch):
             {'traffic_start': {'name': 'bulk', 'from': 'red@dca', 'to': 'blue@dcc', 'rate_gbps': 1}},
             {'expect_reachable': {'from': 'red@dca', 'to': 'red@dcc'}},
             {'traffic_stop': 'bluk'},
-            {'expect_state': {'intent': 'db', 'state': 'installed'}}],
+            {'expect_state': {'intent': 'db', 'state': 'installed'}},
+        ],
     }
     shown = DOCS.read_text().split('$ naas-lab scenario broken.yaml\n', 1)[1].split('```', 1)[0]
     assert str(refused(broken, source='broken.yaml')) + '\n' == shown

@@ -4,12 +4,13 @@ Pure graph checks on the loaded Fabric (no Mininet, no root): resilience is chec
 removing one span (or one PoP) at a time and testing that every data center still reaches
 every other, which for "every pair has two span-disjoint paths" is the same as 2-edge-connectivity.
 """
+
 import heapq
 import itertools
 
 import pytest
 
-from topologies.fabric import load_fabric, shipped_fabrics
+from topologies.model.fabric import load_fabric, shipped_fabrics
 
 RESILIENT = ('lumen-qts', 'azure-lumen')
 
@@ -81,7 +82,7 @@ def test_lumen_qts_has_16_campuses_in_six_states(lumen):
 def test_lumen_qts_stays_within_the_emulation_budget(lumen):
     assert 12 <= len(pops(lumen)) <= 16
     assert len(lumen.sites) <= 32
-    assert len(lumen.spans) <= 50          # each span is a process when emulated
+    assert len(lumen.spans) <= 50  # each span is a process when emulated
 
 
 @pytest.mark.parametrize('name', RESILIENT)
@@ -104,8 +105,7 @@ def test_every_datacenter_pair_survives_losing_any_single_pop(name):
 
 
 def test_lumen_qts_backbone_is_two_edge_connected(lumen):
-    backbone = [s for s in lumen.spans
-                if lumen.sites[s.a].kind == 'pop' and lumen.sites[s.b].kind == 'pop']
+    backbone = [s for s in lumen.spans if lumen.sites[s.a].kind == 'pop' and lumen.sites[s.b].kind == 'pop']
     points = pops(lumen)
     assert reachable(lumen, points[0], backbone) == set(points)
     for cut in backbone:

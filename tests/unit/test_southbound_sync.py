@@ -1,6 +1,7 @@
 """The southbound's syncer sends a move in the order that loses no traffic: the new path, a
 barrier, the flip, a barrier, then a wait until frames on the old path have arrived, and only
 then the clean-up. Switches faked at the send and barrier level."""
+
 from types import SimpleNamespace
 
 from os_ken.ofproto import ofproto_v1_3 as ofp
@@ -9,8 +10,8 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 from controller.core.controller import Controller
 from controller.runtime import Runtime
 from controller.southbound.app import FabricApp, _Switch
-from topologies import addressing as addr
-from topologies.fabric import load_fabric
+from topologies.model import addressing as addr
+from topologies.model.fabric import load_fabric
 
 TRIANGLE = load_fabric('triangle')
 
@@ -20,8 +21,12 @@ def synced_app():
     app = FabricApp(runtime=Runtime(core, clock=lambda: 1.0))
     log = []
     for site in TRIANGLE.sites.values():
-        dp = SimpleNamespace(id=addr.dpid(site), ofproto=ofp, ofproto_parser=parser,
-                             send_msg=lambda msg, site=site.id: log.append((site, _kind(msg))) or True)
+        dp = SimpleNamespace(
+            id=addr.dpid(site),
+            ofproto=ofp,
+            ofproto_parser=parser,
+            send_msg=lambda msg, site=site.id: log.append((site, _kind(msg))) or True,
+        )
         switch = _Switch(dp, site)
         switch.ready = True
         app.switches[dp.id] = switch
@@ -32,8 +37,13 @@ def synced_app():
 
 def _kind(msg):
     if isinstance(msg, parser.OFPFlowMod):
-        return 'flip' if msg.priority == 40000 and msg.command == ofp.OFPFC_ADD else \
-            'delete' if msg.command == ofp.OFPFC_DELETE_STRICT else 'add'
+        return (
+            'flip'
+            if msg.priority == 40000 and msg.command == ofp.OFPFC_ADD
+            else 'delete'
+            if msg.command == ofp.OFPFC_DELETE_STRICT
+            else 'add'
+        )
     return type(msg).__name__
 
 
@@ -41,9 +51,9 @@ def test_a_move_flips_after_the_new_path_and_cleans_up_after_the_drain():
     core, app, log = synced_app()
     intent = core.create('red', 'dca', 'dcc', 5, now=1)
     app._sync()
-    assert ('*', f'wait {app.drain_s:g}') not in log          # nothing to clean up
+    assert ('*', f'wait {app.drain_s:g}') not in log  # nothing to clean up
     del log[:]
-    core.update(intent.id, bandwidth_gbps=9.5, now=2)         # moves to dca-dcb-dcc
+    core.update(intent.id, bandwidth_gbps=9.5, now=2)  # moves to dca-dcb-dcc
     app._sync()
     kinds = [kind for _, kind in log]
     flips = [i for i, k in enumerate(kinds) if k == 'flip']
@@ -52,5 +62,5 @@ def test_a_move_flips_after_the_new_path_and_cleans_up_after_the_drain():
     assert flips and deletes
     assert max(i for i, k in enumerate(kinds) if k == 'add') < min(flips)
     assert max(flips) < wait < min(deletes)
-    assert kinds[wait - 1] == 'barrier'                       # the flip is in the switches
+    assert kinds[wait - 1] == 'barrier'  # the flip is in the switches
     assert 0 < app.drain_s < 1

@@ -5,10 +5,11 @@ controller installs) join the two probe ports across that span only, so this wor
 without a controller and never touches tenant traffic (the flows match the probes' MACs).
 Delay: 40 pings 5 ms apart; the span's delay is the smallest RTT / 2, the propagation delay
 as TCP and BBR estimate it (the emulator never delivers early, so scheduling noise on a busy
-machine only adds to the other samples), and the median RTT / 2 is reported beside it. Throughput: one iperf3 TCP
-flow, A to B, after a warm-up second. One span at a time: measured in parallel on two
-cores, the spans' probes slowed each other down by up to a millisecond.
+machine only adds to the other samples), and the median RTT / 2 is reported beside it.
+Throughput: one iperf3 TCP flow, A to B, after a warm-up second. One span at a time: measured
+in parallel on two cores, the spans' probes slowed each other down by up to a millisecond.
 """
+
 import json
 import re
 import statistics
@@ -16,12 +17,12 @@ import subprocess
 import time
 from dataclasses import KW_ONLY, asdict, dataclass
 
-from topologies import addressing as addr
+from topologies.model import addressing as addr
 
-MEASURE_COOKIE = 0x4e4d000000000000   # 'NM': naas measurement
+MEASURE_COOKIE = 0x4E4D000000000000  # 'NM': naas measurement
 MEASURE_PRIORITY = 65000
-DELAY_TOLERANCE = (0.05, 0.5)       # within 5% + 0.5 ms of the configured one-way delay
-THROUGHPUT_RANGE = (0.90, 1.05)     # a TCP flow gets 90%..105% of the span's bandwidth
+DELAY_TOLERANCE = (0.05, 0.5)  # within 5% + 0.5 ms of the configured one-way delay
+THROUGHPUT_RANGE = (0.90, 1.05)  # a TCP flow gets 90%..105% of the span's bandwidth
 IPERF_PORT = 5201
 # A span off by more than the tolerance is measured once more before it is called off: on
 # two shared cores, a burst of other work (62 OVS daemons' periodic runs) can hold a whole
@@ -36,11 +37,11 @@ class SpanFigures:
     delay_ms: float
     mbps: float
     _: KW_ONLY
-    measured_delay_ms: float = None   # smallest RTT / 2
-    median_delay_ms: float = None     # median RTT / 2: the delay plus this machine's jitter
+    measured_delay_ms: float = None  # smallest RTT / 2
+    median_delay_ms: float = None  # median RTT / 2: the delay plus this machine's jitter
     measured_mbps: float = None
     up: bool = True
-    attempts: int = 0      # delay measurements taken (see DELAY_ATTEMPTS)
+    attempts: int = 0  # delay measurements taken (see DELAY_ATTEMPTS)
 
     @property
     def delay_ok(self):
@@ -64,8 +65,9 @@ class SpanFigures:
         return {**asdict(self), 'ok': self.ok}
 
 
-def measure_spans(emu, spans=None, pings=40, interval_s=0.005, throughput=True, seconds=3.0,
-                  progress=lambda message: None):
+def measure_spans(
+    emu, spans=None, pings=40, interval_s=0.005, throughput=True, seconds=3.0, progress=lambda message: None
+):
     """Measure the given spans (default: all, in fabric order); a span that is down is skipped."""
     figures = []
     for span in spans or emu.fabric.spans:
@@ -76,7 +78,8 @@ def measure_spans(emu, spans=None, pings=40, interval_s=0.005, throughput=True, 
                 for attempt in range(1, DELAY_ATTEMPTS + 1):
                     f.attempts = attempt
                     f.measured_delay_ms, f.median_delay_ms = _one_way_ms(
-                        _start_ping(emu, span, pings, interval_s), pings, interval_s)
+                        _start_ping(emu, span, pings, interval_s), pings, interval_s
+                    )
                     if f.delay_ok:
                         break
                 if throughput:
@@ -113,11 +116,15 @@ class _probe_paths:
             out = addr.span_port(self.emu.fabric, here.id, there.id)
             switch = self.emu.switch(here.id)
             switch.ofctl('add-flow', f'{flow},in_port={addr.PROBE_PORT},actions=output:{out}')
-            switch.ofctl('add-flow', f'{flow},in_port={out},dl_dst={addr.probe_mac(here)},'
-                                     f'actions=output:{addr.PROBE_PORT}')
+            switch.ofctl(
+                'add-flow',
+                f'{flow},in_port={out},dl_dst={addr.probe_mac(here)},actions=output:{addr.PROBE_PORT}',
+            )
             # Static neighbours: no ARP broadcast needs to cross the span.
-            self.emu.probe(here.id).cmd(f'ip neigh replace {addr.probe_ip(there)} '
-                                        f'lladdr {addr.probe_mac(there)} dev eth0 nud permanent')
+            self.emu.probe(here.id).cmd(
+                f'ip neigh replace {addr.probe_ip(there)} '
+                f'lladdr {addr.probe_mac(there)} dev eth0 nud permanent'
+            )
 
     def __exit__(self, *exc):
         """Best effort on both ends: one failing must not leave the other's flows behind."""
@@ -132,9 +139,12 @@ class _probe_paths:
 def _start_ping(emu, span, pings, interval_s):
     target = addr.probe_ip(emu.fabric.sites[span.b])
     # One extra ping: the first one pays for the datapath's flow set-up, so it is dropped.
-    return emu.probe(span.a).popen(['ping', '-n', '-c', str(pings + 1), '-i', str(interval_s),
-                                    '-W', '1', target], stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True)
+    return emu.probe(span.a).popen(
+        ['ping', '-n', '-c', str(pings + 1), '-i', str(interval_s), '-W', '1', target],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def finish(proc, timeout_s):
@@ -159,13 +169,30 @@ def _one_way_ms(proc, pings, interval_s):
 
 def _iperf(emu, span, seconds):
     server, client = emu.probe(span.b), emu.probe(span.a)
-    srv = server.popen(['iperf3', '-s', '-1', '-p', str(IPERF_PORT)],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    srv = server.popen(
+        ['iperf3', '-s', '-1', '-p', str(IPERF_PORT)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_listening(server, IPERF_PORT)
-        cli = client.popen(['iperf3', '-c', addr.probe_ip(emu.fabric.sites[span.b]), '-p', str(IPERF_PORT),
-                            '-t', str(seconds), '-O', '1', '-J', '--connect-timeout', '3000'],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        cli = client.popen(
+            [
+                'iperf3',
+                '-c',
+                addr.probe_ip(emu.fabric.sites[span.b]),
+                '-p',
+                str(IPERF_PORT),
+                '-t',
+                str(seconds),
+                '-O',
+                '1',
+                '-J',
+                '--connect-timeout',
+                '3000',
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         out = finish(cli, seconds + 20)
         try:
             return round(json.loads(out)['end']['sum_received']['bits_per_second'] / 1e6, 3)

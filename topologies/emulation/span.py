@@ -10,6 +10,7 @@ for spans too short for a process to delay, tc mirred alone. HTB (through OVS Qo
 switch ports shapes what each switch sends into the span. Cutting the span takes the
 joined ends down, so both switches lose carrier, as with a cut fiber.
 """
+
 import fcntl
 import functools
 import json
@@ -23,7 +24,7 @@ import sys
 
 from mininet.link import Link
 
-QUEUE_MS = 50       # span queue: 50 ms of traffic at line rate, as a WAN router would hold
+QUEUE_MS = 50  # span queue: 50 ms of traffic at line rate, as a WAN router would hold
 MIN_QUEUE_FRAMES = 32
 # Room for MPLS labels (4 bytes each) on top of a host's 1500-byte frames, as backbone
 # links carry; the hosts keep 1500.
@@ -33,7 +34,7 @@ READY_TIMEOUT_S = 10
 # would add its own wake-up (0.1-0.25 ms on these VMs), more than the span's delay.
 DIRECT_BELOW_MS = 0.2
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-IFREQ = struct.Struct('16sH22x')      # struct ifreq: name, then ifr_flags in a 24-byte union
+IFREQ = struct.Struct('16sH22x')  # struct ifreq: name, then ifr_flags in a 24-byte union
 
 
 def run(*argv, check=True):
@@ -56,8 +57,10 @@ def _kernel_has_netem():
     if run('ip', 'link', 'add', probe, 'type', 'veth', 'peer', 'name', probe + 'p', check=False).returncode:
         return False
     try:
-        return run('tc', 'qdisc', 'add', 'dev', probe, 'root', 'netem', 'delay', '1ms',
-                   check=False).returncode == 0
+        return (
+            run('tc', 'qdisc', 'add', 'dev', probe, 'root', 'netem', 'delay', '1ms', check=False).returncode
+            == 0
+        )
     finally:
         run('ip', 'link', 'del', probe, check=False)
 
@@ -87,7 +90,7 @@ class SpanLink(Link):
         self.mbps, self.delay_ms = float(mbps), float(delay_ms)
         self.netem = netem_available()
         self.relay = None
-        self.mode = None   # 'netem', 'relay', or 'direct' (no delay to add)
+        self.mode = None  # 'netem', 'relay', or 'direct' (no delay to add)
         self.up = True
         super().__init__(node1, node2, **params)
         try:
@@ -101,13 +104,28 @@ class SpanLink(Link):
         """The span emulator's ends of the two veth pairs."""
         return [self.intf1.name + 'r', self.intf2.name + 'r']
 
-    def makeIntfPair(self, intf1, intf2, addr1=None, addr2=None, node1=None, node2=None,
-                     deleteIntfs=True):
+    def makeIntfPair(self, intf1, intf2, addr1=None, addr2=None, node1=None, node2=None, deleteIntfs=True):
         """Two veth pairs: each switch port in its switch's namespace, the emulator's ends here."""
         for name, switch in ((intf1, node1), (intf2, node2)):
-            run('ip', 'link', 'add', name + 'r', 'mtu', str(SPAN_MTU), 'type', 'veth', 'peer',
-                'name', name, 'mtu', str(SPAN_MTU), 'txqueuelen', str(queue_frames(self.mbps)),
-                'netns', str(switch.pid))
+            run(
+                'ip',
+                'link',
+                'add',
+                name + 'r',
+                'mtu',
+                str(SPAN_MTU),
+                'type',
+                'veth',
+                'peer',
+                'name',
+                name,
+                'mtu',
+                str(SPAN_MTU),
+                'txqueuelen',
+                str(queue_frames(self.mbps)),
+                'netns',
+                str(switch.pid),
+            )
             # The emulator's end is a wire, not a host: no IPv6 chatter into the span.
             run('sysctl', '-q', '-w', f'net.ipv6.conf.{name}r.disable_ipv6=1')
             run('ip', 'link', 'set', name + 'r', 'up')
@@ -119,10 +137,25 @@ class SpanLink(Link):
         did not make when it adds a port; the HTB leaf queue holds `txqueuelen` frames."""
         rate = str(int(self.mbps * 1e6))
         q = 'q_' + intf.name.replace('-', '_')  # ids unique within one ovs-vsctl transaction
-        return ['--', 'set', 'port', intf.name, f'qos=@{q}',
-                '--', f'--id=@{q}', 'create', 'qos', 'type=linux-htb',
-                f'other-config:max-rate={rate}', f'queues:0=@{q}_0',
-                '--', f'--id=@{q}_0', 'create', 'queue', f'other-config:max-rate={rate}']
+        return [
+            '--',
+            'set',
+            'port',
+            intf.name,
+            f'qos=@{q}',
+            '--',
+            f'--id=@{q}',
+            'create',
+            'qos',
+            'type=linux-htb',
+            f'other-config:max-rate={rate}',
+            f'queues:0=@{q}_0',
+            '--',
+            f'--id=@{q}_0',
+            'create',
+            'queue',
+            f'other-config:max-rate={rate}',
+        ]
 
     def _mode(self):
         if self.netem:
@@ -136,10 +169,22 @@ class SpanLink(Link):
         a, b = self.outer_names
         if self.mode == 'relay':
             self.relay = subprocess.Popen(
-                [sys.executable, '-m', 'topologies.span_relay', '--a', a, '--b', b,
-                 '--delay-ms', str(self.delay_ms)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+                [
+                    sys.executable,
+                    '-m',
+                    'topologies.emulation.span_relay',
+                    '--a',
+                    a,
+                    '--b',
+                    b,
+                    '--delay-ms',
+                    str(self.delay_ms),
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+            )
             ready, _, _ = select.select([self.relay.stdout], [], [], READY_TIMEOUT_S)
             line = self.relay.stdout.readline() if ready else ''
             if not line.startswith('{"ready": true}'):
@@ -147,8 +192,28 @@ class SpanLink(Link):
             return
         for src, dst in ((a, b), (b, a)):
             run('tc', 'qdisc', 'add', 'dev', src, 'handle', 'ffff:', 'ingress')
-            run('tc', 'filter', 'add', 'dev', src, 'parent', 'ffff:', 'protocol', 'all',
-                'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', dst)
+            run(
+                'tc',
+                'filter',
+                'add',
+                'dev',
+                src,
+                'parent',
+                'ffff:',
+                'protocol',
+                'all',
+                'u32',
+                'match',
+                'u32',
+                '0',
+                '0',
+                'action',
+                'mirred',
+                'egress',
+                'redirect',
+                'dev',
+                dst,
+            )
             if self.mode == 'netem':
                 self._netem(dst, 'add')
 
@@ -161,15 +226,26 @@ class SpanLink(Link):
                 run('tc', 'qdisc', 'del', 'dev', dev, 'root', check=False)
 
     def _netem(self, dev, verb):
-        run('tc', 'qdisc', verb, 'dev', dev, 'root', 'netem', 'delay', f'{self.delay_ms}ms',
-            'limit', str(queue_frames(self.mbps)))
+        run(
+            'tc',
+            'qdisc',
+            verb,
+            'dev',
+            dev,
+            'root',
+            'netem',
+            'delay',
+            f'{self.delay_ms}ms',
+            'limit',
+            str(queue_frames(self.mbps)),
+        )
 
     def set_delay(self, delay_ms):
         """Change the one-way delay in both directions (frames already in flight keep theirs)."""
         if not (math.isfinite(delay_ms) and delay_ms >= 0):
             raise ValueError(f'delay must be a number of ms >= 0, got {delay_ms}')
         self.delay_ms = float(delay_ms)
-        if self._mode() != self.mode:   # crossing DIRECT_BELOW_MS: rewire
+        if self._mode() != self.mode:  # crossing DIRECT_BELOW_MS: rewire
             self._stop_delay()
             self._start_delay()
         elif self.mode == 'netem':

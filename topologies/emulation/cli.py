@@ -1,20 +1,25 @@
 """The Mininet CLI with commands for the fabric's domain: spans, tenants, measurement."""
+
 from mininet.cli import CLI
 
-from topologies import addressing as addr
-from topologies.measure import DELAY_TOLERANCE, SpanFigures, measure_spans
+from topologies.emulation.measure import DELAY_TOLERANCE, SpanFigures, measure_spans
+from topologies.model import addressing as addr
 
 
 def span_table(figures):
     """One line per span: configured and measured delay and throughput; `!` marks what is off."""
-    rows = [f'{"span":15} {"state":5} {"delay ms":>9} {"measured":>9} {"median":>7} {"Mb/s":>8} {"measured":>9}']
+    rows = [
+        f'{"span":15} {"state":5} {"delay ms":>9} {"measured":>9} {"median":>7} {"Mb/s":>8} {"measured":>9}'
+    ]
     for f in figures:
         delay = '' if f.measured_delay_ms is None else f'{f.measured_delay_ms:9.3f}'
         median = '' if f.median_delay_ms is None else f'{f.median_delay_ms:7.3f}'
         mbps = '' if f.measured_mbps is None else f'{f.measured_mbps:9.2f}'
-        rows.append(f'{f.a + "-" + f.b:15} {"up" if f.up else "down":5} {f.delay_ms:9.3f} '
-                    f'{delay:>9}{" " if f.delay_ok else "!"}{median:>7} {f.mbps:8g} {mbps:>9}'
-                    f'{"" if f.throughput_ok else "!"}')
+        rows.append(
+            f'{f.a + "-" + f.b:15} {"up" if f.up else "down":5} {f.delay_ms:9.3f} '
+            f'{delay:>9}{" " if f.delay_ok else "!"}{median:>7} {f.mbps:8g} {mbps:>9}'
+            f'{"" if f.throughput_ok else "!"}'
+        )
     return '\n'.join(rows)
 
 
@@ -31,7 +36,7 @@ class FabricCLI(CLI):
         # Mininet's CLI lets any other exception end the session (and tear the fabric down).
         try:
             return super().onecmd(line)
-        except Exception as e:  # noqa: BLE001 - report and keep the lab running
+        except Exception as e:
             print(f'*** {type(e).__name__}: {e}')
             return False
 
@@ -42,11 +47,18 @@ class FabricCLI(CLI):
         for span in self.emu.fabric.spans:
             state = self.emu.span_state(span.a, span.b)
             last = self.emu.measured.get(span.id)
-            figures.append(SpanFigures(
-                span.a, span.b, state['delay_ms'], state['mbps'], up=state['up'],
-                measured_delay_ms=last.measured_delay_ms if last else None,
-                median_delay_ms=last.median_delay_ms if last else None,
-                measured_mbps=last.measured_mbps if last else None))
+            figures.append(
+                SpanFigures(
+                    span.a,
+                    span.b,
+                    state['delay_ms'],
+                    state['mbps'],
+                    up=state['up'],
+                    measured_delay_ms=last.measured_delay_ms if last else None,
+                    median_delay_ms=last.median_delay_ms if last else None,
+                    measured_mbps=last.measured_mbps if last else None,
+                )
+            )
         print(span_table(figures))
 
     def do_span(self, line):
@@ -94,5 +106,7 @@ class FabricCLI(CLI):
             print(f'{tenant.id} ({tenant.name or tenant.id}) {addr.tenant_subnet(tenant)}')
             for site_id in tenant.sites:
                 site = fabric.sites[site_id]
-                print(f'  {addr.host_name(tenant, site):16} {addr.host_ip(tenant, site):14} '
-                      f'{site.id} port {addr.tenant_port(tenant)}')
+                print(
+                    f'  {addr.host_name(tenant, site):16} {addr.host_ip(tenant, site):14} '
+                    f'{site.id} port {addr.tenant_port(tenant)}'
+                )

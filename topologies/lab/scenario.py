@@ -1,5 +1,5 @@
 """Scenario files: a fabric, intents, and steps (events and expectations), loaded and validated
-once, before anything starts (format in docs/scenarios.md; run by topologies/scenario_run.py).
+once, before anything starts (format in docs/scenarios.md; run by topologies/lab/scenario_run.py).
 
     name: lumen-qts-demo
     fabric: lumen-qts                 # shipped name, a path (relative to this file) or topohub:KEY
@@ -17,32 +17,37 @@ once, before anything starts (format in docs/scenarios.md; run by topologies/sce
 
 Every problem is reported at once, each naming the file and the key, through ScenarioError.
 """
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from topologies.model.fabric import NAME_RULE, FabricError, Validator, load_fabric, read_yaml
+from topologies.model.policy import PolicyFileError, policy_from
 
-from controller.policy import PolicyFileError, policy_from
-from topologies.fabric import NAME_RULE, FabricError, Validator, load_fabric, read_yaml
-
-SHIPPED = Path(__file__).parent / 'scenarios'   # the demo and examples
-EVENTS = ('wait', 'span_down', 'span_up', 'span_delay', 'traffic_start', 'traffic_stop',
-          'restart_controller')
-EXPECTATIONS = ('expect_state', 'expect_reachable', 'expect_unreachable', 'expect_throughput',
-                'expect_latency', 'expect_isolated')
+SHIPPED = Path(__file__).parent.parent / 'scenarios'  # the demo and examples
+EVENTS = ('wait', 'span_down', 'span_up', 'span_delay', 'traffic_start', 'traffic_stop', 'restart_controller')
+EXPECTATIONS = (
+    'expect_state',
+    'expect_reachable',
+    'expect_unreachable',
+    'expect_throughput',
+    'expect_latency',
+    'expect_isolated',
+)
 STATES = ('INSTALLED', 'FAILED', 'WITHDRAWN')  # the API's states worth waiting for
 SERVICE_CLASSES = ('realtime', 'priority', 'bulk')
-ORDERS = ('one_by_one', 'together')     # how the intents are ordered
+ORDERS = ('one_by_one', 'together')  # how the intents are ordered
 OUTAGE_EVENTS = ('span_down', 'span_up', 'span_delay', 'restart_controller')  # may carry `outage`
 KINDS = EVENTS + EXPECTATIONS
 SHORT_NAME_RULE = re.compile(r'^[a-z0-9][a-z0-9-]{0,31}$')  # intent and traffic names
 MAX_WAIT_S = 600
 MAX_SPAN_DELAY_MS = 10000
-MAX_MEASURE_S = 60             # throughput `seconds`, outage `settle_s`
-DEFAULT_WITHIN_S = 15.0        # expect_state
-DEFAULT_THROUGHPUT_S = 5.0     # expect_throughput
-DEFAULT_SETTLE_S = 3.0         # outage
+MAX_MEASURE_S = 60  # throughput `seconds`, outage `settle_s`
+DEFAULT_WITHIN_S = 15.0  # expect_state
+DEFAULT_THROUGHPUT_S = 5.0  # expect_throughput
+DEFAULT_SETTLE_S = 3.0  # outage
 
 
 class ScenarioError(FabricError):
@@ -51,7 +56,8 @@ class ScenarioError(FabricError):
 
 class Host(NamedTuple):
     """A tenant's host at a site, written `tenant@site` in a scenario file; a (tenant, site)
-    pair, as topologies.lab.Lab takes hosts."""
+    pair, as topologies.lab.lab.Lab takes hosts."""
+
     tenant: str
     site: str
 
@@ -61,20 +67,21 @@ class Host(NamedTuple):
 
 @dataclass(frozen=True)
 class IntentSpec:
-    name: str                       # the scenario's name for it, used by steps
+    name: str  # the scenario's name for it, used by steps
     tenant: str
     src: str
     dst: str
     bandwidth_gbps: float
     max_latency_ms: float = None
     protected: bool = False
-    service_class: str = None       # None: the API's default
+    service_class: str = None  # None: the API's default
 
 
 @dataclass(frozen=True)
 class Outage:
     """Outage at most `at_most_ms` between two hosts across the step's event, measured by the
     1 kHz probe from before the event until `settle_s` after it."""
+
     src: Host
     dst: Host
     at_most_ms: float
@@ -85,34 +92,35 @@ class Outage:
 class Step:
     """One step: `kind` is one of EVENTS or EXPECTATIONS; `args` holds its validated fields:
 
-        wait                {'seconds': float}
-        span_down, span_up  {'span': (site, site)}
-        span_delay          {'span': (site, site), 'ms': float}
-        traffic_start       {'traffic': name, 'src': Host, 'dst': Host, 'rate_gbps': float}
-        traffic_stop        {'traffic': name}
-        restart_controller  {}
-        expect_state        {'intent': name, 'state': one of STATES, 'within_s': float,
-                             'avoids': ((site, site), ...)}
-        expect_reachable    {'src': Host, 'dst': Host}
-        expect_unreachable  {'src': Host, 'dst': Host}
-        expect_throughput   {'src': Host, 'dst': Host, 'at_least_gbps': float, 'seconds': float}
-        expect_latency      {'src': Host, 'dst': Host, 'at_most_ms': float}
-        expect_isolated     {'tenants': (tenant, ...)}
+    wait                {'seconds': float}
+    span_down, span_up  {'span': (site, site)}
+    span_delay          {'span': (site, site), 'ms': float}
+    traffic_start       {'traffic': name, 'src': Host, 'dst': Host, 'rate_gbps': float}
+    traffic_stop        {'traffic': name}
+    restart_controller  {}
+    expect_state        {'intent': name, 'state': one of STATES, 'within_s': float,
+                         'avoids': ((site, site), ...)}
+    expect_reachable    {'src': Host, 'dst': Host}
+    expect_unreachable  {'src': Host, 'dst': Host}
+    expect_throughput   {'src': Host, 'dst': Host, 'at_least_gbps': float, 'seconds': float}
+    expect_latency      {'src': Host, 'dst': Host, 'at_most_ms': float}
+    expect_isolated     {'tenants': (tenant, ...)}
     """
+
     kind: str
     args: dict
-    where: str                      # 'steps[3]': for messages
-    name: str                       # what the report calls it
-    outage: Outage = None           # events only
+    where: str  # 'steps[3]': for messages
+    name: str  # what the report calls it
+    outage: Outage = None  # events only
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
-    source: str                     # the file
-    fabric: object                  # topologies.fabric.Fabric
-    policy: dict = None             # the policy file's mapping, already checked
+    source: str  # the file
+    fabric: object  # topologies.model.fabric.Fabric
+    policy: dict = None  # the policy file's mapping, already checked
     intents: tuple = ()
     steps: tuple = field(default=())
     order: str = 'one_by_one'
@@ -134,12 +142,16 @@ def parse_scenario(data, source='<scenario>', base_dir='.'):
     """Validate the decoded YAML document and build a Scenario; a fabric given as a path is
     read relative to `base_dir`. Raise ScenarioError listing all problems."""
     v = Validator()
-    top = v.mapping(data, '', required=('name', 'fabric', 'steps'),
-                    optional=('description', 'policy', 'intents', 'order'))
+    top = v.mapping(
+        data, '', required=('name', 'fabric', 'steps'), optional=('description', 'policy', 'intents', 'order')
+    )
     name = top.get('name')
     if 'name' in top and not (isinstance(name, str) and NAME_RULE.match(name)):
-        v.problem('name', 'must be non-empty text of at most 64 letters, digits, ".", "_" or "-", '
-                          f'starting with a letter or digit, got {name!r}')
+        v.problem(
+            'name',
+            'must be non-empty text of at most 64 letters, digits, ".", "_" or "-", '
+            f'starting with a letter or digit, got {name!r}',
+        )
     description = v.text(top, 'description', '')
     fabric = _fabric(v, top['fabric'], Path(base_dir)) if 'fabric' in top else None
     policy = top.get('policy')
@@ -150,8 +162,10 @@ def parse_scenario(data, source='<scenario>', base_dir='.'):
     if order not in ORDERS:
         v.problem('order', f'must be one of {", ".join(ORDERS)}, got {order!r}')
     reader = _StepReader(v, fabric, _intent_names(top.get('intents')))
-    steps = [reader.read(raw, f'steps[{i}]')
-             for i, raw in enumerate(v.sequence(top['steps'], 'steps') if 'steps' in top else [])]
+    steps = [
+        reader.read(raw, f'steps[{i}]')
+        for i, raw in enumerate(v.sequence(top['steps'], 'steps') if 'steps' in top else [])
+    ]
     if v.problems:
         raise ScenarioError(source, v.problems)
     return Scenario(name, description, source, fabric, policy, tuple(intents), tuple(steps), order)
@@ -226,8 +240,12 @@ def _intents(v, raw, fabric):
     for i, item in enumerate(v.sequence(raw, 'intents', allow_empty=True)):
         where = f'intents[{i}]'
         before = len(v.problems)
-        item = v.mapping(item, where, required=('name', 'tenant', 'src', 'dst', 'bandwidth_gbps'),
-                         optional=('max_latency_ms', 'protected', 'service_class'))
+        item = v.mapping(
+            item,
+            where,
+            required=('name', 'tenant', 'src', 'dst', 'bandwidth_gbps'),
+            optional=('max_latency_ms', 'protected', 'service_class'),
+        )
         name = _short_name(v, item, 'name', where)
         if name and name in names:
             v.problem(f'{where}.name', f'duplicate intent name {name!r} (already {names[name]})')
@@ -239,8 +257,11 @@ def _intents(v, raw, fabric):
         elif src and dst:
             pair = (tenant, frozenset((src, dst)))
             if pair in pairs:
-                v.problem(where, f'tenant {tenant} already has an intent between {src} and {dst} '
-                                 f'({pairs[pair]}); the controller allows one per tenant and pair of sites')
+                v.problem(
+                    where,
+                    f'tenant {tenant} already has an intent between {src} and {dst} '
+                    f'({pairs[pair]}); the controller allows one per tenant and pair of sites',
+                )
             pairs.setdefault(pair, where)
         bandwidth = v.number(item, 'bandwidth_gbps', where, None, positive=True)
         latency = v.number(item, 'max_latency_ms', where, None, positive=True)
@@ -249,8 +270,10 @@ def _intents(v, raw, fabric):
             v.problem(f'{where}.protected', f'must be true or false, got {protected!r}')
         service_class = item.get('service_class')
         if 'service_class' in item and service_class not in SERVICE_CLASSES:
-            v.problem(f'{where}.service_class',
-                      f'must be one of {", ".join(SERVICE_CLASSES)}, got {service_class!r}')
+            v.problem(
+                f'{where}.service_class',
+                f'must be one of {", ".join(SERVICE_CLASSES)}, got {service_class!r}',
+            )
         if len(v.problems) == before:
             intents.append(IntentSpec(name, tenant, src, dst, bandwidth, latency, protected, service_class))
     return intents
@@ -260,8 +283,10 @@ def _short_name(v, item, key, where):
     """An intent's or traffic's name at item[key] (^[a-z0-9][a-z0-9-]{0,31}$), or None."""
     value = item.get(key)
     if key in item and not (isinstance(value, str) and SHORT_NAME_RULE.match(value)):
-        v.problem(f'{where}.{key}', 'must be 1-32 lowercase letters, digits or "-", starting with a '
-                                    f'letter or digit, got {value!r}')
+        v.problem(
+            f'{where}.{key}',
+            f'must be 1-32 lowercase letters, digits or "-", starting with a letter or digit, got {value!r}',
+        )
         return None
     return value
 
@@ -278,8 +303,11 @@ def _known_tenant(v, value, key, fabric):
         v.problem(key, f'must be a tenant id, got {value!r}')
         return None
     if fabric is not None and value not in fabric.tenants:
-        v.problem(key, f'unknown tenant {value!r} (tenants of fabric {fabric.name}: '
-                       f'{", ".join(fabric.tenants) or "none"})')
+        v.problem(
+            key,
+            f'unknown tenant {value!r} (tenants of fabric {fabric.name}: '
+            f'{", ".join(fabric.tenants) or "none"})',
+        )
         return None
     return value
 
@@ -298,8 +326,11 @@ def _tenant_site(v, item, key, where, tenant, fabric):
 def _has_port(v, key, tenant, site, fabric):
     if fabric is None or site in fabric.tenants[tenant].sites:
         return True
-    v.problem(key, f'tenant {tenant} has no port at site {site!r} '
-                   f'(its sites: {", ".join(fabric.tenants[tenant].sites) or "none"})')
+    v.problem(
+        key,
+        f'tenant {tenant} has no port at site {site!r} '
+        f'(its sites: {", ".join(fabric.tenants[tenant].sites) or "none"})',
+    )
     return False
 
 
@@ -315,7 +346,7 @@ class _StepReader:
 
     def __init__(self, v, fabric, intent_names):
         self.v, self.fabric, self.intent_names = v, fabric, intent_names
-        self.running, self.stopped = {}, {}     # traffic name -> the step that started/stopped it
+        self.running, self.stopped = {}, {}  # traffic name -> the step that started/stopped it
 
     def read(self, raw, where):
         v = self.v
@@ -324,8 +355,9 @@ class _StepReader:
         kinds = [key for key in step if key in KINDS]
         if len(kinds) != 1:
             if isinstance(raw, dict):
-                v.problem(where, f'must have exactly one of {", ".join(KINDS)}; got '
-                                 f'{", ".join(kinds) or "none"}')
+                v.problem(
+                    where, f'must have exactly one of {", ".join(KINDS)}; got {", ".join(kinds) or "none"}'
+                )
             return None
         kind = kinds[0]
         args = getattr(self, kind)(step[kind], f'{where}.{kind}')
@@ -334,8 +366,9 @@ class _StepReader:
             if kind in OUTAGE_EVENTS:
                 outage = self.outage(step['outage'], f'{where}.outage')
             else:
-                v.problem(f'{where}.outage', f'only {", ".join(OUTAGE_EVENTS)} steps have an outage, '
-                                             f'not {kind}')
+                v.problem(
+                    f'{where}.outage', f'only {", ".join(OUTAGE_EVENTS)} steps have an outage, not {kind}'
+                )
         name = step.get('name')
         if 'name' in step and not (isinstance(name, str) and name.strip()):
             v.problem(f'{where}.name', f'must be non-empty text, got {name!r}')
@@ -355,20 +388,29 @@ class _StepReader:
 
     def span_delay(self, value, key):
         item = self.v.mapping(value, key, required=('span', 'ms'), optional=())
-        return {'span': self.span(item['span'], f'{key}.span') if 'span' in item else None,
-                'ms': self.v.number(item, 'ms', key, None, minimum=0, maximum=MAX_SPAN_DELAY_MS)}
+        return {
+            'span': self.span(item['span'], f'{key}.span') if 'span' in item else None,
+            'ms': self.v.number(item, 'ms', key, None, minimum=0, maximum=MAX_SPAN_DELAY_MS),
+        }
 
     def traffic_start(self, value, key):
         item = self.v.mapping(value, key, required=('name', 'from', 'to', 'rate_gbps'), optional=())
         name = _short_name(self.v, item, 'name', key)
         if name in self.running:
-            self.v.problem(f'{key}.name', f'traffic {name!r} is already running (started at '
-                                          f'{self.running[name]}); stop it first or use another name')
+            self.v.problem(
+                f'{key}.name',
+                f'traffic {name!r} is already running (started at '
+                f'{self.running[name]}); stop it first or use another name',
+            )
         elif name:
             self.running[name] = key.rsplit('.', 1)[0]
         src, dst = self.hosts(item, key, same_tenant=True)
-        return {'traffic': name, 'src': src, 'dst': dst,
-                'rate_gbps': self.v.number(item, 'rate_gbps', key, None, positive=True)}
+        return {
+            'traffic': name,
+            'src': src,
+            'dst': dst,
+            'rate_gbps': self.v.number(item, 'rate_gbps', key, None, positive=True),
+        }
 
     def traffic_stop(self, value, key):
         if not isinstance(value, str) or not value:
@@ -379,8 +421,11 @@ class _StepReader:
         elif value in self.stopped:
             self.v.problem(key, f'traffic {value!r} was already stopped at {self.stopped[value]}')
         else:
-            self.v.problem(key, f'no traffic {value!r} is running here (running: '
-                                f'{", ".join(self.running) or "none"}); traffic_start starts it')
+            self.v.problem(
+                key,
+                f'no traffic {value!r} is running here (running: '
+                f'{", ".join(self.running) or "none"}); traffic_start starts it',
+            )
         return {'traffic': value}
 
     def restart_controller(self, value, key):
@@ -395,18 +440,24 @@ class _StepReader:
         item = v.mapping(value, key, required=('intent', 'state'), optional=('within_s', 'avoids'))
         intent, state = item.get('intent'), item.get('state')
         if 'intent' in item and intent not in self.intent_names:
-            v.problem(f'{key}.intent', f'unknown intent {intent!r} (intents: '
-                                       f'{", ".join(sorted(self.intent_names)) or "none"})')
+            v.problem(
+                f'{key}.intent',
+                f'unknown intent {intent!r} (intents: {", ".join(sorted(self.intent_names)) or "none"})',
+            )
         if 'state' in item:
             if isinstance(state, str) and state.upper() in STATES:
                 state = state.upper()
             else:
-                v.problem(f'{key}.state', f'must be one of {", ".join(s.lower() for s in STATES)}, '
-                                          f'got {state!r}')
+                v.problem(
+                    f'{key}.state', f'must be one of {", ".join(s.lower() for s in STATES)}, got {state!r}'
+                )
         avoids = v.sequence(item.get('avoids', []), f'{key}.avoids', allow_empty=True)
-        return {'intent': intent, 'state': state,
-                'within_s': v.number(item, 'within_s', key, DEFAULT_WITHIN_S, positive=True),
-                'avoids': tuple(self.span(span, f'{key}.avoids[{j}]') for j, span in enumerate(avoids))}
+        return {
+            'intent': intent,
+            'state': state,
+            'within_s': v.number(item, 'within_s', key, DEFAULT_WITHIN_S, positive=True),
+            'avoids': tuple(self.span(span, f'{key}.avoids[{j}]') for j, span in enumerate(avoids)),
+        }
 
     def expect_reachable(self, value, key):
         item = self.v.mapping(value, key, required=('from', 'to'), optional=())
@@ -421,16 +472,23 @@ class _StepReader:
     def expect_throughput(self, value, key):
         item = self.v.mapping(value, key, required=('from', 'to', 'at_least_gbps'), optional=('seconds',))
         src, dst = self.hosts(item, key, same_tenant=True)
-        return {'src': src, 'dst': dst,
-                'at_least_gbps': self.v.number(item, 'at_least_gbps', key, None, positive=True),
-                'seconds': self.v.number(item, 'seconds', key, DEFAULT_THROUGHPUT_S, positive=True,
-                                         minimum=0, maximum=MAX_MEASURE_S)}
+        return {
+            'src': src,
+            'dst': dst,
+            'at_least_gbps': self.v.number(item, 'at_least_gbps', key, None, positive=True),
+            'seconds': self.v.number(
+                item, 'seconds', key, DEFAULT_THROUGHPUT_S, positive=True, minimum=0, maximum=MAX_MEASURE_S
+            ),
+        }
 
     def expect_latency(self, value, key):
         item = self.v.mapping(value, key, required=('from', 'to', 'at_most_ms'), optional=())
         src, dst = self.hosts(item, key, same_tenant=True)
-        return {'src': src, 'dst': dst,
-                'at_most_ms': self.v.number(item, 'at_most_ms', key, None, positive=True)}
+        return {
+            'src': src,
+            'dst': dst,
+            'at_most_ms': self.v.number(item, 'at_most_ms', key, None, positive=True),
+        }
 
     def expect_isolated(self, value, key):
         v, fabric = self.v, self.fabric
@@ -457,9 +515,14 @@ class _StepReader:
     def outage(self, value, key):
         item = self.v.mapping(value, key, required=('from', 'to', 'at_most_ms'), optional=('settle_s',))
         src, dst = self.hosts(item, key, same_tenant=True)
-        return Outage(src, dst, self.v.number(item, 'at_most_ms', key, None, positive=True),
-                      self.v.number(item, 'settle_s', key, DEFAULT_SETTLE_S, positive=True,
-                                    minimum=0, maximum=MAX_MEASURE_S))
+        return Outage(
+            src,
+            dst,
+            self.v.number(item, 'at_most_ms', key, None, positive=True),
+            self.v.number(
+                item, 'settle_s', key, DEFAULT_SETTLE_S, positive=True, minimum=0, maximum=MAX_MEASURE_S
+            ),
+        )
 
     # --- values -----------------------------------------------------------------------------
 
@@ -477,8 +540,11 @@ class _StepReader:
             self.v.problem(key, f'unknown site {unknown[0]!r} in fabric {fabric.name}')
         elif span is None:
             spans = ', '.join(s.id for s in fabric.spans_of(value[0]))
-            self.v.problem(key, f'no span between {value[0]} and {value[1]} in fabric {fabric.name} '
-                                f'(spans of {value[0]}: {spans})')
+            self.v.problem(
+                key,
+                f'no span between {value[0]} and {value[1]} in fabric {fabric.name} '
+                f'(spans of {value[0]}: {spans})',
+            )
         return (span.a, span.b) if span else None
 
     def host(self, item, key, where):
@@ -490,8 +556,9 @@ class _StepReader:
         if not (tenant and at and site):
             self.v.problem(key, f'must be TENANT@SITE, such as red@dca, got {value!r}')
             return None
-        if _known_tenant(self.v, tenant, key, self.fabric) and _has_port(self.v, key, tenant, site,
-                                                                         self.fabric):
+        if _known_tenant(self.v, tenant, key, self.fabric) and _has_port(
+            self.v, key, tenant, site, self.fabric
+        ):
             return Host(tenant, site)
         return None
 
@@ -501,6 +568,8 @@ class _StepReader:
         if src and src == dst:
             self.v.problem(f'{where}.to', f'must be another host than from ({src})')
         elif src and dst and same_tenant and src.tenant != dst.tenant:
-            self.v.problem(f'{where}.to', f'{src} and {dst} are hosts of different tenants, which '
-                                          f'never reach each other{hint}')
+            self.v.problem(
+                f'{where}.to',
+                f'{src} and {dst} are hosts of different tenants, which never reach each other{hint}',
+            )
         return src, dst

@@ -7,6 +7,7 @@ hosts live in network namespaces that vanish with their processes; what this run
 in the host's namespace is the span emulators' interfaces and the switches' run
 directory (with the OVS daemons' pid files) under /run/naas-fabric/<fabric>.
 """
+
 import fcntl
 import os
 import shutil
@@ -17,9 +18,9 @@ from mininet.net import Mininet
 from mininet.node import Host, RemoteController
 from mininet.topo import Topo
 
-from topologies import addressing as addr
-from topologies.span import SpanLink, netem_available, run
-from topologies.switch import RUN_ROOT, SiteSwitch, datapath_type, fabric_rundir, stop_daemons
+from topologies.emulation.span import SpanLink, netem_available, run
+from topologies.emulation.switch import RUN_ROOT, SiteSwitch, datapath_type, fabric_rundir, stop_daemons
+from topologies.model import addressing as addr
 
 
 class FabricHost(Host):
@@ -43,26 +44,49 @@ class FabricTopo(Topo):
         datapath = datapath or datapath_type()
         host_opts = dict(cls=FabricHost, tx_checksum_off=datapath == 'netdev' or not netem_available())
         for site in fabric.sites.values():
-            self.addSwitch(site.id, cls=SiteSwitch, dpid=addr.dpid_str(site), datapath=datapath,
-                           rundir=os.path.join(fabric_rundir(fabric.name), site.id))
-            probe = self.addHost(addr.probe_name(site), ip=f'{addr.probe_ip(site)}/{addr.PREFIX_LEN}',
-                                 mac=addr.probe_mac(site), **host_opts)
-            self.addLink(probe, site.id, port2=addr.PROBE_PORT,
-                         intfName1='eth0', intfName2=addr.probe_intf(site))
+            self.addSwitch(
+                site.id,
+                cls=SiteSwitch,
+                dpid=addr.dpid_str(site),
+                datapath=datapath,
+                rundir=os.path.join(fabric_rundir(fabric.name), site.id),
+            )
+            probe = self.addHost(
+                addr.probe_name(site),
+                ip=f'{addr.probe_ip(site)}/{addr.PREFIX_LEN}',
+                mac=addr.probe_mac(site),
+                **host_opts,
+            )
+            self.addLink(
+                probe, site.id, port2=addr.PROBE_PORT, intfName1='eth0', intfName2=addr.probe_intf(site)
+            )
         for tenant in fabric.tenants.values():
             for site in (fabric.sites[s] for s in tenant.sites):
-                host = self.addHost(addr.host_name(tenant, site),
-                                    ip=f'{addr.host_ip(tenant, site)}/{addr.PREFIX_LEN}',
-                                    mac=addr.host_mac(tenant, site), **host_opts)
-                self.addLink(host, site.id, port2=addr.tenant_port(tenant),
-                             intfName1='eth0', intfName2=addr.tenant_intf(tenant, site))
+                host = self.addHost(
+                    addr.host_name(tenant, site),
+                    ip=f'{addr.host_ip(tenant, site)}/{addr.PREFIX_LEN}',
+                    mac=addr.host_mac(tenant, site),
+                    **host_opts,
+                )
+                self.addLink(
+                    host,
+                    site.id,
+                    port2=addr.tenant_port(tenant),
+                    intfName1='eth0',
+                    intfName2=addr.tenant_intf(tenant, site),
+                )
         for span in fabric.spans:
-            self.addLink(span.a, span.b, cls=SpanLink, mbps=span.emulated_mbps,
-                         delay_ms=span.delay_ms,
-                         port1=addr.span_port(fabric, span.a, span.b),
-                         port2=addr.span_port(fabric, span.b, span.a),
-                         intfName1=addr.span_intf(span.a, span.b),
-                         intfName2=addr.span_intf(span.b, span.a))
+            self.addLink(
+                span.a,
+                span.b,
+                cls=SpanLink,
+                mbps=span.emulated_mbps,
+                delay_ms=span.delay_ms,
+                port1=addr.span_port(fabric, span.a, span.b),
+                port2=addr.span_port(fabric, span.b, span.a),
+                intfName1=addr.span_intf(span.a, span.b),
+                intfName2=addr.span_intf(span.b, span.a),
+            )
 
 
 def root_interfaces(fabric):
@@ -89,8 +113,8 @@ class Emulation:
         self.fabric = fabric
         self.controller = controller  # (host, port) or None: no controller at all
         self.net = None
-        self._lock = None             # fd of the claimed run directory, flock-ed
-        self.measured = {}            # span id -> latest measure.SpanFigures
+        self._lock = None  # fd of the claimed run directory, flock-ed
+        self.measured = {}  # span id -> latest measure.SpanFigures
 
     def __enter__(self):
         self.start()
@@ -113,11 +137,17 @@ class Emulation:
             raise EmulationError(
                 f'cannot build fabric {self.fabric.name}: {", ".join(taken)} already exist '
                 f'(another run of this fabric? `naas-lab clean --fabric {self.fabric.name}` '
-                'removes a killed run\'s leftovers)')
+                "removes a killed run's leftovers)"
+            )
         try:
-            self.net = Mininet(topo=FabricTopo(self.fabric), controller=None,
-                               autoSetMacs=False, autoStaticArp=False, build=False,
-                               waitConnected=False)
+            self.net = Mininet(
+                topo=FabricTopo(self.fabric),
+                controller=None,
+                autoSetMacs=False,
+                autoStaticArp=False,
+                build=False,
+                waitConnected=False,
+            )
             if self.controller:
                 host, port = self.controller
                 self.net.addController('c0', controller=_Controller, ip=host, port=port)

@@ -4,6 +4,7 @@ A fabric file is YAML (format in docs/fabric-format.md). `load_fabric` accepts a
 name (`lumen-qts`), a path, or `topohub:GROUP/NAME` for a real WAN imported on the fly.
 Every problem is reported at once, each naming the file and the key, through one error type.
 """
+
 import math
 import re
 from dataclasses import dataclass
@@ -11,15 +12,15 @@ from pathlib import Path
 
 import yaml
 
-SHIPPED = Path(__file__).parent / 'fabrics'
-FIBER_US_PER_KM = 4.9          # light in glass: ~204,000 km/s
-DEFAULT_ROUTE_FACTOR = 1.4     # fiber route length / great-circle distance
+SHIPPED = Path(__file__).parent.parent / 'fabrics'
+FIBER_US_PER_KM = 4.9  # light in glass: ~204,000 km/s
+DEFAULT_ROUTE_FACTOR = 1.4  # fiber route length / great-circle distance
 DEFAULT_BANDWIDTH_SCALE = 0.001  # 1 Gb/s real -> 1 Mb/s emulated
-MAX_EMULATED_MBPS = 1000       # what one machine's userspace datapath can carry per span
-MIN_EMULATED_MBPS = 0.1        # below this HTB and TCP measurements get meaningless
+MAX_EMULATED_MBPS = 1000  # what one machine's userspace datapath can carry per span
+MIN_EMULATED_MBPS = 0.1  # below this HTB and TCP measurements get meaningless
 MAX_SITES = MAX_TENANTS = 250  # site and tenant numbers are address octets
 SITE_KINDS = ('datacenter', 'pop')
-RESERVED_IDS = ('probe',)      # `probe-<site>` is the measurement host of each site
+RESERVED_IDS = ('probe',)  # `probe-<site>` is the measurement host of each site
 ID_RULE = re.compile(r'^[a-z][a-z0-9]{1,5}$')  # short: ids become Linux interface names
 NAME_RULE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')  # names /run/naas-fabric/<name>
 _MISSING = object()
@@ -30,14 +31,15 @@ class FabricError(ValueError):
 
     def __init__(self, source, problems):
         self.source, self.problems = source, list(problems)
-        super().__init__('\n'.join(f'{source}: {key}: {msg}' if key else f'{source}: {msg}'
-                                   for key, msg in self.problems))
+        super().__init__(
+            '\n'.join(f'{source}: {key}: {msg}' if key else f'{source}: {msg}' for key, msg in self.problems)
+        )
 
 
 @dataclass(frozen=True)
 class Site:
     id: str
-    number: int        # 1-based position in the file; dpid and address octet
+    number: int  # 1-based position in the file; dpid and address octet
     kind: str
     lat: float
     lon: float
@@ -50,7 +52,7 @@ class Span:
     a: str
     b: str
     capacity_gbps: float
-    delay_ms: float    # one-way
+    delay_ms: float  # one-way
     delay_source: str  # 'configured' or 'great-circle'
     emulated_mbps: float
 
@@ -65,7 +67,7 @@ class Span:
 @dataclass(frozen=True)
 class Tenant:
     id: str
-    number: int        # 1-based position in the file; address octet
+    number: int  # 1-based position in the file; address octet
     sites: tuple
     name: str = ''
 
@@ -75,9 +77,9 @@ class Fabric:
     name: str
     description: str
     bandwidth_scale: float
-    sites: dict        # id -> Site, in file order
+    sites: dict  # id -> Site, in file order
     spans: tuple
-    tenants: dict      # id -> Tenant, in file order
+    tenants: dict  # id -> Tenant, in file order
     source: str
 
     def span(self, a, b):
@@ -108,14 +110,23 @@ def shipped_fabrics():
 def load_fabric(spec):
     """Load and validate a fabric from a shipped name, a path or `topohub:GROUP/NAME`."""
     if spec.startswith('topohub:'):
-        from topologies.importer import import_topohub
+        from topologies.model.importer import import_topohub
+
         return parse_fabric(import_topohub(spec.split(':', 1)[1]), source=spec)
     path = Path(spec)
     if not path.suffix and not path.exists():
         path = SHIPPED / f'{spec}.yaml'
         if not path.exists():
-            raise FabricError(spec, [('', 'no such fabric file, nor a shipped fabric '
-                                          f'(shipped: {", ".join(shipped_fabrics())})')])
+            raise FabricError(
+                spec,
+                [
+                    (
+                        '',
+                        'no such fabric file, nor a shipped fabric '
+                        f'(shipped: {", ".join(shipped_fabrics())})',
+                    )
+                ],
+            )
     return parse_fabric(read_yaml(path), source=str(path))
 
 
@@ -132,13 +143,18 @@ def read_yaml(path, error=FabricError):
 def parse_fabric(data, source='<fabric>'):
     """Validate the decoded YAML document and build a Fabric; raise FabricError listing all problems."""
     v = Validator()
-    top = v.mapping(data, '', required=('name', 'sites', 'spans'),
-                    optional=('description', 'emulation', 'tenants'))
+    top = v.mapping(
+        data, '', required=('name', 'sites', 'spans'), optional=('description', 'emulation', 'tenants')
+    )
     if 'name' in top and not (isinstance(top['name'], str) and NAME_RULE.match(top['name'])):
-        v.problem('name', 'must be non-empty text of at most 64 letters, digits, ".", "_" or "-", '
-                          f'starting with a letter or digit (it names a directory), got {top["name"]!r}')
-    emulation = v.mapping(top.get('emulation', {}), 'emulation', required=(),
-                          optional=('bandwidth_scale', 'route_factor'))
+        v.problem(
+            'name',
+            'must be non-empty text of at most 64 letters, digits, ".", "_" or "-", '
+            f'starting with a letter or digit (it names a directory), got {top["name"]!r}',
+        )
+    emulation = v.mapping(
+        top.get('emulation', {}), 'emulation', required=(), optional=('bandwidth_scale', 'route_factor')
+    )
     scale = v.number(emulation, 'bandwidth_scale', 'emulation', DEFAULT_BANDWIDTH_SCALE, positive=True)
     route_factor = v.number(emulation, 'route_factor', 'emulation', DEFAULT_ROUTE_FACTOR, minimum=1.0)
 
@@ -153,14 +169,22 @@ def parse_fabric(data, source='<fabric>'):
         lat = v.number(item, 'lat', where, None, minimum=-90.0, maximum=90.0)
         lon = v.number(item, 'lon', where, None, minimum=-180.0, maximum=180.0)
         if site_id and lat is not None and lon is not None:
-            sites[site_id] = Site(site_id, len(sites) + 1, kind, lat, lon,
-                                  v.text(item, 'name', where), v.text(item, 'region', where))
+            sites[site_id] = Site(
+                site_id,
+                len(sites) + 1,
+                kind,
+                lat,
+                lon,
+                v.text(item, 'name', where),
+                v.text(item, 'region', where),
+            )
 
     spans, seen_pairs = [], {}
     for i, raw in enumerate(v.sequence(top.get('spans', _MISSING), 'spans')):
         where = f'spans[{i}]'
-        item = v.mapping(raw, where, required=('between', 'capacity_gbps'),
-                         optional=('delay_ms', 'route_factor'))
+        item = v.mapping(
+            raw, where, required=('between', 'capacity_gbps'), optional=('delay_ms', 'route_factor')
+        )
         ends = item.get('between')
         if 'between' in item and not (isinstance(ends, list) and len(ends) == 2):
             v.problem(f'{where}.between', f'must be a list of two site ids, got {ends!r}')
@@ -173,8 +197,10 @@ def parse_fabric(data, source='<fabric>'):
                 v.problem(f'{where}.between', f'a span joins two different sites, got {ends[0]!r} twice')
             pair = frozenset(map(str, ends))
             if pair in seen_pairs and len(pair) == 2:
-                v.problem(f'{where}.between', f'duplicate span {ends[0]}-{ends[1]} '
-                                              f'(already spans[{seen_pairs[pair]}])')
+                v.problem(
+                    f'{where}.between',
+                    f'duplicate span {ends[0]}-{ends[1]} (already spans[{seen_pairs[pair]}])',
+                )
             seen_pairs.setdefault(pair, i)
         capacity = v.number(item, 'capacity_gbps', where, None, positive=True)
         delay = v.number(item, 'delay_ms', where, None, minimum=0.0)
@@ -182,10 +208,12 @@ def parse_fabric(data, source='<fabric>'):
         if capacity is not None and scale is not None:
             mbps = capacity * 1000.0 * scale
             if not MIN_EMULATED_MBPS <= mbps <= MAX_EMULATED_MBPS:
-                v.problem(f'{where}.capacity_gbps',
-                          f'{capacity:g} Gb/s at emulation.bandwidth_scale {scale:g} is {mbps:g} Mb/s '
-                          f'emulated; keep it within {MIN_EMULATED_MBPS:g}..{MAX_EMULATED_MBPS} Mb/s '
-                          'by changing emulation.bandwidth_scale')
+                v.problem(
+                    f'{where}.capacity_gbps',
+                    f'{capacity:g} Gb/s at emulation.bandwidth_scale {scale:g} is {mbps:g} Mb/s '
+                    f'emulated; keep it within {MIN_EMULATED_MBPS:g}..{MAX_EMULATED_MBPS} Mb/s '
+                    'by changing emulation.bandwidth_scale',
+                )
         if not v.problems and ends and capacity is not None:
             a, b = sites[ends[0]], sites[ends[1]]
             if delay is None:
@@ -195,8 +223,9 @@ def parse_fabric(data, source='<fabric>'):
             spans.append(Span(a.id, b.id, capacity, delay, origin, capacity * 1000.0 * scale))
 
     tenants = {}
-    for i, raw in enumerate(v.sequence(top.get('tenants', []), 'tenants', allow_empty=True,
-                                       max_items=MAX_TENANTS)):
+    for i, raw in enumerate(
+        v.sequence(top.get('tenants', []), 'tenants', allow_empty=True, max_items=MAX_TENANTS)
+    ):
         where = f'tenants[{i}]'
         item = v.mapping(raw, where, required=('id', 'sites'), optional=('name',))
         tenant_id = v.identifier(item, where, taken=tenants)
@@ -215,8 +244,9 @@ def parse_fabric(data, source='<fabric>'):
         _check_connected(v, sites, spans)
     if v.problems:
         raise FabricError(source, v.problems)
-    return Fabric(str(top['name']), v.text(top, 'description', ''), scale, sites, tuple(spans),
-                  tenants, source)
+    return Fabric(
+        str(top['name']), v.text(top, 'description', ''), scale, sites, tuple(spans), tenants, source
+    )
 
 
 def _check_connected(v, sites, spans):
@@ -266,10 +296,12 @@ class Validator:
 
     def sequence(self, obj, where, allow_empty=False, max_items=None):
         if obj is _MISSING or (obj is None and allow_empty):
-            return []          # a missing required key is reported by mapping()
+            return []  # a missing required key is reported by mapping()
         if not isinstance(obj, list):
-            self.problem(where, 'must be a list, got nothing' if obj is None
-                         else f'must be a list, got {type(obj).__name__}')
+            self.problem(
+                where,
+                'must be a list, got nothing' if obj is None else f'must be a list, got {type(obj).__name__}',
+            )
             return []
         if not obj and not allow_empty:
             self.problem(where, 'must not be empty')
@@ -283,12 +315,15 @@ class Validator:
         if 'id' not in item:
             return None
         if not isinstance(value, str) or not ID_RULE.match(value):
-            self.problem(f'{where}.id', f'{value!r} must be 2-6 characters: a lowercase letter, '
-                                        'then lowercase letters or digits')
+            self.problem(
+                f'{where}.id',
+                f'{value!r} must be 2-6 characters: a lowercase letter, then lowercase letters or digits',
+            )
             return None
         if value in taken or value in RESERVED_IDS:
-            self.problem(f'{where}.id', f'duplicate id {value!r}' if value in taken
-                         else f'{value!r} is reserved')
+            self.problem(
+                f'{where}.id', f'duplicate id {value!r}' if value in taken else f'{value!r} is reserved'
+            )
             return None
         return value
 

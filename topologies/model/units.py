@@ -2,6 +2,7 @@
 
 The API speaks Gb/s and ms; these turn text into those numbers and numbers back into text.
 """
+
 import math
 import re
 

@@ -1,17 +1,47 @@
 """The operator's policy file (`naas-controller --policy FILE`, format in docs/policy.md):
 the knobs of the policy engine (controller/core/planner.py: Policy), checked against the
 fabric. Every key is optional; a missing one keeps its default."""
+
 import dataclasses
 import math
+from dataclasses import dataclass, field
 
 import yaml
 
-from controller.core.planner import Policy
+
+@dataclass(frozen=True)
+class Policy:
+    """The operator's knobs (naas-controller --policy FILE; docs/policy.md)."""
+
+    reoptimize_every_s: float = 30.0
+    min_gain_ms: float = 1.0  # a move for latency gain must save this much ...
+    min_gain_ratio: float = 0.05  # ... and this fraction of the path's latency
+    span_hold_s: float = 10.0  # a span back up is used for moves after this long up,
+    flap_window_s: float = 300.0  # doubled per other time it went down within this window,
+    max_hold_s: float = 320.0  # at most this long
+    move_hold_s: float = 30.0  # an intent moves for gain at most once per this
+    congestion_ratio: float = 0.95  # of a span's capacity, measured
+    congestion_samples: int = 2  # consecutive readings above it
+    preemption: bool = True
+    exempt_tenants: frozenset = frozenset()  # never preempted
+    span_headroom: dict = field(default_factory=dict)  # span id -> headroom fraction
+    batch_seconds: float = 2.0  # the solver's time for placing a batch of orders together
+
+    def hold_s(self, downs):
+        """How long a span must stay up after coming back, having gone down `downs` times."""
+        return min(self.max_hold_s, self.span_hold_s * 2 ** max(0, downs - 1))
+
 
 NUMBERS = {  # key -> (the least it may be, whether that least is allowed)
-    'reoptimize_every_s': (0, False), 'min_gain_ms': (0, True), 'min_gain_ratio': (0, True),
-    'span_hold_s': (0, True), 'flap_window_s': (0, False), 'max_hold_s': (0, True),
-    'move_hold_s': (0, True), 'congestion_ratio': (0, False), 'batch_seconds': (0, False),
+    'reoptimize_every_s': (0, False),
+    'min_gain_ms': (0, True),
+    'min_gain_ratio': (0, True),
+    'span_hold_s': (0, True),
+    'flap_window_s': (0, False),
+    'max_hold_s': (0, True),
+    'move_hold_s': (0, True),
+    'congestion_ratio': (0, False),
+    'batch_seconds': (0, False),
 }
 
 
@@ -42,8 +72,13 @@ def policy_from(doc, fabric, where='policy'):
             fail(key, f'unknown key (known: {", ".join(sorted(known))})')
         if key in NUMBERS:
             least, inclusive = NUMBERS[key]
-            if (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)
-                    or value < least or (value == least and not inclusive)):
+            if (
+                not isinstance(value, (int, float))
+                or isinstance(value, bool)
+                or not math.isfinite(value)
+                or value < least
+                or (value == least and not inclusive)
+            ):
                 fail(key, f'must be a number {">=" if inclusive else ">"} {least}, got {value!r}')
             if key == 'congestion_ratio' and value > 1:
                 fail(key, f'must be at most 1 (a fraction of capacity), got {value!r}')

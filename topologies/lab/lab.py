@@ -1,12 +1,13 @@
 """A running lab: a fabric emulated by Mininet, the real controller process programming it, and
 API clients with each tenant's token; plus what the tenants' hosts measure. The scenario runner
-(topologies/scenario_run.py), the pytest plugin and the integration tests all use it.
+(topologies/lab/scenario_run.py), the pytest plugin and the integration tests all use it.
 
     with Lab(load_fabric('triangle'), workdir) as lab:
         with lab.client('acme') as client:
             client.create_intent('sea', 'sfo', 2)
         lab.pings(('acme', 'sea'), ('acme', 'sfo'))
 """
+
 import json
 import os
 import re
@@ -15,12 +16,12 @@ import time
 
 import yaml
 
-from controller.process import ControllerProcess
-from topologies import addressing as addr
-from topologies.fabric import load_fabric
-from topologies.measure import finish, wait_listening
+from topologies.emulation.measure import finish, wait_listening
+from topologies.lab.controller_process import ControllerProcess
+from topologies.model import addressing as addr
+from topologies.model.fabric import load_fabric
 
-READY_TIMEOUT_S = 90.0     # every switch connected, every span up and its delay measured
+READY_TIMEOUT_S = 90.0  # every switch connected, every span up and its delay measured
 SETTLED_DELAY = (0.2, 2.0)  # measured within 20% + 2 ms of the real one-way delay
 IPERF_PORT = 5202
 
@@ -38,20 +39,26 @@ class Lab:
             with open(path, 'w') as f:
                 yaml.safe_dump(policy, f)
             extra = ['--policy', path]
-        self.controller = ControllerProcess(fabric.source, os.path.join(self.workdir, 'naas.db'),
-                                            os.path.join(self.workdir, 'controller.log'),
-                                            extra_args=extra)
+        self.controller = ControllerProcess(
+            fabric.source,
+            os.path.join(self.workdir, 'naas.db'),
+            os.path.join(self.workdir, 'controller.log'),
+            extra_args=extra,
+        )
         self.emulation = None
         self.status = None
-        self.changed = {}          # span id -> (site, site, delay ms) before a span_* call changed it
+        self.changed = {}  # span id -> (site, site, delay ms) before a span_* call changed it
 
     def __enter__(self):
         try:
             self.say('starting the controller')
             self.controller.start()
-            from topologies.emulation import Emulation   # Mininet: only where a lab runs
-            self.say(f'building fabric {self.fabric.name}: {len(self.fabric.sites)} sites, '
-                     f'{len(self.fabric.spans)} spans')
+            from topologies.emulation.net import Emulation  # Mininet: only where a lab runs
+
+            self.say(
+                f'building fabric {self.fabric.name}: {len(self.fabric.sites)} sites, '
+                f'{len(self.fabric.spans)} spans'
+            )
             self.emulation = Emulation(self.fabric, controller=self.controller.address)
             self.emulation.start()
             self.say('waiting until the controller sees every switch and has measured every span')
@@ -144,10 +151,15 @@ def wait_ready(controller, spans=None, timeout_s=READY_TIMEOUT_S):
         off[:] = [site.id for site in topology.sites if not site.connected]
         for span in topology.spans:
             up, delay_ms = spans[span.id]
-            if span.up != up or (up and not all(d.delay_measured and d.delay_ms <= delay_ms * (1 + rel) + abs_ms
-                                                for d in span.directions)):
+            if span.up != up or (
+                up
+                and not all(
+                    d.delay_measured and d.delay_ms <= delay_ms * (1 + rel) + abs_ms for d in span.directions
+                )
+            ):
                 off.append(f'span {span.id}')
         return not off
+
     try:
         wait_for('every switch connected, every span as it is and its delay measured', ready, timeout_s)
     except AssertionError as e:
@@ -179,14 +191,32 @@ def pings(host, target, count=3, interval='0.2'):
 def goodput_mbps(server, client, target, seconds=5, udp_mbps=None):
     """What reaches `server` from `client` (iperf3, the first 2 s omitted), emulated Mb/s: one
     TCP flow, or UDP sent at `udp_mbps` (1400-byte datagrams); 0.0 if no flow."""
-    srv = server.popen(['iperf3', '-s', '-1', '-p', str(IPERF_PORT)], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+    srv = server.popen(
+        ['iperf3', '-s', '-1', '-p', str(IPERF_PORT)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     udp = [] if udp_mbps is None else ['-u', '-b', f'{udp_mbps:g}M', '-l', '1400']
     try:
         wait_listening(server, IPERF_PORT)
-        cli = client.popen(['iperf3', '-c', target, '-p', str(IPERF_PORT), '-t', str(seconds),
-                            '-O', '2', '-J', '--connect-timeout', '3000', *udp],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        cli = client.popen(
+            [
+                'iperf3',
+                '-c',
+                target,
+                '-p',
+                str(IPERF_PORT),
+                '-t',
+                str(seconds),
+                '-O',
+                '2',
+                '-J',
+                '--connect-timeout',
+                '3000',
+                *udp,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         out = finish(cli, seconds + 25)
         try:
             return json.loads(out)['end']['sum_received']['bits_per_second'] / 1e6

@@ -7,6 +7,7 @@ swamp short spans. One ovsdb-server + ovs-vswitchd per site keeps a hop at ~0.1 
 (~14 MB and no idle CPU per site). The namespace gives each instance its own datapath
 device. OpenFlow reaches a controller on the host's loopback through `OpenFlowProxy`.
 """
+
 import os
 import shutil
 import signal
@@ -17,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from mininet.node import Switch
 
-from topologies.openflow_proxy import OpenFlowProxy
+from topologies.emulation.openflow_proxy import OpenFlowProxy
 
 RUN_ROOT = '/run/naas-fabric'
 OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
@@ -47,7 +48,7 @@ class SiteSwitch(Switch):
         super().__init__(name, **params)
         self.rundir = rundir
         self.datapath = datapath or datapath_type()
-        self._controllers = []        # given to start(), used by batchStartup()
+        self._controllers = []  # given to start(), used by batchStartup()
         self.controller_keys = []
         self.cmd('sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
 
@@ -83,27 +84,57 @@ class SiteSwitch(Switch):
         os.makedirs(self.rundir)
         d = self.rundir
         _run('ovsdb-tool', 'create', f'{d}/conf.db', OVS_SCHEMA)
-        self._in_ns('ovsdb-server', f'{d}/conf.db', f'--remote=punix:{d}/db.sock',
-                    *_daemon_opts(d, 'ovsdb-server'))
+        self._in_ns(
+            'ovsdb-server', f'{d}/conf.db', f'--remote=punix:{d}/db.sock', *_daemon_opts(d, 'ovsdb-server')
+        )
         self.vsctl('--no-wait', 'init')
-        self._in_ns('ovs-vswitchd', f'unix:{d}/db.sock', *_daemon_opts(d, 'ovs-vswitchd'),
-                    *(['--disable-system'] if self.datapath == 'netdev' else []))
+        self._in_ns(
+            'ovs-vswitchd',
+            f'unix:{d}/db.sock',
+            *_daemon_opts(d, 'ovs-vswitchd'),
+            *(['--disable-system'] if self.datapath == 'netdev' else []),
+        )
         targets = [self._proxy_for(c) for c in controllers]
-        args = ['--', 'add-br', self.name,
-                '--', 'set', 'bridge', self.name, f'datapath_type={self.datapath}',
-                'fail_mode=secure', 'protocols=OpenFlow13',
-                f'other-config:datapath-id={self.dpid}', f'other-config:dp-desc={self.name}']
+        args = [
+            '--',
+            'add-br',
+            self.name,
+            '--',
+            'set',
+            'bridge',
+            self.name,
+            f'datapath_type={self.datapath}',
+            'fail_mode=secure',
+            'protocols=OpenFlow13',
+            f'other-config:datapath-id={self.dpid}',
+            f'other-config:dp-desc={self.name}',
+        ]
         if targets:
             ids = ','.join(f'@c{i}' for i in range(len(targets)))
             args += ['--', 'set', 'bridge', self.name, f'controller=[{ids}]']
             for i, target in enumerate(targets):
-                args += ['--', f'--id=@c{i}', 'create', 'controller', f'target="{target}"',
-                         'max_backoff=1000']
+                args += [
+                    '--',
+                    f'--id=@c{i}',
+                    'create',
+                    'controller',
+                    f'target="{target}"',
+                    'max_backoff=1000',
+                ]
         for port, intf in sorted(self.intfs.items()):
             if intf.name == 'lo':
                 continue
-            args += ['--', 'add-port', self.name, intf.name,
-                     '--', 'set', 'interface', intf.name, f'ofport_request={port}']
+            args += [
+                '--',
+                'add-port',
+                self.name,
+                intf.name,
+                '--',
+                'set',
+                'interface',
+                intf.name,
+                f'ofport_request={port}',
+            ]
             if hasattr(intf.link, 'qos_args'):
                 args += intf.link.qos_args(intf)
         self.vsctl(*args)
@@ -180,8 +211,13 @@ def _signal(pid, sig):
 
 
 def _daemon_opts(rundir, daemon):
-    return [f'--pidfile={rundir}/{daemon}.pid', f'--unixctl={rundir}/{daemon}.ctl',
-            f'--log-file={rundir}/{daemon}.log', '--detach', '--no-chdir']
+    return [
+        f'--pidfile={rundir}/{daemon}.pid',
+        f'--unixctl={rundir}/{daemon}.ctl',
+        f'--log-file={rundir}/{daemon}.log',
+        '--detach',
+        '--no-chdir',
+    ]
 
 
 def _run(*argv, env=None):

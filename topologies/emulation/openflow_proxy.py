@@ -5,6 +5,7 @@ Switches connect to Unix sockets instead (sockets in the file system cross names
 only accepts one inside the switch's own run directory, so each switch gets its own);
 every connection accepted there is spliced to a new TCP connection to the controller.
 """
+
 import os
 import selectors
 import socket

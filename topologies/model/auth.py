@@ -6,6 +6,7 @@ the tokens, never the tokens: the file can be read, copied and reviewed without 
 anyone access. A request presents `authorization: Bearer <token>`; the token is hashed and
 looked up, and neither it nor its digest is ever logged.
 """
+
 import hashlib
 import re
 from dataclasses import dataclass
@@ -21,8 +22,8 @@ class AuthFileError(ValueError):
 
 @dataclass(frozen=True)
 class Caller:
-    name: str                # the operator's name or the tenant id, for logs
-    tenant: str = None       # None: an operator
+    name: str  # the operator's name or the tenant id, for logs
+    tenant: str = None  # None: an operator
 
     @property
     def operator(self):
@@ -31,8 +32,8 @@ class Caller:
 
 class Auth:
     def __init__(self, callers, quotas):
-        self._callers = dict(callers)     # token digest -> Caller
-        self.quotas = dict(quotas)        # tenant -> Gb/s
+        self._callers = dict(callers)  # token digest -> Caller
+        self.quotas = dict(quotas)  # tenant -> Gb/s
 
     def caller(self, metadata):
         """The Caller of a request's metadata, or None when its token is missing or unknown."""
@@ -90,8 +91,11 @@ def load_auth(path, fabric):
         _known_keys(entry, key, ('id', 'token_sha256', 'quota_gbps'), fail)
         tenant = entry.get('id')
         if tenant not in fabric.tenants:
-            fail(f'{key}.id', f'{tenant!r} is not a tenant of fabric {fabric.name} '
-                              f'(its tenants: {", ".join(fabric.tenants)})')
+            fail(
+                f'{key}.id',
+                f'{tenant!r} is not a tenant of fabric {fabric.name} '
+                f'(its tenants: {", ".join(fabric.tenants)})',
+            )
         if tenant in seen:
             fail(f'{key}.id', f'tenant {tenant} is listed twice')
         seen.add(tenant)

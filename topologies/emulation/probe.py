@@ -27,15 +27,17 @@ from the probe's start; lost probes at the end count until the sender stopped (a
 outage: the network had not come back when the probe ended). With no loss the longest
 outage is exactly 0. `lost_ms` = lost x interval is the cross-check (it adds up all gaps).
 
-    python -m topologies.probe receive --port 9777 [--duration S] [--run ID] [--out FILE]
-    python -m topologies.probe send DST_IP --port 9777 [--rate 1000] [--duration S] [--run ID]
+    python -m topologies.emulation.probe receive --port 9777 [--duration S] [--run ID] [--out FILE]
+    python -m topologies.emulation.probe send DST_IP --port 9777 [--rate 1000] [--duration S] [--run ID]
 
 Each prints one line `{"ready": ...}` when it starts and its JSON report when it ends
 (SIGTERM, SIGINT or --duration). In Python: `Probe(src_host, dst_host, dst_ip)` (Mininet
 hosts) as a context manager; `probe.result()` is a `ProbeResult`.
 """
+
 import argparse
 import ctypes
+import itertools
 import json
 import math
 import os
@@ -54,8 +56,8 @@ RATE_HZ = 1000
 MAGIC = b'NPRB'
 # magic, run id, interval ns, sequence number, due ns, sent ns: 36 bytes of UDP payload
 DATAGRAM = struct.Struct('!4sIIQQQ')
-SPIN_NS = 100_000           # poll the clock for the last 0.1 ms before a probe is due
-RT_PRIORITY = 10            # SCHED_FIFO priority of sender and receiver (below the kernel's threads)
+SPIN_NS = 100_000  # poll the clock for the last 0.1 ms before a probe is due
+RT_PRIORITY = 10  # SCHED_FIFO priority of sender and receiver (below the kernel's threads)
 PR_SET_TIMERSLACK = 29
 READY_TIMEOUT_S = 10.0
 # After the sender stops, the receiver waits this long for probes still in flight.
@@ -65,11 +67,12 @@ PERCENTILES = (50, 90, 99)
 
 # --- the figures (pure) --------------------------------------------------------------------------
 
+
 @dataclass
 class Outage:
-    start_ms: float     # when the first lost probe was due, ms after the probe started
+    start_ms: float  # when the first lost probe was due, ms after the probe started
     duration_ms: float  # sent_ns(first back) - sent_ns(last before) - interval
-    lost: int           # probes lost in this gap
+    lost: int  # probes lost in this gap
     first_seq: int
     open: bool = False  # still lost when the sender stopped: duration is a lower bound
 
@@ -78,17 +81,17 @@ class Outage:
 class ProbeResult:
     interval_ms: float
     sent: int
-    received: int       # distinct sequence numbers
+    received: int  # distinct sequence numbers
     lost: int
-    duplicates: int     # extra copies of a sequence number already received
-    reordered: int      # arrived after a probe with a higher sequence number
+    duplicates: int  # extra copies of a sequence number already received
+    reordered: int  # arrived after a probe with a higher sequence number
     longest_outage_ms: float
-    longest_outage_start_ms: float = None   # ms after start_ns; None without loss
-    lost_ms: float = 0.0                    # lost x interval: all gaps together
-    outages: list = field(default_factory=list)      # every gap, in time order (Outage)
-    delay_ms: dict = field(default_factory=dict)     # one-way: min, p50, p90, p99, max
-    start_ns: int = None                    # CLOCK_MONOTONIC when probe 0 was due
-    sender: dict = field(default_factory=dict)       # pacing figures (see send())
+    longest_outage_start_ms: float = None  # ms after start_ns; None without loss
+    lost_ms: float = 0.0  # lost x interval: all gaps together
+    outages: list = field(default_factory=list)  # every gap, in time order (Outage)
+    delay_ms: dict = field(default_factory=dict)  # one-way: min, p50, p90, p99, max
+    start_ns: int = None  # CLOCK_MONOTONIC when probe 0 was due
+    sender: dict = field(default_factory=dict)  # pacing figures (see send())
 
     def outage_start_ns(self):
         """When the longest outage began, on CLOCK_MONOTONIC (compare with time.monotonic_ns())."""
@@ -112,7 +115,7 @@ def analyze(records, interval_ns, start_ns, sent=None, sender=None):
     (seq, sent_ns, recv_ns). `start_ns`: when probe 0 was due; `sent`: how many the sender
     sent (None: as far as the highest sequence number received, so losses at the end go
     unseen). Records with seq >= sent are not counted (they cannot be this run's)."""
-    first = {}                      # seq -> (sent_ns, recv_ns) of its first copy
+    first = {}  # seq -> (sent_ns, recv_ns) of its first copy
     duplicates = reordered = 0
     highest = -1
     for seq, sent_ns, recv_ns in records:
@@ -134,10 +137,15 @@ def analyze(records, interval_ns, start_ns, sent=None, sender=None):
     def gap(prev_seq, prev_sent_ns, next_seq, until_ns, is_open=False):
         lost = next_seq - prev_seq - 1
         if lost > 0:
-            outages.append(Outage(
-                start_ms=round((prev_sent_ns + interval_ns - start_ns) / 1e6, 3),
-                duration_ms=round(max(0, until_ns - prev_sent_ns - interval_ns) / 1e6, 3),
-                lost=lost, first_seq=prev_seq + 1, open=is_open))
+            outages.append(
+                Outage(
+                    start_ms=round((prev_sent_ns + interval_ns - start_ns) / 1e6, 3),
+                    duration_ms=round(max(0, until_ns - prev_sent_ns - interval_ns) / 1e6, 3),
+                    lost=lost,
+                    first_seq=prev_seq + 1,
+                    open=is_open,
+                )
+            )
 
     # Probe -1 is a virtual one sent one interval before the start: losses at the start count
     # from start_ns; the end, after the last probe sent, is when probe `sent` would be due.
@@ -150,31 +158,47 @@ def analyze(records, interval_ns, start_ns, sent=None, sender=None):
     delays = sorted((recv - snd) / 1e6 for snd, recv in first.values())
     delay = {}
     if delays:
-        delay = {'min': round(delays[0], 3),
-                 **{f'p{q}': round(percentile(delays, q), 3) for q in PERCENTILES},
-                 'max': round(delays[-1], 3)}
+        delay = {
+            'min': round(delays[0], 3),
+            **{f'p{q}': round(percentile(delays, q), 3) for q in PERCENTILES},
+            'max': round(delays[-1], 3),
+        }
     longest = max(outages, key=lambda o: o.duration_ms, default=None)
     lost = sent - len(first)
     return ProbeResult(
-        interval_ms=interval_ms, sent=sent, received=len(first), lost=lost,
-        duplicates=duplicates, reordered=reordered,
+        interval_ms=interval_ms,
+        sent=sent,
+        received=len(first),
+        lost=lost,
+        duplicates=duplicates,
+        reordered=reordered,
         longest_outage_ms=longest.duration_ms if longest else 0.0,
         longest_outage_start_ms=longest.start_ms if longest else None,
-        lost_ms=round(lost * interval_ms, 3), outages=outages, delay_ms=delay,
-        start_ns=start_ns, sender=dict(sender or {}))
+        lost_ms=round(lost * interval_ms, 3),
+        outages=outages,
+        delay_ms=delay,
+        start_ns=start_ns,
+        sender=dict(sender or {}),
+    )
 
 
 def gap_stats_us(times_ns):
     """min, p50, p99, p999, max and mean of the gaps between consecutive times, in us."""
-    gaps = sorted(b - a for a, b in zip(times_ns, times_ns[1:]))
+    gaps = sorted(b - a for a, b in itertools.pairwise(times_ns))
     if not gaps:
         return {}
-    return {'min': round(gaps[0] / 1e3, 1), 'p50': round(percentile(gaps, 50) / 1e3, 1),
-            'p99': round(percentile(gaps, 99) / 1e3, 1), 'p999': round(percentile(gaps, 99.9) / 1e3, 1),
-            'max': round(gaps[-1] / 1e3, 1), 'mean': round(sum(gaps) / len(gaps) / 1e3, 1)}
+    return {
+        'min': round(gaps[0] / 1e3, 1),
+        'p50': round(percentile(gaps, 50) / 1e3, 1),
+        'p99': round(percentile(gaps, 99) / 1e3, 1),
+        'p999': round(percentile(gaps, 99.9) / 1e3, 1),
+        'max': round(gaps[-1] / 1e3, 1),
+        'mean': round(sum(gaps) / len(gaps) / 1e3, 1),
+    }
 
 
 # --- sender and receiver (run inside the hosts' namespaces) -------------------------------------
+
 
 class _Stop:
     """Set by SIGTERM/SIGINT; the loops check it at least every few ms."""
@@ -212,8 +236,7 @@ def _say(obj, out=sys.stdout):
     out.flush()
 
 
-def send(dst, port=PORT, rate_hz=RATE_HZ, duration_s=None, run_id=0, spin_ns=SPIN_NS,
-         realtime=True):
+def send(dst, port=PORT, rate_hz=RATE_HZ, duration_s=None, run_id=0, spin_ns=SPIN_NS, realtime=True):
     """Send probes to dst:port until SIGTERM/SIGINT or duration_s; return the sender's report:
     sent, start_ns, interval_ns, send errors, gaps between consecutive sends (us), how late
     probes left (us after due) and whether it ran under SCHED_FIFO."""
@@ -221,8 +244,8 @@ def send(dst, port=PORT, rate_hz=RATE_HZ, duration_s=None, run_id=0, spin_ns=SPI
     _precise_sleeps()
     realtime = _realtime(realtime)
     interval = round(1e9 / rate_hz)
-    spin_ns = min(spin_ns, interval // 4)     # at most a quarter of a core, whatever the rate
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)   # unconnected: no ICMP errors
+    spin_ns = min(spin_ns, interval // 4)  # at most a quarter of a core, whatever the rate
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # unconnected: no ICMP errors
     target = (dst, port)
     clock, pack, sendto = time.monotonic_ns, DATAGRAM.pack, sock.sendto
     sent_at = []
@@ -246,18 +269,25 @@ def send(dst, port=PORT, rate_hz=RATE_HZ, duration_s=None, run_id=0, spin_ns=SPI
         try:
             sendto(pack(MAGIC, run_id, interval, seq, due, now), target)
         except OSError:
-            errors += 1     # e.g. no route or neighbour yet: the probe counts as sent and lost
+            errors += 1  # e.g. no route or neighbour yet: the probe counts as sent and lost
         sent_at.append(now)
         seq += 1
     sock.close()
     late = sorted(t - (start + i * interval) for i, t in enumerate(sent_at))
-    return {'sent': seq, 'start_ns': start, 'interval_ns': interval, 'errors': errors,
-            'realtime': realtime,
-            'gap_us': gap_stats_us(sent_at),
-            'late_us': {'p50': round((percentile(late, 50) or 0) / 1e3, 1),
-                        'p99': round((percentile(late, 99) or 0) / 1e3, 1),
-                        'max': round((late[-1] if late else 0) / 1e3, 1)},
-            'late_over_1ms': sum(1 for x in late if x > 1_000_000)}
+    return {
+        'sent': seq,
+        'start_ns': start,
+        'interval_ns': interval,
+        'errors': errors,
+        'realtime': realtime,
+        'gap_us': gap_stats_us(sent_at),
+        'late_us': {
+            'p50': round((percentile(late, 50) or 0) / 1e3, 1),
+            'p99': round((percentile(late, 99) or 0) / 1e3, 1),
+            'max': round((late[-1] if late else 0) / 1e3, 1),
+        },
+        'late_over_1ms': sum(1 for x in late if x > 1_000_000),
+    }
 
 
 def receive(port=PORT, duration_s=None, run_id=0, bind='0.0.0.0', realtime=True):
@@ -293,7 +323,7 @@ def receive(port=PORT, duration_s=None, run_id=0, bind='0.0.0.0', realtime=True)
     while not stop.set and (end is None or clock() < end):
         try:
             data = sock.recv(256)
-        except (socket.timeout, InterruptedError):
+        except (TimeoutError, InterruptedError):
             continue
         take(data, clock())
     sock.setblocking(False)
@@ -308,6 +338,7 @@ def receive(port=PORT, duration_s=None, run_id=0, bind='0.0.0.0', realtime=True)
 
 
 # --- the Python API: a probe between two Mininet hosts ------------------------------------------
+
 
 class ProbeError(RuntimeError):
     pass
@@ -324,8 +355,9 @@ class Probe:
     DRAIN_S, stops the receiver and computes the figures. Its two processes are stopped by
     their pids, also on errors; nothing else is touched."""
 
-    def __init__(self, src_host, dst_host, dst_ip, port=PORT, rate_hz=RATE_HZ, spin_ns=SPIN_NS,
-                 drain_s=DRAIN_S):
+    def __init__(
+        self, src_host, dst_host, dst_ip, port=PORT, rate_hz=RATE_HZ, spin_ns=SPIN_NS, drain_s=DRAIN_S
+    ):
         self.src, self.dst, self.dst_ip = src_host, dst_host, dst_ip
         self.port, self.rate_hz, self.spin_ns, self.drain_s = port, rate_hz, spin_ns, drain_s
         self.run_id = random.getrandbits(32)
@@ -334,17 +366,30 @@ class Probe:
         self._result = None
 
     def _command(self, *args):
-        return [sys.executable, '-m', 'topologies.probe', *map(str, args),
-                '--port', str(self.port), '--run', str(self.run_id)]
+        return [
+            sys.executable,
+            '-m',
+            'topologies.emulation.probe',
+            *map(str, args),
+            '--port',
+            str(self.port),
+            '--run',
+            str(self.run_id),
+        ]
 
     def start(self):
         try:
-            self.receiver = self.dst.popen(self._command('receive'), stdout=subprocess.PIPE,
-                                           stderr=subprocess.PIPE, text=True, cwd=_REPO)
+            self.receiver = self.dst.popen(
+                self._command('receive'), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO
+            )
             _ready(self.receiver, 'receiver')
             self.sender = self.src.popen(
                 self._command('send', self.dst_ip, '--rate', self.rate_hz, '--spin-us', self.spin_ns / 1000),
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO)
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=_REPO,
+            )
             ready = _ready(self.sender, 'sender')
             self.start_ns, self.interval_ns = ready['start_ns'], ready['interval_ns']
         except BaseException:
@@ -362,8 +407,13 @@ class Probe:
             receiver = _report(self.receiver, 'receiver')
         finally:
             self.kill()
-        self._result = analyze(receiver['records'], sender['interval_ns'], sender['start_ns'],
-                               sent=sender['sent'], sender={**sender, 'stray': receiver['stray']})
+        self._result = analyze(
+            receiver['records'],
+            sender['interval_ns'],
+            sender['start_ns'],
+            sent=sender['sent'],
+            sender={**sender, 'stray': receiver['stray']},
+        )
         return self._result
 
     def result(self):
@@ -419,35 +469,56 @@ def _report(proc, what, timeout_s=10.0):
     try:
         return json.loads(out.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        raise ProbeError(f'probe {what} exited with {proc.returncode} and no report: '
-                         f'{err.strip()[-500:]}') from None
+        raise ProbeError(
+            f'probe {what} exited with {proc.returncode} and no report: {err.strip()[-500:]}'
+        ) from None
 
 
 # --- command line ---------------------------------------------------------------------------------
 
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m topologies.probe', description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        prog='python -m topologies.emulation.probe', description=__doc__.split('\n')[0]
+    )
     sub = parser.add_subparsers(dest='command', required=True)
     snd = sub.add_parser('send', help='send probes to DST')
     snd.add_argument('dst')
     snd.add_argument('--rate', type=float, default=RATE_HZ, help='probes per second (default 1000)')
-    snd.add_argument('--spin-us', type=float, default=SPIN_NS / 1000,
-                     help='poll the clock for this long before each probe (default 100)')
+    snd.add_argument(
+        '--spin-us',
+        type=float,
+        default=SPIN_NS / 1000,
+        help='poll the clock for this long before each probe (default 100)',
+    )
     rcv = sub.add_parser('receive', help='record probes; report with the figures')
     rcv.add_argument('--out', help='write the report here rather than to stdout')
     for p in (snd, rcv):
         p.add_argument('--port', type=int, default=PORT)
         p.add_argument('--duration', type=float, help='seconds (default: until SIGTERM)')
         p.add_argument('--run', type=int, default=0, help='run id: probes of other runs are ignored')
-        p.add_argument('--no-realtime', dest='realtime', action='store_false',
-                       help='stay at normal priority (default: SCHED_FIFO when allowed)')
+        p.add_argument(
+            '--no-realtime',
+            dest='realtime',
+            action='store_false',
+            help='stay at normal priority (default: SCHED_FIFO when allowed)',
+        )
     args = parser.parse_args(argv)
     if args.command == 'send':
-        _say(send(args.dst, args.port, args.rate, args.duration, args.run, round(args.spin_us * 1000),
-                  args.realtime))
+        _say(
+            send(
+                args.dst,
+                args.port,
+                args.rate,
+                args.duration,
+                args.run,
+                round(args.spin_us * 1000),
+                args.realtime,
+            )
+        )
         return 0
     report = receive(args.port, args.duration, args.run, realtime=args.realtime)
-    if report['records']:     # the figures as far as the receiver can tell (losses at the end unseen)
+    if report['records']:  # the figures as far as the receiver can tell (losses at the end unseen)
         report['summary'] = analyze(report['records'], report['interval_ns'], report['start_ns']).as_dict()
     if args.out:
         with open(args.out, 'w') as f:

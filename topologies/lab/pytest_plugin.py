@@ -10,11 +10,12 @@ gRPC API (docs/pytest-plugin.md).
         assert naas.pings(('red', 'dca'), ('red', 'dcc'))[1] > 0
 
 Fixtures:
-- `naas_lab` (module): the running topologies.lab.Lab; one per test module, because bringing
+- `naas_lab` (module): the running topologies.lab.lab.Lab; one per test module, because bringing
   a fabric up takes seconds to a minute.
 - `naas` (function): the same lab, plus `order(...)`; after each test it withdraws the
   intents the test ordered and restores every span it cut or slowed, so tests stay independent.
 """
+
 import os
 import shutil
 
@@ -22,17 +23,20 @@ import grpc
 import pytest
 
 from naasctl.client import ApiError
-from topologies.fabric import load_fabric
-from topologies.lab import Lab
+from topologies.lab.lab import Lab
+from topologies.model.fabric import load_fabric
 
 TOOLS = ('ovs-vswitchd', 'ovsdb-server', 'mnexec', 'iperf3', 'tc')
 MARKER = 'naas_fabric'
 
 
 def pytest_configure(config):
-    config.addinivalue_line('markers', f'{MARKER}(fabric, policy=None): the fabric (a shipped name, '
-                                       'a path or topohub:KEY) and the controller policy (a mapping, '
-                                       'docs/policy.md) that the naas_lab fixture brings up')
+    config.addinivalue_line(
+        'markers',
+        f'{MARKER}(fabric, policy=None): the fabric (a shipped name, '
+        'a path or topohub:KEY) and the controller policy (a mapping, '
+        'docs/policy.md) that the naas_lab fixture brings up',
+    )
 
 
 def lab_ready():
@@ -47,8 +51,11 @@ def lab_ready():
 def naas_lab(request, tmp_path_factory):
     marker = request.node.get_closest_marker(MARKER)
     if marker is None or not marker.args:
-        pytest.fail(f"mark the module with pytestmark = pytest.mark.{MARKER}('FABRIC') "
-                    'to use the naas_lab or naas fixture', pytrace=False)
+        pytest.fail(
+            f"mark the module with pytestmark = pytest.mark.{MARKER}('FABRIC') "
+            'to use the naas_lab or naas fixture',
+            pytrace=False,
+        )
     why_not = lab_ready()
     if why_not:
         pytest.skip(why_not)
@@ -58,16 +65,18 @@ def naas_lab(request, tmp_path_factory):
         yield lab
     problems = lab.controller.problems()
     assert lab.status == 0 and not problems, (
-        f'the controller stopped with {lab.status}; its log says:\n' + '\n'.join(problems[-20:]))
+        f'the controller stopped with {lab.status}; its log says:\n' + '\n'.join(problems[-20:])
+    )
 
 
 class TestLab:
     """A test's view of the module's lab: what it orders and changes is undone after it."""
-    __test__ = False             # not a test class, whatever its name
+
+    __test__ = False  # not a test class, whatever its name
 
     def __init__(self, lab):
         self.lab = lab
-        self.ordered = []        # intent ids
+        self.ordered = []  # intent ids
 
     def __getattr__(self, name):  # client, pings, goodput_mbps, span_down, host, ip, ...
         return getattr(self.lab, name)
@@ -89,7 +98,7 @@ class TestLab:
                 try:
                     client.delete_intent(intent_id)
                 except ApiError as e:
-                    if e.code != grpc.StatusCode.NOT_FOUND:   # the test withdrew it itself
+                    if e.code != grpc.StatusCode.NOT_FOUND:  # the test withdrew it itself
                         raise
             for intent_id in self.ordered:
                 client.wait_for_state(intent_id, ('WITHDRAWN',), timeout_s=15.0)

@@ -1,32 +1,36 @@
 """`naas-lab`: check, import, bring up, measure and clean emulated fabrics.
 
-    naas-lab list                                   shipped fabrics
-    naas-lab check FABRIC...                        validate fabric files, start nothing
-    naas-lab import sndlib/abilene -o abilene.yaml  a real WAN from topohub as a fabric
-    naas-lab up --fabric lumen-qts [--controller 127.0.0.1:6653]   Mininet CLI
-    naas-lab measure --fabric triangle [--json]     measure every span, then tear down
-    naas-lab clean --fabric lumen-qts               remove what a killed run left behind
-    naas-lab scenario FILE [--json] [--map M.svg]   run a scenario: exit 0 only if every expectation holds
-    naas-lab demo                                   the NaaS demo on lumen-qts (a shipped scenario)
+naas-lab list                                   shipped fabrics
+naas-lab check FABRIC...                        validate fabric files, start nothing
+naas-lab import sndlib/abilene -o abilene.yaml  a real WAN from topohub as a fabric
+naas-lab up --fabric lumen-qts [--controller 127.0.0.1:6653]   Mininet CLI
+naas-lab measure --fabric triangle [--json]     measure every span, then tear down
+naas-lab clean --fabric lumen-qts               remove what a killed run left behind
+naas-lab scenario FILE [--json] [--map M.svg]   run a scenario: exit 0 only if every expectation holds
+naas-lab demo                                   the NaaS demo on lumen-qts (a shipped scenario)
 """
+
 import argparse
 import json
 import signal
 import sys
 import time
 
-from topologies import importer
-from topologies.scenario import SHIPPED as SHIPPED_SCENARIOS
-from topologies.fabric import FabricError, load_fabric, shipped_fabrics
+from topologies.lab.scenario import SHIPPED as SHIPPED_SCENARIOS
+from topologies.model import importer
+from topologies.model.fabric import FabricError, load_fabric, shipped_fabrics
 
 DEMO = SHIPPED_SCENARIOS / 'lumen-qts-demo.yaml'
 DEMO_MAP = 'naas-demo-map.svg'
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='naas-lab', description=__doc__.split('\n')[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split('\n', 2)[2])
+    parser = argparse.ArgumentParser(
+        prog='naas-lab',
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n', 2)[2],
+    )
     sub = parser.add_subparsers(dest='command', required=True)
     sub.add_parser('list', help='list the shipped fabrics')
     p = sub.add_parser('check', help='validate fabric files without starting anything')
@@ -35,8 +39,13 @@ def main(argv=None):
     importer.add_arguments(p)
     p = sub.add_parser('up', help='bring a fabric up and open the Mininet CLI')
     _fabric_args(p)
-    p.add_argument('--controller', type=_host_port, default=None, metavar='HOST:PORT',
-                   help='OpenFlow controller (default: none; switches forward nothing)')
+    p.add_argument(
+        '--controller',
+        type=_host_port,
+        default=None,
+        metavar='HOST:PORT',
+        help='OpenFlow controller (default: none; switches forward nothing)',
+    )
     p = sub.add_parser('measure', help='measure every span with real traffic, then tear down')
     _fabric_args(p)
     p.add_argument('--json', action='store_true', help='print one JSON object')
@@ -73,9 +82,13 @@ def _fabric_args(p):
 
 def _scenario_args(p, default_map=None):
     p.add_argument('--json', action='store_true', help='print one JSON object (progress on stderr)')
-    p.add_argument('--map', default=default_map, metavar='FILE.svg',
-                   help='write a map of the intents\' paths before and after the events'
-                        + (f' (default {default_map})' if default_map else ''))
+    p.add_argument(
+        '--map',
+        default=default_map,
+        metavar='FILE.svg',
+        help="write a map of the intents' paths before and after the events"
+        + (f' (default {default_map})' if default_map else ''),
+    )
     p.add_argument('-v', '--verbose', action='store_true', help="show Mininet's progress")
 
 
@@ -95,8 +108,10 @@ def _terminate(_signum, _frame):
 def cmd_list(_args):
     for name in shipped_fabrics():
         f = load_fabric(name)
-        print(f'{name:14} {len(f.sites):3} sites {len(f.spans):3} spans {len(f.tenants):2} tenants  '
-              f'{f.description}')
+        print(
+            f'{name:14} {len(f.sites):3} sites {len(f.spans):3} spans {len(f.tenants):2} tenants  '
+            f'{f.description}'
+        )
     print('\nand any topohub network: naas-lab import --list')
     return 0
 
@@ -111,9 +126,11 @@ def cmd_check(args):
             status = 2
             continue
         delays = [s.delay_ms for s in f.spans]
-        print(f'{f.source}: ok: {len(f.sites)} sites, {len(f.spans)} spans '
-              f'({min(delays):.3f}..{max(delays):.3f} ms one way), {len(f.tenants)} tenants, '
-              f'1 Gb/s = {f.bandwidth_scale * 1000:g} Mb/s emulated')
+        print(
+            f'{f.source}: ok: {len(f.sites)} sites, {len(f.spans)} spans '
+            f'({min(delays):.3f}..{max(delays):.3f} ms one way), {len(f.tenants)} tenants, '
+            f'1 Gb/s = {f.bandwidth_scale * 1000:g} Mb/s emulated'
+        )
     return status
 
 
@@ -124,49 +141,59 @@ def cmd_import(args):
 def _emulation(args, controller=None):
     from mininet.log import setLogLevel
 
-    from topologies.emulation import Emulation
+    from topologies.emulation.net import Emulation
+
     setLogLevel('info' if args.verbose else 'warning')
     return Emulation(load_fabric(args.fabric), controller=controller)
 
 
 def cmd_up(args):
-    from topologies.lab_cli import FabricCLI
+    from topologies.emulation.cli import FabricCLI
+
     emu = _emulation(args, controller=args.controller)
     started = time.monotonic()
     with emu:
         f = emu.fabric
-        print(f'fabric {f.name}: {len(f.sites)} sites, {len(f.spans)} spans, {len(f.tenants)} tenants '
-              f'up in {time.monotonic() - started:.1f} s; type help for commands', file=sys.stderr)
+        print(
+            f'fabric {f.name}: {len(f.sites)} sites, {len(f.spans)} spans, {len(f.tenants)} tenants '
+            f'up in {time.monotonic() - started:.1f} s; type help for commands',
+            file=sys.stderr,
+        )
         FabricCLI(emu)
     return 0
 
 
 def cmd_measure(args):
-    from topologies.measure import measure_spans
+    from topologies.emulation.measure import measure_spans
+
     emu = _emulation(args)
     say = (lambda message: print(message, file=sys.stderr)) if args.json else print
     started = time.monotonic()
     with emu:
-        say(f'fabric {emu.fabric.name} up in {time.monotonic() - started:.1f} s; measuring '
-            f'{len(emu.fabric.spans)} spans')
-        figures = measure_spans(emu, throughput=not args.skip_throughput, seconds=args.seconds,
-                                progress=lambda m: say(f'  {m}'))
+        say(
+            f'fabric {emu.fabric.name} up in {time.monotonic() - started:.1f} s; measuring '
+            f'{len(emu.fabric.spans)} spans'
+        )
+        figures = measure_spans(
+            emu, throughput=not args.skip_throughput, seconds=args.seconds, progress=lambda m: say(f'  {m}')
+        )
     ok = all(f.ok for f in figures)
     if args.json:
         print(json.dumps({'fabric': emu.fabric.name, 'ok': ok, 'spans': [f.as_dict() for f in figures]}))
     else:
-        from topologies.lab_cli import span_table
+        from topologies.emulation.cli import span_table
+
         print(span_table(figures))
         print('all spans within tolerance' if ok else 'SOME SPANS ARE OFF (marked !)')
     return 0 if ok else 1
 
 
 def cmd_clean(args):
-    from topologies.emulation import existing_names, remove_names, running
+    from topologies.emulation.net import existing_names, remove_names, running
+
     fabric = load_fabric(args.fabric)
     if running(fabric):
-        print(f'fabric {fabric.name} is running: stop that run instead (nothing removed)',
-              file=sys.stderr)
+        print(f'fabric {fabric.name} is running: stop that run instead (nothing removed)', file=sys.stderr)
         return 1
     leftovers = existing_names(fabric)
     remove_names(fabric)
@@ -177,12 +204,16 @@ def cmd_clean(args):
 def cmd_scenario(args, spec=None):
     from mininet.log import setLogLevel
 
-    from topologies.scenario import load_scenario
-    from topologies.scenario_run import run
-    scenario = load_scenario(spec or args.file)      # a bad file: ScenarioError, nothing started
+    from topologies.lab.scenario import load_scenario
+    from topologies.lab.scenario_run import run
+
+    scenario = load_scenario(spec or args.file)  # a bad file: ScenarioError, nothing started
     setLogLevel('info' if args.verbose else 'warning')
-    say = (lambda message: print(message, file=sys.stderr, flush=True)) if args.json else \
-        (lambda message: print(message, flush=True))
+    say = (
+        (lambda message: print(message, file=sys.stderr, flush=True))
+        if args.json
+        else (lambda message: print(message, flush=True))
+    )
     say(f'scenario {scenario.name}: {scenario.description}'.rstrip(': '))
     report = run(scenario, say=say)
     if args.map and (report.paths_before or report.paths_after):
@@ -197,16 +228,34 @@ def cmd_demo(args):
 
 
 def _write_map(path, scenario, report):
-    from topologies.fabric_map import write_map
+    from topologies.lab.fabric_map import write_map
+
     changes = [f'{s} cut' for s in report.spans_down] + [f'{s} slowed' for s in report.spans_slowed]
-    write_map(path, scenario.fabric, [
-        ('before the events', report.paths_before, set()),
-        ('at the end' + (f': {", ".join(changes)}' if changes else ''), report.paths_after,
-         set(report.spans_down))], title=f'scenario {scenario.name}')
+    write_map(
+        path,
+        scenario.fabric,
+        [
+            ('before the events', report.paths_before, set()),
+            (
+                'at the end' + (f': {", ".join(changes)}' if changes else ''),
+                report.paths_after,
+                set(report.spans_down),
+            ),
+        ],
+        title=f'scenario {scenario.name}',
+    )
 
 
-COMMANDS = {'list': cmd_list, 'check': cmd_check, 'import': cmd_import, 'up': cmd_up,
-            'measure': cmd_measure, 'clean': cmd_clean, 'scenario': cmd_scenario, 'demo': cmd_demo}
+COMMANDS = {
+    'list': cmd_list,
+    'check': cmd_check,
+    'import': cmd_import,
+    'up': cmd_up,
+    'measure': cmd_measure,
+    'clean': cmd_clean,
+    'scenario': cmd_scenario,
+    'demo': cmd_demo,
+}
 
 if __name__ == '__main__':
     sys.exit(main())

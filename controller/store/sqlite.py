@@ -4,13 +4,14 @@ One row per intent (its order, state, placement and labels as JSON; the ledger i
 from the placements) and a few counters. Each change is one transaction, written through
 (WAL, synchronous=FULL) before the core tells anyone about it.
 """
+
 import contextlib
 import json
 import os
 import sqlite3
 import threading
 
-SCHEMA_VERSION = 2     # 2: labels, request ids and prefixes in the intent records
+SCHEMA_VERSION = 2  # 2: labels, request ids and prefixes in the intent records
 
 
 class StoreError(RuntimeError):
@@ -28,12 +29,19 @@ class Store:
             self._db.execute('PRAGMA journal_mode=WAL')
             self._db.execute('PRAGMA synchronous=FULL')
             with self._transaction():
-                self._db.execute('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)')
-                self._db.execute('CREATE TABLE IF NOT EXISTS intents (id TEXT PRIMARY KEY, '
-                                 'number INTEGER UNIQUE NOT NULL, tenant TEXT NOT NULL, record TEXT NOT NULL)')
-                self._db.execute('INSERT OR IGNORE INTO meta VALUES (?, ?)',
-                                 ('schema', json.dumps(SCHEMA_VERSION)))
-            version = json.loads(self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0])
+                self._db.execute(
+                    'CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)'
+                )
+                self._db.execute(
+                    'CREATE TABLE IF NOT EXISTS intents (id TEXT PRIMARY KEY, '
+                    'number INTEGER UNIQUE NOT NULL, tenant TEXT NOT NULL, record TEXT NOT NULL)'
+                )
+                self._db.execute(
+                    'INSERT OR IGNORE INTO meta VALUES (?, ?)', ('schema', json.dumps(SCHEMA_VERSION))
+                )
+            version = json.loads(
+                self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0]
+            )
         except sqlite3.DatabaseError as e:
             raise StoreError(f'--db {self.path}: not a naas-fabric store ({e})') from None
         if version != SCHEMA_VERSION:
@@ -50,11 +58,14 @@ class Store:
     def save(self, records, deleted, meta):
         """Write changed intents, drop deleted ones and update the counters, all at once."""
         with self._lock, self._transaction():
-            self._db.executemany('INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?)',
-                                 [(r['id'], r['number'], r['tenant'], json.dumps(r)) for r in records])
+            self._db.executemany(
+                'INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?)',
+                [(r['id'], r['number'], r['tenant'], json.dumps(r)) for r in records],
+            )
             self._db.executemany('DELETE FROM intents WHERE id = ?', [(i,) for i in deleted])
-            self._db.executemany('INSERT OR REPLACE INTO meta VALUES (?, ?)',
-                                 [(k, json.dumps(v)) for k, v in meta.items()])
+            self._db.executemany(
+                'INSERT OR REPLACE INTO meta VALUES (?, ?)', [(k, json.dumps(v)) for k, v in meta.items()]
+            )
 
     def close(self):
         self._db.close()

@@ -9,7 +9,7 @@ Bandwidth is shaped by HTB elsewhere; this process only adds delay, jitter and
 loss. Senders must have checksum offload off (`ethtool -K IF tx off`): frames
 are copied as captured, so a checksum left to "hardware" would stay unfilled.
 
-    python -m topologies.span_relay --a Xr --b Yr --delay-ms 12.5
+    python -m topologies.emulation.span_relay --a Xr --b Yr --delay-ms 12.5
 
 Control: newline-delimited JSON on stdin, e.g. {"delay_ms": 20},
 {"jitter_ms": 1, "loss_percent": 0.5}, {"stats": true}; replies on stdout.
@@ -33,7 +33,7 @@ from collections import deque
 ETH_P_ALL, SOL_PACKET, PACKET_AUXDATA, PACKET_IGNORE_OUTGOING, PACKET_OUTGOING = 3, 263, 8, 23, 4
 SO_SNDBUFFORCE, SO_RCVBUFFORCE, SO_TIMESTAMPNS = 32, 33, 35  # SCM_TIMESTAMPNS is 35 too
 TP_STATUS_VLAN_VALID, TP_STATUS_VLAN_TPID_VALID = 0x10, 0x40
-AUXDATA, TIMESPEC = struct.Struct("IIIHHHH"), struct.Struct("qq")  # tpacket_auxdata, timespec
+AUXDATA, TIMESPEC = struct.Struct('IIIHHHH'), struct.Struct('qq')  # tpacket_auxdata, timespec
 CMSG_SPACE = socket.CMSG_SPACE(AUXDATA.size) + socket.CMSG_SPACE(TIMESPEC.size)
 BUF_BYTES, MAX_FRAME = 4 << 20, 65535
 # Waking from an idle sleep takes 0.1-0.3 ms here (VM exit, C-states), more than the
@@ -43,7 +43,7 @@ EARLY_S = 0.0004
 # when this machine's cores fall behind, the span must not turn into seconds of queue (which
 # TCP would fill and every LLDP probe would wait in), but lose frames so senders back off.
 MAX_LATE_MS = 100.0
-SETTINGS = ("delay_ms", "jitter_ms", "loss_percent")
+SETTINGS = ('delay_ms', 'jitter_ms', 'loss_percent')
 
 
 class DelayLine:
@@ -53,8 +53,15 @@ class DelayLine:
     class is pure (no sockets, no clock) and unit-testable.
     """
 
-    def __init__(self, delay_ms=0.0, jitter_ms=0.0, loss_percent=0.0,
-                 max_frames=10000, rng: random.Random | None = None, max_late_ms=None):
+    def __init__(
+        self,
+        delay_ms=0.0,
+        jitter_ms=0.0,
+        loss_percent=0.0,
+        max_frames=10000,
+        rng: random.Random | None = None,
+        max_late_ms=None,
+    ):
         self.delay_ms, self.jitter_ms, self.loss_percent = delay_ms, jitter_ms, loss_percent
         self.max_frames, self.rng = max_frames, rng or random.Random()
         self.max_late_s = math.inf if max_late_ms is None else max_late_ms / 1000.0
@@ -101,17 +108,26 @@ class DelayLine:
         self.dropped_send += 1
 
     def counters(self) -> dict:
-        return {"received": self.received, "sent": self.sent, "queued": len(self._queue),
-                "dropped_loss": self.dropped_loss, "dropped_queue": self.dropped_queue,
-                "dropped_send": self.dropped_send, "dropped_late": self.dropped_late}
+        return {
+            'received': self.received,
+            'sent': self.sent,
+            'queued': len(self._queue),
+            'dropped_loss': self.dropped_loss,
+            'dropped_queue': self.dropped_queue,
+            'dropped_send': self.dropped_send,
+            'dropped_late': self.dropped_late,
+        }
 
 
 def check_setting(key: str, value) -> float:
     """value as a float if it is valid for setting key, else ValueError."""
-    top = 100.0 if key == "loss_percent" else math.inf
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not (0 <= value <= top and math.isfinite(value)):
-        raise ValueError(f"{key} must be a number >= 0" + (" and <= 100" if top == 100 else ""))
+    top = 100.0 if key == 'loss_percent' else math.inf
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (0 <= value <= top and math.isfinite(value))
+    ):
+        raise ValueError(f'{key} must be a number >= 0' + (' and <= 100' if top == 100 else ''))
     return float(value)
 
 
@@ -160,7 +176,7 @@ def receive(sock: socket.socket, ignores_outgoing: bool):
                 status, _, _, _, _, tci, tpid = AUXDATA.unpack_from(data)
                 if status & TP_STATUS_VLAN_VALID:
                     tpid = tpid if status & TP_STATUS_VLAN_TPID_VALID else 0x8100
-                    frame = frame[:12] + struct.pack("!HH", tpid, tci) + frame[12:]
+                    frame = frame[:12] + struct.pack('!HH', tpid, tci) + frame[12:]
         yield arrival, frame
 
 
@@ -169,21 +185,26 @@ def handle_command(text: bytes, lines: list[DelayLine], names: tuple[str, str]) 
     try:
         cmd = json.loads(text)
         if not isinstance(cmd, dict):
-            raise ValueError("command must be a JSON object")
-        unknown = sorted(set(cmd) - {*SETTINGS, "stats"})
+            raise ValueError('command must be a JSON object')
+        unknown = sorted(set(cmd) - {*SETTINGS, 'stats'})
         if unknown:
-            raise ValueError(f"unknown keys {unknown}")
+            raise ValueError(f'unknown keys {unknown}')
         # Validate everything before applying anything.
         settings = {key: check_setting(key, cmd[key]) for key in SETTINGS if key in cmd}
     except ValueError as exc:  # includes JSON and UTF-8 decode errors
-        return {"error": str(exc)}
+        return {'error': str(exc)}
     for line in lines:
         for key, value in settings.items():
             setattr(line, key, value)
-    if not cmd.get("stats"):
+    if not cmd.get('stats'):
         return None
-    return {"a": names[0], "b": names[1], "settings": {k: getattr(lines[0], k) for k in SETTINGS},
-            "a_to_b": lines[0].counters(), "b_to_a": lines[1].counters()}
+    return {
+        'a': names[0],
+        'b': names[1],
+        'settings': {k: getattr(lines[0], k) for k in SETTINGS},
+        'a_to_b': lines[0].counters(),
+        'b_to_a': lines[1].counters(),
+    }
 
 
 def emit(obj: dict) -> None:
@@ -195,7 +216,7 @@ def run(ports, lines: list[DelayLine], names: tuple[str, str]) -> None:
     (sock_a, ign_a), (sock_b, ign_b) = ports
     inbound = {sock_a.fileno(): (sock_a, ign_a, lines[0]), sock_b.fileno(): (sock_b, ign_b, lines[1])}
     outbound = ((lines[0], sock_b), (lines[1], sock_a))
-    stdin, pending = sys.stdin.fileno(), b""
+    stdin, pending = sys.stdin.fileno(), b''
     while True:
         now = time.monotonic()
         for line, out in outbound:
@@ -217,7 +238,7 @@ def run(ports, lines: list[DelayLine], names: tuple[str, str]) -> None:
             chunk = os.read(stdin, 65536)
             if not chunk:
                 return  # parent gone or done with us
-            *commands, pending = (pending + chunk).split(b"\n")
+            *commands, pending = (pending + chunk).split(b'\n')
             for text in filter(bytes.strip, commands):
                 reply = handle_command(text, lines, names)
                 if reply:
@@ -230,13 +251,17 @@ def _stop(_signum, _frame):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--a", required=True, help="interface of side A (e.g. Xr)")
-    parser.add_argument("--b", required=True, help="interface of side B (e.g. Yr)")
-    parser.add_argument("--delay-ms", type=float, required=True, help="one-way delay")
-    parser.add_argument("--jitter-ms", type=float, default=0.0)
-    parser.add_argument("--loss-percent", type=float, default=0.0)
-    parser.add_argument("--max-late-ms", type=float, default=MAX_LATE_MS,
-                        help=f"drop frames this overdue (default {MAX_LATE_MS:g})")
+    parser.add_argument('--a', required=True, help='interface of side A (e.g. Xr)')
+    parser.add_argument('--b', required=True, help='interface of side B (e.g. Yr)')
+    parser.add_argument('--delay-ms', type=float, required=True, help='one-way delay')
+    parser.add_argument('--jitter-ms', type=float, default=0.0)
+    parser.add_argument('--loss-percent', type=float, default=0.0)
+    parser.add_argument(
+        '--max-late-ms',
+        type=float,
+        default=MAX_LATE_MS,
+        help=f'drop frames this overdue (default {MAX_LATE_MS:g})',
+    )
     args = parser.parse_args(argv)
     try:
         settings = [check_setting(key, getattr(args, key)) for key in SETTINGS]
@@ -247,11 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ports = [open_port(args.a), open_port(args.b)]
     except OSError as exc:
-        emit({"error": f"cannot open {args.a}/{args.b}: {exc}"})
+        emit({'error': f'cannot open {args.a}/{args.b}: {exc}'})
         return 1
     lines = [DelayLine(*settings, max_late_ms=args.max_late_ms) for _ in range(2)]
     try:
-        emit({"ready": True})
+        emit({'ready': True})
         run(ports, lines, (args.a, args.b))
     finally:
         for sock, _ in ports:
@@ -259,5 +284,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

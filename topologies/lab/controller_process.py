@@ -1,6 +1,7 @@
 """naas-controller as a child process, for tests, scenarios and the demo: start it with an
 auth file of fresh tokens (an operator's and one per tenant), wait until it serves, stop it by
 its pid and say whether it stopped cleanly."""
+
 import os
 import secrets
 import signal
@@ -11,8 +12,8 @@ import time
 
 import yaml
 
-from controller.northbound.auth import digest
-from topologies.fabric import load_fabric
+from topologies.model.auth import digest
+from topologies.model.fabric import load_fabric
 
 
 def free_port(host='127.0.0.1'):
@@ -38,8 +39,7 @@ def _before_emulation():
 class ControllerProcess:
     """`tokens`: {'operator': token, tenant id: token, ...}; `grpc_target`: 'host:port'."""
 
-    def __init__(self, fabric, db, log_path, port=None, grpc_port=None, extra_args=(),
-                 quotas=None):
+    def __init__(self, fabric, db, log_path, port=None, grpc_port=None, extra_args=(), quotas=None):
         self.fabric, self.db, self.log_path = fabric, str(db), str(log_path)
         self.port = port or free_port()
         self.grpc_port = grpc_port or free_port()
@@ -59,22 +59,42 @@ class ControllerProcess:
     def client(self, who='operator', **kw):
         """A naasctl Client of the API with `who`'s token (close it, or use it in `with`)."""
         from naasctl.client import Client
+
         return Client(self.grpc_target, token=self.tokens[who], **kw)
 
     def start(self, timeout_s=20.0):
         ready = 'listening for OpenFlow' if '--southbound' not in self.extra_args else 'serving gRPC'
-        seen = len(self.log())           # a restart appends to the same log
+        seen = len(self.log())  # a restart appends to the same log
         log = open(self.log_path, 'a')
         self.proc = subprocess.Popen(
-            [sys.executable, '-m', 'controller.main', '--fabric', self.fabric, '--db', self.db,
-             '--auth', self.auth_path, '--openflow-port', str(self.port),
-             '--grpc-port', str(self.grpc_port), *self.extra_args],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_before_emulation)
+            [
+                sys.executable,
+                '-m',
+                'controller.main',
+                '--fabric',
+                self.fabric,
+                '--db',
+                self.db,
+                '--auth',
+                self.auth_path,
+                '--openflow-port',
+                str(self.port),
+                '--grpc-port',
+                str(self.grpc_port),
+                *self.extra_args,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_before_emulation,
+        )
         log.close()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f'naas-controller exited with {self.proc.returncode}:\n{self.log()[-2000:]}')
+                raise RuntimeError(
+                    f'naas-controller exited with {self.proc.returncode}:\n{self.log()[-2000:]}'
+                )
             tail = self.log()[seen:]
             if ready in tail and 'serving gRPC' in tail:
                 return self
@@ -107,16 +127,26 @@ class ControllerProcess:
 
     def problems(self):
         """Log lines that mean something went wrong: crashes and refused OpenFlow messages."""
-        return [line for line in self.log().splitlines()
-                if ' CRITICAL ' in line or 'Traceback' in line or 'refused message' in line
-                or ' ERROR ' in line]
+        return [
+            line
+            for line in self.log().splitlines()
+            if ' CRITICAL ' in line or 'Traceback' in line or 'refused message' in line or ' ERROR ' in line
+        ]
 
     def _write_auth(self, quotas):
         tenants = list(load_fabric(self.fabric).tenants)
         tokens = {name: secrets.token_urlsafe(24) for name in ['operator', *tenants]}
-        doc = {'operators': [{'name': 'operator', 'token_sha256': digest(tokens['operator'])}],
-               'tenants': [{'id': t, 'token_sha256': digest(tokens[t]),
-                            **({'quota_gbps': quotas[t]} if t in quotas else {})} for t in tenants]}
+        doc = {
+            'operators': [{'name': 'operator', 'token_sha256': digest(tokens['operator'])}],
+            'tenants': [
+                {
+                    'id': t,
+                    'token_sha256': digest(tokens[t]),
+                    **({'quota_gbps': quotas[t]} if t in quotas else {}),
+                }
+                for t in tenants
+            ],
+        }
         with open(self.auth_path, 'w') as f:
             yaml.safe_dump(doc, f, sort_keys=False)
         return tokens

@@ -1,0 +1,1 @@
+"""Where intents live between runs: SQLite by default (sqlite.py)."""
