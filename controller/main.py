@@ -3,9 +3,9 @@
     naas-controller --fabric lumen-qts --db /var/lib/naas/lumen.db --auth auth.yaml
                     [--openflow-port 6653] [--grpc-port 50051] [--tls-cert C --tls-key K]
 
-os-ken is started from here (native threads, no eventlet), with our app as its only app
-besides its OpenFlow handshake handler; the gRPC server runs in the same process, both
-reaching the core through the runtime's lock. SIGTERM or SIGINT stops it cleanly: the store
+controller/assemble.py puts the parts together: os-ken (native threads, no eventlet) with our
+app, and the gRPC server in the same process, both reaching the core through the runtime's
+lock. SIGTERM or SIGINT stops it cleanly: the store
 is closed after the last transaction, and the process exits 0. A handler that raises stops
 it with status 1 (see southbound.app).
 """
@@ -17,12 +17,9 @@ import signal
 import socket
 import sys
 import threading
-import time
 
-from controller.core.controller import BURST_MS, Controller
-from controller.northbound.server import create_server
-from controller.runtime import Runtime
-from controller.southbound.loopback import Loopback
+from controller.assemble import assemble
+from controller.core.routes import BURST_MS
 from controller.store.sqlite import Store, StoreError
 from topologies.model.auth import AuthFileError, load_auth
 from topologies.model.fabric import FabricError, load_fabric
@@ -81,6 +78,12 @@ def main(argv=None):
     )
     for noisy in ('os_ken.base.app_manager', 'os_ken.controller.controller'):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    stopping, status = threading.Event(), []
+
+    def fatal():
+        status.append(1)
+        stopping.set()
+
     try:
         fabric = load_fabric(args.fabric)
         auth = load_auth(args.auth, fabric)
@@ -89,20 +92,19 @@ def main(argv=None):
             _check_port_free(args.listen, args.openflow_port)
         policy = load_policy(args.policy, fabric) if args.policy else None
         store = Store(args.db)
-        core = Controller(
+        controller = assemble(
             fabric,
+            store,
+            auth,
+            policy=policy,
             headroom=args.headroom,
             burst_ms=args.burst_ms,
-            store=store,
-            quotas=auth.quotas,
-            policy=policy,
-            now=time.time(),
+            grpc_address=f'{args.listen}:{args.grpc_port}',
+            tls=tls,
+            southbound=args.southbound,
+            openflow_address=(args.listen, args.openflow_port),
+            on_fatal=fatal,
         )
-        core.subscribe(
-            lambda e: LOG.info('intent %s (%s): %s, %s', e.intent_id, e.tenant, e.state.value, e.reason)
-        )
-        runtime = Runtime(core)
-        grpc_server, grpc_port = create_server(runtime, auth, f'{args.listen}:{args.grpc_port}', tls)
     except (FabricError, AuthFileError, PolicyFileError, StoreError, ValueError, OSError, RuntimeError) as e:
         print(f'naas-controller: {e}', file=sys.stderr)
         return 2
@@ -112,15 +114,9 @@ def main(argv=None):
         len(fabric.sites),
         len(fabric.spans),
         len(fabric.tenants),
-        len(core.intents),
+        len(controller.core.intents),
         args.db,
     )
-
-    stopping, status = threading.Event(), []
-
-    def fatal():
-        status.append(1)
-        stopping.set()
 
     def on_signal(signum, _frame):
         LOG.info('%s: stopping', signal.Signals(signum).name)
@@ -129,36 +125,18 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     if args.southbound == 'openflow':
-        southbound = _start_os_ken(runtime, fatal, args.listen, args.openflow_port)
         LOG.info('listening for OpenFlow on %s:%d', args.listen, args.openflow_port)
     else:
-        southbound = Loopback(runtime).start()
         LOG.info('loopback southbound: no switches, plans count as installed at once')
-    LOG.info('serving gRPC on %s:%d (%s)', args.listen, grpc_port, 'TLS' if tls else 'plaintext')
+    LOG.info('serving gRPC on %s:%d (%s)', args.listen, controller.grpc_port, 'TLS' if tls else 'plaintext')
     while not stopping.wait(0.5):
         pass
-    grpc_server.stop(grace=1.0).wait()
-    southbound.stop()
-    store.close()
+    controller.stop()
     LOG.info('stopped')
     logging.shutdown()
     # os-ken's accept loop and connection threads cannot be stopped (hub.kill is a no-op in
     # native mode), so leave without waiting for them: everything worth keeping is stored.
     os._exit(status[0] if status else 0)
-
-
-def _start_os_ken(runtime, on_fatal, host, port):
-    from os_ken import cfg
-    from os_ken.base.app_manager import AppManager
-
-    cfg.CONF(args=[], project='os_ken')
-    cfg.CONF.set_override('ofp_listen_host', host)
-    cfg.CONF.set_override('ofp_tcp_listen_port', port)
-    manager = AppManager.get_instance()
-    manager.load_apps(['controller.southbound.app'])
-    contexts = manager.create_contexts()
-    manager.instantiate_apps(runtime=runtime, on_fatal=on_fatal, **contexts)
-    return manager.applications['FabricApp']
 
 
 def _read_tls(cert, key):

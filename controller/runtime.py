@@ -1,14 +1,28 @@
-"""The core behind one lock: os-ken handler threads, the southbound's own threads and
-(later) gRPC threads all reach the core through `Runtime.call`, one at a time."""
+"""The core behind one lock. Every thread that reaches the core (os-ken's handler threads, the
+southbound's syncer and prober, gRPC's worker threads) goes through `Runtime.call`, one at a
+time, with `now` from the runtime's clock."""
 
 import threading
 import time
 
 
+class Clock:
+    """`now` for the core: seconds since the epoch as read at start-up, plus monotonic time
+    since. It never goes back nor jumps when the wall clock is stepped, so the core's timers
+    and holds stay right, and it stays close enough to wall time to stamp intents (the create
+    and update times the API shows)."""
+
+    def __init__(self) -> None:
+        self._wall, self._monotonic = time.time(), time.monotonic()
+
+    def __call__(self) -> float:
+        return self._wall + (time.monotonic() - self._monotonic)
+
+
 class Runtime:
-    def __init__(self, core, clock=time.time):
+    def __init__(self, core, clock=None):
         self.core = core
-        self.clock = clock
+        self.clock = clock or Clock()
         self._lock = threading.RLock()
         self.plan_changed = threading.Event()  # the southbound syncs when set
 

@@ -156,13 +156,6 @@ def intent_cookie(intent_number):
     return COOKIE_INTENT | intent_number
 
 
-def cookie_intent(cookie):
-    """The intent number an intent flow carries, else None."""
-    if cookie & COOKIE_KIND_MASK == COOKIE_INTENT:
-        return cookie & ~COOKIE_KIND_MASK
-    return None
-
-
 def is_ours(cookie):
     """Flows the controller reconciles: everything but the emulation's measurement flows."""
     return cookie & COOKIE_KIND_MASK != COOKIE_MEASURE

@@ -59,10 +59,6 @@ class Ledger:
         Capacity is read from the topology each time, so capacity changes are seen."""
         return max(0.0, self._limit(link) - self.reserved_gbps(link))
 
-    def utilization(self, link):
-        """Reserved / capacity (headroom not deducted); above 1 only if capacity shrank."""
-        return self.reserved_gbps(link) / self.topology.capacity_gbps(link)
-
     def holders(self):
         return list(self._held)
 
@@ -80,20 +76,8 @@ class Ledger:
         """Take `gbps` on every link of `links` for a new holder, or raise and take nothing."""
         links, gbps = self._checked(holder, links, gbps)
         if holder in self._held:
-            raise ValueError(f'{holder!r} already holds a reservation: release or move it')
-        self._admit(holder, links, gbps, own={})
-        self._put(holder, links, gbps)
-
-    def move(self, holder, links, gbps):
-        """Replace a holder's reservation (other path and/or other bandwidth) atomically.
-        On links shared by the old and new path, the holder's own reservation counts as
-        freed: make-before-break shares them, the switches never carry both at once."""
-        links, gbps = self._checked(holder, links, gbps)
-        if holder not in self._held:
-            raise ValueError(f'{holder!r} holds no reservation to move')
-        old_links, old_gbps = self._held[holder]
-        self._admit(holder, links, gbps, own=dict.fromkeys(old_links, old_gbps))
-        self.release(holder)
+            raise ValueError(f'{holder!r} already holds a reservation: release it first')
+        self._admit(holder, links, gbps)
         self._put(holder, links, gbps)
 
     def keep(self, holder, links, gbps):
@@ -199,18 +183,13 @@ class Ledger:
             raise ValueError(f'bandwidth must be a finite number > 0 Gb/s, got {gbps!r}')
         return links, float(gbps)
 
-    def _admit(self, holder, links, gbps, own):
-        """Raise AdmissionError for the first link that cannot carry `gbps` once the holder's
-        `own` reservation on it (link -> gbps) is freed. A link where the request adds no load
-        always passes: shrinking an order must work even if the span shrank or went down.
-        A link that adds load passes only if up (the epsilon must not let crumbs onto a down
-        span) and the sum stays within the limit (unclamped: an over-booked link gets nothing)."""
+    def _admit(self, holder, links, gbps):
+        """Raise AdmissionError for the first link that cannot carry `gbps`: a link passes
+        only if up (the epsilon must not let crumbs onto a down span) and the sum stays
+        within the limit (unclamped: an over-booked link gets nothing)."""
         for link in links:
-            mine = own.get(link, 0.0)
-            if gbps <= mine:
-                continue
             up = self.topology.span_of(link).up
-            room = self._limit(link) - (self.reserved_gbps(link) - mine)
+            room = self._limit(link) - self.reserved_gbps(link)
             if not up or gbps > room + EPS_GBPS:
                 room, state = max(0.0, room), '' if up else ' (span down)'
                 raise AdmissionError(

@@ -21,15 +21,16 @@ The objective is the committed Gb/s admitted, less 0.1% per rank of latency of t
 taken, so that among equal admissions the faster paths win. scripts/bench/placement.py
 measures the result against the optimum (docs/benchmarks.md).
 
-What pack() returns fits: each placement was reserved in the ledgers, in the order
+What pack() returns fits: each placement was reserved in the books, in the order
 returned, inside a trial that is then undone, so the controller admitting them in that
-order on the same ledgers gets exactly these. Computed on copies off the runtime's lock
+order on the same books gets exactly these. Computed on copies off the runtime's lock
 (Controller.packer), each is checked again (fits()) before it is taken.
 """
 
 from dataclasses import replace
 
-from controller.core.admission import Placement, admit, both_ways, rates
+from controller.core.admission import Placement, admit
+from controller.core.books import both_ways
 from controller.core.ledger import AdmissionError
 from controller.core.paths import EPS, NoPath, find_path, k_paths
 from controller.core.planner import RANK
@@ -40,31 +41,31 @@ FASTEST = 2  # of them always weighed by the integer program
 TIE = 1e-3  # objective: this share of an intent's Gb/s less per rank of latency
 
 
-def pack(topology, ledger, peak, intents, seconds):
+def pack(topology, books, intents, seconds):
     """[(index into intents, Placement)] for the intents placed together, in the order to
-    admit them; those left out are not listed. The ledgers end as they began."""
+    admit them; those left out are not listed. The books end as they began."""
     ranks = sorted({RANK[intent.service_class] for intent in intents})
     out = []
-    with ledger.trial(), peak.trial():
+    with books.trial():
         for rank in ranks:
             members = [n for n, intent in enumerate(intents) if RANK[intent.service_class] == rank]
             trial = {n: replace(intents[n], id=f'packing-{n}') for n in members}
-            rooms = _rooms(topology, ledger, peak)
+            rooms = _rooms(topology, books)
             options = {n: candidates(topology, rooms, trial[n]) for n in members}
-            picks = choose(ledger, peak, trial, options, seconds / len(ranks))
+            picks = choose(books, trial, options, seconds / len(ranks))
             for n in members:
                 if n not in picks:
                     continue
                 placement = options[n][picks[n]]
                 try:
-                    admit(topology, ledger, trial[n], peak=peak, placement=placement)
+                    admit(topology, books, trial[n], placement=placement)
                 except (NoPath, AdmissionError):
                     continue  # float noise in a solver's answer: the controller tries it alone
                 out.append((n, placement))
     return out
 
 
-def _rooms(topology, ledger, peak):
+def _rooms(topology, books):
     """{link: (committed Gb/s, committed plus excess Gb/s)} a new intent could have on the
     link, both directions counted (an E-Line takes its rate both ways): read once per class,
     as every intent of a batch asks for every link."""
@@ -72,8 +73,8 @@ def _rooms(topology, ledger, peak):
     for link in topology.links():
         back = link.reverse()
         out[link] = (
-            min(ledger.available_gbps(link), ledger.available_gbps(back)),
-            min(peak.available_gbps(link), peak.available_gbps(back)),
+            min(books.committed.available_gbps(link), books.committed.available_gbps(back)),
+            min(books.peak.available_gbps(link), books.peak.available_gbps(back)),
         )
     return out
 
@@ -104,16 +105,16 @@ def candidates(topology, rooms, intent):
     return out
 
 
-def fits(topology, ledger, peak, intent, placement):
+def fits(topology, books, intent, placement):
     """Whether a placement computed a while ago (off the runtime's lock) still holds: its
-    spans up, its paths within the bound, the room in both ledgers."""
+    spans up, its paths within the bound, the room in both books."""
     paths = [p for p in (placement.primary, placement.backup) if p is not None]
     if intent.max_latency_ms is not None and any(
         p.latency_ms(topology) > intent.max_latency_ms + EPS for p in paths
     ):
         return False
     return all(topology.span_of(link).up for p in paths for link in p.links) and all(
-        _left(key, {}) >= gbps - EPS for key, gbps in _needs(ledger, peak, intent, placement).items()
+        _left(key, {}) >= gbps - EPS for key, gbps in _needs(books, intent, placement).items()
     )
 
 
@@ -121,7 +122,7 @@ def links_of(placement):
     return both_ways(placement.primary) + (both_ways(placement.backup) if placement.backup else ())
 
 
-def choose(ledger, peak, intents, options, seconds):
+def choose(books, intents, options, seconds):
     """{n: index of the option taken} for the intents of one class (see the module doc):
     the best of greedy placements in two orders, the relaxation rounded, and the integer
     program (when the solver stops early, the others still stand)."""
@@ -131,10 +132,10 @@ def choose(ledger, peak, intents, options, seconds):
     by_hops = sorted(members, key=lambda n: (options[n][0].primary.hops, -intents[n].bandwidth_gbps, n))
     by_size = sorted(members, key=lambda n: (-intents[n].bandwidth_gbps, n))
     tries = [
-        _greedy(ledger, peak, intents, options, by_hops),
-        _greedy(ledger, peak, intents, options, by_size),
+        _greedy(books, intents, options, by_hops),
+        _greedy(books, intents, options, by_size),
     ]
-    program = _Program(ledger, peak, intents, options, members)
+    program = _Program(books, intents, options, members)
     relaxed = program.relax()
     if relaxed is not None:
         share, rank = dict.fromkeys(members, 0.0), {n: r for r, n in enumerate(by_hops)}
@@ -142,16 +143,14 @@ def choose(ledger, peak, intents, options, seconds):
             share[n] += x
         rounded = sorted(members, key=lambda n: (-round(share[n], 6), rank[n]))
         prefer = {n: sorted(range(len(options[n])), key=lambda j: -relaxed.get((n, j), 0.0)) for n in members}
-        tries.append(_greedy(ledger, peak, intents, options, rounded, prefer))
+        tries.append(_greedy(books, intents, options, rounded, prefer))
         weigh = {(n, j) for (n, j), x in relaxed.items() if x > 1e-6}
         weigh |= {(n, j) for n in members for j in range(min(FASTEST, len(options[n])))}
         weigh |= {(n, j) for picks in tries for n, j in picks.items()}
         solved = program.solve(weigh, seconds)
         # What the solver calls feasible may over-book a link within its tolerance: kept
         # only where it fits as the ledgers count.
-        tries.append(
-            _greedy(ledger, peak, intents, options, sorted(solved), {n: [j] for n, j in solved.items()})
-        )
+        tries.append(_greedy(books, intents, options, sorted(solved), {n: [j] for n, j in solved.items()}))
     return max(tries, key=lambda picks: _value(intents, picks))
 
 
@@ -159,13 +158,13 @@ def _value(intents, picks):
     return sum(intents[n].bandwidth_gbps * (1 - TIE * j) for n, j in picks.items())
 
 
-def _greedy(ledger, peak, intents, options, order, prefer=None):
+def _greedy(books, intents, options, order, prefer=None):
     """Each intent of `order` in turn on its first option (of `prefer[n]`, in that order;
     else of all, fastest first) that has the room left."""
     used, picks = {}, {}
     for n in order:
         for j in prefer[n] if prefer else range(len(options[n])):
-            need = _needs(ledger, peak, intents[n], options[n][j])
+            need = _needs(books, intents[n], options[n][j])
             if all(_left(key, used) >= gbps - EPS for key, gbps in need.items()):
                 for key, gbps in need.items():
                     used[key] = used.get(key, 0.0) + gbps
@@ -174,13 +173,13 @@ def _greedy(ledger, peak, intents, options, order, prefer=None):
     return picks
 
 
-def _needs(ledger, peak, intent, option):
-    """{(book, link): Gb/s} the option takes in each ledger, as admission reserves it
-    (admission.rates: committed, and committed plus excess in the peak ledger, which has no
+def _needs(books, intent, option):
+    """{(book, link): Gb/s} the option takes in each book, as admission reserves it
+    (Books.rates: committed, and committed plus excess in the peak ledger, which has no
     headroom, so where others' excess fills it, it is the tighter one)."""
     need = {}
     for link in links_of(option):
-        for book, gbps in rates(ledger, peak, intent):
+        for book, gbps in books.rates(intent):
             need[(book, link)] = need.get((book, link), 0.0) + gbps
     return need
 
@@ -195,7 +194,7 @@ class _Program:
     """max sum of gain x over columns (intent n, option j), x in [0, 1]: at most one option
     per intent, and per link (and book) the Gb/s taken within what is left."""
 
-    def __init__(self, ledger, peak, intents, options, members):
+    def __init__(self, books, intents, options, members):
         import numpy as np  # only when a batch is placed: SciPy takes 0.3 s to load
         from scipy.sparse import csr_matrix
 
@@ -206,7 +205,7 @@ class _Program:
             rows.append(row_of[n])
             cols.append(c)
             vals.append(1.0)
-            for key, gbps in _needs(ledger, peak, intents[n], options[n][j]).items():
+            for key, gbps in _needs(books, intents[n], options[n][j]).items():
                 if key not in row_of:
                     row_of[key] = len(limits)
                     limits.append(max(0.0, _left(key, {})))

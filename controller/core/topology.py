@@ -88,3 +88,11 @@ class Topology:
 
     def capacity_gbps(self, link):
         return self.span_of(link).capacity_gbps
+
+
+@dataclass(frozen=True)
+class TopologyEvent:
+    """A switch or span changed state (for topology watchers); `reason` says which."""
+
+    reason: str
+    at: float

@@ -1,43 +1,42 @@
-"""Core objects to protobuf messages and core errors to gRPC status codes: the only place
-that knows both. Call under the runtime's lock (core objects change under other threads)."""
+"""The read model's views to protobuf messages, protobuf to Orders, and core errors to gRPC
+status codes: the only place that knows both sides. Views are immutable, so conversion runs
+outside the runtime's lock."""
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from controller.core import errors
 from controller.core.intent import State
-from controller.core.topology import Link
 from naas.v1 import intent_pb2, topology_pb2
-from topologies.model.order import Protection, ServiceClass
+from topologies.model.order import Order, Protection, ServiceClass
 
 
-def intent_message(core, intent):
-    placement = core.placements.get(intent.id)
+def intent_message(view):
+    """An IntentView as the API's Intent."""
     message = intent_pb2.Intent(
-        id=intent.id,
-        tenant=intent.tenant,
-        src_site=intent.src,
-        dst_site=intent.dst,
-        bandwidth_gbps=intent.bandwidth_gbps,
-        excess_gbps=intent.excess_gbps,
-        max_latency_ms=intent.max_latency_ms or 0.0,
-        protection=f'PROTECTION_{intent.protection.value}',
-        service_class=f'SERVICE_CLASS_{intent.service_class.value}',
-        description=intent.description,
-        labels=intent.labels,
-        src_prefixes=intent.src_prefixes,
-        dst_prefixes=intent.dst_prefixes,
-        state=state_enum(intent.state),
-        state_reason=intent.reason,
-        create_time=timestamp(intent.created_at),
-        update_time=timestamp(intent.updated_at),
+        id=view.id,
+        tenant=view.tenant,
+        src_site=view.src,
+        dst_site=view.dst,
+        bandwidth_gbps=view.bandwidth_gbps,
+        excess_gbps=view.excess_gbps,
+        max_latency_ms=view.max_latency_ms or 0.0,
+        protection=f'PROTECTION_{view.protection.value}',
+        service_class=f'SERVICE_CLASS_{view.service_class.value}',
+        description=view.description,
+        labels=view.labels,
+        src_prefixes=view.src_prefixes,
+        dst_prefixes=view.dst_prefixes,
+        state=state_enum(view.state),
+        state_reason=view.reason,
+        create_time=timestamp(view.created_at),
+        update_time=timestamp(view.updated_at),
+        path=view.path,
+        backup_path=view.backup_path,
+        reserved_gbps=view.reserved_gbps,
     )
-    if placement is not None:
-        message.path.extend(placement.primary.sites)
-        if placement.backup is not None:
-            message.backup_path.extend(placement.backup.sites)
-        message.path_latency_ms = placement.latency_ms(core.topology)
-        message.reserved_gbps = intent.bandwidth_gbps
+    if view.path_latency_ms is not None:
+        message.path_latency_ms = view.path_latency_ms
     return message
 
 
@@ -53,23 +52,10 @@ def event_message(event):
     )
 
 
-def current_event(core, intent, now):
-    """An event that says where an intent is now (what a new watcher sees first)."""
-    placement = core.placements.get(intent.id)
-    return intent_pb2.IntentEvent(
-        intent_id=intent.id,
-        tenant=intent.tenant,
-        state=state_enum(intent.state),
-        reason='current',
-        time=timestamp(now),
-        new_path=placement.primary.sites if placement is not None else (),
-    )
-
-
-def topology_message(core, now):
-    fabric = core.fabric
-    message = topology_pb2.Topology(fabric=fabric.name, time=timestamp(now))
-    for site in fabric.sites.values():
+def topology_message(view, now):
+    """A TopologyView as the API's Topology, stamped `now`."""
+    message = topology_pb2.Topology(fabric=view.fabric, time=timestamp(now))
+    for site in view.sites:
         message.sites.add(
             id=site.id,
             name=site.name,
@@ -77,23 +63,41 @@ def topology_message(core, now):
             region=site.region,
             latitude=site.lat,
             longitude=site.lon,
-            connected=core.connected(site.id),
+            connected=site.connected,
         )
-    for span in core.topology.spans.values():
+    for span in view.spans:
         out = message.spans.add(
-            id=span.span_id, site_a=span.a, site_b=span.b, capacity_gbps=span.capacity_gbps, up=span.up
+            id=span.id, site_a=span.a, site_b=span.b, capacity_gbps=span.capacity_gbps, up=span.up
         )
-        for link in (Link(span.a, span.b), Link(span.b, span.a)):
-            used = core.utilization.get(link)
+        for d in span.directions:
             out.directions.add(
-                from_site=link.src,
-                to_site=link.dst,
-                reserved_gbps=core.ledger.reserved_gbps(link),
-                utilization_gbps=used[0] if used else 0.0,
-                delay_ms=core.topology.delay_ms(link),
-                delay_measured=link in span.measured_delay_ms,
+                from_site=d.src,
+                to_site=d.dst,
+                reserved_gbps=d.reserved_gbps,
+                utilization_gbps=d.utilization_gbps,
+                delay_ms=d.delay_ms,
+                delay_measured=d.delay_measured,
             )
     return message
+
+
+def order_of(intent, tenant, request_id=''):
+    """The Order an API Intent asks for, for `tenant` (the caller's token decides it)."""
+    return Order(
+        tenant,
+        intent.src_site,
+        intent.dst_site,
+        intent.bandwidth_gbps,
+        max_latency_ms=intent.max_latency_ms or None,
+        protection=core_protection(intent.protection),
+        service_class=core_class(intent.service_class),
+        excess_gbps=intent.excess_gbps,
+        description=intent.description,
+        labels=dict(intent.labels),
+        src_prefixes=tuple(intent.src_prefixes),
+        dst_prefixes=tuple(intent.dst_prefixes),
+        request_id=request_id,
+    )
 
 
 def state_enum(state):

@@ -1,4 +1,5 @@
-"""IntentService: protobuf requests to core calls, under the runtime's lock, and back."""
+"""IntentService: protobuf requests to Orders and core calls under the runtime's lock; the read
+model's views back to protobuf after it."""
 
 import base64
 import binascii
@@ -10,6 +11,7 @@ import re
 import grpc
 
 from controller.core.errors import InvalidArgument, QuotaExceeded, Unplaceable
+from controller.core.orders import UPDATABLE
 from controller.northbound import convert
 from controller.northbound.rpc import rpc
 from naas.v1 import intent_service_pb2 as pb
@@ -20,15 +22,6 @@ INTENT_ID = re.compile(r'i-[1-9][0-9]{0,17}')
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
 MAX_ORDERS = 1000  # per CreateIntents: its answer (~400 bytes an intent) must fit 4 MB
 WATCH_BACKLOG = 10000  # events a slow watcher may fall behind before it is cut off
-UPDATABLE = (
-    'bandwidth_gbps',
-    'excess_gbps',
-    'max_latency_ms',
-    'protection',
-    'service_class',
-    'description',
-    'labels',
-)
 
 
 class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
@@ -37,22 +30,18 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
 
     @rpc
     def CreateIntent(self, request, context, caller):
-        order = _order(request.intent, caller, context)
-
-        def create(core, now):
-            return convert.intent_message(core, core.create(**order, now=now, request_id=request.request_id))
-
-        intent = self.runtime.call(create)
+        order = _order(request.intent, request.request_id, caller, context)
+        view = self.runtime.call(lambda core, now: core.view(core.create(order, now=now).id))
         LOG.info(
             '%s created %s (%s) %s->%s %g Gb/s',
             caller.name,
-            intent.id,
-            intent.tenant,
-            intent.src_site,
-            intent.dst_site,
-            intent.bandwidth_gbps,
+            view.id,
+            view.tenant,
+            view.src,
+            view.dst,
+            view.bandwidth_gbps,
         )
-        return pb.CreateIntentResponse(intent=intent)
+        return pb.CreateIntentResponse(intent=convert.intent_message(view))
 
     @rpc
     def CreateIntents(self, request, context, caller):
@@ -62,19 +51,20 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
                 f'orders: at most {MAX_ORDERS} per call, got {len(request.orders)}: split the matrix',
             )
         orders = [
-            dict(_order(o.intent, caller, context, f'orders[{i}].'), request_id=o.request_id)
+            _order(o.intent, o.request_id, caller, context, f'orders[{i}].')
             for i, o in enumerate(request.orders)
         ]
-
         # The joint placement takes seconds for a big batch: computed off the runtime's lock
         # (the controller keeps handling the network meanwhile), on a copy of its state.
         pack = self.runtime.call(lambda core, now: core.packer(orders))
         packed = pack()
-        results = self.runtime.call(
+        outcomes = self.runtime.call(
             lambda core, now: [
-                _result(core, outcome) for outcome in core.create_many(orders, now=now, packed=packed)
+                outcome if isinstance(outcome, Unplaceable) else core.view(outcome.id)
+                for outcome in core.create_many(orders, now=now, packed=packed)
             ]
         )
+        results = [_result(outcome) for outcome in outcomes]
         refused = sum(1 for r in results if r.code)
         LOG.info(
             '%s ordered %d intents together: %d admitted, %d refused',
@@ -88,11 +78,8 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
     @rpc
     def GetIntent(self, request, context, caller):
         intent_id = _intent_id(request.id, context)
-        return pb.GetIntentResponse(
-            intent=self.runtime.call(
-                lambda core, now: convert.intent_message(core, core.get(intent_id, caller.tenant))
-            )
-        )
+        view = self.runtime.call(lambda core, now: core.view(intent_id, caller.tenant))
+        return pb.GetIntentResponse(intent=convert.intent_message(view))
 
     @rpc
     def ListIntents(self, request, context, caller):
@@ -107,13 +94,14 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
         def page(core, now):
             matching = [i for i in core.list(tenant, state, request.site or None) if i.number > after]
             return (
-                [convert.intent_message(core, i) for i in matching[:size]],
+                [core.view(i.id) for i in matching[:size]],
                 matching[size - 1].number if len(matching) > size else None,
             )
 
-        intents, last = self.runtime.call(page)
+        views, last = self.runtime.call(page)
         return pb.ListIntentsResponse(
-            intents=intents, next_page_token='' if last is None else _page_token(last, query)
+            intents=[convert.intent_message(v) for v in views],
+            next_page_token='' if last is None else _page_token(last, query),
         )
 
     @rpc
@@ -151,24 +139,20 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
             changes['description'] = new.description
         if 'labels' in paths:
             changes['labels'] = dict(new.labels)
-        intent = self.runtime.call(
-            lambda core, now: convert.intent_message(
-                core, core.update(intent_id, now=now, tenant=caller.tenant, **changes)
-            )
+        view = self.runtime.call(
+            lambda core, now: core.view(core.update(intent_id, now=now, tenant=caller.tenant, **changes).id)
         )
         LOG.info('%s updated %s: %s', caller.name, intent_id, ', '.join(paths))
-        return pb.UpdateIntentResponse(intent=intent)
+        return pb.UpdateIntentResponse(intent=convert.intent_message(view))
 
     @rpc
     def DeleteIntent(self, request, context, caller):
         intent_id = _intent_id(request.id, context)
-        intent = self.runtime.call(
-            lambda core, now: convert.intent_message(
-                core, core.delete(intent_id, now=now, tenant=caller.tenant)
-            )
+        view = self.runtime.call(
+            lambda core, now: core.view(core.delete(intent_id, now=now, tenant=caller.tenant).id)
         )
         LOG.info('%s deleted %s', caller.name, intent_id)
-        return pb.DeleteIntentResponse(intent=intent)
+        return pb.DeleteIntentResponse(intent=convert.intent_message(view))
 
     @rpc
     def WatchIntents(self, request, context, caller):
@@ -190,9 +174,9 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
             if intent_id is not None:
                 core.get(intent_id, caller.tenant)  # NOT_FOUND rather than silence
             current = [
-                convert.current_event(core, i, now)
-                for i in core.list(tenant)
-                if request.include_current and intent_id in (None, i.id)
+                v.current_event(now)
+                for v in core.views(tenant)
+                if request.include_current and intent_id in (None, v.id)
             ]
             return core.subscribe(listener), current
 
@@ -201,7 +185,7 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
         context.send_initial_metadata(())  # tells the client it is subscribed: nothing is missed
         try:
             for event in current:
-                yield pb.WatchIntentsResponse(event=event)
+                yield pb.WatchIntentsResponse(event=convert.event_message(event))
             while context.is_active():
                 try:
                     event = events.get(timeout=1.0)
@@ -220,31 +204,32 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
 
     @rpc
     def CheckIntent(self, request, context, caller):
-        order = _order(request.intent, caller, context)
+        order = _order(request.intent, '', caller, context)
 
         def check(core, now):
-            answer = pb.CheckIntentResponse()
             try:
-                placement = core.check(**order)
-            except QuotaExceeded as e:
-                answer.reason, answer.quota_left_gbps = str(e), e.left_gbps
-                return answer
-            except Unplaceable as e:
-                return pb.CheckIntentResponse(reason=str(e), **_what_would_fit(e))
-            answer.admissible = True
-            answer.path.extend(placement.primary.sites)
-            if placement.backup is not None:
-                answer.backup_path.extend(placement.backup.sites)
-            answer.latency_ms = placement.latency_ms(core.topology)
-            return answer
+                placement = core.check(order)
+            except (QuotaExceeded, Unplaceable) as refused:
+                return refused
+            return (
+                placement.primary.sites,
+                placement.backup.sites if placement.backup else (),
+                placement.latency_ms(core.topology),
+            )
 
-        return self.runtime.call(check)
+        answer = self.runtime.call(check)
+        if isinstance(answer, QuotaExceeded):
+            return pb.CheckIntentResponse(reason=str(answer), quota_left_gbps=answer.left_gbps)
+        if isinstance(answer, Unplaceable):
+            return pb.CheckIntentResponse(reason=str(answer), **_what_would_fit(answer))
+        path, backup, latency_ms = answer
+        return pb.CheckIntentResponse(admissible=True, path=path, backup_path=backup, latency_ms=latency_ms)
 
 
-def _order(intent, caller, context, where=''):
-    """The core's create() arguments from an Intent message (output-only fields ignored).
-    Errors name the field as the core's do (`protection`), but the tenant as the request
-    holds it (`intent.tenant`: the token decides it); `where` prefixes both (`orders[2].`)."""
+def _order(intent, request_id, caller, context, where=''):
+    """The Order an Intent message asks for (output-only fields ignored). Errors name the
+    field as the core's do (`protection`), but the tenant as the request holds it
+    (`intent.tenant`: the token decides it); `where` prefixes both (`orders[2].`)."""
     if caller.operator:
         if not intent.tenant:
             context.abort(
@@ -259,33 +244,18 @@ def _order(intent, caller, context, where=''):
             )
         tenant = caller.tenant
     try:
-        protection = convert.core_protection(intent.protection)
-        service_class = convert.core_class(intent.service_class)
+        return convert.order_of(intent, tenant, request_id)
     except InvalidArgument as e:
         raise InvalidArgument(f'{where}{e.field}', e.message) from None
-    return dict(
-        tenant=tenant,
-        src=intent.src_site,
-        dst=intent.dst_site,
-        bandwidth_gbps=intent.bandwidth_gbps,
-        excess_gbps=intent.excess_gbps,
-        max_latency_ms=intent.max_latency_ms or None,
-        protection=protection,
-        service_class=service_class,
-        description=intent.description,
-        labels=dict(intent.labels),
-        src_prefixes=tuple(intent.src_prefixes),
-        dst_prefixes=tuple(intent.dst_prefixes),
-    )
 
 
-def _result(core, outcome):
+def _result(outcome):
     """One order's CreateIntentsResult: the Intent admitted, or why not and what would fit."""
     if isinstance(outcome, Unplaceable):
         return pb.CreateIntentsResult(
             code=convert.status_of(outcome).name, reason=str(outcome), **_what_would_fit(outcome)
         )
-    return pb.CreateIntentsResult(intent=convert.intent_message(core, outcome))
+    return pb.CreateIntentsResult(intent=convert.intent_message(outcome))
 
 
 def _what_would_fit(unplaceable):

@@ -1,16 +1,20 @@
-"""TopologyService: the fabric as the controller sees it, now and as it changes."""
+"""TopologyService: the fabric as the controller sees it, now and as it changes.
+
+A watcher gets a snapshot at once, then whenever a switch or span changes state (the core's
+topology events wake it: nothing polls) and at least every `interval_ms` for the measured
+figures (delays, utilization, reservations) that change all the time."""
 
 import threading
 
 import grpc
 
+from controller.core.topology import TopologyEvent
 from controller.northbound import convert
 from controller.northbound.rpc import rpc
 from naas.v1 import topology_service_pb2 as pb
 from naas.v1 import topology_service_pb2_grpc
 
 INTERVAL_MS, MIN_INTERVAL_MS = 2000, 200
-POLL_S = 0.1  # how soon a span or switch state change is noticed
 
 
 class TopologyService(topology_service_pb2_grpc.TopologyServiceServicer):
@@ -19,32 +23,30 @@ class TopologyService(topology_service_pb2_grpc.TopologyServiceServicer):
 
     @rpc
     def GetTopology(self, request, context, caller):
-        return pb.GetTopologyResponse(topology=self.runtime.call(convert.topology_message))
+        view, now = self.runtime.call(lambda core, now: (core.topology_view(), now))
+        return pb.GetTopologyResponse(topology=convert.topology_message(view, now))
 
     @rpc
     def WatchTopology(self, request, context, caller):
         if request.interval_ms < 0:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, 'interval_ms: must be >= 0')
         interval_s = max(request.interval_ms or INTERVAL_MS, MIN_INTERVAL_MS) / 1000
-        gone = threading.Event()
-        context.add_callback(gone.set)
-        while context.is_active():
-            snapshot = self.runtime.call(convert.topology_message)
-            yield pb.WatchTopologyResponse(topology=snapshot)
-            states = _states(snapshot)
-            waited = 0.0
-            while waited < interval_s and not gone.wait(POLL_S):
-                waited += POLL_S
-                if self.runtime.call(lambda core, now: _core_states(core)) != states:
-                    break
+        changed, gone = threading.Event(), threading.Event()
 
+        def wake(_event=None):  # under the runtime's lock: never block
+            changed.set()
 
-def _states(topology):
-    return (tuple(s.connected for s in topology.sites), tuple(s.up for s in topology.spans))
+        def leave():
+            gone.set()
+            changed.set()
 
-
-def _core_states(core):
-    return (
-        tuple(core.connected(site) for site in core.fabric.sites),
-        tuple(span.up for span in core.topology.spans.values()),
-    )
+        unsubscribe = self.runtime.call(lambda core, now: core.subscribe(wake, TopologyEvent))
+        context.add_callback(leave)
+        try:
+            while context.is_active() and not gone.is_set():
+                changed.clear()
+                view, now = self.runtime.call(lambda core, now: (core.topology_view(), now))
+                yield pb.WatchTopologyResponse(topology=convert.topology_message(view, now))
+                changed.wait(interval_s)
+        finally:
+            self.runtime.call(lambda core, now: unsubscribe())

@@ -1,7 +1,7 @@
 """Intents and reservations on disk (SQLite), so a controller restart or crash loses nothing.
 
-One row per intent (its order, state, placement and labels as JSON; the ledger is rebuilt
-from the placements) and a few counters. Each change is one transaction, written through
+One row per intent (its order, state, placement and labels as JSON, records.py; the books
+are rebuilt from the placements) and a few counters. Each change is one transaction, written through
 (WAL, synchronous=FULL) before the core tells anyone about it.
 """
 
@@ -10,6 +10,8 @@ import json
 import os
 import sqlite3
 import threading
+
+from controller.store.records import from_record, to_record
 
 SCHEMA_VERSION = 2  # 2: labels, request ids and prefixes in the intent records
 
@@ -49,14 +51,15 @@ class Store:
         self._lock = threading.Lock()
 
     def load(self):
-        """(meta dict without the schema key, [intent records]) in intent number order."""
+        """(meta dict without the schema key, [Saved intents]) in intent number order."""
         meta = {k: json.loads(v) for k, v in self._db.execute('SELECT key, value FROM meta')}
         meta.pop('schema', None)
-        records = [json.loads(r) for (r,) in self._db.execute('SELECT record FROM intents ORDER BY number')]
-        return meta, records
+        rows = self._db.execute('SELECT record FROM intents ORDER BY number')
+        return meta, [from_record(json.loads(r)) for (r,) in rows]
 
-    def save(self, records, deleted, meta):
-        """Write changed intents, drop deleted ones and update the counters, all at once."""
+    def save(self, saved, deleted, meta):
+        """Write changed intents (Saved), drop deleted ones and update the counters, all at once."""
+        records = [to_record(s) for s in saved]
         with self._lock, self._transaction():
             self._db.executemany(
                 'INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?)',

@@ -27,6 +27,7 @@ from controller.core.controller import Controller
 from controller.core.intent import State
 from controller.store.sqlite import Store
 from topologies.model.fabric import Tenant, load_fabric
+from topologies.model.order import Order
 
 
 def many_tenants(fabric, count):
@@ -57,10 +58,10 @@ def bench_core(n_rate, n_memory):
         core = Controller(fabric, headroom=0.0, store=Store(os.path.join(tmp, 'naas.db')))
         started = time.perf_counter()
         for tenant, a, b in todo[:n_rate]:
-            core.create(tenant, a, b, 0.001, now=time.time())
+            core.create(Order(tenant, a, b, 0.001), now=time.time())
         rate = n_rate / (time.perf_counter() - started)
         for tenant, a, b in todo[n_rate:n_memory]:
-            core.create(tenant, a, b, 0.001, now=time.time())
+            core.create(Order(tenant, a, b, 0.001), now=time.time())
         started = time.perf_counter()
         plan = core.plan()
         plan_s = time.perf_counter() - started
@@ -118,7 +119,7 @@ def bench_fabric(samples):
             started = time.perf_counter()
 
             def create(c, now):
-                intent = c.create(tenant, a, b, 1, now=now)
+                intent = c.create(Order(tenant, a, b, 1), now=now)
                 done[intent.id] = event
                 return intent
 
@@ -126,7 +127,7 @@ def bench_fabric(samples):
             if not event.wait(10):
                 raise RuntimeError(f'{intent.id} not installed: {intent.state} {intent.reason}')
             times.append((time.perf_counter() - started) * 1000)
-            hops.append(len(core.route_of(intent.id).sites) - 1)
+            hops.append(len(core.routes.of(intent.id).sites) - 1)
             gone = threading.Event()
             done[intent.id] = gone
             runtime.call(lambda c, now: c.delete(intent.id, now=now))

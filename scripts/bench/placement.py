@@ -66,6 +66,8 @@ from controller.core.topology import Topology
 from topologies.model import addressing as addr
 from topologies.model.fabric import FabricError, parse_fabric
 from topologies.model.importer import import_topohub, list_networks
+from topologies.model.order import Order
+from topologies.model.policy import Policy
 
 TENANT = 'bench'
 HEADROOM = 0.1
@@ -304,23 +306,19 @@ def place(fabric, demands, gbps, order, make_room=True, together=False):
     """Create the intents in `order` (demand indexes) on a fresh core, every switch confirming
     the plan after each create; without `make_room`, the core never moves intents aside;
     `together`: one create_many of them all (the core places them jointly)."""
-    core, result = Controller(fabric, headroom=HEADROOM, now=0.0), Greedy()
-    if not make_room:
-        core._room_for = lambda intent, degrade=False: []
+    core = Controller(fabric, headroom=HEADROOM, policy=Policy(make_room=make_room), now=0.0)
+    result = Greedy()
     dpids = [addr.dpid(site) for site in fabric.sites.values()]
     created, started = {}, time.perf_counter()
     if together:
         fits = [
             d
             for d in order
-            if gbps[d] <= core._physical_limits(demands[d].src, demands[d].dst)[0] * (1 - HEADROOM) + 1e-9
+            if gbps[d] <= core.orders.limits(demands[d].src, demands[d].dst)[0] * (1 - HEADROOM) + 1e-9
         ]
         result.too_big = len(order) - len(fits)
         answers = core.create_many(
-            [
-                dict(tenant=TENANT, src=demands[d].src, dst=demands[d].dst, bandwidth_gbps=gbps[d])
-                for d in fits
-            ],
+            [Order(TENANT, demands[d].src, demands[d].dst, gbps[d]) for d in fits],
             now=0.0,
         )
         created = {d: a for d, a in zip(fits, answers) if not isinstance(a, CoreError)}
@@ -330,7 +328,7 @@ def place(fabric, demands, gbps, order, make_room=True, together=False):
     for d in order if not together else ():
         t = time.perf_counter()
         try:
-            created[d] = core.create(TENANT, demands[d].src, demands[d].dst, gbps[d], now=0.0)
+            created[d] = core.create(Order(TENANT, demands[d].src, demands[d].dst, gbps[d]), now=0.0)
         except InvalidArgument:
             result.too_big += 1
         except CoreError:
@@ -343,7 +341,7 @@ def place(fabric, demands, gbps, order, make_room=True, together=False):
         if intent.state is State.INSTALLED:
             result.admitted += 1
             result.admitted_gbps += gbps[d]
-            result.paths[d] = core.placements[intent.id].primary.sites
+            result.paths[d] = core.placer.placements[intent.id].primary.sites
         else:
             result.unplaceable += 1
     result.unplaceable += len(order) - result.too_big - len(created) if together else 0

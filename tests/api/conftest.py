@@ -6,10 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from controller.core.controller import Controller
-from controller.northbound.server import create_server
+from controller.assemble import Assembly, assemble
 from controller.runtime import Runtime
-from controller.southbound.loopback import Loopback
 from controller.store.sqlite import Store
 from naasctl.client import Client
 from topologies.model.auth import Auth, Caller, digest
@@ -22,7 +20,7 @@ class Served:
     runtime: Runtime
     target: str
     tokens: dict  # 'operator' and tenant ids -> token
-    parts: tuple  # (server, southbound, store)
+    controller: Assembly
     clients: list
 
     def client(self, who, **kw):
@@ -36,12 +34,9 @@ class Served:
         return self.runtime.call(fn)
 
     def stop(self):
-        server, southbound, store = self.parts
         for client in self.clients:
             client.close()
-        server.stop(grace=None).wait()
-        southbound.stop()
-        store.close()
+        self.controller.stop(grace_s=None)
 
 
 @pytest.fixture
@@ -55,10 +50,10 @@ def serve(tmp_path):
         callers = {digest(tokens['operator']): Caller('operator')}
         callers.update({digest(tokens[t]): Caller(t, t) for t in fabric.tenants})
         store = Store(db or tmp_path / f'naas-{len(running)}.db')
-        runtime = Runtime(Controller(fabric, store=store, quotas=quotas))
-        southbound = Loopback(runtime).start()
-        server, port = create_server(runtime, Auth(callers, quotas or {}), '127.0.0.1:0', tls)
-        served = Served(fabric, runtime, f'127.0.0.1:{port}', tokens, (server, southbound, store), [])
+        controller = assemble(fabric, store, Auth(callers, quotas or {}), tls=tls, southbound='loopback')
+        served = Served(
+            fabric, controller.runtime, f'127.0.0.1:{controller.grpc_port}', tokens, controller, []
+        )
         running.append(served)
         return served
 

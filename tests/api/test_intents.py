@@ -35,7 +35,7 @@ def everything(served):
     return served.call(
         lambda core, now: (
             [(i.id, i.bandwidth_gbps, i.max_latency_ms, i.description, dict(i.labels)) for i in core.list()],
-            sorted(map(str, core.ledger.snapshot())),
+            sorted(map(str, core.books.committed.snapshot())),
             core.generation,
         )
     )

@@ -1,6 +1,7 @@
 """What the integration tests share: intents ordered through the controller's gRPC API with
 each tenant's own token, and measurements from the tenants' hosts."""
 
+from controller.store.records import to_record
 from controller.store.sqlite import Store
 
 # all_up(ctl): every switch connected, every span up and measured
@@ -44,7 +45,7 @@ def records(db):
     """The intents as stored (for what the API does not show, such as MPLS labels)."""
     store = Store(db)
     try:
-        return {r['id']: r for r in store.load()[1]}
+        return {saved.intent.id: to_record(saved) for saved in store.load()[1]}
     finally:
         store.close()
 

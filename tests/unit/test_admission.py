@@ -3,6 +3,7 @@
 import pytest
 
 from controller.core import admission
+from controller.core.books import Books
 from controller.core.intent import Intent
 from controller.core.ledger import AdmissionError, Ledger
 from controller.core.paths import NoPath
@@ -12,8 +13,10 @@ from topologies.model.order import Protection
 
 
 def network(name):
+    """The topology, its books and their committed ledger."""
     topology = Topology.from_fabric(load_fabric(name))
-    return topology, Ledger(topology)
+    books = Books(topology)
+    return topology, books, books.committed
 
 
 def order(intent_id, gbps, src='west', dst='east', **kw):
@@ -25,11 +28,11 @@ def sites(path):
 
 
 def test_admitted_intents_fill_the_short_path_then_take_the_detour():
-    topology, ledger = network('thin-fat')  # west-east: 5 Gb/s, 8 ms; detour 40 Gb/s, 22 ms
-    first = admission.admit(topology, ledger, order('i-1', 4))
+    topology, books, ledger = network('thin-fat')  # west-east: 5 Gb/s, 8 ms; detour 40 Gb/s, 22 ms
+    first = admission.admit(topology, books, order('i-1', 4))
     assert sites(first.primary) == 'west->east' and first.backup is None
     assert first.latency_ms(topology) == 8
-    second = admission.admit(topology, ledger, order('i-2', 4))
+    second = admission.admit(topology, books, order('i-2', 4))
     assert sites(second.primary) == 'west->north->hub->east'
     assert ledger.reserved_gbps(Link('west', 'east')) == 4
     assert ledger.reserved_gbps(Link('east', 'west')) == 4  # an E-Line: both directions
@@ -37,11 +40,11 @@ def test_admitted_intents_fill_the_short_path_then_take_the_detour():
 
 
 def test_a_refused_intent_changes_nothing_and_says_what_would_fit():
-    topology, ledger = network('thin-fat')
-    admission.admit(topology, ledger, order('i-1', 4))
+    topology, books, ledger = network('thin-fat')
+    admission.admit(topology, books, order('i-1', 4))
     before = ledger.snapshot()
     with pytest.raises(NoPath) as refused:
-        admission.admit(topology, ledger, order('i-2', 4, max_latency_ms=15))
+        admission.admit(topology, books, order('i-2', 4, max_latency_ms=15))
     assert refused.value.constraint in ('bandwidth', 'latency')
     assert refused.value.widest_within_bound_gbps == pytest.approx(1)  # what is left on the short span
     assert refused.value.min_latency_ms == pytest.approx(22)
@@ -49,53 +52,53 @@ def test_a_refused_intent_changes_nothing_and_says_what_would_fit():
 
 
 def test_raising_bandwidth_reuses_the_intents_own_share():
-    topology, ledger = network('thin-fat')
-    admission.admit(topology, ledger, order('i-1', 3))
-    raised = admission.admit(topology, ledger, order('i-1', 5))  # 3 own + 2 free = 5: stays
+    topology, books, ledger = network('thin-fat')
+    admission.admit(topology, books, order('i-1', 3))
+    raised = admission.admit(topology, books, order('i-1', 5))  # 3 own + 2 free = 5: stays
     assert sites(raised.primary) == 'west->east'
     assert ledger.reserved_gbps(Link('west', 'east')) == 5
     assert ledger.holders() == [('i-1', 'primary')]
-    moved = admission.admit(topology, ledger, order('i-1', 6))  # no longer fits: detour
+    moved = admission.admit(topology, books, order('i-1', 6))  # no longer fits: detour
     assert sites(moved.primary) == 'west->north->hub->east'
     assert ledger.reserved_gbps(Link('west', 'east')) == 0
 
 
 def test_protected_intents_reserve_a_disjoint_backup():
-    topology, ledger = network('triangle')
+    topology, books, ledger = network('triangle')
     placement = admission.admit(
-        topology, ledger, order('p-1', 5, src='dca', dst='dcb', protection=Protection.PROTECTED)
+        topology, books, order('p-1', 5, src='dca', dst='dcb', protection=Protection.PROTECTED)
     )
     assert sites(placement.primary) == 'dca->dcb'
     assert sites(placement.backup) == 'dca->dcc->dcb'
     for link in (Link('dca', 'dcb'), Link('dca', 'dcc'), Link('dcc', 'dcb')):
         assert ledger.reserved_gbps(link) == ledger.reserved_gbps(link.reverse()) == 5
     # Dropping protection gives the backup's share back.
-    admission.admit(topology, ledger, order('p-1', 5, src='dca', dst='dcb'))
+    admission.admit(topology, books, order('p-1', 5, src='dca', dst='dcb'))
     assert ledger.reserved_gbps(Link('dca', 'dcc')) == 0
     assert ledger.holders() == [('p-1', 'primary')]
 
 
 def test_a_cut_span_is_avoided_and_withdraw_frees_everything():
-    topology, ledger = network('triangle')
-    admission.admit(topology, ledger, order('i-1', 2, src='dca', dst='dcb'))
+    topology, books, ledger = network('triangle')
+    admission.admit(topology, books, order('i-1', 2, src='dca', dst='dcb'))
     topology.set_up('dca-dcb', False)
-    moved = admission.admit(topology, ledger, order('i-1', 2, src='dca', dst='dcb'))
+    moved = admission.admit(topology, books, order('i-1', 2, src='dca', dst='dcb'))
     assert sites(moved.primary) == 'dca->dcc->dcb'
-    assert admission.withdraw(ledger, 'i-1') is True
-    assert admission.withdraw(ledger, 'i-1') is False
+    assert books.withdraw('i-1') is True
+    assert books.withdraw('i-1') is False
     assert ledger.holders() == []
 
 
 def test_compute_is_a_dry_run():
-    topology, ledger = network('triangle')
-    placement = admission.compute(topology, ledger, order('i-1', 2, src='dca', dst='dcc'))
+    topology, books, ledger = network('triangle')
+    placement = admission.compute(topology, books, order('i-1', 2, src='dca', dst='dcc'))
     assert sites(placement.primary) == 'dca->dcc'
     assert ledger.holders() == []
 
 
 def test_a_ledger_that_disagrees_is_rolled_back(monkeypatch):
-    topology, ledger = network('triangle')
-    admission.admit(topology, ledger, order('i-1', 2, src='dca', dst='dcb'))
+    topology, books, ledger = network('triangle')
+    admission.admit(topology, books, order('i-1', 2, src='dca', dst='dcb'))
     before = ledger.snapshot()
     real = Ledger.reserve
 
@@ -104,15 +107,15 @@ def test_a_ledger_that_disagrees_is_rolled_back(monkeypatch):
 
     monkeypatch.setattr(Ledger, 'reserve', refuse)
     with pytest.raises(AdmissionError):
-        admission.admit(topology, ledger, order('i-1', 3, src='dca', dst='dcb'))
+        admission.admit(topology, books, order('i-1', 3, src='dca', dst='dcb'))
     monkeypatch.setattr(Ledger, 'reserve', real)
     assert ledger.snapshot() == before
 
 
 def test_a_path_fits_only_where_both_directions_have_room():
-    topology, ledger = network('thin-fat')
+    topology, books, ledger = network('thin-fat')
     ledger.reserve(('other', 'x'), [Link('east', 'west')], 3)  # return direction of the short span
-    placement = admission.admit(topology, ledger, order('i-1', 4))
+    placement = admission.admit(topology, books, order('i-1', 4))
     assert sites(placement.primary) == 'west->north->hub->east'
     links, _gbps = ledger.reservation(('i-1', 'primary'))
     assert set(links) == {

@@ -10,6 +10,7 @@ from controller.core.controller import Controller
 from tests.unit.fakeoftable import FakeFabric, Rejected
 from topologies.model import addressing as addr
 from topologies.model.fabric import load_fabric
+from topologies.model.order import Order
 
 TRIANGLE = load_fabric('triangle')
 
@@ -32,7 +33,7 @@ def test_without_an_intent_nothing_crosses_the_fabric():
 
 def test_an_intent_carries_both_directions_over_one_path():
     core = Controller(TRIANGLE)
-    core.create('red', 'dca', 'dcc', 5, now=1)  # dca-dcc is 9 ms, dca-dcb-dcc 10 ms
+    core.create(Order('red', 'dca', 'dcc', 5), now=1)  # dca-dcc is 9 ms, dca-dcb-dcc 10 ms
     fake = installed_fabric(core)
     assert fake.send_ipv4('red', 'dca', ip('red', 'dcc')) == (('host', 'red', 'dcc'), ['dca', 'dcc'])
     assert fake.send_ipv4('red', 'dcc', ip('red', 'dca')) == (('host', 'red', 'dca'), ['dcc', 'dca'])
@@ -45,13 +46,15 @@ def test_prefixes_narrow_an_intent_to_some_of_the_tenants_addresses():
     red, dca, dcc = TRIANGLE.tenants['red'], TRIANGLE.sites['dca'], TRIANGLE.sites['dcc']
     here, there = f'10.{red.number}.{dca.number}', f'10.{red.number}.{dcc.number}'
     core.create(
-        'red',
-        'dca',
-        'dcc',
-        5,
+        Order(
+            'red',
+            'dca',
+            'dcc',
+            5,
+            src_prefixes=[f'{here}.0/25'],
+            dst_prefixes=[f'{there}.0/30', f'{there}.64/26'],
+        ),
         now=1,
-        src_prefixes=[f'{here}.0/25'],
-        dst_prefixes=[f'{there}.0/30', f'{there}.64/26'],
     )
     fake = installed_fabric(core)
     for src, dst, lands in [
@@ -72,7 +75,7 @@ def test_prefixes_narrow_an_intent_to_some_of_the_tenants_addresses():
 
 def test_transit_switches_forward_on_the_label():
     core = Controller(TRIANGLE)
-    core.create('red', 'dca', 'dcc', 5, now=1, max_latency_ms=20)
+    core.create(Order('red', 'dca', 'dcc', 5, max_latency_ms=20), now=1)
     core.topology.set_up('dca-dcc', False)  # force the detour through dcb
     core.update(core.list()[0].id, bandwidth_gbps=6, now=2)
     fake = installed_fabric(core)
@@ -85,15 +88,15 @@ def test_transit_switches_forward_on_the_label():
 
 def test_tenants_are_isolated_even_with_spoofed_addresses():
     core = Controller(TRIANGLE)
-    core.create('red', 'dca', 'dcc', 5, now=1)
-    core.create('blue', 'dca', 'dcc', 2, now=1)
+    core.create(Order('red', 'dca', 'dcc', 5), now=1)
+    core.create(Order('blue', 'dca', 'dcc', 2), now=1)
     fake = installed_fabric(core)
     assert fake.send_ipv4('blue', 'dca', ip('blue', 'dcc'))[0] == ('host', 'blue', 'dcc')
     # Blue aims at red's host, or pretends to be red: dropped at the ingress switch.
     assert fake.send_ipv4('blue', 'dca', ip('red', 'dcc'))[0] == ('drop', 'dca')
     assert fake.send_ipv4('blue', 'dca', ip('red', 'dcc'), src_ip=ip('red', 'dca'))[0] == ('drop', 'dca')
     # A labelled frame injected from a tenant port matches no label flow.
-    red_label = core.route_of('i-1').label_fwd
+    red_label = core.routes.of('i-1').label_fwd
     packet = {
         'eth_type': fl.ETH_IPV4,
         'mpls': [red_label],
@@ -116,21 +119,21 @@ def test_arp_and_lldp_go_to_the_controller_and_nothing_floods():
 
 def test_every_intent_flow_carries_its_intent_in_the_cookie():
     core = Controller(TRIANGLE)
-    core.create('red', 'dca', 'dcc', 5, now=1)
-    core.create('blue', 'dca', 'dcc', 2, now=1)
+    core.create(Order('red', 'dca', 'dcc', 5), now=1)
+    core.create(Order('blue', 'dca', 'dcc', 2), now=1)
     for _dpid, (entries, _meters, _) in core.plan().items():
         for flow in entries.values():
             if flow.priority in (fl.PRIO_INGRESS, fl.PRIO_LABEL):
-                assert fl.cookie_intent(flow.cookie) in (1, 2)
+                assert flow.cookie in (fl.intent_cookie(1), fl.intent_cookie(2))
             else:
-                assert flow.cookie == fl.COOKIE_BASE and fl.cookie_intent(flow.cookie) is None
+                assert flow.cookie == fl.COOKIE_BASE
             assert fl.is_ours(flow.cookie)
     assert not fl.is_ours(fl.COOKIE_MEASURE | 7)
 
 
 def test_ingress_flows_are_metered_at_the_intents_rate():
     core = Controller(TRIANGLE, burst_ms=50)
-    core.create('red', 'dca', 'dcc', 5, now=1)  # 5 Gb/s at scale 0.001: 5000 kb/s
+    core.create(Order('red', 'dca', 'dcc', 5), now=1)  # 5 Gb/s at scale 0.001: 5000 kb/s
     ingress = [f for entries, _, _ in core.plan().values() for f in entries.values() if f.is_ingress]
     assert len(ingress) == 2
     for flow in ingress:
@@ -141,11 +144,11 @@ def test_ingress_flows_are_metered_at_the_intents_rate():
 def test_moving_an_intent_is_make_before_break():
     """At every step of the move (each phase applied on its own) traffic still arrives."""
     core = Controller(TRIANGLE)
-    intent = core.create('red', 'dca', 'dcc', 5, now=1)
+    intent = core.create(Order('red', 'dca', 'dcc', 5), now=1)
     fake = installed_fabric(core)
-    before = core.route_of(intent.id)
+    before = core.routes.of(intent.id)
     core.update(intent.id, bandwidth_gbps=9.5, now=2)  # dca-dcc (10 Gb/s, 10% headroom) too thin
-    after = core.route_of(intent.id)
+    after = core.routes.of(intent.id)
     assert after.sites == ('dca', 'dcb', 'dcc') and after.label_fwd not in (
         before.label_fwd,
         before.label_rev,
@@ -162,7 +165,7 @@ def test_moving_an_intent_is_make_before_break():
 
 def test_meters_come_before_the_flows_that_use_them():
     core = Controller(TRIANGLE)
-    core.create('red', 'dca', 'dcc', 5, now=1)
+    core.create(Order('red', 'dca', 'dcc', 5), now=1)
     changes = reconcile.diff_all(core.plan(), {})
     fake = FakeFabric(TRIANGLE)
     fake.apply(changes)  # would raise Rejected otherwise
@@ -173,7 +176,7 @@ def test_meters_come_before_the_flows_that_use_them():
 
 def test_reconcile_removes_strays_and_adds_what_is_missing():
     core = Controller(TRIANGLE)
-    core.create('red', 'dca', 'dcc', 5, now=1)
+    core.create(Order('red', 'dca', 'dcc', 5), now=1)
     fake = installed_fabric(core)
     dca = addr.dpid(TRIANGLE.sites['dca'])
     stray = fl.Flow(dca, 100, fl.match(in_port=1), (('output', 2),))
@@ -190,7 +193,7 @@ def test_reconcile_removes_strays_and_adds_what_is_missing():
 
 def test_a_changed_meter_is_modified_in_place():
     core = Controller(TRIANGLE)
-    intent = core.create('red', 'dca', 'dcc', 5, now=1)
+    intent = core.create(Order('red', 'dca', 'dcc', 5), now=1)
     fake = installed_fabric(core)
     core.update(intent.id, bandwidth_gbps=4, now=2)
     changes = reconcile.diff_all(core.plan(), fake.installed())
@@ -214,14 +217,14 @@ LUMEN = load_fabric('lumen-qts')
 
 def protected_fabric(src='phx1', dst='iad1'):
     core = Controller(LUMEN)
-    intent = core.create('acme', src, dst, 10, now=1, protection='PROTECTED')
+    intent = core.create(Order('acme', src, dst, 10, protection='PROTECTED'), now=1)
     return core, intent, installed_fabric(core)
 
 
 @pytest.mark.parametrize('src, dst', [('phx1', 'iad1'), ('dfw1', 'pdx1'), ('pdx1', 'iad1')])
 def test_the_switches_repair_a_cut_of_any_span_of_a_protected_primary_by_themselves(src, dst):
     core, intent, fake = protected_fabric(src, dst)
-    route = core.route_of(intent.id)
+    route = core.routes.of(intent.id)
     assert route.backup and not set(zip(route.sites, route.sites[1:])) & set(
         zip(route.backup, route.backup[1:])
     )
@@ -246,12 +249,12 @@ def test_after_a_cut_the_controller_keeps_the_surviving_path_and_reprotects_with
     survivor (saying why); every phase of that move keeps the traffic arriving while the
     span is still cut."""
     core, intent, fake = protected_fabric(src, dst)
-    route = core.route_of(intent.id)
+    route = core.routes.of(intent.id)
     a, b = route.sites[hop - 1], route.sites[hop]
     cut = LUMEN.span(a, b).id
     fake.down = {cut}
     core.port_state(addr.dpid(LUMEN.sites[a]), addr.span_port(LUMEN, a, b), False, now=2)
-    new = core.route_of(intent.id)
+    new = core.routes.of(intent.id)
     assert cut not in {
         LUMEN.span(x, y).id for path in (new.sites, new.backup) for x, y in itertools.pairwise(path)
     }
@@ -296,7 +299,7 @@ def test_protected_route_validation():
 
 def test_only_a_clean_up_after_a_flip_waits_for_the_old_path_to_empty():
     core = Controller(TRIANGLE)
-    intent = core.create('red', 'dca', 'dcc', 5, now=1)
+    intent = core.create(Order('red', 'dca', 'dcc', 5), now=1)
     first = reconcile.diff_all(core.plan(), {})
     fake = installed_fabric(core)
     assert first.phases[1] and not first.drains  # a new intent: nothing to clean up
@@ -312,7 +315,7 @@ def test_the_drain_outlasts_the_longest_journey_on_a_protected_route(src, dst):
     """Cut at the primary's last span: a frame goes nearly all the way, comes back to the
     ingress and takes the backup. The drain outlasts that, with margin, and stays short."""
     core, intent, _ = protected_fabric(src, dst)
-    route = core.route_of(intent.id)
+    route = core.routes.of(intent.id)
 
     def delay_ms(sites):
         return sum(LUMEN.span(a, b).delay_ms for a, b in itertools.pairwise(sites))

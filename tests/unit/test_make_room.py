@@ -5,7 +5,10 @@ triangle: dca-dcb 20 Gb/s 4 ms, dcb-dcc 20 Gb/s 6 ms, dca-dcc 10 Gb/s 9 ms; with
 headroom 18, 18 and 9 Gb/s may be committed. Only the direct dca-dcc meets a 9.5 ms bound.
 """
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from controller.core.errors import Unplaceable
 from controller.core.intent import Intent, State
@@ -13,43 +16,44 @@ from controller.core.planner import batch_order
 from controller.core.topology import Link
 from tests.unit.test_controller_core import TRIANGLE, connected, states, sync
 from tests.unit.test_policy import cut
-from topologies.model.order import ServiceClass
+from topologies.model.fabric import parse_fabric
+from topologies.model.order import Order, ServiceClass
 
 
 def within_limits(core):
     """No link is booked beyond its capacity less headroom, in either ledger."""
     for link in core.topology.links():
-        assert core.ledger.reserved_gbps(link) <= core.ledger._limit(link) + 1e-9, link
-        assert core.peak.reserved_gbps(link) <= core.peak._limit(link) + 1e-9, link
+        assert core.books.committed.reserved_gbps(link) <= core.books.committed._limit(link) + 1e-9, link
+        assert core.books.peak.reserved_gbps(link) <= core.books.peak._limit(link) + 1e-9, link
     return True
 
 
 def unchanged(core):
-    return states(core), core.ledger.snapshot(), core.peak.snapshot(), core.generation
+    return states(core), core.books.committed.snapshot(), core.books.peak.snapshot(), core.generation
 
 
 def test_a_refused_intent_gets_in_once_another_has_moved_aside():
     core = connected()
     events = []
     core.subscribe(events.append)
-    blue = core.create('blue', 'dca', 'dcc', 8, now=0)  # no bound: may move
+    blue = core.create(Order('blue', 'dca', 'dcc', 8), now=0)  # no bound: may move
     sync(core, now=0)
-    red = core.create('red', 'dca', 'dcc', 8, now=1, max_latency_ms=9.5)
+    red = core.create(Order('red', 'dca', 'dcc', 8, max_latency_ms=9.5), now=1)
     # blue moves first, make-before-break: it holds dca-dcc until the switches flipped,
-    # so red waits, holding nothing yet.
+    # so red waits, holding only a claim on what is free there (1 Gb/s) until then.
     assert red.state is State.COMPILING
     assert red.reason == 'placing: waiting for intent i-1 to move off span dca-dcc (make-before-break)'
-    assert core.route_of(blue.id).sites == ('dca', 'dcb', 'dcc') and blue.state is State.INSTALLING
+    assert core.routes.of(blue.id).sites == ('dca', 'dcb', 'dcc') and blue.state is State.INSTALLING
     assert 'moved off span dca-dcc to make room for intent i-2 (PRIORITY) of tenant red' in blue.reason
-    assert core.ledger.reservation(('i-1', 'old'))[0] == (Link('dca', 'dcc'), Link('dcc', 'dca'))
-    assert core.ledger.reservation(('i-2', 'primary')) is None and within_limits(core)
+    assert core.books.committed.reservation(('i-1', 'old'))[0] == (Link('dca', 'dcc'), Link('dcc', 'dca'))
+    assert core.books.committed.reservation(('i-2', 'primary')) is None and within_limits(core)
     sync(core, now=2)  # blue installed on its new path: red is placed
-    assert blue.state is State.INSTALLED and core.ledger.reservation(('i-1', 'old')) is None
-    assert core.route_of(red.id).sites == ('dca', 'dcc') and within_limits(core)
+    assert blue.state is State.INSTALLED and core.books.committed.reservation(('i-1', 'old')) is None
+    assert core.routes.of(red.id).sites == ('dca', 'dcc') and within_limits(core)
     assert 'room made by moving intent i-1' in red.reason
     sync(core, now=3)
     assert red.state is State.INSTALLED
-    assert core.ledger.reserved_gbps(Link('dca', 'dcc')) == 8
+    assert core.books.committed.reserved_gbps(Link('dca', 'dcc')) == 8
     assert [e.state for e in events if e.intent_id == red.id] == [
         State.COMPILING,
         State.INSTALLING,
@@ -57,13 +61,48 @@ def test_a_refused_intent_gets_in_once_another_has_moved_aside():
     ]
 
 
+def test_a_waiting_intent_claims_the_room_made_for_it_so_no_later_order_takes_it():
+    fabric = parse_fabric(
+        {
+            **yaml.safe_load(Path(TRIANGLE.source).read_text()),
+            'tenants': [{'id': t.id, 'sites': list(t.sites)} for t in TRIANGLE.tenants.values()]
+            + [{'id': 'green', 'sites': ['dca', 'dcc']}],
+        }
+    )
+    core = connected(fabric)
+    blue = core.create(Order('blue', 'dca', 'dcc', 6), now=0)  # no bound: may move
+    sync(core, now=0)
+    red = core.create(Order('red', 'dca', 'dcc', 8, max_latency_ms=9.5), now=1)  # only the direct span
+    assert red.state is State.COMPILING and core.routes.of(blue.id).sites == ('dca', 'dcb', 'dcc')
+    # 3 of the direct span's 9 Gb/s are free while blue flips: green would take 2 of them, and
+    # red would not fit once blue has left; red's claim sends green the other way.
+    green = core.create(Order('green', 'dca', 'dcc', 2), now=1)
+    assert core.routes.of(green.id).sites == ('dca', 'dcb', 'dcc') and within_limits(core)
+    sync(core, now=2)
+    sync(core, now=3)
+    assert red.state is State.INSTALLED and core.routes.of(red.id).sites == ('dca', 'dcc')
+    assert not [h for h in core.books.committed.holders() if h[1] == 'claim'] and within_limits(core)
+
+
+def test_a_waiting_intent_withdrawn_gives_its_claim_back():
+    core = connected()
+    core.create(Order('blue', 'dca', 'dcc', 6), now=0)
+    sync(core, now=0)
+    red = core.create(Order('red', 'dca', 'dcc', 8, max_latency_ms=9.5), now=1)
+    assert core.books.committed.reserved_gbps(Link('dca', 'dcc')) == 9  # blue's old 6 and red's claim of 3
+    core.delete(red.id, now=1)
+    assert core.books.committed.reserved_gbps(Link('dca', 'dcc')) == 6  # blue's, until it flips
+    sync(core, now=2)
+    assert core.books.committed.reserved_gbps(Link('dca', 'dcc')) == 0 and red.state is State.WITHDRAWN
+
+
 def test_a_higher_class_is_never_moved_for_a_lower_one():
     core = connected()
-    core.create('blue', 'dca', 'dcc', 8, now=0, service_class='REALTIME')
+    core.create(Order('blue', 'dca', 'dcc', 8, service_class='REALTIME'), now=0)
     sync(core, now=0)
     before = unchanged(core)
     with pytest.raises(Unplaceable, match=r'9\.5 ms bound'):
-        core.create('red', 'dca', 'dcc', 8, now=1, max_latency_ms=9.5, service_class='PRIORITY')
+        core.create(Order('red', 'dca', 'dcc', 8, max_latency_ms=9.5, service_class='PRIORITY'), now=1)
     assert unchanged(core) == before
 
 
@@ -71,13 +110,13 @@ def test_when_moves_cannot_make_room_nothing_changes():
     core = connected()
     events = []
     # red fills dca-dcb (15 of 18): blue could leave dca-dcc only through it, and it lacks 8.
-    core.create('red', 'dca', 'dcb', 15, now=0)
-    core.create('blue', 'dca', 'dcc', 8, now=0)
+    core.create(Order('red', 'dca', 'dcb', 15), now=0)
+    core.create(Order('blue', 'dca', 'dcc', 8), now=0)
     sync(core, now=0)
     core.subscribe(events.append)
     before = unchanged(core)
     with pytest.raises(Unplaceable, match=r'9\.5 ms bound'):
-        core.create('red', 'dca', 'dcc', 8, now=1, max_latency_ms=9.5)
+        core.create(Order('red', 'dca', 'dcc', 8, max_latency_ms=9.5), now=1)
     # The trial move of blue was undone whole: the same reservations, in the same order.
     assert unchanged(core) == before and events == []
 
@@ -87,12 +126,12 @@ def test_no_move_over_books_a_span_not_even_for_a_while():
     # blue's only other path crosses dcb-dcc, where red's 12 leave 6 of the 8 blue needs;
     # the 8 that blue itself would free on dca-dcc come too late (make-before-break: both
     # paths are held until the switches have flipped): the newcomer is refused.
-    core.create('red', 'dcb', 'dcc', 12, now=0)
-    core.create('blue', 'dca', 'dcc', 8, now=0)
+    core.create(Order('red', 'dcb', 'dcc', 12), now=0)
+    core.create(Order('blue', 'dca', 'dcc', 8), now=0)
     sync(core, now=0)
     before = unchanged(core)
     with pytest.raises(Unplaceable):
-        core.create('red', 'dca', 'dcc', 8, now=1, max_latency_ms=9.5)
+        core.create(Order('red', 'dca', 'dcc', 8, max_latency_ms=9.5), now=1)
     assert unchanged(core) == before and within_limits(core)
 
 
@@ -124,9 +163,9 @@ def test_batch_order_is_class_then_fewest_hops_then_largest():
 def test_failed_intents_are_retried_in_batch_order():
     core = connected()
     events = []
-    small = core.create('red', 'dca', 'dcc', 2, now=0)
-    large = core.create('red', 'dcb', 'dcc', 6, now=0)
-    medium = core.create('blue', 'dca', 'dcc', 3, now=0)
+    small = core.create(Order('red', 'dca', 'dcc', 2), now=0)
+    large = core.create(Order('red', 'dcb', 'dcc', 6), now=0)
+    medium = core.create(Order('blue', 'dca', 'dcc', 3), now=0)
     sync(core, now=0)
     cut(core, TRIANGLE, 'dcc', 'dca', False, now=1)
     cut(core, TRIANGLE, 'dcc', 'dcb', False, now=1)

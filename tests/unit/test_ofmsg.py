@@ -10,14 +10,15 @@ from controller.core import reconcile
 from controller.core.controller import Controller
 from controller.southbound import ofmsg
 from topologies.model.fabric import load_fabric
+from topologies.model.order import Order
 
 DP = SimpleNamespace(ofproto=ofp, ofproto_parser=parser, id=1, xid=0)
 
 
 def planned():
     core = Controller(load_fabric('lumen-qts'))
-    core.create('acme', 'phx1', 'iad1', 40, now=1, max_latency_ms=40)
-    core.create('acme', 'dfw1', 'pdx1', 10, now=1, protection='PROTECTED')
+    core.create(Order('acme', 'phx1', 'iad1', 40, max_latency_ms=40), now=1)
+    core.create(Order('acme', 'dfw1', 'pdx1', 10, protection='PROTECTED'), now=1)
     return core.plan()
 
 

@@ -19,6 +19,8 @@ from tests.unit.test_controller_core import LUMEN, TRIANGLE, connected, sync
 from tests.unit.test_make_room import within_limits
 from tests.unit.test_policy import cut
 from topologies.model.fabric import parse_fabric
+from topologies.model.order import Order
+from topologies.model.policy import Policy
 
 HEADROOM = 0.1
 
@@ -87,8 +89,7 @@ def best_by_brute_force(fabric, orders):
     topology = Topology.from_fabric(fabric)
     limit = {s.span_id: s.capacity_gbps * (1 - HEADROOM) for s in topology.spans.values()}
     options = [
-        [tuple(topology.span_of(l).span_id for l in p) for p in simple_paths(topology, o['src'], o['dst'])]
-        + [None]
+        [tuple(topology.span_of(l).span_id for l in p) for p in simple_paths(topology, o.src, o.dst)] + [None]
         for o in orders
     ]
     best = 0.0
@@ -96,9 +97,9 @@ def best_by_brute_force(fabric, orders):
         used = {}
         for spans, order in zip(choice, orders):
             for span in spans or ():
-                used[span] = used.get(span, 0.0) + order['bandwidth_gbps']
+                used[span] = used.get(span, 0.0) + order.bandwidth_gbps
         if all(used[s] <= limit[s] + 1e-9 for s in used):
-            best = max(best, sum(o['bandwidth_gbps'] for c, o in zip(choice, orders) if c))
+            best = max(best, sum(o.bandwidth_gbps for c, o in zip(choice, orders) if c))
     return best
 
 
@@ -119,7 +120,7 @@ def test_create_many_admits_the_most_any_placement_admits_on_a_ring(data):
         )
     )
     orders = [
-        dict(
+        Order(
             tenant='red',
             src=f's{a}',
             dst=f's{b}',
@@ -130,7 +131,7 @@ def test_create_many_admits_the_most_any_placement_admits_on_a_ring(data):
     core = connected(fabric, headroom=HEADROOM)
     results = core.create_many(orders, now=0)
     sync(core)
-    admitted = sum(o['bandwidth_gbps'] for o, r in zip(orders, results) if not isinstance(r, Unplaceable))
+    admitted = sum(o.bandwidth_gbps for o, r in zip(orders, results) if not isinstance(r, Unplaceable))
     assert admitted == best_by_brute_force(fabric, orders)
     assert within_limits(core)
     assert all(isinstance(r, Unplaceable) or r.state.value == 'INSTALLED' for r in results)
@@ -142,16 +143,15 @@ def test_placed_together_more_gets_in_than_one_after_the_other():
     goes the long way round and all three fit."""
     fabric = ring([20, 20, 20, 20], [1, 1, 1, 5])
     orders = [
-        dict(tenant='red', src='s0', dst='s2', bandwidth_gbps=10),  # fast: s0-s1-s2
-        dict(tenant='red', src='s1', dst='s2', bandwidth_gbps=10),  # only s1-s2 is fast
-        dict(tenant='red', src='s0', dst='s1', bandwidth_gbps=10),
+        Order(tenant='red', src='s0', dst='s2', bandwidth_gbps=10),  # fast: s0-s1-s2
+        Order(tenant='red', src='s1', dst='s2', bandwidth_gbps=10),  # only s1-s2 is fast
+        Order(tenant='red', src='s0', dst='s1', bandwidth_gbps=10),
     ]
-    one_by_one = connected(fabric, headroom=HEADROOM)
-    one_by_one._room_for = lambda intent, degrade=False: []  # the core before making room
+    one_by_one = connected(fabric, headroom=HEADROOM, policy=Policy(make_room=False))
     refused = 0
     for order in orders:
         try:
-            one_by_one.create(**order, now=0)
+            one_by_one.create(order, now=0)
         except Unplaceable:
             refused += 1
     assert refused == 2
@@ -159,20 +159,20 @@ def test_placed_together_more_gets_in_than_one_after_the_other():
     results = core.create_many(orders, now=0)
     assert not any(isinstance(r, Unplaceable) for r in results)
     assert [r.id for r in results] == ['i-1', 'i-2', 'i-3']
-    assert core.route_of('i-1').sites == ('s0', 's3', 's2')
+    assert core.routes.of('i-1').sites == ('s0', 's3', 's2')
     assert within_limits(core)
 
 
 def test_pack_leaves_the_ledgers_as_they_were():
     core = connected(LUMEN, headroom=HEADROOM)
-    core.create('acme', 'phx1', 'iad1', 30, now=0)
-    before = core.ledger.snapshot(), core.peak.snapshot()
+    core.create(Order('acme', 'phx1', 'iad1', 30), now=0)
+    before = core.books.committed.snapshot(), core.books.peak.snapshot()
     intents = [
-        core._admissible('acme', a, b, 20, None, 'NONE', 'PRIORITY', '', None, (), (), 0.0, '')[0]
+        core.orders.intent(Order('acme', a, b, 20))
         for a, b in [('iad1', 'pdx1'), ('dfw1', 'pdx1'), ('phx1', 'dfw1')]
     ]
-    assert len(packing.pack(core.topology, core.ledger, core.peak, intents, 1.0)) == 3
-    assert (core.ledger.snapshot(), core.peak.snapshot()) == before
+    assert len(packing.pack(core.topology, core.books, intents, 1.0)) == 3
+    assert (core.books.committed.snapshot(), core.books.peak.snapshot()) == before
 
 
 def test_realtime_is_placed_before_the_classes_below_it():
@@ -181,8 +181,8 @@ def test_realtime_is_placed_before_the_classes_below_it():
     core = connected(TRIANGLE, headroom=HEADROOM)
     results = core.create_many(
         [
-            dict(tenant='red', src='dca', dst='dcc', bandwidth_gbps=8, max_latency_ms=9.5),
-            dict(
+            Order(tenant='red', src='dca', dst='dcc', bandwidth_gbps=8, max_latency_ms=9.5),
+            Order(
                 tenant='blue',
                 src='dca',
                 dst='dcc',
@@ -194,7 +194,7 @@ def test_realtime_is_placed_before_the_classes_below_it():
         now=0,
     )
     assert isinstance(results[0], Unplaceable) and '9.5 ms' in str(results[0])
-    assert results[1].service_class.value == 'REALTIME' and core.route_of(results[1].id).sites == (
+    assert results[1].service_class.value == 'REALTIME' and core.routes.of(results[1].id).sites == (
         'dca',
         'dcc',
     )
@@ -204,12 +204,12 @@ def test_protected_orders_get_a_disjoint_backup():
     core = connected(LUMEN, headroom=HEADROOM)
     results = core.create_many(
         [
-            dict(tenant='acme', src='phx1', dst='iad1', bandwidth_gbps=10, protection='PROTECTED'),
-            dict(tenant='acme', src='dfw1', dst='pdx1', bandwidth_gbps=10),
+            Order(tenant='acme', src='phx1', dst='iad1', bandwidth_gbps=10, protection='PROTECTED'),
+            Order(tenant='acme', src='dfw1', dst='pdx1', bandwidth_gbps=10),
         ],
         now=0,
     )
-    placement = core.placements[results[0].id]
+    placement = core.placer.placements[results[0].id]
     assert placement.backup is not None
     assert not set(placement.primary.span_ids(core.topology)) & set(placement.backup.span_ids(core.topology))
 
@@ -219,45 +219,45 @@ def test_a_batch_placed_off_the_lock_takes_only_what_still_fits():
     over a span cut meanwhile is placed anew, and the live ledgers were never touched."""
     core = connected(TRIANGLE, headroom=HEADROOM)
     orders = [
-        dict(tenant='red', src='dca', dst='dcb', bandwidth_gbps=5),
-        dict(tenant='red', src='dcb', dst='dcc', bandwidth_gbps=5),
+        Order(tenant='red', src='dca', dst='dcb', bandwidth_gbps=5),
+        Order(tenant='red', src='dcb', dst='dcc', bandwidth_gbps=5),
     ]
     pack = core.packer(orders)
     packed = pack()
     assert [(i, p.primary.sites) for i, p in packed] == [(0, ('dca', 'dcb')), (1, ('dcb', 'dcc'))]
-    assert core.ledger.holders() == [] and core.list() == []
+    assert core.books.committed.holders() == [] and core.list() == []
     cut(core, TRIANGLE, 'dcb', 'dcc', False, now=1)  # meanwhile: the span under order 1 is cut
     made = core.create_many(orders, now=2, packed=packed)
-    assert core.route_of(made[0].id).sites == ('dca', 'dcb')
-    assert core.route_of(made[1].id).sites == ('dcb', 'dca', 'dcc')
+    assert core.routes.of(made[0].id).sites == ('dca', 'dcb')
+    assert core.routes.of(made[1].id).sites == ('dcb', 'dca', 'dcc')
     assert within_limits(core)
 
 
 def test_packer_refuses_bad_orders_as_create_many_does():
     core = connected(TRIANGLE)
     with pytest.raises(InvalidArgument, match=r'^orders\[0\]\.bandwidth_gbps'):
-        core.packer([dict(tenant='red', src='dca', dst='dcb', bandwidth_gbps=-1)])
+        core.packer([Order(tenant='red', src='dca', dst='dcb', bandwidth_gbps=-1)])
 
 
 def test_a_placement_packed_off_the_lock_is_checked_in_the_peak_ledger_too():
     """Meanwhile an order with an excess fills the direct span's peak (committed plus excess,
     no headroom): the packed placement there no longer fits, and the order goes another way."""
     core = connected(TRIANGLE, headroom=HEADROOM)
-    orders = [dict(tenant='blue', src='dca', dst='dcc', bandwidth_gbps=8)]
+    orders = [Order(tenant='blue', src='dca', dst='dcc', bandwidth_gbps=8)]
     packed = core.packer(orders)()
     assert packed[0][1].primary.sites == ('dca', 'dcc')
-    core.create('red', 'dca', 'dcc', 1, excess_gbps=8, now=1)  # 1 Gb/s of peak left
+    core.create(Order('red', 'dca', 'dcc', 1, excess_gbps=8), now=1)  # 1 Gb/s of peak left
     made = core.create_many(orders, now=2, packed=packed)
-    assert core.route_of(made[0].id).sites == ('dca', 'dcb', 'dcc') and within_limits(core)
+    assert core.routes.of(made[0].id).sites == ('dca', 'dcb', 'dcc') and within_limits(core)
 
 
 def test_orders_without_excess_are_packed_within_the_peak_ledger():
     core = connected(TRIANGLE, headroom=HEADROOM)
-    core.create('red', 'dca', 'dcc', 1, excess_gbps=5, now=1)  # direct: 8 committed, 4 peak left
+    core.create(Order('red', 'dca', 'dcc', 1, excess_gbps=5), now=1)  # direct: 8 committed, 4 peak left
     orders = [
-        dict(tenant='blue', src='dca', dst='dcc', bandwidth_gbps=3),
-        dict(tenant='red', src='dcb', dst='dcc', bandwidth_gbps=3),
-        dict(tenant='red', src='dca', dst='dcb', bandwidth_gbps=3),
+        Order(tenant='blue', src='dca', dst='dcc', bandwidth_gbps=3),
+        Order(tenant='red', src='dcb', dst='dcc', bandwidth_gbps=3),
+        Order(tenant='red', src='dca', dst='dcb', bandwidth_gbps=3),
     ]
     made = core.create_many(orders, now=2)
     assert not any(isinstance(r, Unplaceable) for r in made) and within_limits(core)
@@ -287,12 +287,12 @@ def test_a_batch_never_over_books_nor_preempts_its_own_orders(before, batch):
     sync(core)
     for (tenant, a, b), gbps in before:
         try:
-            core.create(tenant, a, b, gbps, now=1, service_class='BULK')
+            core.create(Order(tenant, a, b, gbps, service_class='BULK'), now=1)
         except (Unplaceable, Conflict):
             pass
     sync(core, now=2)
     orders = [
-        dict(
+        Order(
             tenant=t,
             src=a,
             dst=b,
@@ -310,13 +310,10 @@ def test_a_batch_never_over_books_nor_preempts_its_own_orders(before, batch):
     assert within_limits(core)
     # Placed, or waiting (COMPILING) for intents placed before it to move aside; never FAILED.
     assert all(isinstance(r, Unplaceable) or r.state.value in ('INSTALLING', 'COMPILING') for r in made)
-    placed = [r for r in made if not isinstance(r, Unplaceable) and r.state.value == 'INSTALLING']
     sync(core, now=4)
     sync(core, now=5)
-    assert all(r.state.value == 'INSTALLED' for r in placed)
-    # A waiting one holds no claim on the room being made for it: a lower-class order of the
-    # batch placed meanwhile may take it, and the waiting one then fails with the reason
-    # (a gap of making room, for single orders too; seen: REALTIME 80 Gb/s waiting on
-    # pdfw-dfw1, PRIORITY 20 Gb/s placed there). It never over-books.
-    assert all(isinstance(r, Unplaceable) or r.state.value in ('INSTALLED', 'FAILED') for r in made)
+    # A waiting one claims the room being made for it, so no order of the batch placed
+    # meanwhile takes it: every order admitted ends INSTALLED (seen before claims: REALTIME
+    # 80 Gb/s waiting on pdfw-dfw1, PRIORITY 20 Gb/s placed there, the REALTIME one FAILED).
+    assert all(isinstance(r, Unplaceable) or r.state.value == 'INSTALLED' for r in made)
     assert within_limits(core)

@@ -9,6 +9,7 @@ from controller.core.planner import Policy
 from controller.core.topology import Link
 from tests.unit.test_controller_core import LUMEN, TRIANGLE, connected, sync
 from topologies.model import addressing as addr
+from topologies.model.order import Order
 
 
 def slow_down(core, a, b, ms, now):
@@ -37,27 +38,27 @@ def test_a_broken_latency_bound_moves_that_intent_and_leaves_the_tolerant_one():
     core = connected()
     events = []
     core.subscribe(events.append)
-    bound = core.create('red', 'dca', 'dcc', 2, now=1, max_latency_ms=12)
-    tolerant = core.create('blue', 'dca', 'dcc', 2, now=1)
+    bound = core.create(Order('red', 'dca', 'dcc', 2, max_latency_ms=12), now=1)
+    tolerant = core.create(Order('blue', 'dca', 'dcc', 2), now=1)
     sync(core)
-    assert core.route_of(bound.id).sites == core.route_of(tolerant.id).sites == ('dca', 'dcc')
+    assert core.routes.of(bound.id).sites == core.routes.of(tolerant.id).sites == ('dca', 'dcc')
     slow_down(core, 'dca', 'dcc', 15, now=2)  # 9 -> 15 ms; via dcb it is 10 ms
-    assert core.route_of(bound.id).sites == ('dca', 'dcb', 'dcc')
+    assert core.routes.of(bound.id).sites == ('dca', 'dcb', 'dcc')
     assert 'latency 15.0 ms over the 12 ms bound (span dca-dcc measured 15.0 ms)' in bound.reason
-    assert core.route_of(tolerant.id).sites == ('dca', 'dcc') and tolerant.state is State.INSTALLED
+    assert core.routes.of(tolerant.id).sites == ('dca', 'dcc') and tolerant.state is State.INSTALLED
     sync(core, now=3)
     assert bound.state is State.INSTALLED and moves(events, bound.id) == 1
 
 
 def test_a_bound_nothing_meets_keeps_its_path_and_says_so():
     core = connected()
-    intent = core.create('red', 'dca', 'dcc', 2, now=1, max_latency_ms=10)
+    intent = core.create(Order('red', 'dca', 'dcc', 2, max_latency_ms=10), now=1)
     sync(core)
     slow_down(core, 'dca', 'dcc', 15, now=2)
     slow_down(core, 'dca', 'dcb', 8, now=2)  # via dcb: 14 ms
-    assert core.route_of(intent.id).sites == ('dca', 'dcb', 'dcc') or 'staying' in intent.reason
+    assert core.routes.of(intent.id).sites == ('dca', 'dcb', 'dcc') or 'staying' in intent.reason
     slow_down(core, 'dcb', 'dcc', 30, now=3)
-    assert intent.state in (State.INSTALLED, State.INSTALLING) and core.route_of(intent.id) is not None
+    assert intent.state in (State.INSTALLED, State.INSTALLING) and core.routes.of(intent.id) is not None
 
 
 def test_a_flapping_span_moves_an_intent_at_most_twice_and_it_ends_installed():
@@ -65,13 +66,13 @@ def test_a_flapping_span_moves_an_intent_at_most_twice_and_it_ends_installed():
     events = []
     core.subscribe(events.append)
     intents = [
-        core.create('acme', 'phx1', 'iad1', 10, now=0),
-        core.create('acme', 'dfw1', 'pdx1', 10, now=0, protection='PROTECTED'),
-        core.create('globex', 'atl1', 'cmh1', 5, now=0) if 'globex' in LUMEN.tenants else None,
+        core.create(Order('acme', 'phx1', 'iad1', 10), now=0),
+        core.create(Order('acme', 'dfw1', 'pdx1', 10, protection='PROTECTED'), now=0),
+        core.create(Order('globex', 'atl1', 'cmh1', 5), now=0) if 'globex' in LUMEN.tenants else None,
     ]
     intents = [i for i in intents if i is not None]
     sync(core, now=0)
-    route = core.route_of(intents[0].id).sites
+    route = core.routes.of(intents[0].id).sites
     a, b = route[2], route[3]
     now = 1.0
     for _flap in range(20):  # every 0.5 s for 10 s
@@ -90,52 +91,52 @@ def test_a_flapping_span_moves_an_intent_at_most_twice_and_it_ends_installed():
         assert moves(events, intent.id) <= 2, [
             (e.state.value, e.reason) for e in events if e.intent_id == intent.id
         ]
-    assert core.route_of(intents[0].id).sites == route  # back on the best path once settled
+    assert core.routes.of(intents[0].id).sites == route  # back on the best path once settled
 
 
 def test_reoptimization_waits_until_a_span_back_has_stayed_up():
     core = connected(policy=Policy(span_hold_s=10, reoptimize_every_s=30))
-    intent = core.create('red', 'dca', 'dcc', 2, now=0)
+    intent = core.create(Order('red', 'dca', 'dcc', 2), now=0)
     sync(core, now=0)
     cut(core, TRIANGLE, 'dca', 'dcc', False, now=1)
     sync(core, now=1)
-    assert core.route_of(intent.id).sites == ('dca', 'dcb', 'dcc')
+    assert core.routes.of(intent.id).sites == ('dca', 'dcb', 'dcc')
     cut(core, TRIANGLE, 'dca', 'dcc', True, now=2)
     for t in range(3, 12):
         core.tick(t)
         sync(core, t)
-        assert core.route_of(intent.id).sites == ('dca', 'dcb', 'dcc'), t
+        assert core.routes.of(intent.id).sites == ('dca', 'dcb', 'dcc'), t
     core.tick(12.5)
-    assert core.route_of(intent.id).sites == ('dca', 'dcc')
+    assert core.routes.of(intent.id).sites == ('dca', 'dcc')
     assert 're-optimized: 9.0 ms instead of 10.0 ms' in intent.reason
 
 
 def test_a_protected_intent_without_a_backup_gets_one_back_when_the_span_returns():
     core = connected(policy=Policy(span_hold_s=5))
-    intent = core.create('red', 'dca', 'dcc', 2, now=0, protection='PROTECTED')
+    intent = core.create(Order('red', 'dca', 'dcc', 2, protection='PROTECTED'), now=0)
     sync(core, now=0)
     cut(core, TRIANGLE, 'dca', 'dcb', False, now=1)
     sync(core, now=1)
     assert intent.state is State.INSTALLED or intent.state is State.INSTALLING
-    assert core.route_of(intent.id).sites == ('dca', 'dcc') and not core.route_of(intent.id).backup
+    assert core.routes.of(intent.id).sites == ('dca', 'dcc') and not core.routes.of(intent.id).backup
     assert 'unprotected for now' in intent.history[-2].reason
     cut(core, TRIANGLE, 'dca', 'dcb', True, now=2)
     core.tick(8)
-    assert core.route_of(intent.id).backup == ('dca', 'dcb', 'dcc') and 'protected again' in intent.reason
+    assert core.routes.of(intent.id).backup == ('dca', 'dcb', 'dcc') and 'protected again' in intent.reason
 
 
 def test_a_higher_class_has_lower_ones_moved_aside_before_preempting_them():
     core = connected()
     events = []
     core.subscribe(events.append)
-    bulk = core.create('blue', 'dca', 'dcc', 8, now=0, service_class='BULK')  # fills dca-dcc (9 of 10)
+    bulk = core.create(Order('blue', 'dca', 'dcc', 8, service_class='BULK'), now=0)  # fills dca-dcc (9 of 10)
     sync(core, now=0)
     # bulk has no bound: it can move, so nobody is preempted; realtime waits for the flip.
-    realtime = core.create('red', 'dca', 'dcc', 8, now=1, service_class='REALTIME', max_latency_ms=9.5)
+    realtime = core.create(Order('red', 'dca', 'dcc', 8, service_class='REALTIME', max_latency_ms=9.5), now=1)
     assert realtime.state is State.COMPILING and 'waiting for intent i-1' in realtime.reason
     sync(core, now=2)
-    assert core.route_of(realtime.id).sites == ('dca', 'dcc')
-    assert core.route_of(bulk.id).sites == ('dca', 'dcb', 'dcc')
+    assert core.routes.of(realtime.id).sites == ('dca', 'dcc')
+    assert core.routes.of(bulk.id).sites == ('dca', 'dcb', 'dcc')
     assert any(
         'to make room for intent i-2 (REALTIME) of tenant red' in e.reason
         for e in events
@@ -143,21 +144,21 @@ def test_a_higher_class_has_lower_ones_moved_aside_before_preempting_them():
     )
     # Same class: no preemption.
     with pytest.raises(Unplaceable):
-        core.create('red', 'dca', 'dcb', 17, now=2, service_class='BULK')
+        core.create(Order('red', 'dca', 'dcb', 17, service_class='BULK'), now=2)
 
 
 def test_preemption_follows_the_policy():
     for policy in (Policy(preemption=False), Policy(exempt_tenants=frozenset({'blue'}))):
         core = connected(policy=policy)
-        core.create('blue', 'dca', 'dcc', 8, now=0, service_class='BULK', max_latency_ms=9.5)
+        core.create(Order('blue', 'dca', 'dcc', 8, service_class='BULK', max_latency_ms=9.5), now=0)
         with pytest.raises(Unplaceable):
-            core.create('red', 'dca', 'dcc', 8, now=1, service_class='REALTIME', max_latency_ms=9.5)
+            core.create(Order('red', 'dca', 'dcc', 8, service_class='REALTIME', max_latency_ms=9.5), now=1)
 
 
 def test_a_preempted_intent_with_nowhere_to_go_fails_with_the_reason():
     core = connected()
-    bulk = core.create('blue', 'dca', 'dcc', 8, now=0, service_class='BULK', max_latency_ms=9.5)
-    core.create('red', 'dca', 'dcc', 8, now=1, service_class='REALTIME', max_latency_ms=9.5)
+    bulk = core.create(Order('blue', 'dca', 'dcc', 8, service_class='BULK', max_latency_ms=9.5), now=0)
+    core.create(Order('red', 'dca', 'dcc', 8, service_class='REALTIME', max_latency_ms=9.5), now=1)
     assert bulk.state is State.FAILED and bulk.reason.startswith('preempted by intent i-2')
 
 
@@ -165,51 +166,51 @@ def test_congestion_squeezes_excess_then_moves_bulk_and_never_touches_realtime()
     core = connected(policy=Policy(congestion_ratio=0.9, congestion_samples=2))
     events = []
     core.subscribe(events.append)
-    rt = core.create('red', 'dca', 'dcc', 3, now=0, service_class='REALTIME', excess_gbps=1)
-    bulk = core.create('blue', 'dca', 'dcc', 3, now=0, service_class='BULK', excess_gbps=2)
+    rt = core.create(Order('red', 'dca', 'dcc', 3, service_class='REALTIME', excess_gbps=1), now=0)
+    bulk = core.create(Order('blue', 'dca', 'dcc', 3, service_class='BULK', excess_gbps=2), now=0)
     sync(core, now=0)
-    rate = core.route_of(bulk.id).rate_kbps
+    rate = core.routes.of(bulk.id).rate_kbps
     hot = Link('dca', 'dcc')
     core.utilization_measured(hot, 9.5, now=1)
-    assert core.route_of(bulk.id).rate_kbps == rate  # one reading is not congestion
+    assert core.routes.of(bulk.id).rate_kbps == rate  # one reading is not congestion
     core.utilization_measured(hot, 9.5, now=2)
-    assert core.route_of(bulk.id).rate_kbps == 3000 and 'excess squeezed' in bulk.reason
-    assert core.route_of(rt.id).rate_kbps == 4000  # REALTIME keeps its excess
+    assert core.routes.of(bulk.id).rate_kbps == 3000 and 'excess squeezed' in bulk.reason
+    assert core.routes.of(rt.id).rate_kbps == 4000  # REALTIME keeps its excess
     sync(core, now=2)
     core.utilization_measured(hot, 9.5, now=3)
     core.utilization_measured(hot, 9.5, now=4)
     assert (
-        core.route_of(bulk.id).sites == ('dca', 'dcb', 'dcc')
+        core.routes.of(bulk.id).sites == ('dca', 'dcb', 'dcc')
         and 'moved off: span dca-dcc congested' in bulk.reason
     )
-    assert core.route_of(rt.id).sites == ('dca', 'dcc')
+    assert core.routes.of(rt.id).sites == ('dca', 'dcc')
     sync(core, now=4)
     core.utilization_measured(hot, 3.0, now=5)  # calm again
     core.tick(6)
-    assert core.route_of(bulk.id).rate_kbps == 5000 and 'excess rate given back' in bulk.reason
+    assert core.routes.of(bulk.id).rate_kbps == 5000 and 'excess rate given back' in bulk.reason
 
 
 def test_moves_never_overbook_a_link_in_the_middle():
     """B moves off dca-dcc to make room; A may move onto it only once B's switches have
     flipped (B's old links stay held until then)."""
     core = connected()
-    a = core.create('red', 'dca', 'dcc', 5, now=0, max_latency_ms=9.5)  # dca-dcc only
-    b = core.create('blue', 'dca', 'dcc', 4, now=0)  # dca-dcc: 9 of 9 usable
+    a = core.create(Order('red', 'dca', 'dcc', 5, max_latency_ms=9.5), now=0)  # dca-dcc only
+    b = core.create(Order('blue', 'dca', 'dcc', 4), now=0)  # dca-dcc: 9 of 9 usable
     sync(core, now=0)
     core.update(b.id, bandwidth_gbps=4.5, now=1)  # does not fit: B moves via dcb
-    assert core.route_of(b.id).sites == ('dca', 'dcb', 'dcc') and b.state is State.INSTALLING
+    assert core.routes.of(b.id).sites == ('dca', 'dcb', 'dcc') and b.state is State.INSTALLING
     link = Link('dca', 'dcc')
-    assert core.ledger.reserved_gbps(link) == pytest.approx(9)  # B's old share still held
+    assert core.books.committed.reserved_gbps(link) == pytest.approx(9)  # B's old share still held
     with pytest.raises(Unplaceable):
         core.update(a.id, bandwidth_gbps=8, now=1)  # would need B's old share now
     sync(core, now=2)  # B flipped: its old share is free
-    assert core.ledger.reserved_gbps(link) == pytest.approx(5)
+    assert core.books.committed.reserved_gbps(link) == pytest.approx(5)
     core.update(a.id, bandwidth_gbps=8, now=3)
-    assert core.route_of(a.id).sites == ('dca', 'dcc')
+    assert core.routes.of(a.id).sites == ('dca', 'dcc')
 
 
 def test_span_headroom_from_the_policy():
     core = connected(policy=Policy(span_headroom={'dca-dcc': 0.5}))
     with pytest.raises(Unplaceable):
-        core.create('red', 'dca', 'dcc', 6, now=0, max_latency_ms=9.5)
-    core.create('red', 'dca', 'dcc', 5, now=0, max_latency_ms=9.5)
+        core.create(Order('red', 'dca', 'dcc', 6, max_latency_ms=9.5), now=0)
+    core.create(Order('red', 'dca', 'dcc', 5, max_latency_ms=9.5), now=0)

@@ -12,6 +12,7 @@ from controller.runtime import Runtime
 from controller.southbound.app import FabricApp, _Switch
 from topologies.model import addressing as addr
 from topologies.model.fabric import load_fabric
+from topologies.model.order import Order
 
 TRIANGLE = load_fabric('triangle')
 
@@ -49,7 +50,7 @@ def _kind(msg):
 
 def test_a_move_flips_after_the_new_path_and_cleans_up_after_the_drain():
     core, app, log = synced_app()
-    intent = core.create('red', 'dca', 'dcc', 5, now=1)
+    intent = core.create(Order('red', 'dca', 'dcc', 5), now=1)
     app._sync()
     assert ('*', f'wait {app.drain_s:g}') not in log  # nothing to clean up
     del log[:]

@@ -22,6 +22,7 @@ class Policy:
     move_hold_s: float = 30.0  # an intent moves for gain at most once per this
     congestion_ratio: float = 0.95  # of a span's capacity, measured
     congestion_samples: int = 2  # consecutive readings above it
+    make_room: bool = True  # a refused order may have placed intents moved aside for it
     preemption: bool = True
     exempt_tenants: frozenset = frozenset()  # never preempted
     span_headroom: dict = field(default_factory=dict)  # span id -> headroom fraction
@@ -87,7 +88,7 @@ def policy_from(doc, fabric, where='policy'):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 fail(key, f'must be a whole number >= 1, got {value!r}')
             values[key] = value
-        elif key == 'preemption':
+        elif key in ('preemption', 'make_room'):
             if not isinstance(value, bool):
                 fail(key, f'must be true or false, got {value!r}')
             values[key] = value

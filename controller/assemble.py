@@ -1,0 +1,99 @@
+"""One function puts a controller together from its parts: the core on a fabric and a store,
+the runtime (its lock and clock), the gRPC API with its auth, and a southbound (os-ken's
+OpenFlow app, or the loopback). naas-controller, the API tests and the benchmarks all use it.
+
+    controller = assemble(load_fabric('triangle'), Store(path), auth, southbound='loopback')
+    ...                                   # controller.grpc_port, controller.runtime
+    controller.stop()
+"""
+
+import logging
+from dataclasses import dataclass
+
+from controller.core.controller import Controller
+from controller.core.routes import BURST_MS
+from controller.northbound.server import create_server
+from controller.runtime import Clock, Runtime
+
+LOG = logging.getLogger('naas.controller')
+
+
+@dataclass
+class Assembly:
+    core: Controller
+    runtime: Runtime
+    grpc_server: object
+    grpc_port: int
+    southbound: object
+    store: object
+
+    def stop(self, grace_s: float | None = 1.0) -> None:
+        """The API first (no new calls), then the southbound, then the store."""
+        self.grpc_server.stop(grace=grace_s).wait()
+        self.southbound.stop()
+        if self.store is not None:
+            self.store.close()
+
+
+def assemble(
+    fabric,
+    store,
+    auth,
+    *,
+    policy=None,
+    headroom=0.1,
+    burst_ms=BURST_MS,
+    grpc_address='127.0.0.1:0',
+    tls=None,
+    southbound='loopback',
+    openflow_address=('127.0.0.1', 6653),
+    on_fatal=None,
+) -> Assembly:
+    """A running controller. `store`: a Store (or None: nothing kept); `auth`: who may call the
+    API and each tenant's quota; `tls`: (certificate PEM, key PEM) or None; `southbound`:
+    'openflow' (listening on `openflow_address`; `on_fatal` is called if a handler fails) or
+    'loopback' (no switches: every plan counts as installed at once)."""
+    clock = Clock()
+    core = Controller(
+        fabric,
+        headroom=headroom,
+        burst_ms=burst_ms,
+        store=store,
+        quotas=auth.quotas,
+        policy=policy,
+        now=clock(),
+    )
+    core.subscribe(
+        lambda e: LOG.info('intent %s (%s): %s, %s', e.intent_id, e.tenant, e.state.value, e.reason)
+    )
+    runtime = Runtime(core, clock)
+    server, port = create_server(runtime, auth, grpc_address, tls)
+    try:
+        if southbound == 'openflow':
+            south = _start_os_ken(runtime, on_fatal or (lambda: None), *openflow_address)
+        elif southbound == 'loopback':
+            from controller.southbound.loopback import Loopback
+
+            south = Loopback(runtime).start()
+        else:
+            raise ValueError(f'southbound must be openflow or loopback, got {southbound!r}')
+    except BaseException:
+        server.stop(grace=None)
+        raise
+    return Assembly(core, runtime, server, port, south, store)
+
+
+def _start_os_ken(runtime, on_fatal, host, port):
+    """os-ken with our app as its only app besides its OpenFlow handshake handler, on native
+    threads (no eventlet): cfg.CONF is os-ken's process-wide configuration."""
+    from os_ken import cfg
+    from os_ken.base.app_manager import AppManager
+
+    cfg.CONF(args=[], project='os_ken')
+    cfg.CONF.set_override('ofp_listen_host', host)
+    cfg.CONF.set_override('ofp_tcp_listen_port', port)
+    manager = AppManager.get_instance()
+    manager.load_apps(['controller.southbound.app'])
+    contexts = manager.create_contexts()
+    manager.instantiate_apps(runtime=runtime, on_fatal=on_fatal, **contexts)
+    return manager.applications['FabricApp']

@@ -1,0 +1,44 @@
+"""What changed since the last commit: the events to tell listeners (intent and topology
+events), the intents to save and the ids to delete from the store. The controller commits at
+the end of every call: it saves first, then tells, so a crash in between loses no state."""
+
+from dataclasses import dataclass
+
+from controller.core.intent import Intent, IntentEvent
+
+
+class Journal:
+    def __init__(self) -> None:
+        self.events: list = []
+        self.dirty: set[str] = set()
+        self.deleted: set[str] = set()
+
+    def emit(self, event) -> None:
+        self.events.append(event)
+        if isinstance(event, IntentEvent):
+            self.dirty.add(event.intent_id)
+
+    def touched(self, intent_id: str) -> None:
+        """The intent changed in a way no event tells (its route, its description...): save it."""
+        self.dirty.add(intent_id)
+
+    def gone(self, intent_id: str) -> None:
+        self.dirty.discard(intent_id)
+        self.deleted.add(intent_id)
+
+    def take(self) -> tuple[list, set[str], set[str]]:
+        taken = self.events, self.dirty, self.deleted
+        self.events, self.dirty, self.deleted = [], set(), set()
+        return taken
+
+
+@dataclass(frozen=True)
+class Saved:
+    """An intent as a store keeps it: the intent (its order, state, times and request id)
+    and, while placed, its paths' sites and the route's MPLS labels (which the switches hold,
+    so a restart must keep them)."""
+
+    intent: Intent
+    primary: tuple[str, ...] | None = None
+    backup: tuple[str, ...] | None = None
+    labels: tuple[int, ...] | None = None

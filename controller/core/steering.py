@@ -1,0 +1,152 @@
+"""The policy engine at work: the planner (controller/core/planner.py) decides, this carries
+its decisions out through the placer: latency bounds kept, congested spans relieved, excess
+rates squeezed and given back, re-optimization class by class, and which lower-class intents
+a higher class preempts. Every move is make-before-break and a Watch event with its reason.
+"""
+
+from controller.core import admission
+from controller.core.books import Books, both_ways
+from controller.core.intent import Intent, State
+from controller.core.journal import Journal
+from controller.core.paths import NoPath
+from controller.core.placement import Placer
+from controller.core.planner import Planner
+from controller.core.topology import Link, Topology
+from topologies.model.order import ServiceClass
+
+
+class Steering:
+    def __init__(self, topology: Topology, books: Books, placer: Placer, planner: Planner, journal: Journal):
+        self.topology, self.books, self.placer = topology, books, placer
+        self.planner, self.journal = planner, journal
+        self.utilization: dict[Link, tuple[float, float]] = {}  # link -> (Gb/s measured, when)
+
+    def reoptimize(self, now: float) -> None:
+        """Re-place every intent, class by class, where that gains enough (the planner says
+        what is enough); spans back too recently or congested are not used for such moves."""
+        planner = self.planner
+        planner.last_reoptimized, planner.wanted = now, False
+        avoid = planner.untrusted_spans(self.topology, now) | planner.congested(self.topology)
+        self.placer.retry_failed(now, 'retried: re-optimization', avoid)
+        for intent in self.placer.batch(self.placer.intents):
+            if intent.state is not State.INSTALLED:
+                continue  # mid-move or leaving: the next round sees it
+            try:
+                better = admission.compute(self.topology, self.books, intent, avoid, degrade=True)
+            except NoPath:
+                continue
+            reason = planner.worth_moving(
+                self.topology, intent, self.placer.placements.get(intent.id), better, now
+            )
+            if reason is not None:
+                planner.moved(intent.id, now)
+                planner.displaced.discard(intent.id)
+                self.placer.place(intent, reason, now, placement=better)
+        settles = planner.settling(self.topology, now)
+        if settles is not None:  # look again once the last span back is trusted
+            planner.last_reoptimized = min(
+                planner.last_reoptimized, settles - planner.policy.reoptimize_every_s
+            )
+
+    def keep_bounds(self, now: float, intents) -> None:
+        """Move the intents whose measured latency breaks their bound; those that nowhere
+        meets it stay where they are, and say so."""
+        for intent, why in self.planner.latency_broken(self.topology, intents, self.placer.placements):
+            try:
+                placement = admission.compute(self.topology, self.books, intent, degrade=True)
+            except NoPath as e:
+                note = f'{why}; no path meets it ({e.reason}): staying'
+                if intent.reason != note:
+                    self.journal.emit(intent.note(note, now))
+                continue
+            self.placer.place(intent, why, now, placement=placement)
+
+    def load_measured(self, link: Link, gbps: float, now: float) -> None:
+        """A link's measured load; a span loaded over the policy's threshold sheds load."""
+        self.utilization[link] = (gbps, now)
+        step = self.planner.load_measured(self.topology, link, gbps)
+        if step:
+            self._relieve(self.topology.span_of(link).span_id, step, now)
+
+    def _relieve(self, span_id: str, step: int, now: float) -> None:
+        """A congested span sheds load, lowest class first: step 1 squeezes excess rates to
+        the committed ones, step 2 moves BULK intents off it, step 3 PRIORITY ones."""
+        span = self.topology.spans[span_id]
+        load = ' and '.join(
+            f'{self.utilization[link][0]:.1f}' for link in span.links() if link in self.utilization
+        )
+        why = f'span {span_id} congested ({load} of {span.capacity_gbps:g} Gb/s measured)'
+        on_span = [
+            i
+            for i in self.placer.intents
+            if i.state in (State.INSTALLED, State.INSTALLING)
+            and span_id in self.placer.spans_used(i.id, backup=False)
+        ]
+        moving = {2: ServiceClass.BULK, 3: ServiceClass.PRIORITY}.get(step)
+        for intent in self.planner.shed_order(on_span):
+            if step == 1 and intent.excess_gbps and intent.id not in self.planner.squeezed:
+                self.planner.squeezed.add(intent.id)
+                self.placer.routes.resize(intent, squeezed=True)
+                self.journal.emit(intent.note(f'excess squeezed to the committed rate: {why}', now))
+            elif intent.service_class is moving:
+                try:
+                    placement = admission.compute(self.topology, self.books, intent, {span_id}, degrade=True)
+                except NoPath:
+                    continue  # nowhere else: it stays, metered to its rate
+                self.planner.moved(intent.id, now)
+                self.planner.displaced.add(intent.id)
+                self.placer.place(intent, f'moved off: {why}', now, placement=placement)
+
+    def unsqueeze(self, now: float) -> None:
+        """Give excess rates back once every link of the intent has room for them again."""
+        congested = self.planner.congested(self.topology)
+        for intent_id in sorted(self.planner.squeezed):
+            intent, placement = self.placer.intents.get(intent_id), self.placer.placements.get(intent_id)
+            if intent is None or placement is None:
+                self.planner.squeezed.discard(intent_id)
+                continue
+            room = all(
+                self.topology.span_of(link).span_id not in congested
+                and self.utilization.get(link, (0.0, 0))[0] + intent.excess_gbps
+                <= self.planner.policy.congestion_ratio * self.topology.capacity_gbps(link)
+                for link in placement.primary.links
+            )
+            if room:
+                self.planner.squeezed.discard(intent_id)
+                self.placer.routes.resize(intent, squeezed=False)
+                self.journal.emit(intent.note('excess rate given back: its path has room again', now))
+
+    def victims(self, intent: Intent) -> list[Intent]:
+        """Lower-class intents whose bandwidth would let `intent` in, if the policy allows
+        preemption: lowest class and newest first, only those on the links it would take,
+        and no more than it needs. [] when preempting would not help."""
+        lower = [
+            i
+            for i in self.placer.intents
+            if i.id in self.placer.placements and self.planner.may_preempt(intent, i)
+        ]
+        if not lower:
+            return []
+        with self.books.trial():
+            for victim in lower:
+                self.books.withdraw(victim.id)
+            try:
+                placement = admission.compute(self.topology, self.books, intent)
+            except NoPath:
+                return []
+        links = set(both_ways(placement.primary))
+        if placement.backup is not None:
+            links.update(both_ways(placement.backup))
+        with self.books.trial():
+            victims = []
+            for victim in self.planner.shed_order(lower) or lower:
+                if not links & self.books.links_held(victim.id):
+                    continue
+                victims.append(victim)
+                self.books.withdraw(victim.id)
+                try:
+                    admission.compute(self.topology, self.books, intent)
+                    return victims
+                except NoPath:
+                    continue
+            return []

@@ -1,0 +1,133 @@
+"""The read model: what the northbound shows, as immutable values taken under the runtime's
+lock and read (converted to protobuf, sent) after it is released. The northbound sees the
+core only through these and the in-process API's errors, never its internals."""
+
+from dataclasses import dataclass
+
+from controller.core.intent import Intent, IntentEvent, State
+from controller.core.topology import Link
+from topologies.model.order import Protection, ServiceClass
+
+
+@dataclass(frozen=True)
+class IntentView:
+    id: str
+    tenant: str
+    src: str
+    dst: str
+    bandwidth_gbps: float
+    excess_gbps: float
+    max_latency_ms: float | None
+    protection: Protection
+    service_class: ServiceClass
+    description: str
+    labels: dict
+    src_prefixes: tuple[str, ...]
+    dst_prefixes: tuple[str, ...]
+    state: State
+    reason: str
+    created_at: float
+    updated_at: float
+    path: tuple[str, ...] = ()  # sites of the primary, while placed
+    backup_path: tuple[str, ...] = ()
+    path_latency_ms: float | None = None  # measured now
+    reserved_gbps: float = 0.0
+
+    def current_event(self, now: float) -> IntentEvent:
+        """An event that says where the intent is now (what a new watcher sees first)."""
+        return IntentEvent(self.id, self.tenant, self.state, 'current', now, (), self.path)
+
+
+@dataclass(frozen=True)
+class DirectionView:
+    src: str
+    dst: str
+    reserved_gbps: float
+    utilization_gbps: float
+    delay_ms: float
+    delay_measured: bool
+
+
+@dataclass(frozen=True)
+class SpanView:
+    id: str
+    a: str
+    b: str
+    capacity_gbps: float
+    up: bool
+    directions: tuple[DirectionView, DirectionView]
+
+
+@dataclass(frozen=True)
+class SiteView:
+    id: str
+    name: str
+    kind: str
+    region: str
+    lat: float
+    lon: float
+    connected: bool
+
+
+@dataclass(frozen=True)
+class TopologyView:
+    fabric: str
+    sites: tuple[SiteView, ...]
+    spans: tuple[SpanView, ...]
+
+    def states(self) -> tuple:
+        """What a topology watcher must be told about at once: switches and spans up or not."""
+        return tuple(s.connected for s in self.sites), tuple(s.up for s in self.spans)
+
+
+def intent_view(intent: Intent, placement, topology) -> IntentView:
+    placed = {}
+    if placement is not None:
+        placed = dict(
+            path=placement.primary.sites,
+            backup_path=placement.backup.sites if placement.backup else (),
+            path_latency_ms=placement.latency_ms(topology),
+            reserved_gbps=intent.bandwidth_gbps,
+        )
+    return IntentView(
+        intent.id,
+        intent.tenant,
+        intent.src,
+        intent.dst,
+        intent.bandwidth_gbps,
+        intent.excess_gbps,
+        intent.max_latency_ms,
+        intent.protection,
+        intent.service_class,
+        intent.description,
+        dict(intent.labels),
+        intent.src_prefixes,
+        intent.dst_prefixes,
+        intent.state,
+        intent.reason,
+        intent.created_at,
+        intent.updated_at,
+        **placed,
+    )
+
+
+def topology_view(fabric, topology, liveness, books, utilization) -> TopologyView:
+    sites = tuple(
+        SiteView(s.id, s.name, s.kind, s.region, s.lat, s.lon, liveness.connected(s.id))
+        for s in fabric.sites.values()
+    )
+    spans = []
+    for span in topology.spans.values():
+        directions = tuple(
+            DirectionView(
+                link.src,
+                link.dst,
+                books.committed.reserved_gbps(link),
+                utilization.get(link, (0.0, 0.0))[0],
+                topology.delay_ms(link),
+                link in span.measured_delay_ms,
+            )
+            for link in (Link(span.a, span.b), Link(span.b, span.a))
+        )
+        spans.append(SpanView(span.span_id, span.a, span.b, span.capacity_gbps, span.up, directions))
+    return TopologyView(fabric.name, sites, tuple(spans))
