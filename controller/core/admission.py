@@ -14,27 +14,33 @@ An intent refused for lack of room may get in once placed intents move aside (ma
 a bounded search, tried in the books and undone, that the placement then carries out).
 """
 
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 
-from controller.core.books import placed
-from controller.core.ledger import AdmissionError
-from controller.core.paths import EPS, NoPath, find_path, find_protected
+from controller.core.books import Books, placed
+from controller.core.intent import Intent
+from controller.core.ledger import AdmissionError, Ledger
+from controller.core.paths import EPS, NoPath, Path, find_path, find_protected
 from controller.core.planner import RANK
+from controller.core.topology import Link, Topology
 from topologies.model.order import Protection
+
+AlsoFree = Callable[[Ledger, Link], float]  # Gb/s of a link to count as free in a book
 
 
 @dataclass(frozen=True)
 class Placement:
-    primary: object  # paths.Path
-    backup: object = None  # paths.Path when protected
+    primary: Path
+    backup: Path | None = None  # when protected
     unprotected: str = ''  # why a protected intent runs without a backup for now
     over_bound: str = ''  # why an intent runs over its latency bound for now
 
-    def latency_ms(self, topology):
+    def latency_ms(self, topology: Topology) -> float:
         """What the intent's traffic sees now: the primary's measured latency."""
         return self.primary.latency_ms(topology)
 
-    def for_now(self, intent):
+    def for_now(self, intent: Intent) -> str:
         """What the intent lacks on this placement for now, as people read it ('' if nothing)."""
         return ''.join(
             [
@@ -47,15 +53,15 @@ class Placement:
 
 
 def compute(
-    topology,
-    books,
-    intent,
-    avoid_spans=frozenset(),
-    keep=None,
-    degrade=False,
-    also_free=None,
-    over_bound=False,
-):
+    topology: Topology,
+    books: Books,
+    intent: Intent,
+    avoid_spans: AbstractSet[str] = frozenset(),
+    keep: Path | None = None,
+    degrade: bool = False,
+    also_free: AlsoFree | None = None,
+    over_bound: bool = False,
+) -> Placement:
     """The placement the intent would get now (a dry run: the books are not touched).
     With `over_bound`, an intent no path within its latency bound can carry gets the
     lowest-latency path that has its bandwidth (`over_bound` says why): for an intent a cut
@@ -67,10 +73,19 @@ def compute(
         if not over_bound or e.constraint != 'latency':
             raise
         placement = _compute(topology, books, intent, avoid_spans, keep, degrade, also_free, None)
-        return replace(placement, over_bound=e.reason)
+        return replace(placement, over_bound=str(e))
 
 
-def _compute(topology, books, intent, avoid_spans, keep, degrade, also_free, bound):
+def _compute(
+    topology: Topology,
+    books: Books,
+    intent: Intent,
+    avoid_spans: AbstractSet[str],
+    keep: Path | None,
+    degrade: bool,
+    also_free: AlsoFree | None,
+    bound: float | None,
+) -> Placement:
     """The placement the intent would get now, its latency at most `bound` ms (None: any).
     Raises paths.NoPath, whose figures say what would fit. `also_free(book, link)`, when
     given, is bandwidth counted as free on top of what a book has left (make_room's
@@ -87,7 +102,7 @@ def _compute(topology, books, intent, avoid_spans, keep, degrade, also_free, bou
         (book, gbps - intent.bandwidth_gbps, _own_gbps(book, intent.id)) for book, gbps in books.rates(intent)
     ]
 
-    def room(link):
+    def room(link: Link) -> float:
         return min(
             book.available_gbps(link)
             + own.get(link, 0.0)
@@ -96,7 +111,7 @@ def _compute(topology, books, intent, avoid_spans, keep, degrade, also_free, bou
             for book, extra, own in over
         )
 
-    def available(link):  # both directions must carry the bandwidth
+    def available(link: Link) -> float:  # both directions must carry the bandwidth
         return min(room(link), room(link.reverse()))
 
     ends = (topology, intent.src, intent.dst, intent.bandwidth_gbps, available)
@@ -116,10 +131,17 @@ def _compute(topology, books, intent, avoid_spans, keep, degrade, also_free, bou
         if not degrade or e.constraint != 'protection':
             raise
         alone = keep or find_path(*ends, bound, avoid_spans)
-        return Placement(alone, unprotected=e.reason)
+        return Placement(alone, unprotected=str(e))
 
 
-def _fits(topology, path, intent, available, avoid_spans, bound):
+def _fits(
+    topology: Topology,
+    path: Path,
+    intent: Intent,
+    available: Callable[[Link], float],
+    avoid_spans: AbstractSet[str],
+    bound: float | None,
+) -> bool:
     """The path is up, avoids what it must, has the bandwidth and meets the bound."""
     return (
         all(topology.span_of(link).up for link in path.links)
@@ -130,15 +152,15 @@ def _fits(topology, path, intent, available, avoid_spans, bound):
 
 
 def admit(
-    topology,
-    books,
-    intent,
-    avoid_spans=frozenset(),
-    keep=None,
-    degrade=False,
-    placement=None,
-    over_bound=False,
-):
+    topology: Topology,
+    books: Books,
+    intent: Intent,
+    avoid_spans: AbstractSet[str] = frozenset(),
+    keep: Path | None = None,
+    degrade: bool = False,
+    placement: Placement | None = None,
+    over_bound: bool = False,
+) -> Placement:
     """Reserve a placement (computed now unless given: a dry run just made) in place of
     what the intent held. Raises NoPath or ledger.AdmissionError, and then the books are
     exactly as before."""
@@ -148,8 +170,8 @@ def admit(
     return placement
 
 
-def _own_gbps(book, intent_id):
-    own = {}
+def _own_gbps(book: Ledger, intent_id: str) -> dict[Link, float]:
+    own: dict[Link, float] = {}
     for holder in placed(intent_id):
         held = book.reservation(holder)
         if held:
@@ -168,12 +190,18 @@ MOVES = 4  # intents moved at most to let one in
 
 @dataclass(frozen=True)
 class Move:
-    intent: object  # the intent moved aside
+    intent: Intent  # the intent moved aside
     placement: Placement  # where it goes
-    spans: tuple  # the span it frees for the newcomer
+    spans: tuple[str, ...]  # the span it frees for the newcomer
 
 
-def make_room(topology, books, intent, movable, degrade=False):
+def make_room(
+    topology: Topology,
+    books: Books,
+    intent: Intent,
+    movable: Callable[[str], Intent | None],
+    degrade: bool = False,
+) -> tuple[list[Move], Placement | None]:
     """Moves of placed intents after which `intent`, refused now, fits, and where it would
     then go: ([Move] in the order to start them, its target Placement), or ([], None) when a
     bounded search finds none. `movable(intent id)` is the placed intent that may move for
@@ -188,7 +216,7 @@ def make_room(topology, books, intent, movable, degrade=False):
     (make-before-break: no span is over-booked while the switches carry both), so no move
     waits for another. The newcomer must fit once the moved intents have left their old
     paths. A target that cannot be cleared is avoided by the next one."""
-    avoid = set()
+    avoid: set[str] = set()
     for _ in range(TARGETS):
         try:
             target = compute(topology, books, intent, frozenset(avoid), degrade=degrade, also_free=_reserved)
@@ -204,25 +232,32 @@ def make_room(topology, books, intent, movable, degrade=False):
     return [], None
 
 
-def _reserved(book, link):
+def _reserved(book: Ledger, link: Link) -> float:
     """also_free for a target: as if the link were empty (a dict look-up per link; which
     holders may really move is asked only on the spans that lack room)."""
     return book.reserved_gbps(link)
 
 
-def _clear(topology, books, intent, target, movable, degrade):
+def _clear(
+    topology: Topology,
+    books: Books,
+    intent: Intent,
+    target: Placement,
+    movable: Callable[[str], Intent | None],
+    degrade: bool,
+) -> tuple[list[Move], str | None]:
     """Move intents (in the books: the caller undoes it) off the target's spans that lack
     room for `intent`. ([Move], None) if it fits afterwards; ([], span) naming the first
     span that could not be cleared; ([], None) when clearing every span was not enough."""
     needs = books.rates(intent)
     links = [l for p in (target.primary, target.backup) if p is not None for l in p.links]
-    moves = []
+    moves: list[Move] = []
 
-    def leaving(book, link):  # what moved intents still hold there until they flip
+    def leaving(book: Ledger, link: Link) -> float:  # what moved intents still hold there until they flip
         moved = {m.intent.id for m in moves}
         return sum(g for h, g in book.holders_on(link).items() if h[1] == 'old' and h[0] in moved)
 
-    def short(link):  # Gb/s missing on the span of `link` (both directions)
+    def short(link: Link) -> float:  # Gb/s missing on the span of `link` (both directions)
         return max(
             need - book.available_gbps(l) - leaving(book, l)
             for book, need in needs
@@ -258,7 +293,9 @@ def _clear(topology, books, intent, target, movable, degrade):
     return moves, None
 
 
-def _candidates(ledger, link, movable, missing, moves):
+def _candidates(
+    ledger: Ledger, link: Link, movable: Callable[[str], Intent | None], missing: float, moves: list[Move]
+) -> list[Intent]:
     """Intents holding `link` that may move, most worth trying first: lowest class first,
     then those whose bandwidth alone covers what is missing (smallest first: the least
     traffic to find room for), then the others, largest first."""

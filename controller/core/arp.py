@@ -2,9 +2,12 @@
 leaves the site it was asked at, and a tenant learns only its own hosts' addresses."""
 
 from topologies.model import addressing as addr
+from topologies.model.fabric import Fabric
 
 
-def answer(fabric, site_id, in_port, sender_ip, sender_mac, target_ip):
+def answer(
+    fabric: Fabric, site_id: str, in_port: int, sender_ip: str, sender_mac: str, target_ip: str
+) -> str | None:
     """The MAC to answer with, or None: the asker must be the tenant's host on this port
     (its own address, not a spoofed one) and the target one of that tenant's hosts."""
     site = fabric.sites[site_id]

@@ -16,12 +16,17 @@ books hold up to four kinds of reservation (holders are tuples, roles named belo
 """
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from controller.core.ledger import Ledger
+from controller.core.intent import Intent
+from controller.core.ledger import Ledger, Reservation
 from controller.core.topology import Link, Topology
+
+if TYPE_CHECKING:  # admission imports this module
+    from controller.core.admission import Placement
+    from controller.core.paths import Path
 
 Holder = tuple[Any, ...]
 
@@ -47,7 +52,7 @@ class Books:
     def both(self) -> tuple[Ledger, Ledger]:
         return self.committed, self.peak
 
-    def rates(self, intent) -> list[tuple[Ledger, float]]:
+    def rates(self, intent: Intent) -> list[tuple[Ledger, float]]:
         """[(ledger, Gb/s the intent takes in it)]: committed, and committed plus excess."""
         return [
             (self.committed, intent.bandwidth_gbps),
@@ -56,7 +61,7 @@ class Books:
 
     # --- placements ---------------------------------------------------------------------------
 
-    def reserve(self, intent, placement) -> None:
+    def reserve(self, intent: Intent, placement: 'Placement') -> None:
         """Book a placement in place of what the intent held, in both books at once: raises
         ledger.AdmissionError and then changes nothing."""
         done = []
@@ -86,7 +91,7 @@ class Books:
         for book, held in zip(self.both(), (before.committed, before.peak)):
             if book.reservation(old(intent_id)) is not None or held[0] is None:
                 continue
-            new = set()
+            new: set[Link] = set()
             for holder in placed(intent_id):
                 new.update((book.reservation(holder) or ((), 0))[0])
             links, gbps = held[0]
@@ -110,7 +115,7 @@ class Books:
 
     # --- claims of intents waiting for room ---------------------------------------------------
 
-    def claim(self, intent, links) -> None:
+    def claim(self, intent: Intent, links: Iterable[Link]) -> None:
         """Claim for a waiting intent, on each link (both directions), what is free of what it
         needs; called again as movers leave, it claims what they freed."""
         links = set(links) | {link.reverse() for link in links}
@@ -145,7 +150,7 @@ class Books:
         other.committed, other.peak = self.committed.copy(topology), self.peak.copy(topology)
         return other
 
-    def restore(self, placements) -> None:
+    def restore(self, placements: Iterable[tuple[Intent, 'Placement']]) -> None:
         """Book restored placements: [(intent, Placement)], e.g. after a restart. A span down
         now keeps its reservations (they come back with it); nothing may end over-booked."""
         for book in self.both():
@@ -176,14 +181,16 @@ def claim_holder(intent_id: str, link: Link) -> Holder:
     return (intent_id, 'claim', link.src, link.dst)
 
 
-def both_ways(path) -> tuple[Link, ...]:
+def both_ways(path: 'Path') -> tuple[Link, ...]:
     """The links a bidirectional intent holds on a path: forward, then the return."""
     return path.links + tuple(link.reverse() for link in reversed(path.links))
 
 
-def _replace(book: Ledger, intent_id: str, placement, gbps: float) -> list:
+def _replace(
+    book: Ledger, intent_id: str, placement: 'Placement', gbps: float
+) -> list[tuple[Holder, Reservation]]:
     """Reserve the placement in place of the intent's share of one book; returns the old share."""
-    before = [(h, book.reservation(h)) for h in placed(intent_id) if book.reservation(h)]
+    before = [(h, held) for h in placed(intent_id) if (held := book.reservation(h)) is not None]
     for holder in placed(intent_id):
         book.release(holder)
     primary, backup = placed(intent_id)
@@ -197,7 +204,7 @@ def _replace(book: Ledger, intent_id: str, placement, gbps: float) -> list:
     return before
 
 
-def _put_back(book: Ledger, intent_id: str, before: list) -> None:
+def _put_back(book: Ledger, intent_id: str, before: list[tuple[Holder, Reservation]]) -> None:
     """Cannot be needed unless compute() and a book disagree: the intent's old share again
     (keep(), unlike reserve(), also accepts spans that went down meanwhile)."""
     for holder in placed(intent_id):

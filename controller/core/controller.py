@@ -14,46 +14,51 @@ Every call ends with a commit: what changed is saved in the store, then listener
 events (intent events, and topology events when a switch or span changes state).
 """
 
-from __future__ import annotations  # `list` is also a method here
-
 import functools
-import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from controller.core import admission, packing
-from controller.core.admission import Placement
+from controller.core.admission import Move, Placement
 from controller.core.books import Books
 from controller.core.errors import FailedPrecondition, NotFound, Unplaceable
+from controller.core.flows import Plan
 from controller.core.installs import Installs
 from controller.core.intent import Intent, IntentEvent, State
-from controller.core.journal import Journal, Saved
+from controller.core.journal import Journal, Saved, Store
 from controller.core.liveness import Liveness
 from controller.core.orders import Orders
-from controller.core.paths import NoPath, Path
+from controller.core.paths import NoPath
 from controller.core.placement import Placer
 from controller.core.planner import RANK, Planner
 from controller.core.registry import Intents
+from controller.core.restore import restore
 from controller.core.routes import BURST_MS, Routes
 from controller.core.steering import Steering
 from controller.core.topology import Link, Topology, TopologyEvent
 from controller.core.views import IntentView, TopologyView, intent_view, topology_view
+from topologies.model.fabric import Fabric
 from topologies.model.order import Order
+from topologies.model.policy import Policy
 
 LATENCY_STEP_MS = 0.2  # a delay estimate rising more than this checks the bounds at once
+
+Packed = list[tuple[int, Placement]]  # a batch placed together: (order index, placement)
 
 
 class Controller:
     def __init__(
         self,
-        fabric,
+        fabric: Fabric,
         *,
-        headroom=0.1,
-        burst_ms=BURST_MS,
-        startup_grace_s=10.0,
-        store=None,
-        quotas=None,
-        policy=None,
-        now=0.0,
+        headroom: float = 0.1,
+        burst_ms: float = BURST_MS,
+        startup_grace_s: float = 10.0,
+        store: Store | None = None,
+        quotas: dict[str, float] | None = None,
+        policy: Policy | None = None,
+        now: float = 0.0,
     ):
         self.fabric, self.store = fabric, store
         self.topology = Topology.from_fabric(fabric)
@@ -77,9 +82,11 @@ class Controller:
             hops=lambda i: self.orders.limits(i.src, i.dst)[2],
         )
         self.steering = Steering(self.topology, self.books, self.placer, self.planner, self.journal)
-        self._listeners: list[tuple[type, object]] = []
+        self._listeners: list[tuple[type, Callable[[Any], None]]] = []
         if store is not None:
-            self._restore(*store.load(), now)
+            meta, saved = store.load()
+            restore(self, meta, saved, now)
+            self._commit()
 
     @property
     def generation(self) -> int:
@@ -101,7 +108,9 @@ class Controller:
         self._commit()
         return intent
 
-    def create_many(self, orders: list[Order], *, now: float, packed=None) -> list:
+    def create_many(
+        self, orders: Sequence[Order], *, now: float, packed: Packed | None = None
+    ) -> Sequence[Intent | Unplaceable]:
         """Admit and place many intents together (a tenant's demand matrix, say): placed
         jointly (controller/core/packing.py), they get more of the fabric than one after the
         other would.
@@ -137,7 +146,7 @@ class Controller:
         self._commit()
         return results
 
-    def packer(self, orders: list[Order]):
+    def packer(self, orders: Sequence[Order]) -> Callable[[], Packed]:
         """create_many's joint placement, to compute off the runtime's lock: checks the
         orders (raising as create_many would) and returns a function of no arguments that
         places them on copies of the topology and books as they are now; create_many takes
@@ -163,12 +172,14 @@ class Controller:
             raise NotFound(f'intent {intent_id} not found')
         return intent
 
-    def list(self, tenant: str | None = None, state=None, site: str | None = None) -> list[Intent]:
+    def list(
+        self, tenant: str | None = None, state: State | str | None = None, site: str | None = None
+    ) -> Sequence[Intent]:
         """Intents by number (creation order), optionally of one tenant, in one state, or
         with an endpoint at one site."""
         return self.intents.select(tenant, State(state) if state is not None else None, site)
 
-    def update(self, intent_id: str, *, now: float, tenant: str | None = None, **fields) -> Intent:
+    def update(self, intent_id: str, *, now: float, tenant: str | None = None, **fields: Any) -> Intent:
         """Change an intent's order (fields of an Order; max_latency_ms=None drops the bound);
         re-placed (make-before-break) when its route must change. An intent whose new order
         does not fit keeps its old one (Unplaceable)."""
@@ -203,7 +214,7 @@ class Controller:
         self._commit()
         return intent
 
-    def subscribe(self, listener, kind: type = IntentEvent):
+    def subscribe(self, listener: Callable[[Any], None], kind: type = IntentEvent) -> Callable[[], None]:
         """Call `listener(event)` for every event of `kind` (IntentEvent, TopologyEvent) from
         now on, after it is saved; returns an unsubscribe. Listeners run under the runtime's
         lock: they must not block."""
@@ -216,7 +227,9 @@ class Controller:
     def view(self, intent_id: str, tenant: str | None = None) -> IntentView:
         return intent_view(self.get(intent_id, tenant), self.placer.placements.get(intent_id), self.topology)
 
-    def views(self, tenant: str | None = None, state=None, site: str | None = None) -> list[IntentView]:
+    def views(
+        self, tenant: str | None = None, state: State | str | None = None, site: str | None = None
+    ) -> Sequence[IntentView]:
         return [
             intent_view(i, self.placer.placements.get(i.id), self.topology)
             for i in self.list(tenant, state, site)
@@ -227,7 +240,7 @@ class Controller:
 
     # --- southbound ---------------------------------------------------------------------------
 
-    def plan(self) -> dict:
+    def plan(self) -> Plan:
         """{dpid: (flows by key, meters by id, groups by id)} for the current generation."""
         return self.routes.plan()
 
@@ -284,7 +297,9 @@ class Controller:
         """Number, keep and place a checked intent: on `placement` (computed on the books as
         they are) or the lowest-latency path with the room, else after moving others aside,
         else by preempting lower classes; or raise Unplaceable and keep nothing."""
-        moves, target, victims = [], None, []
+        moves: list[Move] = []
+        target: Placement | None = None
+        victims: list[Intent] = []
         try:
             placement = placement or admission.compute(self.topology, self.books, intent)
         except NoPath as refused:
@@ -293,7 +308,7 @@ class Controller:
             if not moves and not victims:
                 raise Unplaceable(refused) from None
         self.intents.number(intent, now)
-        if moves:
+        if moves and target is not None:
             self.placer.make_room(intent, moves, target, 'placing', now)
         for victim in victims:
             self.books.withdraw(victim.id)
@@ -304,7 +319,7 @@ class Controller:
             self.planner.displaced.add(victim.id)
             self.placer.place(victim, why, now)
 
-    def _pack(self, fresh: dict, topology: Topology, books: Books) -> list:
+    def _pack(self, fresh: dict[int, Intent], topology: Topology, books: Books) -> Packed:
         """[(order index, Placement)] of packing.pack for the checked orders `fresh`."""
         indexes = list(fresh)
         return [
@@ -333,7 +348,7 @@ class Controller:
         """Save what changed, then tell the listeners (a crash in between loses no state)."""
         events, dirty, deleted = self.journal.take()
         if self.store is not None and (dirty or deleted):
-            saved = [self._saved(self.intents.get(i)) for i in sorted(dirty) if i in self.intents]
+            saved = [self._saved(self.intents[i]) for i in sorted(dirty) if i in self.intents]
             self.store.save(
                 saved,
                 sorted(deleted),
@@ -359,56 +374,11 @@ class Controller:
             route.labels if route else None,
         )
 
-    def _restore(self, meta: dict, saved: list[Saved], now: float) -> None:
-        """The intents a store kept, as they were: placed ones on their paths and labels (the
-        switches still carry them), the others placed again."""
-        if meta and meta.get('fabric') != self.fabric.name:
-            raise ValueError(
-                f'the store holds intents of fabric {meta.get("fabric")!r}, not {self.fabric.name!r}'
-            )
-        self.intents.next_number = meta.get('next_number', 1) if meta else 1
-        self.routes.next_label = (
-            meta.get('next_label', self.routes.next_label) if meta else self.routes.next_label
-        )
-        placed, retry = [], []
-        for entry in sorted(saved, key=lambda s: s.intent.number):
-            intent = entry.intent
-            self.intents.add(intent)
-            if entry.primary and entry.labels and intent.state in (State.INSTALLED, State.INSTALLING):
-                backup = _path(entry.backup) if entry.backup else None
-                placement = Placement(_path(entry.primary), backup)
-                self.placer.placements[intent.id] = placement
-                placed.append((intent, placement))
-                protected = backup is not None and len(entry.labels) == 6
-                route = self.routes.restore(
-                    intent,
-                    entry.primary,
-                    entry.backup if protected else (),
-                    entry.labels if protected else entry.labels[:2],
-                )
-                if backup is not None and not protected:
-                    retry.append(intent)  # stored before backups were installed: install it
-                elif intent.state is State.INSTALLING:
-                    self.installs.installing(intent.id, 1, self.routes.dpids(route))
-            elif intent.state is State.WITHDRAWING:
-                self.installs.withdrawing(intent.id, 1, self.routes.all_dpids())
-            elif intent.state is not State.FAILED:
-                retry.append(intent)  # stopped half-way through placing
-        self.books.restore(placed)
-        self.routes.generation = 1
-        for intent in self.placer.batch(retry):
-            self.placer.place_again(intent, 'placing again after a restart', now)
-        self._commit()
-
     # --- measurement: raw facts from the southbound shim (helper block) ---
     # --- end of measurement block ---
 
 
-def _path(sites) -> Path:
-    return Path(tuple(Link(a, b) for a, b in itertools.pairwise(sites)))
-
-
-def _show(value) -> str:
+def _show(value: object) -> str:
     return (
         value.value if hasattr(value, 'value') else f'{value:g}' if isinstance(value, float) else str(value)
     )

@@ -1,5 +1,10 @@
 """What the core refuses, and why; the northbound maps each to a gRPC status code."""
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from controller.core.paths import NoPath
+
 
 class CoreError(Exception):
     pass
@@ -8,7 +13,7 @@ class CoreError(Exception):
 class InvalidArgument(CoreError):
     """A field breaks a rule (INVALID_ARGUMENT); `field` names it."""
 
-    def __init__(self, field, message):
+    def __init__(self, field: str, message: str):
         super().__init__(f'{field}: {message}')
         self.field, self.message = field, message
 
@@ -29,7 +34,7 @@ class QuotaExceeded(CoreError):
     """The tenant's committed bandwidth would pass its quota (RESOURCE_EXHAUSTED);
     `left_gbps` is what is left of it."""
 
-    def __init__(self, message, left_gbps):
+    def __init__(self, message: str, left_gbps: float):
         super().__init__(message)
         self.left_gbps = left_gbps
 
@@ -37,6 +42,6 @@ class QuotaExceeded(CoreError):
 class Unplaceable(CoreError):
     """No path fits (RESOURCE_EXHAUSTED); `no_path` (paths.NoPath) says what would."""
 
-    def __init__(self, no_path):
+    def __init__(self, no_path: 'NoPath'):
         super().__init__(no_path.reason)
         self.no_path = no_path

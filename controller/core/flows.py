@@ -38,9 +38,12 @@ so the new path's flows can be installed beside the old ones before the ingress 
 """
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from topologies.model import addressing as addr
+from topologies.model.fabric import Fabric, Site, Tenant
 
 ETH_LLDP = 0x88CC
 ETH_ARP = 0x0806
@@ -77,16 +80,16 @@ class Flow:
     match: tuple
     actions: tuple = ()
     cookie: int = COOKIE_BASE
-    meter: int = None
+    meter: int | None = None
     table: int = 0
 
     @property
-    def key(self):
+    def key(self) -> tuple:
         """What identifies the entry in a switch: adding a flow with the same key replaces it."""
         return (self.dpid, self.table, self.priority, self.match)
 
     @property
-    def is_ingress(self):
+    def is_ingress(self) -> bool:
         return self.priority == PRIO_INGRESS
 
 
@@ -130,7 +133,7 @@ class Route:
     backup: tuple = ()  # sites of the backup path, span-disjoint from `sites`
     backup_labels: tuple = ()  # (backup fwd, backup rev, crankback fwd, crankback rev)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for sites in (self.sites, self.backup) if self.backup else (self.sites,):
             if len(sites) < 2 or len(set(sites)) != len(sites):
                 raise ValueError(f'a route needs two or more distinct sites, got {sites}')
@@ -148,34 +151,40 @@ class Route:
             raise ValueError(f'intent number {self.intent_number} out of range')
 
     @property
-    def labels(self):
+    def labels(self) -> tuple[int, ...]:
         return (self.label_fwd, self.label_rev) + tuple(self.backup_labels)
 
 
-def intent_cookie(intent_number):
+# What a route puts in the switches, and what every switch should hold:
+RouteFlows = tuple[list[Flow], list[Meter], list[Group]]
+Tables = tuple[dict[tuple, Flow], dict[int, Meter], dict[int, Group]]  # flows by key, meters, groups by id
+Plan = dict[int, Tables]  # by dpid
+
+
+def intent_cookie(intent_number: int) -> int:
     return COOKIE_INTENT | intent_number
 
 
-def is_ours(cookie):
+def is_ours(cookie: int) -> bool:
     """Flows the controller reconciles: everything but the emulation's measurement flows."""
     return cookie & COOKIE_KIND_MASK != COOKIE_MEASURE
 
 
-def match(**fields):
+def match(**fields: Any) -> tuple:
     return tuple(sorted(fields.items()))
 
 
-def prefix_match(cidr):
+def prefix_match(cidr: str) -> tuple[str, str]:
     """An IPv4 prefix as a masked match value: '10.1.2.0/25' -> ('10.1.2.0', '255.255.255.128')."""
     network = ipaddress.IPv4Network(cidr)
     return (str(network.network_address), str(network.netmask))
 
 
-def site_prefix(tenant, site):
+def site_prefix(tenant: Tenant, site: Site) -> tuple[str, str]:
     return prefix_match(addr.site_subnet(tenant, site))
 
 
-def base_flows(fabric, site_id):
+def base_flows(fabric: Fabric, site_id: str) -> list[Flow]:
     """What a site switch holds with no intent at all."""
     dpid = addr.dpid(fabric.sites[site_id])
     flows = [
@@ -195,10 +204,10 @@ def base_flows(fabric, site_id):
     return flows
 
 
-def route_flows(fabric, route):
+def route_flows(fabric: Fabric, route: Route) -> RouteFlows:
     """Flows, meters and groups of one route, both directions: ingress at each end, label
     flows on every switch after it; for a protected route also the backup and crankback."""
-    out = ([], [], [])
+    out: RouteFlows = ([], [], [])
     tenant = fabric.tenants[route.tenant]
     ends = [
         route.src_prefixes or (site_prefix(tenant, fabric.sites[route.sites[0]]),),
@@ -224,7 +233,15 @@ def route_flows(fabric, route):
     return out
 
 
-def _direction(fabric, route, sites, label, ends, out, protection=None):
+def _direction(
+    fabric: Fabric,
+    route: Route,
+    sites: tuple[str, ...],
+    label: int,
+    ends: list,
+    out: RouteFlows,
+    protection: tuple | None = None,
+) -> None:
     """One direction of a route; `protection` is (backup sites, backup label, crankback label)."""
     flows, meters, groups = out
     tenant = fabric.tenants[route.tenant]
@@ -232,16 +249,16 @@ def _direction(fabric, route, sites, label, ends, out, protection=None):
     cookie = intent_cookie(route.intent_number)
     port = addr.tenant_port(tenant)
 
-    def span_port(i, j):  # the port of sites[i] towards sites[j]
+    def span_port(i: int, j: int) -> int:  # the port of sites[i] towards sites[j]
         return addr.span_port(fabric, sites[i], sites[j])
 
-    def push(label_):
+    def push(label_: int) -> tuple:
         return (('push_mpls', ETH_MPLS), ('set_field', ('mpls_label', label_)))
 
     meter_id = route.intent_number  # one ingress per intent per switch: the ends differ
     meters.append(Meter(dpid[0], meter_id, route.rate_kbps, route.burst_kbits))
     if protection is None:
-        ingress = push(label) + (('output', span_port(0, 1)),)
+        ingress: tuple = push(label) + (('output', span_port(0, 1)),)
     else:
         backup, backup_label, crank_label = protection
         first_backup = addr.span_port(fabric, backup[0], backup[1])
@@ -285,7 +302,7 @@ def _direction(fabric, route, sites, label, ends, out, protection=None):
     for i in range(1, len(sites)):
         back = span_port(i, i - 1)
         if i + 1 == len(sites):
-            actions = (('pop_mpls', ETH_IPV4), ('output', port))
+            actions: tuple = (('pop_mpls', ETH_IPV4), ('output', port))
         else:
             ahead = span_port(i, i + 1)
             groups.append(
@@ -316,12 +333,14 @@ def _direction(fabric, route, sites, label, ends, out, protection=None):
         )
 
 
-def _label_path(fabric, sites, label, port, cookie, flows):
+def _label_path(
+    fabric: Fabric, sites: tuple[str, ...], label: int, port: int, cookie: int, flows: list[Flow]
+) -> None:
     """Label flows along a path after its ingress: transit, then pop at the egress."""
     for i in range(1, len(sites)):
         here, came_from = sites[i], sites[i - 1]
         if i + 1 < len(sites):
-            actions = (('output', addr.span_port(fabric, here, sites[i + 1])),)
+            actions: tuple = (('output', addr.span_port(fabric, here, sites[i + 1])),)
         else:
             actions = (('pop_mpls', ETH_IPV4), ('output', port))
         flows.append(
@@ -335,11 +354,11 @@ def _label_path(fabric, sites, label, port, cookie, flows):
         )
 
 
-def plan(fabric, routes, cache=None):
+def plan(fabric: Fabric, routes: Iterable[Route], cache: dict | None = None) -> Plan:
     """The whole fabric's plan: {dpid: (flows by key, meters by id, groups by id)}. `cache`
     (a dict kept by the caller) remembers each route's flows, so a re-plan only computes
     new routes."""
-    tables = {}
+    tables: Plan = {}
     for site_id, site in fabric.sites.items():
         tables[addr.dpid(site)] = ({f.key: f for f in base_flows(fabric, site_id)}, {}, {})
     fresh = {}

@@ -2,6 +2,8 @@
 confirmed the generation that put it there, and those WITHDRAWING until every switch their
 old route used has confirmed the one that took it away."""
 
+from collections.abc import Iterable
+
 from controller.core.liveness import Liveness
 
 
@@ -29,7 +31,7 @@ class Installs:
     def any_installing(self) -> bool:
         return bool(self._installing)
 
-    def installed(self, liveness: Liveness, ids=None) -> list[str]:
+    def installed(self, liveness: Liveness, ids: Iterable[str] | None = None) -> list[str]:
         """The intents (all, or those of `ids`) every switch has confirmed, no longer tracked."""
         done = [
             i

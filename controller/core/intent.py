@@ -55,8 +55,8 @@ class IntentEvent:
     state: State
     reason: str
     at: float
-    old_path: tuple = ()  # sites, when the event moves the intent
-    new_path: tuple = ()
+    old_path: tuple[str, ...] = ()  # sites, when the event moves the intent
+    new_path: tuple[str, ...] = ()
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Intent:
     src: str  # site ids
     dst: str
     bandwidth_gbps: float  # committed
-    max_latency_ms: float = None
+    max_latency_ms: float | None = None
     protection: Protection = Protection.NONE
     service_class: ServiceClass = ServiceClass.PRIORITY
     state: State = State.ACCEPTED
@@ -75,15 +75,22 @@ class Intent:
     updated_at: float = 0.0
     number: int = 0  # unique, never reused: the intent's cookie in the switches
     description: str = ''
-    labels: dict = field(default_factory=dict)
-    src_prefixes: tuple = ()  # CIDRs within the tenant's subnet at src (empty: all of it)
-    dst_prefixes: tuple = ()  # ... at dst
+    labels: dict[str, str] = field(default_factory=dict)
+    src_prefixes: tuple[str, ...] = ()  # CIDRs within the tenant's subnet at src (empty: all of it)
+    dst_prefixes: tuple[str, ...] = ()  # ... at dst
     excess_gbps: float = 0.0  # above the committed rate, in the spans' headroom (admission)
     request_id: str = ''  # the client's idempotency key, with a digest of the order
     request_digest: str = ''  # it came with, so a retry gets this intent back
-    history: list = field(default_factory=list)  # the last HISTORY IntentEvents, oldest first
+    history: list[IntentEvent] = field(default_factory=list)  # the last HISTORY IntentEvents, oldest first
 
-    def move_to(self, state, reason, now, old_path=(), new_path=()):
+    def move_to(
+        self,
+        state: State | str,
+        reason: str,
+        now: float,
+        old_path: tuple[str, ...] = (),
+        new_path: tuple[str, ...] = (),
+    ) -> IntentEvent:
         """Change state; raise TransitionError (and change nothing) if the lifecycle forbids it."""
         state = State(state)
         if state not in _NEXT[self.state]:
@@ -94,7 +101,7 @@ class Intent:
         del self.history[:-HISTORY]
         return event
 
-    def note(self, reason, now):
+    def note(self, reason: str, now: float) -> IntentEvent:
         """An event that changes no state: a decision about the intent (a squeeze, a bound
         broken with nowhere better to go), so Watch subscribers see it with its reason."""
         self.reason, self.updated_at = reason, now
@@ -104,6 +111,6 @@ class Intent:
         return event
 
     @property
-    def active(self):
+    def active(self) -> bool:
         """Holds (or is getting) resources in the network."""
         return self.state not in (State.FAILED, State.WITHDRAWN)

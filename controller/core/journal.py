@@ -3,17 +3,19 @@ events), the intents to save and the ids to delete from the store. The controlle
 the end of every call: it saves first, then tells, so a crash in between loses no state."""
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from controller.core.intent import Intent, IntentEvent
+from controller.core.topology import TopologyEvent
 
 
 class Journal:
     def __init__(self) -> None:
-        self.events: list = []
+        self.events: list[IntentEvent | TopologyEvent] = []
         self.dirty: set[str] = set()
         self.deleted: set[str] = set()
 
-    def emit(self, event) -> None:
+    def emit(self, event: IntentEvent | TopologyEvent) -> None:
         self.events.append(event)
         if isinstance(event, IntentEvent):
             self.dirty.add(event.intent_id)
@@ -26,7 +28,7 @@ class Journal:
         self.dirty.discard(intent_id)
         self.deleted.add(intent_id)
 
-    def take(self) -> tuple[list, set[str], set[str]]:
+    def take(self) -> tuple[list[IntentEvent | TopologyEvent], set[str], set[str]]:
         taken = self.events, self.dirty, self.deleted
         self.events, self.dirty, self.deleted = [], set(), set()
         return taken
@@ -42,3 +44,11 @@ class Saved:
     primary: tuple[str, ...] | None = None
     backup: tuple[str, ...] | None = None
     labels: tuple[int, ...] | None = None
+
+
+class Store(Protocol):
+    """What the core needs of a store (controller/store/): what it kept, and to keep changes."""
+
+    def load(self) -> tuple[dict, list[Saved]]: ...
+
+    def save(self, saved: list[Saved], deleted: list[str], meta: dict) -> None: ...

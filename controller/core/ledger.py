@@ -16,19 +16,24 @@ dict look-up, not a sum over hundreds of holders (path searches ask for every li
 
 import contextlib
 import math
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from numbers import Real
+from typing import Any
 
-from controller.core.topology import Link
+from controller.core.topology import Link, Topology
 
 EPS_GBPS = 1e-9
+
+Holder = tuple[Any, ...]  # (intent id, role, ...): JSON-friendly
+Reservation = tuple[tuple[Link, ...], float]  # (links, Gb/s on each)
 
 
 class AdmissionError(Exception):
     """A request the network cannot carry. When a link lacks room, `link` is the first such
     link on the path and `available_gbps` what this request could have had on it."""
 
-    def __init__(self, reason, link=None, available_gbps=None):
+    def __init__(self, reason: str, link: Link | None = None, available_gbps: float | None = None):
         super().__init__(reason)
         self.reason, self.link, self.available_gbps = reason, link, available_gbps
 
@@ -37,42 +42,44 @@ class Ledger:
     """Reservations per holder (a tuple such as (intent id, role)): a path (tuple of links)
     and a bandwidth taken on each of its links."""
 
-    def __init__(self, topology, headroom=0.0, span_headroom=None):
+    def __init__(
+        self, topology: Topology, headroom: float = 0.0, span_headroom: dict[str, float] | None = None
+    ):
         for value in [headroom, *(span_headroom or {}).values()]:
-            if not isinstance(value, Real) or isinstance(value, bool) or not 0 <= value < 1:
+            if not isinstance(value, Real) or isinstance(value, bool) or not 0 <= float(value) < 1:
                 raise ValueError(f'headroom must be a fraction 0 <= h < 1, got {value!r}')
         self.topology = topology
         self.headroom = float(headroom)
         self.span_headroom = {k: float(v) for k, v in (span_headroom or {}).items()}
-        self._held = {}  # holder -> (links, gbps)
-        self._on = {}  # link -> {holder: gbps}
-        self._total = {}  # link -> (exact Fraction sum of _on[link], that sum as a float)
-        self._touched = None  # holders changed during a trial()
+        self._held: dict[Holder, Reservation] = {}  # holder -> (links, gbps)
+        self._on: dict[Link, dict[Holder, float]] = {}  # link -> {holder: gbps}
+        self._total: dict[Link, tuple[Fraction, float]] = {}  # link -> (exact sum of _on[link], as a float)
+        self._touched: set[Holder] | None = None  # holders changed during a trial()
 
     # --- questions -------------------------------------------------------------------------
 
-    def reserved_gbps(self, link):
+    def reserved_gbps(self, link: Link) -> float:
         return self._total.get(link, (0, 0.0))[1]
 
-    def available_gbps(self, link):
+    def available_gbps(self, link: Link) -> float:
         """Room left for a new reservation; 0 on a down span (nothing is admitted there).
         Capacity is read from the topology each time, so capacity changes are seen."""
         return max(0.0, self._limit(link) - self.reserved_gbps(link))
 
-    def holders(self):
+    def holders(self) -> list[Holder]:
         return list(self._held)
 
-    def holders_on(self, link):
+    def holders_on(self, link: Link) -> dict[Holder, float]:
         """{holder: gbps} of the reservations that take `link` (do not change it)."""
         return self._on.get(link, {})
 
-    def reservation(self, holder):
+    def reservation(self, holder: Holder) -> Reservation | None:
         """(links, gbps), or None."""
         return self._held.get(holder)
 
     # --- changes ---------------------------------------------------------------------------
 
-    def reserve(self, holder, links, gbps):
+    def reserve(self, holder: Holder, links: Iterable[Link], gbps: float) -> None:
         """Take `gbps` on every link of `links` for a new holder, or raise and take nothing."""
         links, gbps = self._checked(holder, links, gbps)
         if holder in self._held:
@@ -80,7 +87,7 @@ class Ledger:
         self._admit(holder, links, gbps)
         self._put(holder, links, gbps)
 
-    def keep(self, holder, links, gbps):
+    def keep(self, holder: Holder, links: Iterable[Link], gbps: float) -> None:
         """Hold links that already carry this traffic, without asking for room: a move keeps
         what its old path carries until the switches have flipped to the new one, so no new
         reservation can take it meanwhile."""
@@ -89,7 +96,7 @@ class Ledger:
             raise ValueError(f'{holder!r} already holds a reservation')
         self._put(holder, links, gbps)
 
-    def release(self, holder):
+    def release(self, holder: Holder) -> bool:
         """Returns whether there was something to release."""
         held = self._held.pop(holder, None)
         if held is None:
@@ -99,7 +106,7 @@ class Ledger:
         return True
 
     @contextlib.contextmanager
-    def trial(self):
+    def trial(self) -> Iterator['Ledger']:
         """What-if: every change made inside is undone on leaving, and the ledger ends exactly
         as it began (the same reservations in the same order). Costs a copy of the holder
         table, not a rebuild: cheap enough to try moves on every refusal."""
@@ -117,7 +124,7 @@ class Ledger:
                         self._index(holder, then)
             self._held = held
 
-    def copy(self, topology):
+    def copy(self, topology: Topology) -> 'Ledger':
         """An independent ledger with the same reservations, over `topology` (a copy of this
         one's): to compute on off the runtime's lock."""
         other = Ledger(topology, self.headroom, self.span_headroom)
@@ -128,14 +135,14 @@ class Ledger:
 
     # --- persistence -----------------------------------------------------------------------
 
-    def snapshot(self):
+    def snapshot(self) -> list[dict]:
         """Plain JSON-serialisable data, in reservation order."""
         return [
             {'holder': list(holder), 'links': [[link.src, link.dst] for link in links], 'gbps': gbps}
             for holder, (links, gbps) in self._held.items()
         ]
 
-    def restore(self, data):
+    def restore(self, data: Iterable[dict]) -> None:
         """Replace every reservation with those of a snapshot, or raise ValueError and change
         nothing. Spans that are down now still get their reservations back (the ledger keeps
         them while a span is down), but no link may end up over-booked."""
@@ -143,8 +150,7 @@ class Ledger:
         try:
             for item in data:
                 holder = tuple(item['holder'])
-                links = [Link(*pair) for pair in item['links']]
-                links, gbps = scratch._checked(holder, links, item['gbps'])
+                links, gbps = scratch._checked(holder, [Link(*pair) for pair in item['links']], item['gbps'])
                 if holder in scratch._held:
                     raise ValueError(f'{holder!r} appears twice')
                 scratch._put(holder, links, gbps)
@@ -160,14 +166,14 @@ class Ledger:
 
     # --- inside ----------------------------------------------------------------------------
 
-    def _limit(self, link, ignore_state=False):
+    def _limit(self, link: Link, ignore_state: bool = False) -> float:
         """What may be reserved on `link` in all: capacity less headroom, 0 while down."""
         span = self.topology.span_of(link)
         if not span.up and not ignore_state:
             return 0.0
         return span.capacity_gbps * (1.0 - self.span_headroom.get(span.span_id, self.headroom))
 
-    def _checked(self, holder, links, gbps):
+    def _checked(self, holder: Holder, links: Iterable[Link], gbps: object) -> Reservation:
         """Validate a request; the holder must round-trip through JSON (see snapshot)."""
         if not isinstance(holder, tuple) or not holder or not all(isinstance(x, (str, int)) for x in holder):
             raise ValueError(f'holder must be a non-empty tuple of str/int, got {holder!r}')
@@ -183,7 +189,7 @@ class Ledger:
             raise ValueError(f'bandwidth must be a finite number > 0 Gb/s, got {gbps!r}')
         return links, float(gbps)
 
-    def _admit(self, holder, links, gbps):
+    def _admit(self, holder: Holder, links: tuple[Link, ...], gbps: float) -> None:
         """Raise AdmissionError for the first link that cannot carry `gbps`: a link passes
         only if up (the epsilon must not let crumbs onto a down span) and the sum stays
         within the limit (unclamped: an over-booked link gets nothing)."""
@@ -199,27 +205,27 @@ class Ledger:
                     available_gbps=room,
                 )
 
-    def _put(self, holder, links, gbps):
+    def _put(self, holder: Holder, links: tuple[Link, ...], gbps: float) -> None:
         self._note(holder)
         self._held[holder] = (links, gbps)
         self._index(holder, (links, gbps))
 
-    def _note(self, holder):
+    def _note(self, holder: Holder) -> None:
         if self._touched is not None:
             self._touched.add(holder)
 
-    def _index(self, holder, reservation):
+    def _index(self, holder: Holder, reservation: Reservation) -> None:
         links, gbps = reservation
         for link in links:
             self._on.setdefault(link, {})[holder] = gbps
             self._add(link, gbps)
 
-    def _unindex(self, holder, reservation):
+    def _unindex(self, holder: Holder, reservation: Reservation) -> None:
         links, gbps = reservation
         for link in links:
             del self._on[link][holder]
             self._add(link, -gbps)
 
-    def _add(self, link, gbps):
+    def _add(self, link: Link, gbps: float) -> None:
         exact = self._total.get(link, (0, 0.0))[0] + Fraction(gbps)
         self._total[link] = (exact, float(exact))

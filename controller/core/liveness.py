@@ -7,12 +7,15 @@ switch first connects, its spans count as up (so intents restored after a contro
 keep their routes while the switches reconnect), and after the start-up grace as down.
 """
 
+from collections.abc import Iterable
+
 from controller.core.topology import Topology
 from topologies.model import addressing as addr
+from topologies.model.fabric import Fabric, Span
 
 
 class Liveness:
-    def __init__(self, fabric, topology: Topology, now: float, grace_s: float):
+    def __init__(self, fabric: Fabric, topology: Topology, now: float, grace_s: float):
         self.fabric, self.topology = fabric, topology
         self.sites = {addr.dpid(site): site.id for site in fabric.sites.values()}  # dpid -> site id
         self._switch: dict[int, bool | None] = dict.fromkeys(self.sites)  # None: not seen yet
@@ -65,18 +68,19 @@ class Liveness:
 
     def refresh(self) -> tuple[list[str], list[str]]:
         """Bring the topology's span states up to date: (span ids gone down, come up)."""
-        went_down, came_up = [], []
+        went_down: list[str] = []
+        came_up: list[str] = []
         for span in self.fabric.spans:
             live = self._live(span)
             if self.topology.set_up(span.id, live):
                 (came_up if live else went_down).append(span.id)
         return went_down, came_up
 
-    def confirmed(self, dpids, generation: int) -> bool:
+    def confirmed(self, dpids: Iterable[int], generation: int) -> bool:
         """Every one of these switches holds the plan of `generation` (or a later one)."""
         return all(self._synced[d] >= generation for d in dpids)
 
-    def cleared(self, dpids, generation: int) -> bool:
+    def cleared(self, dpids: Iterable[int], generation: int) -> bool:
         """Every one of these switches no longer holds what `generation` removed: confirmed it,
         or disconnected (a switch that comes back is reconciled then)."""
         return all(self._synced[d] >= generation or self._switch[d] is False for d in dpids)
@@ -84,7 +88,7 @@ class Liveness:
     def connected(self, site_id: str) -> bool:
         return self._switch[addr.dpid(self.fabric.sites[site_id])] is True
 
-    def _live(self, span) -> bool:
+    def _live(self, span: Span) -> bool:
         for site, peer in ((span.a, span.b), (span.b, span.a)):
             dpid = addr.dpid(self.fabric.sites[site])
             state = self._switch[dpid]

@@ -8,7 +8,8 @@ import ipaddress
 import json
 import math
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from controller.core.errors import Conflict, CoreError, InvalidArgument, QuotaExceeded
 from controller.core.intent import Intent
@@ -16,7 +17,10 @@ from controller.core.paths import lowest_latency_path, widest_gbps
 from controller.core.registry import Intents, pair
 from controller.core.topology import Topology
 from topologies.model import addressing as addr
+from topologies.model.fabric import Fabric
 from topologies.model.order import Order, Protection, ServiceClass
+
+E = TypeVar('E', Protection, ServiceClass)
 
 MAX_DESCRIPTION = 1024
 MAX_LABELS = 32
@@ -36,7 +40,9 @@ UPDATABLE = (
 
 
 class Orders:
-    def __init__(self, fabric, intents: Intents, headroom: float, quotas: dict[str, float] | None = None):
+    def __init__(
+        self, fabric: Fabric, intents: Intents, headroom: float, quotas: dict[str, float] | None = None
+    ):
         self.fabric, self.intents, self.headroom = fabric, intents, headroom
         self.quotas = dict(quotas or {})  # tenant -> most Gb/s it may commit in all
         self._physical = Topology.from_fabric(fabric)  # all spans up, fabric delays
@@ -67,9 +73,9 @@ class Orders:
             excess_gbps=self.excess(src, dst, gbps, order.excess_gbps),
         )
 
-    def admissible(self, order: Order) -> tuple[Intent | None, Intent | None]:
-        """(the new Intent, not numbered yet; None), or (None, the intent a request id used
-        before made for the same order); raises InvalidArgument or Conflict."""
+    def admissible(self, order: Order) -> tuple[Intent, Intent | None]:
+        """(the new Intent, not numbered yet; the intent a request id used before made for the
+        same order, or None); raises InvalidArgument or Conflict."""
         intent = self.intent(order)
         if order.request_id:
             intent.request_id = request_id(order.request_id)
@@ -80,7 +86,7 @@ class Orders:
                     raise Conflict(
                         f'request_id: {intent.request_id!r} was used for another order (intent {prior.id})'
                     )
-                return None, prior
+                return intent, prior
         clash = self.intents.on_pair(intent)
         if clash is not None:
             raise Conflict(
@@ -89,7 +95,7 @@ class Orders:
             )
         return intent, None
 
-    def admissible_many(self, orders: list[Order]) -> tuple[list[Any], dict[int, Intent]]:
+    def admissible_many(self, orders: Sequence[Order]) -> tuple[list[Any], dict[int, Intent]]:
         """(results with the intents request ids replay, {order index: new Intent}) for a
         batch, or raise naming the first bad order (`orders[i].field`); orders that clash
         within the batch, or a tenant's orders passing its quota together, refuse it all."""
@@ -107,7 +113,6 @@ class Orders:
             if prior is not None:
                 results[i] = prior
                 continue
-            assert intent is not None
             keys = [('the same tenant and sites', pair(intent))]
             if intent.request_id:
                 keys.append(('the same request_id', (intent.tenant, intent.request_id)))
@@ -270,7 +275,7 @@ def _in_order(i: int, error: CoreError) -> CoreError:
     return type(error)(f'orders[{i}]: {error}')
 
 
-def enum(kind, value, field):
+def enum(kind: type[E], value: object, field: str) -> E:
     try:
         return kind(value.value if isinstance(value, kind) else value)
     except ValueError:

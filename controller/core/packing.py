@@ -30,22 +30,29 @@ order on the same books gets exactly these. Computed on copies off the runtime's
 from dataclasses import replace
 
 from controller.core.admission import Placement, admit
-from controller.core.books import both_ways
-from controller.core.ledger import AdmissionError
+from controller.core.books import Books, both_ways
+from controller.core.intent import Intent
+from controller.core.ledger import AdmissionError, Ledger
 from controller.core.paths import EPS, NoPath, find_path, k_paths
 from controller.core.planner import RANK
+from controller.core.topology import Link, Topology
 from topologies.model.order import Protection
 
 K = 8  # candidate paths per intent
 FASTEST = 2  # of them always weighed by the integer program
 TIE = 1e-3  # objective: this share of an intent's Gb/s less per rank of latency
 
+Picks = dict[int, int]  # intent index -> index of the option taken
+Need = tuple[Ledger, Link]  # Gb/s a placement takes is counted per book and link
 
-def pack(topology, books, intents, seconds):
+
+def pack(
+    topology: Topology, books: Books, intents: list[Intent], seconds: float
+) -> list[tuple[int, Placement]]:
     """[(index into intents, Placement)] for the intents placed together, in the order to
     admit them; those left out are not listed. The books end as they began."""
     ranks = sorted({RANK[intent.service_class] for intent in intents})
-    out = []
+    out: list[tuple[int, Placement]] = []
     with books.trial():
         for rank in ranks:
             members = [n for n, intent in enumerate(intents) if RANK[intent.service_class] == rank]
@@ -65,7 +72,7 @@ def pack(topology, books, intents, seconds):
     return out
 
 
-def _rooms(topology, books):
+def _rooms(topology: Topology, books: Books) -> dict[Link, tuple[float, float]]:
     """{link: (committed Gb/s, committed plus excess Gb/s)} a new intent could have on the
     link, both directions counted (an E-Line takes its rate both ways): read once per class,
     as every intent of a batch asks for every link."""
@@ -79,7 +86,7 @@ def _rooms(topology, books):
     return out
 
 
-def candidates(topology, rooms, intent):
+def candidates(topology: Topology, rooms: dict[Link, tuple[float, float]], intent: Intent) -> list[Placement]:
     """The placements weighed for an intent: [Placement], fastest primary first."""
     available = {link: min(committed, peak - intent.excess_gbps) for link, (committed, peak) in rooms.items()}
     ends = (topology, intent.src, intent.dst)
@@ -98,14 +105,14 @@ def candidates(topology, rooms, intent):
             )
         except NoPath:
             continue
-        pair = tuple(sorted((path, backup), key=lambda p: (p.latency_ms(topology), p.hops, p.sites)))
-        if pair not in seen:
-            seen.add(pair)
-            out.append(Placement(*pair))
+        first, second = sorted((path, backup), key=lambda p: (p.latency_ms(topology), p.hops, p.sites))
+        if (first, second) not in seen:
+            seen.add((first, second))
+            out.append(Placement(first, second))
     return out
 
 
-def fits(topology, books, intent, placement):
+def fits(topology: Topology, books: Books, intent: Intent, placement: Placement) -> bool:
     """Whether a placement computed a while ago (off the runtime's lock) still holds: its
     spans up, its paths within the bound, the room in both books."""
     paths = [p for p in (placement.primary, placement.backup) if p is not None]
@@ -118,11 +125,13 @@ def fits(topology, books, intent, placement):
     )
 
 
-def links_of(placement):
+def links_of(placement: Placement) -> tuple[Link, ...]:
     return both_ways(placement.primary) + (both_ways(placement.backup) if placement.backup else ())
 
 
-def choose(books, intents, options, seconds):
+def choose(
+    books: Books, intents: dict[int, Intent], options: dict[int, list[Placement]], seconds: float
+) -> Picks:
     """{n: index of the option taken} for the intents of one class (see the module doc):
     the best of greedy placements in two orders, the relaxation rounded, and the integer
     program (when the solver stops early, the others still stand)."""
@@ -154,14 +163,21 @@ def choose(books, intents, options, seconds):
     return max(tries, key=lambda picks: _value(intents, picks))
 
 
-def _value(intents, picks):
+def _value(intents: dict[int, Intent], picks: Picks) -> float:
     return sum(intents[n].bandwidth_gbps * (1 - TIE * j) for n, j in picks.items())
 
 
-def _greedy(books, intents, options, order, prefer=None):
+def _greedy(
+    books: Books,
+    intents: dict[int, Intent],
+    options: dict[int, list[Placement]],
+    order: list[int],
+    prefer: dict[int, list[int]] | None = None,
+) -> Picks:
     """Each intent of `order` in turn on its first option (of `prefer[n]`, in that order;
     else of all, fastest first) that has the room left."""
-    used, picks = {}, {}
+    used: dict[Need, float] = {}
+    picks: Picks = {}
     for n in order:
         for j in prefer[n] if prefer else range(len(options[n])):
             need = _needs(books, intents[n], options[n][j])
@@ -173,18 +189,18 @@ def _greedy(books, intents, options, order, prefer=None):
     return picks
 
 
-def _needs(books, intent, option):
+def _needs(books: Books, intent: Intent, option: Placement) -> dict[Need, float]:
     """{(book, link): Gb/s} the option takes in each book, as admission reserves it
     (Books.rates: committed, and committed plus excess in the peak ledger, which has no
     headroom, so where others' excess fills it, it is the tighter one)."""
-    need = {}
+    need: dict[Need, float] = {}
     for link in links_of(option):
         for book, gbps in books.rates(intent):
             need[(book, link)] = need.get((book, link), 0.0) + gbps
     return need
 
 
-def _left(key, used):
+def _left(key: Need, used: dict[Need, float]) -> float:
     """What a (book, link) has left, less what a placement being built has `used` of it."""
     book, link = key
     return book.available_gbps(link) - used.get(key, 0.0)
@@ -194,13 +210,22 @@ class _Program:
     """max sum of gain x over columns (intent n, option j), x in [0, 1]: at most one option
     per intent, and per link (and book) the Gb/s taken within what is left."""
 
-    def __init__(self, books, intents, options, members):
+    def __init__(
+        self,
+        books: Books,
+        intents: dict[int, Intent],
+        options: dict[int, list[Placement]],
+        members: list[int],
+    ):
         import numpy as np  # only when a batch is placed: SciPy takes 0.3 s to load
         from scipy.sparse import csr_matrix
 
         self.columns = [(n, j) for n in members for j in range(len(options[n]))]
-        row_of = {n: r for r, n in enumerate(members)}
-        rows, cols, vals, limits = [], [], [], [1.0] * len(members)
+        row_of: dict[int | Need, int] = {n: r for r, n in enumerate(members)}
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
+        limits = [1.0] * len(members)
         for c, (n, j) in enumerate(self.columns):
             rows.append(row_of[n])
             cols.append(c)
@@ -216,14 +241,14 @@ class _Program:
         self.limits = np.array(limits)
         self.gain = np.array([-intents[n].bandwidth_gbps * (1 - TIE * j) for n, j in self.columns])
 
-    def relax(self):
+    def relax(self) -> dict[tuple[int, int], float] | None:
         """{(n, j): x} of the linear relaxation's optimum, or None."""
         from scipy.optimize import linprog
 
         found = linprog(self.gain, A_ub=self.matrix, b_ub=self.limits, bounds=(0, 1), method='highs')
         return None if found.x is None else dict(zip(self.columns, found.x))
 
-    def solve(self, weigh, seconds):
+    def solve(self, weigh: set[tuple[int, int]], seconds: float) -> Picks:
         """{n: j}: the integer program over the columns in `weigh`, best found in `seconds`."""
         import numpy as np
         from scipy.optimize import Bounds, LinearConstraint, milp

@@ -20,8 +20,14 @@ bandwidth and with no bandwidth constraint. These feed the API's feasibility che
 
 import heapq
 import itertools
+from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from typing import Any
 
+from controller.core.topology import Link, Topology
+
+Available = Callable[[Link], float] | Mapping[Link, float]  # Gb/s a link has for a new path
 EPS = 1e-9  # slack for float noise in bandwidth sums and latency sums
 _KEY_DIGITS = 9  # latency is rounded to this many decimals for tie-breaking only
 
@@ -30,9 +36,9 @@ _KEY_DIGITS = 9  # latency is rounded to this many decimals for tie-breaking onl
 class Path:
     """A simple path: consecutive links, one direction of each span."""
 
-    links: tuple
+    links: tuple[Link, ...]
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         links = tuple(self.links)
         object.__setattr__(self, 'links', links)
         if not links:
@@ -44,33 +50,33 @@ class Path:
             raise ValueError(f'path {"->".join(self.sites)} visits a site twice')
 
     @property
-    def sites(self):
+    def sites(self) -> tuple[str, ...]:
         return (self.links[0].src,) + tuple(link.dst for link in self.links)
 
     @property
-    def src(self):
+    def src(self) -> str:
         return self.links[0].src
 
     @property
-    def dst(self):
+    def dst(self) -> str:
         return self.links[-1].dst
 
     @property
-    def hops(self):
+    def hops(self) -> int:
         return len(self.links)
 
-    def span_ids(self, topology):
+    def span_ids(self, topology: Topology) -> tuple[str, ...]:
         return tuple(topology.span_of(link).span_id for link in self.links)
 
-    def latency_ms(self, topology):
+    def latency_ms(self, topology: Topology) -> float:
         """Sum of the one-way delays measured now (or the fabric priors until measured)."""
         return sum(topology.delay_ms(link) for link in self.links)
 
-    def bottleneck_gbps(self, available_gbps):
+    def bottleneck_gbps(self, available_gbps: Available) -> float:
         available_gbps = _as_callable(available_gbps)
         return min(available_gbps(link) for link in self.links)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return '->'.join(self.sites)
 
 
@@ -89,19 +95,19 @@ class NoPath(Exception):
 
     def __init__(
         self,
-        reason=None,
+        reason: str | None = None,
         *,
-        constraint,
-        src,
-        dst,
-        gbps,
-        max_latency_ms=None,
-        widest_gbps=None,
-        widest_within_bound_gbps=None,
-        min_latency_ms=None,
-        min_latency_any_ms=None,
-        spans=(),
-        explain=None,
+        constraint: str,
+        src: str,
+        dst: str,
+        gbps: float | None,
+        max_latency_ms: float | None = None,
+        widest_gbps: float | None = None,
+        widest_within_bound_gbps: float | None = None,
+        min_latency_ms: float | None = None,
+        min_latency_any_ms: float | None = None,
+        spans: Iterable[str] = (),
+        explain: Callable[[], dict] | None = None,
     ):
         super().__init__()
         if explain is None:
@@ -116,7 +122,7 @@ class NoPath(Exception):
         self.min_latency_any_ms = min_latency_any_ms
         self.spans = tuple(spans)  # for 'protection': the spans every path must share
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         """The widest figures take a dozen path searches (tens of ms on a large fabric), and
         most refusals are never explained (a trial move that fails, a refusal that moves
         then avoid): they and the reason quoting them are computed when first read, from
@@ -126,22 +132,22 @@ class NoPath(Exception):
         self.__dict__.update(self.__dict__.pop('_explain')())
         return self.__dict__[name]
 
-    def __str__(self):
-        return self.reason
+    def __str__(self) -> str:
+        return str(self.reason)
 
 
 # ---------------------------------------------------------------------------------------
 # Search primitives
 
 
-def _as_callable(available_gbps):
+def _as_callable(available_gbps: Available) -> Callable[[Link], float]:
     if callable(available_gbps):
         return available_gbps
     table = available_gbps
     return lambda link: table[link]
 
 
-def _check_ends(topology, src, dst):
+def _check_ends(topology: Topology, src: str, dst: str) -> None:
     for site in (src, dst):
         if site not in topology.sites:
             raise ValueError(f'unknown site {site!r}')
@@ -149,11 +155,16 @@ def _check_ends(topology, src, dst):
         raise ValueError(f'source and destination are the same site ({src!r})')
 
 
-def _usable(topology, gbps, available_gbps, avoid_spans):
+def _usable(
+    topology: Topology,
+    gbps: float | None,
+    available_gbps: Callable[[Link], float],
+    avoid_spans: AbstractSet[str],
+) -> Callable[[Link], bool]:
     """The link filter: `neighbours` already skips down spans; prune avoided and thin links.
     gbps=None means no bandwidth constraint at all (not even a non-negative availability)."""
 
-    def ok(link):
+    def ok(link: Link) -> bool:
         if topology.span_of(link).span_id in avoid_spans:
             return False
         return gbps is None or available_gbps(link) >= gbps - EPS
@@ -161,7 +172,7 @@ def _usable(topology, gbps, available_gbps, avoid_spans):
     return ok
 
 
-def _shortest(topology, src, dst, usable):
+def _shortest(topology: Topology, src: str, dst: str, usable: Callable[[Link], bool]) -> 'Path | None':
     """The lowest-latency Path over usable links, or None."""
     links = _lowest(
         src,
@@ -171,13 +182,15 @@ def _shortest(topology, src, dst, usable):
     return None if links is None else Path(links)
 
 
-def _lowest(src, dst, arcs):
+def _lowest(
+    src: str, dst: str, arcs: Callable[[str], Iterable[tuple[Link, float]]]
+) -> tuple[Link, ...] | None:
     """Dijkstra on latency: the links of the lowest-latency simple path, or None; `arcs(site)`
     gives the (link, delay) that may be taken from a site. The heap key (latency, hops,
     sites) is a total order that extending both paths by the same link preserves, so the
     first time dst is popped its path is the unique minimum under that order: deterministic."""
-    heap = [(0.0, 0, (src,), 0.0, ())]
-    settled = set()
+    heap: list[tuple[float, int, tuple[str, ...], float, tuple[Link, ...]]] = [(0.0, 0, (src,), 0.0, ())]
+    settled: set[str] = set()
     while heap:
         _, hops, sites, latency, links = heapq.heappop(heap)
         site = sites[-1]
@@ -196,22 +209,49 @@ def _lowest(src, dst, arcs):
     return None
 
 
-def lowest_latency_path(topology, src, dst, gbps=None, available_gbps=None, avoid_spans=frozenset()):
+def lowest_latency_path(
+    topology: Topology,
+    src: str,
+    dst: str,
+    gbps: float | None = None,
+    available_gbps: Available | None = None,
+    avoid_spans: AbstractSet[str] = frozenset(),
+) -> Path | None:
     """The lowest-latency path from src to dst over up spans, using only links with `gbps`
     available (no bandwidth constraint when gbps is None); None when no such path exists."""
     _check_ends(topology, src, dst)
-    if gbps is not None:
-        available_gbps = _as_callable(available_gbps)
-    return _shortest(topology, src, dst, _usable(topology, gbps, available_gbps, avoid_spans))
+    if gbps is None or available_gbps is None:
+        usable = _usable(topology, None, _unlimited, avoid_spans)
+    else:
+        usable = _usable(topology, gbps, _as_callable(available_gbps), avoid_spans)
+    return _shortest(topology, src, dst, usable)
 
 
-def min_latency_ms(topology, src, dst, gbps=None, available_gbps=None, avoid_spans=frozenset()):
+def _unlimited(link: Link) -> float:
+    return float('inf')
+
+
+def min_latency_ms(
+    topology: Topology,
+    src: str,
+    dst: str,
+    gbps: float | None = None,
+    available_gbps: Available | None = None,
+    avoid_spans: AbstractSet[str] = frozenset(),
+) -> float | None:
     """The latency of that path; None when there is none."""
     path = lowest_latency_path(topology, src, dst, gbps, available_gbps, avoid_spans)
     return None if path is None else path.latency_ms(topology)
 
 
-def widest_gbps(topology, src, dst, available_gbps, max_latency_ms=None, avoid_spans=frozenset()):
+def widest_gbps(
+    topology: Topology,
+    src: str,
+    dst: str,
+    available_gbps: Available,
+    max_latency_ms: float | None = None,
+    avoid_spans: AbstractSet[str] = frozenset(),
+) -> float | None:
     """The largest bandwidth a single path from src to dst could carry, among paths within
     `max_latency_ms` when given; None when no path (within the bound) exists.
 
@@ -221,7 +261,7 @@ def widest_gbps(topology, src, dst, available_gbps, max_latency_ms=None, avoid_s
     _check_ends(topology, src, dst)
     available_gbps = _as_callable(available_gbps)
 
-    def fits(c):
+    def fits(c: float) -> bool:
         path = _shortest(topology, src, dst, _usable(topology, c, available_gbps, avoid_spans))
         return path is not None and (
             max_latency_ms is None or path.latency_ms(topology) <= max_latency_ms + EPS
@@ -246,18 +286,27 @@ def widest_gbps(topology, src, dst, available_gbps, max_latency_ms=None, avoid_s
     return max(candidates[lo], 0.0)  # an over-booked link carries nothing, not less
 
 
-def _fmt(x, unit):
+def _fmt(x: float | None, unit: str) -> str:
     return 'none' if x is None else f'{x:g} {unit}'
 
 
-def _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms, avoid_spans, shortest):
+def _no_path(
+    topology: Topology,
+    src: str,
+    dst: str,
+    gbps: float,
+    available_gbps: Callable[[Link], float],
+    max_latency_ms: float | None,
+    avoid_spans: AbstractSet[str],
+    shortest: Path | None,
+) -> NoPath:
     """Build the NoPath for find_path: which constraint failed, and what would fit.
     `shortest` is the lowest-latency path with the bandwidth, or None."""
     at_gbps = None if shortest is None else shortest.latency_ms(topology)
     any_bw = min_latency_ms(topology, src, dst, None, None, avoid_spans)
     constraint = 'connectivity' if any_bw is None else 'bandwidth' if at_gbps is None else 'latency'
 
-    def explain():
+    def explain() -> dict:
         widest = widest_gbps(topology, src, dst, available_gbps, None, avoid_spans)
         within = (
             widest
@@ -298,7 +347,15 @@ def _no_path(topology, src, dst, gbps, available_gbps, max_latency_ms, avoid_spa
 # Public path computation
 
 
-def find_path(topology, src, dst, gbps, available_gbps, max_latency_ms=None, avoid_spans=frozenset()):
+def find_path(
+    topology: Topology,
+    src: str,
+    dst: str,
+    gbps: float,
+    available_gbps: Available,
+    max_latency_ms: float | None = None,
+    avoid_spans: AbstractSet[str] = frozenset(),
+) -> Path:
     """The lowest-latency path from src to dst using only links with `gbps` available,
     over up spans, not using `avoid_spans`; NoPath when none, or when it exceeds the bound
     (the lowest-latency feasible path is over the bound, so every feasible path is)."""
@@ -313,7 +370,16 @@ def find_path(topology, src, dst, gbps, available_gbps, max_latency_ms=None, avo
     return path
 
 
-def k_paths(topology, src, dst, k, gbps, available_gbps, max_latency_ms=None, avoid_spans=frozenset()):
+def k_paths(
+    topology: Topology,
+    src: str,
+    dst: str,
+    k: int,
+    gbps: float,
+    available_gbps: Available,
+    max_latency_ms: float | None = None,
+    avoid_spans: AbstractSet[str] = frozenset(),
+) -> list[Path]:
     """Up to k simple paths from src to dst, lowest latency first (Yen's algorithm), each
     with `gbps` available on every link, over up spans, within the bound: the choices a
     joint placement weighs (controller/core/packing.py). [] when none fits. Ties as in
@@ -325,9 +391,11 @@ def k_paths(topology, src, dst, k, gbps, available_gbps, max_latency_ms=None, av
         site: [(link, topology.delay_ms(link)) for link in topology.neighbours(site) if usable(link)]
         for site in topology.sites
     }
-    found, candidates, seen = [], [], set()
+    found: list[Path] = []
+    candidates: list[tuple] = []
+    seen: set[tuple[Link, ...]] = set()
 
-    def consider(links):
+    def consider(links: tuple[Link, ...]) -> None:
         if links not in seen:
             seen.add(links)
             latency = sum(topology.delay_ms(link) for link in links)
@@ -362,7 +430,15 @@ def k_paths(topology, src, dst, k, gbps, available_gbps, max_latency_ms=None, av
     return found
 
 
-def find_protected(topology, src, dst, gbps, available_gbps, max_latency_ms=None, avoid_spans=frozenset()):
+def find_protected(
+    topology: Topology,
+    src: str,
+    dst: str,
+    gbps: float,
+    available_gbps: Available,
+    max_latency_ms: float | None = None,
+    avoid_spans: AbstractSet[str] = frozenset(),
+) -> tuple[Path, Path]:
     """(primary, backup): two span-disjoint paths (no span in common in either direction),
     each with `gbps` available on every link and within the bound; the primary is the one
     with the lower latency.
@@ -419,7 +495,9 @@ def find_protected(topology, src, dst, gbps, available_gbps, max_latency_ms=None
     return primary, backup
 
 
-def _protection_over_bound(topology, src, dst, gbps, max_latency_ms, primary, backup):
+def _protection_over_bound(
+    topology: Topology, src: str, dst: str, gbps: float, max_latency_ms: float, primary: Path, backup: Path
+) -> NoPath:
     lat_p, lat_b = primary.latency_ms(topology), backup.latency_ms(topology)
     return NoPath(
         f'protection from {src} to {dst} with {gbps:g} Gb/s: the span-disjoint '
@@ -434,7 +512,9 @@ def _protection_over_bound(topology, src, dst, gbps, max_latency_ms, primary, ba
     )
 
 
-def _bhandari(topology, src, dst, usable, first):
+def _bhandari(
+    topology: Topology, src: str, dst: str, usable: Callable[[Link], bool], first: Path
+) -> tuple[Path, Path] | None:
     """Two span-disjoint paths with the least total latency, or None.
 
     Residual graph: the first path's links are replaced by their reverse with negated
@@ -464,7 +544,10 @@ def _bhandari(topology, src, dst, usable, first):
     if dst not in dist:
         return None
 
-    chosen, cancelled, site, seen = [], set(), dst, set()
+    chosen: list[Link] = []
+    cancelled: set[Link] = set()
+    seen: set[str] = set()
+    site = dst
     while site != src:
         if site in seen:  # cannot happen without a negative cycle; fail safe
             return None
@@ -476,15 +559,16 @@ def _bhandari(topology, src, dst, usable, first):
     return _split(src, dst, remaining)
 
 
-def _split(src, dst, links):
+def _split(src: str, dst: str, links: list[Link]) -> tuple[Path, Path] | None:
     """Decompose a union of links (two units of flow from src to dst) into two simple
     paths, walking deterministically and cutting out any loop met on the way."""
-    out = {}
+    out: dict[str, list[Link]] = {}
     for link in sorted(links, key=lambda l: (l.src, l.dst)):
         out.setdefault(link.src, []).append(link)
     paths = []
     for _ in range(2):
-        walk, site = [], src
+        walk: list[Link] = []
+        site = src
         while site != dst:
             if not out.get(site):
                 return None
@@ -496,4 +580,4 @@ def _split(src, dst, links):
                 walk.append(link)
             site = link.dst
         paths.append(Path(tuple(walk)))
-    return tuple(paths)
+    return paths[0], paths[1]

@@ -4,17 +4,19 @@ following each through INSTALLING to INSTALLED (or WITHDRAWING to WITHDRAWN) as 
 confirm. The policy engine's moves (controller/core/steering.py) go through `place` too.
 """
 
+from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from controller.core import admission
-from controller.core.admission import Placement
+from controller.core.admission import Move, Placement
 from controller.core.books import Books, both_ways
 from controller.core.errors import Unplaceable
 from controller.core.installs import Installs
 from controller.core.intent import Intent, State
 from controller.core.journal import Journal
 from controller.core.liveness import Liveness
-from controller.core.paths import NoPath
+from controller.core.paths import NoPath, Path
 from controller.core.planner import Planner, batch_order
 from controller.core.registry import Intents
 from controller.core.routes import Routes
@@ -42,7 +44,7 @@ class Placer:
         liveness: Liveness,
         planner: Planner,
         journal: Journal,
-        hops,
+        hops: Callable[[Intent], float],
     ):
         self.topology, self.books, self.routes, self.intents = topology, books, routes, intents
         self.installs, self.liveness, self.planner, self.journal = installs, liveness, planner, journal
@@ -52,15 +54,21 @@ class Placer:
 
     # --- placing ------------------------------------------------------------------------------
 
-    def dry_run(self, intent: Intent, avoid=frozenset(), **options) -> Placement:
+    def dry_run(self, intent: Intent) -> Placement:
         """Where the intent would go now, or Unplaceable saying why and what would fit."""
         try:
-            return admission.compute(self.topology, self.books, intent, avoid, **options)
+            return admission.compute(self.topology, self.books, intent)
         except NoPath as e:
             raise Unplaceable(e) from None
 
     def place(
-        self, intent: Intent, reason: str, now: float, keep=None, placement=None, over_bound: bool = False
+        self,
+        intent: Intent,
+        reason: str,
+        now: float,
+        keep: Path | None = None,
+        placement: Placement | None = None,
+        over_bound: bool = False,
     ) -> bool:
         """(Re)place an intent: INSTALLING on its route, or FAILED with why; on `placement` if
         given (just computed on the books as they are). Where the route the switches carry
@@ -123,7 +131,9 @@ class Placer:
         self.journal.emit(intent.move_to(State.WITHDRAWING, 'deleted', now))
         self.installs.withdrawing(intent.id, self.routes.generation, self.routes.dpids(route))
 
-    def place_again(self, intent: Intent, reason: str, now: float, avoid=frozenset()) -> bool:
+    def place_again(
+        self, intent: Intent, reason: str, now: float, avoid: AbstractSet[str] = frozenset()
+    ) -> bool:
         """Place an intent that failed or was stopped half-way, moving others aside if it does
         not fit (it then waits for them), or FAILED with why; off the `avoid` spans if it can,
         but on them rather than nowhere."""
@@ -134,16 +144,16 @@ class Placer:
             except NoPath:
                 pass
         moves, target = self.room_for(intent, degrade=True)
-        if moves:
+        if moves and target is not None:
             return self.make_room(intent, moves, target, reason, now)
         return self.place(intent, reason, now)  # FAILED, with the reason
 
-    def retry_failed(self, now: float, reason: str, avoid=frozenset()) -> None:
+    def retry_failed(self, now: float, reason: str, avoid: AbstractSet[str] = frozenset()) -> None:
         """Place FAILED intents again (in batch order), off the `avoid` spans if they can."""
         for intent in self.batch(i for i in self.intents if i.state is State.FAILED):
             self.place_again(intent, reason, now, avoid)
 
-    def batch(self, intents) -> list[Intent]:
+    def batch(self, intents: Iterable[Intent]) -> list[Intent]:
         return batch_order(intents, self.hops)
 
     def spans_down(self, span_ids: list[str], why: str, now: float) -> None:
@@ -166,18 +176,20 @@ class Placer:
 
     # --- making room --------------------------------------------------------------------------
 
-    def room_for(self, intent: Intent, degrade: bool = False) -> tuple[list, Placement | None]:
+    def room_for(self, intent: Intent, degrade: bool = False) -> tuple[list[Move], Placement | None]:
         """Moves that would let a refused intent in, and where it would go (admission.make_room)."""
         if not self.planner.policy.make_room:
             return [], None
 
-        def movable(intent_id):
+        def movable(intent_id: str) -> Intent | None:
             other = self.intents.get(intent_id)
             return other if other is not None and self.planner.may_move_for(intent, other) else None
 
         return admission.make_room(self.topology, self.books, intent, movable, degrade)
 
-    def make_room(self, intent: Intent, moves: list, target: Placement, reason: str, now: float) -> bool:
+    def make_room(
+        self, intent: Intent, moves: list[Move], target: Placement, reason: str, now: float
+    ) -> bool:
         """Start the moves (make-before-break each); the intent waits, COMPILING, holding a claim
         on its target's room, until the moved intents are installed on their new paths and have
         left the old ones: then `settle` places it."""
@@ -205,7 +217,7 @@ class Placer:
     def _claim(self, intent_id: str) -> None:
         wait = self.waiting[intent_id]
         links = [l for p in (wait.target.primary, wait.target.backup) if p is not None for l in both_ways(p)]
-        self.books.claim(self.intents.get(intent_id), links)
+        self.books.claim(self.intents[intent_id], links)
 
     def _stop_waiting(self, intent_id: str) -> None:
         if self.waiting.pop(intent_id, None) is not None:
@@ -213,15 +225,15 @@ class Placer:
 
     # --- the switches confirm -----------------------------------------------------------------
 
-    def settle(self, now: float, ids=None) -> None:
+    def settle(self, now: float, ids: Iterable[str] | None = None) -> None:
         """Move intents whose switches have confirmed: INSTALLING -> INSTALLED, WITHDRAWING ->
         WITHDRAWN (all of them, or only the `ids` given); then place the intents whose room is
         made: every intent moved for them has flipped."""
         for intent_id in self.installs.installed(self.liveness, ids):
-            intent = self.intents.get(intent_id)
+            intent = self.intents[intent_id]
             self._release_old(intent_id)
-            if intent.state is State.INSTALLING:
-                route, placement = self.routes.of(intent_id), self.placements[intent_id]
+            route, placement = self.routes.of(intent_id), self.placements.get(intent_id)
+            if intent.state is State.INSTALLING and route is not None and placement is not None:
                 self.journal.emit(
                     intent.move_to(
                         State.INSTALLED,
@@ -234,7 +246,7 @@ class Placer:
         for intent_id, wait in list(self.waiting.items()):
             self._claim(intent_id)  # what the movers freed is its, not anyone's
             if not any(self.installs.is_installing(m) for m in wait.movers):
-                self.place(self.intents.get(intent_id), wait.reason, now)
+                self.place(self.intents[intent_id], wait.reason, now)
         for intent_id in self.installs.withdrawn(self.liveness):
             intent = self.intents.remove(intent_id)
             self.journal.emit(intent.move_to(State.WITHDRAWN, 'withdrawn from the switches', now))
@@ -249,7 +261,7 @@ class Placer:
         paths = (placement.primary, placement.backup) if backup else (placement.primary,)
         return {s for p in paths if p is not None for s in p.span_ids(self.topology)}
 
-    def _survivor(self, placement: Placement):
+    def _survivor(self, placement: Placement) -> Path | None:
         """The path of a protected placement that is still whole (the switches carry the
         traffic there now), the primary first; None if neither is."""
         for path in (placement.primary, placement.backup):

@@ -32,29 +32,35 @@ events, store). What it decides:
 
 import math
 from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from controller.core.intent import State
+from controller.core.intent import Intent, State
+from controller.core.topology import Link, Topology
 from topologies.model.order import ServiceClass
 from topologies.model.policy import Policy
+
+if TYPE_CHECKING:  # admission imports this module
+    from controller.core.admission import Placement
 
 RANK = {ServiceClass.REALTIME: 0, ServiceClass.PRIORITY: 1, ServiceClass.BULK: 2}
 
 
 class Planner:
-    def __init__(self, policy=None, now=0.0):
+    def __init__(self, policy: Policy | None = None, now: float = 0.0):
         self.policy = policy or Policy()
-        self._downs = {}  # span id -> deque of when it went down
-        self._up_since = {}  # span id -> when it last came up
-        self._moved_at = {}  # intent id -> when it last moved for gain
-        self._hot = {}  # link -> consecutive readings above the threshold
-        self.squeezed = set()  # intent ids whose excess is squeezed
-        self.displaced = set()  # intent ids moved off their path by the network, not by choice
+        self._downs: dict[str, deque[float]] = {}  # span id -> when it went down
+        self._up_since: dict[str, float] = {}  # span id -> when it last came up
+        self._moved_at: dict[str, float] = {}  # intent id -> when it last moved for gain
+        self._hot: dict[Link, int] = {}  # link -> consecutive readings above the threshold
+        self.squeezed: set[str] = set()  # intent ids whose excess is squeezed
+        self.displaced: set[str] = set()  # intent ids moved off their path by the network, not by choice
         self.last_reoptimized = now
         self.wanted = False  # a re-optimization is due (the network got better)
 
     # --- facts ------------------------------------------------------------------------------
 
-    def span_changed(self, span_id, up, now):
+    def span_changed(self, span_id: str, up: bool, now: float) -> None:
         if up:
             self._up_since[span_id] = now
             self.wanted = True
@@ -64,10 +70,10 @@ class Planner:
             while downs and downs[0] < now - self.policy.flap_window_s:
                 downs.popleft()
 
-    def capacity_freed(self):
+    def capacity_freed(self) -> None:
         self.wanted = True
 
-    def untrusted_spans(self, topology, now):
+    def untrusted_spans(self, topology: Topology, now: float) -> set[str]:
         """Spans up but not yet trusted: back too recently for their flap history."""
         out = set()
         for span_id, since in self._up_since.items():
@@ -76,7 +82,7 @@ class Planner:
                 out.add(span_id)
         return out
 
-    def settling(self, topology, now):
+    def settling(self, topology: Topology, now: float) -> float | None:
         """The earliest time an untrusted span becomes trusted, or None."""
         times = []
         for span_id in self.untrusted_spans(topology, now):
@@ -84,17 +90,19 @@ class Planner:
             times.append(self._up_since[span_id] + self.policy.hold_s(len(downs)))
         return min(times, default=None)
 
-    def moved(self, intent_id, now):
+    def moved(self, intent_id: str, now: float) -> None:
         self._moved_at[intent_id] = now
 
-    def forget(self, intent_id):
+    def forget(self, intent_id: str) -> None:
         self._moved_at.pop(intent_id, None)
         self.squeezed.discard(intent_id)
         self.displaced.discard(intent_id)
 
     # --- latency ------------------------------------------------------------------------------
 
-    def latency_broken(self, topology, intents, placements):
+    def latency_broken(
+        self, topology: Topology, intents: Iterable[Intent], placements: Mapping[str, 'Placement']
+    ) -> list[tuple[Intent, str]]:
         """[(intent, reason)] for placed intents whose primary's measured latency is over
         the bound, most urgent class first."""
         out = []
@@ -117,10 +125,12 @@ class Planner:
 
     # --- re-optimization ------------------------------------------------------------------------
 
-    def reoptimize_due(self, now):
+    def reoptimize_due(self, now: float) -> bool:
         return self.wanted or now - self.last_reoptimized >= self.policy.reoptimize_every_s
 
-    def worth_moving(self, topology, intent, current, better, now):
+    def worth_moving(
+        self, topology: Topology, intent: Intent, current: 'Placement | None', better: 'Placement', now: float
+    ) -> str | None:
         """The reason to move an intent from `current` to `better` (placements), or None."""
         if current is None:
             return 'placed again'
@@ -138,7 +148,7 @@ class Planner:
 
     # --- congestion ---------------------------------------------------------------------------
 
-    def load_measured(self, topology, link, gbps):
+    def load_measured(self, topology: Topology, link: Link, gbps: float) -> int:
         """Record a reading. Returns the step of relief due now (1 after `congestion_samples`
         readings in a row over the threshold, 2 after twice as many, ...), else 0."""
         limit = self.policy.congestion_ratio * topology.capacity_gbps(link)
@@ -148,14 +158,14 @@ class Planner:
         n = self._hot[link] = self._hot.get(link, 0) + 1
         return n // self.policy.congestion_samples if n % self.policy.congestion_samples == 0 else 0
 
-    def congested(self, topology):
+    def congested(self, topology: Topology) -> set[str]:
         return {
             topology.span_of(link).span_id
             for link, n in self._hot.items()
             if n >= self.policy.congestion_samples
         }
 
-    def shed_order(self, intents_on_span):
+    def shed_order(self, intents_on_span: Iterable[Intent]) -> list[Intent]:
         """Who gives way on a congested span: lowest class first, newest first; never REALTIME."""
         return sorted(
             (i for i in intents_on_span if i.service_class is not ServiceClass.REALTIME),
@@ -164,7 +174,7 @@ class Planner:
 
     # --- preemption ---------------------------------------------------------------------------
 
-    def may_move_for(self, newcomer, intent):
+    def may_move_for(self, newcomer: Intent, intent: Intent) -> bool:
         """Whether a placed intent may be moved aside to make room for `newcomer`: installed
         (not mid-move), and not of a higher class."""
         return (
@@ -173,7 +183,7 @@ class Planner:
             and RANK[intent.service_class] >= RANK[newcomer.service_class]
         )
 
-    def may_preempt(self, winner, loser):
+    def may_preempt(self, winner: Intent, loser: Intent) -> bool:
         return (
             self.policy.preemption
             and loser.tenant not in self.policy.exempt_tenants
@@ -182,12 +192,12 @@ class Planner:
         )
 
 
-def by_class(intents):
+def by_class(intents: Iterable[Intent]) -> list[Intent]:
     """Intents in allocation order: REALTIME, PRIORITY, BULK; oldest first within a class."""
     return sorted(intents, key=lambda i: (RANK[i.service_class], i.number))
 
 
-def batch_order(intents, hops):
+def batch_order(intents: Iterable[Intent], hops: Callable[[Intent], float]) -> list[Intent]:
     """Intents to place together, in an order that packs the spans well: class by class,
     then fewest hops on the lowest-latency path (`hops(intent)`: a short path takes fewer
     spans per Gb/s), then largest first (the small ones fill the gaps), then oldest."""

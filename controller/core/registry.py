@@ -23,6 +23,9 @@ class Intents:
     def __iter__(self) -> Iterator[Intent]:
         return iter(list(self._by_id.values()))
 
+    def __getitem__(self, intent_id: str) -> Intent:
+        return self._by_id[intent_id]
+
     def get(self, intent_id: str | None) -> Intent | None:
         return self._by_id.get(intent_id) if intent_id is not None else None
 

@@ -7,10 +7,15 @@ its route has confirmed the generation that put it there.
 """
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from controller.core import flows
 from controller.core.intent import Intent
 from topologies.model import addressing as addr
+from topologies.model.fabric import Fabric
+
+if TYPE_CHECKING:
+    from controller.core.admission import Placement
 
 # Meter burst: 20 ms of the intent's rate, at least 120 kbit (ten full frames). Measured
 # (scripts/bench/enforcement.py): 10 ms already gives one TCP flow 94-96% of its rate, 2 ms
@@ -21,25 +26,25 @@ MIN_BURST_KBITS = 120
 
 
 class Routes:
-    def __init__(self, fabric, burst_ms: float = BURST_MS, next_label: int = flows.FIRST_LABEL):
+    def __init__(self, fabric: Fabric, burst_ms: float = BURST_MS, next_label: int = flows.FIRST_LABEL):
         self.fabric, self.burst_ms = fabric, burst_ms
         self.generation = 0
         self.next_label = next_label
         self._routes: dict[str, flows.Route] = {}  # intent id -> its route
         self._labels: set[int] = set()  # labels of those routes
-        self._plan: tuple[int, dict] | None = None  # (generation, plan)
+        self._plan: tuple[int, flows.Plan] | None = None  # (generation, plan)
         self._flows: dict = {}  # flows.plan's cache of each route's flows
 
     def of(self, intent_id: str) -> flows.Route | None:
         return self._routes.get(intent_id)
 
-    def plan(self) -> dict:
+    def plan(self) -> flows.Plan:
         """{dpid: (flows by key, meters by id, groups by id)} for the current generation."""
         if self._plan is None or self._plan[0] != self.generation:
             self._plan = (self.generation, flows.plan(self.fabric, self._routes.values(), self._flows))
         return self._plan[1]
 
-    def route(self, intent: Intent, placement, squeezed: bool) -> flows.Route:
+    def route(self, intent: Intent, placement: 'Placement', squeezed: bool) -> flows.Route:
         """The route for a placement: the intent's current one resized when its paths stay
         the same, else a new one with new labels (make-before-break: the new path's flows go
         in beside the old ones)."""
@@ -49,6 +54,7 @@ class Routes:
         old = self._routes.get(intent.id)
         if old is not None and (old.sites, old.backup) == (sites, backup):
             return replace(old, rate_kbps=rate, burst_kbits=burst)
+        src_prefixes, dst_prefixes = matches(intent)
         return flows.Route(
             intent.number,
             intent.tenant,
@@ -57,7 +63,8 @@ class Routes:
             self._label(),
             rate,
             burst,
-            *matches(intent),
+            src_prefixes,
+            dst_prefixes,
             backup=backup,
             backup_labels=tuple(self._label() for _ in range(4)) if backup else (),
         )
@@ -100,14 +107,17 @@ class Routes:
     def restore(self, intent: Intent, primary: tuple, backup: tuple, labels: tuple) -> flows.Route:
         """A stored route again: its labels as they were (the switches hold them)."""
         rate, burst = self.meter_size(intent, squeezed=False)
+        src_prefixes, dst_prefixes = matches(intent)
         route = flows.Route(
             intent.number,
             intent.tenant,
             primary,
-            *labels[:2],
+            labels[0],
+            labels[1],
             rate,
             burst,
-            *matches(intent),
+            src_prefixes,
+            dst_prefixes,
             backup=backup,
             backup_labels=tuple(labels[2:]),
         )
@@ -125,8 +135,8 @@ class Routes:
         raise RuntimeError('no MPLS label left')
 
 
-def matches(intent: Intent) -> tuple:
+def matches(intent: Intent) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
     """The intent's prefixes as flow matches: (src, dst) tuples of (address, netmask)."""
-    return tuple(
-        tuple(map(flows.prefix_match, prefixes)) for prefixes in (intent.src_prefixes, intent.dst_prefixes)
+    return tuple(map(flows.prefix_match, intent.src_prefixes)), tuple(
+        map(flows.prefix_match, intent.dst_prefixes)
     )

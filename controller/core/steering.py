@@ -4,6 +4,8 @@ rates squeezed and given back, re-optimization class by class, and which lower-c
 a higher class preempts. Every move is make-before-break and a Watch event with its reason.
 """
 
+from collections.abc import Iterable
+
 from controller.core import admission
 from controller.core.books import Books, both_ways
 from controller.core.intent import Intent, State
@@ -48,7 +50,7 @@ class Steering:
                 planner.last_reoptimized, settles - planner.policy.reoptimize_every_s
             )
 
-    def keep_bounds(self, now: float, intents) -> None:
+    def keep_bounds(self, now: float, intents: Iterable[Intent]) -> None:
         """Move the intents whose measured latency breaks their bound; those that nowhere
         meets it stay where they are, and say so."""
         for intent, why in self.planner.latency_broken(self.topology, intents, self.placer.placements):

@@ -6,6 +6,7 @@ per direction, because traffic and queues are.
 """
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,7 @@ class Link:
     src: str
     dst: str
 
-    def reverse(self):
+    def reverse(self) -> 'Link':
         return Link(self.dst, self.src)
 
 
@@ -27,66 +28,66 @@ class SpanState:
     capacity_gbps: float
     prior_delay_ms: float  # from the fabric file: used until measured
     up: bool = True
-    measured_delay_ms: dict = field(default_factory=dict)  # Link -> (ms, when)
+    measured_delay_ms: dict[Link, tuple[float, float]] = field(default_factory=dict)  # Link -> (ms, when)
 
-    def links(self):
+    def links(self) -> tuple[Link, Link]:
         return Link(self.a, self.b), Link(self.b, self.a)
 
 
 class Topology:
     """Sites and spans; `neighbours` skips spans that are down."""
 
-    def __init__(self, sites, spans):
-        self.sites = tuple(sites)
+    def __init__(self, sites: Any, spans: list[SpanState]):
+        self.sites: tuple[str, ...] = tuple(sites)
         self.spans = {s.span_id: s for s in spans}
         self._by_link = {link: s for s in spans for link in s.links()}
-        self._out = {site: [] for site in self.sites}  # site -> links leaving it
+        self._out: dict[str, list[Link]] = {site: [] for site in self.sites}  # site -> links leaving it
         for link in self._by_link:
             self._out[link.src].append(link)
 
     @classmethod
-    def from_fabric(cls, fabric):
+    def from_fabric(cls, fabric: Any) -> 'Topology':
         return cls(
             fabric.sites, [SpanState(s.id, s.a, s.b, s.capacity_gbps, s.delay_ms) for s in fabric.spans]
         )
 
-    def copy(self):
+    def copy(self) -> 'Topology':
         """An independent copy (spans' states and delays), to compute on off the runtime's lock."""
         return Topology(
             self.sites, [replace(s, measured_delay_ms=dict(s.measured_delay_ms)) for s in self.spans.values()]
         )
 
-    def span_of(self, link):
+    def span_of(self, link: Link) -> SpanState:
         return self._by_link[link]
 
-    def has_link(self, link):
+    def has_link(self, link: object) -> bool:
         return link in self._by_link
 
-    def links(self):
+    def links(self) -> list[Link]:
         return list(self._by_link)
 
-    def neighbours(self, site):
+    def neighbours(self, site: str) -> list[Link]:
         """Links leaving `site` over spans that are up."""
         return [link for link in self._out[site] if self._by_link[link].up]
 
-    def set_up(self, span_id, up):
+    def set_up(self, span_id: str, up: bool) -> bool:
         """Returns True when the state changed."""
         span = self.spans[span_id]
         changed, span.up = span.up != up, up
         return changed
 
-    def record_delay(self, link, delay_ms, now):
+    def record_delay(self, link: Link, delay_ms: float, now: float) -> None:
         if delay_ms < 0:
             raise ValueError(f'delay of {link.src}->{link.dst} must be >= 0 ms, got {delay_ms}')
         self.span_of(link).measured_delay_ms[link] = (float(delay_ms), now)
 
-    def delay_ms(self, link):
+    def delay_ms(self, link: Link) -> float:
         """Measured one-way delay of this direction, or the fabric's prior until measured."""
         span = self.span_of(link)
         measured = span.measured_delay_ms.get(link)
         return measured[0] if measured else span.prior_delay_ms
 
-    def capacity_gbps(self, link):
+    def capacity_gbps(self, link: Link) -> float:
         return self.span_of(link).capacity_gbps
 
 

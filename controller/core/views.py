@@ -2,10 +2,15 @@
 lock and read (converted to protobuf, sent) after it is released. The northbound sees the
 core only through these and the in-process API's errors, never its internals."""
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
+from controller.core.admission import Placement
+from controller.core.books import Books
 from controller.core.intent import Intent, IntentEvent, State
-from controller.core.topology import Link
+from controller.core.liveness import Liveness
+from controller.core.topology import Link, Topology
+from topologies.model.fabric import Fabric
 from topologies.model.order import Protection, ServiceClass
 
 
@@ -80,16 +85,8 @@ class TopologyView:
         return tuple(s.connected for s in self.sites), tuple(s.up for s in self.spans)
 
 
-def intent_view(intent: Intent, placement, topology) -> IntentView:
-    placed = {}
-    if placement is not None:
-        placed = dict(
-            path=placement.primary.sites,
-            backup_path=placement.backup.sites if placement.backup else (),
-            path_latency_ms=placement.latency_ms(topology),
-            reserved_gbps=intent.bandwidth_gbps,
-        )
-    return IntentView(
+def intent_view(intent: Intent, placement: Placement | None, topology: Topology) -> IntentView:
+    view = IntentView(
         intent.id,
         intent.tenant,
         intent.src,
@@ -107,18 +104,32 @@ def intent_view(intent: Intent, placement, topology) -> IntentView:
         intent.reason,
         intent.created_at,
         intent.updated_at,
-        **placed,
+    )
+    if placement is None:
+        return view
+    return replace(
+        view,
+        path=placement.primary.sites,
+        backup_path=placement.backup.sites if placement.backup else (),
+        path_latency_ms=placement.latency_ms(topology),
+        reserved_gbps=intent.bandwidth_gbps,
     )
 
 
-def topology_view(fabric, topology, liveness, books, utilization) -> TopologyView:
+def topology_view(
+    fabric: Fabric,
+    topology: Topology,
+    liveness: Liveness,
+    books: Books,
+    utilization: Mapping[Link, tuple[float, float]],
+) -> TopologyView:
     sites = tuple(
         SiteView(s.id, s.name, s.kind, s.region, s.lat, s.lon, liveness.connected(s.id))
         for s in fabric.sites.values()
     )
     spans = []
     for span in topology.spans.values():
-        directions = tuple(
+        forward, back = (
             DirectionView(
                 link.src,
                 link.dst,
@@ -129,5 +140,5 @@ def topology_view(fabric, topology, liveness, books, utilization) -> TopologyVie
             )
             for link in (Link(span.a, span.b), Link(span.b, span.a))
         )
-        spans.append(SpanView(span.span_id, span.a, span.b, span.capacity_gbps, span.up, directions))
+        spans.append(SpanView(span.span_id, span.a, span.b, span.capacity_gbps, span.up, (forward, back)))
     return TopologyView(fabric.name, sites, tuple(spans))
