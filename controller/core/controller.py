@@ -37,7 +37,14 @@ from controller.core.restore import restore
 from controller.core.routes import BURST_MS, Routes
 from controller.core.steering import Steering
 from controller.core.topology import Link, Topology, TopologyEvent
-from controller.core.views import IntentView, TopologyView, intent_view, topology_view
+from controller.core.views import (
+    IntentView,
+    PlacementView,
+    TopologyView,
+    intent_view,
+    placement_view,
+    topology_view,
+)
 from topologies.model.fabric import Fabric
 from topologies.model.order import Order
 from topologies.model.policy import Policy
@@ -155,12 +162,12 @@ class Controller:
         topology = self.topology.copy()
         return functools.partial(self._pack, fresh, topology, self.books.copy(topology))
 
-    def check(self, order: Order) -> Placement:
+    def check(self, order: Order) -> PlacementView:
         """Where a new intent would go now, or raise as create() would (but for a clash with
         an intent the tenant has: that one could be updated)."""
         intent = self.orders.intent(order)
         self.orders.check_quota(intent.tenant, intent.bandwidth_gbps)
-        return self.placer.dry_run(intent)
+        return placement_view(self.placer.dry_run(intent), self.topology)
 
     def quota_left_gbps(self, tenant: str) -> float:
         return self.orders.quota_left_gbps(tenant)

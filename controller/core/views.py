@@ -44,6 +44,15 @@ class IntentView:
 
 
 @dataclass(frozen=True)
+class PlacementView:
+    """Where a new intent would go now (CheckIntent)."""
+
+    path: tuple[str, ...]
+    backup_path: tuple[str, ...]
+    latency_ms: float
+
+
+@dataclass(frozen=True)
 class DirectionView:
     src: str
     dst: str
@@ -113,6 +122,14 @@ def intent_view(intent: Intent, placement: Placement | None, topology: Topology)
         backup_path=placement.backup.sites if placement.backup else (),
         path_latency_ms=placement.latency_ms(topology),
         reserved_gbps=intent.bandwidth_gbps,
+    )
+
+
+def placement_view(placement: Placement, topology: Topology) -> PlacementView:
+    return PlacementView(
+        placement.primary.sites,
+        placement.backup.sites if placement.backup else (),
+        placement.latency_ms(topology),
     )
 
 

@@ -208,22 +208,18 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
 
         def check(core, now):
             try:
-                placement = core.check(order)
+                return core.check(order)
             except (QuotaExceeded, Unplaceable) as refused:
                 return refused
-            return (
-                placement.primary.sites,
-                placement.backup.sites if placement.backup else (),
-                placement.latency_ms(core.topology),
-            )
 
         answer = self.runtime.call(check)
         if isinstance(answer, QuotaExceeded):
             return pb.CheckIntentResponse(reason=str(answer), quota_left_gbps=answer.left_gbps)
         if isinstance(answer, Unplaceable):
             return pb.CheckIntentResponse(reason=str(answer), **_what_would_fit(answer))
-        path, backup, latency_ms = answer
-        return pb.CheckIntentResponse(admissible=True, path=path, backup_path=backup, latency_ms=latency_ms)
+        return pb.CheckIntentResponse(
+            admissible=True, path=answer.path, backup_path=answer.backup_path, latency_ms=answer.latency_ms
+        )
 
 
 def _order(intent, request_id, caller, context, where=''):

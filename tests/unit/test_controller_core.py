@@ -249,10 +249,10 @@ def test_check_says_where_an_intent_would_go_and_changes_nothing():
     core = connected()
     before = (core.books.committed.snapshot(), core.generation)
     placement = core.check(Order('red', 'dca', 'dcc', 9, max_latency_ms=12))
-    assert placement.primary.sites == ('dca', 'dcc')  # 9 ms direct
-    assert core.check(Order('red', 'dca', 'dcc', 12)).primary.sites == ('dca', 'dcb', 'dcc')  # direct is 10G
+    assert placement.path == ('dca', 'dcc') and placement.latency_ms == 9  # direct
+    assert core.check(Order('red', 'dca', 'dcc', 12)).path == ('dca', 'dcb', 'dcc')  # direct is 10G
     protected = core.check(Order('red', 'dca', 'dcc', 5, protection='PROTECTED'))
-    assert protected.backup is not None and protected.primary.sites != protected.backup.sites
+    assert protected.backup_path and protected.path != protected.backup_path
     with pytest.raises(Unplaceable) as no:
         core.check(Order('red', 'dca', 'dcc', 12, max_latency_ms=9.5))
     assert no.value.no_path.widest_within_bound_gbps == pytest.approx(9)
@@ -288,8 +288,8 @@ def test_excess_rides_in_the_headroom_and_never_over_books_a_span():
         6,
     )
     # 4 Gb/s committed still fits the committed 9, but 4 + 1 excess would pass the span's 10.
-    assert core.check(Order('blue', 'dca', 'dcc', 4)).primary.sites == ('dca', 'dcc')
-    assert core.check(Order('blue', 'dca', 'dcc', 4, excess_gbps=1)).primary.sites == ('dca', 'dcb', 'dcc')
+    assert core.check(Order('blue', 'dca', 'dcc', 4)).path == ('dca', 'dcc')
+    assert core.check(Order('blue', 'dca', 'dcc', 4, excess_gbps=1)).path == ('dca', 'dcb', 'dcc')
     with pytest.raises(InvalidArgument) as bad:
         core.create(Order('blue', 'dca', 'dcc', 1, excess_gbps=-1), now=2)
     assert bad.value.field == 'excess_gbps'
