@@ -21,9 +21,11 @@ import threading
 from controller.assemble import assemble
 from controller.core.routes import BURST_MS
 from controller.store.sqlite import Store, StoreError
-from topologies.model.auth import AuthFileError, load_auth
-from topologies.model.fabric import FabricError, load_fabric
-from topologies.model.policy import PolicyFileError, load_policy
+from topologies.model.auth import load_auth
+from topologies.model.check import check_files
+from topologies.model.config import ConfigError
+from topologies.model.fabric import load_fabric
+from topologies.model.policy import load_policy
 
 LOG = logging.getLogger('naas.controller')
 
@@ -31,7 +33,9 @@ LOG = logging.getLogger('naas.controller')
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog='naas-controller', description=__doc__.split('\n\n')[0])
     parser.add_argument('--fabric', required=True, help='shipped fabric name, file path or topohub:KEY')
-    parser.add_argument('--db', required=True, help='SQLite file holding intents (created if missing)')
+    parser.add_argument(
+        '--db', help='SQLite file holding intents (created if missing; required unless --check)'
+    )
     parser.add_argument('--listen', default='127.0.0.1', help='address to listen on (default: %(default)s)')
     parser.add_argument('--openflow-port', type=int, default=6653, help='default: %(default)s')
     parser.add_argument('--grpc-port', type=int, default=50051, help='default: %(default)s')
@@ -63,11 +67,21 @@ def parse_args(argv):
     )
     parser.add_argument('--policy', help='YAML policy file of the policy engine (docs/policy.md)')
     parser.add_argument('--log-level', default='info', choices=['debug', 'info', 'warning', 'error'])
-    return parser.parse_args(argv)
+    parser.add_argument(
+        '--check',
+        action='store_true',
+        help='validate --fabric, --auth and --policy, print every problem, exit',
+    )
+    args = parser.parse_args(argv)
+    if not args.db and not args.check:
+        parser.error('the following arguments are required: --db')
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.check:  # every problem as FILE: KEY: RULE, or a line per good file; nothing started
+        return 0 if check_files([args.fabric], policy=args.policy, auth=args.auth) else 2
     if bool(args.tls_cert) != bool(args.tls_key):
         print('naas-controller: --tls-cert and --tls-key go together', file=sys.stderr)
         return 2
@@ -105,7 +119,7 @@ def main(argv=None):
             openflow_address=(args.listen, args.openflow_port),
             on_fatal=fatal,
         )
-    except (FabricError, AuthFileError, PolicyFileError, StoreError, ValueError, OSError, RuntimeError) as e:
+    except (ConfigError, StoreError, ValueError, OSError, RuntimeError) as e:
         print(f'naas-controller: {e}', file=sys.stderr)
         return 2
     LOG.info(

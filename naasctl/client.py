@@ -1,8 +1,13 @@
 """A Python client for the naas.v1 API: intents, topology and health, over one gRPC channel.
 
     with Client('127.0.0.1:50051', token=token) as naas:
-        intent = naas.create_intent('phx1', 'iad1', 10, max_latency_ms=25, protected=True)
+        intent = naas.create_intent(Order('', 'phx1', 'iad1', 10, max_latency_ms=25))
+        intent = naas.create_intent('phx1', 'iad1', 10, max_latency_ms=25, protected=True)  # short
         intent = naas.wait_for_state(intent.id)            # INSTALLED, or ApiError if it FAILED
+
+An order is a topologies.model.order.Order (its tenant '' with a tenant's token: the token says
+who it is), as orders files and scenario files are read; make_order builds one from the
+client's keywords.
 
 Methods return the protobuf messages (Intent, Topology, ...), not the Response wrappers;
 a refused call raises ApiError with the gRPC status code and the server's message.
@@ -17,7 +22,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from naas.v1 import intent_pb2, intent_service_pb2_grpc, topology_service_pb2, topology_service_pb2_grpc
 from naas.v1 import intent_service_pb2 as service
+from topologies.model.order import Order
+from topologies.model.order import Protection as OrderProtection
+from topologies.model.order import ServiceClass as OrderClass
 
+# The API's enums, for enum_value and enum_name (an Order holds the model's: topologies.model.order).
 IntentState = intent_pb2.IntentState
 ServiceClass = intent_pb2.ServiceClass
 Protection = intent_pb2.Protection
@@ -133,82 +142,34 @@ class Client:
 
     # Intents
 
-    def create_intent(
-        self,
-        src_site,
-        dst_site,
-        bandwidth_gbps,
-        *,
-        tenant='',
-        max_latency_ms=0.0,
-        protected=False,
-        service_class=None,
-        description='',
-        labels=None,
-        src_prefixes=(),
-        dst_prefixes=(),
-        excess_gbps=0.0,
-        request_id='',
-    ):
-        """Admits and places a new intent (usually INSTALLING); see wait_for_state."""
-        intent = _order(
-            src_site,
-            dst_site,
-            bandwidth_gbps,
-            tenant,
-            max_latency_ms,
-            protected,
-            service_class,
-            description,
-            labels,
-            src_prefixes,
-            dst_prefixes,
-            excess_gbps,
-        )
-        request = service.CreateIntentRequest(intent=intent, request_id=request_id)
+    def create_intent(self, order, *args, **keywords):
+        """Admits and places a new intent (usually INSTALLING); see wait_for_state.
+
+        `order`: an Order; or, for short, make_order's arguments:
+        create_intent('phx1', 'iad1', 10, max_latency_ms=25, protected=True)."""
+        order = _as_order(order, args, keywords)
+        request = service.CreateIntentRequest(intent=order_message(order), request_id=order.request_id)
         return self._unary(self._intents.CreateIntent, request).intent
 
     def create_intents(self, orders):
-        """Admits and places many intents together. `orders`: create_intent's arguments, a
-        dict each (src_site, dst_site, bandwidth_gbps and any of its keywords). Returns a
+        """Admits and places many intents together. `orders`: Orders, or dicts of make_order's
+        arguments (src_site, dst_site, bandwidth_gbps and any of its keywords). Returns a
         CreateIntentsResult per order, in order: `intent` when admitted, else `code` (the
         status create_intent would have raised), `reason` and what would fit. A bad order
         raises ApiError naming it (orders[i]...) and creates nothing."""
-        request = service.CreateIntentsRequest(orders=[_batch_order(**order) for order in orders])
+        orders = [order if isinstance(order, Order) else make_order(**order) for order in orders]
+        request = service.CreateIntentsRequest(
+            orders=[
+                service.CreateIntentRequest(intent=order_message(o), request_id=o.request_id) for o in orders
+            ]
+        )
         return list(self._unary(self._intents.CreateIntents, request).results)
 
-    def check_intent(
-        self,
-        src_site,
-        dst_site,
-        bandwidth_gbps,
-        *,
-        tenant='',
-        max_latency_ms=0.0,
-        protected=False,
-        service_class=None,
-        description='',
-        labels=None,
-        src_prefixes=(),
-        dst_prefixes=(),
-        excess_gbps=0.0,
-    ):
-        """A dry run of create_intent: the CheckIntentResponse (admissible, path, what would fit)."""
-        intent = _order(
-            src_site,
-            dst_site,
-            bandwidth_gbps,
-            tenant,
-            max_latency_ms,
-            protected,
-            service_class,
-            description,
-            labels,
-            src_prefixes,
-            dst_prefixes,
-            excess_gbps,
-        )
-        return self._unary(self._intents.CheckIntent, service.CheckIntentRequest(intent=intent))
+    def check_intent(self, order, *args, **keywords):
+        """A dry run of create_intent (same arguments): the CheckIntentResponse (admissible,
+        path, what would fit)."""
+        order = _as_order(order, args, keywords)
+        return self._unary(self._intents.CheckIntent, service.CheckIntentRequest(intent=order_message(order)))
 
     def get_intent(self, intent_id):
         return self._unary(self._intents.GetIntent, service.GetIntentRequest(id=intent_id)).intent
@@ -366,10 +327,11 @@ class Client:
             raise ApiError.from_rpc(e) from e
 
 
-def _order(
+def make_order(
     src_site,
     dst_site,
     bandwidth_gbps,
+    *,
     tenant='',
     max_latency_ms=0.0,
     protected=False,
@@ -379,31 +341,62 @@ def _order(
     src_prefixes=(),
     dst_prefixes=(),
     excess_gbps=0.0,
+    request_id='',
 ):
-    """The Intent message a tenant orders (create and check)."""
-    return intent_pb2.Intent(
+    """The Order of the client's long-standing keywords: max_latency_ms 0 for no bound,
+    protected a bool, service_class a name ('realtime', 'REALTIME', ...) or None for the
+    default (priority)."""
+    return Order(
         tenant=tenant,
-        src_site=src_site,
-        dst_site=dst_site,
+        src=src_site,
+        dst=dst_site,
         bandwidth_gbps=bandwidth_gbps,
+        max_latency_ms=max_latency_ms or None,
+        protection=OrderProtection.PROTECTED if protected else OrderProtection.NONE,
+        service_class=_order_class(service_class),
         excess_gbps=excess_gbps,
-        max_latency_ms=max_latency_ms,
-        protection=_protection(protected),
-        service_class=ServiceClass.SERVICE_CLASS_UNSPECIFIED
-        if service_class is None
-        else enum_value(ServiceClass, service_class),
         description=description,
-        labels=labels or {},
-        src_prefixes=src_prefixes,
-        dst_prefixes=dst_prefixes,
+        labels=dict(labels or {}),
+        src_prefixes=tuple(src_prefixes),
+        dst_prefixes=tuple(dst_prefixes),
+        request_id=request_id,
     )
 
 
-def _batch_order(src_site, dst_site, bandwidth_gbps, *, request_id='', **order):
-    """One order of create_intents, from create_intent's arguments."""
-    return service.CreateIntentRequest(
-        intent=_order(src_site, dst_site, bandwidth_gbps, **order), request_id=request_id
+def order_message(order):
+    """The Intent message an Order is sent as (CreateIntent, CreateIntents, CheckIntent): the
+    only place that turns an Order into protobuf."""
+    return intent_pb2.Intent(
+        tenant=order.tenant,
+        src_site=order.src,
+        dst_site=order.dst,
+        bandwidth_gbps=order.bandwidth_gbps,
+        excess_gbps=order.excess_gbps,
+        max_latency_ms=order.max_latency_ms or 0.0,
+        protection=f'PROTECTION_{OrderProtection(order.protection).value}',
+        service_class=f'SERVICE_CLASS_{OrderClass(order.service_class).value}',
+        description=order.description,
+        labels=order.labels,
+        src_prefixes=order.src_prefixes,
+        dst_prefixes=order.dst_prefixes,
     )
+
+
+def _as_order(order, args, keywords):
+    """create_intent's and check_intent's `order`: an Order as given, or make_order's."""
+    if not isinstance(order, Order):
+        return make_order(order, *args, **keywords)
+    if args or keywords:
+        raise TypeError('an Order comes alone: it holds every field of the order')
+    return order
+
+
+def _order_class(service_class):
+    if isinstance(service_class, OrderClass):
+        return service_class
+    if service_class is None:
+        return OrderClass.PRIORITY
+    return OrderClass(enum_name(ServiceClass, enum_value(ServiceClass, service_class)))
 
 
 def _protection(protected):

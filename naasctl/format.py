@@ -76,12 +76,12 @@ def intent_table(intents):
 
 
 def batch_text(orders, results):
-    """What CreateIntents did: a row per order (admitted: id, state and path; refused: the
-    code and reason), then how many of each."""
+    """What CreateIntents did with `orders` (Orders): a row per order (admitted: id, state
+    and path; refused: the code and reason), then how many of each."""
     rows = []
     for i, (order, result) in enumerate(zip(orders, results)):
-        sites = f'{order["src_site"]}<->{order["dst_site"]}'
-        first = [i, result.intent.id or '-', sites, format_bandwidth(order['bandwidth_gbps'])]
+        sites = f'{order.src}<->{order.dst}'
+        first = [i, result.intent.id or '-', sites, format_bandwidth(order.bandwidth_gbps)]
         if result.HasField('intent'):
             rows.append(first + [state_text(result.intent.state), path_text(result.intent.path)])
         else:

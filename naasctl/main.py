@@ -15,6 +15,7 @@ NAAS_TOKEN_FILE) and NAAS_CA_CERT. Exit status: 0 done, 1 refused or failed, 2 u
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -22,8 +23,8 @@ import sys
 import grpc
 
 from naasctl import format as fmt
-from naasctl.client import ApiError, Client, IntentState, ServiceClass, enum_names, enum_value
-from naasctl.orders import read_orders
+from naasctl.client import ApiError, Client, IntentState, enum_names, enum_value
+from topologies.model.order import CLASSES, Order, Protection, ServiceClass, load_orders
 from topologies.model.units import parse_bandwidth, parse_duration, parse_latency
 
 
@@ -135,7 +136,7 @@ def _intent_commands(commands, json_too):
         '--class',
         dest='service_class',
         type=str.lower,
-        choices=[c.lower() for c in enum_names(ServiceClass)],
+        choices=CLASSES,
         help='default priority',
     )
     p.add_argument('--description', default='', metavar='TEXT')
@@ -150,7 +151,7 @@ def _intent_commands(commands, json_too):
         'order many intents from a file, placed together (exit 1 if any is refused)',
     )
     p.formatter_class, p.epilog = argparse.RawDescriptionHelpFormatter, CREATE_MANY_HELP
-    p.add_argument('orders', type=_arg(read_orders), metavar='FILE', help="YAML, or '-' for standard input")
+    p.add_argument('orders', type=_arg(load_orders), metavar='FILE', help="YAML, or '-' for standard input")
     _filter_arguments(p)
 
     p = verb('get', intent_get, 'show one intent')
@@ -179,9 +180,7 @@ def _intent_commands(commands, json_too):
     protection = p.add_mutually_exclusive_group()
     protection.add_argument('--protected', action='store_const', const=True, dest='protected')
     protection.add_argument('--unprotected', action='store_const', const=False, dest='protected')
-    p.add_argument(
-        '--class', dest='service_class', type=str.lower, choices=[c.lower() for c in enum_names(ServiceClass)]
-    )
+    p.add_argument('--class', dest='service_class', type=str.lower, choices=CLASSES)
     p.add_argument('--description', metavar='TEXT')
     labels = p.add_mutually_exclusive_group()
     labels.add_argument(
@@ -203,7 +202,8 @@ def _intent_commands(commands, json_too):
 
 
 CREATE_MANY_HELP = """\
-FILE is a list of orders with the keys of `intent create`'s options, in the same units:
+FILE is a list of orders with the keys of `intent create`'s options, in the same units
+(docs/api.md, "Orders files"):
 
   - {src: phx1, dst: iad1, bandwidth: 200G, latency: 25ms, protected: true}
   - {src: phx1, dst: atl1, bandwidth: 50Gbps, class: bulk, labels: {team: web},
@@ -283,28 +283,14 @@ def _wait_arguments(p, state):
 
 
 def intent_create(naas, args):
-    intent = naas.create_intent(
-        args.src,
-        args.dst,
-        args.bandwidth,
-        tenant=args.tenant,
-        max_latency_ms=args.latency,
-        protected=args.protected,
-        service_class=args.service_class,
-        description=args.description,
-        labels=dict(args.label or []),
-        src_prefixes=args.src_prefix,
-        dst_prefixes=args.dst_prefix,
-        excess_gbps=args.excess,
-        request_id=args.request_id,
-    )
+    intent = naas.create_intent(_order(args))
     if args.wait:
         intent = naas.wait_for_state(intent.id, ('INSTALLED',), args.wait_timeout)
     _show(args, intent, fmt.intent_detail)
 
 
 def intent_create_many(naas, args):
-    orders = [{'tenant': args.tenant, **order} for order in args.orders]
+    orders = [dataclasses.replace(order, tenant=order.tenant or args.tenant) for order in args.orders]
     results = naas.create_intents(orders)
     _show(args, results, lambda r: fmt.batch_text(orders, r))
     return 0 if all(r.HasField('intent') for r in results) else 1
@@ -357,17 +343,29 @@ def intent_watch(naas, args):
 
 
 def intent_check(naas, args):
-    check = naas.check_intent(
-        args.src,
-        args.dst,
-        args.bandwidth,
-        tenant=args.tenant,
-        max_latency_ms=args.latency,
-        protected=args.protected,
-        excess_gbps=args.excess,
-    )
+    check = naas.check_intent(_order(args))
     _show(args, check, lambda c: fmt.check_text(c, args.bandwidth))
     return 0 if check.admissible else 1
+
+
+def _order(args):
+    """The Order of `intent create`'s or `intent check`'s options (check has fewer)."""
+    option = vars(args).get
+    return Order(
+        tenant=args.tenant,
+        src=args.src,
+        dst=args.dst,
+        bandwidth_gbps=args.bandwidth,
+        max_latency_ms=args.latency or None,
+        protection=Protection.PROTECTED if args.protected else Protection.NONE,
+        service_class=ServiceClass((option('service_class') or 'priority').upper()),
+        excess_gbps=args.excess,
+        description=option('description') or '',
+        labels=dict(option('label') or []),
+        src_prefixes=tuple(option('src_prefix') or ()),
+        dst_prefixes=tuple(option('dst_prefix') or ()),
+        request_id=option('request_id') or '',
+    )
 
 
 def topology(naas, args):

@@ -64,7 +64,8 @@ from controller.core.intent import State
 from controller.core.paths import k_paths
 from controller.core.topology import Topology
 from topologies.model import addressing as addr
-from topologies.model.fabric import FabricError, parse_fabric
+from topologies.model.config import ConfigError
+from topologies.model.fabric import parse_fabric
 from topologies.model.importer import import_topohub, list_networks
 from topologies.model.order import Order
 from topologies.model.policy import Policy
@@ -122,7 +123,7 @@ def load_network(key):
     """The fabric (with tenant `bench` at every site) and the merged demands, or Skipped."""
     try:
         doc = import_topohub(key)
-    except FabricError as e:
+    except ConfigError as e:
         text = e.problems[0][1]
         if 'whole number' in text:  # see importer._check_positions
             text = (

@@ -8,7 +8,11 @@ import sys
 
 import pytest
 
+from naasctl.client import Protection as PbProtection
+from naasctl.client import ServiceClass as PbServiceClass
+from naasctl.client import enum_name
 from topologies.lab.controller_process import ControllerProcess
+from topologies.model.order import Order, Protection, ServiceClass
 
 
 @pytest.fixture(scope='module')
@@ -170,3 +174,66 @@ def test_create_many_from_a_file_exits_1_if_any_order_is_refused(controller, tmp
     assert 'no intents' in naasctl(controller, 'blue', 'intent', 'list').stdout
     for intent_id in made:
         naasctl(controller, 'red', 'intent', 'delete', intent_id, '--wait')
+
+
+def test_the_client_library_takes_orders(controller):
+    order = Order(
+        '',
+        'dca',
+        'dcb',
+        2.0,
+        max_latency_ms=20.0,
+        protection=Protection.PROTECTED,
+        service_class=ServiceClass.BULK,
+        excess_gbps=0.5,
+        description='replication',
+        labels={'app': 'db'},
+        src_prefixes=('10.1.1.0/25',),
+        request_id='lib-1',
+    )
+    with controller.client('red') as red:
+        check = red.check_intent(order)
+        assert check.admissible and list(check.path) == ['dca', 'dcb']
+        made = red.create_intent(order)
+        got = red.get_intent(made.id)
+        assert (got.tenant, got.src_site, got.dst_site, got.bandwidth_gbps, got.max_latency_ms) == (
+            'red',
+            'dca',
+            'dcb',
+            2.0,
+            20.0,
+        )
+        assert (enum_name(PbProtection, got.protection), enum_name(PbServiceClass, got.service_class)) == (
+            'PROTECTED',
+            'BULK',
+        )
+        assert (got.excess_gbps, got.description, dict(got.labels), list(got.src_prefixes)) == (
+            0.5,
+            'replication',
+            {'app': 'db'},
+            ['10.1.1.0/25'],
+        )
+        # The long-standing keywords make the same order: the request_id replays it.
+        same = red.create_intent(
+            'dca',
+            'dcb',
+            2,
+            max_latency_ms=20,
+            protected=True,
+            service_class='bulk',
+            excess_gbps=0.5,
+            description='replication',
+            labels={'app': 'db'},
+            src_prefixes=['10.1.1.0/25'],
+            request_id='lib-1',
+        )
+        assert same.id == made.id
+        [one, two] = red.create_intents(
+            [Order('', 'dcb', 'dcc', 1.0), dict(src_site='dca', dst_site='dcc', bandwidth_gbps=1)]
+        )
+        assert [list(r.intent.path) for r in (one, two)] == [['dcb', 'dcc'], ['dca', 'dcc']]
+        with pytest.raises(TypeError, match='an Order comes alone'):
+            red.create_intent(order, protected=False)
+        for intent_id in (made.id, one.intent.id, two.intent.id):
+            red.delete_intent(intent_id)
+            red.wait_for_state(intent_id, ('WITHDRAWN',))

@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from topologies.model.fabric import FabricError, great_circle_km, load_fabric, parse_fabric, shipped_fabrics
+from topologies.model.config import ConfigError
+from topologies.model.fabric import great_circle_km, load_fabric, parse_fabric, shipped_fabrics
 
 NYC = (40.71, -74.01)
 LAX = (34.05, -118.24)
@@ -35,7 +36,7 @@ def site(site_id, lat=45.0, lon=-100.0, kind='pop'):
 
 
 def problems_of(doc, source='<fabric>'):
-    with pytest.raises(FabricError) as info:
+    with pytest.raises(ConfigError) as info:
         parse_fabric(doc, source=source)
     return info.value.problems
 
@@ -387,7 +388,7 @@ def test_error_text_names_source_and_key_on_every_line():
     doc = minimal()
     doc['spans'][0]['between'][1] = 'sfo'
     doc['sites'][1]['kind'] = 'campus'
-    with pytest.raises(FabricError) as info:
+    with pytest.raises(ConfigError) as info:
         parse_fabric(doc, source='x.yaml')
     err = info.value
     assert err.source == 'x.yaml'
@@ -399,7 +400,7 @@ def test_error_text_names_source_and_key_on_every_line():
 
 
 def test_error_text_without_key():
-    err = FabricError('f.yaml', [('', 'must be a mapping, got list'), ('a.b', 'bad')])
+    err = ConfigError('f.yaml', [('', 'must be a mapping, got list'), ('a.b', 'bad')])
     assert str(err) == 'f.yaml: must be a mapping, got list\nf.yaml: a.b: bad'
 
 
@@ -409,7 +410,7 @@ def test_error_text_without_key():
 def test_load_invalid_yaml_names_the_file(tmp_path):
     path = tmp_path / 'broken.yaml'
     path.write_text('name: [unclosed\nsites: {\n')
-    with pytest.raises(FabricError) as info:
+    with pytest.raises(ConfigError) as info:
         load_fabric(str(path))
     assert info.value.source == str(path)
     assert str(info.value).startswith(f'{path}: not valid YAML')
@@ -417,13 +418,13 @@ def test_load_invalid_yaml_names_the_file(tmp_path):
 
 def test_load_missing_file(tmp_path):
     path = tmp_path / 'nowhere.yaml'
-    with pytest.raises(FabricError) as info:
+    with pytest.raises(ConfigError) as info:
         load_fabric(str(path))
     assert str(info.value).startswith(f'{path}: cannot read')
 
 
 def test_load_unknown_name_lists_shipped():
-    with pytest.raises(FabricError) as info:
+    with pytest.raises(ConfigError) as info:
         load_fabric('no-such-fabric')
     text = str(info.value)
     assert text.startswith('no-such-fabric: no such fabric file, nor a shipped fabric')
@@ -439,7 +440,7 @@ def test_load_file_problems_name_the_file(tmp_path):
         '  - {id: bb, kind: pop, lat: 2, lon: 2}\n'
         'spans:\n  - {between: [aa, cc], capacity_gbps: 1}\n'
     )
-    with pytest.raises(FabricError) as info:
+    with pytest.raises(ConfigError) as info:
         load_fabric(str(path))
     assert str(info.value) == f"{path}: spans[0].between[1]: unknown site 'cc'"
 

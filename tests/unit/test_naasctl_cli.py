@@ -12,9 +12,21 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from naas.v1 import intent_pb2, intent_service_pb2, topology_pb2
 from naasctl import format as fmt
-from naasctl.client import ApiError, Client, IntentState, ServiceClass, enum_name, enum_value
+from naasctl.client import (
+    ApiError,
+    Client,
+    IntentState,
+    ServiceClass,
+    enum_name,
+    enum_value,
+    make_order,
+    order_message,
+)
+from naasctl.main import _order as naasctl_order
 from naasctl.main import build_parser, main, read_token
-from naasctl.orders import read_orders
+from topologies.model.config import ConfigError
+from topologies.model.order import Order, Protection, load_orders
+from topologies.model.order import ServiceClass as OrderClass
 
 TOKEN = 'tok-3f9a1c7e-secret'
 
@@ -84,6 +96,18 @@ def test_create_arguments_in_units():
     assert (args.src, args.dst, args.bandwidth, args.latency) == ('phx1', 'iad1', 0.2, 1500.0)
     assert args.protected and args.service_class == 'bulk' and args.wait
     assert args.label == [('team', 'web'), ('env', 'a=b')] and args.wait_timeout == 90
+    assert naasctl_order(args) == Order(
+        '',
+        'phx1',
+        'iad1',
+        0.2,
+        max_latency_ms=1500.0,
+        protection=Protection.PROTECTED,
+        service_class=OrderClass.BULK,
+        labels={'team': 'web', 'env': 'a=b'},
+    )
+    check = parse('intent', 'check', 'a', 'b', '--bandwidth', '1G', '--excess', '2G', '--tenant', 'acme')
+    assert naasctl_order(check) == Order('acme', 'a', 'b', 1.0, excess_gbps=2.0)
 
 
 def test_global_options_and_their_defaults(monkeypatch):
@@ -127,33 +151,30 @@ def test_create_many_reads_orders_in_create_units(tmp_path, monkeypatch):
     args = parse('intent', 'create-many', str(orders), '--tenant', 'globex', '--json')
     assert args.json and args.tenant == 'globex'
     assert args.orders == [
-        dict(
-            src_site='phx1',
-            dst_site='iad1',
-            bandwidth_gbps=200,
-            src_prefixes=[],
-            dst_prefixes=[],
-            max_latency_ms=25,
-            protected=True,
+        Order(
+            '',
+            'phx1',
+            'iad1',
+            200.0,
+            max_latency_ms=25.0,
+            protection=Protection.PROTECTED,
         ),
-        dict(
-            src_site='phx1',
-            dst_site='atl1',
-            bandwidth_gbps=0.5,
-            src_prefixes=['10.1.1.0/25'],
-            dst_prefixes=['10.1.3.0/25', '10.1.3.128/25'],
-            tenant='acme',
+        Order(
+            'acme',
+            'phx1',
+            'atl1',
+            0.5,
+            src_prefixes=('10.1.1.0/25',),
+            dst_prefixes=('10.1.3.0/25', '10.1.3.128/25'),
             description='backups',
             request_id='backup-1',
             excess_gbps=1.5,
-            service_class='bulk',
+            service_class=OrderClass.BULK,
             labels={'team': 'web'},
         ),
     ]
     monkeypatch.setattr('sys.stdin', io.StringIO('- {src: a, dst: b, bandwidth: 1}\n'))
-    assert read_orders('-') == [
-        dict(src_site='a', dst_site='b', bandwidth_gbps=1.0, src_prefixes=[], dst_prefixes=[])
-    ]
+    assert load_orders('-') == [Order('', 'a', 'b', 1.0)]
 
 
 @pytest.mark.parametrize(
@@ -163,10 +184,10 @@ def test_create_many_reads_orders_in_create_units(tmp_path, monkeypatch):
             '- {src: a, dst: b, bandwidth: 1G}\n- {src: a, dst: c, bandwidth: 10Gbs}\n',
             "orders[1].bandwidth: '10Gbs': not a bandwidth",
         ),
-        ('- {src: a, dst: b}\n', 'orders[0].bandwidth: required'),
+        ('- {src: a, dst: b}\n', 'orders[0].bandwidth: missing required key'),
         (
             '- {src: a, dst: b, bandwidth: 1G, max_latency: 5ms}\n',
-            'orders[0].max_latency: unknown key (known: src, dst',
+            'orders[0].max_latency: unknown key (allowed: bandwidth, bandwidth_gbps, class,',
         ),
         ('- {src: a, dst: b, bandwidth: 1G, latency: soon}\n', "orders[0].latency: 'soon': not a latency"),
         (
@@ -175,7 +196,7 @@ def test_create_many_reads_orders_in_create_units(tmp_path, monkeypatch):
         ),
         (
             '- {src: a, dst: b, bandwidth: 1G, class: gold}\n',
-            "orders[0].class: 'gold': not a class; expected one of realtime",
+            "orders[0].class: must be one of realtime, priority, bulk, got 'gold'",
         ),
         ('- {src: a, dst: b, bandwidth: 1G, labels: [team]}\n', 'orders[0].labels: must be a mapping'),
         ('- {src: a, dst: b, bandwidth: 1G, labels: {tier: 1}}\n', 'orders[0].labels.tier: must be text'),
@@ -197,19 +218,31 @@ def test_create_many_reads_orders_in_create_units(tmp_path, monkeypatch):
 def test_create_many_names_the_file_and_the_entry_of_a_bad_order(tmp_path, text, problem, capsys):
     orders = tmp_path / 'orders.yaml'
     orders.write_text(text)
-    with pytest.raises(ValueError) as bad:
-        read_orders(str(orders))
+    with pytest.raises(ConfigError) as bad:
+        load_orders(str(orders))
     assert str(bad.value).startswith(f'{orders}: ') and problem in str(bad.value)
     assert main(['--token', TOKEN, 'intent', 'create-many', str(orders)]) == 2  # before any call
     assert f'argument FILE: {orders}: ' in capsys.readouterr().err
 
 
 def test_create_many_file_that_cannot_be_read(tmp_path):
-    with pytest.raises(ValueError, match=f'^{tmp_path}/missing.yaml: cannot read: No such file'):
-        read_orders(str(tmp_path / 'missing.yaml'))
+    with pytest.raises(ConfigError, match=f'^{tmp_path}/missing.yaml: cannot read: No such file'):
+        load_orders(str(tmp_path / 'missing.yaml'))
     (tmp_path / 'binary').write_bytes(b'\xff\xfe\x00')
-    with pytest.raises(ValueError, match='not a text file'):
-        read_orders(str(tmp_path / 'binary'))
+    with pytest.raises(ConfigError, match='not a text file'):
+        load_orders(str(tmp_path / 'binary'))
+
+
+def test_create_many_names_every_bad_order_at_once(tmp_path, capsys):
+    orders = tmp_path / 'orders.yaml'
+    orders.write_text('- {src: a, dst: b, bandwidth: 0}\n- {src: a, bandwidth: 1G, latency: soon}\n')
+    with pytest.raises(ConfigError) as bad:
+        load_orders(str(orders))
+    assert str(bad.value).splitlines() == [
+        f'{orders}: orders[0].bandwidth: 0: the bandwidth must be a finite number more than 0',
+        f'{orders}: orders[1].dst: missing required key',
+        f"{orders}: orders[1].latency: 'soon': not a latency; write it like 25ms, 500us or 1.5s",
+    ]
 
 
 def test_token_from_option_file_or_environment(tmp_path, monkeypatch):
@@ -318,6 +351,61 @@ def test_enum_names_without_prefix():
         ValueError, match="'gold': not a valid service class; expected one of REALTIME, PRIORITY, BULK"
     ):
         enum_value(ServiceClass, 'gold')
+
+
+def test_an_order_and_the_intent_message_it_is_sent_as():
+    order = Order(
+        'acme',
+        'phx1',
+        'iad1',
+        10.0,
+        max_latency_ms=25.0,
+        protection=Protection.PROTECTED,
+        service_class=OrderClass.REALTIME,
+        excess_gbps=2.0,
+        description='replication',
+        labels={'team': 'web'},
+        src_prefixes=('10.1.1.0/25',),
+        request_id='r-1',
+    )
+    assert order_message(order) == intent_pb2.Intent(
+        tenant='acme',
+        src_site='phx1',
+        dst_site='iad1',
+        bandwidth_gbps=10,
+        max_latency_ms=25,
+        protection=intent_pb2.PROTECTION_PROTECTED,
+        service_class=intent_pb2.SERVICE_CLASS_REALTIME,
+        excess_gbps=2,
+        description='replication',
+        labels={'team': 'web'},
+        src_prefixes=['10.1.1.0/25'],
+    )
+    assert order_message(Order('', 'a', 'b', 1)) == intent_pb2.Intent(
+        src_site='a',
+        dst_site='b',
+        bandwidth_gbps=1,
+        protection=intent_pb2.PROTECTION_NONE,
+        service_class=intent_pb2.SERVICE_CLASS_PRIORITY,
+    )
+    # The client's long-standing keywords build the same Order.
+    assert order == make_order(
+        'phx1',
+        'iad1',
+        10.0,
+        tenant='acme',
+        max_latency_ms=25,
+        protected=True,
+        service_class='realtime',
+        excess_gbps=2,
+        description='replication',
+        labels={'team': 'web'},
+        src_prefixes=['10.1.1.0/25'],
+        request_id='r-1',
+    )
+    assert make_order('a', 'b', 1, max_latency_ms=0) == Order('', 'a', 'b', 1)  # 0: no bound
+    with pytest.raises(ValueError, match="'gold': not a valid service class"):
+        make_order('a', 'b', 1, service_class='gold')
 
 
 def test_update_with_nothing_to_change_is_refused_before_any_call():
@@ -453,10 +541,7 @@ def test_check_text():
 
 
 def test_batch_text():
-    orders = [
-        dict(src_site='phx1', dst_site='iad1', bandwidth_gbps=200),
-        dict(src_site='phx1', dst_site='atl1', bandwidth_gbps=0.5),
-    ]
+    orders = [Order('acme', 'phx1', 'iad1', 200), Order('acme', 'phx1', 'atl1', 0.5)]
     results = [
         intent_service_pb2.CreateIntentsResult(
             intent=intent(id='i-7', state=intent_pb2.INTENT_STATE_INSTALLING)

@@ -5,8 +5,9 @@ import re
 import pytest
 
 from controller.core.planner import Policy
+from topologies.model.config import ConfigError
 from topologies.model.fabric import load_fabric
-from topologies.model.policy import PolicyFileError, load_policy, policy_from
+from topologies.model.policy import load_policy, parse_policy
 
 TRIANGLE = load_fabric('triangle')
 
@@ -38,7 +39,7 @@ def test_an_empty_file_keeps_the_defaults(tmp_path):
 @pytest.mark.parametrize(
     'doc, key',
     [
-        ([1], '(top)'),
+        ([1], ''),
         ({'reoptimise_every_s': 3}, 'reoptimise_every_s'),
         ({'reoptimize_every_s': 0}, 'reoptimize_every_s'),
         ({'min_gain_ms': -1}, 'min_gain_ms'),
@@ -52,10 +53,25 @@ def test_an_empty_file_keeps_the_defaults(tmp_path):
     ],
 )
 def test_errors_name_the_key_and_the_rule(doc, key):
-    with pytest.raises(PolicyFileError, match='^' + re.escape(f'policy.yaml: {key}: ')):
-        policy_from(doc, TRIANGLE, 'policy.yaml')
+    line = f'policy.yaml: {key}: ' if key else 'policy.yaml: must be a mapping of policy keys'
+    with pytest.raises(ConfigError, match='^' + re.escape(line)):
+        parse_policy(doc, TRIANGLE, 'policy.yaml')
+
+
+def test_every_problem_at_once():
+    doc = {'reoptimise_every_s': 3, 'min_gain_ms': -1, 'exempt_tenants': ['green', 'blue', 'teal']}
+    with pytest.raises(ConfigError) as info:
+        parse_policy(doc, TRIANGLE, 'policy.yaml')
+    assert str(info.value).splitlines() == [
+        'policy.yaml: reoptimise_every_s: unknown key (allowed: batch_seconds, congestion_ratio, '
+        'congestion_samples, exempt_tenants, flap_window_s, make_room, max_hold_s, min_gain_ms, '
+        'min_gain_ratio, move_hold_s, preemption, reoptimize_every_s, span_headroom, span_hold_s)',
+        'policy.yaml: min_gain_ms: must be a number >= 0, got -1',
+        "policy.yaml: exempt_tenants: unknown tenant 'green' in fabric triangle",
+        "policy.yaml: exempt_tenants: unknown tenant 'teal' in fabric triangle",
+    ]
 
 
 def test_an_unreadable_file_names_it(tmp_path):
-    with pytest.raises(PolicyFileError, match=r'missing\.yaml: cannot read'):
+    with pytest.raises(ConfigError, match=r'missing\.yaml: cannot read'):
         load_policy(tmp_path / 'missing.yaml', TRIANGLE)

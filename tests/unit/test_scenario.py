@@ -8,15 +8,17 @@ import pytest
 import yaml
 
 from topologies.lab.scenario import (
+    KINDS,
     SHIPPED,
     STATES,
     Host,
     IntentSpec,
     Outage,
-    ScenarioError,
     load_scenario,
     parse_scenario,
 )
+from topologies.model.config import ConfigError
+from topologies.model.order import Order, Protection, ServiceClass
 
 DOCS = Path(__file__).parents[2] / 'docs' / 'scenarios.md'
 
@@ -39,7 +41,7 @@ def only_step(step, *before):
 
 
 def refused(doc, source='s.yaml'):
-    with pytest.raises(ScenarioError) as info:
+    with pytest.raises(ConfigError) as info:
         parse_scenario(doc, source=source)
     return info.value
 
@@ -72,15 +74,66 @@ def test_a_minimal_scenario():
     scenario = parse_scenario(minimal(), source='m.yaml')
     assert (scenario.name, scenario.description, scenario.source) == ('mini', '', 'm.yaml')
     assert scenario.fabric.name == 'triangle' and scenario.policy is None
-    assert scenario.intent('db') == IntentSpec('db', 'blue', 'dcc', 'dca', 1.0)
+    assert scenario.intent('db') == IntentSpec('db', Order('blue', 'dcc', 'dca', 1.0))
 
 
 def test_intent_defaults_and_options():
     doc = minimal()
     doc['intents'][0].update(max_latency_ms=20, protected=True, service_class='realtime')
     web, db = parse_scenario(doc).intents
-    assert web == IntentSpec('web', 'red', 'dca', 'dcc', 5.0, 20.0, True, 'realtime')
-    assert (db.max_latency_ms, db.protected, db.service_class) == (None, False, None)
+    assert web == IntentSpec(
+        'web',
+        Order(
+            'red',
+            'dca',
+            'dcc',
+            5.0,
+            max_latency_ms=20.0,
+            protection=Protection.PROTECTED,
+            service_class=ServiceClass.REALTIME,
+        ),
+    )
+    assert (db.order.max_latency_ms, db.order.protection, db.order.service_class) == (
+        None,
+        Protection.NONE,
+        ServiceClass.PRIORITY,  # the API's default
+    )
+
+
+def test_an_intent_is_an_order_as_orders_files_write_it():
+    doc = minimal()
+    doc['intents'][0] = {
+        'name': 'web',
+        'tenant': 'red',
+        'src': 'dca',
+        'dst': 'dcc',
+        'bandwidth': '500Mbps',
+        'latency': '20ms',
+        'excess': '1G',
+        'protected': True,
+        'class': 'Bulk',
+        'description': 'replication',
+        'labels': {'team': 'web'},
+        'src_prefixes': '10.1.1.0/25',
+        'request_id': 'web-1',
+    }
+    assert parse_scenario(doc).intent('web') == IntentSpec(
+        'web',
+        Order(
+            'red',
+            'dca',
+            'dcc',
+            0.5,
+            max_latency_ms=20.0,
+            protection=Protection.PROTECTED,
+            service_class=ServiceClass.BULK,
+            excess_gbps=1.0,
+            description='replication',
+            labels={'team': 'web'},
+            src_prefixes=('10.1.1.0/25',),
+            request_id='web-1',
+        ),
+    )
 
 
 def test_step_defaults_are_filled():
@@ -266,6 +319,21 @@ INTENT_CASES = [
         'must be one of realtime, priority, bulk',
     ),
     (intent_with(colour='red'), 'intents[0].colour', 'unknown key'),
+    (intent_with(bandwidth_gbps=None), 'intents[0].bandwidth', 'missing required key'),
+    (  # written after bandwidth_gbps
+        intent_with(bandwidth='5G'),
+        'intents[0].bandwidth',
+        'the same as bandwidth_gbps: give one of them',
+    ),
+    (
+        intent_with(bandwidth_gbps=None, bandwidth='5 apples'),
+        'intents[0].bandwidth',
+        "'5 apples': not a bandwidth",
+    ),
+    (intent_with(latency='soon'), 'intents[0].latency', "'soon': not a latency"),
+    (intent_with(excess_gbps=-1), 'intents[0].excess_gbps', 'must be at least 0.0'),
+    (intent_with(labels={'team': 7}), 'intents[0].labels.team', 'must be text'),
+    (intent_with(tenant=None), 'intents[0].tenant', 'missing required key'),
     (
         intent_with(tenant='blue', name='db2', src='dca', dst='dcc'),
         'intents[1]',
@@ -482,7 +550,7 @@ def test_isolation_needs_two_tenants(tmp_path):
     )
     doc = dict(minimal({'expect_isolated': True}), fabric='one.yaml', intents=[])
     with pytest.raises(
-        ScenarioError,
+        ConfigError,
         match=r's.yaml: steps\[0\].expect_isolated: needs two tenants or '
         r'more; fabric triangle has 1',
     ):
@@ -518,7 +586,7 @@ def test_without_its_fabric_the_rest_is_still_checked():
 def test_a_broken_fabric_file_gives_its_own_messages(tmp_path):
     (tmp_path / 'bad.yaml').write_text('name: bad\nsites: []\n')
     (tmp_path / 's.yaml').write_text(yaml.safe_dump(dict(minimal(), fabric='bad.yaml')))
-    with pytest.raises(ScenarioError) as info:
+    with pytest.raises(ConfigError) as info:
         load_scenario(tmp_path / 's.yaml')
     assert str(info.value) == (
         f'{tmp_path}/s.yaml: fabric: {tmp_path}/bad.yaml: spans: missing required '
@@ -536,13 +604,13 @@ def test_a_broken_fabric_file_gives_its_own_messages(tmp_path):
 )
 def test_files_that_are_not_scenarios(tmp_path, text, rule):
     (tmp_path / 's.yaml').write_text(text)
-    with pytest.raises(ScenarioError) as info:
+    with pytest.raises(ConfigError) as info:
         load_scenario(tmp_path / 's.yaml')
     assert str(info.value).startswith(f'{tmp_path}/s.yaml: {rule}')
 
 
 def test_a_missing_file(tmp_path):
-    with pytest.raises(ScenarioError, match=r'nope\.yaml: cannot read: No such file'):
+    with pytest.raises(ConfigError, match=r'nope\.yaml: cannot read: No such file'):
         load_scenario(tmp_path / 'nope.yaml')
 
 
@@ -574,3 +642,27 @@ def test_the_errors_in_the_docs_are_what_the_loader_says(tmp_path, monkeypatch):
 def test_intents_are_ordered_one_by_one_unless_together():
     assert parse_scenario(minimal()).order == 'one_by_one'
     assert parse_scenario(dict(minimal(), order='together')).order == 'together'
+
+
+def test_every_step_kind_is_one_registered_object():
+    events = [k for k, kind in KINDS.items() if not kind.expectation]
+    expectations = [k for k, kind in KINDS.items() if kind.expectation]
+    assert list(KINDS) == events + expectations  # events first, as messages list them
+    assert events == [
+        'wait',
+        'span_down',
+        'span_up',
+        'span_delay',
+        'traffic_start',
+        'traffic_stop',
+        'restart_controller',
+    ]
+    assert [k for k, kind in KINDS.items() if kind.outage] == [
+        'span_down',
+        'span_up',
+        'span_delay',
+        'restart_controller',
+    ]
+    assert all(kind.key == key and kind.title for key, kind in KINDS.items())
+    documented = DOCS.read_text()
+    assert all(f'| `{key}` |' in documented for key in KINDS)

@@ -3,7 +3,7 @@ the controller announced, the paths before and after, and one verdict line."""
 
 import json
 
-from topologies.lab.scenario_run import Report, Result
+from topologies.lab.scenario.report import Report, Result
 
 
 def report(**kw):

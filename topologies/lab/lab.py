@@ -1,6 +1,6 @@
 """A running lab: a fabric emulated by Mininet, the real controller process programming it, and
 API clients with each tenant's token; plus what the tenants' hosts measure. The scenario runner
-(topologies/lab/scenario_run.py), the pytest plugin and the integration tests all use it.
+(topologies/lab/scenario/runner.py), the pytest plugin and the integration tests all use it.
 
     with Lab(load_fabric('triangle'), workdir) as lab:
         with lab.client('acme') as client:

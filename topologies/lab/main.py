@@ -1,7 +1,8 @@
 """`naas-lab`: check, import, bring up, measure and clean emulated fabrics.
 
 naas-lab list                                   shipped fabrics
-naas-lab check FABRIC...                        validate fabric files, start nothing
+naas-lab check FABRIC... [--policy F] [--auth F] [--orders F] [--scenario F]
+                                                validate the files, start nothing
 naas-lab import sndlib/abilene -o abilene.yaml  a real WAN from topohub as a fabric
 naas-lab up --fabric lumen-qts [--controller 127.0.0.1:6653]   Mininet CLI
 naas-lab measure --fabric triangle [--json]     measure every span, then tear down
@@ -16,9 +17,12 @@ import signal
 import sys
 import time
 
+from topologies.lab.scenario import KINDS, load_scenario
 from topologies.lab.scenario import SHIPPED as SHIPPED_SCENARIOS
 from topologies.model import importer
-from topologies.model.fabric import FabricError, load_fabric, shipped_fabrics
+from topologies.model.check import check_files
+from topologies.model.config import ConfigError
+from topologies.model.fabric import load_fabric, shipped_fabrics
 
 DEMO = SHIPPED_SCENARIOS / 'lumen-qts-demo.yaml'
 DEMO_MAP = 'naas-demo-map.svg'
@@ -33,8 +37,30 @@ def main(argv=None):
     )
     sub = parser.add_subparsers(dest='command', required=True)
     sub.add_parser('list', help='list the shipped fabrics')
-    p = sub.add_parser('check', help='validate fabric files without starting anything')
-    p.add_argument('fabrics', nargs='+', metavar='FABRIC', help='shipped name, path or topohub:KEY')
+    p = sub.add_parser(
+        'check',
+        help='validate fabric, policy, auth, orders and scenario files without starting anything',
+        description='Validate each file as the program that uses it reads it; print every problem as '
+        'FILE: KEY: RULE (exit 2), or one ok line per file (exit 0).',
+    )
+    p.add_argument('fabrics', nargs='*', metavar='FABRIC', help='shipped name, path or topohub:KEY')
+    p.add_argument('--policy', metavar='FILE', help='a policy file (docs/policy.md), against the one FABRIC')
+    p.add_argument('--auth', metavar='FILE', help='an auth file (docs/api.md), against the one FABRIC')
+    p.add_argument(
+        '--orders',
+        action='append',
+        default=[],
+        metavar='FILE',
+        help='an orders file (docs/api.md); repeatable',
+    )
+    p.add_argument(
+        '--scenario',
+        action='append',
+        default=[],
+        metavar='FILE',
+        help='a scenario file (docs/scenarios.md), with its fabric; repeatable',
+    )
+    p.set_defaults(parser=p)
     p = sub.add_parser('import', help='turn a topohub network into a fabric file')
     importer.add_arguments(p)
     p = sub.add_parser('up', help='bring a fabric up and open the Mininet CLI')
@@ -63,7 +89,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _terminate)
     try:
         return COMMANDS[args.command](args)
-    except FabricError as e:
+    except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -117,21 +143,24 @@ def cmd_list(_args):
 
 
 def cmd_check(args):
-    status = 0
-    for spec in args.fabrics:
+    if not (args.fabrics or args.orders or args.scenario):
+        args.parser.error('give a file to check: FABRIC, --orders or --scenario')
+    if (args.policy or args.auth) and len(args.fabrics) != 1:
+        args.parser.error('--policy and --auth are checked against a fabric: give exactly one FABRIC')
+    good = check_files(args.fabrics, policy=args.policy, auth=args.auth, orders=args.orders)
+    for path in args.scenario:
         try:
-            f = load_fabric(spec)
-        except FabricError as e:
+            s = load_scenario(path)
+        except ConfigError as e:
             print(e, file=sys.stderr)
-            status = 2
+            good = False
             continue
-        delays = [s.delay_ms for s in f.spans]
+        expectations = sum(1 for step in s.steps if KINDS[step.kind].expectation)
         print(
-            f'{f.source}: ok: {len(f.sites)} sites, {len(f.spans)} spans '
-            f'({min(delays):.3f}..{max(delays):.3f} ms one way), {len(f.tenants)} tenants, '
-            f'1 Gb/s = {f.bandwidth_scale * 1000:g} Mb/s emulated'
+            f'{s.source}: ok: scenario {s.name} on fabric {s.fabric.name}: {len(s.intents)} intents, '
+            f'{len(s.steps)} steps ({expectations} expectations)'
         )
-    return status
+    return 0 if good else 2
 
 
 def cmd_import(args):
@@ -204,10 +233,9 @@ def cmd_clean(args):
 def cmd_scenario(args, spec=None):
     from mininet.log import setLogLevel
 
-    from topologies.lab.scenario import load_scenario
-    from topologies.lab.scenario_run import run
+    from topologies.lab.scenario.runner import run
 
-    scenario = load_scenario(spec or args.file)  # a bad file: ScenarioError, nothing started
+    scenario = load_scenario(spec or args.file)  # a bad file: ConfigError, nothing started
     setLogLevel('info' if args.verbose else 'warning')
     say = (
         (lambda message: print(message, file=sys.stderr, flush=True))

@@ -22,7 +22,7 @@ import shutil
 import grpc
 import pytest
 
-from naasctl.client import ApiError
+from naasctl.client import ApiError, make_order
 from topologies.lab.lab import Lab
 from topologies.model.fabric import load_fabric
 
@@ -83,9 +83,11 @@ class TestLab:
 
     def order(self, tenant, src, dst, bandwidth_gbps, *, state='INSTALLED', timeout_s=15.0, **fields):
         """Create an intent with the tenant's token and wait until it is in `state` (None: do
-        not wait); returns it as the API reports it. `fields`: those of create_intent."""
+        not wait); returns it as the API reports it. `fields`: the keywords of
+        naasctl.client.make_order (max_latency_ms, protected, service_class, excess_gbps, ...)."""
+        order = make_order(src, dst, bandwidth_gbps, tenant=tenant, **fields)
         with self.lab.client(tenant) as client:
-            intent = client.create_intent(src, dst, bandwidth_gbps, **fields)
+            intent = client.create_intent(order)
             self.ordered.append(intent.id)
             if state is not None:
                 intent = client.wait_for_state(intent.id, (state,), timeout_s=timeout_s)

@@ -11,13 +11,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-import yaml
+from topologies.model.config import ConfigError, Validator, read_yaml
 
 DIGEST = re.compile(r'[0-9a-f]{64}')
-
-
-class AuthFileError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -43,79 +39,84 @@ class Auth:
             return None
         return self._callers.get(digest(token.strip()))
 
+    @property
+    def callers(self):
+        """Everyone who has a token (some have several): a frozenset of Caller."""
+        return frozenset(self._callers.values())
+
 
 def digest(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def load_auth(path, fabric):
-    """An Auth from the file at `path`; AuthFileError naming the file and the key."""
-    try:
-        with open(path) as f:
-            doc = yaml.safe_load(f) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise AuthFileError(f'{path}: cannot read: {e}') from None
+    """An Auth from the file at `path`; ConfigError listing every problem as `FILE: KEY: RULE`."""
+    return parse_auth(read_yaml(path), fabric, str(path))
 
-    def fail(key, message):
-        raise AuthFileError(f'{path}: {key}: {message}')
 
+def parse_auth(data, fabric, source='auth'):
+    """An Auth from a decoded auth document (None: nobody), checked against the fabric."""
+    v = Validator()
+    doc = {} if data is None else data
     if not isinstance(doc, dict):
-        fail('(top)', 'must be a mapping with operators and tenants')
-    for key in doc:
-        if key not in ('operators', 'tenants'):
-            fail(key, 'unknown key (known: operators, tenants)')
+        v.problem('', f'must be a mapping with operators and tenants, got {type(doc).__name__}')
+        doc = {}
+    v.mapping(doc, '', required=(), optional=('operators', 'tenants'))
     callers, quotas = {}, {}
 
     def add_tokens(key, entry, caller):
         tokens = entry.get('token_sha256')
         tokens = [tokens] if isinstance(tokens, str) else tokens
         if not tokens or not isinstance(tokens, list):
-            fail(f'{key}.token_sha256', 'required: the SHA-256 hex digest of a token, or a list of them')
+            v.problem(f'{key}.token_sha256', 'required: the SHA-256 hex digest of a token, or a list of them')
+            return
         for t in tokens:
             if not isinstance(t, str) or not DIGEST.fullmatch(t.lower()):
-                fail(f'{key}.token_sha256', 'must be 64 hex digits (printf %s "$TOKEN" | sha256sum)')
-            if t.lower() in callers:
-                fail(f'{key}.token_sha256', f'the same token is already given to {callers[t.lower()].name}')
-            callers[t.lower()] = caller
+                v.problem(f'{key}.token_sha256', 'must be 64 hex digits (printf %s "$TOKEN" | sha256sum)')
+            elif t.lower() in callers:
+                v.problem(
+                    f'{key}.token_sha256', f'the same token is already given to {callers[t.lower()].name}'
+                )
+            else:
+                callers[t.lower()] = caller
 
-    for i, entry in enumerate(_entries(doc, 'operators', fail)):
+    for i, entry in enumerate(_entries(v, doc, 'operators')):
         key = f'operators[{i}]'
-        _known_keys(entry, key, ('name', 'token_sha256'), fail)
+        v.mapping(entry, key, required=(), optional=('name', 'token_sha256'))
         name = entry.get('name')
         if not isinstance(name, str) or not name:
-            fail(f'{key}.name', 'required')
-        add_tokens(key, entry, Caller(name))
+            v.problem(f'{key}.name', f'required: non-empty text, got {name!r}')
+        add_tokens(key, entry, Caller(str(name)))
     seen = set()
-    for i, entry in enumerate(_entries(doc, 'tenants', fail)):
+    for i, entry in enumerate(_entries(v, doc, 'tenants')):
         key = f'tenants[{i}]'
-        _known_keys(entry, key, ('id', 'token_sha256', 'quota_gbps'), fail)
+        v.mapping(entry, key, required=(), optional=('id', 'token_sha256', 'quota_gbps'))
         tenant = entry.get('id')
-        if tenant not in fabric.tenants:
-            fail(
+        if not isinstance(tenant, str) or tenant not in fabric.tenants:
+            v.problem(
                 f'{key}.id',
                 f'{tenant!r} is not a tenant of fabric {fabric.name} '
                 f'(its tenants: {", ".join(fabric.tenants)})',
             )
-        if tenant in seen:
-            fail(f'{key}.id', f'tenant {tenant} is listed twice')
+        elif tenant in seen:
+            v.problem(f'{key}.id', f'tenant {tenant} is listed twice')
         seen.add(tenant)
-        add_tokens(key, entry, Caller(tenant, tenant))
+        add_tokens(key, entry, Caller(str(tenant), tenant))
         if 'quota_gbps' in entry:
             quota = entry['quota_gbps']
             if isinstance(quota, bool) or not isinstance(quota, (int, float)) or not quota > 0:
-                fail(f'{key}.quota_gbps', f'must be a number > 0 (Gb/s), got {quota!r}')
-            quotas[tenant] = float(quota)
+                v.problem(f'{key}.quota_gbps', f'must be a number > 0 (Gb/s), got {quota!r}')
+            else:
+                quotas[tenant] = float(quota)
+    if v.problems:
+        raise ConfigError(source, v.problems)
     return Auth(callers, quotas)
 
 
-def _entries(doc, key, fail):
+def _entries(v, doc, key):
+    """The mappings listed under doc[key] (none if it is not such a list)."""
     entries = doc.get(key) or []
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        fail(key, 'must be a list of mappings')
+        v.problem(key, 'must be a list of mappings')
+        return []
     return entries
-
-
-def _known_keys(entry, key, known, fail):
-    for k in entry:
-        if k not in known:
-            fail(f'{key}.{k}', f'unknown key (known: {", ".join(known)})')

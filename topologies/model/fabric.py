@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from topologies.model.config import MISSING, ConfigError, Validator, read_yaml
 
 SHIPPED = Path(__file__).parent.parent / 'fabrics'
 FIBER_US_PER_KM = 4.9  # light in glass: ~204,000 km/s
@@ -23,17 +23,6 @@ SITE_KINDS = ('datacenter', 'pop')
 RESERVED_IDS = ('probe',)  # `probe-<site>` is the measurement host of each site
 ID_RULE = re.compile(r'^[a-z][a-z0-9]{1,5}$')  # short: ids become Linux interface names
 NAME_RULE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')  # names /run/naas-fabric/<name>
-_MISSING = object()
-
-
-class FabricError(ValueError):
-    """A fabric file that cannot be used; `problems` lists (key, message) pairs."""
-
-    def __init__(self, source, problems):
-        self.source, self.problems = source, list(problems)
-        super().__init__(
-            '\n'.join(f'{source}: {key}: {msg}' if key else f'{source}: {msg}' for key, msg in self.problems)
-        )
 
 
 @dataclass(frozen=True)
@@ -117,7 +106,7 @@ def load_fabric(spec):
     if not path.suffix and not path.exists():
         path = SHIPPED / f'{spec}.yaml'
         if not path.exists():
-            raise FabricError(
+            raise ConfigError(
                 spec,
                 [
                     (
@@ -130,18 +119,8 @@ def load_fabric(spec):
     return parse_fabric(read_yaml(path), source=str(path))
 
 
-def read_yaml(path, error=FabricError):
-    """The decoded YAML document at `path`; `error` (a FabricError type) if it cannot be read."""
-    try:
-        return yaml.safe_load(Path(path).read_text())
-    except OSError as e:
-        raise error(str(path), [('', f'cannot read: {e.strerror}')]) from None
-    except yaml.YAMLError as e:
-        raise error(str(path), [('', f'not valid YAML: {e}')]) from None
-
-
 def parse_fabric(data, source='<fabric>'):
-    """Validate the decoded YAML document and build a Fabric; raise FabricError listing all problems."""
+    """Validate the decoded YAML document and build a Fabric; raise ConfigError listing all problems."""
     v = Validator()
     top = v.mapping(
         data, '', required=('name', 'sites', 'spans'), optional=('description', 'emulation', 'tenants')
@@ -159,10 +138,10 @@ def parse_fabric(data, source='<fabric>'):
     route_factor = v.number(emulation, 'route_factor', 'emulation', DEFAULT_ROUTE_FACTOR, minimum=1.0)
 
     sites = {}
-    for i, raw in enumerate(v.sequence(top.get('sites', _MISSING), 'sites', max_items=MAX_SITES)):
+    for i, raw in enumerate(v.sequence(top.get('sites', MISSING), 'sites', max_items=MAX_SITES)):
         where = f'sites[{i}]'
         item = v.mapping(raw, where, required=('id', 'kind', 'lat', 'lon'), optional=('name', 'region'))
-        site_id = v.identifier(item, where, taken=sites)
+        site_id = _identifier(v, item, where, taken=sites)
         kind = item.get('kind')
         if 'kind' in item and kind not in SITE_KINDS:
             v.problem(f'{where}.kind', f'must be one of {", ".join(SITE_KINDS)}, got {kind!r}')
@@ -180,7 +159,7 @@ def parse_fabric(data, source='<fabric>'):
             )
 
     spans, seen_pairs = [], {}
-    for i, raw in enumerate(v.sequence(top.get('spans', _MISSING), 'spans')):
+    for i, raw in enumerate(v.sequence(top.get('spans', MISSING), 'spans')):
         where = f'spans[{i}]'
         item = v.mapping(
             raw, where, required=('between', 'capacity_gbps'), optional=('delay_ms', 'route_factor')
@@ -228,7 +207,7 @@ def parse_fabric(data, source='<fabric>'):
     ):
         where = f'tenants[{i}]'
         item = v.mapping(raw, where, required=('id', 'sites'), optional=('name',))
-        tenant_id = v.identifier(item, where, taken=tenants)
+        tenant_id = _identifier(v, item, where, taken=tenants)
         if tenant_id in sites:
             v.problem(f'{where}.id', f'{tenant_id!r} is already a site id; tenant and site ids must differ')
         at = v.sequence(item.get('sites'), f'{where}.sites') if 'sites' in item else []
@@ -243,7 +222,7 @@ def parse_fabric(data, source='<fabric>'):
     if not v.problems:
         _check_connected(v, sites, spans)
     if v.problems:
-        raise FabricError(source, v.problems)
+        raise ConfigError(source, v.problems)
     return Fabric(
         str(top['name']), v.text(top, 'description', ''), scale, sites, tuple(spans), tenants, source
     )
@@ -272,84 +251,18 @@ def _check_connected(v, sites, spans):
         v.problem('spans', f'sites {", ".join(cut_off)} are not connected to site {first!r}')
 
 
-class Validator:
-    """Collects (key, message) problems while reading untrusted YAML."""
-
-    def __init__(self):
-        self.problems = []
-
-    def problem(self, key, message):
-        self.problems.append((key, message))
-
-    def mapping(self, obj, where, required, optional):
-        if not isinstance(obj, dict):
-            self.problem(where, f'must be a mapping, got {type(obj).__name__}')
-            return {}
-        for key in obj:
-            if key not in required and key not in optional:
-                allowed = ', '.join(sorted((*required, *optional)))
-                self.problem(_key(where, key), f'unknown key (allowed: {allowed})')
-        for key in required:
-            if key not in obj:
-                self.problem(_key(where, key), 'missing required key')
-        return obj
-
-    def sequence(self, obj, where, allow_empty=False, max_items=None):
-        if obj is _MISSING or (obj is None and allow_empty):
-            return []  # a missing required key is reported by mapping()
-        if not isinstance(obj, list):
-            self.problem(
-                where,
-                'must be a list, got nothing' if obj is None else f'must be a list, got {type(obj).__name__}',
-            )
-            return []
-        if not obj and not allow_empty:
-            self.problem(where, 'must not be empty')
-        if max_items and len(obj) > max_items:
-            self.problem(where, f'at most {max_items} items, got {len(obj)}')
-            return []
-        return obj
-
-    def identifier(self, item, where, taken):
-        value = item.get('id')
-        if 'id' not in item:
-            return None
-        if not isinstance(value, str) or not ID_RULE.match(value):
-            self.problem(
-                f'{where}.id',
-                f'{value!r} must be 2-6 characters: a lowercase letter, then lowercase letters or digits',
-            )
-            return None
-        if value in taken or value in RESERVED_IDS:
-            self.problem(
-                f'{where}.id', f'duplicate id {value!r}' if value in taken else f'{value!r} is reserved'
-            )
-            return None
-        return value
-
-    def number(self, item, key, where, default, positive=False, minimum=None, maximum=None):
-        if key not in item:
-            return default
-        value = item[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.problem(_key(where, key), f'must be a number, got {value!r}')
-            return None
-        if positive and value <= 0:
-            self.problem(_key(where, key), f'must be greater than 0, got {value!r}')
-            return None
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            bounds = f'{minimum}..{maximum}' if maximum is not None else f'at least {minimum}'
-            self.problem(_key(where, key), f'must be {bounds}, got {value!r}')
-            return None
-        return float(value)
-
-    def text(self, item, key, where):
-        value = item.get(key, '')
-        if not isinstance(value, str):
-            self.problem(_key(where, key), f'must be text, got {value!r}')
-            return ''
-        return value
-
-
-def _key(where, key):
-    return f'{where}.{key}' if where else key
+def _identifier(v, item, where, taken):
+    """A site's or tenant's id at item['id'], or None (and a problem)."""
+    value = item.get('id')
+    if 'id' not in item:
+        return None
+    if not isinstance(value, str) or not ID_RULE.match(value):
+        v.problem(
+            f'{where}.id',
+            f'{value!r} must be 2-6 characters: a lowercase letter, then lowercase letters or digits',
+        )
+        return None
+    if value in taken or value in RESERVED_IDS:
+        v.problem(f'{where}.id', f'duplicate id {value!r}' if value in taken else f'{value!r} is reserved')
+        return None
+    return value

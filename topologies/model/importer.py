@@ -22,7 +22,8 @@ from difflib import get_close_matches
 
 import yaml
 
-from topologies.model.fabric import ID_RULE, MAX_SITES, RESERVED_IDS, FabricError, parse_fabric
+from topologies.model.config import ConfigError
+from topologies.model.fabric import ID_RULE, MAX_SITES, RESERVED_IDS, parse_fabric
 
 MAX_EMULATED_SPAN_MBPS = 100.0  # the importer keeps every span at or below this, emulated
 PLANAR_GROUPS = ('gabriel',)  # synthetic graphs on a plane: their `pos` is not lon/lat
@@ -104,7 +105,7 @@ def import_topohub(key, capacity_gbps=100.0, route_factor=None, tenants=()):
         None keeps the fabric default.
     tenants: (tenant_id, [node name or site id, ...]) pairs, or a mapping of the same.
 
-    Raises FabricError (a ValueError) naming the network and the problem.
+    Raises ConfigError (a ValueError) naming the network and the problem.
     """
     source = f'topohub:{key}'
     data = _load(key)
@@ -115,7 +116,7 @@ def import_topohub(key, capacity_gbps=100.0, route_factor=None, tenants=()):
         or not math.isfinite(capacity_gbps)
         or capacity_gbps <= 0
     ):
-        raise FabricError(source, [('capacity_gbps', f'must be a positive number, got {capacity_gbps!r}')])
+        raise ConfigError(source, [('capacity_gbps', f'must be a positive number, got {capacity_gbps!r}')])
 
     nodes, order = {}, []
     for node in data.get('nodes', []):
@@ -132,15 +133,15 @@ def import_topohub(key, capacity_gbps=100.0, route_factor=None, tenants=()):
             adjacency[a].add(b)
             adjacency[b].add(a)
     if bad_ends:
-        raise FabricError(source, [('edges', f'links to unknown nodes: {", ".join(bad_ends)}')])
+        raise ConfigError(source, [('edges', f'links to unknown nodes: {", ".join(bad_ends)}')])
     if not links:
-        raise FabricError(source, [('edges', 'the network has no links between two nodes')])
+        raise ConfigError(source, [('edges', 'the network has no links between two nodes')])
 
     kept = _largest_component(order, adjacency)
     dropped = [n for n in order if n not in kept]
     kept_order = [n for n in order if n in kept]
     if len(kept_order) > MAX_SITES:
-        raise FabricError(
+        raise ConfigError(
             source,
             [('nodes', f'{len(kept_order)} connected nodes, but a fabric has at most {MAX_SITES} sites')],
         )
@@ -206,7 +207,7 @@ def _load(key):
     if not isinstance(key, str) or key not in _all_keys():
         hint = get_close_matches(str(key), _all_keys(), n=3, cutoff=0.6)
         near = f'; did you mean {", ".join(hint)}?' if hint else ''
-        raise FabricError(
+        raise ConfigError(
             f'topohub:{key}',
             [
                 (
@@ -218,7 +219,7 @@ def _load(key):
             ],
         )
     if key.split('/', 1)[0] in PLANAR_GROUPS:
-        raise FabricError(
+        raise ConfigError(
             f'topohub:{key}',
             [
                 (
@@ -270,7 +271,7 @@ def _check_positions(source, nodes):
         else:
             missing.append(_label(node))
     if missing:
-        raise FabricError(
+        raise ConfigError(
             source,
             [
                 (
@@ -285,7 +286,7 @@ def _check_positions(source, nodes):
     if len(placed) > 2 and all(lon.is_integer() and lat.is_integer() for _, lon, lat in placed):
         # SNDlib's pixel-coordinate networks (atlanta, france, india35, ...): topohub keeps
         # their drawing positions as if they were degrees. Real coordinates are never all whole.
-        raise FabricError(
+        raise ConfigError(
             source,
             [
                 (
@@ -301,7 +302,7 @@ def _check_positions(source, nodes):
         text for text, (_, lon, lat) in zip(shown, placed) if not (-180 <= lon <= 180 and -90 <= lat <= 90)
     ]
     if invalid:
-        raise FabricError(source, [('nodes', f'positions are not [longitude, latitude]: {_some(invalid)}')])
+        raise ConfigError(source, [('nodes', f'positions are not [longitude, latitude]: {_some(invalid)}')])
 
 
 def _some(items, limit=10):
@@ -362,7 +363,7 @@ def _tenants(source, pairs, nodes, kept_order, dropped, site_of):
                 )
         result.append({'id': str(tenant_id), 'sites': at})
     if problems:
-        raise FabricError(source, problems)
+        raise ConfigError(source, problems)
     return result
 
 

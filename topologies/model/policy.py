@@ -1,12 +1,13 @@
 """The operator's policy file (`naas-controller --policy FILE`, format in docs/policy.md):
 the knobs of the policy engine (controller/core/planner.py: Policy), checked against the
-fabric. Every key is optional; a missing one keeps its default."""
+fabric. Every key is optional; a missing one keeps its default. Every problem is reported at
+once, through topologies.model.config.ConfigError."""
 
 import dataclasses
 import math
 from dataclasses import dataclass, field
 
-import yaml
+from topologies.model.config import ConfigError, Validator, read_yaml
 
 
 @dataclass(frozen=True)
@@ -46,31 +47,30 @@ NUMBERS = {  # key -> (the least it may be, whether that least is allowed)
 }
 
 
-class PolicyFileError(ValueError):
-    pass
-
-
 def load_policy(path, fabric):
-    """A Policy from the file at `path`; PolicyFileError naming the file, the key and the rule."""
-    try:
-        with open(path) as f:
-            doc = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError) as e:
-        raise PolicyFileError(f'{path}: cannot read: {e}') from None
-    return policy_from(doc if doc is not None else {}, fabric, path)
+    """A Policy from the file at `path` (empty: every default); ConfigError listing every
+    problem as `FILE: KEY: RULE`."""
+    return parse_policy(read_yaml(path), fabric, str(path))
 
 
-def policy_from(doc, fabric, where='policy'):
-    def fail(key, message):
-        raise PolicyFileError(f'{where}: {key}: {message}')
+def parse_policy(data, fabric, source='policy'):
+    """A Policy from a decoded document (None: every default), checked against the fabric."""
+    v = Validator()
+    values = read_policy(v, {} if data is None else data, fabric)
+    if v.problems:
+        raise ConfigError(source, v.problems)
+    return Policy(**values)
 
+
+def read_policy(v, doc, fabric):
+    """Policy's keyword arguments from the policy mapping `doc`, the problems into `v`."""
     if not isinstance(doc, dict):
-        fail('(top)', 'must be a mapping of policy keys')
-    known = {f.name for f in dataclasses.fields(Policy)}
+        v.problem('', f'must be a mapping of policy keys, got {type(doc).__name__}')
+        return {}
+    known = [f.name for f in dataclasses.fields(Policy)]
+    v.mapping(doc, '', required=(), optional=known)
     values = {}
     for key, value in doc.items():
-        if key not in known:
-            fail(key, f'unknown key (known: {", ".join(sorted(known))})')
         if key in NUMBERS:
             least, inclusive = NUMBERS[key]
             if (
@@ -80,33 +80,49 @@ def policy_from(doc, fabric, where='policy'):
                 or value < least
                 or (value == least and not inclusive)
             ):
-                fail(key, f'must be a number {">=" if inclusive else ">"} {least}, got {value!r}')
-            if key == 'congestion_ratio' and value > 1:
-                fail(key, f'must be at most 1 (a fraction of capacity), got {value!r}')
-            values[key] = float(value)
+                v.problem(key, f'must be a number {">=" if inclusive else ">"} {least}, got {value!r}')
+            elif key == 'congestion_ratio' and value > 1:
+                v.problem(key, f'must be at most 1 (a fraction of capacity), got {value!r}')
+            else:
+                values[key] = float(value)
         elif key == 'congestion_samples':
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                fail(key, f'must be a whole number >= 1, got {value!r}')
-            values[key] = value
+                v.problem(key, f'must be a whole number >= 1, got {value!r}')
+            else:
+                values[key] = value
         elif key in ('preemption', 'make_room'):
             if not isinstance(value, bool):
-                fail(key, f'must be true or false, got {value!r}')
-            values[key] = value
+                v.problem(key, f'must be true or false, got {value!r}')
+            else:
+                values[key] = value
         elif key == 'exempt_tenants':
-            if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-                fail(key, 'must be a list of tenant ids')
-            unknown = [t for t in value if t not in fabric.tenants]
-            if unknown:
-                fail(key, f'unknown tenant {unknown[0]!r} in fabric {fabric.name}')
-            values[key] = frozenset(value)
+            values[key] = _exempt_tenants(v, key, value, fabric)
         elif key == 'span_headroom':
-            if not isinstance(value, dict):
-                fail(key, 'must map span ids (such as a-b) to a fraction 0 <= h < 1')
-            spans = {s.id for s in fabric.spans}
-            for span_id, h in value.items():
-                if span_id not in spans:
-                    fail(f'{key}.{span_id}', f'unknown span in fabric {fabric.name}')
-                if not isinstance(h, (int, float)) or isinstance(h, bool) or not 0 <= h < 1:
-                    fail(f'{key}.{span_id}', f'must be a fraction 0 <= h < 1, got {h!r}')
-            values[key] = {k: float(v) for k, v in value.items()}
-    return Policy(**values)
+            values[key] = _span_headroom(v, key, value, fabric)
+    return values
+
+
+def _exempt_tenants(v, key, value, fabric):
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        v.problem(key, f'must be a list of tenant ids, got {value!r}')
+        return frozenset()
+    for tenant in value:
+        if tenant not in fabric.tenants:
+            v.problem(key, f'unknown tenant {tenant!r} in fabric {fabric.name}')
+    return frozenset(value)
+
+
+def _span_headroom(v, key, value, fabric):
+    if not isinstance(value, dict):
+        v.problem(key, f'must map span ids (such as a-b) to a fraction 0 <= h < 1, got {value!r}')
+        return {}
+    spans = {s.id for s in fabric.spans}
+    headroom = {}
+    for span_id, h in value.items():
+        if span_id not in spans:
+            v.problem(f'{key}.{span_id}', f'unknown span in fabric {fabric.name}')
+        elif not isinstance(h, (int, float)) or isinstance(h, bool) or not 0 <= h < 1:
+            v.problem(f'{key}.{span_id}', f'must be a fraction 0 <= h < 1, got {h!r}')
+        else:
+            headroom[span_id] = float(h)
+    return headroom

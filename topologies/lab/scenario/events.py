@@ -1,0 +1,167 @@
+"""Events: what a scenario does to the lab (registered step kinds; see steps.py)."""
+
+import subprocess
+import time
+
+from topologies.emulation.measure import finish, wait_listening
+from topologies.lab.scenario.steps import HOSTS, Event, Field, number, register, span
+
+MAX_WAIT_S = 600
+MAX_SPAN_DELAY_MS = 10000
+TRAFFIC_PORT = 5300  # traffic_start's iperf3 servers: 5300, 5301, ...
+UDP_PAYLOAD = 1400
+
+
+@register
+class Wait(Event):
+    key = 'wait'
+    title = 'wait {seconds:g} s'
+
+    def read(self, r, value, key):
+        return {'seconds': r.number(value, key, positive=True, minimum=0, maximum=MAX_WAIT_S)}
+
+    def run(self, run, seconds):
+        time.sleep(seconds)
+
+
+@register
+class SpanDown(Event):
+    key = 'span_down'
+    title = 'span {span} down'
+    outage = True
+
+    def read(self, r, value, key):
+        return {'span': r.span(value, key)}
+
+    def run(self, run, span):
+        run.lab.span_down(*span)
+
+
+@register
+class SpanUp(SpanDown):
+    key = 'span_up'
+    title = 'span {span} up'
+
+    def run(self, run, span):
+        run.lab.span_up(*span)
+
+
+@register
+class SpanDelay(Event):
+    key = 'span_delay'
+    title = 'span {span} delay {ms:g} ms'
+    outage = True
+    fields = {'span': Field(span), 'ms': Field(number(minimum=0, maximum=MAX_SPAN_DELAY_MS))}
+
+    def run(self, run, span, ms):
+        run.lab.span_delay(*span, ms)
+
+
+@register
+class TrafficStart(Event):
+    """Constant-rate UDP (iperf3) between two hosts of a tenant until traffic_stop or the end;
+    run.traffic holds name -> (server, client, port)."""
+
+    key = 'traffic_start'
+    title = 'traffic {traffic} {src} -> {dst} at {rate_gbps:g} Gb/s'
+    fields = {
+        'name': Field(lambda r, value, key: r.short_name(value, key), arg='traffic'),
+        **HOSTS,
+        'rate_gbps': Field(number(positive=True)),
+    }
+    same_tenant = True
+
+    def check(self, r, args, key):
+        name = args['traffic']
+        if name in r.running:
+            r.v.problem(
+                f'{key}.name',
+                f'traffic {name!r} is already running (started at '
+                f'{r.running[name]}); stop it first or use another name',
+            )
+        elif name:
+            r.running[name] = key.rsplit('.', 1)[0]
+
+    def run(self, run, traffic, src, dst, rate_gbps):
+        used, port = {p for _, _, p in run.traffic.values()}, TRAFFIC_PORT
+        while port in used:
+            port += 1
+        mbps = rate_gbps * 1000 * run.scenario.fabric.bandwidth_scale
+        server = run.lab.host(dst).popen(
+            ['iperf3', '-s', '-p', str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        run.traffic[traffic] = (server, None, port)  # stopped with the rest if what follows fails
+        wait_listening(run.lab.host(dst), port)
+        client = run.lab.host(src).popen(
+            [
+                'iperf3',
+                '-c',
+                run.lab.ip(dst),
+                '-p',
+                str(port),
+                '-u',
+                '-b',
+                f'{mbps:g}M',
+                '-l',
+                str(UDP_PAYLOAD),
+                '-t',
+                '86400',
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        run.traffic[traffic] = (server, client, port)
+
+    def finish(self, run):
+        for name in list(run.traffic):
+            stop_traffic(run, name)
+
+
+def stop_traffic(run, name):
+    for proc in run.traffic.pop(name)[:2]:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        if proc is not None:
+            finish(proc, 5)
+
+
+@register
+class TrafficStop(Event):
+    key = 'traffic_stop'
+    title = 'traffic {traffic} stopped'
+
+    def read(self, r, value, key):
+        if not isinstance(value, str) or not value:
+            r.v.problem(key, f'must be the name of running traffic, got {value!r}')
+        elif value in r.running:
+            del r.running[value]
+            r.stopped[value] = key.rsplit('.', 1)[0]
+        elif value in r.stopped:
+            r.v.problem(key, f'traffic {value!r} was already stopped at {r.stopped[value]}')
+        else:
+            r.v.problem(
+                key,
+                f'no traffic {value!r} is running here (running: '
+                f'{", ".join(r.running) or "none"}); traffic_start starts it',
+            )
+        return {'traffic': value}
+
+    def run(self, run, traffic):
+        stop_traffic(run, traffic)
+
+
+@register
+class RestartController(Event):
+    key = 'restart_controller'
+    title = 'controller restarted'
+    outage = True
+
+    def read(self, r, value, key):
+        if value is not True and value != {}:
+            r.v.problem(key, f'must be true or {{}}, got {value!r}')
+        return {}
+
+    def run(self, run):
+        run.watcher.stop()
+        run.lab.restart_controller()
+        run.watcher = run.watch()
