@@ -1,1 +1,2 @@
-"""The OpenFlow controller: southbound shim, pure core, northbound API, store (issue 3 on)."""
+"""The OpenFlow controller: the pure core, the southbound shim, the northbound API, the store
+(docs/architecture.md)."""

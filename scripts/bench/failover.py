@@ -1,5 +1,5 @@
 """Benchmark the outage a tenant sees when a backbone span of its intent's path is cut
-(issue 5: under 50 ms on any single span cut, measured with a 1 kHz UDP probe).
+(the goal: under 50 ms on any single span cut, measured with a 1 kHz UDP probe).
 
 Run as root from the repository (about 1 minute to start lumen-qts, then ~8 s a cut):
 

@@ -1,4 +1,4 @@
-"""Benchmark the quality of placement against the optimum (tracker issue 5):
+"""Benchmark the quality of placement against the optimum:
 
     .venv/bin/python scripts/bench/placement.py [--quick] [--networks sndlib/abilene ...] \
         [--k 8] [--milp-seconds 5] [--json FILE] > /tmp/placement.md

@@ -126,9 +126,9 @@ def cut_under_probe(emu, ctl, intent, src, dst, tenant, hop):
     return result
 
 
-# Issue 5's goal is under 50 ms on any single span cut; measured 0-32 ms (10 cuts on
-# lumen-qts, scripts/bench/failover.py, 2026-11-29), of which the frames in flight on the
-# cut span are a few ms. The bound leaves room for a loaded CI machine.
+# The goal is under 50 ms on any single span cut (carrier restoration, as SONET APS);
+# measured 0-32 ms (10 cuts on lumen-qts, scripts/bench/failover.py, 2026-11-29), of which
+# the frames in flight on the cut span are a few ms. The bound leaves room for a loaded CI machine.
 PROTECTED_OUTAGE_MS = 75
 
 
@@ -168,7 +168,7 @@ class TestReactionOnTriangle:
 
     def test_a_slower_span_moves_the_bound_intent_and_the_tolerant_one_stays(self, triangle):
         """The goal is a move within 3 s: 1.5 s measured on a quiet machine, 5 s once in CI under
-        load (issue 5 is open on it), so this allows 8 s and prints the figure."""
+        load, so this allows 8 s and prints the figure."""
         emu, ctl = triangle['emu'], triangle['ctl']
         # dca-dcc at 3 ms, not its 9: the direct path is then clearly the faster (via dcb: 10 ms),
         # whatever the measurement noise all_up tolerates (20% + 2 ms) says.
