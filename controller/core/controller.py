@@ -34,6 +34,7 @@ from controller.core.errors import (
 )
 from controller.core.intent import Intent, State
 from controller.core.ledger import Ledger
+from controller.core.measurement import Measurement
 from controller.core.paths import NoPath, Path, lowest_latency_path, widest_gbps
 from controller.core.planner import RANK, Planner, batch_order
 from controller.core.topology import Link, Topology
@@ -84,6 +85,7 @@ class Controller:
         self._labels = set()  # labels of those routes
         self.generation = 0  # bumped whenever the plan changes
         self.utilization = {}  # Link -> (Gb/s, when)
+        self.measurement = Measurement(fabric)  # measurement
         self._next_number = 1
         self._next_label = flows.FIRST_LABEL
         self._dpids = {addr.dpid(site): site.id for site in fabric.sites.values()}
@@ -480,6 +482,7 @@ class Controller:
         self._switch[dpid], self._synced[dpid] = False, 0
         for key in [k for k in self._port_up if k[0] == dpid]:
             del self._port_up[key]
+        self.measurement.switch_gone(dpid)  # measurement
         self._refresh(now, f'switch {self._dpids[dpid]} disconnected')
 
     def port_state(self, dpid, port_no, up, now):
@@ -489,6 +492,8 @@ class Controller:
         peer = addr.span_peer(self.fabric, site, port_no)
         if peer is None:
             return
+        if not up:
+            self.measurement.port_down(dpid, port_no)  # measurement
         if self._port_up.get((dpid, port_no)) != bool(up):
             self._port_up[(dpid, port_no)] = bool(up)
             self._refresh(now, f'port {site}-{peer} {"up" if up else "down"}')
@@ -1222,6 +1227,43 @@ class Controller:
         for intent in self._batch(retry):
             self._place_again(intent, 'placing again after a restart', now)
         self._commit()
+
+    # --- measurement: raw facts from the southbound shim (helper block) ---
+    # Stamps (`*_ns`) are the shim's monotonic clock; `now` is the runtime's. What is measured
+    # feeds delay_measured and utilization_measured; the notices returned are for the shim to
+    # log as warnings.
+
+    def echo_sent(self, dpid, xid, stamp_ns):
+        self.measurement.echo_sent(dpid, xid, stamp_ns)
+
+    def echo_replied(self, dpid, xid, stamp_ns):
+        self.measurement.echo_replied(dpid, xid, stamp_ns)
+
+    def loop_returned(self, dpid, sent_ns, received_ns):
+        self.measurement.loop_returned(dpid, sent_ns, received_ns)
+
+    def programming(self, dpid, start_ns, end_ns):
+        self.measurement.programming(dpid, start_ns, end_ns)
+
+    def probe_received(self, dpid, in_port, sender_dpid, sender_port, sent_ns, received_ns, now):
+        """An LLDP probe came in; returns notices."""
+        estimate, notices = self.measurement.probe_received(
+            dpid, in_port, sender_dpid, sender_port, sent_ns, received_ns
+        )
+        if estimate is not None:
+            self.delay_measured(*estimate, now)
+        return notices
+
+    def port_counters(self, dpid, port_no, tx_bytes, stamp_ns, now):
+        load = self.measurement.port_counters(dpid, port_no, tx_bytes, stamp_ns)
+        if load is not None:
+            self.utilization_measured(*load, now)
+
+    def discovery_notices(self, connected_ns, stamp_ns):
+        """Notices for spans LLDP has not crossed; `connected_ns` is {dpid: connected at}."""
+        return self.measurement.discovery(connected_ns, stamp_ns, self.span_up)
+
+    # --- end of measurement block ---
 
 
 def _order_args(order):
