@@ -28,6 +28,7 @@ from controller.core.installs import Installs
 from controller.core.intent import Intent, IntentEvent, State
 from controller.core.journal import Journal, Saved, Store
 from controller.core.liveness import Liveness
+from controller.core.measurement import Measurement
 from controller.core.orders import Orders
 from controller.core.paths import NoPath
 from controller.core.placement import Placer
@@ -74,6 +75,7 @@ class Controller:
         self.intents = Intents()
         self.orders = Orders(fabric, self.intents, headroom, quotas)
         self.liveness = Liveness(fabric, self.topology, now, startup_grace_s)
+        self.measurement = Measurement(fabric)
         self.routes = Routes(fabric, burst_ms)
         self.installs = Installs()
         self.journal = Journal()
@@ -255,10 +257,14 @@ class Controller:
         self._refresh(now, self.liveness.switch_connected(dpid), switch_changed=True)
 
     def switch_disconnected(self, dpid: int, now: float) -> None:
-        self._refresh(now, self.liveness.switch_disconnected(dpid), switch_changed=True)
+        reason = self.liveness.switch_disconnected(dpid)
+        self.measurement.switch_gone(dpid)
+        self._refresh(now, reason, switch_changed=True)
 
     def port_state(self, dpid: int, port_no: int, up: bool, now: float) -> None:
         """A port's link state; ports that are not span ports are ignored."""
+        if not up:
+            self.measurement.port_down(dpid, port_no)  # measured afresh once restored
         reason = self.liveness.port_state(dpid, port_no, up)
         if reason is not None:
             self._refresh(now, reason)
@@ -294,9 +300,6 @@ class Controller:
             self.steering.reoptimize(now)
         self.steering.unsqueeze(now)
         self._commit()
-
-    def span_up(self, span_id: str) -> bool:
-        return self.topology.spans[span_id].up
 
     # --- inside -------------------------------------------------------------------------------
 
@@ -381,8 +384,52 @@ class Controller:
             route.labels if route else None,
         )
 
-    # --- measurement: raw facts from the southbound shim (helper block) ---
-    # --- end of measurement block ---
+    # --- measurement: raw facts from the southbound shim ---------------------------------------
+    # Stamps (`*_ns`) are the shim's monotonic clock; `now` is the runtime's. What is measured
+    # feeds delay_measured and utilization_measured; the notices returned are for the shim to
+    # log as warnings.
+
+    def echo_sent(self, dpid: int, xid: int, stamp_ns: int) -> None:
+        self.measurement.echo_sent(dpid, xid, stamp_ns)
+
+    def echo_replied(self, dpid: int, xid: int, stamp_ns: int) -> None:
+        self.measurement.echo_replied(dpid, xid, stamp_ns)
+
+    def loop_returned(self, dpid: int, sent_ns: int, received_ns: int) -> None:
+        self.measurement.loop_returned(dpid, sent_ns, received_ns)
+
+    def programming(self, dpid: int, start_ns: int, end_ns: int | None) -> None:
+        """The switch takes flow changes from `start_ns` (until `end_ns`, None: still now)."""
+        self.measurement.programming(dpid, start_ns, end_ns)
+
+    def probe_received(
+        self,
+        dpid: int,
+        in_port: int,
+        sender_dpid: int,
+        sender_port: int,
+        sent_ns: int,
+        received_ns: int,
+        now: float,
+    ) -> Sequence[str]:
+        """An LLDP probe came in at `dpid`; returns notices."""
+        estimate, notices = self.measurement.probe_received(
+            dpid, in_port, sender_dpid, sender_port, sent_ns, received_ns
+        )
+        if estimate is not None:
+            self.delay_measured(*estimate, now)
+        return notices
+
+    def port_counters(self, dpid: int, port_no: int, tx_bytes: int, stamp_ns: int, now: float) -> None:
+        load = self.measurement.port_counters(dpid, port_no, tx_bytes, stamp_ns)
+        if load is not None:
+            self.utilization_measured(*load, now)
+
+    def discovery_notices(self, connected_ns: dict[int, int], stamp_ns: int) -> Sequence[str]:
+        """Notices for spans LLDP has not crossed; `connected_ns` is {dpid: connected at}."""
+        return self.measurement.discovery(
+            connected_ns, stamp_ns, lambda span_id: self.topology.spans[span_id].up
+        )
 
 
 def _show(value: object) -> str:

@@ -1,170 +1,161 @@
-"""What the controller measures about each link (one direction of a span): its one-way delay,
-from LLDP probes corrected by the switches' echo round trips, and its load, from port counters.
+"""What the controller measures about each link (one direction of a span), from the raw facts
+the southbound shim stamps: its one-way delay, from LLDP probes corrected by each switch's own
+round trip, and its load, from port counters; and which spans LLDP shows (discovery).
 
-Pure: the southbound shim passes every timestamp in; nothing here reads a clock.
+Pure: the shim passes its stamps in (one monotonic clock, in ns); nothing here reads a clock,
+sends or logs. What the operator should hear about comes back as notices (plain text, each
+said once), which the shim logs as warnings.
 
-Noise in these measurements (thread scheduling, queueing in the OpenFlow channels) only ever
-adds time, so the least value over a short window is the best estimate: the delay estimate is a
-windowed minimum, and so is the echo RTT it subtracts (see EchoTracker for why both must be).
+How a span's delay is taken: the shim sends, every probe round, an LLDP probe out of each span
+port (stamped with its send time) and a loop probe that the switch sends straight back to the
+controller, and an OpenFlow echo. A probe that comes back from the far switch crossed the
+span plus each switch's packet-out or packet-in path; the loop probe times that path at each
+switch (see `_path_s`); what is left is the span (see estimators.DelayEstimator).
 """
 
-import math
-from collections import deque
-from dataclasses import dataclass
-
+from controller.core.estimators import DelayEstimator, RoundTrips, UtilizationMeter
 from controller.core.topology import Link
+from topologies.model import addressing as addr
 
-DELAY_WINDOW = 5  # samples: a few seconds of probes, so a slower span shows up quickly
-ECHO_WINDOW = 5  # replies
-ECHO_TIMEOUT_S = 10.0  # an echo unanswered this long is lost; its reply no longer counts
-
-
-@dataclass(frozen=True)
-class DelaySample:
-    """One probe's own estimate, before the windowed minimum; `at` is when it was added."""
-
-    delay_ms: float
-    at: float
+DISCOVERY_GRACE_S = 10.0  # a span not seen by LLDP this long after both ends connect is reported
 
 
-class DelayEstimator:
-    """One-way delay per link from LLDP probes.
+class Measurement:
+    """The measurement pipeline of one fabric: fed raw facts, returns what they taught."""
 
-    A probe leaves the controller at `sent_ns`, reaches the src switch (packet-out, about half
-    the src switch's echo RTT), crosses the span, and comes back from the dst switch (packet-in,
-    about half the dst switch's echo RTT) at `received_ns`. What remains after subtracting both
-    half RTTs is the span, plus noise that is never negative: so the estimate is the minimum
-    over the link's last `window` samples, which still follows a span that becomes slower
-    within `window` probes.
-    """
+    def __init__(self, fabric):
+        self.fabric = fabric
+        self._sites = {addr.dpid(site): site.id for site in fabric.sites.values()}
+        self._echoes = RoundTrips()  # OpenFlow echo round trips, per switch
+        self._loops = RoundTrips()  # packet-out -> packet-in at one switch, per switch
+        self._delays = DelayEstimator()
+        self._usage = UtilizationMeter()
+        self._programming = {}  # dpid -> (start ns, end ns or None): its last sync
+        self._seen = set()  # Links LLDP has shown
+        self._said = set()  # keys of the notices already returned
 
-    def __init__(self, window: int = DELAY_WINDOW):
-        if window < 1:
-            raise ValueError(f'window must be >= 1 sample, got {window}')
-        self.window = window
-        self._recent = {}  # Link -> deque of delay ms
-        self._last = {}  # Link -> DelaySample
-        self._count = {}  # Link -> samples taken since the link was last forgotten
+    # --- round trips ------------------------------------------------------------------------
 
-    def add(
-        self,
-        link: Link,
-        sent_ns: int,
-        received_ns: int,
-        rtt_src_s: float | None,
-        rtt_dst_s: float | None,
-        now: float,
-    ) -> float | None:
-        """The link's new estimate in ms, or None (and nothing recorded) for a sample that
-        cannot be used: received before sent, or an echo RTT not known yet or not a
-        non-negative number."""
-        rtts = (rtt_src_s, rtt_dst_s)
-        if received_ns < sent_ns or None in rtts or not all(math.isfinite(r) and r >= 0 for r in rtts):
+    def echo_sent(self, dpid: int, xid: int, stamp_ns: int):
+        self._echoes.sent(dpid, xid, stamp_ns / 1e9)
+
+    def echo_replied(self, dpid: int, xid: int, stamp_ns: int):
+        self._echoes.replied(dpid, xid, stamp_ns / 1e9)
+
+    def loop_returned(self, dpid: int, sent_ns: int, received_ns: int):
+        """A loop probe came back to the controller from the switch that sent it."""
+        self._loops.measured(dpid, (received_ns - sent_ns) / 1e9)
+
+    def programming(self, dpid: int, start_ns: int, end_ns: int | None):
+        """The switch takes flow changes from `start_ns` until `end_ns` (None: not done yet)."""
+        self._programming[dpid] = (start_ns, end_ns)
+
+    # --- span probes ------------------------------------------------------------------------
+
+    def probe_received(
+        self, dpid: int, in_port: int, sender_dpid: int, sender_port: int, sent_ns: int, received_ns: int
+    ) -> tuple[tuple[Link, float] | None, list[str]]:
+        """An LLDP probe that switch `sender_dpid` sent out of `sender_port` at `sent_ns` came
+        in at port `in_port` of switch `dpid` at `received_ns`. Returns (the link's new delay
+        estimate as (Link, ms), or None; notices)."""
+        site, sender = self._sites.get(dpid), self._sites.get(sender_dpid)
+        if site is None or sender is None:
+            return None, []
+        expected = (
+            self.fabric.span(sender, site) is not None
+            and sender_port == addr.span_port(self.fabric, sender, site)
+            and in_port == addr.span_port(self.fabric, site, sender)
+        )
+        if not expected:
+            notice = (
+                f'unexpected link: {sender} port {sender_port} reaches {site} port {in_port}, '
+                'not a span of the fabric'
+            )
+            return None, self._once(('unexpected', sender, sender_port, site, in_port), notice)
+        link = Link(sender, site)
+        self._seen.add(link)
+        if self._was_programming(sender_dpid, sent_ns, received_ns) or self._was_programming(
+            dpid, sent_ns, received_ns
+        ):
+            return None, []
+        ms = self._delays.add(link, sent_ns, received_ns, self._path_s(sender_dpid), self._path_s(dpid))
+        return (None if ms is None else (link, ms)), []
+
+    def _was_programming(self, dpid, sent_ns, received_ns):
+        """Whether the switch took flow changes while the probe crossed it: a switch busy
+        installing flows is slow to packet a probe in or out, which measures the reprogramming
+        (on lumen-qts, up to 15 ms a span after a cut), not the span."""
+        start, end = self._programming.get(dpid, (None, None))
+        return start is not None and start <= received_ns and (end is None or end >= sent_ns)
+
+    def _path_s(self, dpid):
+        """What an LLDP probe spends outside the span at a switch: the switch's own
+        packet-out -> packet-in loop, which passes the same slow path as the probe (on a busy
+        machine, milliseconds that an echo, answered without it, does not see); the echo's
+        round trip until the switch has looped a probe."""
+        loop = self._loops.rtt_s(dpid)
+        return loop if loop is not None else self._echoes.rtt_s(dpid)
+
+    # --- load -------------------------------------------------------------------------------
+
+    def port_counters(
+        self, dpid: int, port_no: int, tx_bytes: int, stamp_ns: int
+    ) -> tuple[Link, float] | None:
+        """A port's tx_bytes counter read at `stamp_ns`: the load of the link it sends on, as
+        (Link, Gb/s at the fabric's scale), or None (not a span port, or no rate yet)."""
+        site = self._sites.get(dpid)
+        peer = None if site is None else addr.span_peer(self.fabric, site, port_no)
+        if peer is None:
             return None
-        channel_ns = (rtt_src_s + rtt_dst_s) / 2 * 1e9
-        delay_ms = max(0.0, (received_ns - sent_ns - channel_ns) / 1e6)
-        self._recent.setdefault(link, deque(maxlen=self.window)).append(delay_ms)
-        self._last[link] = DelaySample(delay_ms, now)
-        self._count[link] = self._count.get(link, 0) + 1
-        return self.estimate_ms(link)
+        link = Link(site, peer)
+        mbps = self._usage.add(link, tx_bytes, stamp_ns / 1e9)
+        return None if mbps is None else (link, mbps / 1000.0 / self.fabric.bandwidth_scale)
 
-    def estimate_ms(self, link: Link) -> float | None:
-        recent = self._recent.get(link)
-        return min(recent) if recent else None
+    # --- forgetting -------------------------------------------------------------------------
 
-    def last_sample(self, link: Link) -> DelaySample | None:
-        return self._last.get(link)
+    def switch_gone(self, dpid: int):
+        """The switch disconnected: a new connection may take another route, and its spans
+        may come back on other fibers, so all of it is measured afresh."""
+        self._echoes.forget(dpid)
+        self._loops.forget(dpid)
+        site = self._sites[dpid]
+        for span in self.fabric.spans_of(site):
+            for link in (Link(site, span.other(site)), Link(span.other(site), site)):
+                self._delays.forget(link)
+                self._usage.forget(link)
 
-    def sample_count(self, link: Link) -> int:
-        return self._count.get(link, 0)
+    def port_down(self, dpid: int, port_no: int):
+        """A span port went down: the link it sends on is measured afresh once restored."""
+        site = self._sites[dpid]
+        peer = addr.span_peer(self.fabric, site, port_no)
+        if peer is not None:
+            self._delays.forget(Link(site, peer))
 
-    def forget(self, link: Link):
-        """Drop the link's history (its span went down): a restored span may have come back
-        on another fiber route, so it is measured afresh."""
-        for history in (self._recent, self._last, self._count):
-            history.pop(link, None)
+    # --- discovery --------------------------------------------------------------------------
 
+    def discovery(self, connected_ns: dict, stamp_ns: int, span_up) -> list[str]:
+        """Notices for the spans that LLDP has not crossed though both their switches have
+        been connected (since `connected_ns[dpid]`) longer than DISCOVERY_GRACE_S at
+        `stamp_ns`, and `span_up(span_id)` says they are up."""
+        connected = {self._sites[d]: at for d, at in connected_ns.items() if d in self._sites}
+        notices = []
+        for span in self.fabric.spans:
+            if (
+                span.a in connected
+                and span.b in connected
+                and stamp_ns - max(connected[span.a], connected[span.b]) > DISCOVERY_GRACE_S * 1e9
+                and span_up(span.id)
+                and not {Link(span.a, span.b), Link(span.b, span.a)} & self._seen
+            ):
+                notice = (
+                    f'span {span.id} is in the fabric but LLDP has not crossed it in '
+                    f'{DISCOVERY_GRACE_S:.0f} s'
+                )
+                notices += self._once(('missing', span.id), notice)
+        return notices
 
-class EchoTracker:
-    """OpenFlow echo round trips per switch (datapath id), to correct LLDP delays.
-
-    `rtt_s` is the minimum of the last `window` replies, not the latest one: DelayEstimator
-    subtracts it, so a single slow echo would make every probe look faster than the span and
-    the delay's windowed minimum would keep that wrong value. With the minimum, noise on either
-    measurement can only make the delay look larger, never smaller.
-    """
-
-    def __init__(self, window: int = ECHO_WINDOW, timeout_s: float = ECHO_TIMEOUT_S):
-        if window < 1:
-            raise ValueError(f'window must be >= 1 reply, got {window}')
-        self.window, self.timeout_s = window, timeout_s
-        self._pending = {}  # dpid -> {xid: sent at}
-        self._rtts = {}  # dpid -> deque of RTT s
-
-    def sent(self, dpid: int, xid: int, now: float):
-        pending = self._expire(dpid, now)
-        pending[xid] = now
-
-    def replied(self, dpid: int, xid: int, now: float) -> float | None:
-        """This reply's RTT in seconds, or None for an xid we did not send, or sent longer
-        than `timeout_s` ago, or already answered."""
-        sent_at = self._expire(dpid, now).pop(xid, None)
-        if sent_at is None or now < sent_at:
-            return None
-        rtt = now - sent_at
-        self._rtts.setdefault(dpid, deque(maxlen=self.window)).append(rtt)
-        return rtt
-
-    def measured(self, dpid: int, rtt_s: float):
-        """A round trip timed without an xid (a loop probe carries its own send time)."""
-        if rtt_s >= 0 and math.isfinite(rtt_s):
-            self._rtts.setdefault(dpid, deque(maxlen=self.window)).append(rtt_s)
-
-    def rtt_s(self, dpid: int) -> float | None:
-        """None until the switch has answered one echo."""
-        rtts = self._rtts.get(dpid)
-        return min(rtts) if rtts else None
-
-    def forget(self, dpid: int):
-        """The switch disconnected: a new connection may take another route."""
-        self._pending.pop(dpid, None)
-        self._rtts.pop(dpid, None)
-
-    def _expire(self, dpid, now):
-        pending = self._pending.setdefault(dpid, {})
-        for xid in [x for x, at in pending.items() if now - at > self.timeout_s]:
-            del pending[xid]
-        return pending
-
-
-class UtilizationMeter:
-    """Load per link, from the tx_bytes counter of the src switch's span port.
-
-    The rate is taken over the interval between two readings. A counter that goes backwards
-    was reset (switch restart, port re-added): that reading starts a new interval.
-    """
-
-    def __init__(self):
-        self._reading = {}  # Link -> (tx_bytes, at)
-        self._rate = {}  # Link -> Mb/s over the latest interval
-
-    def add(self, link: Link, tx_bytes: int, now: float) -> float | None:
-        """The rate in Mb/s since the previous reading; None on the first reading and after a
-        reset. A reading not later than the previous one is ignored (None)."""
-        previous = self._reading.get(link)
-        if previous is not None and now <= previous[1]:
-            return None
-        self._reading[link] = (tx_bytes, now)
-        if previous is None or tx_bytes < previous[0]:
-            self._rate.pop(link, None)
-            return None
-        rate = (tx_bytes - previous[0]) * 8 / 1e6 / (now - previous[1])
-        self._rate[link] = rate
-        return rate
-
-    def rate_mbps(self, link: Link) -> float | None:
-        return self._rate.get(link)
-
-    def forget(self, link: Link):
-        self._reading.pop(link, None)
-        self._rate.pop(link, None)
+    def _once(self, key, notice):
+        if key in self._said:
+            return []
+        self._said.add(key)
+        return [notice]

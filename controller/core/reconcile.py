@@ -16,33 +16,82 @@ never installed before the meter or group it uses (Open vSwitch rejects that). A
 named by its route's label, so a moved route's groups are new ones, never modified in use.
 """
 
+import enum
 from dataclasses import dataclass, field
 
 DRAIN_MARGIN_S = 0.05  # what switches and span emulators add on top of the spans' delays
 DRAIN_MAX_S = 1.0
 
 
+class Phase(enum.Enum):
+    """The three phases of a change, in the order they go out."""
+
+    PREPARE = 'prepare'
+    FLIP = 'flip'
+    CLEAN_UP = 'clean up'
+
+
+class Op(enum.Enum):
+    """One change to a switch's flows, meters or groups."""
+
+    ADD_FLOW = 'add flow'  # adds a flow, or replaces the one with its key
+    DELETE_FLOW = 'delete flow'
+    ADD_METER = 'add meter'
+    MODIFY_METER = 'modify meter'
+    DELETE_METER = 'delete meter'
+    ADD_GROUP = 'add group'
+    MODIFY_GROUP = 'modify group'
+    DELETE_GROUP = 'delete group'
+
+
+METER_OPS = (Op.ADD_METER, Op.MODIFY_METER, Op.DELETE_METER)
+GROUP_OPS = (Op.ADD_GROUP, Op.MODIFY_GROUP, Op.DELETE_GROUP)
+
+
 @dataclass
 class Changes:
-    """Per phase, per dpid: a list of (op, item); op is 'add_meter', 'modify_meter',
-    'add_group', 'modify_group', 'add' (add or replace a flow), 'delete' (a flow),
-    'delete_meter' or 'delete_group'."""
+    """Per phase, per dpid: a list of (Op, item), item a flows.Flow, Meter or Group."""
 
-    phases: list = field(default_factory=lambda: [{}, {}, {}])
+    phases: dict = field(default_factory=lambda: {phase: {} for phase in Phase})
 
     def put(self, phase, dpid, op, item):
         self.phases[phase].setdefault(dpid, []).append((op, item))
 
     def __bool__(self):
-        return any(self.phases)
+        return any(self.phases.values())
 
     def count(self):
-        return sum(len(ops) for phase in self.phases for ops in phase.values())
+        return sum(len(ops) for phase in self.phases.values() for ops in phase.values())
 
     @property
     def drains(self):
         """Whether the clean-up must wait `drain_s` after the flip: it removes what the flip left."""
-        return bool(self.phases[1]) and bool(self.phases[2])
+        return bool(self.phases[Phase.FLIP]) and bool(self.phases[Phase.CLEAN_UP])
+
+
+def apply(held, op, item):
+    """Change `held`, what one switch holds (flows by key, meters by id, groups by id), in
+    place as the switch does when it applies (op, item): adding a flow replaces the one with
+    its key, and deleting a meter or a group also deletes the flows that use it."""
+    flows, meters, groups = held
+    if op is Op.ADD_FLOW:
+        flows[item.key] = item
+    elif op is Op.DELETE_FLOW:
+        flows.pop(item.key, None)
+    elif op in (Op.ADD_METER, Op.MODIFY_METER):
+        meters[item.meter_id] = item
+    elif op in (Op.ADD_GROUP, Op.MODIFY_GROUP):
+        groups[item.group_id] = item
+    elif op is Op.DELETE_METER:
+        meters.pop(item.meter_id, None)
+        for key in [k for k, f in flows.items() if f.meter == item.meter_id]:
+            del flows[key]
+    elif op is Op.DELETE_GROUP:
+        groups.pop(item.group_id, None)
+        for key in [k for k, f in flows.items() if ('group', item.group_id) in f.actions]:
+            del flows[key]
+    else:
+        raise ValueError(f'not an Op: {op!r}')
 
 
 def drain_s(fabric):
@@ -62,24 +111,25 @@ def diff(dpid, planned, installed, changes=None):
     changes = changes if changes is not None else Changes()
     want_flows, want_meters, want_groups = planned
     have_flows, have_meters, have_groups = installed
-    for kind, want, have in (('meter', want_meters, have_meters), ('group', want_groups, have_groups)):
+    kinds = ((want_meters, have_meters, METER_OPS), (want_groups, have_groups, GROUP_OPS))
+    for want, have, (add, modify, _) in kinds:
         for item_id in sorted(want):
             item, had = want[item_id], have.get(item_id)
             if had is None:
-                changes.put(0, dpid, f'add_{kind}', item)
+                changes.put(Phase.PREPARE, dpid, add, item)
             elif had != item:
-                changes.put(0, dpid, f'modify_{kind}', item)
+                changes.put(Phase.PREPARE, dpid, modify, item)
     for key in sorted(want_flows, key=_order):
         flow = want_flows[key]
         if have_flows.get(key) != flow:
-            changes.put(1 if flow.is_ingress else 0, dpid, 'add', flow)
+            changes.put(Phase.FLIP if flow.is_ingress else Phase.PREPARE, dpid, Op.ADD_FLOW, flow)
     for key in sorted(have_flows, key=_order):
         if key not in want_flows:
-            changes.put(2, dpid, 'delete', have_flows[key])
-    for kind, want, have in (('meter', want_meters, have_meters), ('group', want_groups, have_groups)):
+            changes.put(Phase.CLEAN_UP, dpid, Op.DELETE_FLOW, have_flows[key])
+    for want, have, (_, _, delete) in kinds:
         for item_id in sorted(have):
             if item_id not in want:
-                changes.put(2, dpid, f'delete_{kind}', have[item_id])
+                changes.put(Phase.CLEAN_UP, dpid, delete, have[item_id])
     return changes
 
 

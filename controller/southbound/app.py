@@ -1,15 +1,18 @@
 """The os-ken app: a thin shim between the site switches and the core.
 
-Handlers only translate events into core calls (through the runtime's lock) and never wait.
-Waiting happens in two threads of our own:
+The shim stamps and sends. Handlers only translate events into core calls (through the
+runtime's lock), with the stamps of the shim's clock, and never wait; what an echo, a probe or
+a port counter means is the core's to decide (controller.core.measurement), and the notices it
+returns are logged here. The clock (stamps and waits) and the sender are injected, so tests
+drive the shim on a fake clock and fake switches. Waiting happens in two threads of our own:
 
-- the syncer brings each switch that connects to the plan (it reads the switch's flows and
-  meters, then sends only the difference) and pushes every plan change in the three phases
-  of `reconcile`, with a barrier on every switch between phases (and, after a flip, the
-  drain before the clean-up); only then does it tell the core `synced(dpid, generation)`;
-- the prober sends, every half second, an echo request to each switch and an LLDP probe out of
-  each span port (discovery and one-way delay), and every two seconds asks for port counters
-  (utilization).
+- the syncer brings each switch that connects to the plan (it reads the switch's flows,
+  meters and groups, then sends only the difference) and pushes every plan change in the
+  phases of `reconcile`, with a barrier on every switch between phases (and, after a flip,
+  the drain before the clean-up); only then does it tell the core `synced(dpid, generation)`;
+- the prober sends, every half second, an echo request and a loop probe to each switch and an
+  LLDP probe out of each span port (discovery and one-way delay), and every two seconds asks
+  for port counters (utilization).
 
 Any exception in a handler or thread is fatal (logged, then the process stops with status 1):
 os-ken would log it and carry on with a controller whose state no one can trust.
@@ -17,6 +20,7 @@ os-ken would log it and carry on with a controller whose state no one can trust.
 
 import functools
 import logging
+import secrets
 import threading
 import time
 
@@ -29,24 +33,36 @@ from os_ken.ofproto import ofproto_v1_3
 from controller.core import arp as arp_core
 from controller.core import flows as fl
 from controller.core import reconcile
-from controller.core.measurement import DelayEstimator, EchoTracker, UtilizationMeter
-from controller.core.topology import Link
+from controller.core.reconcile import Phase
 from controller.southbound import lldp, ofmsg
 from topologies.model import addressing as addr
 
 LOG = logging.getLogger('naas.southbound')
 REPLY_TIMEOUT_S = 5.0
-# A span that becomes slower shows in the delay estimate (the minimum of the last
-# DELAY_WINDOW probes) after DELAY_WINDOW * PROBE_INTERVAL_S = 1.5 s, so an intent whose
-# bound it breaks moves well within the 3 s the policy engine promises.
+# One probe round every half second: the core's delay estimate is the minimum over the last
+# few rounds (see controller.core.estimators.DELAY_WINDOW).
 PROBE_INTERVAL_S = 0.5
 # The port number a loop probe carries: sent out to the controller by the switch itself, it
-# times the switch's packet-out and packet-in path without a span (see _loop_s).
+# times the switch's packet-out and packet-in path without a span (see
+# controller.core.measurement).
 LOOP_PORT = ofproto_v1_3.OFPP_CONTROLLER
-DELAY_WINDOW = 3
 STATS_EVERY = 4  # probe rounds between port counter requests (2 s)
-DISCOVERY_GRACE_S = 10.0  # a span not seen by LLDP this long after both ends connect is reported
 CONTROLLER_MAC = '02:00:00:00:00:fe'
+
+
+class MonotonicClock:
+    """The shim's clock: monotonic stamps, and waits that end early when an event is set."""
+
+    def now_ns(self):
+        return time.monotonic_ns()
+
+    def wait(self, event, seconds):
+        """Wait until `event` is set or `seconds` have passed; whether it is set."""
+        return event.wait(seconds)
+
+
+def _send_msg(dp, msg):
+    return dp.send_msg(msg)
 
 
 def fatal_on_error(method):
@@ -70,34 +86,34 @@ class _Waiter:
 
 
 class _Switch:
-    def __init__(self, dp, site):
+    def __init__(self, dp, site, connected_ns):
         self.dp, self.site = dp, site
-        self.ready = False  # its flows and meters are known (read at connect)
-        self.flows, self.meters, self.groups = {}, {}, {}
-        self.connected_at = time.monotonic()
+        self.ready = False  # what it holds is known (read at connect)
+        self.held = ({}, {}, {})  # flows by key, meters by id, groups by id: ours
+        self.connected_ns = connected_ns
         self.errors = []
 
 
 class FabricApp(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
 
-    def __init__(self, *args, runtime=None, on_fatal=None, **kwargs):
+    def __init__(self, *args, runtime=None, on_fatal=None, clock=None, send=None, **kwargs):
+        """`clock` gives the stamps and does the waiting (MonotonicClock by default); `send(dp,
+        msg)` sends a message to a switch and says whether it went (dp.send_msg by default)."""
         super().__init__(*args, **kwargs)
         self.runtime = runtime
         self.fabric = runtime.core.fabric
         self.on_fatal = on_fatal or (lambda: None)
+        self.clock = clock or MonotonicClock()
+        self.send = send or _send_msg
         self.sites = {addr.dpid(s): s for s in self.fabric.sites.values()}
         self.switches = {}  # dpid -> _Switch
         self._waiters = {}  # (dpid, xid) -> _Waiter
         self._lock = threading.Lock()  # switches and waiters
         self._stop = threading.Event()
-        self.instance = int(time.time_ns() & 0xFFFFFFFF)
-        self.echo, self.delays, self.usage = EchoTracker(), DelayEstimator(DELAY_WINDOW), UtilizationMeter()
-        self.loops = EchoTracker()  # packet-out -> packet-in at one switch, per switch
-        self._programming = {}  # dpid -> (start ns, end ns or None): last sync
+        # Tells this run's probes from those of a previous run still in flight.
+        self.instance = secrets.randbits(32)
         self.drain_s = reconcile.drain_s(self.fabric)
-        self.seen_links = set()  # Links LLDP has shown
-        self.reported = set()  # discovery problems already logged
         self._threads = []
 
     def start(self):
@@ -118,6 +134,7 @@ class FabricApp(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     @fatal_on_error
     def switch_features(self, ev):
+        stamp = self.clock.now_ns()
         dp = ev.msg.datapath
         site = self.sites.get(dp.id)
         if site is None:
@@ -125,7 +142,7 @@ class FabricApp(app_manager.OSKenApp):
             return
         LOG.info('switch %s connected (datapath %016x)', site.id, dp.id)
         with self._lock:
-            self.switches[dp.id] = _Switch(dp, site)
+            self.switches[dp.id] = _Switch(dp, site, stamp)
         self.runtime.call(lambda core, now: core.switch_connected(dp.id, now))
         self.runtime.plan_changed.set()  # the syncer reads and reconciles it
 
@@ -139,12 +156,6 @@ class FabricApp(app_manager.OSKenApp):
                 return  # an older connection of a switch that came back
             del self.switches[dp.id]
         LOG.warning('switch %s disconnected', switch.site.id)
-        self.echo.forget(dp.id)
-        self.loops.forget(dp.id)
-        for peer in self._peers(switch.site.id):
-            for link in (Link(switch.site.id, peer), Link(peer, switch.site.id)):
-                self.delays.forget(link)
-                self.usage.forget(link)
         self.runtime.call(lambda core, now: core.switch_disconnected(dp.id, now))
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
@@ -159,7 +170,7 @@ class FabricApp(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     @fatal_on_error
     def packet_in(self, ev):
-        received_ns = time.monotonic_ns()
+        received_ns = self.clock.now_ns()
         msg, dp = ev.msg, ev.msg.datapath
         site = self.sites.get(dp.id)
         if site is None:
@@ -170,7 +181,7 @@ class FabricApp(app_manager.OSKenApp):
         if eth is None:
             return
         if eth.ethertype == ether_types.ETH_TYPE_LLDP:
-            self._lldp_in(site, in_port, msg.data, received_ns)
+            self._lldp_in(dp, in_port, msg.data, received_ns)
         elif eth.ethertype == ether_types.ETH_TYPE_ARP:
             self._arp_in(dp, site, in_port, pkt.get_protocol(arp.arp))
 
@@ -199,24 +210,20 @@ class FabricApp(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPEchoReply, MAIN_DISPATCHER)
     @fatal_on_error
     def echo_reply(self, ev):
-        self.echo.replied(ev.msg.datapath.id, ev.msg.xid, time.monotonic())
+        stamp, dpid, xid = self.clock.now_ns(), ev.msg.datapath.id, ev.msg.xid
+        if dpid in self.sites:
+            self.runtime.call(lambda core, now: core.echo_replied(dpid, xid, stamp))
 
     @set_ev_cls(ofp_event.EventOFPPortStatsReply, MAIN_DISPATCHER)
     @fatal_on_error
     def port_stats(self, ev):
-        dp, now = ev.msg.datapath, time.monotonic()
-        site = self.sites.get(dp.id)
-        if site is None:
+        stamp, dpid = self.clock.now_ns(), ev.msg.datapath.id
+        if dpid not in self.sites:
             return
-        for stat in ev.msg.body:
-            peer = self._peer_on(site.id, stat.port_no)
-            if peer is None:
-                continue
-            link = Link(site.id, peer)
-            mbps = self.usage.add(link, stat.tx_bytes, now)
-            if mbps is not None:
-                gbps = mbps / 1000.0 / self.fabric.bandwidth_scale
-                self.runtime.call(lambda core, t: core.utilization_measured(link, gbps, t))
+        counters = [(stat.port_no, stat.tx_bytes) for stat in ev.msg.body]
+        self.runtime.call(
+            lambda core, now: [core.port_counters(dpid, port, tx, stamp, now) for port, tx in counters]
+        )
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     @fatal_on_error
@@ -234,11 +241,9 @@ class FabricApp(app_manager.OSKenApp):
 
     def _port(self, dpid, port_no, up):
         site = self.sites[dpid]
-        peer = self._peer_on(site.id, port_no)
+        peer = addr.span_peer(self.fabric, site.id, port_no)
         if peer is None:
             return
-        if not up:
-            self.delays.forget(Link(site.id, peer))
         LOG.info('port %s-%s %s', site.id, peer, 'up' if up else 'down')
         self.runtime.call(lambda core, now: core.port_state(dpid, port_no, up, now))
 
@@ -262,76 +267,23 @@ class FabricApp(app_manager.OSKenApp):
             )
         )
         reply.serialize()
-        dp.send_msg(ofmsg.packet_out(dp, in_port, reply.data))
+        self.send(dp, ofmsg.packet_out(dp, in_port, reply.data))
 
-    def _lldp_in(self, site, in_port, data, received_ns):
+    def _lldp_in(self, dp, in_port, data, received_ns):
         probe = lldp.parse(data, self.instance)
         if probe is None:
             return
-        sender = self.sites.get(probe.dpid)
-        if sender is None:
-            return
         if probe.port_no == LOOP_PORT:
-            if sender is site:
-                self.loops.measured(probe.dpid, (received_ns - probe.sent_ns) / 1e9)
+            if probe.dpid == dp.id:
+                self.runtime.call(lambda core, now: core.loop_returned(dp.id, probe.sent_ns, received_ns))
             return
-        link = Link(sender.id, site.id)
-        expected = (
-            self.fabric.span(sender.id, site.id) is not None
-            and probe.port_no == addr.span_port(self.fabric, sender.id, site.id)
-            and in_port == addr.span_port(self.fabric, site.id, sender.id)
-        )
-        if not expected:
-            self._report(
-                ('unexpected', sender.id, probe.port_no, site.id, in_port),
-                'unexpected link: %s port %s reaches %s port %s, not a span of the fabric',
-                sender.id,
-                probe.port_no,
-                site.id,
-                in_port,
+        _warn(
+            self.runtime.call(
+                lambda core, now: core.probe_received(
+                    dp.id, in_port, probe.dpid, probe.port_no, probe.sent_ns, received_ns, now
+                )
             )
-            return
-        self.seen_links.add(link)
-        if self._was_programming(probe.dpid, probe.sent_ns, received_ns) or self._was_programming(
-            addr.dpid(site), probe.sent_ns, received_ns
-        ):
-            return
-        ms = self.delays.add(
-            link,
-            probe.sent_ns,
-            received_ns,
-            self._loop_s(probe.dpid),
-            self._loop_s(addr.dpid(site)),
-            time.monotonic(),
         )
-        if ms is not None:
-            self.runtime.call(lambda core, now: core.delay_measured(link, ms, now))
-
-    def _was_programming(self, dpid, sent_ns, received_ns):
-        """Whether the switch took flow changes while the probe crossed it: a switch busy
-        installing flows is slow to packet a probe in or out, which measures the reprogramming
-        (on lumen-qts, up to 15 ms a span after a cut), not the span."""
-        start, end = self._programming.get(dpid, (None, None))
-        return start is not None and start <= received_ns and (end is None or end >= sent_ns)
-
-    def _loop_s(self, dpid):
-        """What an LLDP probe spends outside the span at a switch: the switch's own
-        packet-out -> packet-in loop, which passes the same slow path as the probe (on a busy
-        machine, milliseconds that an echo, answered without it, does not see); the echo's
-        round trip until the switch has looped a probe."""
-        loop = self.loops.rtt_s(dpid)
-        return loop if loop is not None else self.echo.rtt_s(dpid)
-
-    def _report(self, key, message, *args):
-        if key not in self.reported:
-            self.reported.add(key)
-            LOG.warning(message, *args)
-
-    def _peers(self, site_id):
-        return [span.other(site_id) for span in self.fabric.spans_of(site_id)]
-
-    def _peer_on(self, site_id, port_no):
-        return addr.span_peer(self.fabric, site_id, port_no)
 
     # --- requests that wait for replies (only from our own threads) ---------------------------
 
@@ -343,9 +295,9 @@ class FabricApp(app_manager.OSKenApp):
         with self._lock:
             self._waiters[(dp.id, msg.xid)] = waiter
         try:
-            if not dp.send_msg(msg):
+            if not self.send(dp, msg):
                 return None
-            return waiter.replies if waiter.done.wait(timeout) else None
+            return waiter.replies if self.clock.wait(waiter.done, timeout) else None
         finally:
             with self._lock:
                 self._waiters.pop((dp.id, msg.xid), None)
@@ -358,15 +310,20 @@ class FabricApp(app_manager.OSKenApp):
     @fatal_on_error
     def _sync_loop(self):
         while not self._stop.is_set():
-            self.runtime.plan_changed.wait(PROBE_INTERVAL_S)
+            self.clock.wait(self.runtime.plan_changed, PROBE_INTERVAL_S)
             self.runtime.plan_changed.clear()
             if self._stop.is_set():
                 return
-            self.runtime.call(lambda core, now: core.tick(now))
-            for switch in self._connected():
-                if not switch.ready:
-                    self._read_switch(switch)
-            self._sync()
+            self.sync()
+
+    def sync(self):
+        """One round of the syncer: let the core's time run on, read the switches that have
+        just connected, and bring every switch that is read to the plan."""
+        self.runtime.call(lambda core, now: core.tick(now))
+        for switch in self._connected():
+            if not switch.ready:
+                self._read_switch(switch)
+        self._reconcile()
 
     def _connected(self):
         with self._lock:
@@ -383,50 +340,45 @@ class FabricApp(app_manager.OSKenApp):
             LOG.warning('switch %s did not answer; trying again', switch.site.id)
             return
         for port in ports:
-            if self._peer_on(switch.site.id, port.port_no) is not None:
-                self._port(dp.id, port.port_no, _port_up(port, dp.ofproto))
-        switch.flows = {
-            f.key: f
-            for f in (ofmsg.flow_from_stats(dp.id, s, dp.ofproto) for s in flows)
-            if fl.is_ours(f.cookie)
-        }
-        switch.meters = {m.meter_id: m for m in (ofmsg.meter_from_stats(dp.id, c) for c in meters)}
-        switch.groups = {
-            g.group_id: g for g in (ofmsg.group_from_stats(dp.id, d, dp.ofproto) for d in groups)
-        }
+            self._port(dp.id, port.port_no, _port_up(port, dp.ofproto))
+        switch.held = (
+            {
+                f.key: f
+                for f in (ofmsg.flow_from_stats(dp.id, s, dp.ofproto) for s in flows)
+                if fl.is_ours(f.cookie)
+            },
+            {m.meter_id: m for m in (ofmsg.meter_from_stats(dp.id, c) for c in meters)},
+            {g.group_id: g for g in (ofmsg.group_from_stats(dp.id, d, dp.ofproto) for d in groups)},
+        )
         switch.errors.clear()
         switch.ready = True
         LOG.info(
             'switch %s holds %d flows, %d meters and %d groups of ours',
             switch.site.id,
-            len(switch.flows),
-            len(switch.meters),
-            len(switch.groups),
+            *(len(held) for held in switch.held),
         )
 
-    def _sync(self):
+    def _reconcile(self):
         plan, generation = self.runtime.call(lambda core, now: (core.plan(), core.generation))
         switches = {s.dp.id: s for s in self._connected() if s.ready}
-        changes = reconcile.diff_all(
-            {d: plan[d] for d in switches}, {d: (s.flows, s.meters, s.groups) for d, s in switches.items()}
-        )
+        changes = reconcile.diff_all({d: plan[d] for d in switches}, {d: s.held for d, s in switches.items()})
         failed, took = set(), []
-        for number, phase in enumerate(changes.phases):
-            if number == 2 and changes.drains:
-                self._stop.wait(self.drain_s)  # make-before-break: the old paths empty first
-            started = time.monotonic()
-            for dpid in phase:
-                self._programming[dpid] = (time.monotonic_ns(), None)
-            for dpid, ops in phase.items():
+        for phase, ops_by_dpid in changes.phases.items():
+            if phase is Phase.CLEAN_UP and changes.drains:
+                self.clock.wait(self._stop, self.drain_s)  # make-before-break: the old paths empty first
+            started = self.clock.now_ns()
+            self.runtime.call(lambda core, now: [core.programming(d, started, None) for d in ops_by_dpid])
+            for dpid, ops in ops_by_dpid.items():
                 switch = switches[dpid]
                 for op, item in ops:
-                    switch.dp.send_msg(ofmsg.change(switch.dp, op, item))
-                    _record(switch, op, item)
-            for dpid in phase:
+                    self.send(switch.dp, ofmsg.change(switch.dp, op, item))
+                    reconcile.apply(switch.held, op, item)
+            for dpid in ops_by_dpid:
                 if not self._barrier(switches[dpid]) or switches[dpid].errors:
                     failed.add(dpid)
-                self._programming[dpid] = (self._programming[dpid][0], time.monotonic_ns())
-            took.append(f'{(time.monotonic() - started) * 1000:.0f}')
+                ended = self.clock.now_ns()
+                self.runtime.call(lambda core, now: core.programming(dpid, started, ended))
+            took.append(f'{(self.clock.now_ns() - started) / 1e6:.0f}')
             if failed:
                 break
         if changes:
@@ -434,7 +386,7 @@ class FabricApp(app_manager.OSKenApp):
                 'generation %d: %d changes sent to %d switches (phases took %s ms)',
                 generation,
                 changes.count(),
-                len({d for phase in changes.phases for d in phase}),
+                len({d for phase in changes.phases.values() for d in phase}),
                 '/'.join(took),
             )
         for dpid in failed:
@@ -449,74 +401,64 @@ class FabricApp(app_manager.OSKenApp):
 
     @fatal_on_error
     def _probe_loop(self):
-        # Switches are probed one after the other, spread over the interval: probing them all
-        # at once made their LLDP packet-ins queue behind each other in this process, which
-        # added up to 35 ms to the delays measured on lumen-qts (31 switches, 90 directions).
-        rounds, due = 0, time.monotonic()
+        rounds, due = 0, self._now_s()
         while not self._stop.is_set():
             rounds += 1
-            switches = [s for s in self._connected() if s.ready]
-            for i, switch in enumerate(switches):
-                if self._stop.wait(max(0.0, due + i * PROBE_INTERVAL_S / len(switches) - time.monotonic())):
-                    return
-                self._probe(switch, stats=rounds % STATS_EVERY == 0)
-            self._check_discovery()
-            due += PROBE_INTERVAL_S
-            if self._stop.wait(max(0.0, due - time.monotonic())):
+            if not self.probe_round(due, stats=rounds % STATS_EVERY == 0):
                 return
-            due = max(due, time.monotonic() - PROBE_INTERVAL_S)  # never a burst to catch up
+            due += PROBE_INTERVAL_S
+            if self.clock.wait(self._stop, max(0.0, due - self._now_s())):
+                return
+            due = max(due, self._now_s() - PROBE_INTERVAL_S)  # never a burst to catch up
+
+    def probe_round(self, due_s, stats=False):
+        """One round of the prober, from `due_s` (the clock's, in s): an echo, a loop probe and
+        an LLDP probe out of each span port to every switch that is read, and the port counters
+        if `stats`; then the spans LLDP has not crossed. False once the app is stopped.
+
+        Switches are probed one after the other, spread over the interval: probing them all
+        at once made their LLDP packet-ins queue behind each other in this process, which
+        added up to 35 ms to the delays measured on lumen-qts (31 switches, 90 directions)."""
+        switches = [s for s in self._connected() if s.ready]
+        for i, switch in enumerate(switches):
+            if self.clock.wait(
+                self._stop, max(0.0, due_s + i * PROBE_INTERVAL_S / len(switches) - self._now_s())
+            ):
+                return False
+            self._probe(switch, stats)
+        self._check_discovery()
+        return True
 
     def _probe(self, switch, stats):
         dp, p = switch.dp, switch.dp.ofproto_parser
         echo = p.OFPEchoRequest(dp, data=b'naas')
         dp.set_xid(echo)
-        self.echo.sent(dp.id, echo.xid, time.monotonic())
-        dp.send_msg(echo)
-        loop = lldp.build(dp.id, LOOP_PORT, time.monotonic_ns(), self.instance, CONTROLLER_MAC)
-        dp.send_msg(ofmsg.packet_out(dp, LOOP_PORT, loop))
-        for peer in self._peers(switch.site.id):
-            port = addr.span_port(self.fabric, switch.site.id, peer)
-            frame = lldp.build(dp.id, port, time.monotonic_ns(), self.instance, CONTROLLER_MAC)
-            dp.send_msg(ofmsg.packet_out(dp, port, frame))
+        stamp = self.clock.now_ns()
+        self.runtime.call(lambda core, now: core.echo_sent(dp.id, echo.xid, stamp))
+        self.send(dp, echo)
+        loop = lldp.build(dp.id, LOOP_PORT, self.clock.now_ns(), self.instance, CONTROLLER_MAC)
+        self.send(dp, ofmsg.packet_out(dp, LOOP_PORT, loop))
+        for span in self.fabric.spans_of(switch.site.id):
+            port = addr.span_port(self.fabric, switch.site.id, span.other(switch.site.id))
+            frame = lldp.build(dp.id, port, self.clock.now_ns(), self.instance, CONTROLLER_MAC)
+            self.send(dp, ofmsg.packet_out(dp, port, frame))
         if stats:
-            dp.send_msg(p.OFPPortStatsRequest(dp, 0, dp.ofproto.OFPP_ANY))
+            self.send(dp, p.OFPPortStatsRequest(dp, 0, dp.ofproto.OFPP_ANY))
 
     def _check_discovery(self):
-        now = time.monotonic()
-        connected = {s.site.id: s.connected_at for s in self._connected()}
-        for span in self.fabric.spans:
-            if (
-                span.a in connected
-                and span.b in connected
-                and now - max(connected[span.a], connected[span.b]) > DISCOVERY_GRACE_S
-                and self.runtime.call(lambda core, t: core.span_up(span.id))
-                and not {Link(span.a, span.b), Link(span.b, span.a)} & self.seen_links
-            ):
-                self._report(
-                    ('missing', span.id),
-                    'span %s is in the fabric but LLDP has not crossed it in %.0f s',
-                    span.id,
-                    DISCOVERY_GRACE_S,
-                )
+        stamp = self.clock.now_ns()
+        connected = {s.dp.id: s.connected_ns for s in self._connected()}
+        _warn(self.runtime.call(lambda core, now: core.discovery_notices(connected, stamp)))
+
+    def _now_s(self):
+        return self.clock.now_ns() / 1e9
 
 
 def _port_up(desc, ofproto):
     return not (desc.state & ofproto.OFPPS_LINK_DOWN) and not (desc.config & ofproto.OFPPC_PORT_DOWN)
 
 
-def _record(switch, op, item):
-    """What the switch holds once it has applied the change."""
-    if op == 'add':
-        switch.flows[item.key] = item
-    elif op == 'delete':
-        switch.flows.pop(item.key, None)
-    elif op == 'delete_meter':
-        switch.meters.pop(item.meter_id, None)
-        switch.flows = {k: f for k, f in switch.flows.items() if f.meter != item.meter_id}
-    elif op == 'delete_group':  # the switch removes the flows that use it
-        switch.groups.pop(item.group_id, None)
-        switch.flows = {k: f for k, f in switch.flows.items() if ('group', item.group_id) not in f.actions}
-    elif op.endswith('_group'):
-        switch.groups[item.group_id] = item
-    else:
-        switch.meters[item.meter_id] = item
+def _warn(notices):
+    """The core's notices for the operator."""
+    for notice in notices:
+        LOG.warning('%s', notice)

@@ -1,6 +1,6 @@
 """The LLDP probes the controller sends out of every span port: the frame that comes back in
 (as a packet-in from the switch at the far end of the span) says which span it crossed, and its
-send timestamp gives the span's one-way delay (see controller.core.measurement.DelayEstimator).
+send timestamp gives the span's one-way delay (see controller.core.measurement).
 
 Layout, compatible with os-ken's own `LLDPPacket`: chassis id `dpid:%016x` (locally assigned),
 port id the port number in decimal (subtype locally assigned, so os-ken's parser rejects our
@@ -8,8 +8,8 @@ frames with the `LLDPUnknownFormat` its Switches app ignores, instead of misread
 and one organizationally specific TLV with the send time (u64 ns) and the controller instance
 (u32), so that frames still in flight from a previous controller run are not taken as samples.
 
-`sent_ns` is opaque to the switches: only this controller reads it back, so the shim should use
-one monotonic clock (time.monotonic_ns) for sending and receiving.
+`sent_ns` is opaque to the switches: only this controller reads it back, so the shim stamps
+sending and receiving with one monotonic clock.
 """
 
 import re

@@ -5,6 +5,7 @@ Messages are built for a datapath (os-ken needs its ofproto modules); nothing he
 """
 
 from controller.core import flows as fl
+from controller.core.reconcile import METER_OPS, Op
 
 ALL_COOKIES = 0xFFFFFFFFFFFFFFFF
 
@@ -46,13 +47,13 @@ def flow_delete(dp, flow):
     )
 
 
-def meter_mod(dp, meter, command):
-    """command: 'add_meter', 'modify_meter' or 'delete_meter'."""
+def meter_mod(dp, meter, op):
+    """op: Op.ADD_METER, MODIFY_METER or DELETE_METER."""
     p, o = dp.ofproto_parser, dp.ofproto
-    code = {'add_meter': o.OFPMC_ADD, 'modify_meter': o.OFPMC_MODIFY, 'delete_meter': o.OFPMC_DELETE}[command]
+    code = {Op.ADD_METER: o.OFPMC_ADD, Op.MODIFY_METER: o.OFPMC_MODIFY, Op.DELETE_METER: o.OFPMC_DELETE}[op]
     bands = (
         []
-        if command == 'delete_meter'
+        if op is Op.DELETE_METER
         else [p.OFPMeterBandDrop(rate=meter.rate_kbps, burst_size=meter.burst_kbits)]
     )
     return p.OFPMeterMod(
@@ -60,13 +61,13 @@ def meter_mod(dp, meter, command):
     )
 
 
-def group_mod(dp, group, command):
-    """command: 'add_group', 'modify_group' or 'delete_group'; groups are fast-failover."""
+def group_mod(dp, group, op):
+    """op: Op.ADD_GROUP, MODIFY_GROUP or DELETE_GROUP; groups are fast-failover."""
     p, o = dp.ofproto_parser, dp.ofproto
-    code = {'add_group': o.OFPGC_ADD, 'modify_group': o.OFPGC_MODIFY, 'delete_group': o.OFPGC_DELETE}[command]
+    code = {Op.ADD_GROUP: o.OFPGC_ADD, Op.MODIFY_GROUP: o.OFPGC_MODIFY, Op.DELETE_GROUP: o.OFPGC_DELETE}[op]
     buckets = (
         []
-        if command == 'delete_group'
+        if op is Op.DELETE_GROUP
         else [
             p.OFPBucket(watch_port=port, actions=[_action(dp, a) for a in actions])
             for port, actions in group.buckets
@@ -76,14 +77,14 @@ def group_mod(dp, group, command):
 
 
 def change(dp, op, item):
-    """The message for one (op, item) of reconcile.Changes."""
-    if op == 'add':
+    """The message for one (Op, item) of reconcile.Changes."""
+    if op is Op.ADD_FLOW:
         return flow_add(dp, item)
-    if op == 'delete':
+    if op is Op.DELETE_FLOW:
         return flow_delete(dp, item)
-    if op.endswith('_group'):
-        return group_mod(dp, item, op)
-    return meter_mod(dp, item, op)
+    if op in METER_OPS:
+        return meter_mod(dp, item, op)
+    return group_mod(dp, item, op)
 
 
 def flow_stats_request(dp):

@@ -11,6 +11,8 @@ header fields (in_port set by `send`); an MPLS stack is a list of labels, top la
 import ipaddress
 
 from controller.core import flows as fl
+from controller.core import reconcile
+from controller.core.reconcile import Op, Phase
 from topologies.model import addressing as addr
 
 
@@ -29,41 +31,27 @@ class FakeFabric:
 
     # --- applying changes -------------------------------------------------------------------
 
-    def apply(self, changes, phases=(0, 1, 2)):
+    def apply(self, changes, phases=tuple(Phase)):
         for phase in phases:
             for dpid, ops in changes.phases[phase].items():
                 for op, item in ops:
                     self.apply_one(dpid, op, item)
 
     def apply_one(self, dpid, op, item):
-        table, meters, groups = self.tables[dpid], self.meters[dpid], self.groups[dpid]
-        if op in ('add_meter', 'modify_meter'):
-            if (op == 'add_meter') == (item.meter_id in meters):
-                raise Rejected(f'{op} {item.meter_id} on {dpid}: meter exists={item.meter_id in meters}')
-            meters[item.meter_id] = item
-        elif op in ('add_group', 'modify_group'):
-            if (op == 'add_group') == (item.group_id in groups):
-                raise Rejected(f'{op} {item.group_id} on {dpid}: group exists={item.group_id in groups}')
-            groups[item.group_id] = item
-        elif op == 'delete_meter':
-            meters.pop(item.meter_id, None)
-            for key in [k for k, f in table.items() if f.meter == item.meter_id]:
-                del table[key]
-        elif op == 'delete_group':
-            groups.pop(item.group_id, None)
-            for key in [k for k, f in table.items() if ('group', item.group_id) in f.actions]:
-                del table[key]
-        elif op == 'add':
+        """What the switch holds after the change (reconcile.apply), once past the rejections
+        Open vSwitch makes."""
+        meters, groups = self.meters[dpid], self.groups[dpid]
+        if op in (Op.ADD_METER, Op.MODIFY_METER) and (op is Op.ADD_METER) == (item.meter_id in meters):
+            raise Rejected(f'{op.value} {item.meter_id} on {dpid}: meter exists={item.meter_id in meters}')
+        if op in (Op.ADD_GROUP, Op.MODIFY_GROUP) and (op is Op.ADD_GROUP) == (item.group_id in groups):
+            raise Rejected(f'{op.value} {item.group_id} on {dpid}: group exists={item.group_id in groups}')
+        if op is Op.ADD_FLOW:
             if item.meter is not None and item.meter not in meters:
                 raise Rejected(f'flow on {dpid} uses meter {item.meter}, not there')
             missing = [arg for name, arg in item.actions if name == 'group' and arg not in groups]
             if missing:
                 raise Rejected(f'flow on {dpid} uses group {missing[0]}, not there')
-            table[item.key] = item
-        elif op == 'delete':
-            table.pop(item.key, None)
-        else:
-            raise ValueError(op)
+        reconcile.apply((self.tables[dpid], meters, groups), op, item)
 
     def installed(self):
         return {

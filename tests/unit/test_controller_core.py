@@ -329,7 +329,7 @@ def test_a_span_cut_moves_the_intent_and_it_fails_when_nothing_is_left():
     core.subscribe(events.append)
     dca = addr.dpid(TRIANGLE.sites['dca'])
     core.port_state(dca, addr.span_port(TRIANGLE, 'dca', 'dcc'), False, now=2)
-    assert not core.span_up('dca-dcc')
+    assert not core.topology.spans['dca-dcc'].up
     assert core.routes.of(intent.id).sites == ('dca', 'dcb', 'dcc')
     moved = events[-1]
     assert moved.state is State.INSTALLING and 'span dca-dcc down' in moved.reason
@@ -532,6 +532,6 @@ def test_no_sequence_of_orders_and_cuts_over_books_a_span(ops):
             route, placement = core.routes.of(intent.id), core.placer.placements.get(intent.id)
             if intent.state in (State.INSTALLING, State.INSTALLED):
                 assert route.sites == placement.primary.sites
-                assert all(core.span_up(s) for s in placement.primary.span_ids(core.topology))
+                assert all(core.topology.spans[s].up for s in placement.primary.span_ids(core.topology))
             else:
                 assert route is None and placement is None

@@ -7,6 +7,7 @@ import pytest
 from controller.core import flows as fl
 from controller.core import reconcile
 from controller.core.controller import Controller
+from controller.core.reconcile import Op, Phase
 from tests.unit.fakeoftable import FakeFabric, Rejected
 from topologies.model import addressing as addr
 from topologies.model.fabric import load_fabric
@@ -154,9 +155,13 @@ def test_moving_an_intent_is_make_before_break():
         before.label_rev,
     )
     changes = reconcile.diff_all(core.plan(), fake.installed())
-    ops = [op for phase in changes.phases for ops in phase.values() for op, _ in ops]
-    assert ops.count('delete') > 0
-    for phase, crossed in ((0, ['dca', 'dcc']), (1, ['dca', 'dcb', 'dcc']), (2, ['dca', 'dcb', 'dcc'])):
+    ops = [op for phase in changes.phases.values() for ops in phase.values() for op, _ in ops]
+    assert ops.count(Op.DELETE_FLOW) > 0
+    for phase, crossed in (
+        (Phase.PREPARE, ['dca', 'dcc']),
+        (Phase.FLIP, ['dca', 'dcb', 'dcc']),
+        (Phase.CLEAN_UP, ['dca', 'dcb', 'dcc']),
+    ):
         fake.apply(changes, phases=(phase,))
         assert fake.send_ipv4('red', 'dca', ip('red', 'dcc')) == (('host', 'red', 'dcc'), crossed)
         assert fake.send_ipv4('red', 'dcc', ip('red', 'dca'))[0] == ('host', 'red', 'dca')
@@ -171,7 +176,7 @@ def test_meters_come_before_the_flows_that_use_them():
     fake.apply(changes)  # would raise Rejected otherwise
     backwards = FakeFabric(TRIANGLE)
     with pytest.raises(Rejected):
-        backwards.apply(changes, phases=(1,))  # ingress flows before their meters
+        backwards.apply(changes, phases=(Phase.FLIP,))  # ingress flows before their meters
 
 
 def test_reconcile_removes_strays_and_adds_what_is_missing():
@@ -180,13 +185,13 @@ def test_reconcile_removes_strays_and_adds_what_is_missing():
     fake = installed_fabric(core)
     dca = addr.dpid(TRIANGLE.sites['dca'])
     stray = fl.Flow(dca, 100, fl.match(in_port=1), (('output', 2),))
-    fake.apply_one(dca, 'add', stray)
+    fake.apply_one(dca, Op.ADD_FLOW, stray)
     missing = next(f for f in fake.tables[dca].values() if f.is_ingress)
-    fake.apply_one(dca, 'delete', missing)
+    fake.apply_one(dca, Op.DELETE_FLOW, missing)
     changes = reconcile.diff_all(core.plan(), fake.installed())
     assert changes.count() == 2
-    assert changes.phases[2][dca] == [('delete', stray)]
-    assert changes.phases[1][dca] == [('add', missing)]
+    assert changes.phases[Phase.CLEAN_UP][dca] == [(Op.DELETE_FLOW, stray)]
+    assert changes.phases[Phase.FLIP][dca] == [(Op.ADD_FLOW, missing)]
     fake.apply(changes)
     assert not reconcile.diff_all(core.plan(), fake.installed())
 
@@ -197,9 +202,9 @@ def test_a_changed_meter_is_modified_in_place():
     fake = installed_fabric(core)
     core.update(intent.id, bandwidth_gbps=4, now=2)
     changes = reconcile.diff_all(core.plan(), fake.installed())
-    assert sorted(op for phase in changes.phases for ops in phase.values() for op, _ in ops) == [
-        'modify_meter',
-        'modify_meter',
+    assert [op for phase in changes.phases.values() for ops in phase.values() for op, _ in ops] == [
+        Op.MODIFY_METER,
+        Op.MODIFY_METER,
     ]
 
 
@@ -260,7 +265,7 @@ def test_after_a_cut_the_controller_keeps_the_surviving_path_and_reprotects_with
     }
     assert new.backup or (new.sites == route.backup and 'unprotected for now' in intent.reason)
     changes = reconcile.diff_all(core.plan(), fake.installed())
-    for phase in range(3):
+    for phase in Phase:
         fake.apply(changes, phases=(phase,))
         assert fake.send_ipv4('acme', src, ip('acme', dst, LUMEN))[0] == ('host', 'acme', dst)
         assert fake.send_ipv4('acme', dst, ip('acme', src, LUMEN))[0] == ('host', 'acme', src)
@@ -271,9 +276,9 @@ def test_after_a_cut_the_controller_keeps_the_surviving_path_and_reprotects_with
 def test_groups_come_before_the_flows_that_use_them():
     core, _, _ = protected_fabric()
     changes = reconcile.diff_all(core.plan(), {})
-    assert any(op == 'add_group' for ops in changes.phases[0].values() for op, _ in ops)
+    assert any(op is Op.ADD_GROUP for ops in changes.phases[Phase.PREPARE].values() for op, _ in ops)
     with pytest.raises(Rejected):
-        FakeFabric(LUMEN).apply(changes, phases=(1,))
+        FakeFabric(LUMEN).apply(changes, phases=(Phase.FLIP,))
 
 
 def test_protected_route_validation():
@@ -302,7 +307,7 @@ def test_only_a_clean_up_after_a_flip_waits_for_the_old_path_to_empty():
     intent = core.create(Order('red', 'dca', 'dcc', 5), now=1)
     first = reconcile.diff_all(core.plan(), {})
     fake = installed_fabric(core)
-    assert first.phases[1] and not first.drains  # a new intent: nothing to clean up
+    assert first.phases[Phase.FLIP] and not first.drains  # a new intent: nothing to clean up
     core.update(intent.id, bandwidth_gbps=9.5, now=2)  # moves (see the make-before-break test)
     assert reconcile.diff_all(core.plan(), fake.installed()).drains
     fake.apply(reconcile.diff_all(core.plan(), fake.installed()))

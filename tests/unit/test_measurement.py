@@ -1,5 +1,6 @@
-"""controller.core.measurement: delay from LLDP probes minus the OpenFlow channels, echo RTTs,
-and link load from port counters."""
+"""controller.core.measurement and its estimators: span delay from LLDP probes minus each
+switch's own loop (or echo round trip), probes that crossed a reprogramming ignored, what is
+forgotten when a switch or a port goes, link load from port counters, and discovery."""
 
 import math
 
@@ -7,45 +8,42 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.core.measurement import DelayEstimator, DelaySample, EchoTracker, UtilizationMeter
+from controller.core.estimators import DelayEstimator, RoundTrips, UtilizationMeter
+from controller.core.measurement import DISCOVERY_GRACE_S, Measurement
 from controller.core.topology import Link
+from topologies.model import addressing as addr
+from topologies.model.fabric import load_fabric
 
 AB, BA = Link('a', 'b'), Link('b', 'a')
 MS = 1_000_000  # ns
+S = 1_000_000_000  # ns
 
 
-def probe(
-    estimator, delay_ms, rtt_src_s=0.002, rtt_dst_s=0.004, noise_ms=0.0, link=AB, sent_ns=10**12, now=0.0
-):
+def probe(est, delay_ms, rtt_src_s=0.002, rtt_dst_s=0.004, noise_ms=0.0, link=AB, sent_ns=10**12):
     """Add the sample a probe over a span of `delay_ms` would give."""
     transit_ns = round((rtt_src_s / 2 + rtt_dst_s / 2) * 1e9 + (delay_ms + noise_ms) * MS)
-    return estimator.add(link, sent_ns, sent_ns + transit_ns, rtt_src_s, rtt_dst_s, now)
+    return est.add(link, sent_ns, sent_ns + transit_ns, rtt_src_s, rtt_dst_s)
 
 
 # --- DelayEstimator -----------------------------------------------------------------------
 
 
-def test_delay_subtracts_half_of_each_echo_rtt():
+def test_delay_subtracts_half_of_each_round_trip():
     est = DelayEstimator()
     # 30 ms from send to receive; channels 2 ms and 4 ms round trip: 1 + 2 ms of it.
-    assert est.add(AB, 5 * MS, 35 * MS, 0.002, 0.004, now=1.0) == pytest.approx(27.0)
-    assert est.estimate_ms(AB) == pytest.approx(27.0)
-    assert est.last_sample(AB) == DelaySample(pytest.approx(27.0), 1.0)
-    assert est.sample_count(AB) == 1
-    assert est.estimate_ms(BA) is None and est.last_sample(BA) is None
-    assert est.sample_count(BA) == 0
+    assert est.add(AB, 5 * MS, 35 * MS, 0.002, 0.004) == pytest.approx(27.0)
 
 
 def test_delay_is_clamped_at_zero():
     est = DelayEstimator()
-    assert est.add(AB, 0, 1 * MS, 0.004, 0.004, now=0.0) == 0.0
+    assert est.add(AB, 0, 1 * MS, 0.004, 0.004) == 0.0
 
 
 @pytest.mark.parametrize(
     'sent, received, rtt_src, rtt_dst',
     [
         (10 * MS, 9 * MS, 0.0, 0.0),  # received before sent
-        (0, 10 * MS, None, 0.001),  # src switch has not answered an echo yet
+        (0, 10 * MS, None, 0.001),  # src switch has no round trip yet
         (0, 10 * MS, 0.001, None),
         (0, 10 * MS, -0.001, 0.001),
         (0, 10 * MS, math.nan, 0.001),
@@ -53,41 +51,37 @@ def test_delay_is_clamped_at_zero():
     ],
 )
 def test_nonsense_samples_are_ignored(sent, received, rtt_src, rtt_dst):
-    est = DelayEstimator()
+    est = DelayEstimator(window=2)
     probe(est, 20.0)
-    assert est.add(AB, sent, received, rtt_src, rtt_dst, now=1.0) is None
-    assert est.estimate_ms(AB) == pytest.approx(20.0)
-    assert est.sample_count(AB) == 1 and est.last_sample(AB).at == 0.0
+    assert est.add(AB, sent, received, rtt_src, rtt_dst) is None
+    assert probe(est, 25.0) == pytest.approx(20.0)  # nothing took a place in the window
 
 
 def test_estimate_is_the_minimum_of_the_last_window_samples():
     est = DelayEstimator(window=3)
     results = [probe(est, d) for d in (20, 25, 22, 24, 26, 30)]
     assert results == pytest.approx([20, 20, 20, 22, 22, 24])
-    assert est.sample_count(AB) == 6
-    assert est.last_sample(AB).delay_ms == pytest.approx(30)
 
 
 def test_a_slower_span_shows_within_one_window():
     est = DelayEstimator()
-    for _ in range(5):
+    for _ in range(est.window):
         probe(est, 10.0)
-    results = [probe(est, 40.0) for _ in range(5)]
-    assert results[:4] == pytest.approx([10.0] * 4) and results[4] == pytest.approx(40.0)
+    results = [probe(est, 40.0) for _ in range(est.window)]
+    assert results[:-1] == pytest.approx([10.0] * (est.window - 1)) and results[-1] == pytest.approx(40.0)
 
 
 def test_links_are_measured_separately():
     est = DelayEstimator()
-    probe(est, 10.0, link=AB)
-    probe(est, 12.0, link=BA)
-    assert (est.estimate_ms(AB), est.estimate_ms(BA)) == pytest.approx((10.0, 12.0))
+    assert probe(est, 10.0, link=AB) == pytest.approx(10.0)
+    assert probe(est, 12.0, link=BA) == pytest.approx(12.0)
+    assert probe(est, 11.0, link=AB) == pytest.approx(10.0)
 
 
 def test_forget_drops_the_history():
     est = DelayEstimator()
     probe(est, 10.0)
     est.forget(AB)
-    assert est.estimate_ms(AB) is None and est.sample_count(AB) == 0
     assert probe(est, 35.0) == pytest.approx(35.0)
     est.forget(BA)  # never measured: nothing to do
 
@@ -95,6 +89,8 @@ def test_forget_drops_the_history():
 def test_window_must_hold_a_sample():
     with pytest.raises(ValueError):
         DelayEstimator(window=0)
+    with pytest.raises(ValueError):
+        RoundTrips(window=0)
 
 
 delays = st.floats(0, 200)
@@ -111,40 +107,41 @@ def test_noise_never_makes_a_span_look_faster(delay_ms, rtt_src, rtt_dst, noise)
         assert estimate == pytest.approx(delay_ms, abs=1e-6)
 
 
-# --- EchoTracker --------------------------------------------------------------------------
+# --- RoundTrips ---------------------------------------------------------------------------
 
 
-def test_echo_rtt():
-    echo = EchoTracker()
+def test_echo_round_trip():
+    echo = RoundTrips()
     assert echo.rtt_s(1) is None
     echo.sent(1, xid=7, now=100.0)
-    assert echo.replied(1, xid=7, now=100.004) == pytest.approx(0.004)
+    echo.replied(1, xid=7, now=100.004)
     assert echo.rtt_s(1) == pytest.approx(0.004)
     assert echo.rtt_s(2) is None
 
 
 def test_unknown_duplicate_and_other_switch_replies_are_ignored():
-    echo = EchoTracker()
+    echo = RoundTrips()
     echo.sent(1, xid=7, now=0.0)
-    assert echo.replied(1, xid=8, now=0.1) is None
-    assert echo.replied(2, xid=7, now=0.1) is None
-    assert echo.replied(1, xid=7, now=0.2) == pytest.approx(0.2)
-    assert echo.replied(1, xid=7, now=0.3) is None
+    echo.replied(1, xid=8, now=0.1)
+    echo.replied(2, xid=7, now=0.1)
+    assert echo.rtt_s(1) is None and echo.rtt_s(2) is None
+    echo.replied(1, xid=7, now=0.2)
+    echo.replied(1, xid=7, now=0.3)
     assert echo.rtt_s(1) == pytest.approx(0.2) and echo.rtt_s(2) is None
 
 
 def test_late_replies_are_dropped():
-    echo = EchoTracker(timeout_s=1.0)
+    echo = RoundTrips(timeout_s=1.0)
     echo.sent(1, xid=7, now=0.0)
     echo.sent(1, xid=8, now=5.0)  # expires xid 7
-    assert echo.replied(1, xid=7, now=5.1) is None
+    echo.replied(1, xid=7, now=5.1)
     echo.sent(1, xid=9, now=10.0)
-    assert echo.replied(1, xid=9, now=11.5) is None
+    echo.replied(1, xid=9, now=11.5)
     assert echo.rtt_s(1) is None
 
 
-def test_rtt_is_the_minimum_of_recent_replies():
-    echo = EchoTracker(window=3)
+def test_round_trip_is_the_minimum_of_recent_replies():
+    echo = RoundTrips(window=3)
     for i, rtt in enumerate((0.010, 0.002, 0.050, 0.004, 0.006)):
         echo.sent(1, xid=i, now=float(i))
         echo.replied(1, xid=i, now=i + rtt)
@@ -152,12 +149,23 @@ def test_rtt_is_the_minimum_of_recent_replies():
 
 
 def test_forget_switch():
-    echo = EchoTracker()
+    echo = RoundTrips()
     echo.sent(1, xid=1, now=0.0)
     echo.replied(1, xid=1, now=0.001)
     echo.sent(1, xid=2, now=1.0)
     echo.forget(1)
-    assert echo.rtt_s(1) is None and echo.replied(1, xid=2, now=1.001) is None
+    echo.replied(1, xid=2, now=1.001)
+    assert echo.rtt_s(1) is None
+
+
+def test_loop_round_trips_without_an_xid_are_kept_as_a_windowed_minimum():
+    loops = RoundTrips(window=3)
+    for rtt in (0.004, 0.002, 0.009, float('nan'), -1.0):  # nonsense is ignored
+        loops.measured(7, rtt)
+    assert loops.rtt_s(7) == 0.002
+    for rtt in (0.005, 0.006, 0.007):  # the window moves on
+        loops.measured(7, rtt)
+    assert loops.rtt_s(7) == 0.005 and loops.rtt_s(8) is None
 
 
 # --- UtilizationMeter ---------------------------------------------------------------------
@@ -165,29 +173,27 @@ def test_forget_switch():
 
 def test_rate_between_readings():
     meter = UtilizationMeter()
-    assert meter.add(AB, 1_000, now=10.0) is None and meter.rate_mbps(AB) is None
+    assert meter.add(AB, 1_000, now=10.0) is None
     assert meter.add(AB, 1_000 + 2_500_000, now=12.0) == pytest.approx(10.0)  # 20 Mb in 2 s
-    assert meter.rate_mbps(AB) == pytest.approx(10.0)
     assert meter.add(AB, 1_000 + 2_500_000, now=13.0) == 0.0
-    assert meter.rate_mbps(BA) is None
+    assert meter.add(BA, 5_000_000, now=13.0) is None  # its own first reading
 
 
 def test_counter_reset_restarts_from_that_reading():
     meter = UtilizationMeter()
     meter.add(AB, 10_000_000, now=0.0)
     meter.add(AB, 20_000_000, now=1.0)
-    assert meter.add(AB, 500, now=2.0) is None and meter.rate_mbps(AB) is None
+    assert meter.add(AB, 500, now=2.0) is None
     assert meter.add(AB, 500 + 125_000, now=3.0) == pytest.approx(1.0)
 
 
 def test_readings_not_later_than_the_last_are_ignored():
     meter = UtilizationMeter()
     meter.add(AB, 0, now=5.0)
-    meter.add(AB, 125_000, now=6.0)
+    assert meter.add(AB, 125_000, now=6.0) == pytest.approx(1.0)
     assert meter.add(AB, 999_999, now=6.0) is None
     assert meter.add(AB, 999_999, now=4.0) is None
-    assert meter.rate_mbps(AB) == pytest.approx(1.0)
-    assert meter.add(AB, 250_000, now=7.0) == pytest.approx(1.0)
+    assert meter.add(AB, 250_000, now=7.0) == pytest.approx(1.0)  # from the 6.0 reading
 
 
 def test_forget_link():
@@ -195,14 +201,136 @@ def test_forget_link():
     meter.add(AB, 0, now=0.0)
     meter.add(AB, 125_000, now=1.0)
     meter.forget(AB)
-    assert meter.rate_mbps(AB) is None and meter.add(AB, 250_000, now=2.0) is None
+    assert meter.add(AB, 250_000, now=2.0) is None
 
 
-def test_loop_round_trips_without_an_xid_are_kept_as_a_windowed_minimum():
-    loops = EchoTracker(window=3)
-    for rtt in (0.004, 0.002, 0.009, float('nan'), -1.0):  # nonsense is ignored
-        loops.measured(7, rtt)
-    assert loops.rtt_s(7) == 0.002
-    for rtt in (0.005, 0.006, 0.007):  # the window moves on
-        loops.measured(7, rtt)
-    assert loops.rtt_s(7) == 0.005 and loops.rtt_s(8) is None
+# --- the pipeline -------------------------------------------------------------------------
+
+TRIANGLE = load_fabric('triangle')
+DCA, DCB, DCC = (addr.dpid(TRIANGLE.sites[s]) for s in ('dca', 'dcb', 'dcc'))
+T0 = 1_000 * S
+
+
+def port(site, peer):
+    return addr.span_port(TRIANGLE, site, peer)
+
+
+def looped(m, **loop_ms):
+    """Each named switch has looped a probe in `loop_ms` ms."""
+    for site, ms in loop_ms.items():
+        m.loop_returned(addr.dpid(TRIANGLE.sites[site]), T0, T0 + round(ms * MS))
+
+
+def span_probe(m, src, dst, transit_ms, sent_ns=T0):
+    """A probe from `src` over its span to `dst`, `transit_ms` from send to receive."""
+    dpid, sender = addr.dpid(TRIANGLE.sites[dst]), addr.dpid(TRIANGLE.sites[src])
+    return m.probe_received(
+        dpid, port(dst, src), sender, port(src, dst), sent_ns, sent_ns + round(transit_ms * MS)
+    )
+
+
+def test_a_span_delay_is_the_probe_minus_half_of_each_switchs_loop():
+    m = Measurement(TRIANGLE)
+    looped(m, dca=2, dcb=4)
+    assert span_probe(m, 'dca', 'dcb', 1 + 10 + 2) == ((Link('dca', 'dcb'), pytest.approx(10.0)), [])
+
+
+def test_the_echo_round_trip_stands_in_until_the_switch_has_looped_a_probe():
+    m = Measurement(TRIANGLE)
+    assert span_probe(m, 'dca', 'dcb', 20) == (None, [])  # nothing known to subtract
+    for dpid in (DCA, DCB):
+        m.echo_sent(dpid, 5, T0)
+        m.echo_replied(dpid, 5, T0 + 1 * MS)
+    (_, ms), _ = span_probe(m, 'dca', 'dcb', 1 / 2 + 10 + 6 / 2)
+    assert ms == pytest.approx(12.5)  # echoes of 1 ms: half a ms off each end
+    looped(m, dca=1, dcb=6)  # the loops pass the switches' slow path the echo skips
+    (_, ms), _ = span_probe(m, 'dca', 'dcb', 1 / 2 + 10 + 6 / 2)
+    assert ms == pytest.approx(10.0)
+
+
+def test_a_probe_at_the_wrong_port_or_switch_is_an_unexpected_link_said_once():
+    m = Measurement(TRIANGLE)
+    looped(m, dca=1, dcb=1, dcc=1)
+    wrong = (DCC, port('dcc', 'dcb'), DCA, port('dca', 'dcb'), T0, T0 + 5 * MS)
+    estimate, notices = m.probe_received(*wrong)
+    assert estimate is None
+    assert notices == ['unexpected link: dca port 2 reaches dcc port 2, not a span of the fabric']
+    assert m.probe_received(*wrong) == (None, [])
+    assert m.probe_received(DCB, port('dcb', 'dca'), DCA, 4000, T0, T0 + 5 * MS)[1] == [
+        'unexpected link: dca port 4000 reaches dcb port 1, not a span of the fabric'
+    ]
+    assert m.probe_received(DCB, port('dcb', 'dca'), 99, 1, T0, T0 + 5 * MS) == (None, [])  # not ours
+
+
+@pytest.mark.parametrize('reprogrammed', ['dca', 'dcb'])
+def test_a_probe_that_crossed_a_switch_being_reprogrammed_is_ignored(reprogrammed):
+    m = Measurement(TRIANGLE)
+    looped(m, dca=2, dcb=2)
+    dpid = addr.dpid(TRIANGLE.sites[reprogrammed])
+    start = T0 + 10 * MS
+    m.programming(dpid, start, None)
+    assert span_probe(m, 'dca', 'dcb', 30) == (None, [])  # received after the start
+    assert span_probe(m, 'dca', 'dcb', 30, sent_ns=T0 + 50 * MS) == (None, [])  # not done yet
+    m.programming(dpid, start, start + 20 * MS)
+    assert span_probe(m, 'dca', 'dcb', 30, sent_ns=start + 20 * MS) == (None, [])  # sent before the end
+    assert span_probe(m, 'dca', 'dcb', 9, sent_ns=start - 10 * MS)[0] is not None  # in before the start
+    assert span_probe(m, 'dca', 'dcb', 7, sent_ns=start + 20 * MS + 1)[0][1] == pytest.approx(5.0)
+
+
+def test_a_switch_gone_is_measured_afresh():
+    m = Measurement(TRIANGLE)
+    looped(m, dca=2, dcb=2, dcc=2)
+    for src, dst in (('dca', 'dcb'), ('dcb', 'dca'), ('dca', 'dcc')):
+        assert span_probe(m, src, dst, 12)[0][1] == pytest.approx(10.0)
+    m.port_counters(DCA, port('dca', 'dcb'), 0, T0)
+    m.switch_gone(DCB)
+    assert span_probe(m, 'dca', 'dcb', 22) == (None, [])  # dcb's loop is gone too
+    looped(m, dcb=2)
+    assert span_probe(m, 'dca', 'dcb', 22)[0][1] == pytest.approx(20.0)
+    assert span_probe(m, 'dcb', 'dca', 22)[0][1] == pytest.approx(20.0)
+    assert span_probe(m, 'dca', 'dcc', 22)[0][1] == pytest.approx(10.0)  # not dcb's: kept
+    assert m.port_counters(DCA, port('dca', 'dcb'), 250_000, T0 + 2 * S) is None  # a first reading
+
+
+def test_a_port_down_forgets_the_delay_of_the_link_it_sends_on():
+    m = Measurement(TRIANGLE)
+    looped(m, dca=2, dcb=2)
+    span_probe(m, 'dca', 'dcb', 12)
+    span_probe(m, 'dcb', 'dca', 12)
+    m.port_down(DCA, port('dca', 'dcb'))
+    m.port_down(DCA, addr.PROBE_PORT)  # not a span port: nothing to forget
+    assert span_probe(m, 'dca', 'dcb', 22)[0][1] == pytest.approx(20.0)
+    assert span_probe(m, 'dcb', 'dca', 22)[0][1] == pytest.approx(10.0)
+
+
+def test_port_counters_give_the_links_load_at_the_fabrics_scale():
+    m = Measurement(TRIANGLE)
+    assert m.port_counters(DCA, port('dca', 'dcb'), 1_000, T0) is None  # a first reading
+    # 2 Mb in 2 s: 1 Mb/s emulated, 1 Gb/s at the triangle's scale of 1/1000
+    assert m.port_counters(DCA, port('dca', 'dcb'), 251_000, T0 + 2 * S) == (
+        Link('dca', 'dcb'),
+        pytest.approx(1.0),
+    )
+    assert m.port_counters(DCA, addr.PROBE_PORT, 0, T0) is None
+    assert m.port_counters(DCA, addr.PROBE_PORT, 10**9, T0 + 2 * S) is None  # not a span port
+    assert m.port_counters(99, 1, 0, T0) is None  # not a site
+
+
+def test_discovery_reports_each_span_up_but_not_crossed_after_the_grace_once():
+    m = Measurement(TRIANGLE)
+    looped(m, dca=1, dcb=1, dcc=1)
+    span_probe(m, 'dca', 'dcb', 5)  # one direction is enough
+    m.probe_received(DCC, port('dcc', 'dcb'), DCA, port('dca', 'dcb'), T0, T0 + 5 * MS)  # not a crossing
+    connected = {DCA: T0, DCB: T0, DCC: T0 + 1 * S}
+    grace = round(DISCOVERY_GRACE_S * S)
+    up = {'dca-dcb', 'dcb-dcc', 'dca-dcc'}
+    assert m.discovery(connected, T0 + 1 * S + grace, up.__contains__) == []  # not longer than it
+    later = T0 + 1 * S + grace + 1
+    assert m.discovery({DCA: T0, DCB: T0}, later, up.__contains__) == []  # dcc is not connected
+    assert m.discovery(connected, later, {'dca-dcb', 'dcb-dcc'}.__contains__) == [
+        'span dcb-dcc is in the fabric but LLDP has not crossed it in 10 s'
+    ]
+    assert m.discovery(connected, later, up.__contains__) == [
+        'span dca-dcc is in the fabric but LLDP has not crossed it in 10 s'
+    ]
+    assert m.discovery(connected, later + 5 * S, up.__contains__) == []  # said once

@@ -8,6 +8,7 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from controller.core import reconcile
 from controller.core.controller import Controller
+from controller.core.reconcile import GROUP_OPS, METER_OPS, Op
 from controller.southbound import ofmsg
 from topologies.model.fabric import load_fabric
 from topologies.model.order import Order
@@ -25,7 +26,7 @@ def planned():
 def test_every_planned_message_serializes():
     changes = reconcile.diff_all(planned(), {})
     count = 0
-    for phase in changes.phases:
+    for phase in changes.phases.values():
         for _dpid, ops in phase.items():
             for op, item in ops:
                 msg = ofmsg.change(DP, op, item)
@@ -34,15 +35,15 @@ def test_every_planned_message_serializes():
                 assert len(msg.buf) >= 16
                 count += 1
     assert count > 100
-    assert {op for phase in changes.phases for ops in phase.values() for op, _ in ops} == {
-        'add_meter',
-        'add_group',
-        'add',
+    assert {op for phase in changes.phases.values() for ops in phase.values() for op, _ in ops} == {
+        Op.ADD_METER,
+        Op.ADD_GROUP,
+        Op.ADD_FLOW,
     }
-    for op in ('add_meter', 'modify_meter', 'delete_meter'):
+    for op in METER_OPS:
         meter = next(m for _, meters, _ in planned().values() for m in meters.values())
         ofmsg.meter_mod(DP, meter, op).serialize()
-    for op in ('add_group', 'modify_group', 'delete_group'):
+    for op in GROUP_OPS:
         group = next(g for _, _, groups in planned().values() for g in groups.values())
         ofmsg.group_mod(DP, group, op).serialize()
 
@@ -61,11 +62,11 @@ def test_flows_read_back_from_stats_equal_the_plan():
             )
             assert ofmsg.flow_from_stats(dpid, stat, ofp) == flow
         for meter in meters.values():
-            mod = ofmsg.meter_mod(DP, meter, 'add_meter')
+            mod = ofmsg.meter_mod(DP, meter, Op.ADD_METER)
             config = parser.OFPMeterConfigStats(flags=mod.flags, meter_id=mod.meter_id, bands=mod.bands)
             assert ofmsg.meter_from_stats(dpid, config) == meter
         for group in groups.values():
-            mod = ofmsg.group_mod(DP, group, 'add_group')
+            mod = ofmsg.group_mod(DP, group, Op.ADD_GROUP)
             mod.set_xid(1)
             mod.serialize()  # its buckets through the wire format, as a switch reports them
             buckets = bytes(mod.buf[ofp.OFP_GROUP_MOD_SIZE :])
