@@ -37,7 +37,7 @@ class DelayEstimator:
         if window < 1:
             raise ValueError(f'window must be >= 1 sample, got {window}')
         self.window = window
-        self._recent = {}  # Link -> deque of delay ms
+        self._recent: dict[Link, deque[float]] = {}  # Link -> its last delays, ms
 
     def add(
         self, link: Link, sent_ns: int, received_ns: int, rtt_src_s: float | None, rtt_dst_s: float | None
@@ -45,8 +45,9 @@ class DelayEstimator:
         """The link's new estimate in ms, or None (and nothing recorded) for a sample that
         cannot be used: received before sent, or a round trip not known yet or not a
         non-negative number."""
-        rtts = (rtt_src_s, rtt_dst_s)
-        if received_ns < sent_ns or None in rtts or not all(math.isfinite(r) and r >= 0 for r in rtts):
+        if rtt_src_s is None or rtt_dst_s is None or received_ns < sent_ns:
+            return None
+        if not all(math.isfinite(r) and r >= 0 for r in (rtt_src_s, rtt_dst_s)):
             return None
         channel_ns = (rtt_src_s + rtt_dst_s) / 2 * 1e9
         delay_ms = max(0.0, (received_ns - sent_ns - channel_ns) / 1e6)
@@ -54,7 +55,7 @@ class DelayEstimator:
         recent.append(delay_ms)
         return min(recent)
 
-    def forget(self, link: Link):
+    def forget(self, link: Link) -> None:
         """Drop the link's history (its span went down): a restored span may have come back
         on another fiber route, so it is measured afresh."""
         self._recent.pop(link, None)
@@ -74,21 +75,21 @@ class RoundTrips:
         if window < 1:
             raise ValueError(f'window must be >= 1 round trip, got {window}')
         self.window, self.timeout_s = window, timeout_s
-        self._pending = {}  # dpid -> {xid: sent at}
-        self._rtts = {}  # dpid -> deque of RTT s
+        self._pending: dict[int, dict[int, float]] = {}  # dpid -> {xid: sent at}
+        self._rtts: dict[int, deque[float]] = {}  # dpid -> its last round trips, s
 
-    def sent(self, dpid: int, xid: int, now: float):
+    def sent(self, dpid: int, xid: int, now: float) -> None:
         pending = self._expire(dpid, now)
         pending[xid] = now
 
-    def replied(self, dpid: int, xid: int, now: float):
+    def replied(self, dpid: int, xid: int, now: float) -> None:
         """Ignored for an xid we did not send, or sent longer than `timeout_s` ago, or already
         answered."""
         sent_at = self._expire(dpid, now).pop(xid, None)
         if sent_at is not None and now >= sent_at:
             self.measured(dpid, now - sent_at)
 
-    def measured(self, dpid: int, rtt_s: float):
+    def measured(self, dpid: int, rtt_s: float) -> None:
         """A round trip timed without an xid (a loop probe carries its own send time)."""
         if rtt_s >= 0 and math.isfinite(rtt_s):
             self._rtts.setdefault(dpid, deque(maxlen=self.window)).append(rtt_s)
@@ -98,12 +99,12 @@ class RoundTrips:
         rtts = self._rtts.get(dpid)
         return min(rtts) if rtts else None
 
-    def forget(self, dpid: int):
+    def forget(self, dpid: int) -> None:
         """The switch disconnected: a new connection may take another route."""
         self._pending.pop(dpid, None)
         self._rtts.pop(dpid, None)
 
-    def _expire(self, dpid, now):
+    def _expire(self, dpid: int, now: float) -> dict[int, float]:
         pending = self._pending.setdefault(dpid, {})
         for xid in [x for x, at in pending.items() if now - at > self.timeout_s]:
             del pending[xid]
@@ -117,8 +118,8 @@ class UtilizationMeter:
     was reset (switch restart, port re-added): that reading starts a new interval.
     """
 
-    def __init__(self):
-        self._reading = {}  # Link -> (tx_bytes, at)
+    def __init__(self) -> None:
+        self._reading: dict[Link, tuple[int, float]] = {}  # Link -> (tx_bytes, at)
 
     def add(self, link: Link, tx_bytes: int, now: float) -> float | None:
         """The rate in Mb/s since the previous reading; None on the first reading and after a
@@ -131,5 +132,5 @@ class UtilizationMeter:
             return None
         return (tx_bytes - previous[0]) * 8 / 1e6 / (now - previous[1])
 
-    def forget(self, link: Link):
+    def forget(self, link: Link) -> None:
         self._reading.pop(link, None)

@@ -13,9 +13,12 @@ span plus each switch's packet-out or packet-in path; the loop probe times that 
 switch (see `_path_s`); what is left is the span (see estimators.DelayEstimator).
 """
 
+from collections.abc import Callable
+
 from controller.core.estimators import DelayEstimator, RoundTrips, UtilizationMeter
 from controller.core.topology import Link
 from topologies.model import addressing as addr
+from topologies.model.fabric import Fabric
 
 DISCOVERY_GRACE_S = 10.0  # a span not seen by LLDP this long after both ends connect is reported
 
@@ -23,30 +26,32 @@ DISCOVERY_GRACE_S = 10.0  # a span not seen by LLDP this long after both ends co
 class Measurement:
     """The measurement pipeline of one fabric: fed raw facts, returns what they taught."""
 
-    def __init__(self, fabric):
+    def __init__(self, fabric: Fabric):
         self.fabric = fabric
         self._sites = {addr.dpid(site): site.id for site in fabric.sites.values()}
         self._echoes = RoundTrips()  # OpenFlow echo round trips, per switch
         self._loops = RoundTrips()  # packet-out -> packet-in at one switch, per switch
         self._delays = DelayEstimator()
         self._usage = UtilizationMeter()
-        self._programming = {}  # dpid -> (start ns, end ns or None): its last sync
-        self._seen = set()  # Links LLDP has shown
-        self._said = set()  # keys of the notices already returned
+        self._programming: dict[
+            int, tuple[int, int | None]
+        ] = {}  # dpid -> (start ns, end ns or None): its last sync
+        self._seen: set[Link] = set()  # Links LLDP has shown
+        self._said: set[tuple] = set()  # keys of the notices already returned
 
     # --- round trips ------------------------------------------------------------------------
 
-    def echo_sent(self, dpid: int, xid: int, stamp_ns: int):
+    def echo_sent(self, dpid: int, xid: int, stamp_ns: int) -> None:
         self._echoes.sent(dpid, xid, stamp_ns / 1e9)
 
-    def echo_replied(self, dpid: int, xid: int, stamp_ns: int):
+    def echo_replied(self, dpid: int, xid: int, stamp_ns: int) -> None:
         self._echoes.replied(dpid, xid, stamp_ns / 1e9)
 
-    def loop_returned(self, dpid: int, sent_ns: int, received_ns: int):
+    def loop_returned(self, dpid: int, sent_ns: int, received_ns: int) -> None:
         """A loop probe came back to the controller from the switch that sent it."""
         self._loops.measured(dpid, (received_ns - sent_ns) / 1e9)
 
-    def programming(self, dpid: int, start_ns: int, end_ns: int | None):
+    def programming(self, dpid: int, start_ns: int, end_ns: int | None) -> None:
         """The switch takes flow changes from `start_ns` until `end_ns` (None: not done yet)."""
         self._programming[dpid] = (start_ns, end_ns)
 
@@ -81,14 +86,14 @@ class Measurement:
         ms = self._delays.add(link, sent_ns, received_ns, self._path_s(sender_dpid), self._path_s(dpid))
         return (None if ms is None else (link, ms)), []
 
-    def _was_programming(self, dpid, sent_ns, received_ns):
+    def _was_programming(self, dpid: int, sent_ns: int, received_ns: int) -> bool:
         """Whether the switch took flow changes while the probe crossed it: a switch busy
         installing flows is slow to packet a probe in or out, which measures the reprogramming
         (on lumen-qts, up to 15 ms a span after a cut), not the span."""
         start, end = self._programming.get(dpid, (None, None))
         return start is not None and start <= received_ns and (end is None or end >= sent_ns)
 
-    def _path_s(self, dpid):
+    def _path_s(self, dpid: int) -> float | None:
         """What an LLDP probe spends outside the span at a switch: the switch's own
         packet-out -> packet-in loop, which passes the same slow path as the probe (on a busy
         machine, milliseconds that an echo, answered without it, does not see); the echo's
@@ -105,7 +110,7 @@ class Measurement:
         (Link, Gb/s at the fabric's scale), or None (not a span port, or no rate yet)."""
         site = self._sites.get(dpid)
         peer = None if site is None else addr.span_peer(self.fabric, site, port_no)
-        if peer is None:
+        if site is None or peer is None:
             return None
         link = Link(site, peer)
         mbps = self._usage.add(link, tx_bytes, stamp_ns / 1e9)
@@ -113,7 +118,7 @@ class Measurement:
 
     # --- forgetting -------------------------------------------------------------------------
 
-    def switch_gone(self, dpid: int):
+    def switch_gone(self, dpid: int) -> None:
         """The switch disconnected: a new connection may take another route, and its spans
         may come back on other fibers, so all of it is measured afresh."""
         self._echoes.forget(dpid)
@@ -124,7 +129,7 @@ class Measurement:
                 self._delays.forget(link)
                 self._usage.forget(link)
 
-    def port_down(self, dpid: int, port_no: int):
+    def port_down(self, dpid: int, port_no: int) -> None:
         """A span port went down: the link it sends on is measured afresh once restored."""
         site = self._sites[dpid]
         peer = addr.span_peer(self.fabric, site, port_no)
@@ -133,7 +138,9 @@ class Measurement:
 
     # --- discovery --------------------------------------------------------------------------
 
-    def discovery(self, connected_ns: dict, stamp_ns: int, span_up) -> list[str]:
+    def discovery(
+        self, connected_ns: dict[int, int], stamp_ns: int, span_up: Callable[[str], bool]
+    ) -> list[str]:
         """Notices for the spans that LLDP has not crossed though both their switches have
         been connected (since `connected_ns[dpid]`) longer than DISCOVERY_GRACE_S at
         `stamp_ns`, and `span_up(span_id)` says they are up."""
@@ -154,7 +161,7 @@ class Measurement:
                 notices += self._once(('missing', span.id), notice)
         return notices
 
-    def _once(self, key, notice):
+    def _once(self, key: tuple, notice: str) -> list[str]:
         if key in self._said:
             return []
         self._said.add(key)

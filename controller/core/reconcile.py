@@ -17,7 +17,13 @@ named by its route's label, so a moved route's groups are new ones, never modifi
 """
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from controller.core.flows import Flow, Group, Meter, Plan, Tables
+from topologies.model.fabric import Fabric
+
+Item = Flow | Meter | Group
 
 DRAIN_MARGIN_S = 0.05  # what switches and span emulators add on top of the spans' delays
 DRAIN_MAX_S = 1.0
@@ -52,49 +58,54 @@ GROUP_OPS = (Op.ADD_GROUP, Op.MODIFY_GROUP, Op.DELETE_GROUP)
 class Changes:
     """Per phase, per dpid: a list of (Op, item), item a flows.Flow, Meter or Group."""
 
-    phases: dict = field(default_factory=lambda: {phase: {} for phase in Phase})
+    phases: dict[Phase, dict[int, list[tuple[Op, Item]]]] = field(
+        default_factory=lambda: {phase: {} for phase in Phase}
+    )
 
-    def put(self, phase, dpid, op, item):
+    def put(self, phase: Phase, dpid: int, op: Op, item: Item) -> None:
         self.phases[phase].setdefault(dpid, []).append((op, item))
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return any(self.phases.values())
 
-    def count(self):
+    def count(self) -> int:
         return sum(len(ops) for phase in self.phases.values() for ops in phase.values())
 
     @property
-    def drains(self):
+    def drains(self) -> bool:
         """Whether the clean-up must wait `drain_s` after the flip: it removes what the flip left."""
         return bool(self.phases[Phase.FLIP]) and bool(self.phases[Phase.CLEAN_UP])
 
 
-def apply(held, op, item):
+def apply(held: Tables, op: Op, item: Item) -> None:
     """Change `held`, what one switch holds (flows by key, meters by id, groups by id), in
     place as the switch does when it applies (op, item): adding a flow replaces the one with
     its key, and deleting a meter or a group also deletes the flows that use it."""
     flows, meters, groups = held
-    if op is Op.ADD_FLOW:
-        flows[item.key] = item
-    elif op is Op.DELETE_FLOW:
-        flows.pop(item.key, None)
-    elif op in (Op.ADD_METER, Op.MODIFY_METER):
-        meters[item.meter_id] = item
-    elif op in (Op.ADD_GROUP, Op.MODIFY_GROUP):
-        groups[item.group_id] = item
-    elif op is Op.DELETE_METER:
-        meters.pop(item.meter_id, None)
-        for key in [k for k, f in flows.items() if f.meter == item.meter_id]:
-            del flows[key]
-    elif op is Op.DELETE_GROUP:
-        groups.pop(item.group_id, None)
-        for key in [k for k, f in flows.items() if ('group', item.group_id) in f.actions]:
-            del flows[key]
+    if isinstance(item, Flow) and op in (Op.ADD_FLOW, Op.DELETE_FLOW):
+        if op is Op.ADD_FLOW:
+            flows[item.key] = item
+        else:
+            flows.pop(item.key, None)
+    elif isinstance(item, Meter) and op in METER_OPS:
+        if op is Op.DELETE_METER:
+            meters.pop(item.meter_id, None)
+            for key in [k for k, f in flows.items() if f.meter == item.meter_id]:
+                del flows[key]
+        else:
+            meters[item.meter_id] = item
+    elif isinstance(item, Group) and op in GROUP_OPS:
+        if op is Op.DELETE_GROUP:
+            groups.pop(item.group_id, None)
+            for key in [k for k, f in flows.items() if ('group', item.group_id) in f.actions]:
+                del flows[key]
+        else:
+            groups[item.group_id] = item
     else:
-        raise ValueError(f'not an Op: {op!r}')
+        raise ValueError(f'{op!r} does not apply to {item!r}')
 
 
-def drain_s(fabric):
+def drain_s(fabric: Fabric) -> float:
     """How long a frame can still be on its way along a path the ingress has just left: at
     most the old primary, or cranked back along part of it and then along its backup; a
     primary and its span-disjoint backup cross each span at most once between them, so twice
@@ -104,7 +115,7 @@ def drain_s(fabric):
     return min(DRAIN_MAX_S, DRAIN_MARGIN_S + 2 * total_ms / 1000)
 
 
-def diff(dpid, planned, installed, changes=None):
+def diff(dpid: int, planned: Tables, installed: Tables, changes: Changes | None = None) -> Changes:
     """Changes that turn `installed` into `planned`, both (flows by key, meters by id, groups
     by id) of one switch. Only the controller's own flows should be in `installed` (see
     flows.is_ours)."""
@@ -133,7 +144,7 @@ def diff(dpid, planned, installed, changes=None):
     return changes
 
 
-def diff_all(plan, installed):
+def diff_all(plan: Plan, installed: Mapping[int, Tables]) -> Changes:
     """Changes for every switch of the plan; `installed` is {dpid: (flows, meters, groups)}
     and may lack switches (nothing known installed there)."""
     changes = Changes()
@@ -142,7 +153,7 @@ def diff_all(plan, installed):
     return changes
 
 
-def _order(key):
+def _order(key: tuple) -> tuple:
     """Deterministic: by table, then priority high first, then match."""
     _dpid, table, priority, match = key
     return (table, -priority, repr(match))
