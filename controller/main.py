@@ -18,7 +18,6 @@ import socket
 import sys
 import threading
 
-from controller.assemble import assemble
 from controller.core.routes import BURST_MS
 from controller.store.sqlite import Store, StoreError
 from topologies.model.auth import load_auth
@@ -98,6 +97,14 @@ def main(argv=None):
         status.append(1)
         stopping.set()
 
+    try:
+        from controller.assemble import assemble  # os-ken and the rest of the controller's extra
+    except ModuleNotFoundError as e:
+        print(
+            f"naas-controller: {e.name} is not installed: pip install 'naas-fabric[controller]'",
+            file=sys.stderr,
+        )
+        return 2
     try:
         fabric = load_fabric(args.fabric)
         auth = load_auth(args.auth, fabric)

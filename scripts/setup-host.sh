@@ -40,6 +40,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ requirements.lock -nt "$stamp" ]; then
   echo "setup-host: installing Python packages into $VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -c requirements.lock -e '.[test]'
+  # Everything the demo and the tests need: the controller, the lab and the test tools.
+  "$VENV/bin/pip" install -q --disable-pip-version-check -c requirements.lock -e '.[controller,lab,test]'
   touch "$stamp"
 fi

@@ -92,6 +92,12 @@ def main(argv=None):
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
+    except ModuleNotFoundError as e:  # installed without the lab's extra
+        print(
+            f"naas-lab {args.command}: {e.name} is not installed: pip install 'naas-fabric[lab]'",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print('interrupted; everything this run created has been removed', file=sys.stderr)
         return 130
