@@ -392,21 +392,19 @@ def test_delete_withdraws_after_the_switches_confirm_and_retries_the_failed():
 def test_a_restart_loses_nothing(tmp_path):
     db = tmp_path / 'naas.db'
     core = connected(store=Store(db))
-    a = core.create(
-        Order(
-            'red',
-            'dca',
-            'dcc',
-            5,
-            max_latency_ms=20,
-            description='a',
-            labels={'app': 'db'},
-            request_id='r-1',
-            src_prefixes=['10.1.1.0/25'],
-            excess_gbps=1,
-        ),
-        now=1,
+    order = Order(
+        'red',
+        'dca',
+        'dcc',
+        5,
+        max_latency_ms=20,
+        description='a',
+        labels={'app': 'db'},
+        request_id='r-1',
+        src_prefixes=['10.1.1.0/25'],
+        excess_gbps=1,
     )
+    a = core.create(order, now=1)
     b = core.create(Order('blue', 'dca', 'dcc', 3, protection='PROTECTED'), now=1)
     sync(core)
     c = core.create(Order('red', 'dca', 'dcb', 2), now=2)  # still INSTALLING at the crash
@@ -423,21 +421,7 @@ def test_a_restart_loses_nothing(tmp_path):
     assert again.get(a.id).labels == {'app': 'db'}
     assert again.get(a.id).src_prefixes == ('10.1.1.0/25',) and again.get(a.id).excess_gbps == 1
     assert sorted(map(str, again.books.peak.snapshot())) == peaks
-    assert again.create(
-        Order(
-            'red',
-            'dca',
-            'dcc',
-            5,
-            max_latency_ms=20,
-            description='a',
-            labels={'app': 'db'},
-            request_id='r-1',
-            src_prefixes=['10.1.1.0/25'],
-            excess_gbps=1,
-        ),
-        now=10,
-    ) is again.get(a.id)
+    assert again.create(order, now=10) is again.get(a.id)  # the retry still replays
     # The switches still hold the old plan: reconciling changes nothing.
     fake = FakeFabric(TRIANGLE)
     fake.apply(reconcile.diff_all(plan, {}))
