@@ -50,8 +50,6 @@ from topologies.model.fabric import Fabric
 from topologies.model.order import Order
 from topologies.model.policy import Policy
 
-LATENCY_STEP_MS = 0.2  # a delay estimate rising more than this checks the bounds at once
-
 Packed = list[tuple[int, Placement]]  # a batch placed together: (order index, placement)
 
 
@@ -279,7 +277,7 @@ class Controller:
         """A new estimate of a link's delay; intents whose bound it breaks move at once."""
         before = self.topology.delay_ms(link)
         self.topology.record_delay(link, delay_ms, now)
-        if delay_ms > before + LATENCY_STEP_MS:
+        if delay_ms > before:  # only a rise can break a bound
             span_id = self.topology.span_of(link).span_id
             self.steering.keep_bounds(
                 now, [i for i in self.intents if span_id in self.placer.spans_used(i.id)]

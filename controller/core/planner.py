@@ -51,7 +51,10 @@ class Planner:
         self.policy = policy or Policy()
         self._downs: dict[str, deque[float]] = {}  # span id -> when it went down
         self._up_since: dict[str, float] = {}  # span id -> when it last came up
-        self._moved_at: dict[str, float] = {}  # intent id -> when it last moved for gain
+        self._moved_at: dict[str, float] = {}  # intent id -> when it last moved
+        self._left: dict[
+            str, dict[tuple[str, ...], deque[float]]
+        ] = {}  # intent id -> path -> when it left it
         self._hot: dict[Link, int] = {}  # link -> consecutive readings above the threshold
         self.squeezed: set[str] = set()  # intent ids whose excess is squeezed
         self.displaced: set[str] = set()  # intent ids moved off their path by the network, not by choice
@@ -90,11 +93,29 @@ class Planner:
             times.append(self._up_since[span_id] + self.policy.hold_s(len(downs)))
         return min(times, default=None)
 
-    def moved(self, intent_id: str, now: float) -> None:
+    def moved(self, intent_id: str, now: float, left: tuple[str, ...] = ()) -> None:
+        """The intent moved (for gain, its bound, congestion), leaving the path of sites `left`."""
         self._moved_at[intent_id] = now
+        if left:
+            times = self._left.setdefault(intent_id, {}).setdefault(left, deque())
+            times.append(now)
+            while times[0] < now - self.policy.flap_window_s:
+                times.popleft()
+
+    def return_hold_s(self, intent_id: str, path: tuple[str, ...], now: float) -> float:
+        """How long an intent must still wait before it moves back, for gain, onto a path it
+        left: `move_hold_s` after it last left it, doubled per other time within the flap window."""
+        times = [
+            t for t in self._left.get(intent_id, {}).get(path, ()) if t >= now - self.policy.flap_window_s
+        ]
+        if not times:
+            return 0.0
+        hold = min(self.policy.max_hold_s, self.policy.move_hold_s * 2 ** (len(times) - 1))
+        return max(0.0, times[-1] + hold - now)
 
     def forget(self, intent_id: str) -> None:
         self._moved_at.pop(intent_id, None)
+        self._left.pop(intent_id, None)
         self.squeezed.discard(intent_id)
         self.displaced.discard(intent_id)
 
@@ -104,14 +125,15 @@ class Planner:
         self, topology: Topology, intents: Iterable[Intent], placements: Mapping[str, 'Placement']
     ) -> list[tuple[Intent, str]]:
         """[(intent, reason)] for placed intents whose primary's measured latency is over
-        the bound, most urgent class first."""
+        the bound beyond the margin, most urgent class first. The delays are windowed minima
+        (controller/core/estimators.py): a breach has held on every probe of the window."""
         out = []
         for intent in by_class(intents):
             placement = placements.get(intent.id)
             if intent.max_latency_ms is None or placement is None or not intent.active:
                 continue
             ms = placement.primary.latency_ms(topology)
-            if ms > intent.max_latency_ms + 1e-9:
+            if ms > intent.max_latency_ms + self.margin_ms(intent.max_latency_ms):
                 slow = max(placement.primary.links, key=topology.delay_ms)
                 out.append(
                     (
@@ -124,6 +146,11 @@ class Planner:
         return out
 
     # --- re-optimization ------------------------------------------------------------------------
+
+    def margin_ms(self, bound_ms: float) -> float:
+        """How far over its bound a path's measured latency may read before the bound counts
+        as broken: what measurement noise adds, not what a tenant would notice."""
+        return self.policy.bound_margin_ms + self.policy.bound_margin_ratio * bound_ms
 
     def reoptimize_due(self, now: float) -> bool:
         return self.wanted or now - self.last_reoptimized >= self.policy.reoptimize_every_s
@@ -140,6 +167,8 @@ class Planner:
             return None
         if now - self._moved_at.get(intent.id, -math.inf) < self.policy.move_hold_s:
             return None
+        if self.return_hold_s(intent.id, better.primary.sites, now) > 0:
+            return None  # it left that path recently: noise must not bounce it back and forth
         old, new = current.primary.latency_ms(topology), better.primary.latency_ms(topology)
         gain = old - new
         if gain >= self.policy.min_gain_ms and gain >= self.policy.min_gain_ratio * old:

@@ -7,6 +7,7 @@ a higher class preempts. Every move is make-before-break and a Watch event with 
 from collections.abc import Iterable
 
 from controller.core import admission
+from controller.core.admission import Placement
 from controller.core.books import Books, both_ways
 from controller.core.intent import Intent, State
 from controller.core.journal import Journal
@@ -41,9 +42,8 @@ class Steering:
                 self.topology, intent, self.placer.placements.get(intent.id), better, now
             )
             if reason is not None:
-                planner.moved(intent.id, now)
                 planner.displaced.discard(intent.id)
-                self.placer.place(intent, reason, now, placement=better)
+                self._move(intent, reason, now, better)
         settles = planner.settling(self.topology, now)
         if settles is not None:  # look again once the last span back is trusted
             planner.last_reoptimized = min(
@@ -61,7 +61,7 @@ class Steering:
                 if intent.reason != note:
                     self.journal.emit(intent.note(note, now))
                 continue
-            self.placer.place(intent, why, now, placement=placement)
+            self._move(intent, why, now, placement)
 
     def load_measured(self, link: Link, gbps: float, now: float) -> None:
         """A link's measured load; a span loaded over the policy's threshold sheds load."""
@@ -95,9 +95,15 @@ class Steering:
                     placement = admission.compute(self.topology, self.books, intent, {span_id}, degrade=True)
                 except NoPath:
                     continue  # nowhere else: it stays, metered to its rate
-                self.planner.moved(intent.id, now)
                 self.planner.displaced.add(intent.id)
-                self.placer.place(intent, f'moved off: {why}', now, placement=placement)
+                self._move(intent, f'moved off: {why}', now, placement)
+
+    def _move(self, intent: Intent, reason: str, now: float, placement: Placement) -> None:
+        """A move the policy engine chose: the planner remembers when, and the path left (a
+        move back onto it for gain waits; see Planner.return_hold_s)."""
+        current = self.placer.placements.get(intent.id)
+        self.planner.moved(intent.id, now, left=current.primary.sites if current else ())
+        self.placer.place(intent, reason, now, placement=placement)
 
     def unsqueeze(self, now: float) -> None:
         """Give excess rates back once every link of the intent has room for them again."""

@@ -63,7 +63,8 @@ def test_every_problem_at_once():
     with pytest.raises(ConfigError) as info:
         parse_policy(doc, TRIANGLE, 'policy.yaml')
     assert str(info.value).splitlines() == [
-        'policy.yaml: reoptimise_every_s: unknown key (allowed: batch_seconds, congestion_ratio, '
+        'policy.yaml: reoptimise_every_s: unknown key (allowed: batch_seconds, bound_margin_ms, '
+        'bound_margin_ratio, congestion_ratio, '
         'congestion_samples, exempt_tenants, flap_window_s, make_room, max_hold_s, min_gain_ms, '
         'min_gain_ratio, move_hold_s, preemption, reoptimize_every_s, span_headroom, span_hold_s)',
         'policy.yaml: min_gain_ms: must be a number >= 0, got -1',

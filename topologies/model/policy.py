@@ -20,7 +20,10 @@ class Policy:
     span_hold_s: float = 10.0  # a span back up is used for moves after this long up,
     flap_window_s: float = 300.0  # doubled per other time it went down within this window,
     max_hold_s: float = 320.0  # at most this long
-    move_hold_s: float = 30.0  # an intent moves for gain at most once per this
+    move_hold_s: float = 30.0  # an intent moves for gain at most once per this, and back onto a
+    # path it left only after this, doubled for every other time it left it within flap_window_s
+    bound_margin_ms: float = 0.25  # a latency bound counts as broken beyond this ...
+    bound_margin_ratio: float = 0.01  # ... plus this share of the bound (the measurement's noise)
     congestion_ratio: float = 0.95  # of a span's capacity, measured
     congestion_samples: int = 2  # consecutive readings above it
     make_room: bool = True  # a refused order may have placed intents moved aside for it
@@ -42,6 +45,8 @@ NUMBERS = {  # key -> (the least it may be, whether that least is allowed)
     'flap_window_s': (0, False),
     'max_hold_s': (0, True),
     'move_hold_s': (0, True),
+    'bound_margin_ms': (0, True),
+    'bound_margin_ratio': (0, True),
     'congestion_ratio': (0, False),
     'batch_seconds': (0, False),
 }
