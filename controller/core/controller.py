@@ -284,6 +284,15 @@ class Controller:
             )
         self._commit()
 
+    def crossing_measured(self, site: str, ms: float, now: float) -> None:
+        """A new estimate of what a frame spends crossing a site's switch; it counts in the
+        latency of every path through the site, so bounds are checked again when it rises."""
+        before = self.topology.crossing_ms(site)
+        self.topology.record_crossing(site, ms, now)
+        if ms > before:
+            self.steering.keep_bounds(now, [i for i in self.intents if site in self.placer.sites_used(i.id)])
+        self._commit()
+
     def utilization_measured(self, link: Link, gbps: float, now: float) -> None:
         """A link's measured load; a span loaded over the policy's threshold sheds load."""
         self.steering.load_measured(link, gbps, now)
@@ -417,6 +426,12 @@ class Controller:
         if estimate is not None:
             self.delay_measured(*estimate, now)
         return notices
+
+    def bounce_returned(self, dpid: int, port_no: int, sent_ns: int, received_ns: int, now: float) -> None:
+        """A bounce probe came back to `dpid` from the switch across the span on `port_no`."""
+        crossing = self.measurement.bounce_returned(dpid, port_no, sent_ns, received_ns)
+        if crossing is not None:
+            self.crossing_measured(*crossing, now)
 
     def port_counters(self, dpid: int, port_no: int, tx_bytes: int, stamp_ns: int, now: float) -> None:
         load = self.measurement.port_counters(dpid, port_no, tx_bytes, stamp_ns)

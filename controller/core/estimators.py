@@ -19,7 +19,30 @@ from controller.core.topology import Link
 # engine promises.
 DELAY_WINDOW = 3
 ECHO_WINDOW = 5  # round trips
+CROSSING_WINDOW = 5  # bounce probes: a switch's crossing changes slowly, and it is small
 ECHO_TIMEOUT_S = 10.0  # an echo unanswered this long is lost; its reply no longer counts
+
+
+class WindowedMinimum:
+    """The least of each key's last `window` values (noise that only ever adds is filtered)."""
+
+    def __init__(self, window: int):
+        if window < 1:
+            raise ValueError(f'window must be >= 1 sample, got {window}')
+        self.window = window
+        self._recent: dict[object, deque[float]] = {}
+
+    def add(self, key: object, value: float) -> float:
+        recent = self._recent.setdefault(key, deque(maxlen=self.window))
+        recent.append(value)
+        return min(recent)
+
+    def get(self, key: object) -> float | None:
+        recent = self._recent.get(key)
+        return min(recent) if recent else None
+
+    def forget(self, key: object) -> None:
+        self._recent.pop(key, None)
 
 
 class DelayEstimator:
@@ -34,10 +57,8 @@ class DelayEstimator:
     """
 
     def __init__(self, window: int = DELAY_WINDOW):
-        if window < 1:
-            raise ValueError(f'window must be >= 1 sample, got {window}')
+        self._recent = WindowedMinimum(window)  # per Link, ms
         self.window = window
-        self._recent: dict[Link, deque[float]] = {}  # Link -> its last delays, ms
 
     def add(
         self, link: Link, sent_ns: int, received_ns: int, rtt_src_s: float | None, rtt_dst_s: float | None
@@ -50,15 +71,15 @@ class DelayEstimator:
         if not all(math.isfinite(r) and r >= 0 for r in (rtt_src_s, rtt_dst_s)):
             return None
         channel_ns = (rtt_src_s + rtt_dst_s) / 2 * 1e9
-        delay_ms = max(0.0, (received_ns - sent_ns - channel_ns) / 1e6)
-        recent = self._recent.setdefault(link, deque(maxlen=self.window))
-        recent.append(delay_ms)
-        return min(recent)
+        return self._recent.add(link, max(0.0, (received_ns - sent_ns - channel_ns) / 1e6))
+
+    def estimate_ms(self, link: Link) -> float | None:
+        return self._recent.get(link)
 
     def forget(self, link: Link) -> None:
         """Drop the link's history (its span went down): a restored span may have come back
         on another fiber route, so it is measured afresh."""
-        self._recent.pop(link, None)
+        self._recent.forget(link)
 
 
 class RoundTrips:

@@ -5,6 +5,7 @@ southbound turns it into OpenFlow 1.3 messages and reconciles the switches with 
 (`reconcile.py`). One table (0):
 
     priority  match                                         actions
+    60001     span port, LLDP to BOUNCE_MAC                 back out its port, as LLDP (switch crossing)
     60000     LLDP                                          to the controller (discovery, delay)
     50000     ARP from a tenant port                        to the controller (answered there:
                                                             nothing is flooded on the backbone)
@@ -52,6 +53,7 @@ ETH_MPLS = 0x8847
 CONTROLLER = 'controller'  # an output to the controller
 IN_PORT = 'in_port'  # an output back out the port the packet came in on
 
+PRIO_BOUNCE = 60001
 PRIO_LLDP = 60000
 PRIO_ARP = 50000
 PRIO_INGRESS = 40000
@@ -63,6 +65,12 @@ COOKIE_BASE = 0x4E43 << COOKIE_KIND_SHIFT  # 'NC': the controller's own flows
 COOKIE_INTENT = 0x4E49 << COOKIE_KIND_SHIFT  # 'NI' | intent number
 COOKIE_MEASURE = 0x4E4D << COOKIE_KIND_SHIFT  # 'NM': the emulation's probes; never ours
 COOKIE_KIND_MASK = 0xFFFF << COOKIE_KIND_SHIFT
+
+LLDP_MAC = '01:80:c2:00:00:0e'  # LLDP's nearest-bridge group address
+# A probe sent to this address is turned back where it came in, by the switch's fast path (the
+# bounce flow), readdressed to LLDP_MAC so that the switch it returns to hands it to us: it
+# times the switch's forwarding, which a tenant's frame pays at every switch of its path.
+BOUNCE_MAC = '02:6e:62:6f:75:6e'  # locally administered: 'nboun'
 
 FIRST_LABEL = 16  # 0-15 are reserved by MPLS
 LAST_LABEL = (1 << 20) - 1
@@ -191,6 +199,19 @@ def base_flows(fabric: Fabric, site_id: str) -> list[Flow]:
         Flow(dpid, PRIO_DROP, ()),
         Flow(dpid, PRIO_LLDP, match(eth_type=ETH_LLDP), (('output', CONTROLLER),)),
     ]
+    for span in fabric.spans_of(site_id):  # only from a span: a host's frame is never turned back
+        flows.append(
+            Flow(
+                dpid,
+                PRIO_BOUNCE,
+                match(
+                    in_port=addr.span_port(fabric, site_id, span.other(site_id)),
+                    eth_type=ETH_LLDP,
+                    eth_dst=BOUNCE_MAC,
+                ),
+                (('set_field', ('eth_dst', LLDP_MAC)), ('output', IN_PORT)),
+            )
+        )
     for tenant in fabric.tenants.values():
         if site_id in tenant.sites:
             flows.append(

@@ -15,7 +15,13 @@ switch (see `_path_s`); what is left is the span (see estimators.DelayEstimator)
 
 from collections.abc import Callable
 
-from controller.core.estimators import DelayEstimator, RoundTrips, UtilizationMeter
+from controller.core.estimators import (
+    CROSSING_WINDOW,
+    DelayEstimator,
+    RoundTrips,
+    UtilizationMeter,
+    WindowedMinimum,
+)
 from controller.core.topology import Link
 from topologies.model import addressing as addr
 from topologies.model.fabric import Fabric
@@ -32,6 +38,7 @@ class Measurement:
         self._echoes = RoundTrips()  # OpenFlow echo round trips, per switch
         self._loops = RoundTrips()  # packet-out -> packet-in at one switch, per switch
         self._delays = DelayEstimator()
+        self._crossings = WindowedMinimum(CROSSING_WINDOW)  # per site, ms
         self._usage = UtilizationMeter()
         self._programming: dict[
             int, tuple[int, int | None]
@@ -86,6 +93,31 @@ class Measurement:
         ms = self._delays.add(link, sent_ns, received_ns, self._path_s(sender_dpid), self._path_s(dpid))
         return (None if ms is None else (link, ms)), []
 
+    def bounce_returned(
+        self, dpid: int, port_no: int, sent_ns: int, received_ns: int
+    ) -> tuple[str, float] | None:
+        """A bounce probe that switch `dpid` sent out of span port `port_no` at `sent_ns` came
+        back in there at `received_ns`, turned back by the switch at the span's far end in its
+        fast path. Its round trip less this switch's own loop and the span's delay both ways is
+        what the far switch took to turn it: the forwarding a tenant's frame pays there. Returns
+        (that site, its new crossing estimate in ms), or None while the span is not measured
+        both ways, or when a switch was being reprogrammed meanwhile."""
+        site = self._sites.get(dpid)
+        peer = None if site is None else addr.span_peer(self.fabric, site, port_no)
+        if site is None or peer is None or received_ns < sent_ns:
+            return None
+        loop = self._path_s(dpid)
+        out, back = self._delays.estimate_ms(Link(site, peer)), self._delays.estimate_ms(Link(peer, site))
+        if loop is None or out is None or back is None:
+            return None
+        peer_dpid = addr.dpid(self.fabric.sites[peer])
+        if self._was_programming(dpid, sent_ns, received_ns) or self._was_programming(
+            peer_dpid, sent_ns, received_ns
+        ):
+            return None
+        ms = (received_ns - sent_ns) / 1e6 - loop * 1e3 - out - back
+        return peer, self._crossings.add(peer, max(0.0, ms))
+
     def _was_programming(self, dpid: int, sent_ns: int, received_ns: int) -> bool:
         """Whether the switch took flow changes while the probe crossed it: a switch busy
         installing flows is slow to packet a probe in or out, which measures the reprogramming
@@ -124,6 +156,7 @@ class Measurement:
         self._echoes.forget(dpid)
         self._loops.forget(dpid)
         site = self._sites[dpid]
+        self._crossings.forget(site)
         for span in self.fabric.spans_of(site):
             for link in (Link(site, span.other(site)), Link(span.other(site), site)):
                 self._delays.forget(link)

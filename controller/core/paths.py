@@ -70,7 +70,7 @@ class Path:
 
     def latency_ms(self, topology: Topology) -> float:
         """Sum of the one-way delays measured now (or the fabric priors until measured)."""
-        return sum(topology.delay_ms(link) for link in self.links)
+        return topology.crossing_ms(self.src) + sum(topology.weight_ms(link) for link in self.links)
 
     def bottleneck_gbps(self, available_gbps: Available) -> float:
         available_gbps = _as_callable(available_gbps)
@@ -177,7 +177,7 @@ def _shortest(topology: Topology, src: str, dst: str, usable: Callable[[Link], b
     links = _lowest(
         src,
         dst,
-        lambda site: ((link, topology.delay_ms(link)) for link in topology.neighbours(site) if usable(link)),
+        lambda site: ((link, topology.weight_ms(link)) for link in topology.neighbours(site) if usable(link)),
     )
     return None if links is None else Path(links)
 
@@ -388,7 +388,7 @@ def k_paths(
     _check_ends(topology, src, dst)
     usable = _usable(topology, gbps, _as_callable(available_gbps), frozenset(avoid_spans))
     graph = {
-        site: [(link, topology.delay_ms(link)) for link in topology.neighbours(site) if usable(link)]
+        site: [(link, topology.weight_ms(link)) for link in topology.neighbours(site) if usable(link)]
         for site in topology.sites
     }
     found: list[Path] = []
@@ -398,8 +398,8 @@ def k_paths(
     def consider(links: tuple[Link, ...]) -> None:
         if links not in seen:
             seen.add(links)
-            latency = sum(topology.delay_ms(link) for link in links)
             path = Path(links)
+            latency = path.latency_ms(topology)
             heapq.heappush(
                 candidates, ((round(latency, _KEY_DIGITS), len(links), path.sites), len(seen), path)
             )
@@ -529,9 +529,9 @@ def _bhandari(
         for link in sorted(topology.neighbours(site), key=lambda l: l.dst):
             if topology.span_of(link).span_id in first_spans or not usable(link):
                 continue
-            arcs.append((link.src, link.dst, topology.delay_ms(link), link, False))
+            arcs.append((link.src, link.dst, topology.weight_ms(link), link, False))
     for link in first.links:
-        arcs.append((link.dst, link.src, -topology.delay_ms(link), link, True))
+        arcs.append((link.dst, link.src, -topology.weight_ms(link), link, True))
 
     dist, via = {src: 0.0}, {}
     for _ in range(len(topology.sites) - 1):

@@ -261,6 +261,11 @@ class Placer:
         paths = (placement.primary, placement.backup) if backup else (placement.primary,)
         return {s for p in paths if p is not None for s in p.span_ids(self.topology)}
 
+    def sites_used(self, intent_id: str) -> set[str]:
+        """The sites of the intent's primary: whose switches its traffic crosses."""
+        placement = self.placements.get(intent_id)
+        return set(placement.primary.sites) if placement else set()
+
     def _survivor(self, placement: Placement) -> Path | None:
         """The path of a protected placement that is still whole (the switches carry the
         traffic there now), the primary first; None if neither is."""

@@ -2,7 +2,9 @@
 direction. Capacities come from the fabric file, never from the port speed OVS reports.
 
 A span has two directions (links), `a->b` and `b->a`: reservations and measurements are
-per direction, because traffic and queues are.
+per direction, because traffic and queues are. A frame also spends time crossing each switch
+on its way (measured per site, 0 until measured): a path's latency is what a tenant's frame
+takes, every span and every switch of it.
 """
 
 from dataclasses import dataclass, field, replace
@@ -41,7 +43,10 @@ class Topology:
         self.sites: tuple[str, ...] = tuple(sites)
         self.spans = {s.span_id: s for s in spans}
         self._by_link = {link: s for s in spans for link in s.links()}
-        self._out: dict[str, list[Link]] = {site: [] for site in self.sites}  # site -> links leaving it
+        self._out: dict[str, list[Link]] = {site: [] for site in self.sites}
+        self.crossing: dict[
+            str, tuple[float, float]
+        ] = {}  # site -> (ms a frame takes through its switch, when)  # site -> links leaving it
         for link in self._by_link:
             self._out[link.src].append(link)
 
@@ -53,9 +58,11 @@ class Topology:
 
     def copy(self) -> 'Topology':
         """An independent copy (spans' states and delays), to compute on off the runtime's lock."""
-        return Topology(
+        other = Topology(
             self.sites, [replace(s, measured_delay_ms=dict(s.measured_delay_ms)) for s in self.spans.values()]
         )
+        other.crossing = dict(self.crossing)
+        return other
 
     def span_of(self, link: Link) -> SpanState:
         return self._by_link[link]
@@ -86,6 +93,21 @@ class Topology:
         span = self.span_of(link)
         measured = span.measured_delay_ms.get(link)
         return measured[0] if measured else span.prior_delay_ms
+
+    def record_crossing(self, site: str, ms: float, now: float) -> None:
+        if ms < 0:
+            raise ValueError(f'crossing of {site} must be >= 0 ms, got {ms}')
+        self.crossing[site] = (float(ms), now)
+
+    def crossing_ms(self, site: str) -> float:
+        """What a frame spends crossing the site's switch, as measured (0 until measured)."""
+        measured = self.crossing.get(site)
+        return measured[0] if measured else 0.0
+
+    def weight_ms(self, link: Link) -> float:
+        """What taking a link adds to a path's latency: the span's delay, then the switch at
+        its far end (a path's latency is its first switch's crossing plus these)."""
+        return self.delay_ms(link) + self.crossing_ms(link.dst)
 
     def capacity_gbps(self, link: Link) -> float:
         return self.span_of(link).capacity_gbps

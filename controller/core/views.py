@@ -81,6 +81,7 @@ class SiteView:
     lat: float
     lon: float
     connected: bool
+    crossing_ms: float  # what a frame spends crossing its switch, as measured
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,9 @@ def topology_view(
     utilization: Mapping[Link, tuple[float, float]],
 ) -> TopologyView:
     sites = tuple(
-        SiteView(s.id, s.name, s.kind, s.region, s.lat, s.lon, liveness.connected(s.id))
+        SiteView(
+            s.id, s.name, s.kind, s.region, s.lat, s.lon, liveness.connected(s.id), topology.crossing_ms(s.id)
+        )
         for s in fabric.sites.values()
     )
     spans = []

@@ -64,6 +64,7 @@ def topology_message(view, now):
             latitude=site.lat,
             longitude=site.lon,
             connected=site.connected,
+            crossing_ms=site.crossing_ms,
         )
     for span in view.spans:
         out = message.spans.add(

@@ -10,9 +10,10 @@ drive the shim on a fake clock and fake switches. Waiting happens in two threads
   meters and groups, then sends only the difference) and pushes every plan change in the
   phases of `reconcile`, with a barrier on every switch between phases (and, after a flip,
   the drain before the clean-up); only then does it tell the core `synced(dpid, generation)`;
-- the prober sends, every half second, an echo request and a loop probe to each switch and an
-  LLDP probe out of each span port (discovery and one-way delay), and every two seconds asks
-  for port counters (utilization).
+- the prober sends, every half second, an echo request and a loop probe to each switch, an
+  LLDP probe out of each span port (discovery and one-way delay) and a bounce probe that one
+  neighbour turns back (what a frame spends crossing that switch), and every two seconds
+  asks for port counters (utilization).
 
 Any exception in a handler or thread is fatal (logged, then the process stops with status 1):
 os-ken would log it and carry on with a controller whose state no one can trust.
@@ -92,6 +93,7 @@ class _Switch:
         self.held = ({}, {}, {})  # flows by key, meters by id, groups by id: ours
         self.connected_ns = connected_ns
         self.errors = []
+        self.rounds = 0  # probe rounds, to take its neighbours in turn for bounce probes
 
 
 class FabricApp(app_manager.OSKenApp):
@@ -277,6 +279,12 @@ class FabricApp(app_manager.OSKenApp):
             if probe.dpid == dp.id:
                 self.runtime.call(lambda core, now: core.loop_returned(dp.id, probe.sent_ns, received_ns))
             return
+        if probe.bounce:
+            if (probe.dpid, probe.port_no) == (dp.id, in_port):
+                self.runtime.call(
+                    lambda core, now: core.bounce_returned(dp.id, in_port, probe.sent_ns, received_ns, now)
+                )
+            return
         _warn(
             self.runtime.call(
                 lambda core, now: core.probe_received(
@@ -438,10 +446,16 @@ class FabricApp(app_manager.OSKenApp):
         self.send(dp, echo)
         loop = lldp.build(dp.id, LOOP_PORT, self.clock.now_ns(), self.instance, CONTROLLER_MAC)
         self.send(dp, ofmsg.packet_out(dp, LOOP_PORT, loop))
-        for span in self.fabric.spans_of(switch.site.id):
-            port = addr.span_port(self.fabric, switch.site.id, span.other(switch.site.id))
+        peers = [span.other(switch.site.id) for span in self.fabric.spans_of(switch.site.id)]
+        for peer in peers:
+            port = addr.span_port(self.fabric, switch.site.id, peer)
             frame = lldp.build(dp.id, port, self.clock.now_ns(), self.instance, CONTROLLER_MAC)
             self.send(dp, ofmsg.packet_out(dp, port, frame))
+        # One neighbour a round turns a bounce probe back: it times that neighbour's crossing.
+        switch.rounds += 1
+        port = addr.span_port(self.fabric, switch.site.id, peers[switch.rounds % len(peers)])
+        frame = lldp.build(dp.id, port, self.clock.now_ns(), self.instance, CONTROLLER_MAC, bounce=True)
+        self.send(dp, ofmsg.packet_out(dp, port, frame))
         if stats:
             self.send(dp, p.OFPPortStatsRequest(dp, 0, dp.ofproto.OFPP_ANY))
 

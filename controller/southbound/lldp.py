@@ -18,10 +18,13 @@ from dataclasses import dataclass
 
 from os_ken.lib.packet import ethernet, lldp, packet
 
+from controller.core.flows import BOUNCE_MAC
+
 ETH_TYPE_LLDP = 0x88CC
 TTL_S = 120  # what os-ken sends too; nothing keeps our probes that long
 OUI = b'\x02na'  # locally administered (U/L bit set): ours, not a vendor's
 SUBTYPE_PROBE = 1
+SUBTYPE_BOUNCE = 2  # sent to flows.BOUNCE_MAC: the neighbour turns it back (see flows.PRIO_BOUNCE)
 _PROBE = struct.Struct('!QI')  # sent_ns, instance
 _CHASSIS = re.compile(rb'dpid:([0-9a-f]{16})')
 _PORT = re.compile(rb'[0-9]{1,10}')
@@ -34,10 +37,12 @@ class Probe:
     dpid: int
     port_no: int
     sent_ns: int
+    bounce: bool = False  # turned back by the switch at the far end of the span
 
 
-def build(dpid: int, port_no: int, sent_ns: int, instance: int, src_mac: str) -> bytes:
-    """The probe to send out of `port_no` of switch `dpid`."""
+def build(dpid: int, port_no: int, sent_ns: int, instance: int, src_mac: str, bounce: bool = False) -> bytes:
+    """The probe to send out of `port_no` of switch `dpid`; with `bounce`, addressed so that
+    the switch at the far end turns it back (it comes in again at `dpid`, `port_no`)."""
     for name, value, bits in (
         ('dpid', dpid, 64),
         ('port_no', port_no, 32),
@@ -47,7 +52,8 @@ def build(dpid: int, port_no: int, sent_ns: int, instance: int, src_mac: str) ->
         if not 0 <= value < 1 << bits:
             raise ValueError(f'{name} must fit in {bits} unsigned bits, got {value}')
     pkt = packet.Packet()
-    pkt.add_protocol(ethernet.ethernet(lldp.LLDP_MAC_NEAREST_BRIDGE, src_mac, ETH_TYPE_LLDP))
+    dst = BOUNCE_MAC if bounce else lldp.LLDP_MAC_NEAREST_BRIDGE
+    pkt.add_protocol(ethernet.ethernet(dst, src_mac, ETH_TYPE_LLDP))
     pkt.add_protocol(
         lldp.lldp(
             [
@@ -55,7 +61,9 @@ def build(dpid: int, port_no: int, sent_ns: int, instance: int, src_mac: str) ->
                 lldp.PortID(subtype=lldp.PortID.SUB_LOCALLY_ASSIGNED, port_id=b'%d' % port_no),
                 lldp.TTL(ttl=TTL_S),
                 lldp.OrganizationallySpecific(
-                    oui=OUI, subtype=SUBTYPE_PROBE, info=_PROBE.pack(sent_ns, instance)
+                    oui=OUI,
+                    subtype=SUBTYPE_BOUNCE if bounce else SUBTYPE_PROBE,
+                    info=_PROBE.pack(sent_ns, instance),
                 ),
                 lldp.End(),
             ]
@@ -97,18 +105,21 @@ def parse(data: bytes, instance: int) -> Probe | None:
         return None
     chassis = _CHASSIS.fullmatch(bytes(tlvs[0].chassis_id))
     port = _PORT.fullmatch(bytes(tlvs[1].port_id))
-    probe = next(
+    stamp = next(
         (
-            bytes(t.info)
+            (bytes(t.info), t.subtype == SUBTYPE_BOUNCE)
             for t in tlvs
-            if isinstance(t, lldp.OrganizationallySpecific) and t.oui == OUI and t.subtype == SUBTYPE_PROBE
+            if isinstance(t, lldp.OrganizationallySpecific)
+            and t.oui == OUI
+            and t.subtype in (SUBTYPE_PROBE, SUBTYPE_BOUNCE)
         ),
         None,
     )
-    if not chassis or not port or probe is None or len(probe) != _PROBE.size:
+    if not chassis or not port or stamp is None or len(stamp[0]) != _PROBE.size:
         return None
+    probe, bounce = stamp
     port_no = int(port.group())
     sent_ns, sender = _PROBE.unpack(probe)
     if sender != instance or port_no >= 1 << 32:
         return None
-    return Probe(int(chassis.group(1), 16), port_no, sent_ns)
+    return Probe(int(chassis.group(1), 16), port_no, sent_ns, bounce)

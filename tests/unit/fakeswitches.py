@@ -12,6 +12,7 @@ from os_ken.controller import ofp_event
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
+from controller.core import flows as fl
 from controller.core.controller import Controller
 from controller.core.topology import Link
 from controller.runtime import Runtime
@@ -71,11 +72,15 @@ class FakeSwitches:
     back empty) and an echo `echo_ms` later. A loop probe comes back from its switch after the
     switch's `loop_ms`; a span probe reaches the far switch after half of each switch's loop
     plus the link's one-way `span_ms` (the fabric's delay unless set), unless its span is in
-    `cut`. Port counters are `tx_bytes[(site id, port)]`, 0 unless set. Everything sent is in
-    `sent`, as (ns, site id, message).
+    `cut`; a bounce probe comes back from the far switch, which adds its `crossing_ms` (0.1 ms
+    unless set), readdressed as the bounce flow does. Port counters are
+    `tx_bytes[(site id, port)]`, 0 unless set. Everything sent is in `sent`, as (ns, site id,
+    message).
     """
 
-    def __init__(self, fabric, clock, loop_ms=None, span_ms=None, echo_ms=0.2, reply_s=0.001):
+    def __init__(
+        self, fabric, clock, loop_ms=None, span_ms=None, crossing_ms=None, echo_ms=0.2, reply_s=0.001
+    ):
         self.fabric, self.clock = fabric, clock
         self.loop_ms = dict.fromkeys(fabric.sites, 1.0) | (loop_ms or {})
         self.span_ms = {
@@ -83,6 +88,7 @@ class FakeSwitches:
             for span in fabric.spans
             for link in (Link(span.a, span.b), Link(span.b, span.a))
         } | (span_ms or {})
+        self.crossing_ms = dict.fromkeys(fabric.sites, 0.1) | (crossing_ms or {})
         self.echo_ms, self.reply_s = echo_ms, reply_s
         self.cut = set()  # span ids
         self.tx_bytes = {}
@@ -160,6 +166,12 @@ class FakeSwitches:
             return
         peer = addr.span_peer(self.fabric, site, port)
         if peer is None or self.fabric.span(site, peer).id in self.cut:
+            return
+        if data[:6] == bytes.fromhex(fl.BOUNCE_MAC.replace(':', '')):  # turned back in the fast path
+            ms = self.loop_ms[site] + self.span_ms[Link(site, peer)] + self.crossing_ms[peer]
+            ms += self.span_ms[Link(peer, site)]
+            back = bytes.fromhex(fl.LLDP_MAC.replace(':', '')) + data[6:]
+            self.clock.after(ms / 1e3, lambda: self.packet_in(site, port, back))
             return
         ms = self.loop_ms[site] / 2 + self.span_ms[Link(site, peer)] + self.loop_ms[peer] / 2
         in_port = addr.span_port(self.fabric, peer, site)

@@ -116,6 +116,14 @@ def test_arp_and_lldp_go_to_the_controller_and_nothing_floods():
     assert fake.send('dca', addr.span_port(TRIANGLE, 'dca', 'dcb'), arp)[0] == ('drop', 'dca')
     lldp = {'eth_type': fl.ETH_LLDP}
     assert fake.send('dcb', addr.span_port(TRIANGLE, 'dcb', 'dca'), lldp)[0] == ('controller', 'dcb')
+    # A bounce probe from dca is turned back by dcb's fast path, and dca hands it to us.
+    bounce = {'eth_type': fl.ETH_LLDP, 'eth_dst': fl.BOUNCE_MAC}
+    assert fake.send('dcb', addr.span_port(TRIANGLE, 'dcb', 'dca'), bounce) == (
+        ('controller', 'dca'),
+        ['dcb', 'dca'],
+    )
+    host = addr.tenant_port(TRIANGLE.tenants['red'])
+    assert fake.send('dca', host, bounce)[0] == ('controller', 'dca')  # never turned back to a host
 
 
 def test_every_intent_flow_carries_its_intent_in_the_cookie():

@@ -10,6 +10,7 @@ from os_ken.lib.packet import ethernet, packet
 from os_ken.lib.packet import lldp as oslldp
 from os_ken.topology.switches import LLDPPacket
 
+from controller.core.flows import BOUNCE_MAC
 from controller.southbound.lldp import Probe, build, parse
 
 MAC = '02:00:00:00:00:01'
@@ -129,7 +130,7 @@ TTL, END = oslldp.TTL(ttl=120), oslldp.End()
         ),  # os-ken's port id
         (chassis(), port(), TTL, END),  # no timestamp
         (chassis(), port(), TTL, stamp(oui=b'\x00\x26\xe1'), END),  # another vendor's
-        (chassis(), port(), TTL, stamp(subtype=2), END),
+        (chassis(), port(), TTL, stamp(subtype=3), END),
         (chassis(), port(), TTL, stamp(info=b'\x00' * 8), END),  # short timestamp
     ],
     ids=[
@@ -153,6 +154,14 @@ def test_other_lldp_is_none(tlvs):
 def test_hand_built_probe_parses():
     """The fixtures above differ from a valid probe only in the field under test."""
     assert parse(lldp_frame(chassis(), port(), TTL, stamp(), END), INSTANCE) == Probe(0x1234, 7, 5)
+
+
+def test_a_bounce_probe_round_trips_and_says_so():
+    frame = build(0x1234, 7, 5, INSTANCE, '02:00:00:00:00:fe', bounce=True)
+    assert frame[:6] == bytes.fromhex(BOUNCE_MAC.replace(':', ''))  # the far switch turns it back
+    # As it comes back: the bounce flow readdressed it to LLDP's group address.
+    back = bytes.fromhex('0180c200000e') + frame[6:]
+    assert parse(back, INSTANCE) == Probe(0x1234, 7, 5, bounce=True)
 
 
 def test_wrong_destination_is_none():

@@ -51,6 +51,21 @@ def test_span_delays_are_the_lldp_probes_minus_half_of_each_switchs_loop():
         assert core.topology.delay_ms(link) == pytest.approx(ms, abs=1e-6), link
 
 
+def test_bounce_probes_time_each_switchs_crossing_and_paths_count_it():
+    """A bounce probe's round trip, less the sender's loop and the span both ways, is what the
+    far switch took to turn it in its fast path: a tenant's frame pays that at every switch of
+    its path, so the path latency an intent reports includes it."""
+    crossing = {'dca': 0.15, 'dcb': 0.3, 'dcc': 0.05}
+    core, app, _, clock = shim(TRIANGLE, loop_ms=LOOP_MS, span_ms=SPAN_MS, crossing_ms=crossing)
+    probe_for(app, clock, 4.0)  # every switch turned back a bounce probe of each neighbour
+    for site, ms in crossing.items():
+        assert core.topology.crossing_ms(site) == pytest.approx(ms, abs=1e-6), site
+    intent = app.runtime.call(lambda core, now: core.create(Order('red', 'dca', 'dcc', 1), now=now))
+    view = core.view(intent.id)
+    assert view.path == ('dca', 'dcc')  # 11 ms direct, against 13 via dcb
+    assert view.path_latency_ms == pytest.approx(0.15 + 11.0 + 0.05)  # dca, the span, dcc
+
+
 def test_a_probe_that_crossed_a_switch_being_reprogrammed_is_ignored():
     core, app, switches, clock = shim(TRIANGLE, loop_ms=LOOP_MS)
     switches.cut = {span.id for span in TRIANGLE.spans}

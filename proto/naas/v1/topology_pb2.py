@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16naas/v1/topology.proto\x12\x07naas.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x01\n\x08Topology\x12\x0e\n\x06\x66\x61\x62ric\x18\x01 \x01(\t\x12\x1c\n\x05sites\x18\x02 \x03(\x0b\x32\r.naas.v1.Site\x12\x1c\n\x05spans\x18\x03 \x03(\x0b\x32\r.naas.v1.Span\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"v\n\x04Site\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x10\n\x08latitude\x18\x05 \x01(\x01\x12\x11\n\tlongitude\x18\x06 \x01(\x01\x12\x11\n\tconnected\x18\x07 \x01(\x08\"\x81\x01\n\x04Span\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06site_a\x18\x02 \x01(\t\x12\x0e\n\x06site_b\x18\x03 \x01(\t\x12\x15\n\rcapacity_gbps\x18\x04 \x01(\x01\x12\n\n\x02up\x18\x05 \x01(\x08\x12*\n\ndirections\x18\x06 \x03(\x0b\x32\x16.naas.v1.SpanDirection\"\x8e\x01\n\rSpanDirection\x12\x11\n\tfrom_site\x18\x01 \x01(\t\x12\x0f\n\x07to_site\x18\x02 \x01(\t\x12\x15\n\rreserved_gbps\x18\x03 \x01(\x01\x12\x18\n\x10utilization_gbps\x18\x04 \x01(\x01\x12\x10\n\x08\x64\x65lay_ms\x18\x05 \x01(\x01\x12\x16\n\x0e\x64\x65lay_measured\x18\x06 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16naas/v1/topology.proto\x12\x07naas.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x01\n\x08Topology\x12\x0e\n\x06\x66\x61\x62ric\x18\x01 \x01(\t\x12\x1c\n\x05sites\x18\x02 \x03(\x0b\x32\r.naas.v1.Site\x12\x1c\n\x05spans\x18\x03 \x03(\x0b\x32\r.naas.v1.Span\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8b\x01\n\x04Site\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x10\n\x08latitude\x18\x05 \x01(\x01\x12\x11\n\tlongitude\x18\x06 \x01(\x01\x12\x11\n\tconnected\x18\x07 \x01(\x08\x12\x13\n\x0b\x63rossing_ms\x18\x08 \x01(\x01\"\x81\x01\n\x04Span\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06site_a\x18\x02 \x01(\t\x12\x0e\n\x06site_b\x18\x03 \x01(\t\x12\x15\n\rcapacity_gbps\x18\x04 \x01(\x01\x12\n\n\x02up\x18\x05 \x01(\x08\x12*\n\ndirections\x18\x06 \x03(\x0b\x32\x16.naas.v1.SpanDirection\"\x8e\x01\n\rSpanDirection\x12\x11\n\tfrom_site\x18\x01 \x01(\t\x12\x0f\n\x07to_site\x18\x02 \x01(\t\x12\x15\n\rreserved_gbps\x18\x03 \x01(\x01\x12\x18\n\x10utilization_gbps\x18\x04 \x01(\x01\x12\x10\n\x08\x64\x65lay_ms\x18\x05 \x01(\x01\x12\x16\n\x0e\x64\x65lay_measured\x18\x06 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +34,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TOPOLOGY']._serialized_start=69
   _globals['_TOPOLOGY']._serialized_end=197
-  _globals['_SITE']._serialized_start=199
-  _globals['_SITE']._serialized_end=317
-  _globals['_SPAN']._serialized_start=320
-  _globals['_SPAN']._serialized_end=449
-  _globals['_SPANDIRECTION']._serialized_start=452
-  _globals['_SPANDIRECTION']._serialized_end=594
+  _globals['_SITE']._serialized_start=200
+  _globals['_SITE']._serialized_end=339
+  _globals['_SPAN']._serialized_start=342
+  _globals['_SPAN']._serialized_end=471
+  _globals['_SPANDIRECTION']._serialized_start=474
+  _globals['_SPANDIRECTION']._serialized_end=616
 # @@protoc_insertion_point(module_scope)

@@ -22,7 +22,7 @@ class Topology(_message.Message):
     def __init__(self, fabric: _Optional[str] = ..., sites: _Optional[_Iterable[_Union[Site, _Mapping]]] = ..., spans: _Optional[_Iterable[_Union[Span, _Mapping]]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Site(_message.Message):
-    __slots__ = ("id", "name", "kind", "region", "latitude", "longitude", "connected")
+    __slots__ = ("id", "name", "kind", "region", "latitude", "longitude", "connected", "crossing_ms")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class Site(_message.Message):
     LATITUDE_FIELD_NUMBER: _ClassVar[int]
     LONGITUDE_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    CROSSING_MS_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     kind: str
@@ -37,7 +38,8 @@ class Site(_message.Message):
     latitude: float
     longitude: float
     connected: bool
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., region: _Optional[str] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., connected: _Optional[bool] = ...) -> None: ...
+    crossing_ms: float
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., region: _Optional[str] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., connected: _Optional[bool] = ..., crossing_ms: _Optional[float] = ...) -> None: ...
 
 class Span(_message.Message):
     __slots__ = ("id", "site_a", "site_b", "capacity_gbps", "up", "directions")
