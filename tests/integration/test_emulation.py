@@ -41,7 +41,7 @@ def leftovers(fabric):
             continue
         if int(pid) != os.getpid() and any(m in cmdline for m in marks):
             found.append(f'process {pid}: {cmdline[:80]}')
-        if cmdline.startswith(spand_path()) and cmdline.endswith(f' --label {fabric.name} '):
+        if cmdline.startswith(spand_path()) and f' --label {fabric.name} ' in cmdline:
             found.append(f'span emulator {pid}: {cmdline[:80]}')
     return found
 

@@ -37,6 +37,10 @@ REPLY_TIMEOUT_S = 10
 # emulator's own wake-up (30-80 us, up to 0.25 ms on a busy machine) would be most of it.
 DIRECT_BELOW_MS = 0.2
 SPAND = 'naas-spand'
+# The span emulator runs under SCHED_FIFO (when root), as the kernel's own packet processing
+# would: on a busy machine an ordinary process waits milliseconds for a core after its timer
+# fired, and every frame due meanwhile leaves that late.
+RT_PRIORITY = 10
 SPAND_SOURCE = Path(__file__).with_name('spand.c')
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 IFREQ = struct.Struct('16sH22x')  # struct ifreq: name, then ifr_flags in a 24-byte union
@@ -155,8 +159,9 @@ class SpanEmulator:
             self._stop()
 
     def _start(self):
+        priority = ['--rt-priority', str(RT_PRIORITY)] if os.geteuid() == 0 else []
         self.proc = subprocess.Popen(
-            [spand_path(), '--label', self.label], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            [spand_path(), '--label', self.label, *priority], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         self._pending = b''
         if self._reply() != {'ready': True}:

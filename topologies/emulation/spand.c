@@ -17,13 +17,20 @@
      {"remove": ID}                                         -> {"ok": true}
      {"stats": true} or {"stats": ID}                       -> {"spans": {ID: {...}, ...}}
      anything wrong                                         -> {"error": "..."}
+   A span's stats: "a", "b", "delay_ms", "serial" (which add made it: counters start over), and
+   per direction ("a_to_b", "b_to_a") the frames received, sent, queued, dropped_queue (queue
+   full), dropped_send (the kernel refused them: the span is cut), dropped_late (over 100 ms
+   overdue), dropped_size (longer than MAX_FRAME), late_max_ns, and late_us: the lateness
+   histogram as [lo, hi, frames] for each bucket [lo, hi) microseconds that has frames.
    {"ready": true} is printed once at start. Exits 0 on EOF on stdin, SIGTERM or SIGINT.
 
-   The loop: epoll over every span socket, stdin and a signalfd; frames come in by
-   recvmmsg, a batch at a time, straight into slots of a shared pool, and leave by sendmmsg
-   from those slots. The wait ends at the next departure minus EARLY_NS (epoll_pwait2,
-   nanosecond timeout); the few microseconds left are spun, since waking from a sleep takes
-   30-80 us on these VMs. */
+   The loop: frames come in by recvmmsg, a batch at a time, straight into slots of a shared
+   pool, and leave by sendmmsg from those slots. The loop sleeps in epoll_pwait2 (nanosecond
+   timeout) until EARLY_NS before the next departure and spins the rest: waking from a sleep
+   takes 20-80 us on these VMs. Frames of spans of 2 ms or more do not wake it: they are read
+   at the next wake-up if that comes before any of them can be due (see LAZY_FROM_NS).
+   It runs under SCHED_FIFO when asked (--rt-priority): on a loaded machine an ordinary
+   process waits milliseconds for a core. Measured in docs/benchmarks.md. */
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -57,7 +64,9 @@
 #define MAX_FRAME (SLOT_BYTES - HEADROOM)
 #define QUEUE_FRAMES 10000             /* a direction's queue; more is dropped (dropped_queue) */
 #define MAX_LATE_NS 100000000LL        /* 100 ms overdue: dropped, not sent (dropped_late) */
-#define EARLY_NS 50000LL               /* wake this long before a departure, then spin */
+#ifndef EARLY_NS
+#define EARLY_NS 30000LL /* wake this long before a departure, then spin */
+#endif
 #define STAMP_TRUST_NS 1000000000LL    /* a receive stamp further off than this: the clock was stepped */
 #define SOCKET_BYTES (4 << 20)
 #define ID_MAX 64
@@ -91,6 +100,7 @@ struct span {
     double delay_ms;
     int64_t delay_ns;
     uint64_t serial; /* which "add" made it: counters restart with a new one */
+    int lazy;        /* its sockets are in ep_lazy, not ep_eager */
     struct direction dir[2]; /* 0: a to b, 1: b to a */
     struct span *next;
 };
@@ -100,7 +110,16 @@ static uint64_t serials;
 static struct direction **active; /* directions with frames queued */
 static int n_active, cap_active;
 static struct slot *free_slots;
-static int epfd;
+/* Frames of short spans wake the loop as they arrive. Those of spans at least LAZY_FROM_NS
+   long are read at the next wake-up for a departure, if that comes before any of them can
+   be due (the kernel stamps each frame on arrival, so reading it later changes nothing):
+   one wake-up a frame instead of two. */
+#define LAZY_FROM_NS 2000000LL
+#define READ_MARGIN_NS 100000LL
+static int ep_eager, ep_lazy; /* the span sockets of each kind */
+static int ep_part, ep_full;  /* what a sleep waits for: control and eager frames; and lazy too */
+static int64_t lazy_min_ns = INT64_MAX, lazy_read_at;
+static int more_to_read; /* a socket still held frames after a full batch */
 
 static void die(const char *what) {
     fprintf(stderr, "naas-spand: %s: %s\n", what, strerror(errno));
@@ -234,6 +253,8 @@ static void receive(struct span *sp, int side) {
     int got = n ? recvmmsg(sp->fd[side], msgs, n, MSG_DONTWAIT, NULL) : 0;
     if (got < 0)
         got = 0; /* EAGAIN; or ENETDOWN, reported once when the link went down */
+    if (got == BATCH)
+        more_to_read = 1;
     int64_t now_mono = clock_ns(CLOCK_MONOTONIC), now_real = clock_ns(CLOCK_REALTIME);
     for (int i = 0; i < got; i++) {
         struct slot *s = batch[i];
@@ -603,6 +624,30 @@ static double delay_of(struct field *f, int n) {
     return d->number;
 }
 
+static void update_lazy_min(void) {
+    lazy_min_ns = INT64_MAX;
+    for (struct span *sp = spans; sp; sp = sp->next)
+        if (sp->lazy && sp->delay_ns < lazy_min_ns)
+            lazy_min_ns = sp->delay_ns;
+}
+
+/* Put the span's sockets in the set its delay calls for (first = not yet in any). */
+static void place(struct span *sp, int first) {
+    int lazy = sp->delay_ns >= LAZY_FROM_NS;
+    if (first || lazy != sp->lazy) {
+        for (int side = 0; side < 2; side++) {
+            /* The event carries the span and the side: spans live until removed. */
+            struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)(uintptr_t)sp | side};
+            if (!first && epoll_ctl(sp->lazy ? ep_lazy : ep_eager, EPOLL_CTL_DEL, sp->fd[side], NULL))
+                die("epoll_ctl");
+            if (epoll_ctl(lazy ? ep_lazy : ep_eager, EPOLL_CTL_ADD, sp->fd[side], &ev))
+                die("epoll_ctl");
+        }
+        sp->lazy = lazy;
+    }
+    update_lazy_min();
+}
+
 static void set_delay(struct span *sp, double delay_ms) {
     sp->delay_ms = delay_ms;
     sp->delay_ns = (int64_t)llround(delay_ms * 1e6);
@@ -657,13 +702,10 @@ static void add_span(struct field *f, int n) {
     for (int side = 0; side < 2; side++) {
         sp->dir[side].in_fd = sp->fd[side];
         sp->dir[side].out_fd = sp->fd[1 - side];
-        /* The event carries the span and the side: spans live until removed. */
-        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)(uintptr_t)sp | side};
-        if (epoll_ctl(epfd, EPOLL_CTL_ADD, sp->fd[side], &ev))
-            die("epoll_ctl");
     }
     sp->next = spans;
     spans = sp;
+    place(sp, 1);
     put("{\"ok\": true}");
     flush_reply();
 }
@@ -688,6 +730,7 @@ static void command(const char *line) {
         if (delay < 0)
             return;
         set_delay(sp, delay); /* frames queued keep the delay they came in with */
+        place(sp, 0);
         put("{\"ok\": true}");
         return flush_reply();
     }
@@ -700,6 +743,7 @@ static void command(const char *line) {
                 struct span *sp = *p;
                 *p = sp->next;
                 close_span(sp);
+                update_lazy_min();
                 put("{\"ok\": true}");
                 return flush_reply();
             }
@@ -756,6 +800,22 @@ static int read_commands(void) {
 
 #define STDIN_TAG 1ULL
 #define SIGNAL_TAG 3ULL /* spans are aligned: their tags have bit 0 for the side only */
+#define SET_TAG 5ULL
+
+/* Read the sockets of one set that have frames, a batch each. */
+static void read_frames(int ep) {
+    struct epoll_event ready[128];
+    int n = epoll_wait(ep, ready, 128, 0);
+    if (n == 128)
+        more_to_read = 1;
+    for (int i = 0; i < n; i++)
+        receive((struct span *)(uintptr_t)(ready[i].data.u64 & ~1ULL), (int)(ready[i].data.u64 & 1));
+}
+
+static int add_to(int ep, int fd, uint64_t tag) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
+    return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
 
 int main(int argc, char **argv) {
     /* --label NAME only names the process (ps shows which fabric it serves).
@@ -787,41 +847,51 @@ int main(int argc, char **argv) {
     sigprocmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
     int sigfd = signalfd(-1, &stop, SFD_CLOEXEC);
-    if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 || sigfd < 0)
+    ep_eager = epoll_create1(EPOLL_CLOEXEC), ep_lazy = epoll_create1(EPOLL_CLOEXEC);
+    ep_part = epoll_create1(EPOLL_CLOEXEC), ep_full = epoll_create1(EPOLL_CLOEXEC);
+    if (sigfd < 0 || ep_eager < 0 || ep_lazy < 0 || ep_part < 0 || ep_full < 0)
         die("epoll/signalfd");
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = STDIN_TAG};
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, STDIN_FILENO, &ev))
-        die("epoll_ctl stdin");
-    ev.data.u64 = SIGNAL_TAG;
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd, &ev))
-        die("epoll_ctl signalfd");
+    if (add_to(ep_part, STDIN_FILENO, STDIN_TAG) || add_to(ep_part, sigfd, SIGNAL_TAG) ||
+        add_to(ep_part, ep_eager, SET_TAG) || add_to(ep_full, ep_part, SET_TAG) || add_to(ep_full, ep_lazy, SET_TAG))
+        die("epoll_ctl (stdin must be a pipe)");
     put("{\"ready\": true}");
     flush_reply();
-    struct epoll_event events[64];
+    struct epoll_event events[8];
     for (;;) {
-        int64_t next = depart_all();
+        more_to_read = 0;
+        read_frames(ep_eager);
+        read_frames(ep_lazy);
+        lazy_read_at = clock_ns(CLOCK_MONOTONIC);
+        int64_t next = depart_all(), now = clock_ns(CLOCK_MONOTONIC);
+        /* Lazy frames arriving from now on can be due at lazy_read_at + lazy_min_ns at the
+           earliest: if the next departure comes before, they need not wake us. */
+        int64_t wake = next == INT64_MAX ? INT64_MAX : next - EARLY_NS;
+        int64_t lazy_by = lazy_min_ns == INT64_MAX ? INT64_MAX : lazy_read_at + lazy_min_ns - EARLY_NS - READ_MARGIN_NS;
+        int ep = wake <= lazy_by ? ep_part : ep_full;
         struct timespec wait, *timeout = NULL;
-        if (next != INT64_MAX) {
-            int64_t ns = next - EARLY_NS - clock_ns(CLOCK_MONOTONIC);
-            ns = ns > 0 ? ns : 0;
+        if (more_to_read)
+            wake = now;
+        if (wake != INT64_MAX) {
+            int64_t ns = wake > now ? wake - now : 0;
             wait = (struct timespec){ns / 1000000000LL, ns % 1000000000LL};
             timeout = &wait;
         }
-        int n = epoll_pwait2(epfd, events, 64, timeout, NULL);
-        if (n < 0 && errno != EINTR)
+        if (epoll_pwait2(ep, events, 8, timeout, NULL) < 0 && errno != EINTR)
             die("epoll_pwait2");
-        int commands = 0;
+        int n = epoll_wait(ep_part, events, 8, 0), commands = 0;
         for (int i = 0; i < n; i++) {
-            uint64_t tag = events[i].data.u64;
-            if (tag == SIGNAL_TAG)
+            if (events[i].data.u64 == SIGNAL_TAG)
                 return 0;
-            if (tag == STDIN_TAG)
-                commands = 1;
-            else
-                receive((struct span *)(uintptr_t)(tag & ~1ULL), (int)(tag & 1));
+            commands |= events[i].data.u64 == STDIN_TAG;
         }
-        /* Commands last: a span removed must not be met again in this round's events. */
-        if (commands && !read_commands())
-            return 0;
+        if (commands) {
+            do { /* every frame that arrived before a command is queued under the settings before it */
+                more_to_read = 0;
+                read_frames(ep_eager);
+                read_frames(ep_lazy);
+            } while (more_to_read);
+            if (!read_commands())
+                return 0;
+        }
     }
 }
