@@ -114,7 +114,9 @@ static struct slot *free_slots;
    long are read at the next wake-up for a departure, if that comes before any of them can
    be due (the kernel stamps each frame on arrival, so reading it later changes nothing):
    one wake-up a frame instead of two. */
+#ifndef LAZY_FROM_NS
 #define LAZY_FROM_NS 2000000LL
+#endif
 #define READ_MARGIN_NS 100000LL
 static int ep_eager, ep_lazy; /* the span sockets of each kind */
 static int ep_part, ep_full;  /* what a sleep waits for: control and eager frames; and lazy too */
