@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Prepare this machine for naas-fabric: Debian packages and the Python venv.
+# Prepare this machine for naas-fabric: Debian packages, the Python venv and the span emulator.
 # Idempotent and fast when everything is already there. Needs root (Mininet needs it anyway).
 # No Open vSwitch service is needed: naas-lab starts one Open vSwitch per site itself
 # (topologies/emulation/switch.py says why), on the kernel datapath where the module is loaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES="mininet openvswitch-switch iperf3 iputils-ping ethtool iproute2 python3-venv openssl"
+DEB_PACKAGES="mininet openvswitch-switch iperf3 iputils-ping ethtool iproute2 python3-venv openssl gcc libc6-dev"
 VENV=${VENV:-.venv}
 
-# --venv-only: just the Python environment (no root needed; for `make unit`).
+# --venv-only: just the Python environment and the span emulator (no root needed; for `make unit`).
 venv_only=${1:-}
 
 if [ "$venv_only" != --venv-only ]; then
@@ -43,4 +43,17 @@ if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ requirements.lock -nt "$
   # Everything the demo and the tests need: the controller, the lab and the test tools.
   "$VENV/bin/pip" install -q --disable-pip-version-check -c requirements.lock -e '.[controller,lab,test]'
   touch "$stamp"
+fi
+
+# The span emulator (topologies/emulation/spand.c), a native program beside the venv's Python;
+# rebuilt when its source changes. The emulation refuses to start without it.
+spand="$VENV/bin/naas-spand"
+if [ ! -x "$spand" ] || [ topologies/emulation/spand.c -nt "$spand" ]; then
+  if ! command -v gcc >/dev/null; then
+    echo "setup-host: gcc is needed to build $spand (Debian: apt-get install gcc libc6-dev)" >&2
+    exit 1
+  fi
+  echo "setup-host: building $spand"
+  gcc -O2 -Wall -Wextra -o "$spand.new" topologies/emulation/spand.c -lm
+  mv "$spand.new" "$spand"
 fi

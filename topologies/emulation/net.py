@@ -4,8 +4,9 @@
 to start when any name it would create already exists, so that tearing down by those
 names removes only what this run made, whatever state a failure left it in. Switches and
 hosts live in network namespaces that vanish with their processes; what this run creates
-in the host's namespace is the span emulators' interfaces and the switches' run
-directory (with the OVS daemons' pid files) under /run/naas-fabric/<fabric>.
+in the host's namespace is the span emulator's interfaces and the switches' run
+directory (with the OVS daemons' pid files) under /run/naas-fabric/<fabric>; the span
+emulator process is this process's child and exits with it.
 """
 
 import fcntl
@@ -18,7 +19,15 @@ from mininet.net import Mininet
 from mininet.node import Host, RemoteController
 from mininet.topo import Topo
 
-from topologies.emulation.span import SpanLink, netem_available, run
+from topologies.emulation import lateness
+from topologies.emulation.span import (
+    SpanEmulator,
+    SpanEmulatorMissing,
+    SpanLink,
+    netem_available,
+    run,
+    spand_path,
+)
 from topologies.emulation.switch import RUN_ROOT, SiteSwitch, datapath_type, fabric_rundir, stop_daemons
 from topologies.model import addressing as addr
 
@@ -38,10 +47,12 @@ class FabricHost(Host):
 
 class FabricTopo(Topo):
     """One OpenFlow 1.3 switch per site (secure fail mode: nothing forwards without the
-    controller), a probe host per site, a host per (tenant, site), a SpanLink per span."""
+    controller), a probe host per site, a host per (tenant, site), a SpanLink per span. The
+    spans share one span emulator (not started until a span needs it)."""
 
-    def build(self, fabric, datapath=None):
+    def build(self, fabric, datapath=None, span_emulator=None):
         datapath = datapath or datapath_type()
+        self.span_emulator = span_emulator or SpanEmulator(fabric.name)
         host_opts = dict(cls=FabricHost, tx_checksum_off=datapath == 'netdev' or not netem_available())
         for site in fabric.sites.values():
             self.addSwitch(
@@ -82,6 +93,8 @@ class FabricTopo(Topo):
                 cls=SpanLink,
                 mbps=span.emulated_mbps,
                 delay_ms=span.delay_ms,
+                span_id=span.id,
+                emulator=self.span_emulator,
                 port1=addr.span_port(fabric, span.a, span.b),
                 port2=addr.span_port(fabric, span.b, span.a),
                 intfName1=addr.span_intf(span.a, span.b),
@@ -115,6 +128,7 @@ class Emulation:
         self.net = None
         self._lock = None  # fd of the claimed run directory, flock-ed
         self.measured = {}  # span id -> latest measure.SpanFigures
+        self.span_emulator = SpanEmulator(fabric.name)
 
     def __enter__(self):
         self.start()
@@ -124,6 +138,11 @@ class Emulation:
         self.stop()
 
     def start(self):
+        if not netem_available():  # fail before building anything when the emulator cannot run
+            try:
+                spand_path()
+            except SpanEmulatorMissing as exc:
+                raise EmulationError(f'cannot build fabric {self.fabric.name}: {exc}') from None
         taken = existing_names(self.fabric)
         try:
             if not taken:  # claim the fabric: of two runs started at once, one gets it
@@ -141,7 +160,7 @@ class Emulation:
             )
         try:
             self.net = Mininet(
-                topo=FabricTopo(self.fabric),
+                topo=FabricTopo(self.fabric, span_emulator=self.span_emulator),
                 controller=None,
                 autoSetMacs=False,
                 autoStaticArp=False,
@@ -168,6 +187,7 @@ class Emulation:
             if net is not None:
                 net.stop()
         finally:
+            self.span_emulator.stop()
             remove_names(self.fabric)
             if self._lock is not None:
                 os.close(self._lock)
@@ -202,6 +222,16 @@ class Emulation:
     def span_state(self, a, b):
         link = self.span_link(a, b)
         return {'up': link.up, 'delay_ms': link.delay_ms, 'mbps': link.mbps}
+
+    # How late the span emulator is (lateness.py): spans joined in the kernel are left out.
+    def lateness_mark(self):
+        """The span emulator's counters now: pass it to lateness(since=...) later."""
+        return lateness.LatenessMark(self.span_emulator.stats())
+
+    def lateness(self, since=None):
+        """{span id: SpanLateness} of every relayed span, over the window since the mark
+        (lateness_mark()) or since the span was set up."""
+        return lateness.window(self.span_emulator.stats(), since)
 
 
 def existing_names(fabric):

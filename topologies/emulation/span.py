@@ -5,10 +5,11 @@ Each span is two veth pairs whose inner ends are joined with the span's delay:
     switch A port `A-B` <-veth-> `A-Br`  [delay]  `B-Ar` <-veth-> `B-A` switch B port
 
 The delay is netem where the kernel has it (tc mirred joins the ends, netem holds frames).
-Where it does not (these machines), a span emulator process (`span_relay`) joins them, or,
-for spans too short for a process to delay, tc mirred alone. HTB (through OVS QoS) on the
-switch ports shapes what each switch sends into the span. Cutting the span takes the
-joined ends down, so both switches lose carrier, as with a cut fiber.
+Where it does not (these machines), the span emulator joins them: one native process
+(`naas-spand`, built from spand.c by scripts/setup-host.sh) serves every relayed span of a
+fabric. Spans too short for a process to delay are joined by tc mirred alone. HTB (through
+OVS QoS) on the switch ports shapes what each switch sends into the span. Cutting the span
+takes the joined ends down, so both switches lose carrier, as with a cut fiber.
 """
 
 import fcntl
@@ -21,6 +22,8 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
 from mininet.link import Link
 
@@ -29,10 +32,16 @@ MIN_QUEUE_FRAMES = 32
 # Room for MPLS labels (4 bytes each) on top of a host's 1500-byte frames, as backbone
 # links carry; the hosts keep 1500.
 SPAN_MTU = 1600
-READY_TIMEOUT_S = 10
-# Below this delay the kernel joins a span's ends directly, adding nothing: a relay process
-# would add its own wake-up (0.1-0.25 ms on these VMs), more than the span's delay.
+REPLY_TIMEOUT_S = 10
+# Below this delay the kernel joins a span's ends directly, adding nothing: the span
+# emulator's own wake-up (30-80 us, up to 0.25 ms on a busy machine) would be most of it.
 DIRECT_BELOW_MS = 0.2
+SPAND = 'naas-spand'
+# The span emulator runs under SCHED_FIFO (when root), as the kernel's own packet processing
+# would: on a busy machine an ordinary process waits milliseconds for a core after its timer
+# fired, and every frame due meanwhile leaves that late.
+RT_PRIORITY = 10
+SPAND_SOURCE = Path(__file__).with_name('spand.c')
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 IFREQ = struct.Struct('16sH22x')  # struct ifreq: name, then ifr_flags in a 24-byte union
 
@@ -83,14 +92,127 @@ def queue_frames(mbps):
     return max(MIN_QUEUE_FRAMES, math.ceil(mbps * 1e6 * QUEUE_MS / 1000 / (1500 * 8)))
 
 
+class SpanEmulatorMissing(RuntimeError):
+    pass
+
+
+def spand_path():
+    """The span emulator's program; SpanEmulatorMissing if it is not built or older than its source."""
+    path = Path(sys.prefix, 'bin', SPAND)
+    rebuild = 'run scripts/setup-host.sh (--venv-only is enough), which builds it with gcc'
+    if not os.access(path, os.X_OK):
+        raise SpanEmulatorMissing(f'the span emulator {path} is not built: {rebuild}')
+    if SPAND_SOURCE.exists() and SPAND_SOURCE.stat().st_mtime > path.stat().st_mtime:
+        raise SpanEmulatorMissing(f'the span emulator {path} is older than {SPAND_SOURCE}: {rebuild}')
+    return str(path)
+
+
+class SpanEmulator:
+    """The span emulator process (`naas-spand`) of one fabric, and its control channel.
+
+    It starts with the first span added and exits when the last one is removed, on stop(),
+    or when this process dies (its stdin closes). Requests are answered one at a time
+    (newline-delimited JSON, protocol in spand.c); any thread may make them."""
+
+    def __init__(self, label):
+        self.label = label  # on its command line, so that `ps` says which fabric it serves
+        self.proc = None
+        self.spans = set()
+        self._lock = threading.Lock()
+        self._pending = b''
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def add(self, span_id, a, b, delay_ms):
+        """Join interfaces a and b with delay_ms each way."""
+        with self._lock:
+            if self.proc is None:
+                self._start()
+            self._request({'add': span_id, 'a': a, 'b': b, 'delay_ms': delay_ms})
+            self.spans.add(span_id)
+
+    def set_delay(self, span_id, delay_ms):
+        """Frames arriving from now on get the new delay; those in flight keep theirs."""
+        with self._lock:
+            self._request({'set': span_id, 'delay_ms': delay_ms})
+
+    def remove(self, span_id):
+        with self._lock:
+            if span_id not in self.spans:
+                return
+            self.spans.discard(span_id)
+            if self.spans:
+                self._request({'remove': span_id})
+            else:
+                self._stop()
+
+    def stats(self):
+        """{span id: the emulator's counters and lateness histograms} (format in spand.c)."""
+        with self._lock:
+            return self._request({'stats': True})['spans'] if self.proc else {}
+
+    def stop(self):
+        with self._lock:
+            self.spans.clear()
+            self._stop()
+
+    def _start(self):
+        priority = ['--rt-priority', str(RT_PRIORITY)] if os.geteuid() == 0 else []
+        self.proc = subprocess.Popen(
+            [spand_path(), '--label', self.label, *priority], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self._pending = b''
+        if self._reply() != {'ready': True}:
+            self._stop()
+            raise RuntimeError('the span emulator did not start')
+
+    def _stop(self):
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        proc.stdin.close()  # EOF: it exits by itself
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+    def _request(self, command):
+        try:
+            self.proc.stdin.write(json.dumps(command).encode() + b'\n')
+            self.proc.stdin.flush()
+        except OSError as exc:
+            raise RuntimeError(f'the span emulator is gone (exit status {self.proc.poll()})') from exc
+        reply = self._reply()
+        if 'error' in reply:
+            raise RuntimeError(f'span emulator: {reply["error"]}')
+        return reply
+
+    def _reply(self):
+        fd = self.proc.stdout.fileno()
+        while b'\n' not in self._pending:
+            ready, _, _ = select.select([fd], [], [], REPLY_TIMEOUT_S)
+            chunk = os.read(fd, 1 << 20) if ready else b''
+            if not chunk:
+                raise RuntimeError(
+                    'the span emulator ' + ('did not answer' if not ready else f'exited ({self.proc.poll()})')
+                )
+            self._pending += chunk
+        line, self._pending = self._pending.split(b'\n', 1)
+        return json.loads(line)
+
+
 class SpanLink(Link):
     """A span between two site switches, each in its own namespace."""
 
-    def __init__(self, node1, node2, mbps, delay_ms, **params):
+    def __init__(self, node1, node2, mbps, delay_ms, span_id, emulator, **params):
         self.mbps, self.delay_ms = float(mbps), float(delay_ms)
+        self.span_id, self.emulator = span_id, emulator  # a SpanEmulator, shared by the fabric's spans
         self.netem = netem_available()
-        self.relay = None
-        self.mode = None  # 'netem', 'relay', or 'direct' (no delay to add)
+        self.mode = None  # 'netem', 'relay' (the span emulator), or 'direct' (no delay to add)
         self.up = True
         super().__init__(node1, node2, **params)
         try:
@@ -164,31 +286,11 @@ class SpanLink(Link):
 
     def _start_delay(self):
         """Join the emulator's two ends: in the kernel (tc mirred, then netem or nothing), or
-        through a span_relay process."""
+        through the span emulator."""
         self.mode = self._mode()
         a, b = self.outer_names
         if self.mode == 'relay':
-            self.relay = subprocess.Popen(
-                [
-                    sys.executable,
-                    '-m',
-                    'topologies.emulation.span_relay',
-                    '--a',
-                    a,
-                    '--b',
-                    b,
-                    '--delay-ms',
-                    str(self.delay_ms),
-                ],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-            )
-            ready, _, _ = select.select([self.relay.stdout], [], [], READY_TIMEOUT_S)
-            line = self.relay.stdout.readline() if ready else ''
-            if not line.startswith('{"ready": true}'):
-                raise RuntimeError(f'span emulator for {self} did not start: {line.strip()!r}')
+            self.emulator.add(self.span_id, a, b, self.delay_ms)
             return
         for src, dst in ((a, b), (b, a)):
             run('tc', 'qdisc', 'add', 'dev', src, 'handle', 'ffff:', 'ingress')
@@ -219,7 +321,7 @@ class SpanLink(Link):
 
     def _stop_delay(self):
         if self.mode == 'relay':
-            self.stop_relay()
+            self.emulator.remove(self.span_id)
         else:
             for dev in self.outer_names:
                 run('tc', 'qdisc', 'del', 'dev', dev, 'ingress', check=False)
@@ -252,26 +354,16 @@ class SpanLink(Link):
             for dev in self.outer_names:
                 self._netem(dev, 'change')
         elif self.mode == 'relay':
-            self.relay.stdin.write(json.dumps({'delay_ms': self.delay_ms}) + '\n')
-            self.relay.stdin.flush()
+            self.emulator.set_delay(self.span_id, self.delay_ms)
 
     def set_up(self, up):
         """Cut the span (both switches see carrier loss, as with a cut fiber) or restore it."""
         set_links_up(self.outer_names, up)
         self.up = up
 
-    def stop_relay(self):
-        if self.relay and self.relay.poll() is None:
-            self.relay.stdin.close()  # EOF: the relay exits by itself
-            try:
-                self.relay.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                self.relay.kill()
-                self.relay.wait()
-        self.relay = None
-
     def delete(self):
-        self.stop_relay()
+        if self.mode == 'relay':
+            self.emulator.remove(self.span_id)
         for intf in (self.intf1, self.intf2):
             if intf is not None:
                 run('ip', 'link', 'del', intf.name + 'r', check=False)  # takes the port with it
