@@ -37,7 +37,6 @@ import time
 from datetime import date
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, REPO)
 
 PORT = 9787
 TICKS = os.sysconf('SC_CLK_TCK')

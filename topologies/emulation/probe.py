@@ -229,35 +229,36 @@ class _Timespec(ctypes.Structure):
 def absolute_sleeper():
     """sleep_until(t_ns): sleep until time.monotonic_ns() reaches t_ns, with
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME): the kernel wakes the thread at that
-    instant, however long the call itself took to start. Returns early on a signal (EINTR)."""
+    instant, however long the call itself took to start. Returns True if a signal cut the
+    sleep short (EINTR), else False."""
     call = ctypes.CDLL(None, use_errno=True).clock_nanosleep
     call.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.POINTER(_Timespec), ctypes.c_void_p)
-    call.restype = ctypes.c_int
+    call.restype = ctypes.c_int  # 0, or the error number itself (not errno)
     when = _Timespec()
     ref = ctypes.byref(when)
 
     def sleep_until(t_ns):
         when.tv_sec, when.tv_nsec = divmod(t_ns, 1_000_000_000)
-        call(CLOCK_MONOTONIC, TIMER_ABSTIME, ref, None)
+        return call(CLOCK_MONOTONIC, TIMER_ABSTIME, ref, None) != 0
 
     return sleep_until
 
 
 def pace(start_ns, interval_ns, end_ns, clock, sleep_until, send, stopped):
     """The sender's schedule: probe n is due at start_ns + n x interval_ns, until end_ns (None:
-    until stopped() is true). Before each probe it sleeps once, until the due time (absolute:
-    no error adds up); a probe already due is sent at once, so after a stall the missed ones
-    go back to back. send(seq, due_ns) sends and returns when it did; pace returns those
-    times, one per probe, in order. It never polls the clock in a loop: a sleep cut short (a
-    signal) only makes it look at stopped() and the clock once more."""
+    until stopped() is true). Before each probe it reads the clock once and, if the probe is
+    not due yet, sleeps once, until the due time (absolute: no error adds up); a probe already
+    due is sent at once, so after a stall the missed ones go back to back. send(seq, due_ns)
+    sends and returns when it did; pace returns those times, one per probe, in order. It never
+    polls the clock in a loop: sleep_until(t) returns True only when a signal cut the sleep
+    short, and then pace looks at stopped() and the clock once more."""
     sent_at = []
     seq = 0
     while not stopped():
         due = start_ns + seq * interval_ns
         if end_ns is not None and due >= end_ns:
             break
-        if clock() < due:
-            sleep_until(due)
+        if clock() < due and sleep_until(due):
             continue
         sent_at.append(send(seq, due))
         seq += 1
