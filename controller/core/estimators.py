@@ -20,6 +20,7 @@ from controller.core.topology import Link
 DELAY_WINDOW = 3
 ECHO_WINDOW = 5  # round trips
 CROSSING_WINDOW = 5  # bounce probes: a switch's crossing changes slowly, and it is small
+CROSSING_SAMPLES = 3  # a crossing counts once this many bounce probes agree on it
 ECHO_TIMEOUT_S = 10.0  # an echo unanswered this long is lost; its reply no longer counts
 
 
@@ -36,6 +37,9 @@ class WindowedMinimum:
         recent = self._recent.setdefault(key, deque(maxlen=self.window))
         recent.append(value)
         return min(recent)
+
+    def count(self, key: object) -> int:
+        return len(self._recent.get(key, ()))
 
     def get(self, key: object) -> float | None:
         recent = self._recent.get(key)

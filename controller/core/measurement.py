@@ -16,6 +16,7 @@ switch (see `_path_s`); what is left is the span (see estimators.DelayEstimator)
 from collections.abc import Callable
 
 from controller.core.estimators import (
+    CROSSING_SAMPLES,
     CROSSING_WINDOW,
     DelayEstimator,
     RoundTrips,
@@ -100,8 +101,10 @@ class Measurement:
         back in there at `received_ns`, turned back by the switch at the span's far end in its
         fast path. Its round trip less this switch's own loop and the span's delay both ways is
         what the far switch took to turn it: the forwarding a tenant's frame pays there. Returns
-        (that site, its new crossing estimate in ms), or None while the span is not measured
-        both ways, or when a switch was being reprogrammed meanwhile."""
+        (that site, its new crossing estimate in ms), or None: while the span is not measured
+        both ways, when a switch was being reprogrammed meanwhile, for a sample slower than the
+        far switch's own slow path (noise of the loops subtracted, not forwarding: seen at
+        start-up, tens of ms), and until CROSSING_SAMPLES samples have come."""
         site = self._sites.get(dpid)
         peer = None if site is None else addr.span_peer(self.fabric, site, port_no)
         if site is None or peer is None or received_ns < sent_ns:
@@ -116,7 +119,11 @@ class Measurement:
         ):
             return None
         ms = (received_ns - sent_ns) / 1e6 - loop * 1e3 - out - back
-        return peer, self._crossings.add(peer, max(0.0, ms))
+        peer_loop = self._path_s(peer_dpid)
+        if peer_loop is None or ms > peer_loop * 1e3:
+            return None  # slower than the switch's own slow path: noise of the loops, not forwarding
+        crossing = self._crossings.add(peer, max(0.0, ms))
+        return (peer, crossing) if self._crossings.count(peer) >= CROSSING_SAMPLES else None
 
     def _was_programming(self, dpid: int, sent_ns: int, received_ns: int) -> bool:
         """Whether the switch took flow changes while the probe crossed it: a switch busy

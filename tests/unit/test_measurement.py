@@ -334,3 +334,33 @@ def test_discovery_reports_each_span_up_but_not_crossed_after_the_grace_once():
         'span dca-dcc is in the fabric but LLDP has not crossed it in 10 s'
     ]
     assert m.discovery(connected, later + 5 * S, up.__contains__) == []  # said once
+
+
+def bounce(m, src, peer, round_trip_ms, sent_ns=T0):
+    """A bounce probe from `src` off `peer` back to `src`, `round_trip_ms` from send to receive."""
+    dpid = addr.dpid(TRIANGLE.sites[src])
+    return m.bounce_returned(dpid, port(src, peer), sent_ns, sent_ns + round(round_trip_ms * MS))
+
+
+def test_a_switchs_crossing_is_a_bounce_less_the_senders_loop_and_the_span_both_ways():
+    m = Measurement(TRIANGLE)
+    looped(m, dca=2, dcb=4)
+    span_probe(m, 'dca', 'dcb', 1 + 10 + 2)  # dca -> dcb 10 ms
+    span_probe(m, 'dcb', 'dca', 2 + 12 + 1)  # dcb -> dca 12 ms
+    crossing = 0.3
+    for _ in range(2):  # not yet: a crossing counts once three bounces agree
+        assert bounce(m, 'dca', 'dcb', 2 + 10 + crossing + 12) is None
+    assert bounce(m, 'dca', 'dcb', 2 + 10 + crossing + 12) == ('dcb', pytest.approx(crossing))
+
+
+def test_a_bounce_slower_than_the_far_switchs_own_loop_is_noise():
+    """At start-up a bounce came back tens of ms late: that is the loops' noise, not a switch
+    forwarding a frame (which its own slow path, the loop, would have to outlast)."""
+    m = Measurement(TRIANGLE)
+    looped(m, dca=2, dcb=4)
+    span_probe(m, 'dca', 'dcb', 13)
+    span_probe(m, 'dcb', 'dca', 15)
+    assert bounce(m, 'dca', 'dcb', 2 + 10 + 30 + 12) is None  # 30 ms > dcb's 4 ms loop
+    for _ in range(3):
+        result = bounce(m, 'dca', 'dcb', 2 + 10 + 0.2 + 12)
+    assert result == ('dcb', pytest.approx(0.2))  # the outlier never entered the window
