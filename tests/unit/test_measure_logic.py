@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from topologies.emulation.cli import span_table
+from topologies.emulation.cli import lateness_note, span_table
+from topologies.emulation.lateness import SpanLateness
 from topologies.emulation.measure import DELAY_TOLERANCE, THROUGHPUT_RANGE, SpanFigures
 
 # --- tolerances ---------------------------------------------------------------------------------
@@ -108,3 +109,51 @@ def test_span_table_marks():
 
 def test_span_table_empty():
     assert len(span_table([]).splitlines()) == 1
+
+
+# --- lateness -------------------------------------------------------------------------------------
+
+LATE = SpanLateness('bb-cc', 6.0, 900, 0.2, 1.4, 3.0, 2)  # tolerance 0.8 ms
+HONEST = SpanLateness('aa-bb', 4.0, 800, 0.01, 0.05, 0.3, 0)
+
+
+def test_a_span_measured_while_the_emulation_lied_is_inconclusive_in_its_figures():
+    f = SpanFigures('aa', 'bb', 4.0, 20.0, measured_delay_ms=4.1, lateness=HONEST, lying=(LATE,))
+    assert f.ok and f.inconclusive  # its figures look right, but they are no evidence
+    d = json.loads(json.dumps(f.as_dict()))
+    assert d['inconclusive'] is True and d['ok'] is True
+    assert d['lateness'] == {
+        'span_id': 'aa-bb',
+        'delay_ms': 4.0,
+        'frames': 800,
+        'p50_ms': 0.01,
+        'p99_ms': 0.05,
+        'max_ms': 0.3,
+        'dropped_late': 0,
+        'tolerance_ms': 0.7,
+        'lying': False,
+    }
+    assert [s['span_id'] for s in d['lying']] == ['bb-cc']
+    plain = SpanFigures('aa', 'bb', 4.0, 20.0, measured_delay_ms=4.1).as_dict()
+    assert plain['lateness'] is None and plain['lying'] == [] and plain['inconclusive'] is False
+
+
+def test_span_table_shows_each_emulators_lateness_and_marks_a_liar():
+    figures = [
+        SpanFigures('aa', 'bb', 4.0, 20.0, measured_delay_ms=4.1, measured_mbps=19.5, lateness=HONEST),
+        SpanFigures('bb', 'cc', 6.0, 20.0, measured_delay_ms=6.2, measured_mbps=19.5, lateness=LATE),
+        SpanFigures('cc', 'dd', 0.1, 10.0, measured_delay_ms=0.1),  # joined in the kernel
+        SpanFigures('dd', 'ee', 2.0, 10.0, lateness=SpanLateness('dd-ee', 2.0, 0, None, None, None, 0)),
+    ]
+    header, honest, liar, kernel, quiet = span_table(figures).splitlines()
+    assert header.split() == [
+        'span', 'state', 'delay', 'ms', 'measured', 'median', 'late', 'p50', 'p99', 'max', 'dropped',
+        'Mb/s', 'measured',
+    ]  # fmt: skip
+    assert honest.split()[4:8] == ['0.010', '0.050', '0.300', '0']
+    assert liar.split()[4:8] == ['0.200', '1.400', '3.000', '2?'] and '!' not in liar
+    assert kernel.split()[4] == '(kernel)'
+    assert quiet.split()[3:8] == ['!', '-', '-', '-', '0']  # up, not measured yet, nothing delivered
+    assert len({len(row) for row in (honest, liar, kernel)}) == 1  # the columns line up
+    assert lateness_note(figures).startswith('? late beyond tolerance')
+    assert lateness_note(figures[:1]) == ''

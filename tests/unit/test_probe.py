@@ -1,8 +1,19 @@
-"""The pure part of topologies.emulation.probe: what a run's records say about loss, outage and delay."""
+"""The pure parts of topologies.emulation.probe: what a run's records say about loss, outage and
+delay, and how the sender paces its probes (on a fake clock)."""
+
+import time
 
 import pytest
 
-from topologies.emulation.probe import DATAGRAM, MAGIC, analyze, gap_stats_us, percentile
+from topologies.emulation.probe import (
+    DATAGRAM,
+    MAGIC,
+    absolute_sleeper,
+    analyze,
+    gap_stats_us,
+    pace,
+    percentile,
+)
 
 MS = 1_000_000
 START = 5_000 * MS  # CLOCK_MONOTONIC when probe 0 was due
@@ -130,3 +141,93 @@ def test_gap_stats():
 
 def test_the_datagram_is_small():
     assert DATAGRAM.size == 36 and len(MAGIC) == 4
+
+
+# --- pacing ---------------------------------------------------------------------------------------
+
+US = 1_000
+
+
+class FakeTime:
+    """A clock that only moves when the sender sleeps (waking `wake_late` ns after the time
+    asked) or when a test stalls it; it counts the reads, sleeps and sends."""
+
+    def __init__(self, now=START - 2 * MS, wake_late=50 * US):
+        self.now, self.wake_late = now, wake_late
+        self.reads = 0
+        self.sleeps = []  # the absolute times asked for
+        self.sent = []  # (seq, due, sent)
+        self.stall_at = {}  # seq -> ns the sender is held back after sending it
+        self.cut_short = set()  # sleeps (by index) that a signal ends at once
+
+    def clock(self):
+        self.reads += 1
+        return self.now
+
+    def sleep_until(self, t_ns):
+        self.sleeps.append(t_ns)
+        if len(self.sleeps) - 1 in self.cut_short:
+            self.now += 10 * US  # woken by a signal, before the time asked
+            return True
+        self.now = max(self.now, t_ns) + self.wake_late
+        return False
+
+    def send(self, seq, due):
+        self.sent.append((seq, due, self.now))
+        self.now += 5 * US + self.stall_at.get(seq, 0)  # the send itself, and any stall after it
+        return self.sent[-1][2]
+
+
+def pace_for(t, probes, stopped=lambda: False):
+    return pace(START, MS, START + probes * MS, t.clock, t.sleep_until, t.send, stopped)
+
+
+def test_each_probe_sleeps_once_until_its_due_time_and_never_polls():
+    t = FakeTime()
+    sent_at = pace_for(t, 1000)
+    assert [seq for seq, _, _ in t.sent] == list(range(1000))
+    assert t.sleeps == [START + n * MS for n in range(1000)]  # absolute: errors never add up
+    assert sent_at == [START + n * MS + 50 * US for n in range(1000)]  # the wake-up's lateness
+    assert t.reads == 1000  # once before each sleep: no polling loop
+    assert gap_stats_us(sent_at)['p99'] == 1000.0
+
+
+def test_after_a_stall_the_missed_probes_go_at_once_and_the_schedule_stays():
+    t = FakeTime()
+    t.stall_at[10] = 4_500 * US  # the sender is held back 4.5 ms after probe 10
+    pace_for(t, 30)
+    by_seq = {seq: (due, sent) for seq, due, sent in t.sent}
+    assert len(by_seq) == 30  # nothing skipped
+    # Probes 11-14 were due during the stall: sent back to back (5 us apart), without sleeping.
+    assert [by_seq[n][1] - by_seq[11][1] for n in range(11, 15)] == [0, 5 * US, 10 * US, 15 * US]
+    assert START + 11 * MS not in t.sleeps and START + 14 * MS not in t.sleeps
+    # Then on schedule again: probe 15 sleeps until its own due time, not 1 ms after probe 14.
+    assert by_seq[15] == (START + 15 * MS, START + 15 * MS + 50 * US)
+    assert all(due == START + seq * MS for seq, (due, _) in by_seq.items())
+
+
+def test_a_sleep_cut_short_by_a_signal_sleeps_again_and_never_sends_early():
+    t = FakeTime()
+    t.cut_short = {3, 4}
+    pace_for(t, 10)
+    assert t.sleeps[3:6] == [START + 3 * MS] * 3  # twice cut short, then the full sleep
+    assert all(sent >= due for _, due, sent in t.sent)
+
+
+def test_it_stops_when_told_and_at_the_end():
+    t = FakeTime()
+    assert len(pace(START, MS, None, t.clock, t.sleep_until, t.send, lambda: len(t.sent) >= 25)) == 25
+    t = FakeTime()
+    assert len(pace_for(t, 7)) == 7  # due times START .. START + 6 ms, before the end
+    assert len(pace(START, MS, START, t.clock, t.sleep_until, t.send, lambda: False)) == 0
+
+
+def test_the_absolute_sleeper_sleeps_until_the_monotonic_time_asked():
+    sleep_until = absolute_sleeper()
+    for _ in range(3):
+        target = time.monotonic_ns() + 2 * MS
+        sleep_until(target)
+        assert time.monotonic_ns() >= target
+    before = time.monotonic_ns()
+    assert sleep_until(before - 5 * MS) is False  # in the past: returns at once
+    assert time.monotonic_ns() - before < 50 * MS

@@ -1,15 +1,21 @@
 """The Mininet CLI with commands for the fabric's domain: spans, tenants, measurement."""
 
+import time
+
 from mininet.cli import CLI
 
+from topologies.emulation import budget
 from topologies.emulation.measure import DELAY_TOLERANCE, SpanFigures, measure_spans
 from topologies.model import addressing as addr
 
 
 def span_table(figures):
-    """One line per span: configured and measured delay and throughput; `!` marks what is off."""
+    """One line per span: configured and measured delay, how late its emulator delivered frames
+    (ms after due: p50, p99, max; frames dropped overdue) and throughput. `!` marks a figure
+    off its configured value, `?` a span whose emulator was late beyond its tolerance."""
     rows = [
-        f'{"span":15} {"state":5} {"delay ms":>9} {"measured":>9} {"median":>7} {"Mb/s":>8} {"measured":>9}'
+        f'{"span":15} {"state":5} {"delay ms":>9} {"measured":>9} {"median":>7} '
+        f'{"late p50":>8} {"p99":>7} {"max":>7} {"dropped":>7}  {"Mb/s":>8} {"measured":>9}'
     ]
     for f in figures:
         delay = '' if f.measured_delay_ms is None else f'{f.measured_delay_ms:9.3f}'
@@ -17,10 +23,30 @@ def span_table(figures):
         mbps = '' if f.measured_mbps is None else f'{f.measured_mbps:9.2f}'
         rows.append(
             f'{f.a + "-" + f.b:15} {"up" if f.up else "down":5} {f.delay_ms:9.3f} '
-            f'{delay:>9}{" " if f.delay_ok else "!"}{median:>7} {f.mbps:8g} {mbps:>9}'
-            f'{"" if f.throughput_ok else "!"}'
+            f'{delay:>9}{" " if f.delay_ok else "!"}{median:>7} {_lateness_cells(f.lateness)} '
+            f'{f.mbps:8g} {mbps:>9}{"" if f.throughput_ok else "!"}'
         )
     return '\n'.join(rows)
+
+
+def _lateness_cells(s):
+    if s is None:
+        return f'{"(kernel)":>8} {"":7} {"":7} {"":7} '
+    if s.p99_ms is None:
+        cells = f'{"-":>8} {"-":>7} {"-":>7}'
+    else:
+        cells = f'{s.p50_ms:8.3f} {s.p99_ms:7.3f} {s.max_ms:7.3f}'
+    return f'{cells} {s.dropped_late:7d}{"?" if s.lying else " "}'
+
+
+def lateness_note(figures):
+    """What `?` means, when a row has one."""
+    if not any(f.lateness is not None and f.lateness.lying for f in figures):
+        return ''
+    return (
+        '? late beyond tolerance (p99 over 0.5 ms + 5% of the delay, or frames dropped overdue): '
+        'the machine could not keep up with the emulation'
+    )
 
 
 class FabricCLI(CLI):
@@ -30,6 +56,7 @@ class FabricCLI(CLI):
 
     def __init__(self, emulation, **kwargs):
         self.emu = emulation
+        self._looked = (emulation.lateness_mark(), time.monotonic())  # `spans` shows lateness since
         super().__init__(emulation.net, **kwargs)
 
     def onecmd(self, line):
@@ -41,8 +68,12 @@ class FabricCLI(CLI):
             return False
 
     def do_spans(self, _line):
-        """List spans: state, configured and last measured one-way delay and throughput.
+        """List spans: state, configured and last measured one-way delay and throughput, and
+        how late each span emulator delivered frames since the last `spans`.
         Usage: spans"""
+        mark, since = self._looked
+        lateness = self.emu.lateness(since=mark)
+        self._looked = (self.emu.lateness_mark(), time.monotonic())
         figures = []
         for span in self.emu.fabric.spans:
             state = self.emu.span_state(span.a, span.b)
@@ -57,9 +88,12 @@ class FabricCLI(CLI):
                     measured_delay_ms=last.measured_delay_ms if last else None,
                     median_delay_ms=last.median_delay_ms if last else None,
                     measured_mbps=last.measured_mbps if last else None,
+                    lateness=lateness.get(span.id),
                 )
             )
+        print(f'(lateness over the last {time.monotonic() - since:.1f} s)')
         print(span_table(figures))
+        _print_lying(figures, budget.lying(lateness))
 
     def do_span(self, line):
         """Cut, restore or slow down a span (both directions).
@@ -95,8 +129,13 @@ class FabricCLI(CLI):
                 return
             spans = [span]
         rel, abs_ms = DELAY_TOLERANCE
-        print(f'(delay within {rel:.0%} + {abs_ms} ms of configured is ok)')
-        print(span_table(measure_spans(self.emu, spans, throughput=throughput, progress=print)))
+        print(f'(delay within {rel:.0%} + {abs_ms} ms of configured is ok; lateness while each was measured)')
+        figures = measure_spans(self.emu, spans, throughput=throughput, progress=print)
+        print(span_table(figures))
+        _print_lying(figures, [])
+        for f in figures:
+            if f.inconclusive:
+                print(f'{f.a}-{f.b}: inconclusive, measured while {budget.describe_lying(list(f.lying))}')
 
     def do_tenants(self, _line):
         """List tenants and their hosts with addresses.
@@ -110,3 +149,11 @@ class FabricCLI(CLI):
                     f'  {addr.host_name(tenant, site):16} {addr.host_ip(tenant, site):14} '
                     f'{site.id} port {addr.tenant_port(tenant)}'
                 )
+
+
+def _print_lying(figures, lying):
+    note = lateness_note(figures)
+    if note:
+        print(note)
+    if lying:
+        print(f'late beyond tolerance: {budget.describe_lying(lying)}')

@@ -8,6 +8,10 @@ as TCP and BBR estimate it (the emulator never delivers early, so scheduling noi
 machine only adds to the other samples), and the median RTT / 2 is reported beside it.
 Throughput: one iperf3 TCP flow, A to B, after a warm-up second. One span at a time: measured
 in parallel on two cores, the spans' probes slowed each other down by up to a millisecond.
+
+While a span is measured, the span emulators account how late they delivered frames
+(lateness.py): a span measured while any span emulator was late beyond its tolerance has
+figures that are no evidence (`inconclusive`), whether they look right or not.
 """
 
 import json
@@ -17,6 +21,8 @@ import subprocess
 import time
 from dataclasses import KW_ONLY, asdict, dataclass
 
+from topologies.emulation import budget
+from topologies.emulation.lateness import SpanLateness
 from topologies.model import addressing as addr
 
 MEASURE_COOKIE = 0x4E4D000000000000  # 'NM': naas measurement
@@ -28,6 +34,12 @@ IPERF_PORT = 5201
 # two shared cores, a burst of other work (62 OVS daemons' periodic runs) can hold a whole
 # 0.2 s sample back; a span that is really off is off both times.
 DELAY_ATTEMPTS = 2
+
+
+def delay_within(configured_ms, measured_ms):
+    """Whether a measured one-way delay is the configured one, within DELAY_TOLERANCE."""
+    rel, abs_ms = DELAY_TOLERANCE
+    return abs(measured_ms - configured_ms) <= rel * configured_ms + abs_ms
 
 
 @dataclass
@@ -42,13 +54,14 @@ class SpanFigures:
     measured_mbps: float = None
     up: bool = True
     attempts: int = 0  # delay measurements taken (see DELAY_ATTEMPTS)
+    lateness: SpanLateness = None  # its emulator's, over the window shown (None: joined in the kernel)
+    lying: tuple = ()  # every span (SpanLateness) that lied while this one was measured
 
     @property
     def delay_ok(self):
         if self.measured_delay_ms is None:
             return not self.up
-        rel, abs_ms = DELAY_TOLERANCE
-        return abs(self.measured_delay_ms - self.delay_ms) <= rel * self.delay_ms + abs_ms
+        return delay_within(self.delay_ms, self.measured_delay_ms)
 
     @property
     def throughput_ok(self):
@@ -61,17 +74,30 @@ class SpanFigures:
     def ok(self):
         return self.delay_ok and self.throughput_ok
 
+    @property
+    def inconclusive(self):
+        """Measured while the emulation lied: its figures are no evidence either way."""
+        return bool(self.lying)
+
     def as_dict(self):
-        return {**asdict(self), 'ok': self.ok}
+        return {
+            **asdict(self),
+            'lateness': None if self.lateness is None else budget.as_dict(self.lateness),
+            'lying': [budget.as_dict(s) for s in self.lying],
+            'ok': self.ok,
+            'inconclusive': self.inconclusive,
+        }
 
 
 def measure_spans(
     emu, spans=None, pings=40, interval_s=0.005, throughput=True, seconds=3.0, progress=lambda message: None
 ):
-    """Measure the given spans (default: all, in fabric order); a span that is down is skipped."""
+    """Measure the given spans (default: all, in fabric order); a span that is down is skipped.
+    Each one's `lateness` and `lying` are over its own measurement."""
     figures = []
     for span in spans or emu.fabric.spans:
         f = SpanFigures(span.a, span.b, **_configured(emu, span))
+        mark = emu.lateness_mark()
         if f.up:
             progress(f'{span.id}: delay' + (f', throughput at {f.mbps:g} Mb/s' if throughput else ''))
             with _probe_paths(emu, span):
@@ -84,6 +110,10 @@ def measure_spans(
                         break
                 if throughput:
                     f.measured_mbps = _iperf(emu, span, seconds)
+        lateness = emu.lateness(since=mark)
+        f.lateness = lateness.get(span.id)
+        if f.up:  # a span that is down was not measured: nothing to doubt
+            f.lying = tuple(budget.lying(lateness))
         emu.measured[span.id] = f
         figures.append(f)
     return figures

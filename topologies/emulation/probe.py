@@ -7,12 +7,13 @@ number, the time it was due and the time it was sent (CLOCK_MONOTONIC in ns: one
 the whole machine, whatever namespace reads it, so one-way delays need no synchronisation).
 
 Pacing is on an absolute schedule: probe n is due at start + n x interval, so errors never
-add up. The sender sleeps (no timer slack) until SPIN_NS before the due time and polls the
-clock for the rest, under SCHED_FIFO when it may: with the fabric's daemons on two cores, a
-normal-priority sender was held back up to 4-9 ms several times a second, a real-time one
-left within 0.3 us of the due time at p99 (1 kHz, ~12% of a core). When it falls behind all
-the same, it sends the probes it missed at once, back to back, each with its true send time:
-nothing is skipped, so every sequence number missing at the receiver is a loss.
+add up. The sender sleeps until each due time with clock_nanosleep(CLOCK_MONOTONIC,
+TIMER_ABSTIME), no timer slack, under SCHED_FIFO when it may, and never polls the clock in a
+loop: at 1 kHz it takes 1-2% of a core, and a real-time sleeper wakes within tens of us of the
+due time even with the fabric's daemons busy on both cores (a normal-priority one was held
+back 4-9 ms several times a second; docs/benchmarks.md has the figures). When it falls
+behind all the same, it sends the probes it missed at once, back to back, each with its true
+send time: nothing is skipped, so every sequence number missing at the receiver is a loss.
 
 Outage (`analyze`): a gap is a run of consecutive sequence numbers that never arrived,
 between received probes p and n. It lasted
@@ -56,7 +57,8 @@ RATE_HZ = 1000
 MAGIC = b'NPRB'
 # magic, run id, interval ns, sequence number, due ns, sent ns: 36 bytes of UDP payload
 DATAGRAM = struct.Struct('!4sIIQQQ')
-SPIN_NS = 100_000  # poll the clock for the last 0.1 ms before a probe is due
+CLOCK_MONOTONIC = 1  # <time.h>: the clock of time.monotonic_ns(), shared by every namespace
+TIMER_ABSTIME = 1
 RT_PRIORITY = 10  # SCHED_FIFO priority of sender and receiver (below the kernel's threads)
 PR_SET_TIMERSLACK = 29
 READY_TIMEOUT_S = 10.0
@@ -91,7 +93,7 @@ class ProbeResult:
     outages: list = field(default_factory=list)  # every gap, in time order (Outage)
     delay_ms: dict = field(default_factory=dict)  # one-way: min, p50, p90, p99, max
     start_ns: int = None  # CLOCK_MONOTONIC when probe 0 was due
-    sender: dict = field(default_factory=dict)  # pacing figures (see send())
+    sender: dict = field(default_factory=dict)  # pacing and CPU figures (see send()), receiver's CPU
 
     def outage_start_ns(self):
         """When the longest outage began, on CLOCK_MONOTONIC (compare with time.monotonic_ns())."""
@@ -220,6 +222,49 @@ def _precise_sleeps():
         pass
 
 
+class _Timespec(ctypes.Structure):
+    _fields_ = [('tv_sec', ctypes.c_long), ('tv_nsec', ctypes.c_long)]
+
+
+def absolute_sleeper():
+    """sleep_until(t_ns): sleep until time.monotonic_ns() reaches t_ns, with
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME): the kernel wakes the thread at that
+    instant, however long the call itself took to start. Returns True if a signal cut the
+    sleep short (EINTR), else False."""
+    call = ctypes.CDLL(None, use_errno=True).clock_nanosleep
+    call.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.POINTER(_Timespec), ctypes.c_void_p)
+    call.restype = ctypes.c_int  # 0, or the error number itself (not errno)
+    when = _Timespec()
+    ref = ctypes.byref(when)
+
+    def sleep_until(t_ns):
+        when.tv_sec, when.tv_nsec = divmod(t_ns, 1_000_000_000)
+        return call(CLOCK_MONOTONIC, TIMER_ABSTIME, ref, None) != 0
+
+    return sleep_until
+
+
+def pace(start_ns, interval_ns, end_ns, clock, sleep_until, send, stopped):
+    """The sender's schedule: probe n is due at start_ns + n x interval_ns, until end_ns (None:
+    until stopped() is true). Before each probe it reads the clock once and, if the probe is
+    not due yet, sleeps once, until the due time (absolute: no error adds up); a probe already
+    due is sent at once, so after a stall the missed ones go back to back. send(seq, due_ns)
+    sends and returns when it did; pace returns those times, one per probe, in order. It never
+    polls the clock in a loop: sleep_until(t) returns True only when a signal cut the sleep
+    short, and then pace looks at stopped() and the clock once more."""
+    sent_at = []
+    seq = 0
+    while not stopped():
+        due = start_ns + seq * interval_ns
+        if end_ns is not None and due >= end_ns:
+            break
+        if clock() < due and sleep_until(due):
+            continue
+        sent_at.append(send(seq, due))
+        seq += 1
+    return sent_at
+
+
 def _realtime(wanted):
     """SCHED_FIFO at RT_PRIORITY if wanted and allowed (root); whether it is."""
     if not wanted:
@@ -236,46 +281,45 @@ def _say(obj, out=sys.stdout):
     out.flush()
 
 
-def send(dst, port=PORT, rate_hz=RATE_HZ, duration_s=None, run_id=0, spin_ns=SPIN_NS, realtime=True):
+def _cpu(started_cpu_s, started_ns, clock):
+    """CPU this process used since (started_cpu_s, started_ns): ms, and % of one core."""
+    cpu_ms = (time.process_time() - started_cpu_s) * 1e3
+    wall_ms = max(1e-3, (clock() - started_ns) / 1e6)
+    return {'cpu_ms': round(cpu_ms, 1), 'cpu_pct': round(100 * cpu_ms / wall_ms, 2)}
+
+
+def send(dst, port=PORT, rate_hz=RATE_HZ, duration_s=None, run_id=0, realtime=True):
     """Send probes to dst:port until SIGTERM/SIGINT or duration_s; return the sender's report:
     sent, start_ns, interval_ns, send errors, gaps between consecutive sends (us), how late
-    probes left (us after due) and whether it ran under SCHED_FIFO."""
+    probes left (us after due), whether it ran under SCHED_FIFO, and the CPU it took."""
     stop = _Stop()
     _precise_sleeps()
     realtime = _realtime(realtime)
     interval = round(1e9 / rate_hz)
-    spin_ns = min(spin_ns, interval // 4)  # at most a quarter of a core, whatever the rate
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # unconnected: no ICMP errors
     target = (dst, port)
     clock, pack, sendto = time.monotonic_ns, DATAGRAM.pack, sock.sendto
-    sent_at = []
     errors = 0
-    start = clock() + 2 * interval
-    end = None if duration_s is None else start + round(duration_s * 1e9)
-    _say({'ready': True, 'start_ns': start, 'interval_ns': interval})
-    seq = 0
-    while not stop.set:
-        due = start + seq * interval
-        if end is not None and due >= end:
-            break
-        wait = due - clock()
-        if wait > spin_ns:
-            time.sleep((wait - spin_ns) / 1e9)
-            if stop.set:
-                break
-        while clock() < due:
-            pass
+
+    def send_one(seq, due):
+        nonlocal errors
         now = clock()
         try:
             sendto(pack(MAGIC, run_id, interval, seq, due, now), target)
         except OSError:
             errors += 1  # e.g. no route or neighbour yet: the probe counts as sent and lost
-        sent_at.append(now)
-        seq += 1
+        return now
+
+    start = clock() + 2 * interval
+    end = None if duration_s is None else start + round(duration_s * 1e9)
+    _say({'ready': True, 'start_ns': start, 'interval_ns': interval})
+    cpu_start = time.process_time()
+    sent_at = pace(start, interval, end, clock, absolute_sleeper(), send_one, lambda: stop.set)
+    cpu = _cpu(cpu_start, start, clock)
     sock.close()
     late = sorted(t - (start + i * interval) for i, t in enumerate(sent_at))
     return {
-        'sent': seq,
+        'sent': len(sent_at),
         'start_ns': start,
         'interval_ns': interval,
         'errors': errors,
@@ -287,14 +331,16 @@ def send(dst, port=PORT, rate_hz=RATE_HZ, duration_s=None, run_id=0, spin_ns=SPI
             'max': round((late[-1] if late else 0) / 1e3, 1),
         },
         'late_over_1ms': sum(1 for x in late if x > 1_000_000),
+        **cpu,
     }
 
 
 def receive(port=PORT, duration_s=None, run_id=0, bind='0.0.0.0', realtime=True):
     """Record this run's probes until SIGTERM/SIGINT or duration_s, then take what is still
     queued; return {'records': [[seq, sent_ns, recv_ns], ...] in arrival order, 'stray': n,
-    'interval_ns', 'start_ns' (from the first probe; None if none came)}. Real-time
-    priority keeps recv_ns (hence the delays) close to the arrival; outages do not use it."""
+    'interval_ns', 'start_ns' (from the first probe; None if none came), and the CPU it
+    took}. Real-time priority keeps recv_ns (hence the delays) close to the arrival; outages
+    do not use it."""
     stop = _Stop()
     _realtime(realtime)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -306,6 +352,7 @@ def receive(port=PORT, duration_s=None, run_id=0, bind='0.0.0.0', realtime=True)
     interval = start = None
     end = None if duration_s is None else clock() + round(duration_s * 1e9)
     _say({'ready': True, 'port': port})
+    cpu_start, started = time.process_time(), clock()
 
     def take(data, now):
         nonlocal stray, interval, start
@@ -334,7 +381,13 @@ def receive(port=PORT, duration_s=None, run_id=0, bind='0.0.0.0', realtime=True)
             break
         take(data, clock())
     sock.close()
-    return {'records': records, 'stray': stray, 'interval_ns': interval, 'start_ns': start}
+    return {
+        'records': records,
+        'stray': stray,
+        'interval_ns': interval,
+        'start_ns': start,
+        **_cpu(cpu_start, started, clock),
+    }
 
 
 # --- the Python API: a probe between two Mininet hosts ------------------------------------------
@@ -355,11 +408,9 @@ class Probe:
     DRAIN_S, stops the receiver and computes the figures. Its two processes are stopped by
     their pids, also on errors; nothing else is touched."""
 
-    def __init__(
-        self, src_host, dst_host, dst_ip, port=PORT, rate_hz=RATE_HZ, spin_ns=SPIN_NS, drain_s=DRAIN_S
-    ):
+    def __init__(self, src_host, dst_host, dst_ip, port=PORT, rate_hz=RATE_HZ, drain_s=DRAIN_S):
         self.src, self.dst, self.dst_ip = src_host, dst_host, dst_ip
-        self.port, self.rate_hz, self.spin_ns, self.drain_s = port, rate_hz, spin_ns, drain_s
+        self.port, self.rate_hz, self.drain_s = port, rate_hz, drain_s
         self.run_id = random.getrandbits(32)
         self.receiver = self.sender = None
         self.start_ns = self.interval_ns = None
@@ -384,7 +435,7 @@ class Probe:
             )
             _ready(self.receiver, 'receiver')
             self.sender = self.src.popen(
-                self._command('send', self.dst_ip, '--rate', self.rate_hz, '--spin-us', self.spin_ns / 1000),
+                self._command('send', self.dst_ip, '--rate', self.rate_hz),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -412,7 +463,12 @@ class Probe:
             sender['interval_ns'],
             sender['start_ns'],
             sent=sender['sent'],
-            sender={**sender, 'stray': receiver['stray']},
+            sender={
+                **sender,
+                'stray': receiver['stray'],
+                'receiver_cpu_ms': receiver.get('cpu_ms'),
+                'receiver_cpu_pct': receiver.get('cpu_pct'),
+            },
         )
         return self._result
 
@@ -485,12 +541,6 @@ def main(argv=None):
     snd = sub.add_parser('send', help='send probes to DST')
     snd.add_argument('dst')
     snd.add_argument('--rate', type=float, default=RATE_HZ, help='probes per second (default 1000)')
-    snd.add_argument(
-        '--spin-us',
-        type=float,
-        default=SPIN_NS / 1000,
-        help='poll the clock for this long before each probe (default 100)',
-    )
     rcv = sub.add_parser('receive', help='record probes; report with the figures')
     rcv.add_argument('--out', help='write the report here rather than to stdout')
     for p in (snd, rcv):
@@ -512,7 +562,6 @@ def main(argv=None):
                 args.rate,
                 args.duration,
                 args.run,
-                round(args.spin_us * 1000),
                 args.realtime,
             )
         )

@@ -16,23 +16,26 @@ import time
 
 import yaml
 
-from topologies.emulation.measure import finish, wait_listening
+from topologies.emulation.budget import BudgetWatch
+from topologies.emulation.measure import DELAY_TOLERANCE, delay_within, finish, wait_listening
 from topologies.lab.controller_process import ControllerProcess
 from topologies.model import addressing as addr
 from topologies.model.fabric import load_fabric
 
 READY_TIMEOUT_S = 90.0  # every switch connected, every span up and its delay measured
-SETTLED_DELAY = (0.2, 2.0)  # measured within 20% + 2 ms of the real one-way delay
 IPERF_PORT = 5202
 
 
 class Lab:
     """Start the controller, then the emulation pointed at it; wait until the controller sees
     the whole fabric. Leaving the `with` stops both (also on errors and Ctrl-C); `status` is
-    then the controller's exit status."""
+    then the controller's exit status. With `warn`, once the lab is ready, a line goes to
+    warn(line) at most every few seconds while some span emulator is late beyond its
+    tolerance (budget.BudgetWatch)."""
 
-    def __init__(self, fabric, workdir, policy=None, say=lambda message: None):
-        self.fabric, self.workdir, self.say = fabric, str(workdir), say
+    def __init__(self, fabric, workdir, policy=None, say=lambda message: None, warn=None):
+        self.fabric, self.workdir, self.say, self.warn = fabric, str(workdir), say, warn
+        self.watch = None
         extra = []
         if policy:
             path = os.path.join(self.workdir, 'policy.yaml')
@@ -62,7 +65,11 @@ class Lab:
             self.emulation = Emulation(self.fabric, controller=self.controller.address)
             self.emulation.start()
             self.say('waiting until the controller sees every switch and has measured every span')
+            started = time.monotonic()
             wait_ready(self.controller, self.spans())
+            self.say(f'ready in {time.monotonic() - started:.1f} s')
+            if self.warn:
+                self.watch = BudgetWatch(self.emulation, self.warn).start()
         except BaseException:
             self.stop()
             raise
@@ -73,6 +80,9 @@ class Lab:
 
     def stop(self):
         try:
+            if self.watch is not None:
+                self.watch.stop()
+                self.watch = None
             if self.emulation is not None:
                 self.emulation.stop()
         finally:
@@ -138,32 +148,50 @@ class Lab:
 def wait_ready(controller, spans=None, timeout_s=READY_TIMEOUT_S):
     """Wait until `controller` (a ControllerProcess) sees every switch connected and every span
     as it is (`spans`: {span id: (up, one-way delay ms)}; default: the fabric's, all up), with
-    its measured delay settled near the real one. Before that it would place intents on what
-    it measured while dozens of switches were starting (delays several times too high)."""
+    its measured delay settled on the real one, in both directions (`unsettled`). Before that
+    it would place intents on what it measured while dozens of switches were starting
+    (delays several times too high)."""
     if spans is None:
         spans = {s.id: (True, s.delay_ms) for s in load_fabric(controller.fabric).spans}
-    rel, abs_ms = SETTLED_DELAY
     off = []
 
     def ready():
         with controller.client() as client:
-            topology = client.get_topology()
-        off[:] = [site.id for site in topology.sites if not site.connected]
-        for span in topology.spans:
-            up, delay_ms = spans[span.id]
-            if span.up != up or (
-                up
-                and not all(
-                    d.delay_measured and d.delay_ms <= delay_ms * (1 + rel) + abs_ms for d in span.directions
-                )
-            ):
-                off.append(f'span {span.id}')
+            off[:] = unsettled(client.get_topology(), spans)
         return not off
 
     try:
         wait_for('every switch connected, every span as it is and its delay measured', ready, timeout_s)
     except AssertionError as e:
-        raise AssertionError(f'{e}: still off: {", ".join(off[:10])}') from None
+        more = f' and {len(off) - 10} more' if len(off) > 10 else ''
+        raise AssertionError(f'{e}: still off: {"; ".join(off[:10])}{more}') from None
+
+
+def unsettled(topology, spans):
+    """What keeps a topology (naas.v1 Topology, as the controller reports it) from being the
+    fabric as it is (`spans`, see wait_ready), one item each: a switch not connected, a span
+    up or down when it should not be, or a direction whose delay is not yet measured or not
+    within 5% + 0.5 ms (measure.DELAY_TOLERANCE) of the span's delay: a rule relative to
+    each span, so that a 0.4 ms span read as 1 ms is not settled."""
+    rel, abs_ms = DELAY_TOLERANCE
+    off = [f'switch {site.id} not connected' for site in topology.sites if not site.connected]
+    for span in topology.spans:
+        up, delay_ms = spans[span.id]
+        if span.up != up:
+            off.append(f'span {span.id} {"down" if up else "up"}, expected {"up" if up else "down"}')
+            continue
+        if not up:
+            continue
+        for d in span.directions:
+            way = f'span {span.id} {d.from_site}->{d.to_site}'
+            if not d.delay_measured:
+                off.append(f'{way} not measured yet')
+            elif not delay_within(delay_ms, d.delay_ms):
+                off.append(
+                    f'{way} {d.delay_ms:.3f} ms, configured {delay_ms:g} ms '
+                    f'(within {rel * delay_ms + abs_ms:.3f} ms is settled)'
+                )
+    return off
 
 
 def wait_for(what, condition, timeout_s=15.0):

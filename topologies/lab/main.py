@@ -9,6 +9,10 @@ naas-lab measure --fabric triangle [--json]     measure every span, then tear do
 naas-lab clean --fabric lumen-qts               remove what a killed run left behind
 naas-lab scenario FILE [--json] [--map M.svg]   run a scenario: exit 0 only if every expectation holds
 naas-lab demo                                   the NaaS demo on lumen-qts (a shipped scenario)
+
+scenario, demo and measure exit 0 when every promise held, 1 when one is broken, 3 when it
+was measured while the emulation was late beyond tolerance (inconclusive), 2 on a bad file,
+130 on Ctrl-C (naas-lab scenario --help); up and scenario warn on stderr meanwhile.
 """
 
 import argparse
@@ -17,6 +21,7 @@ import signal
 import sys
 import time
 
+from topologies.lab import verdict
 from topologies.lab.scenario import KINDS, load_scenario
 from topologies.lab.scenario import SHIPPED as SHIPPED_SCENARIOS
 from topologies.model import importer
@@ -26,6 +31,18 @@ from topologies.model.fabric import load_fabric, shipped_fabrics
 
 DEMO = SHIPPED_SCENARIOS / 'lumen-qts-demo.yaml'
 DEMO_MAP = 'naas-demo-map.svg'
+SCENARIO_EXITS = f"""Bring the fabric and the controller up, order the intents, run the steps, check
+every expectation with real traffic, tear everything down. Each expectation is PASS, FAIL,
+or INCONCLUSIVE when it was measured while a span emulator was late beyond its tolerance
+(0.5 ms + 5% of the span's delay): the machine could not keep up, so what was measured is
+no evidence either way. While that happens a warning goes to stderr.
+
+exit codes:
+  {verdict.EXIT_PASSED}    every expectation held
+  {verdict.EXIT_FAILED}    a promise broken (an expectation failed), or the run broke off
+  {verdict.EXIT_BAD_FILE}    a bad file: nothing was started
+  {verdict.EXIT_INCONCLUSIVE}    nothing failed, but some expectation was inconclusive
+  {verdict.EXIT_INTERRUPTED}  interrupted (Ctrl-C): everything started was stopped"""
 
 
 def main(argv=None):
@@ -79,10 +96,20 @@ def main(argv=None):
     p.add_argument('--seconds', type=float, default=3.0, help='iperf3 time per span (default 3)')
     p = sub.add_parser('clean', help="remove a killed run's switches and span interfaces")
     _fabric_args(p)
-    p = sub.add_parser('scenario', help='run a scenario file: fabric, intents, events, expectations')
+    p = sub.add_parser(
+        'scenario',
+        help='run a scenario file: fabric, intents, events, expectations',
+        description=SCENARIO_EXITS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument('file', metavar='FILE', help='scenario file (format: docs/scenarios.md)')
     _scenario_args(p)
-    p = sub.add_parser('demo', help='the NaaS demo: tenants, traffic, a span cut and a slow span')
+    p = sub.add_parser(
+        'demo',
+        help='the NaaS demo: tenants, traffic, a span cut and a slow span',
+        description=SCENARIO_EXITS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _scenario_args(p, default_map=DEMO_MAP)
     args = parser.parse_args(argv)
 
@@ -91,7 +118,7 @@ def main(argv=None):
         return COMMANDS[args.command](args)
     except ConfigError as e:
         print(e, file=sys.stderr)
-        return 2
+        return verdict.EXIT_BAD_FILE
     except ModuleNotFoundError as e:  # installed without the lab's extra
         print(
             f"naas-lab {args.command}: {e.name} is not installed: pip install 'naas-fabric[lab]'",
@@ -100,7 +127,7 @@ def main(argv=None):
         return 2
     except KeyboardInterrupt:
         print('interrupted; everything this run created has been removed', file=sys.stderr)
-        return 130
+        return verdict.EXIT_INTERRUPTED
     except SystemExit as e:
         if e.code == 143:
             print('terminated; everything this run created has been removed', file=sys.stderr)
@@ -183,6 +210,7 @@ def _emulation(args, controller=None):
 
 
 def cmd_up(args):
+    from topologies.emulation.budget import BudgetWatch
     from topologies.emulation.cli import FabricCLI
 
     emu = _emulation(args, controller=args.controller)
@@ -194,8 +222,13 @@ def cmd_up(args):
             f'up in {time.monotonic() - started:.1f} s; type help for commands',
             file=sys.stderr,
         )
-        FabricCLI(emu)
+        with BudgetWatch(emu, _warn):
+            FabricCLI(emu)
     return 0
+
+
+def _warn(line):
+    print(f'naas-lab: {line}', file=sys.stderr, flush=True)
 
 
 def cmd_measure(args):
@@ -212,15 +245,40 @@ def cmd_measure(args):
         figures = measure_spans(
             emu, throughput=not args.skip_throughput, seconds=args.seconds, progress=lambda m: say(f'  {m}')
         )
-    ok = all(f.ok for f in figures)
+    off = [f for f in figures if not f.ok and not f.inconclusive]
+    doubtful = [f for f in figures if f.inconclusive]
+    ok = not off and not doubtful
+    code = verdict.EXIT_FAILED if off else verdict.EXIT_INCONCLUSIVE if doubtful else verdict.EXIT_PASSED
     if args.json:
-        print(json.dumps({'fabric': emu.fabric.name, 'ok': ok, 'spans': [f.as_dict() for f in figures]}))
-    else:
-        from topologies.emulation.cli import span_table
+        print(
+            json.dumps(
+                {
+                    'fabric': emu.fabric.name,
+                    'ok': ok,
+                    'inconclusive': [f'{f.a}-{f.b}' for f in doubtful],
+                    'spans': [f.as_dict() for f in figures],
+                }
+            )
+        )
+        return code
+    from topologies.emulation.budget import describe_lying
+    from topologies.emulation.cli import lateness_note, span_table
 
-        print(span_table(figures))
-        print('all spans within tolerance' if ok else 'SOME SPANS ARE OFF (marked !)')
-    return 0 if ok else 1
+    print(span_table(figures))
+    if lateness_note(figures):
+        print(lateness_note(figures))
+    for f in doubtful:
+        print(
+            f'{f.a}-{f.b}: INCONCLUSIVE{" (and off)" if not f.ok else ""}: measured while '
+            f'{describe_lying(list(f.lying))}'
+        )
+    if off:
+        print('SOME SPANS ARE OFF (marked !)')
+    elif doubtful:
+        print(f'INCONCLUSIVE: {len(doubtful)} spans measured while the emulation was late beyond tolerance')
+    else:
+        print('all spans within tolerance')
+    return code
 
 
 def cmd_clean(args):
@@ -249,12 +307,12 @@ def cmd_scenario(args, spec=None):
         else (lambda message: print(message, flush=True))
     )
     say(f'scenario {scenario.name}: {scenario.description}'.rstrip(': '))
-    report = run(scenario, say=say)
+    report = run(scenario, say=say, warn=_warn)
     if args.map and (report.paths_before or report.paths_after):
         _write_map(args.map, scenario, report)
         say(f'map of the paths before and after the events: {args.map}')
     print(json.dumps(report.as_dict()) if args.json else report.text())
-    return 0 if report.passed else 1
+    return report.exit_code
 
 
 def cmd_demo(args):

@@ -14,6 +14,12 @@ Fixtures:
   a fabric up takes seconds to a minute.
 - `naas` (function): the same lab, plus `order(...)`; after each test it withdraws the
   intents the test ordered and restores every span it cut or slowed, so tests stay independent.
+
+A test that uses either is judged on the span emulators' lateness while it ran (verdict.py):
+if any span was late beyond its tolerance, its outcome, pass or fail, is no evidence, and it
+is reported INCONCLUSIVE (counted apart, like an error: the run exits 1, so CI does not go
+green on an emulation that lied, and no promise is reported broken), with the spans and their
+figures. Every test that uses the lab gets a section with the spans' lateness.
 """
 
 import os
@@ -23,11 +29,16 @@ import grpc
 import pytest
 
 from naasctl.client import ApiError, make_order
+from topologies.emulation import budget
+from topologies.lab import verdict
 from topologies.lab.lab import Lab
+from topologies.lab.scenario.report import lateness_text
 from topologies.model.fabric import load_fabric
 
 TOOLS = ('ovs-vswitchd', 'ovsdb-server', 'mnexec', 'iperf3', 'tc')
 MARKER = 'naas_fabric'
+INCONCLUSIVE = 'inconclusive'  # the report category of a test measured while the emulation lied
+LATENESS = pytest.StashKey[dict]()  # item -> {span id: SpanLateness} over its call
 
 
 def pytest_configure(config):
@@ -77,6 +88,11 @@ class TestLab:
     def __init__(self, lab):
         self.lab = lab
         self.ordered = []  # intent ids
+        self.mark = lab.emulation.lateness_mark()
+
+    def lateness(self):
+        """{span id: SpanLateness}: how late each span emulator was since the test began."""
+        return self.lab.emulation.lateness(since=self.mark)
 
     def __getattr__(self, name):  # client, pings, goodput_mbps, span_down, host, ip, ...
         return getattr(self.lab, name)
@@ -113,3 +129,54 @@ def naas(naas_lab):
         yield test_lab
     finally:
         test_lab.undo()
+
+
+# --- INCONCLUSIVE: a test that ran while the emulation lied ------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    lab = item.funcargs.get('naas_lab') if hasattr(item, 'funcargs') else None
+    if lab is None or lab.emulation is None:
+        return (yield)
+    mark = lab.emulation.lateness_mark()
+    try:
+        return (yield)
+    finally:
+        item.stash[LATENESS] = lab.emulation.lateness(since=mark)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    lateness = item.stash.get(LATENESS, None)
+    if call.when != 'call' or lateness is None or report.skipped:
+        return report
+    shown = '\n'.join(lateness_text(lateness, over='the test', shown=None))
+    report.sections.append(('naas: span emulators while the test ran', shown))
+    judgement = verdict.judge(report.passed, lateness)
+    item.user_properties.append(('naas_verdict', judgement.verdict))
+    if judgement.verdict == verdict.INCONCLUSIVE:
+        said = 'passed' if report.passed else f'failed:\n{report.longreprtext}'
+        report.outcome = 'failed'  # not green: the session exits 1
+        report.longrepr = (
+            'INCONCLUSIVE: measured while the emulation was late beyond tolerance, so what the test '
+            f'measured is no evidence either way: {budget.describe_lying(judgement.lying)}\n'
+            f'(the test itself {said})'
+        )
+        report.naas_inconclusive = True
+    return report
+
+
+def pytest_report_teststatus(report, config):
+    if getattr(report, 'naas_inconclusive', False):
+        return INCONCLUSIVE, 'I', ('INCONCLUSIVE', {'yellow': True})
+    return None
+
+
+def pytest_terminal_summary(terminalreporter):
+    reports = terminalreporter.stats.get(INCONCLUSIVE, [])
+    if reports:
+        terminalreporter.section('INCONCLUSIVE: measured while the emulation lied', yellow=True)
+        for report in reports:
+            terminalreporter.write_line(f'{report.nodeid}: {report.longreprtext}')

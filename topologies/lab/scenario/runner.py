@@ -2,7 +2,9 @@
 every intent ordered through the gRPC API with its tenant's token, then each step in turn:
 events done to the emulation, expectations checked with traffic from the tenants' hosts
 (each step kind runs itself: steps.py), and the controller's Watch events kept as they come.
-The result is a Report (report.py)."""
+Each expectation is judged on what it measured and on how late the span emulators were
+meanwhile (verdict.py): measured while any of them lied, it is INCONCLUSIVE. The result is a
+Report (report.py)."""
 
 import dataclasses
 import tempfile
@@ -11,19 +13,23 @@ import time
 
 from naas.v1 import intent_pb2
 from naasctl.client import ApiError, enum_name
+from topologies.emulation import budget
 from topologies.emulation.probe import Probe
 from topologies.lab.lab import Lab
 from topologies.lab.scenario.report import Report, Result
 from topologies.lab.scenario.steps import KINDS
+from topologies.lab.verdict import judge
 from topologies.model.order import Protection
 from topologies.model.units import format_bandwidth
 
 SETTLE_TIMEOUT_S = 30.0  # for ordered intents to leave the transient states
 
 
-def run(scenario, say=lambda message: None, workdir=None):
+def run(scenario, say=lambda message: None, workdir=None, warn=None):
     """Run the scenario in a fresh lab; returns its Report. Everything started is stopped
-    before it returns, also on errors and Ctrl-C (which propagates after the tear-down)."""
+    before it returns, also on errors and Ctrl-C (which propagates after the tear-down).
+    `warn`: called with a line, at most every few seconds, while the machine is over its
+    budget (some span emulator late beyond tolerance)."""
     report = Report(scenario.name, scenario.fabric.name)
     started = time.monotonic()
 
@@ -32,13 +38,12 @@ def run(scenario, say=lambda message: None, workdir=None):
 
     with tempfile.TemporaryDirectory(prefix='naas-scenario-', dir=workdir) as tmp:
         try:
-            with Lab(scenario.fabric, tmp, policy=scenario.policy, say=progress) as lab:
+            with Lab(scenario.fabric, tmp, policy=scenario.policy, say=progress, warn=warn) as lab:
                 Runner(scenario, lab, report, progress, started).run()
         except Exception as e:
             report.error = f'{type(e).__name__}: {e}'
         finally:
             report.seconds = time.monotonic() - started
-    report.passed = report.error is None and all(r.passed for r in report.expectations)
     return report
 
 
@@ -56,6 +61,7 @@ class Runner:
 
     def run(self):
         self.watcher = self.watch()
+        mark = self.lab.emulation.lateness_mark()
         try:
             self.order()
             self.report.paths_before = self.paths()
@@ -74,6 +80,7 @@ class Runner:
             for kind in KINDS.values():
                 kind.finish(self)
             self.watcher.stop()
+            self.report.lateness = self.lab.emulation.lateness(since=mark)
 
     def watch(self):
         """A started Watcher of the controller's intent events, into the report's moves."""
@@ -155,13 +162,15 @@ class Runner:
         kind = KINDS[step.kind]
         if kind.expectation:
             self.say(f'checking: {step.name}')
+            mark = self.lab.emulation.lateness_mark()
             passed, measured, expected = kind.run(self, **step.args)
-            self.record(step.name, step.where, passed, measured, expected)
+            self.record(step.name, step.where, passed, measured, expected, mark)
             return
         self.say(step.name)
         probe = None
         if step.outage:
             o = step.outage
+            mark = self.lab.emulation.lateness_mark()
             probe = Probe(self.lab.host(o.src), self.lab.host(o.dst), self.lab.ip(o.dst)).start()
             time.sleep(0.5)  # a baseline before the event
         try:
@@ -176,14 +185,20 @@ class Runner:
                     result.received > 0 and result.longest_outage_ms <= o.at_most_ms,
                     f'{result.longest_outage_ms:.0f} ms ({result.lost} of {result.sent} probes lost)',
                     f'at most {o.at_most_ms:g} ms',
+                    mark,
                 )
         finally:
             if probe:
                 probe.kill()
 
-    def record(self, name, where, passed, measured, expected):
-        self.report.expectations.append(Result(name, where, bool(passed), measured, expected))
-        self.say(f'  {"PASS" if passed else "FAIL"}: measured {measured} (expected {expected})')
+    def record(self, name, where, held, measured, expected, mark):
+        """An expectation measured since `mark` (Emulation.lateness_mark), judged."""
+        judgement = judge(held, self.lab.emulation.lateness(since=mark))
+        result = Result(name, where, bool(held), measured, expected, judgement.lying)
+        self.report.expectations.append(result)
+        self.say(f'  {result.verdict}: measured {measured} (expected {expected})')
+        if result.lying:
+            self.say(f'  late beyond tolerance meanwhile: {budget.describe_lying(result.lying)}')
 
 
 class Watcher:
