@@ -49,6 +49,19 @@ def test_a_percentile_never_exceeds_the_max():
     assert late.p50_ms == late.p99_ms == late.max_ms == pytest.approx(1.03)
 
 
+def test_two_late_frames_in_a_small_window_are_not_its_p99():
+    late = window({'x-y': span(direction([(20, 21, 80), (1088, 1152, 2)], max_ns=1_100_000))})['x-y']
+    assert (late.frames, late.p99_ms, late.max_ms) == (82, 0.021, 1.1)
+    assert not late.lying
+    three = window({'x-y': span(direction([(20, 21, 79), (1088, 1152, 3)], max_ns=1_100_000))})['x-y']
+    assert three.p99_ms == 1.1 and three.lying
+    alone = window({'x-y': span(direction([(1088, 1152, 1)], max_ns=1_100_000))})['x-y']
+    assert alone.p99_ms == 1.1 and alone.lying
+    # From 200 frames on, the p99 is the p99.
+    many = window({'x-y': span(direction([(20, 21, 197), (1088, 1152, 3)], max_ns=1_100_000))})['x-y']
+    assert many.p99_ms == 1.1 and many.lying
+
+
 def test_window_since_a_mark_counts_only_what_came_after():
     then = span(direction([(2, 3, 100), (4096, 4352, 5)], max_ns=4_200_000, dropped_late=3))
     now = span(direction([(2, 3, 180), (4096, 4352, 5), (20, 21, 20)], max_ns=4_200_000, dropped_late=3))

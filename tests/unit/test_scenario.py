@@ -223,6 +223,7 @@ def test_hosts_and_traffic():
             'red@dca -> red@dcc at most 12.5 ms',
         ),
         ({'expect_isolated': {}}, 'tenants red, blue isolated'),
+        ({'expect_steady': {'seconds': 30}}, 'steady for 30 s'),
     ],
 )
 def test_generated_names(step, name):
@@ -504,6 +505,13 @@ STEP_CASES = [
         "tenant 'red' listed twice",
     ),
     ([{'expect_isolated': False}], 'steps[0].expect_isolated', r'must be true or \{tenants'),
+    ([{'expect_steady': {'seconds': 0}}], 'steps[0].expect_steady.seconds', 'must be greater than 0'),
+    ([{'expect_steady': {}}], 'steps[0].expect_steady.seconds', 'missing required key'),
+    (
+        [{'expect_steady': {'seconds': 5, 'intents': ['web', 'mail']}}],
+        r'steps[0].expect_steady.intents[1]',
+        "unknown intent 'mail'",
+    ),
     (
         [{'wait': 1, 'outage': dict(HOSTS, at_most_ms=5)}],
         'steps[0].outage',
@@ -637,6 +645,11 @@ def test_the_errors_in_the_docs_are_what_the_loader_says(tmp_path, monkeypatch):
     }
     shown = DOCS.read_text().split('$ naas-lab scenario broken.yaml\n', 1)[1].split('```', 1)[0]
     assert str(refused(broken, source='broken.yaml')) + '\n' == shown
+
+
+def test_steady_watches_the_intents_named_or_every_one():
+    assert only_step({'expect_steady': {'seconds': 9, 'intents': ['db']}}).args == {'seconds': 9, 'intents': ('db',)}
+    assert only_step({'expect_steady': {'seconds': 9}}).args == {'seconds': 9, 'intents': ()}
 
 
 def test_intents_are_ordered_one_by_one_unless_together():

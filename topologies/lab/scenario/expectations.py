@@ -4,8 +4,10 @@ expected) for the report (registered step kinds; see steps.py)."""
 import subprocess
 import time
 
+import grpc
+
 from naas.v1 import intent_pb2
-from naasctl.client import enum_name
+from naasctl.client import ApiError, enum_name
 from topologies.emulation.measure import finish
 from topologies.emulation.probe import Probe
 from topologies.lab.lab import ping_counts
@@ -207,3 +209,45 @@ class ExpectIsolated(Expectation):
             f': {", ".join(crossed[:5])}' if crossed else ''
         )
         return not crossed, measured, f'no frame between tenants {", ".join(tenants)}'
+
+
+def intent_names(r, value, key):
+    """A list of intent names; [] (the default) means every intent of the scenario."""
+    listed = r.v.sequence(value, key, allow_empty=True)
+    return tuple(intent_name(r, name, f'{key}[{j}]') for j, name in enumerate(listed))
+
+
+@register
+class ExpectSteady(Expectation):
+    """No intent moves or leaves INSTALLED for `seconds` while nothing happens: the controller
+    does not chase measurement noise. Watched through the API, so every move counts, even one
+    moved back before a poll could see it."""
+
+    key = 'expect_steady'
+    title = 'steady for {seconds:g} s'
+    fields = {
+        'seconds': Field(number(positive=True, maximum=3600)),
+        'intents': Field(intent_names, ()),
+    }
+
+    def run(self, run, seconds, intents):
+        watched = {run.ids[name]: name for name in intents or run.ids if name not in run.refused}
+        changes = []
+        with run.lab.client() as client:
+            events = client.watch_intents(timeout_s=seconds)
+            try:
+                for event in events:
+                    name = watched.get(event.intent_id)
+                    moved = list(event.new_path) != list(event.old_path) and (
+                        event.old_path or event.new_path
+                    )
+                    state = enum_name(intent_pb2.IntentState, event.state)
+                    if name and (moved or state != 'INSTALLED'):
+                        path = f' {"-".join(event.old_path)} -> {"-".join(event.new_path)}' if moved else ''
+                        changes.append(f'{name} {state}{path} ({event.reason})')
+            except ApiError as e:
+                if e.code != grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise
+        expected = f'no move of {len(watched)} intents in {seconds:g} s'
+        measured = f'{len(changes)} changes' + (f': {"; ".join(changes[:5])}' if changes else '')
+        return not changes, measured, expected
