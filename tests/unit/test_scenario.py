@@ -648,7 +648,8 @@ def test_the_errors_in_the_docs_are_what_the_loader_says(tmp_path, monkeypatch):
 
 
 def test_steady_watches_the_intents_named_or_every_one():
-    assert only_step({'expect_steady': {'seconds': 9, 'intents': ['db']}}).args == {'seconds': 9, 'intents': ('db',)}
+    step = only_step({'expect_steady': {'seconds': 9, 'intents': ['db']}})
+    assert step.args == {'seconds': 9, 'intents': ('db',)}
     assert only_step({'expect_steady': {'seconds': 9}}).args == {'seconds': 9, 'intents': ()}
 
 

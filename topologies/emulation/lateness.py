@@ -102,9 +102,9 @@ def _percentile_us(buckets, frames, q):
     """The upper edge of the bucket holding the q-quantile frame, leaving out the window's
     STALL_FRAMES latest frames when it has more. In a window of under 200 frames the 99th
     percentile would otherwise be one of them, and on these VMs the whole machine stops for
-    0.3-1 ms now and then (both vCPUs at once, seen with a spinning real-time thread): each stop delays the frames in flight at that moment, moves no median and no
-    minimum a measurement takes, and is no sign of an emulator over its budget. The max
-    still shows them."""
+    0.3-1 ms now and then (both vCPUs at once, seen with a spinning real-time thread): each
+    stop delays the frames in flight at that moment, moves no median and no minimum a
+    measurement takes, and is no sign of an emulator over its budget. The max shows them."""
     rank, seen = max(1, min(frames - STALL_FRAMES, math.ceil(q * frames))), 0
     for (_lo, hi), n in sorted(buckets.items()):
         seen += n
