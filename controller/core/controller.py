@@ -420,11 +420,11 @@ class Controller:
         now: float,
     ) -> Sequence[str]:
         """An LLDP probe came in at `dpid`; returns notices."""
-        estimate, notices = self.measurement.probe_received(
+        estimates, notices = self.measurement.probe_received(
             dpid, in_port, sender_dpid, sender_port, sent_ns, received_ns
         )
-        if estimate is not None:
-            self.delay_measured(*estimate, now)
+        for link, ms in estimates:
+            self.delay_measured(link, ms, now)
         return notices
 
     def bounce_returned(self, dpid: int, port_no: int, sent_ns: int, received_ns: int, now: float) -> None:

@@ -13,12 +13,25 @@ from collections import deque
 
 from controller.core.topology import Link
 
-# A span that becomes slower shows in the delay estimate (the minimum of the last
-# DELAY_WINDOW probes) after DELAY_WINDOW probe rounds: 1.5 s at the southbound's one round
-# every 0.5 s, so an intent whose bound it breaks moves well within the 3 s the policy
-# engine promises.
-DELAY_WINDOW = 3
-ECHO_WINDOW = 5  # round trips
+# A span's delay is the least of its last DELAY_WINDOW probes (20 s at the southbound's one
+# round every 0.5 s): on a 50-switch fabric a probe reads 0.8 ms more than the span at the
+# median and 1.9 ms at p90 (the switches' and the controller's scheduling), so the least of
+# a few is still noise. A span that becomes slower shows sooner. It looks risen once the last
+# RISE_SAMPLES probes of each direction are all more than RISE_MS above that direction's
+# least; if it still does RISE_CONFIRM_S later (the next probe: every other span has been
+# probed meanwhile), the window restarts from them, 1-1.5 s after the rise: an intent whose
+# bound it breaks moves well within the 3 s the policy engine promises. Unless more than
+# RISE_ALONE spans looked risen at once within the last RISE_QUIET_S: a fiber that slows down
+# is one span, while the controller or the machine being busy (a burst of reprogramming after
+# a cut) holds up the probes of many. Smaller rises show after the window. Measured on
+# germany50 (docs/benchmarks.md): no rise from noise in 90 s at 2 ms, 22 a minute at 1 ms.
+DELAY_WINDOW = 40
+RISE_SAMPLES = 2
+RISE_MS = 2.0
+RISE_CONFIRM_S = 0.4
+RISE_ALONE = 2
+RISE_QUIET_S = 1.0
+ECHO_WINDOW = 40  # round trips: subtracted from every probe, so as long a window as DELAY_WINDOW
 CROSSING_WINDOW = 5  # bounce probes: a switch's crossing changes slowly, and it is small
 CROSSING_SAMPLES = 3  # a crossing counts once this many bounce probes agree on it
 ECHO_TIMEOUT_S = 10.0  # an echo unanswered this long is lost; its reply no longer counts
@@ -55,35 +68,96 @@ class DelayEstimator:
     A probe leaves the controller at `sent_ns`, reaches the src switch (packet-out, about half
     the src switch's round trip), crosses the span, and comes back from the dst switch
     (packet-in, about half the dst switch's round trip) at `received_ns`. What remains after
-    subtracting both halves is the span, plus noise that is never negative: so the estimate is
-    the minimum over the link's last `window` samples, which still follows a span that becomes
-    slower within `window` probes.
+    subtracting both halves is the span, plus noise that is never negative: so each
+    direction's figure is the minimum over its last `window` samples, restarted when both
+    directions rise together (see RISE_MS).
+
+    A link's estimate is the mean of its span's two directions' figures, once both are
+    measured: a span's fiber is the same both ways, and the halves subtracted are not exact
+    (a switch's packet-out path and its packet-in path differ; measured up to 0.3 ms): what
+    one direction reads too slow from that, the other reads too fast by as much.
+
+    `received_ns` is the only clock: the quiet time after many spans looked risen is counted
+    on it.
     """
 
-    def __init__(self, window: int = DELAY_WINDOW):
-        self._recent = WindowedMinimum(window)  # per Link, ms
-        self.window = window
+    def __init__(
+        self, window: int = DELAY_WINDOW, rise_samples: int = RISE_SAMPLES, rise_ms: float = RISE_MS
+    ):
+        if not 1 <= rise_samples < window:
+            raise ValueError(f'need 1 <= rise_samples < window, got {rise_samples} and {window}')
+        self.window, self.rise_samples, self.rise_ms = window, rise_samples, rise_ms
+        self._recent: dict[Link, deque[float]] = {}  # per direction, ms
+        self._beside: dict[Link, deque[float]] = {}  # the same less the latest round trips, ms
+        self._risen: dict[frozenset[str], int] = {}  # span -> since when all its directions look risen
+        self._crowded_ns: int | None = None  # when more than RISE_ALONE spans last looked risen
 
     def add(
-        self, link: Link, sent_ns: int, received_ns: int, rtt_src_s: float | None, rtt_dst_s: float | None
+        self,
+        link: Link,
+        sent_ns: int,
+        received_ns: int,
+        rtt_src_s: float | None,
+        rtt_dst_s: float | None,
+        latest_s: tuple[float, float] | None = None,
     ) -> float | None:
         """The link's new estimate in ms, or None (and nothing recorded) for a sample that
         cannot be used: received before sent, or a round trip not known yet or not a
-        non-negative number."""
+        non-negative number. `latest_s`: the two switches' latest round trips (default: the
+        ones given), which a rise is judged on: a busy controller or machine holds up a probe
+        and the round trips timed beside it alike, a slower fiber only the probe."""
         if rtt_src_s is None or rtt_dst_s is None or received_ns < sent_ns:
             return None
-        if not all(math.isfinite(r) and r >= 0 for r in (rtt_src_s, rtt_dst_s)):
+        latest = latest_s or (rtt_src_s, rtt_dst_s)
+        if not all(math.isfinite(r) and r >= 0 for r in (rtt_src_s, rtt_dst_s, *latest)):
             return None
-        channel_ns = (rtt_src_s + rtt_dst_s) / 2 * 1e9
-        return self._recent.add(link, max(0.0, (received_ns - sent_ns - channel_ns) / 1e6))
+        transit_ms = (received_ns - sent_ns) / 1e6
+        recent = self._recent.setdefault(link, deque(maxlen=self.window))
+        recent.append(max(0.0, transit_ms - (rtt_src_s + rtt_dst_s) / 2 * 1e3))
+        beside = self._beside.setdefault(link, deque(maxlen=self.window))
+        beside.append(transit_ms - sum(latest) / 2 * 1e3)
+        directions = [d for d in (recent, self._recent.get(link.reverse())) if d is not None]
+        judged = [d for d in (beside, self._beside.get(link.reverse())) if d is not None]
+        span = frozenset((link.src, link.dst))
+        since = None
+        if all(self._looks_risen(r, b) for r, b in zip(directions, judged, strict=True)):
+            since = self._risen.setdefault(span, received_ns)
+        else:
+            self._risen.pop(span, None)
+        if len(self._risen) > RISE_ALONE:
+            self._crowded_ns = received_ns
+        quiet = self._crowded_ns is None or received_ns - self._crowded_ns > RISE_QUIET_S * 1e9
+        if since is not None and received_ns - since >= RISE_CONFIRM_S * 1e9 and quiet:
+            del self._risen[span]
+            for d in directions + judged:
+                kept = list(d)[-self.rise_samples :]  # risen in each direction
+                d.clear()
+                d.extend(kept)
+        return self.estimate_ms(link)
+
+    def _looks_risen(self, recent: deque[float], beside: deque[float]) -> bool:
+        """Whether the last rise_samples samples less the round trips timed beside them are
+        all more than rise_ms above the least of the samples before. (Not above the least of
+        those less the round trips: one slow loop makes that the least by far.)"""
+        k = self.rise_samples
+        if len(recent) <= k:
+            return False
+        return min(list(beside)[-k:]) > min(list(recent)[:-k]) + self.rise_ms
 
     def estimate_ms(self, link: Link) -> float | None:
-        return self._recent.get(link)
+        """The mean of the span's two directions' minima; the link's own until the other
+        direction is measured; None before a sample."""
+        figures = [min(d) for d in (self._recent.get(link), self._recent.get(link.reverse())) if d]
+        if not self._recent.get(link):
+            return None
+        return sum(figures) / len(figures)
 
     def forget(self, link: Link) -> None:
         """Drop the link's history (its span went down): a restored span may have come back
         on another fiber route, so it is measured afresh."""
-        self._recent.forget(link)
+        self._recent.pop(link, None)
+        self._beside.pop(link, None)
+        self._risen.pop(frozenset((link.src, link.dst)), None)
 
 
 class RoundTrips:
@@ -118,6 +192,11 @@ class RoundTrips:
         """A round trip timed without an xid (a loop probe carries its own send time)."""
         if rtt_s >= 0 and math.isfinite(rtt_s):
             self._rtts.setdefault(dpid, deque(maxlen=self.window)).append(rtt_s)
+
+    def latest_s(self, dpid: int) -> float | None:
+        """The last round trip timed, None until the switch has answered once."""
+        rtts = self._rtts.get(dpid)
+        return rtts[-1] if rtts else None
 
     def rtt_s(self, dpid: int) -> float | None:
         """None until the switch has answered once."""

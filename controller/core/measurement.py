@@ -67,13 +67,14 @@ class Measurement:
 
     def probe_received(
         self, dpid: int, in_port: int, sender_dpid: int, sender_port: int, sent_ns: int, received_ns: int
-    ) -> tuple[tuple[Link, float] | None, list[str]]:
+    ) -> tuple[list[tuple[Link, float]], list[str]]:
         """An LLDP probe that switch `sender_dpid` sent out of `sender_port` at `sent_ns` came
-        in at port `in_port` of switch `dpid` at `received_ns`. Returns (the link's new delay
-        estimate as (Link, ms), or None; notices)."""
+        in at port `in_port` of switch `dpid` at `received_ns`. Returns (the new delay
+        estimates as (Link, ms): the link's and, once measured, its reverse's, since a link's
+        estimate is its span's (see DelayEstimator); notices)."""
         site, sender = self._sites.get(dpid), self._sites.get(sender_dpid)
         if site is None or sender is None:
-            return None, []
+            return [], []
         expected = (
             self.fabric.span(sender, site) is not None
             and sender_port == addr.span_port(self.fabric, sender, site)
@@ -84,15 +85,20 @@ class Measurement:
                 f'unexpected link: {sender} port {sender_port} reaches {site} port {in_port}, '
                 'not a span of the fabric'
             )
-            return None, self._once(('unexpected', sender, sender_port, site, in_port), notice)
+            return [], self._once(('unexpected', sender, sender_port, site, in_port), notice)
         link = Link(sender, site)
         self._seen.add(link)
         if self._was_programming(sender_dpid, sent_ns, received_ns) or self._was_programming(
             dpid, sent_ns, received_ns
         ):
-            return None, []
-        ms = self._delays.add(link, sent_ns, received_ns, self._path_s(sender_dpid), self._path_s(dpid))
-        return (None if ms is None else (link, ms)), []
+            return [], []
+        rtts = self._path_s(sender_dpid), self._path_s(dpid)
+        src, dst = self._loops.latest_s(sender_dpid), self._loops.latest_s(dpid)
+        beside = (src, dst) if src is not None and dst is not None else None
+        if self._delays.add(link, sent_ns, received_ns, *rtts, latest_s=beside) is None:
+            return [], []
+        estimates = [(d, self._delays.estimate_ms(d)) for d in (link, link.reverse())]
+        return [(d, ms) for d, ms in estimates if ms is not None], []
 
     def bounce_returned(
         self, dpid: int, port_no: int, sent_ns: int, received_ns: int
@@ -170,11 +176,13 @@ class Measurement:
                 self._usage.forget(link)
 
     def port_down(self, dpid: int, port_no: int) -> None:
-        """A span port went down: the link it sends on is measured afresh once restored."""
+        """A span port went down: its span is measured afresh once restored, both ways (it may
+        come back on another fiber route, and a link's estimate is its span's)."""
         site = self._sites[dpid]
         peer = addr.span_peer(self.fabric, site, port_no)
         if peer is not None:
             self._delays.forget(Link(site, peer))
+            self._delays.forget(Link(peer, site))
 
     # --- discovery --------------------------------------------------------------------------
 

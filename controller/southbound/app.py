@@ -4,12 +4,16 @@ The shim stamps and sends. Handlers only translate events into core calls (throu
 runtime's lock), with the stamps of the shim's clock, and never wait; what an echo, a probe or
 a port counter means is the core's to decide (controller.core.measurement), and the notices it
 returns are logged here. The clock (stamps and waits) and the sender are injected, so tests
-drive the shim on a fake clock and fake switches. Waiting happens in two threads of our own:
+drive the shim on a fake clock and fake switches. Waiting happens in three threads of our own:
 
 - the syncer brings each switch that connects to the plan (it reads the switch's flows,
   meters and groups, then sends only the difference) and pushes every plan change in the
   phases of `reconcile`, with a barrier on every switch between phases (and, after a flip,
   the drain before the clean-up); only then does it tell the core `synced(dpid, generation)`;
+- the measurer hands the probes' stamps to the core (`apply_measurements`), so that os-ken's
+  event thread never waits for the core's lock: while placement or a re-optimization holds
+  it, a handler waiting there would hold up every packet-in behind it and stamp it late,
+  which reads as every span of the fabric slowing down at once;
 - the prober sends, every half second, an echo request and a loop probe to each switch, an
   LLDP probe out of each span port (discovery and one-way delay) and a bounce probe that one
   neighbour turns back (what a frame spends crossing that switch), and every two seconds
@@ -21,6 +25,7 @@ os-ken would log it and carry on with a controller whose state no one can trust.
 
 import functools
 import logging
+import queue
 import secrets
 import threading
 import time
@@ -41,7 +46,7 @@ from topologies.model import addressing as addr
 LOG = logging.getLogger('naas.southbound')
 REPLY_TIMEOUT_S = 5.0
 # One probe round every half second: the core's delay estimate is the minimum over the last
-# few rounds (see controller.core.estimators.DELAY_WINDOW).
+# 20 s of rounds, restarted by a rise both ways (see controller.core.estimators.DELAY_WINDOW).
 PROBE_INTERVAL_S = 0.5
 # The port number a loop probe carries: sent out to the controller by the switch itself, it
 # times the switch's packet-out and packet-in path without a span (see
@@ -116,11 +121,12 @@ class FabricApp(app_manager.OSKenApp):
         # Tells this run's probes from those of a previous run still in flight.
         self.instance = secrets.randbits(32)
         self.drain_s = reconcile.drain_s(self.fabric)
+        self._measured = queue.SimpleQueue()  # fn(core, now) of stamped probes, for the measurer
         self._threads = []
 
     def start(self):
         thread = super().start()
-        for target in (self._sync_loop, self._probe_loop):
+        for target in (self._sync_loop, self._probe_loop, self._measure_loop):
             t = threading.Thread(target=target, name=target.__name__, daemon=True)
             t.start()
             self._threads.append(t)
@@ -129,6 +135,7 @@ class FabricApp(app_manager.OSKenApp):
     def stop(self):
         self._stop.set()
         self.runtime.plan_changed.set()
+        self._measured.put(None)
         super().stop()
 
     # --- OpenFlow events --------------------------------------------------------------------
@@ -277,21 +284,36 @@ class FabricApp(app_manager.OSKenApp):
             return
         if probe.port_no == LOOP_PORT:
             if probe.dpid == dp.id:
-                self.runtime.call(lambda core, now: core.loop_returned(dp.id, probe.sent_ns, received_ns))
+                self._measured.put(lambda core, now: core.loop_returned(dp.id, probe.sent_ns, received_ns))
             return
         if probe.bounce:
             if (probe.dpid, probe.port_no) == (dp.id, in_port):
-                self.runtime.call(
+                self._measured.put(
                     lambda core, now: core.bounce_returned(dp.id, in_port, probe.sent_ns, received_ns, now)
                 )
             return
-        _warn(
-            self.runtime.call(
-                lambda core, now: core.probe_received(
-                    dp.id, in_port, probe.dpid, probe.port_no, probe.sent_ns, received_ns, now
-                )
+        sender, sender_port, sent_ns = probe.dpid, probe.port_no, probe.sent_ns
+        self._measured.put(
+            lambda core, now: _warn(
+                core.probe_received(dp.id, in_port, sender, sender_port, sent_ns, received_ns, now)
             )
         )
+
+    @fatal_on_error
+    def _measure_loop(self):
+        while (fn := self._measured.get()) is not None:
+            self.runtime.call(fn)
+
+    def apply_measurements(self):
+        """Hand every stamped probe waiting to the core now (the measurer's work, for tests
+        that drive the shim without its threads)."""
+        while True:
+            try:
+                fn = self._measured.get_nowait()
+            except queue.Empty:
+                return
+            if fn is not None:
+                self.runtime.call(fn)
 
     # --- requests that wait for replies (only from our own threads) ---------------------------
 

@@ -21,14 +21,14 @@ NAAS_LAB = [sys.executable, '-m', 'topologies.lab.main']
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def naas_lab(*args, **kw):
+def naas_lab(*args, timeout=300, **kw):
     return subprocess.run(
         [*NAAS_LAB, *args],
         capture_output=True,
         text=True,
         cwd=REPO,
         stdin=subprocess.DEVNULL,
-        timeout=300,
+        timeout=timeout,
         **kw,
     )
 
@@ -164,3 +164,24 @@ def test_the_demo_keeps_every_promise(tmp_path):
     assert 'globex-atl-cmh' in moved  # off the slowed span (its only fast path before)
     assert ET.parse(svg).getroot().tag == '{http://www.w3.org/2000/svg}svg'
     assert existing_names(load_fabric('lumen-qts')) == []
+
+
+def test_germany50_under_load_is_steady_and_reacts(tmp_path):
+    """The fidelity-under-load scenario (about 3.5 min): 50 sites with traffic and probes,
+    nothing moves while nothing happens, a delay rise and a cut are handled within 3 s. On two
+    shared cores the span emulator is sometimes late beyond tolerance for 1% of a short span's
+    frames: what was measured meanwhile is INCONCLUSIVE (exit 3), which this test accepts;
+    no expectation may FAIL, and nothing may move while nothing happens, inconclusive or not."""
+    done = naas_lab('scenario', str(SHIPPED / 'germany50-load.yaml'), '--json', timeout=600)
+    report = json.loads(done.stdout)
+    failed = [
+        f'{e["name"]}: {e["measured"]} (expected {e["expected"]})'
+        for e in report['expectations']
+        if e['verdict'] == 'FAIL'
+    ]
+    assert done.returncode in (0, 3) and not failed and not report['error'], (failed, done.stderr[-3000:])
+    steady = [e for e in report['expectations'] if e['name'].startswith('steady for')]
+    assert len(steady) == 2 and all(e['measured'].startswith('0 changes') for e in steady), steady
+    moved = [m for m in report['moves'] if m['old_path']]
+    assert {m['intent'] for m in moved} <= {'sued-stu-nue', 'sued-mue-fra'}, moved  # only the events'
+    assert existing_names(load_fabric('germany50')) == []

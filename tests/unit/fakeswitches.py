@@ -159,6 +159,7 @@ class FakeSwitches:
                 data=data,
             )
             self.app.packet_in(ofp_event.EventOFPPacketIn(msg))
+            self.app.apply_measurements()  # the measurer's thread, at once
 
     def _packet_out(self, site, port, data):
         if port == ofp.OFPP_CONTROLLER:

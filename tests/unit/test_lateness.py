@@ -55,8 +55,10 @@ def test_two_late_frames_in_a_small_window_are_not_its_p99():
     assert not late.lying
     three = window({'x-y': span(direction([(20, 21, 79), (1088, 1152, 3)], max_ns=1_100_000))})['x-y']
     assert three.p99_ms == 1.1 and three.lying
-    alone = window({'x-y': span(direction([(1088, 1152, 1)], max_ns=1_100_000))})['x-y']
-    assert alone.p99_ms == 1.1 and alone.lying
+    alone = window({'x-y': span(direction([(1088, 1152, 2)], max_ns=1_100_000))})['x-y']
+    assert alone.p99_ms == 1.1 and not alone.lying  # two frames say nothing
+    thrice = window({'x-y': span(direction([(1088, 1152, 3)], max_ns=1_100_000))})['x-y']
+    assert thrice.p99_ms == 1.1 and thrice.lying
     # From 200 frames on, the p99 is the p99.
     many = window({'x-y': span(direction([(20, 21, 197), (1088, 1152, 3)], max_ns=1_100_000))})['x-y']
     assert many.p99_ms == 1.1 and many.lying

@@ -2,6 +2,7 @@
 switch's own loop (or echo round trip), probes that crossed a reprogramming ignored, what is
 forgotten when a switch or a port goes, link load from port counters, and discovery."""
 
+import itertools
 import math
 
 import pytest
@@ -19,8 +20,13 @@ MS = 1_000_000  # ns
 S = 1_000_000_000  # ns
 
 
-def probe(est, delay_ms, rtt_src_s=0.002, rtt_dst_s=0.004, noise_ms=0.0, link=AB, sent_ns=10**12):
-    """Add the sample a probe over a span of `delay_ms` would give."""
+_clock = itertools.count(10**12, S // 4)
+
+
+def probe(est, delay_ms, rtt_src_s=0.002, rtt_dst_s=0.004, noise_ms=0.0, link=AB, sent_ns=None):
+    """Add the sample a probe over a span of `delay_ms` would give (sent a quarter of a second
+    after the one before, unless `sent_ns` says when)."""
+    sent_ns = next(_clock) if sent_ns is None else sent_ns
     transit_ns = round((rtt_src_s / 2 + rtt_dst_s / 2) * 1e9 + (delay_ms + noise_ms) * MS)
     return est.add(link, sent_ns, sent_ns + transit_ns, rtt_src_s, rtt_dst_s)
 
@@ -51,31 +57,103 @@ def test_delay_is_clamped_at_zero():
     ],
 )
 def test_nonsense_samples_are_ignored(sent, received, rtt_src, rtt_dst):
-    est = DelayEstimator(window=2)
+    est = DelayEstimator(window=2, rise_samples=1, rise_ms=100)
     probe(est, 20.0)
     assert est.add(AB, sent, received, rtt_src, rtt_dst) is None
     assert probe(est, 25.0) == pytest.approx(20.0)  # nothing took a place in the window
 
 
 def test_estimate_is_the_minimum_of_the_last_window_samples():
-    est = DelayEstimator(window=3)
+    est = DelayEstimator(window=3, rise_samples=1, rise_ms=100)
     results = [probe(est, d) for d in (20, 25, 22, 24, 26, 30)]
     assert results == pytest.approx([20, 20, 20, 22, 22, 24])
 
 
-def test_a_slower_span_shows_within_one_window():
+def both(est, delay_ms, **kw):
+    """A probe each way; the estimate of AB after them."""
+    probe(est, delay_ms, link=BA, **kw)
+    return probe(est, delay_ms, link=AB, **kw)
+
+
+def test_a_span_slower_both_ways_by_more_than_the_rise_margin_shows_within_three_probes():
+    """Two probes each way look risen; the third, half a second later, confirms it."""
     est = DelayEstimator()
     for _ in range(est.window):
-        probe(est, 10.0)
-    results = [probe(est, 40.0) for _ in range(est.window)]
-    assert results[:-1] == pytest.approx([10.0] * (est.window - 1)) and results[-1] == pytest.approx(40.0)
+        both(est, 10.0)
+    results = [both(est, 10.0 + est.rise_ms + 0.5) for _ in range(est.rise_samples + 1)]
+    assert results == pytest.approx([10.0] * est.rise_samples + [12.5])
+    assert est.estimate_ms(BA) == pytest.approx(12.5)
 
 
-def test_links_are_measured_separately():
+def test_probes_held_up_with_the_round_trips_beside_them_are_no_rise():
+    """A busy controller holds up a probe and the switches' loops timed beside it alike."""
     est = DelayEstimator()
-    assert probe(est, 10.0, link=AB) == pytest.approx(10.0)
-    assert probe(est, 12.0, link=BA) == pytest.approx(12.0)
-    assert probe(est, 11.0, link=AB) == pytest.approx(10.0)
+    for _ in range(est.window):
+        both(est, 10.0)
+    held = 5.0  # ms, on the probe and on each loop
+    for _ in range(est.rise_samples + 2):
+        for link in (BA, AB):
+            sent = next(_clock)
+            transit = round((0.003 + held / 1000 + 0.010) * S)  # halves of 2 and 4 ms loops, the span
+            est.add(
+                link, sent, sent + transit, 0.002, 0.004, latest_s=(0.002 + held / 1000, 0.004 + held / 1000)
+            )
+    assert est.estimate_ms(AB) == pytest.approx(10.0)
+    assert [both(est, 13.0) for _ in range(est.rise_samples + 1)][-1] == pytest.approx(13.0)  # a real one
+
+
+def test_noise_one_way_or_below_the_margin_waits_for_the_window():
+    est = DelayEstimator()
+    for _ in range(est.window):
+        both(est, 10.0)
+    for _ in range(est.window - 1):  # one direction held up (a busy switch): not a rise
+        probe(est, 10.0, link=BA)
+        assert probe(est, 30.0, link=AB) == pytest.approx(10.0)
+    est = DelayEstimator()
+    for _ in range(est.window):
+        both(est, 10.0)
+    rises = [both(est, 10.0 + est.rise_ms - 0.1) for _ in range(est.window)]
+    assert rises[:-1] == pytest.approx([10.0] * (est.window - 1))  # a rise within the noise
+    assert rises[-1] == pytest.approx(10.0 + est.rise_ms - 0.1)  # shows after the window
+
+
+def spans_probed(est, delays, at_ns):
+    """One probe each way over each span ('a-b': ms) received at `at_ns`; AB's estimate after."""
+    for span, ms in delays.items():
+        a, b = span.split('-')
+        for link in (Link(a, b), Link(b, a)):
+            transit_ns = round((1 + ms) * MS)  # 1 ms of it the two switches (round trips 1 ms)
+            est.add(link, at_ns - transit_ns, at_ns, 0.001, 0.001)
+
+
+def test_a_rise_on_many_spans_at_once_is_the_controller_busy_not_a_fiber():
+    est = DelayEstimator()
+    spans = {f's{i}-t{i}': 1.0 for i in range(10)}
+    t = 10**12
+    for _ in range(est.window):
+        spans_probed(est, spans, t := t + S // 2)
+    busy = dict.fromkeys(spans, 1.0 + est.rise_ms + 3)  # a burst of reprogramming: all slow
+    for _ in range(est.rise_samples + 1):
+        spans_probed(est, busy, t := t + S // 2)
+    assert est.estimate_ms(Link('s0', 't0')) == pytest.approx(1.0)  # nothing moved on noise
+    for _ in range(2):
+        spans_probed(est, spans, t := t + S // 2)
+    # Then one span slows down by itself: it shows once the quiet time has passed.
+    slower = dict(spans, **{'s3-t3': 1.0 + est.rise_ms + 1})
+    seen = []
+    for _ in range(12):
+        spans_probed(est, slower, t := t + S // 2)
+        seen.append(est.estimate_ms(Link('s3', 't3')))
+    assert seen[0] == pytest.approx(1.0) and seen[-1] == pytest.approx(4.0)
+    assert est.estimate_ms(Link('s4', 't4')) == pytest.approx(1.0)
+
+
+def test_a_link_reads_the_mean_of_its_spans_two_directions():
+    est = DelayEstimator()
+    assert probe(est, 10.0, link=AB) == pytest.approx(10.0)  # until the other way is measured
+    assert probe(est, 12.0, link=BA) == pytest.approx(11.0)
+    assert probe(est, 11.0, link=AB) == pytest.approx(11.0)  # the least of AB is still 10
+    assert est.estimate_ms(Link('a', 'c')) is None
 
 
 def test_forget_drops_the_history():
@@ -86,9 +164,11 @@ def test_forget_drops_the_history():
     est.forget(BA)  # never measured: nothing to do
 
 
-def test_window_must_hold_a_sample():
+def test_window_must_hold_a_sample_and_more_than_a_rise():
     with pytest.raises(ValueError):
         DelayEstimator(window=0)
+    with pytest.raises(ValueError):
+        DelayEstimator(window=3, rise_samples=3)
     with pytest.raises(ValueError):
         RoundTrips(window=0)
 
@@ -103,7 +183,7 @@ def test_noise_never_makes_a_span_look_faster(delay_ms, rtt_src, rtt_dst, noise)
     for n in noise:
         estimate = probe(est, delay_ms, rtt_src, rtt_dst, noise_ms=n)
         assert estimate >= delay_ms - 1e-6  # rounding to whole ns
-    if 0.0 in noise[-est.window :]:
+    if 0.0 in noise[-est.rise_samples :]:  # a rise keeps the last rise_samples
         assert estimate == pytest.approx(delay_ms, abs=1e-6)
 
 
@@ -232,19 +312,19 @@ def span_probe(m, src, dst, transit_ms, sent_ns=T0):
 def test_a_span_delay_is_the_probe_minus_half_of_each_switchs_loop():
     m = Measurement(TRIANGLE)
     looped(m, dca=2, dcb=4)
-    assert span_probe(m, 'dca', 'dcb', 1 + 10 + 2) == ((Link('dca', 'dcb'), pytest.approx(10.0)), [])
+    assert span_probe(m, 'dca', 'dcb', 1 + 10 + 2) == ([(Link('dca', 'dcb'), pytest.approx(10.0))], [])
 
 
 def test_the_echo_round_trip_stands_in_until_the_switch_has_looped_a_probe():
     m = Measurement(TRIANGLE)
-    assert span_probe(m, 'dca', 'dcb', 20) == (None, [])  # nothing known to subtract
+    assert span_probe(m, 'dca', 'dcb', 20) == ([], [])  # nothing known to subtract
     for dpid in (DCA, DCB):
         m.echo_sent(dpid, 5, T0)
         m.echo_replied(dpid, 5, T0 + 1 * MS)
-    (_, ms), _ = span_probe(m, 'dca', 'dcb', 1 / 2 + 10 + 6 / 2)
+    [(_, ms)], _ = span_probe(m, 'dca', 'dcb', 1 / 2 + 10 + 6 / 2)
     assert ms == pytest.approx(12.5)  # echoes of 1 ms: half a ms off each end
     looped(m, dca=1, dcb=6)  # the loops pass the switches' slow path the echo skips
-    (_, ms), _ = span_probe(m, 'dca', 'dcb', 1 / 2 + 10 + 6 / 2)
+    [(_, ms)], _ = span_probe(m, 'dca', 'dcb', 1 / 2 + 10 + 6 / 2)
     assert ms == pytest.approx(10.0)
 
 
@@ -252,14 +332,14 @@ def test_a_probe_at_the_wrong_port_or_switch_is_an_unexpected_link_said_once():
     m = Measurement(TRIANGLE)
     looped(m, dca=1, dcb=1, dcc=1)
     wrong = (DCC, port('dcc', 'dcb'), DCA, port('dca', 'dcb'), T0, T0 + 5 * MS)
-    estimate, notices = m.probe_received(*wrong)
-    assert estimate is None
+    estimates, notices = m.probe_received(*wrong)
+    assert estimates == []
     assert notices == ['unexpected link: dca port 2 reaches dcc port 2, not a span of the fabric']
-    assert m.probe_received(*wrong) == (None, [])
+    assert m.probe_received(*wrong) == ([], [])
     assert m.probe_received(DCB, port('dcb', 'dca'), DCA, 4000, T0, T0 + 5 * MS)[1] == [
         'unexpected link: dca port 4000 reaches dcb port 1, not a span of the fabric'
     ]
-    assert m.probe_received(DCB, port('dcb', 'dca'), 99, 1, T0, T0 + 5 * MS) == (None, [])  # not ours
+    assert m.probe_received(DCB, port('dcb', 'dca'), 99, 1, T0, T0 + 5 * MS) == ([], [])  # not ours
 
 
 @pytest.mark.parametrize('reprogrammed', ['dca', 'dcb'])
@@ -269,38 +349,41 @@ def test_a_probe_that_crossed_a_switch_being_reprogrammed_is_ignored(reprogramme
     dpid = addr.dpid(TRIANGLE.sites[reprogrammed])
     start = T0 + 10 * MS
     m.programming(dpid, start, None)
-    assert span_probe(m, 'dca', 'dcb', 30) == (None, [])  # received after the start
-    assert span_probe(m, 'dca', 'dcb', 30, sent_ns=T0 + 50 * MS) == (None, [])  # not done yet
+    assert span_probe(m, 'dca', 'dcb', 30) == ([], [])  # received after the start
+    assert span_probe(m, 'dca', 'dcb', 30, sent_ns=T0 + 50 * MS) == ([], [])  # not done yet
     m.programming(dpid, start, start + 20 * MS)
-    assert span_probe(m, 'dca', 'dcb', 30, sent_ns=start + 20 * MS) == (None, [])  # sent before the end
-    assert span_probe(m, 'dca', 'dcb', 9, sent_ns=start - 10 * MS)[0] is not None  # in before the start
-    assert span_probe(m, 'dca', 'dcb', 7, sent_ns=start + 20 * MS + 1)[0][1] == pytest.approx(5.0)
+    assert span_probe(m, 'dca', 'dcb', 30, sent_ns=start + 20 * MS) == ([], [])  # sent before the end
+    assert span_probe(m, 'dca', 'dcb', 9, sent_ns=start - 10 * MS)[0] != []  # in before the start
+    assert span_probe(m, 'dca', 'dcb', 7, sent_ns=start + 20 * MS + 1)[0][0][1] == pytest.approx(5.0)
 
 
 def test_a_switch_gone_is_measured_afresh():
     m = Measurement(TRIANGLE)
     looped(m, dca=2, dcb=2, dcc=2)
     for src, dst in (('dca', 'dcb'), ('dcb', 'dca'), ('dca', 'dcc')):
-        assert span_probe(m, src, dst, 12)[0][1] == pytest.approx(10.0)
+        assert span_probe(m, src, dst, 12)[0][0][1] == pytest.approx(10.0)
     m.port_counters(DCA, port('dca', 'dcb'), 0, T0)
     m.switch_gone(DCB)
-    assert span_probe(m, 'dca', 'dcb', 22) == (None, [])  # dcb's loop is gone too
+    assert span_probe(m, 'dca', 'dcb', 22) == ([], [])  # dcb's loop is gone too
     looped(m, dcb=2)
-    assert span_probe(m, 'dca', 'dcb', 22)[0][1] == pytest.approx(20.0)
-    assert span_probe(m, 'dcb', 'dca', 22)[0][1] == pytest.approx(20.0)
-    assert span_probe(m, 'dca', 'dcc', 22)[0][1] == pytest.approx(10.0)  # not dcb's: kept
+    assert span_probe(m, 'dca', 'dcb', 22)[0][0][1] == pytest.approx(20.0)
+    assert span_probe(m, 'dcb', 'dca', 22)[0] == [
+        (Link('dcb', 'dca'), pytest.approx(20.0)),
+        (Link('dca', 'dcb'), pytest.approx(20.0)),
+    ]
+    assert span_probe(m, 'dca', 'dcc', 22)[0][0][1] == pytest.approx(10.0)  # not dcb's: kept
     assert m.port_counters(DCA, port('dca', 'dcb'), 250_000, T0 + 2 * S) is None  # a first reading
 
 
-def test_a_port_down_forgets_the_delay_of_the_link_it_sends_on():
+def test_a_port_down_forgets_its_spans_delay_both_ways():
     m = Measurement(TRIANGLE)
     looped(m, dca=2, dcb=2)
     span_probe(m, 'dca', 'dcb', 12)
     span_probe(m, 'dcb', 'dca', 12)
     m.port_down(DCA, port('dca', 'dcb'))
     m.port_down(DCA, addr.PROBE_PORT)  # not a span port: nothing to forget
-    assert span_probe(m, 'dca', 'dcb', 22)[0][1] == pytest.approx(20.0)
-    assert span_probe(m, 'dcb', 'dca', 22)[0][1] == pytest.approx(10.0)
+    assert span_probe(m, 'dca', 'dcb', 22)[0][0][1] == pytest.approx(20.0)  # both ways afresh
+    assert span_probe(m, 'dcb', 'dca', 22)[0][0][1] == pytest.approx(20.0)
 
 
 def test_port_counters_give_the_links_load_at_the_fabrics_scale():

@@ -40,7 +40,8 @@ class SpanLateness:
 
     @property
     def lying(self) -> bool:  # late beyond tolerance: what was measured over it is not to be trusted
-        return self.dropped_late > 0 or (self.p99_ms is not None and self.p99_ms > self.tolerance_ms)
+        late = self.p99_ms is not None and self.p99_ms > self.tolerance_ms
+        return self.dropped_late > 0 or (late and self.frames > STALL_FRAMES)  # else: no evidence
 
 
 @dataclass(frozen=True)

@@ -856,6 +856,9 @@ int main(int argc, char **argv) {
     if (add_to(ep_part, STDIN_FILENO, STDIN_TAG) || add_to(ep_part, sigfd, SIGNAL_TAG) ||
         add_to(ep_part, ep_eager, SET_TAG) || add_to(ep_full, ep_part, SET_TAG) || add_to(ep_full, ep_lazy, SET_TAG))
         die("epoll_ctl (stdin must be a pipe)");
+    /* A stats reply of a large fabric under load is over the pipe's default 64 KiB: with room
+       for it, the loop never waits for the reader (a busy Python) while frames are due. */
+    fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
     put("{\"ready\": true}");
     flush_reply();
     struct epoll_event events[8];
