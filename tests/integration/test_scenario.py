@@ -185,3 +185,76 @@ def test_germany50_under_load_is_steady_and_reacts(tmp_path):
     moved = [m for m in report['moves'] if m['old_path']]
     assert {m['intent'] for m in moved} <= {'sued-stu-nue', 'sued-mue-fra'}, moved  # only the events'
     assert existing_names(load_fabric('germany50')) == []
+
+
+OVERLOADED = """\
+name: overloaded
+fabric: triangle
+intents:
+  - {name: red-ac, tenant: red, src: dca, dst: dcc, bandwidth_gbps: 2, max_latency_ms: 20}
+steps:
+  - expect_state: {intent: red-ac, state: installed}
+  - wait: 1
+  - expect_latency: {from: red@dca, to: red@dcc, at_most_ms: 20}
+"""
+
+
+def descendant_named(root, name):
+    """The pid of a process called `name` under `root` (by parent pids), or None."""
+    children = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open(f'/proc/{entry}/stat') as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            comm, rest = stat[stat.index('(') + 1 : stat.rindex(')')], stat[stat.rindex(')') + 2 :]
+            children.setdefault(int(rest.split()[1]), []).append((int(entry), comm))
+    todo = [root]
+    while todo:
+        for pid, comm in children.get(todo.pop(), []):
+            if comm == name:
+                return pid
+            todo.append(pid)
+    return None
+
+
+def test_a_measurement_taken_while_the_emulation_was_late_is_inconclusive(tmp_path):
+    """The machine gives the span emulator no CPU now and then (SIGSTOP for 30 ms, ten times
+    while the latency probe runs): the latency measured meanwhile is no evidence, so the
+    expectation is INCONCLUSIVE with the spans that lied, and the run exits 3, not 0 nor 1."""
+    path = tmp_path / 'overloaded.yaml'
+    path.write_text(OVERLOADED)
+    proc = subprocess.Popen(
+        [*NAAS_LAB, 'scenario', str(path), '--json'],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        for line in proc.stderr:  # progress: until the latency check begins
+            if 'checking: red@dca -> red@dcc at most' in line or time.monotonic() > deadline:
+                break
+        spand = descendant_named(proc.pid, 'naas-spand')
+        assert spand is not None
+        for _ in range(10):
+            os.kill(spand, signal.SIGSTOP)
+            time.sleep(0.03)
+            os.kill(spand, signal.SIGCONT)
+            time.sleep(0.1)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    report = json.loads(out)
+    latency = report['expectations'][-1]
+    assert proc.returncode == 3 and report['verdict'] == 'INCONCLUSIVE', (out, err[-2000:])
+    assert latency['verdict'] == 'INCONCLUSIVE' and latency['lying'], latency
+    assert all(s['p99_ms'] > s['tolerance_ms'] or s['dropped_late'] for s in latency['lying'])
+    assert [e['verdict'] for e in report['expectations'][:-1]] == ['PASS']
+    assert existing_names(load_fabric('triangle')) == []

@@ -16,7 +16,8 @@ that one), else the upper edge of the highest bucket the window reached.
 """
 
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 TOLERANCE_MS = 0.5  # plus TOLERANCE_SHARE of the span's delay: as the measurement's tolerance
 TOLERANCE_SHARE = 0.05
@@ -49,6 +50,7 @@ class LatenessMark:
     """The emulator's counters at one moment (opaque: pass it back to Emulation.lateness)."""
 
     stats: dict  # span id -> the emulator's stats of that span
+    at: float = field(default_factory=time.monotonic)  # when
 
 
 def window(now, since=None):
