@@ -25,6 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from span_emulator import machine
 
+from topologies.emulation.switch import fabric_rundir
+from topologies.lab.scenario import load_scenario
+
 SAMPLE_S = 0.5
 TICK = os.sysconf('SC_CLK_TCK')
 GROUPS = (  # (group, test on (comm, cmdline)), first match wins
@@ -69,7 +72,19 @@ def sample(pid):
     return group, seconds
 
 
+def ovs_daemons(fabric):
+    """The pids of the fabric's Open vSwitch daemons: they detach, so they are no one's child."""
+    pids = []
+    for pidfile in Path(fabric_rundir(fabric)).glob('*/*.pid'):
+        try:
+            pids.append(int(pidfile.read_text()))
+        except (OSError, ValueError):
+            pass
+    return pids
+
+
 def run(path):
+    fabric = load_scenario(path).fabric.name
     proc = subprocess.Popen(
         [sys.executable, '-m', 'topologies.lab.main', 'scenario', '--json', path],
         stdout=subprocess.PIPE,
@@ -79,7 +94,7 @@ def run(path):
     first, last = {}, {}  # pid -> (group, cpu seconds) at its first and its last sample
     started = time.monotonic()
     while proc.poll() is None:
-        for pid in descendants(proc.pid):
+        for pid in descendants(proc.pid) + ovs_daemons(fabric):
             got = sample(pid)
             if got:
                 first.setdefault(pid, got)
@@ -117,7 +132,8 @@ def main():
         worst = max(late, key=lambda s: s['p99_ms'])
         out += [
             '',
-            f'Verdict {report["verdict"]}; {len(report.get("moves", []))} path changes over the run. '
+            f'Verdict {report["verdict"]}; {sum(bool(m["old_path"]) for m in report.get("moves", []))} moves '
+            'over the run. '
             f'Lateness over the run: {sum(s["lying"] for s in late)} of {len(late)} relayed spans late '
             f'beyond tolerance; the worst p99 {worst["p99_ms"]:.3f} ms ({worst["span_id"]}), the worst max '
             f'{max(s["max_ms"] for s in late):.3f} ms.',

@@ -31,10 +31,12 @@ class Lab:
     the whole fabric. Leaving the `with` stops both (also on errors and Ctrl-C); `status` is
     then the controller's exit status. With `warn`, once the lab is ready, a line goes to
     warn(line) at most every few seconds while some span emulator is late beyond its
-    tolerance (budget.BudgetWatch)."""
+    tolerance (budget.BudgetWatch). `ready=False` skips the wait, for benchmarks that watch
+    the controller's figures settle."""
 
-    def __init__(self, fabric, workdir, policy=None, say=lambda message: None, warn=None):
+    def __init__(self, fabric, workdir, policy=None, say=lambda message: None, warn=None, ready=True):
         self.fabric, self.workdir, self.say, self.warn = fabric, str(workdir), say, warn
+        self.ready = ready
         self.watch = None
         extra = []
         if policy:
@@ -64,10 +66,11 @@ class Lab:
             )
             self.emulation = Emulation(self.fabric, controller=self.controller.address)
             self.emulation.start()
-            self.say('waiting until the controller sees every switch and has measured every span')
-            started = time.monotonic()
-            wait_ready(self.controller, self.spans())
-            self.say(f'ready in {time.monotonic() - started:.1f} s')
+            if self.ready:
+                self.say('waiting until the controller sees every switch and has measured every span')
+                started = time.monotonic()
+                wait_ready(self.controller, self.spans())
+                self.say(f'ready in {time.monotonic() - started:.1f} s')
             if self.warn:
                 self.watch = BudgetWatch(self.emulation, self.warn).start()
         except BaseException:
