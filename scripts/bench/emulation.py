@@ -7,13 +7,13 @@ Prints a Markdown section for docs/benchmarks.md (machine and date included).
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from datetime import date
 
+from machine import machine
 from mininet.log import setLogLevel
 
 from topologies.emulation.measure import measure_spans
@@ -59,26 +59,14 @@ def relayed_spans(emu):
     return sum(getattr(link, 'mode', None) == 'relay' for link in emu.net.links)
 
 
-def machine():
-    cpu = next(
-        (line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo') if line.startswith('model name')),
-        platform.processor(),
-    )
-    mem = next(int(line.split()[1]) for line in open('/proc/meminfo') if line.startswith('MemTotal'))
-    ovs = subprocess.run(['ovs-vswitchd', '--version'], capture_output=True, text=True).stdout.split('\n')[0]
-    return (
-        f'{os.cpu_count()} cores ({cpu}), {mem / 2**20:.0f} GiB, Linux {platform.release()}, '
-        f'Python {platform.python_version()}, {ovs}'
-    )
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--runs', type=int, default=3, help='lumen-qts start/stop cycles')
     parser.add_argument('--idle-seconds', type=float, default=10.0)
     args = parser.parse_args()
     setLogLevel('warning')
-    out = [f'## Emulated fabric ({date.today().isoformat()})', '', f'Machine: {machine()}.', '']
+    ovs = subprocess.run(['ovs-vswitchd', '--version'], capture_output=True, text=True).stdout.split('\n')[0]
+    out = [f'## Emulated fabric ({date.today().isoformat()})', '', f'Machine: {machine(ovs)}.', '']
     lumen = load_fabric('lumen-qts')
 
     ups, downs = [], []

@@ -23,7 +23,6 @@ import argparse
 import math
 import multiprocessing
 import os
-import platform
 import resource
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from datetime import date
 from pathlib import Path
 
 import yaml
+from machine import machine
 
 from topologies.lab.controller_process import ControllerProcess
 from topologies.model.fabric import MAX_TENANTS, SHIPPED, load_fabric
@@ -161,17 +161,6 @@ def cpu_s():
         for r in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
     )
     return (user + nice + system + irq + softirq + steal) / os.sysconf('SC_CLK_TCK'), mine
-
-
-def machine():
-    with open('/proc/cpuinfo') as f:
-        model = next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), '?')
-    with open('/proc/meminfo') as f:
-        gib = next(int(line.split()[1]) for line in f if line.startswith('MemTotal:')) / 2**20
-    return (
-        f'{os.cpu_count()} cores ({model}), {gib:.0f} GiB, Linux {platform.release()}, '
-        f'Python {platform.python_version()}'
-    )
 
 
 def main():

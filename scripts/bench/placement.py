@@ -44,7 +44,6 @@ import itertools
 import json
 import math
 import os
-import platform
 import random
 import statistics
 import sys
@@ -55,6 +54,7 @@ from datetime import date
 import numpy as np
 import scipy
 import topohub
+from machine import machine
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import csr_matrix
 
@@ -499,19 +499,6 @@ def _p99(values):
     return values[min(len(values) - 1, round(0.99 * (len(values) - 1)))]
 
 
-def machine():
-    cpu = next(
-        (line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo') if line.startswith('model name')),
-        platform.processor(),
-    )
-    mem = next(int(line.split()[1]) for line in open('/proc/meminfo') if line.startswith('MemTotal'))
-    return (
-        f'{os.cpu_count()} cores ({cpu}), {mem / 2**20:.0f} GiB, Linux {platform.release()}, '
-        f'Python {platform.python_version()}, SciPy {scipy.__version__} (HiGHS); '
-        f'1-minute load average {os.getloadavg()[0]:.2f} before the run'
-    )
-
-
 def _vs_integer(gbps, row):
     """gbps as a % of the best whole-intent placement: (low, high), low against the MILP's
     bound, high against the best placement known (the MILP's or a greedy one, whichever is
@@ -665,7 +652,8 @@ def main():
         f'## Placement quality against a linear program: `scripts/bench/placement.py` '
         f'({date.today().isoformat()})',
         '',
-        f'Machine: {machine()}.',
+        f'Machine: {machine(f"SciPy {scipy.__version__} (HiGHS)")}; '
+        f'1-minute load average {os.getloadavg()[0]:.2f} before the run.',
         '',
         f'Yen k = {args.k}, headroom {HEADROOM:.0%}, every span 100 Gb/s, MILP time limit '
         f'{args.milp_seconds:g} s. Greedy columns: Gb/s admitted by the core (% of the LP).',

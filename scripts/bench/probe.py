@@ -28,13 +28,14 @@ Prints Markdown with the machine and the date; --json prints the records.
 import argparse
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import date
+
+from machine import machine
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -177,8 +178,7 @@ def run_lab(probe, seconds, fabric_name, traffic_mbps, progress):
 
 def markdown(records, args):
     lines = [
-        f'Probe benchmark ({date.today().isoformat()}, {platform.node()}: {os.cpu_count()} cores, '
-        f'{platform.platform()}, Python {platform.python_version()}), {args.seconds:g} s at 1 kHz per run:',
+        f'Probe benchmark ({date.today().isoformat()}, {machine()}), {args.seconds:g} s at 1 kHz per run:',
         '',
         '| probe | load | send gap p50 / p99 / p99.9 / max (us) | late p99 (us) | sender CPU '
         '| receiver CPU | lost | load avg |',

@@ -15,11 +15,11 @@ the old one was met.
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from datetime import date
 
+from machine import machine
 from mininet.log import setLogLevel
 
 from topologies.emulation.net import Emulation
@@ -72,10 +72,7 @@ def main():
     parser.add_argument('--runs', type=int, default=3)
     args = parser.parse_args()
     setLogLevel('warning')
-    print(
-        f'Readiness ({date.today().isoformat()}, {platform.node()}: {os.cpu_count()} cores, '
-        f'{platform.platform()}), seconds from the emulation started:\n'
-    )
+    print(f'Readiness ({date.today().isoformat()}, {machine()}), seconds from the emulation started:\n')
     print(
         '| fabric | run | old rule (20% + 2 ms) | new rule (5% + 0.5 ms) '
         '| off the new rule when the old was met |'

@@ -23,7 +23,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from span_emulator import machine
+from machine import machine
 
 from topologies.emulation.switch import fabric_rundir
 from topologies.lab.scenario import load_scenario

@@ -25,7 +25,6 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import re
 import signal
 import statistics
@@ -35,6 +34,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from machine import machine
 from mininet.log import setLogLevel
 
 from topologies.emulation.lateness import LatenessMark, window
@@ -54,18 +54,6 @@ def cpu_seconds(pids):
         except OSError:
             pass
     return total / 1e9
-
-
-def machine():
-    cpu = next(
-        (line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo') if line.startswith('model name')),
-        platform.processor(),
-    )
-    mem = next(int(line.split()[1]) for line in open('/proc/meminfo') if line.startswith('MemTotal'))
-    return (
-        f'{os.cpu_count()} cores ({cpu}), {mem / 2**20:.0f} GiB, Linux {platform.release()}, '
-        f'Python {platform.python_version()}'
-    )
 
 
 def log(message):

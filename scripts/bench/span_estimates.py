@@ -22,7 +22,7 @@ from pathlib import Path
 from mininet.log import setLogLevel
 
 sys.path.insert(0, str(Path(__file__).parent))
-from span_emulator import machine
+from machine import machine
 
 from topologies.emulation.measure import delay_within
 from topologies.lab.lab import Lab
