@@ -9,6 +9,7 @@ nowhere (3 Gb/s left on dca-dcb, 9 on dca-dcc), so the integer optimum is 15 Gb/
 """
 
 import importlib.util
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from topologies.model.fabric import Tenant, load_fabric
 
 SCRIPT = Path(__file__).resolve().parents[2] / 'scripts' / 'bench' / 'placement.py'
+sys.path.insert(0, str(SCRIPT.parent))  # as when it runs as a script: its folder's modules (machine.py)
 spec = importlib.util.spec_from_file_location('placement_bench', SCRIPT)
 bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)
