@@ -2,10 +2,12 @@
 
 One row per intent (its order, state, placement and labels as JSON, records.py; the books
 are rebuilt from the placements) and a few counters. Each change is one transaction, written through
-(WAL, synchronous=FULL) before the core tells anyone about it.
+(WAL, synchronous=FULL) before the core tells anyone about it. One controller at a time: the
+store holds an exclusive lock on the file while it is open.
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import sqlite3
@@ -20,12 +22,33 @@ class StoreError(RuntimeError):
     pass
 
 
+def _hold(path):
+    """An open descriptor of the database file holding an exclusive lock on it, for as long as
+    the store is open (the process's life: the kernel drops it when the process ends, however
+    it ends). Two controllers on one file would hand out the same intent numbers and each
+    overwrite what the other acknowledged: the second one must not start."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        raise StoreError(f'--db {path}: {e.strerror}') from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise StoreError(
+            f'--db {path}: in use by another naas-controller (one database, one controller): '
+            'stop it first, or give another --db'
+        ) from None
+    return fd
+
+
 class Store:
     def __init__(self, path):
         self.path = str(path)
         parent = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(parent):
             raise StoreError(f'--db {self.path}: directory {parent} does not exist')
+        self._holder = _hold(self.path)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute('PRAGMA journal_mode=WAL')
@@ -45,8 +68,10 @@ class Store:
                 self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0]
             )
         except sqlite3.DatabaseError as e:
+            os.close(self._holder)
             raise StoreError(f'--db {self.path}: not a naas-fabric store ({e})') from None
         if version != SCHEMA_VERSION:
+            self.close()
             raise StoreError(f'--db {self.path}: schema {version}, this controller reads {SCHEMA_VERSION}')
         self._lock = threading.Lock()
 
@@ -71,7 +96,11 @@ class Store:
             )
 
     def close(self):
+        """Close the database and let go of its lock (again: nothing)."""
         self._db.close()
+        if self._holder is not None:
+            os.close(self._holder)
+            self._holder = None
 
     @contextlib.contextmanager
     def _transaction(self):

@@ -451,6 +451,7 @@ def test_a_store_of_another_fabric_is_refused(tmp_path):
     db = tmp_path / 'naas.db'
     core = connected(store=Store(db))
     core.create(Order('red', 'dca', 'dcc', 5), now=1)
+    core.store.close()
     with pytest.raises(ValueError, match='triangle'):
         Controller(load_fabric('thin-fat'), store=Store(db))
 
