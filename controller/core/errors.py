@@ -6,8 +6,18 @@ if TYPE_CHECKING:
     from controller.core.paths import NoPath
 
 
+SHOWN_CHARS = 40  # of a caller's value echoed in a message
+
+
 class CoreError(Exception):
     pass
+
+
+def shown(value: object) -> str:
+    """A caller's value as a message echoes it: its repr, cut short. Whoever sent 17,000
+    characters does not get them back, nor do they reach the log."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + '...'
 
 
 class InvalidArgument(CoreError):

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from controller.core.errors import Conflict, CoreError, InvalidArgument, QuotaExceeded
+from controller.core.errors import Conflict, CoreError, InvalidArgument, QuotaExceeded, shown
 from controller.core.intent import Intent
 from controller.core.paths import lowest_latency_path, widest_gbps
 from controller.core.registry import Intents, pair
@@ -27,7 +27,10 @@ MAX_LABELS = 32
 MAX_PREFIXES = 8  # per end: the ingress holds a flow per pair of prefixes
 LABEL_KEY = re.compile(r'[a-z][a-z0-9_-]{0,62}')
 REQUEST_ID = re.compile(r'[A-Za-z0-9._:-]{1,64}')
-QUOTA_SLACK_GBPS = 1e-9  # float noise in a sum of orders, not a rate anyone could use
+# Bandwidth is kept to the kb/s (the unit of the switches' meters) and 1 Mb/s at least: quotas
+# are summed in whole kb/s, exactly, so no float noise lets a crumb in over a full quota.
+MIN_BANDWIDTH_GBPS = 0.001
+KBPS_PER_GBPS = 1_000_000
 UPDATABLE = (
     'bandwidth_gbps',
     'excess_gbps',
@@ -84,7 +87,8 @@ class Orders:
             if prior is not None:
                 if prior.request_digest != intent.request_digest:
                     raise Conflict(
-                        f'request_id: {intent.request_id!r} was used for another order (intent {prior.id})'
+                        f'request_id: {shown(intent.request_id)} was used for another order '
+                        f'(intent {prior.id})'
                     )
                 return intent, prior
         clash = self.intents.on_pair(intent)
@@ -161,11 +165,11 @@ class Orders:
     def quota_left_gbps(self, tenant: str) -> float:
         """What the tenant may still commit (inf without a quota)."""
         quota = self.quotas.get(tenant)
-        return math.inf if quota is None else quota - self.intents.committed_gbps(tenant)
+        return math.inf if quota is None else (kbps(quota) - kbps(self.intents.committed_gbps(tenant))) / 1e6
 
     def check_quota(self, tenant: str, more_gbps: float) -> None:
         left = self.quota_left_gbps(tenant)
-        if more_gbps > left + QUOTA_SLACK_GBPS:
+        if tenant in self.quotas and kbps(more_gbps) > kbps(left):
             raise QuotaExceeded(
                 f'quota: tenant {tenant} may commit {self.quotas[tenant]:g} Gb/s in '
                 f'all, {max(left, 0):g} Gb/s of it left; {more_gbps:g} Gb/s more '
@@ -177,6 +181,11 @@ class Orders:
 
     def bandwidth(self, src: str, dst: str, gbps: object) -> float:
         value = number(gbps, 'bandwidth_gbps', 'Gb/s')
+        if value < MIN_BANDWIDTH_GBPS:
+            raise InvalidArgument(
+                'bandwidth_gbps', f'must be at least {MIN_BANDWIDTH_GBPS:g} Gb/s (1 Mb/s), got {shown(value)}'
+            )
+        value = to_kbps(value)
         limit = self.limits(src, dst)[0] * (1 - self.headroom)
         if value > limit + 1e-9:
             raise InvalidArgument(
@@ -188,6 +197,12 @@ class Orders:
 
     def excess(self, src: str, dst: str, committed_gbps: float, excess_gbps: object) -> float:
         value = number(excess_gbps, 'excess_gbps', 'Gb/s', zero=True)
+        if 0 < value < MIN_BANDWIDTH_GBPS:
+            raise InvalidArgument(
+                'excess_gbps',
+                f'must be 0 or at least {MIN_BANDWIDTH_GBPS:g} Gb/s (1 Mb/s), got {shown(value)}',
+            )
+        value = to_kbps(value)
         widest = self.limits(src, dst)[0]
         if committed_gbps + value > widest + 1e-9:
             raise InvalidArgument(
@@ -226,10 +241,10 @@ class Orders:
     def _ends(self, tenant: str, src: str, dst: str) -> tuple[str, str, str]:
         t = self.fabric.tenants.get(tenant) if isinstance(tenant, str) else None
         if t is None:
-            raise InvalidArgument('tenant', f'unknown tenant {tenant!r}')
+            raise InvalidArgument('tenant', f'unknown tenant {shown(tenant)}')
         for field, site in (('src_site', src), ('dst_site', dst)):
             if not isinstance(site, str) or site not in self.fabric.sites:
-                raise InvalidArgument(field, f'unknown site {site!r}')
+                raise InvalidArgument(field, f'unknown site {shown(site)}')
             if site not in t.sites:
                 raise InvalidArgument(
                     field, f'tenant {tenant} has no port at site {site} (its sites: {", ".join(t.sites)})'
@@ -254,7 +269,7 @@ class Orders:
             except (ValueError, TypeError):
                 raise InvalidArgument(
                     field,
-                    f'{cidr!r} is not an IPv4 prefix such as '
+                    f'{shown(cidr)} is not an IPv4 prefix such as '
                     f'{subnet.network_address}/25 (with no host bits set)',
                 ) from None
             if not network.subnet_of(subnet):
@@ -280,7 +295,7 @@ def enum(kind: type[E], value: object, field: str) -> E:
         return kind(value.value if isinstance(value, kind) else value)
     except ValueError:
         raise InvalidArgument(
-            field, f'must be one of {", ".join(k.value for k in kind)}, got {value!r}'
+            field, f'must be one of {", ".join(k.value for k in kind)}, got {shown(value)}'
         ) from None
 
 
@@ -293,8 +308,18 @@ def number(value: object, field: str, unit: str, zero: bool = False) -> float:
         or value < 0
         or (value == 0 and not zero)
     ):
-        raise InvalidArgument(field, f'must be a number {">=" if zero else ">"} 0 {unit}, got {value!r}')
+        raise InvalidArgument(field, f'must be a number {">=" if zero else ">"} 0 {unit}, got {shown(value)}')
     return float(value)
+
+
+def kbps(gbps: float) -> int:
+    """Gb/s in whole kb/s (a sum of rates kept to the kb/s comes back exact)."""
+    return round(gbps * KBPS_PER_GBPS)
+
+
+def to_kbps(gbps: float) -> float:
+    """Gb/s kept to the kb/s: 1.0000004 is 1."""
+    return kbps(gbps) / KBPS_PER_GBPS
 
 
 def labels(value: object) -> dict[str, str]:
@@ -304,16 +329,19 @@ def labels(value: object) -> dict[str, str]:
         if not isinstance(key, str) or not LABEL_KEY.fullmatch(key):
             raise InvalidArgument(
                 'labels',
-                f"key {key!r} must be 1-63 lower-case letters, digits, '-' or '_', starting with a letter",
+                f"key {shown(key)} must be 1-63 lower-case letters, digits, '-' or '_', "
+                'starting with a letter',
             )
         if not isinstance(label, str) or len(label) > 63:
-            raise InvalidArgument('labels', f'value of {key!r} must be text of at most 63 characters')
+            raise InvalidArgument('labels', f'value of {shown(key)} must be text of at most 63 characters')
     return dict(value)
 
 
 def request_id(value: object) -> str:
     if not isinstance(value, str) or not REQUEST_ID.fullmatch(value):
-        raise InvalidArgument('request_id', f"{value!r} must be 1-64 letters, digits, '.', '_', ':' or '-'")
+        raise InvalidArgument(
+            'request_id', f"{shown(value)} must be 1-64 letters, digits, '.', '_', ':' or '-'"
+        )
     return value
 
 

@@ -125,6 +125,16 @@ def test_an_empty_auth_file_lets_nobody_in(tmp_path):
             'the same token is already given to noc',
         ),
         ({'tenants': [{'id': 'red', 'token_sha256': RED, 'quota_gbps': 0}]}, 'tenants[0].quota_gbps', '> 0'),
+        (
+            {'tenants': [{'id': 'red', 'token_sha256': RED, 'quota_gbps': float('inf')}]},
+            'tenants[0].quota_gbps',
+            'finite',
+        ),
+        (
+            {'operators': [{'name': 'noc', 'token_sha256': digest('')}]},
+            'operators[0].token_sha256',
+            'the empty token',
+        ),
     ],
 )
 def test_auth_errors_name_the_key_and_the_rule(doc, key, rule):
@@ -290,3 +300,20 @@ def test_controller_check_reads_what_it_would_start_with(files, capsys):
     assert controller_main.main(argv) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 3 and all(line.startswith((files['bad_auth'], files['bad_policy'])) for line in err)
+
+
+def test_a_token_is_one_header_with_exactly_the_token():
+    auth = parse_auth({'tenants': [{'id': 'red', 'token_sha256': RED}]}, TRIANGLE)
+    assert auth.caller([('authorization', 'Bearer red-token')]).tenant == 'red'
+    assert auth.caller([('x-other', 'a'), ('authorization', 'bearer red-token')]).tenant == 'red'
+    for metadata in (
+        [],
+        [('authorization', 'Bearer red-token'), ('authorization', 'Bearer red-token')],
+        [('authorization', 'Bearer  red-token')],
+        [('authorization', 'Bearer red-token ')],
+        [('authorization', 'Bearer red-token\t')],
+        [('authorization', 'Bearer ')],
+        [('authorization', 'red-token')],
+        [('authorization', b'Bearer red-token')],  # grpcio hands over what is not UTF-8 as bytes
+    ):
+        assert auth.caller(metadata) is None, metadata

@@ -8,12 +8,14 @@ looked up, and neither it nor its digest is ever logged.
 """
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 
 from topologies.model.config import ConfigError, Validator, read_yaml
 
 DIGEST = re.compile(r'[0-9a-f]{64}')
+EMPTY = hashlib.sha256(b'').hexdigest()
 
 
 @dataclass(frozen=True)
@@ -32,12 +34,17 @@ class Auth:
         self.quotas = dict(quotas)  # tenant -> Gb/s
 
     def caller(self, metadata):
-        """The Caller of a request's metadata, or None when its token is missing or unknown."""
-        token = dict(metadata).get('authorization', '')
-        scheme, _, token = token.partition(' ')
-        if scheme.lower() != 'bearer' or not token.strip():
+        """The Caller of a request's metadata, or None: no token, an unknown one, or more than
+        one `authorization` header (which one would count is a matter of which proxy read
+        them). The token is exactly what follows "Bearer ": one with whitespace around it is
+        not the token the digest was made of, and is refused rather than guessed at."""
+        values = [value for key, value in metadata if key == 'authorization']
+        if len(values) != 1 or not isinstance(values[0], str):
             return None
-        return self._callers.get(digest(token.strip()))
+        scheme, _, token = values[0].partition(' ')
+        if scheme.lower() != 'bearer' or not token or token != token.strip():
+            return None
+        return self._callers.get(digest(token))
 
     @property
     def callers(self):
@@ -73,6 +80,8 @@ def parse_auth(data, fabric, source='auth'):
         for t in tokens:
             if not isinstance(t, str) or not DIGEST.fullmatch(t.lower()):
                 v.problem(f'{key}.token_sha256', 'must be 64 hex digits (printf %s "$TOKEN" | sha256sum)')
+            elif t.lower() == EMPTY:
+                v.problem(f'{key}.token_sha256', 'is the digest of the empty token: anyone could send it')
             elif t.lower() in callers:
                 v.problem(
                     f'{key}.token_sha256', f'the same token is already given to {callers[t.lower()].name}'
@@ -104,8 +113,13 @@ def parse_auth(data, fabric, source='auth'):
         add_tokens(key, entry, Caller(str(tenant), tenant))
         if 'quota_gbps' in entry:
             quota = entry['quota_gbps']
-            if isinstance(quota, bool) or not isinstance(quota, (int, float)) or not quota > 0:
-                v.problem(f'{key}.quota_gbps', f'must be a number > 0 (Gb/s), got {quota!r}')
+            if (
+                isinstance(quota, bool)
+                or not isinstance(quota, (int, float))
+                or not math.isfinite(quota)
+                or not quota > 0
+            ):
+                v.problem(f'{key}.quota_gbps', f'must be a finite number > 0 (Gb/s), got {quota!r}')
             else:
                 quotas[tenant] = float(quota)
     if v.problems:
