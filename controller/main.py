@@ -18,6 +18,7 @@ import socket
 import sys
 import threading
 
+from controller import logs
 from controller.core.routes import BURST_MS
 from controller.store.sqlite import Store, StoreError
 from topologies.model.auth import load_auth
@@ -89,6 +90,7 @@ def main(argv=None):
         stream=sys.stderr,
         format='%(asctime)s %(levelname)s %(name)s: %(message)s',
     )
+    logs.install()
     for noisy in ('os_ken.base.app_manager', 'os_ken.controller.controller'):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     stopping, status = threading.Event(), []

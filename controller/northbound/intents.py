@@ -1,18 +1,16 @@
 """IntentService: protobuf requests to Orders and core calls under the runtime's lock; the read
 model's views back to protobuf after it."""
 
-import base64
-import binascii
-import json
 import logging
 import queue
 import re
 
 import grpc
 
-from controller.core.errors import InvalidArgument, QuotaExceeded, Unplaceable
+from controller.core.errors import InvalidArgument, QuotaExceeded, Unplaceable, shown
 from controller.core.orders import UPDATABLE
 from controller.northbound import convert
+from controller.northbound.pages import PageTokens
 from controller.northbound.rpc import rpc
 from naas.v1 import intent_service_pb2 as pb
 from naas.v1 import intent_service_pb2_grpc
@@ -27,6 +25,7 @@ WATCH_BACKLOG = 10000  # events a slow watcher may fall behind before it is cut 
 class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
     def __init__(self, runtime, auth):
         self.runtime, self.auth = runtime, auth
+        self.pages = PageTokens()
 
     @rpc
     def CreateIntent(self, request, context, caller):
@@ -89,7 +88,7 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
         size = min(request.page_size or PAGE_SIZE, MAX_PAGE_SIZE)
         state = convert.core_state(request.state)
         query = [tenant, request.state, request.site]
-        after = _page_start(request.page_token, query, context)
+        after = self.pages.start(request.page_token, query)
 
         def page(core, now):
             matching = [i for i in core.list(tenant, state, request.site or None) if i.number > after]
@@ -101,7 +100,7 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
         views, last = self.runtime.call(page)
         return pb.ListIntentsResponse(
             intents=[convert.intent_message(v) for v in views],
-            next_page_token='' if last is None else _page_token(last, query),
+            next_page_token='' if last is None else self.pages.token(last, query),
         )
 
     @rpc
@@ -117,7 +116,7 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
             if path not in UPDATABLE:
                 context.abort(
                     grpc.StatusCode.INVALID_ARGUMENT,
-                    f'update_mask: {path!r} cannot be changed (only {", ".join(UPDATABLE)})',
+                    f'update_mask: {shown(path)} cannot be changed (only {", ".join(UPDATABLE)})',
                 )
         new = request.intent
         changes = {}
@@ -264,7 +263,9 @@ def _what_would_fit(unplaceable):
 
 def _intent_id(value, context):
     if not INTENT_ID.fullmatch(value):
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f'id: {value!r} is not an intent id (i-<number>)')
+        context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT, f'id: {shown(value)} is not an intent id (i-<number>)'
+        )
     return value
 
 
@@ -283,25 +284,3 @@ def _required_enum(value, field, context):
     if value is None:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, f'intent.{field}: must be set when in update_mask')
     return value
-
-
-def _page_token(after, query):
-    raw = json.dumps({'after': after, 'query': query}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip('=')
-
-
-def _page_start(token, query, context):
-    """The intent number a page token resumes after (0 without a token)."""
-    if not token:
-        return 0
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + '=' * (-len(token) % 4)))
-        after, same = int(data['after']), data['query'] == query
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, 'page_token: not a token this server gave')
-    if not same:
-        context.abort(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            'page_token: was given for other filters; list again from the first page',
-        )
-    return after

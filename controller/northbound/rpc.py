@@ -11,6 +11,7 @@ from controller.core.errors import CoreError
 from controller.northbound.convert import status_of
 
 LOG = logging.getLogger('naas.northbound')
+MAX_DETAILS = 2000  # characters of an error message: far under a client's 16 KB of metadata
 
 
 def rpc(method):
@@ -21,14 +22,16 @@ def rpc(method):
         if caller is None:
             context.abort(
                 grpc.StatusCode.UNAUTHENTICATED,
-                'authorization: send a valid token as "authorization: Bearer <token>"',
+                'authorization: send one valid token as "authorization: Bearer <token>"',
             )
         return caller
 
     def refuse(context, caller, error):
-        code = status_of(error)
-        LOG.info('%s by %s refused: %s %s', method.__name__, caller.name, code.name, error)
-        context.abort(code, str(error))
+        code, details = status_of(error), str(error)
+        if len(details) > MAX_DETAILS:
+            details = details[: MAX_DETAILS - 3] + '...'
+        LOG.info('%s by %s refused: %s %s', method.__name__, caller.name, code.name, details)
+        context.abort(code, details)
 
     if inspect.isgeneratorfunction(method):
 

@@ -7,6 +7,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from controller.northbound.guard import RequestGuard
 from controller.northbound.intents import IntentService
 from controller.northbound.topology import TopologyService
 from naas.v1 import (
@@ -29,7 +30,9 @@ def create_server(runtime, auth, address, tls=None):
     `tls`: (certificate PEM bytes, private key PEM bytes) or None."""
     # No SO_REUSEPORT: a second controller on the same port must fail, not share it.
     server = grpc.server(
-        futures.ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix='grpc'), options=[('grpc.so_reuseport', 0)]
+        futures.ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix='grpc'),
+        interceptors=[RequestGuard()],
+        options=[('grpc.so_reuseport', 0)],
     )
     intent_service_pb2_grpc.add_IntentServiceServicer_to_server(IntentService(runtime, auth), server)
     topology_service_pb2_grpc.add_TopologyServiceServicer_to_server(TopologyService(runtime, auth), server)
