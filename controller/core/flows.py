@@ -6,9 +6,10 @@ southbound turns it into OpenFlow 1.3 messages and reconciles the switches with 
 
     priority  match                                         actions
     60001     span port, LLDP to BOUNCE_MAC                 back out its port, as LLDP (switch crossing)
-    60000     LLDP                                          to the controller (discovery, delay)
-    50000     ARP from a tenant port                        to the controller (answered there:
-                                                            nothing is flooded on the backbone)
+    60000     span port, LLDP                               to the controller (discovery, delay)
+    50000     ARP from a tenant port                        the port's control meter, then to the
+                                                            controller (answered there: nothing
+                                                            is flooded on the backbone)
     40000     tenant port, IPv4 10.T.S.0/24 -> 10.T.D.0/24  meter, push MPLS label, out a span
               (or the intent's narrower prefixes: a flow per pair, one meter)   (protected: group)
     30000     span port, MPLS label                         out the next span (transit), or
@@ -29,6 +30,12 @@ re-places the intent on the surviving path and a new backup).
 
 Measurement flows (cookie 0x4e4d..., priority 65000, see topologies/emulation/measure.py) belong to the
 emulation's probes; the controller never plans, counts or removes them.
+
+Control-plane floods: nothing from a tenant port reaches the controller but its ARP, and that
+through a meter of its own per tenant port (ARP_KBPS: some 200 requests a second, far over
+what hosts resolving their neighbours send), so a host flooding at line rate costs the
+controller a few hundred packet-ins a second at most and takes nothing from other ports.
+LLDP is taken from span ports only: a host's LLDP is dropped in the switch.
 
 Isolation: a tenant's frames enter only through its own port, and only flows that match
 that port and the tenant's own addresses take them in; label flows match the span port
@@ -65,6 +72,11 @@ COOKIE_BASE = 0x4E43 << COOKIE_KIND_SHIFT  # 'NC': the controller's own flows
 COOKIE_INTENT = 0x4E49 << COOKIE_KIND_SHIFT  # 'NI' | intent number
 COOKIE_MEASURE = 0x4E4D << COOKIE_KIND_SHIFT  # 'NM': the emulation's probes; never ours
 COOKIE_KIND_MASK = 0xFFFF << COOKIE_KIND_SHIFT
+
+# A tenant port's control meter polices its ARP to the controller. Its id is at the top of
+# the meter ids (intents' ingress meters take their intent number, from 1 up).
+ARP_KBPS, ARP_BURST_KBITS = 100, 50
+CONTROL_METER_BASE = 0xFFFF0000 - 256  # + tenant number (< 256); OFPM_MAX is 0xffff0000
 
 LLDP_MAC = '01:80:c2:00:00:0e'  # LLDP's nearest-bridge group address
 # A probe sent to this address is turned back where it came in, by the switch's fast path (the
@@ -192,37 +204,39 @@ def site_prefix(tenant: Tenant, site: Site) -> tuple[str, str]:
     return prefix_match(addr.site_subnet(tenant, site))
 
 
-def base_flows(fabric: Fabric, site_id: str) -> list[Flow]:
-    """What a site switch holds with no intent at all."""
+def control_meter_id(tenant: Tenant) -> int:
+    return CONTROL_METER_BASE + tenant.number
+
+
+def base_tables(fabric: Fabric, site_id: str) -> tuple[list[Flow], list[Meter]]:
+    """What a site switch holds with no intent at all: flows and the tenant ports' control meters."""
     dpid = addr.dpid(fabric.sites[site_id])
-    flows = [
-        Flow(dpid, PRIO_DROP, ()),
-        Flow(dpid, PRIO_LLDP, match(eth_type=ETH_LLDP), (('output', CONTROLLER),)),
-    ]
+    flows, meters = [Flow(dpid, PRIO_DROP, ())], []
     for span in fabric.spans_of(site_id):  # only from a span: a host's frame is never turned back
+        port = addr.span_port(fabric, site_id, span.other(site_id))
+        flows.append(Flow(dpid, PRIO_LLDP, match(in_port=port, eth_type=ETH_LLDP), (('output', CONTROLLER),)))
         flows.append(
             Flow(
                 dpid,
                 PRIO_BOUNCE,
-                match(
-                    in_port=addr.span_port(fabric, site_id, span.other(site_id)),
-                    eth_type=ETH_LLDP,
-                    eth_dst=BOUNCE_MAC,
-                ),
+                match(in_port=port, eth_type=ETH_LLDP, eth_dst=BOUNCE_MAC),
                 (('set_field', ('eth_dst', LLDP_MAC)), ('output', IN_PORT)),
             )
         )
     for tenant in fabric.tenants.values():
         if site_id in tenant.sites:
+            meter = Meter(dpid, control_meter_id(tenant), ARP_KBPS, ARP_BURST_KBITS)
+            meters.append(meter)
             flows.append(
                 Flow(
                     dpid,
                     PRIO_ARP,
                     match(in_port=addr.tenant_port(tenant), eth_type=ETH_ARP),
                     (('output', CONTROLLER),),
+                    meter=meter.meter_id,
                 )
             )
-    return flows
+    return flows, meters
 
 
 def route_flows(fabric: Fabric, route: Route) -> RouteFlows:
@@ -381,7 +395,8 @@ def plan(fabric: Fabric, routes: Iterable[Route], cache: dict | None = None) -> 
     new routes."""
     tables: Plan = {}
     for site_id, site in fabric.sites.items():
-        tables[addr.dpid(site)] = ({f.key: f for f in base_flows(fabric, site_id)}, {}, {})
+        flows, meters = base_tables(fabric, site_id)
+        tables[addr.dpid(site)] = ({f.key: f for f in flows}, {m.meter_id: m for m in meters}, {})
     fresh = {}
     for route in routes:
         flows, meters, groups = fresh[route] = (cache or {}).get(route) or route_flows(fabric, route)

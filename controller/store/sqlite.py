@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+from pathlib import Path
 
 from controller.store.records import from_record, to_record
 
@@ -20,6 +21,27 @@ SCHEMA_VERSION = 2  # 2: labels, request ids and prefixes in the intent records
 
 class StoreError(RuntimeError):
     pass
+
+
+def read_only(path):
+    """What the store at `path` holds, as Store.load gives it, read without its lock: what a
+    running controller has committed (for tests and tools; nothing is written)."""
+    uri = Path(path).absolute().as_uri() + '?mode=ro'
+    try:
+        db = sqlite3.connect(uri, uri=True)
+        try:
+            return _load(db)
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f'{path}: cannot read as a naas-fabric store ({e})') from None
+
+
+def _load(db):
+    meta = {k: json.loads(v) for k, v in db.execute('SELECT key, value FROM meta')}
+    meta.pop('schema', None)
+    rows = db.execute('SELECT record FROM intents ORDER BY number')
+    return meta, [from_record(json.loads(r)) for (r,) in rows]
 
 
 def _hold(path):
@@ -77,10 +99,7 @@ class Store:
 
     def load(self):
         """(meta dict without the schema key, [Saved intents]) in intent number order."""
-        meta = {k: json.loads(v) for k, v in self._db.execute('SELECT key, value FROM meta')}
-        meta.pop('schema', None)
-        rows = self._db.execute('SELECT record FROM intents ORDER BY number')
-        return meta, [from_record(json.loads(r)) for (r,) in rows]
+        return _load(self._db)
 
     def save(self, saved, deleted, meta):
         """Write changed intents (Saved), drop deleted ones and update the counters, all at once."""

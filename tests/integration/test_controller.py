@@ -4,6 +4,7 @@ driven only through its gRPC API (the client library, and naasctl as a user runs
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import time
 
 import pytest
 
+from controller.core import flows as fl
+from naasctl.client import IntentState, enum_name
 from tests.integration.helpers import (
     all_up,
     installed,
@@ -25,6 +28,7 @@ from tests.integration.helpers import (
     wait_for,
 )
 from topologies.emulation.net import Emulation
+from topologies.emulation.traffic import ControlFlood
 from topologies.lab.controller_process import ControllerProcess
 from topologies.model import addressing as addr
 from topologies.model.fabric import load_fabric
@@ -264,3 +268,42 @@ def test_lumen_qts_intent_survives_a_backbone_cut(tmp_path):
             new = installed(ctl, intent)[0].path
             assert not {(a, b), (b, a)} & set(itertools.pairwise(new))
     assert ctl.proc.returncode == 0 and ctl.problems() == []
+
+
+def _cpu_s(pid):
+    with open(f'/proc/{pid}/stat') as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def test_a_host_flooding_the_control_plane_changes_nothing(triangle):
+    """Blue's host at dca sends ARP and LLDP as fast as it can: its port's control meter lets
+    some 200 ARP a second through to the controller and the switch drops the LLDP. No span is
+    measured otherwise, no intent moves, and red's traffic goes on. (The controller's CPU under
+    the flood: scripts/bench/flood.py.)"""
+    emu, ctl = triangle['emu'], triangle['ctl']
+    ids = (triangle['red'], triangle['blue'])
+    with ctl.client() as client:
+        before = {i: (list(client.get_intent(i).path), client.get_intent(i).update_time) for i in ids}
+    dca = emu.switch('dca')
+    cpu = _cpu_s(ctl.proc.pid)
+    seconds = 8
+    flood = ControlFlood(emu, 'blue', 'dca', seconds).start()
+    sent = flood.result()
+    cpu = (_cpu_s(ctl.proc.pid) - cpu) / seconds
+    print(f'flood: {sent / seconds:.0f} frames/s from one host; controller CPU {cpu:.0%} of a core')
+    assert sent > 20 * seconds * 200  # far more than the meter lets through
+    meter = fl.control_meter_id(TRIANGLE.tenants['blue'])
+    stats = dca.ofctl('meter-stats', '-O', 'OpenFlow13', f'meter={meter}').stdout
+    counts = re.search(r'packet_in_count:(\d+).*?0: packet_count:(\d+)', stats, re.S)
+    assert counts, stats
+    arrived, dropped = map(int, counts.groups())
+    allowed = (fl.ARP_KBPS * seconds + fl.ARP_BURST_KBITS) * 1000 / (60 * 8)  # 60-byte ARP frames
+    print(f'control meter: {arrived} ARP in, {dropped} dropped, {arrived - dropped} to the controller')
+    assert arrived > sent / 3 and arrived - dropped < 1.5 * allowed, stats
+    all_up(ctl)  # every span still measured as it is
+    with ctl.client() as client:
+        after = {i: (list(client.get_intent(i).path), client.get_intent(i).update_time) for i in ids}
+        assert all(enum_name(IntentState, client.get_intent(i).state) == 'INSTALLED' for i in ids)
+    assert after == before
+    assert reaches(emu.host('red', 'dca'), ip(TRIANGLE, 'red', 'dcc'))

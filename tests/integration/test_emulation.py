@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from tests.integration.helpers import conclusive
 from topologies.emulation import measure
 from topologies.emulation.net import Emulation, EmulationError, existing_names
 from topologies.emulation.span import DIRECT_BELOW_MS, SpanLink, spand_path
@@ -65,7 +66,7 @@ def triangle():
 
 
 def test_measure_triangle_delay_and_throughput():
-    p = run_cli('measure', '--fabric', 'triangle', '--json', '--seconds', '3')
+    p = conclusive(lambda: run_cli('measure', '--fabric', 'triangle', '--json', '--seconds', '3'))
     report = json.loads(p.stdout)
     assert p.returncode == 0, p.stderr
     assert report['ok'] is True
@@ -78,7 +79,7 @@ def test_measure_triangle_delay_and_throughput():
 
 def test_measure_lumen_qts_delays():
     fabric = load_fabric('lumen-qts')
-    p = run_cli('measure', '--fabric', 'lumen-qts', '--json', '--skip-throughput')
+    p = conclusive(lambda: run_cli('measure', '--fabric', 'lumen-qts', '--json', '--skip-throughput'))
     report = json.loads(p.stdout)
     off = [s for s in report['spans'] if not within_delay_tolerance(s)]
     assert off == [] and p.returncode == 0, (off, p.stderr[-2000:])

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from tests.integration.helpers import conclusive
 from topologies.emulation.net import existing_names
 from topologies.lab.scenario import SHIPPED
 from topologies.model.fabric import load_fabric
@@ -35,7 +36,9 @@ def naas_lab(*args, timeout=300, **kw):
 
 def test_the_shipped_triangle_scenario_passes_with_evidence(tmp_path):
     svg = tmp_path / 'map.svg'
-    done = naas_lab('scenario', str(SHIPPED / 'triangle-smoke.yaml'), '--json', '--map', str(svg))
+    done = conclusive(
+        lambda: naas_lab('scenario', str(SHIPPED / 'triangle-smoke.yaml'), '--json', '--map', str(svg))
+    )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     report = json.loads(done.stdout)
     assert report['passed'] is True and report['error'] is None
@@ -113,7 +116,7 @@ def test_a_scenario_may_order_each_tenants_intents_together(tmp_path):
     covered by tests/api.)"""
     path = tmp_path / 'together.yaml'
     path.write_text(TOGETHER)
-    done = naas_lab('scenario', str(path), '--json')
+    done = conclusive(lambda: naas_lab('scenario', str(path), '--json'))
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     report = json.loads(done.stdout)
     assert report['passed'] and all(e['passed'] for e in report['expectations'])

@@ -110,9 +110,17 @@ def test_tenants_are_isolated_even_with_spoofed_addresses():
 
 
 def test_arp_and_lldp_go_to_the_controller_and_nothing_floods():
+    """ARP from a tenant port (through the port's control meter) and LLDP from a span: a host's
+    LLDP is dropped in the switch, so a host cannot flood the controller with it."""
     fake = installed_fabric(Controller(TRIANGLE))
     arp = {'eth_type': fl.ETH_ARP}
-    assert fake.send('dca', addr.tenant_port(TRIANGLE.tenants['red']), arp)[0] == ('controller', 'dca')
+    red = TRIANGLE.tenants['red']
+    assert fake.send('dca', addr.tenant_port(red), arp)[0] == ('controller', 'dca')
+    arp_flow = next(
+        f for f in fake.tables[addr.dpid(TRIANGLE.sites['dca'])].values() if f.priority == fl.PRIO_ARP
+    )
+    meter = fake.meters[addr.dpid(TRIANGLE.sites['dca'])][arp_flow.meter]
+    assert arp_flow.meter == fl.control_meter_id(red) and meter.rate_kbps == fl.ARP_KBPS
     assert fake.send('dca', addr.span_port(TRIANGLE, 'dca', 'dcb'), arp)[0] == ('drop', 'dca')
     lldp = {'eth_type': fl.ETH_LLDP}
     assert fake.send('dcb', addr.span_port(TRIANGLE, 'dcb', 'dca'), lldp)[0] == ('controller', 'dcb')
@@ -123,7 +131,8 @@ def test_arp_and_lldp_go_to_the_controller_and_nothing_floods():
         ['dcb', 'dca'],
     )
     host = addr.tenant_port(TRIANGLE.tenants['red'])
-    assert fake.send('dca', host, bounce)[0] == ('controller', 'dca')  # never turned back to a host
+    assert fake.send('dca', host, bounce)[0] == ('drop', 'dca')  # never turned back, nor to us
+    assert fake.send('dca', host, lldp)[0] == ('drop', 'dca')
 
 
 def test_every_intent_flow_carries_its_intent_in_the_cookie():

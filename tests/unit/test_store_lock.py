@@ -2,7 +2,7 @@
 
 import pytest
 
-from controller.store.sqlite import Store, StoreError
+from controller.store.sqlite import Store, StoreError, read_only
 
 
 def test_a_second_store_on_the_same_file_is_refused_until_the_first_closes(tmp_path):
@@ -14,6 +14,7 @@ def test_a_second_store_on_the_same_file_is_refused_until_the_first_closes(tmp_p
     (tmp_path / 'link.db').symlink_to(db)
     with pytest.raises(StoreError, match='in use'):
         Store(tmp_path / 'link.db')
+    assert read_only(db) == first.load()  # reading needs no lock
     first.close()
     first.close()  # closing twice is harmless
     second = Store(db)

@@ -9,6 +9,7 @@ go along the path, both ways. `UdpFlow` then offers an iperf3 UDP load from one 
 import itertools
 import json
 import subprocess
+import sys
 from collections import deque
 
 from topologies.emulation.measure import MEASURE_COOKIE, finish, wait_listening
@@ -146,3 +147,49 @@ class UdpFlow:
             ]
         except (ValueError, KeyError):
             return 0.0, 100.0
+
+
+# Runs in a host's namespace: ARP requests for random neighbours and LLDP, alternately, as fast
+# as one Python loop sends them on the host's interface, for the given seconds; prints how many.
+_FLOOD = """
+import os, socket, sys, time
+iface, seconds = sys.argv[1], float(sys.argv[2])
+mac = bytes.fromhex(open(f'/sys/class/net/{iface}/address').read().strip().replace(':', ''))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+arp = b'\\xff' * 6 + mac + b'\\x08\\x06' + bytes.fromhex('0001080006040001') + mac + bytes(4) + bytes(6)
+lldp = bytes.fromhex('0180c200000e') + mac + b'\\x88\\xcc' + bytes.fromhex('020704') + mac + bytes(2)
+sent, end = 0, time.monotonic() + seconds
+while time.monotonic() < end:
+    for _ in range(100):
+        try:
+            s.send(arp + os.urandom(4) + bytes(18))
+            s.send(lldp + bytes(40))
+            sent += 2
+        except OSError:  # the interface's queue is full: that is line rate
+            pass
+print(sent, flush=True)
+"""
+
+
+class ControlFlood:
+    """A tenant host flooding what a switch could hand its controller (ARP and LLDP) for
+    `seconds`, as fast as it can. `result()` -> frames sent."""
+
+    def __init__(self, emu, tenant_id, site_id, seconds):
+        self.host, self.seconds = emu.host(tenant_id, site_id), seconds
+        self.proc = None
+
+    def start(self):
+        iface = self.host.defaultIntf().name
+        self.proc = self.host.popen(
+            [sys.executable, '-c', _FLOOD, iface, str(self.seconds)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        return self
+
+    def result(self):
+        out = finish(self.proc, self.seconds + 20)
+        return int(out.split()[0]) if out.strip() else 0
