@@ -433,10 +433,33 @@ class Controller:
         if crossing is not None:
             self.crossing_measured(*crossing, now)
 
-    def port_counters(self, dpid: int, port_no: int, tx_bytes: int, stamp_ns: int, now: float) -> None:
-        load = self.measurement.port_counters(dpid, port_no, tx_bytes, stamp_ns)
+    def port_counters(
+        self,
+        dpid: int,
+        port_no: int,
+        tx_bytes: int,
+        stamp_ns: int,
+        now: float,
+        tx_packets: int = 0,
+        rx_packets: int = 0,
+    ) -> None:
+        load = self.measurement.port_counters(dpid, port_no, tx_bytes, stamp_ns, tx_packets, rx_packets)
         if load is not None:
             self.utilization_measured(*load, now)
+        self._gray_check(stamp_ns, now)
+
+    def probes_sent(self, dpid: int, sent: Sequence[tuple[int, int]], now: float) -> None:
+        """Switch `dpid` was asked to send an LLDP probe out of each (span port, stamped ns)."""
+        self.measurement.probes_sent(dpid, sent)
+        if sent:
+            self._gray_check(max(stamp for _, stamp in sent), now)
+
+    def _gray_check(self, stamp_ns: int, now: float) -> None:
+        """Spans that turned gray (their carrier up, frames lost) are down until clear again."""
+        usable = [s.id for s in self.fabric.spans if self.liveness.carrier(s)]
+        for span_id, gray, reason in self.measurement.gray.changes(stamp_ns / 1e9, usable):
+            self.liveness.set_gray(span_id, gray)
+            self._refresh(now, reason)
 
     def discovery_notices(self, connected_ns: dict[int, int], stamp_ns: int) -> Sequence[str]:
         """Notices for spans LLDP has not crossed; `connected_ns` is {dpid: connected at}."""

@@ -2,7 +2,8 @@
 from those which spans are up: the one owner of that state (the topology's span states are
 what `refresh` decides, and only it writes them).
 
-A span is usable while both its switches are connected and both its ports are up. Until a
+A span is usable while both its switches are connected, both its ports are up, and it is not
+gray (dropping frames with its carrier up: gray.py). Until a
 switch first connects, its spans count as up (so intents restored after a controller restart
 keep their routes while the switches reconnect), and after the start-up grace as down.
 """
@@ -22,6 +23,7 @@ class Liveness:
         self._port_up: dict[tuple[int, int], bool] = {}  # (dpid, span port) -> up
         self._synced = dict.fromkeys(self.sites, 0)  # dpid -> last generation it confirmed
         self._grace_until = now + grace_s
+        self._gray: set[str] = set()  # spans whose carrier is up but which drop frames (gray.py)
         self._grace_over = False
 
     def site(self, dpid: int) -> str:
@@ -52,6 +54,13 @@ class Liveness:
             return None
         self._port_up[(dpid, port_no)] = bool(up)
         return f'port {site}-{peer} {"up" if up else "down"}'
+
+    def set_gray(self, span_id: str, gray: bool) -> None:
+        (self._gray.add if gray else self._gray.discard)(span_id)
+
+    def carrier(self, span: Span) -> bool:
+        """Whether the span's switches are connected and its ports up (gray or not)."""
+        return self._live(span, gray_too=False)
 
     def end_grace(self, now: float) -> bool:
         """True once, when the start-up grace for switches never seen ends."""
@@ -88,7 +97,9 @@ class Liveness:
     def connected(self, site_id: str) -> bool:
         return self._switch[addr.dpid(self.fabric.sites[site_id])] is True
 
-    def _live(self, span: Span) -> bool:
+    def _live(self, span: Span, gray_too: bool = True) -> bool:
+        if gray_too and span.id in self._gray:
+            return False
         for site, peer in ((span.a, span.b), (span.b, span.a)):
             dpid = addr.dpid(self.fabric.sites[site])
             state = self._switch[dpid]

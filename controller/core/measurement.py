@@ -13,7 +13,7 @@ span plus each switch's packet-out or packet-in path; the loop probe times that 
 switch (see `_path_s`); what is left is the span (see estimators.DelayEstimator).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from controller.core.estimators import (
     CROSSING_SAMPLES,
@@ -23,6 +23,7 @@ from controller.core.estimators import (
     UtilizationMeter,
     WindowedMinimum,
 )
+from controller.core.gray import GrayFailures
 from controller.core.topology import Link
 from topologies.model import addressing as addr
 from topologies.model.fabric import Fabric
@@ -45,6 +46,7 @@ class Measurement:
             int, tuple[int, int | None]
         ] = {}  # dpid -> (start ns, end ns or None): its last sync
         self._seen: set[Link] = set()  # Links LLDP has shown
+        self.gray = GrayFailures(fabric.spans)  # spans that drop frames, their carrier up
         self._said: set[tuple] = set()  # keys of the notices already returned
 
     # --- round trips ------------------------------------------------------------------------
@@ -64,6 +66,16 @@ class Measurement:
         self._programming[dpid] = (start_ns, end_ns)
 
     # --- span probes ------------------------------------------------------------------------
+
+    def probes_sent(self, dpid: int, sent: Sequence[tuple[int, int]]) -> None:
+        """Switch `dpid` was asked to send an LLDP probe out of each (span port, stamped ns)."""
+        site = self._sites.get(dpid)
+        if site is None:
+            return
+        for port, stamp_ns in sent:
+            peer = addr.span_peer(self.fabric, site, port)
+            if peer is not None:
+                self.gray.probe_sent(Link(site, peer), stamp_ns / 1e9)
 
     def probe_received(
         self, dpid: int, in_port: int, sender_dpid: int, sender_port: int, sent_ns: int, received_ns: int
@@ -88,6 +100,7 @@ class Measurement:
             return [], self._once(('unexpected', sender, sender_port, site, in_port), notice)
         link = Link(sender, site)
         self._seen.add(link)
+        self.gray.probe_arrived(link, sent_ns / 1e9, received_ns / 1e9)
         if self._was_programming(sender_dpid, sent_ns, received_ns) or self._was_programming(
             dpid, sent_ns, received_ns
         ):
@@ -149,15 +162,18 @@ class Measurement:
     # --- load -------------------------------------------------------------------------------
 
     def port_counters(
-        self, dpid: int, port_no: int, tx_bytes: int, stamp_ns: int
+        self, dpid: int, port_no: int, tx_bytes: int, stamp_ns: int, tx_packets: int = 0, rx_packets: int = 0
     ) -> tuple[Link, float] | None:
-        """A port's tx_bytes counter read at `stamp_ns`: the load of the link it sends on, as
-        (Link, Gb/s at the fabric's scale), or None (not a span port, or no rate yet)."""
+        """A port's counters read at `stamp_ns`: the load of the link it sends on, as (Link,
+        Gb/s at the fabric's scale), or None (not a span port, or no rate yet); its packet
+        counts go to the gray failure detector (frames sent here against received there)."""
         site = self._sites.get(dpid)
         peer = None if site is None else addr.span_peer(self.fabric, site, port_no)
         if site is None or peer is None:
             return None
         link = Link(site, peer)
+        self.gray.counters(link, 'tx', stamp_ns / 1e9, tx_packets)
+        self.gray.counters(link.reverse(), 'rx', stamp_ns / 1e9, rx_packets)
         mbps = self._usage.add(link, tx_bytes, stamp_ns / 1e9)
         return None if mbps is None else (link, mbps / 1000.0 / self.fabric.bandwidth_scale)
 
@@ -174,6 +190,7 @@ class Measurement:
             for link in (Link(site, span.other(site)), Link(span.other(site), site)):
                 self._delays.forget(link)
                 self._usage.forget(link)
+                self.gray.forget([link])
 
     def port_down(self, dpid: int, port_no: int) -> None:
         """A span port went down: its span is measured afresh once restored, both ways (it may
@@ -183,6 +200,7 @@ class Measurement:
         if peer is not None:
             self._delays.forget(Link(site, peer))
             self._delays.forget(Link(peer, site))
+            self.gray.forget([Link(site, peer), Link(peer, site)])
 
     # --- discovery --------------------------------------------------------------------------
 

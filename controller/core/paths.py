@@ -318,6 +318,9 @@ def _no_path(
             where += f' avoiding {", ".join(sorted(avoid_spans))}'
         if constraint == 'connectivity':
             reason = f'no path {where} over spans that are up'
+            cut_off = [site for site in (src, dst) if not topology.neighbours(site)]
+            if cut_off:  # the commonest case by far: a site down, or its switch gone
+                reason += f': every span of {" and ".join(cut_off)} is down (the site or its switch is down)'
         elif constraint == 'bandwidth':
             reason = f'no path {where} has {gbps:g} Gb/s available; the widest carries {_fmt(widest, "Gb/s")}'
             if max_latency_ms is not None:

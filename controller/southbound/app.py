@@ -52,7 +52,7 @@ PROBE_INTERVAL_S = 0.5
 # times the switch's packet-out and packet-in path without a span (see
 # controller.core.measurement).
 LOOP_PORT = ofproto_v1_3.OFPP_CONTROLLER
-STATS_EVERY = 4  # probe rounds between port counter requests (2 s)
+STATS_EVERY = 2  # probe rounds between port counter requests (1 s: loss shows in 2-3 s, gray.py)
 CONTROLLER_MAC = '02:00:00:00:00:fe'
 
 
@@ -229,9 +229,12 @@ class FabricApp(app_manager.OSKenApp):
         stamp, dpid = self.clock.now_ns(), ev.msg.datapath.id
         if dpid not in self.sites:
             return
-        counters = [(stat.port_no, stat.tx_bytes) for stat in ev.msg.body]
+        counters = [(s.port_no, s.tx_bytes, s.tx_packets, s.rx_packets) for s in ev.msg.body]
         self.runtime.call(
-            lambda core, now: [core.port_counters(dpid, port, tx, stamp, now) for port, tx in counters]
+            lambda core, now: [
+                core.port_counters(dpid, port, tx, stamp, now, tx_packets, rx_packets)
+                for port, tx, tx_packets, rx_packets in counters
+            ]
         )
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
@@ -469,10 +472,15 @@ class FabricApp(app_manager.OSKenApp):
         loop = lldp.build(dp.id, LOOP_PORT, self.clock.now_ns(), self.instance, CONTROLLER_MAC)
         self.send(dp, ofmsg.packet_out(dp, LOOP_PORT, loop))
         peers = [span.other(switch.site.id) for span in self.fabric.spans_of(switch.site.id)]
+        sent = []
         for peer in peers:
             port = addr.span_port(self.fabric, switch.site.id, peer)
-            frame = lldp.build(dp.id, port, self.clock.now_ns(), self.instance, CONTROLLER_MAC)
-            self.send(dp, ofmsg.packet_out(dp, port, frame))
+            stamp = self.clock.now_ns()
+            self.send(
+                dp, ofmsg.packet_out(dp, port, lldp.build(dp.id, port, stamp, self.instance, CONTROLLER_MAC))
+            )
+            sent.append((port, stamp))
+        self.runtime.call(lambda core, now: core.probes_sent(dp.id, sent, now))
         # One neighbour a round turns a bounce probe back: it times that neighbour's crossing.
         switch.rounds += 1
         port = addr.span_port(self.fabric, switch.site.id, peers[switch.rounds % len(peers)])

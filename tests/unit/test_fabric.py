@@ -184,7 +184,7 @@ REFUSED = [
         'unknown-key-span',
         _set(['spans', 0, 'latency_ms'], 3),
         'spans[0].latency_ms',
-        'unknown key (allowed: between, capacity_gbps, delay_ms, route_factor)',
+        'unknown key (allowed: between, capacity_gbps, delay_ms, loss_pct, route_factor)',
         1,
     ),
     (

@@ -94,6 +94,16 @@ def test_down_span_is_avoided():
     with pytest.raises(NoPath) as e:
         find_path(t, A, C, 1, capacity(t))
     assert e.value.constraint == 'connectivity'
+    assert 'every span of dca is down' in e.value.reason
+
+
+def test_a_site_cut_off_is_named():
+    t = topo('triangle')
+    t.set_up('dca-dcb', False)
+    t.set_up('dcb-dcc', False)
+    with pytest.raises(NoPath) as e:
+        find_path(t, A, 'dcb', 1, capacity(t))
+    assert e.value.reason.endswith(': every span of dcb is down (the site or its switch is down)')
 
 
 def test_avoided_span_is_not_used():

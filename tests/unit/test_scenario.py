@@ -207,6 +207,10 @@ def test_hosts_and_traffic():
             'traffic bulk red@dca -> red@dcc at 3 Gb/s',
         ),
         ({'restart_controller': True}, 'controller restarted'),
+        ({'site_down': 'dcb'}, 'site dcb down'),
+        ({'span_loss': {'span': ['dcb', 'dca'], 'pct': 10}}, 'span dca-dcb loses 10%'),
+        ({'span_stall': ['dca', 'dcb']}, 'span dca-dcb stalls'),
+        ({'site_up': 'dcb'}, 'site dcb up'),
         ({'expect_state': {'intent': 'web', 'state': 'INSTALLED'}}, 'web installed'),
         (
             {'expect_state': {'intent': 'web', 'state': 'installed', 'avoids': [['dcc', 'dca']]}},
@@ -353,6 +357,9 @@ STEP_CASES = [
     ([{'wait': 601}], 'steps[0].wait', r'must be 0\.\.600, got 601'),
     ([{'wait': 'soon'}], 'steps[0].wait', 'must be a number'),
     ([{'span_down': 'dca-dcb'}], 'steps[0].span_down', 'must be a list of two site ids'),
+    ([{'site_down': 'dcx'}], 'steps[0].site_down', "unknown site 'dcx' in fabric triangle"),
+    ([{'span_loss': {'span': ['dca', 'dcb'], 'pct': 101}}], 'steps[0].span_loss.pct', '0..100'),
+    ([{'site_up': ['dca']}], 'steps[0].site_up', 'must be a site id'),
     ([{'span_up': ['dca']}], 'steps[0].span_up', 'must be a list of two site ids'),
     ([{'span_down': ['dca', 'dcx']}], 'steps[0].span_down', "unknown site 'dcx' in fabric triangle"),
     (
@@ -515,7 +522,8 @@ STEP_CASES = [
     (
         [{'wait': 1, 'outage': dict(HOSTS, at_most_ms=5)}],
         'steps[0].outage',
-        'only span_down, span_up, span_delay, restart_controller steps have an outage, not wait',
+        'only span_down, span_up, span_delay, span_loss, span_stall, site_down, site_up, restart_controller '
+        'steps have an outage, not wait',
     ),
     (
         [{'span_down': ['dca', 'dcb'], 'outage': dict(HOSTS)}],
@@ -667,6 +675,10 @@ def test_every_step_kind_is_one_registered_object():
         'span_down',
         'span_up',
         'span_delay',
+        'span_loss',
+        'span_stall',
+        'site_down',
+        'site_up',
         'traffic_start',
         'traffic_stop',
         'restart_controller',
@@ -675,6 +687,10 @@ def test_every_step_kind_is_one_registered_object():
         'span_down',
         'span_up',
         'span_delay',
+        'span_loss',
+        'span_stall',
+        'site_down',
+        'site_up',
         'restart_controller',
     ]
     assert all(kind.key == key and kind.title for key, kind in KINDS.items())

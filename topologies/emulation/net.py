@@ -94,6 +94,7 @@ class FabricTopo(Topo):
                 cls=SpanLink,
                 mbps=span.emulated_mbps,
                 delay_ms=span.delay_ms,
+                loss_pct=span.loss_pct,
                 span_id=span.id,
                 emulator=self.span_emulator,
                 port1=addr.span_port(fabric, span.a, span.b),
@@ -215,6 +216,21 @@ class Emulation:
         intf = self.net[span.a].intfs[addr.span_port(self.fabric, span.a, span.b)]
         return intf.link
 
+    def site_down(self, site_id):
+        """The site's switch crashes (switch.py, SiteSwitch.crash): its flows are gone, its
+        controller connection drops, its spans keep their carrier; the site's hosts stay."""
+        switch = self.switch(site_id)
+        if switch.crashed:
+            raise EmulationError(f'site {site_id} is already down')
+        switch.crash()
+
+    def site_up(self, site_id):
+        """The site's switch starts again (empty table: the controller reconciles it)."""
+        switch = self.switch(site_id)
+        if not switch.crashed:
+            raise EmulationError(f'site {site_id} is not down')
+        switch.recover()
+
     def span_up(self, a, b, up=True):
         link = self.span_link(a, b)
         link.set_up(up)
@@ -223,9 +239,14 @@ class Emulation:
     def set_span_delay(self, a, b, delay_ms):
         self.span_link(a, b).set_delay(delay_ms)
 
+    def set_span_loss(self, a, b, loss_pct):
+        """The span drops loss_pct % of its frames, its carrier up: a gray failure (100: a
+        stall). A span joined in the kernel is relayed by the span emulator from then on."""
+        self.span_link(a, b).set_loss(loss_pct)
+
     def span_state(self, a, b):
         link = self.span_link(a, b)
-        return {'up': link.up, 'delay_ms': link.delay_ms, 'mbps': link.mbps}
+        return {'up': link.up, 'delay_ms': link.delay_ms, 'mbps': link.mbps, 'loss_pct': link.loss_pct}
 
     # How late the span emulator is (lateness.py): spans joined in the kernel are left out.
     def lateness_mark(self):

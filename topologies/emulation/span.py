@@ -125,18 +125,23 @@ class SpanEmulator:
     def pid(self):
         return self.proc.pid if self.proc else None
 
-    def add(self, span_id, a, b, delay_ms):
-        """Join interfaces a and b with delay_ms each way."""
+    def add(self, span_id, a, b, delay_ms, loss_pct=0.0):
+        """Join interfaces a and b with delay_ms each way, dropping loss_pct % of the frames."""
         with self._lock:
             if self.proc is None:
                 self._start()
-            self._request({'add': span_id, 'a': a, 'b': b, 'delay_ms': delay_ms})
+            self._request({'add': span_id, 'a': a, 'b': b, 'delay_ms': delay_ms, 'loss_pct': loss_pct})
             self.spans.add(span_id)
 
     def set_delay(self, span_id, delay_ms):
         """Frames arriving from now on get the new delay; those in flight keep theirs."""
         with self._lock:
             self._request({'set': span_id, 'delay_ms': delay_ms})
+
+    def set_loss(self, span_id, loss_pct):
+        """Frames arriving from now on are dropped at random, loss_pct % of them."""
+        with self._lock:
+            self._request({'set': span_id, 'loss_pct': loss_pct})
 
     def remove(self, span_id):
         with self._lock:
@@ -208,8 +213,8 @@ class SpanEmulator:
 class SpanLink(Link):
     """A span between two site switches, each in its own namespace."""
 
-    def __init__(self, node1, node2, mbps, delay_ms, span_id, emulator, **params):
-        self.mbps, self.delay_ms = float(mbps), float(delay_ms)
+    def __init__(self, node1, node2, mbps, delay_ms, span_id, emulator, loss_pct=0.0, **params):
+        self.mbps, self.delay_ms, self.loss_pct = float(mbps), float(delay_ms), float(loss_pct)
         self.span_id, self.emulator = span_id, emulator  # a SpanEmulator, shared by the fabric's spans
         self.netem = netem_available()
         self.mode = None  # 'netem', 'relay' (the span emulator), or 'direct' (no delay to add)
@@ -282,7 +287,7 @@ class SpanLink(Link):
     def _mode(self):
         if self.netem:
             return 'netem'
-        return 'direct' if self.delay_ms < DIRECT_BELOW_MS else 'relay'
+        return 'direct' if self.delay_ms < DIRECT_BELOW_MS and not self.loss_pct else 'relay'
 
     def _start_delay(self):
         """Join the emulator's two ends: in the kernel (tc mirred, then netem or nothing), or
@@ -290,7 +295,7 @@ class SpanLink(Link):
         self.mode = self._mode()
         a, b = self.outer_names
         if self.mode == 'relay':
-            self.emulator.add(self.span_id, a, b, self.delay_ms)
+            self.emulator.add(self.span_id, a, b, self.delay_ms, self.loss_pct)
             return
         for src, dst in ((a, b), (b, a)):
             run('tc', 'qdisc', 'add', 'dev', src, 'handle', 'ffff:', 'ingress')
@@ -338,6 +343,8 @@ class SpanLink(Link):
             'netem',
             'delay',
             f'{self.delay_ms}ms',
+            'loss',
+            f'{self.loss_pct}%',
             'limit',
             str(queue_frames(self.mbps)),
         )
@@ -355,6 +362,21 @@ class SpanLink(Link):
                 self._netem(dev, 'change')
         elif self.mode == 'relay':
             self.emulator.set_delay(self.span_id, self.delay_ms)
+
+    def set_loss(self, loss_pct):
+        """Drop loss_pct % of the frames from now on, the carrier staying up (100: a stall).
+        A span joined in the kernel is relayed from then on: the kernel path drops nothing."""
+        if not (math.isfinite(loss_pct) and 0 <= loss_pct <= 100):
+            raise ValueError(f'loss must be a percentage 0..100, got {loss_pct}')
+        self.loss_pct = float(loss_pct)
+        if self._mode() != self.mode:
+            self._stop_delay()
+            self._start_delay()
+        elif self.mode == 'netem':
+            for dev in self.outer_names:
+                self._netem(dev, 'change')
+        elif self.mode == 'relay':
+            self.emulator.set_loss(self.span_id, self.loss_pct)
 
     def set_up(self, up):
         """Cut the span (both switches see carrier loss, as with a cut fiber) or restore it."""

@@ -12,14 +12,16 @@
    Run by topologies/emulation/span.py (SpanEmulator). Needs CAP_NET_RAW.
 
    Control: one JSON object a line on stdin, exactly one JSON line in reply on stdout.
-     {"add": ID, "a": IFNAME, "b": IFNAME, "delay_ms": D}   -> {"ok": true}
-     {"set": ID, "delay_ms": D}                             -> {"ok": true}
+     {"add": ID, "a": IFNAME, "b": IFNAME, "delay_ms": D[, "loss_pct": L]} -> {"ok": true}
+     {"set": ID[, "delay_ms": D][, "loss_pct": L]}          -> {"ok": true}
      {"remove": ID}                                         -> {"ok": true}
      {"stats": true} or {"stats": ID}                       -> {"spans": {ID: {...}, ...}}
      anything wrong                                         -> {"error": "..."}
-   A span's stats: "a", "b", "delay_ms", "serial" (which add made it: counters start over), and
-   per direction ("a_to_b", "b_to_a") the frames received, sent, queued, dropped_queue (queue
-   full), dropped_send (the kernel refused them: the span is cut), dropped_late (over 100 ms
+   A span's loss (loss_pct, 0-100) drops that share of the frames it receives, each at random,
+   while the carrier stays up: a gray failure (100: a stalled span). A span's stats: "a", "b",
+   "delay_ms", "loss_pct", "serial" (which add made it: counters start over), and per direction
+   ("a_to_b", "b_to_a") the frames received, sent, queued, dropped_loss (its loss),
+   dropped_queue (queue full), dropped_send (the kernel refused them: the span is cut), dropped_late (over 100 ms
    overdue), dropped_size (longer than MAX_FRAME), late_max_ns, and late_us: the lateness
    histogram as [lo, hi, frames] for each bucket [lo, hi) microseconds that has frames.
    {"ready": true} is printed once at start. Exits 0 on EOF on stdin, SIGTERM or SIGINT.
@@ -89,7 +91,7 @@ struct direction {
     uint32_t head, count;
     int64_t last_due;
     int active; /* index in the active list, or -1 */
-    uint64_t received, sent, dropped_queue, dropped_send, dropped_late, dropped_size;
+    uint64_t received, sent, dropped_loss, dropped_queue, dropped_send, dropped_late, dropped_size;
     int64_t late_max_ns;
     uint64_t late[BUCKETS];
 };
@@ -97,8 +99,9 @@ struct direction {
 struct span {
     char id[ID_MAX], ifname[2][IF_NAMESIZE];
     int fd[2];
-    double delay_ms;
+    double delay_ms, loss_pct;
     int64_t delay_ns;
+    uint64_t loss_below; /* a frame is dropped when a draw of 64 random bits falls below this */
     uint64_t serial; /* which "add" made it: counters restart with a new one */
     int lazy;        /* its sockets are in ep_lazy, not ep_eager */
     struct direction dir[2]; /* 0: a to b, 1: b to a */
@@ -132,6 +135,21 @@ static int64_t clock_ns(clockid_t clock) {
     struct timespec t;
     clock_gettime(clock, &t);
     return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* --- loss ------------------------------------------------------------------------------ */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+
+static uint64_t draw(void) { /* xorshift64*: fast, and random enough to drop frames by */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545F4914F6CDD1DULL;
+}
+
+static int lost(struct span *sp) {
+    return sp->loss_below && (sp->loss_pct >= 100 || draw() < sp->loss_below);
 }
 
 /* --- the frame pool ---------------------------------------------------------------- */
@@ -267,6 +285,11 @@ static void receive(struct span *sp, int side) {
         }
         if (h->msg_flags & MSG_TRUNC) {
             d->received++, d->dropped_size++;
+            slot_put(s);
+            continue;
+        }
+        if (lost(sp)) {
+            d->received++, d->dropped_loss++;
             slot_put(s);
             continue;
         }
@@ -464,11 +487,11 @@ static void reply_error(const char *fmt, ...) {
 }
 
 static void put_direction(const char *name, struct direction *d) {
-    put("\"%s\": {\"received\": %lu, \"sent\": %lu, \"queued\": %u, \"dropped_queue\": %lu, "
-        "\"dropped_send\": %lu, \"dropped_late\": %lu, \"dropped_size\": %lu, \"late_max_ns\": %ld, "
-        "\"late_us\": [",
-        name, d->received, d->sent, d->count, d->dropped_queue, d->dropped_send, d->dropped_late,
-        d->dropped_size, d->late_max_ns);
+    put("\"%s\": {\"received\": %lu, \"sent\": %lu, \"queued\": %u, \"dropped_loss\": %lu, "
+        "\"dropped_queue\": %lu, \"dropped_send\": %lu, \"dropped_late\": %lu, \"dropped_size\": %lu, "
+        "\"late_max_ns\": %ld, \"late_us\": [",
+        name, d->received, d->sent, d->count, d->dropped_loss, d->dropped_queue, d->dropped_send,
+        d->dropped_late, d->dropped_size, d->late_max_ns);
     const char *sep = "";
     for (int b = 0; b < BUCKETS; b++) {
         if (!d->late[b])
@@ -487,7 +510,8 @@ static void put_span(struct span *sp) {
     put_string(sp->ifname[0]);
     put(", \"b\": ");
     put_string(sp->ifname[1]);
-    put(", \"delay_ms\": %.17g, \"serial\": %lu, ", sp->delay_ms, sp->serial);
+    put(", \"delay_ms\": %.17g, \"loss_pct\": %.17g, \"serial\": %lu, ", sp->delay_ms, sp->loss_pct,
+        sp->serial);
     put_direction("a_to_b", &sp->dir[0]);
     put(", ");
     put_direction("b_to_a", &sp->dir[1]);
@@ -626,6 +650,24 @@ static double delay_of(struct field *f, int n) {
     return d->number;
 }
 
+/* The loss in `f`, checked: -1 (an error sent) if it is not a number 0-100, -2 if absent. */
+static double loss_of(struct field *f, int n) {
+    struct field *l = field(f, n, "loss_pct");
+    if (!l)
+        return -2;
+    if (l->kind != NUMBER || !(l->number >= 0 && l->number <= 100)) {
+        reply_error("loss_pct must be a number 0-100");
+        return -1;
+    }
+    return l->number;
+}
+
+static void set_loss(struct span *sp, double pct) {
+    sp->loss_pct = pct;
+    double below = pct / 100 * 18446744073709551616.0; /* pct of 2^64 */
+    sp->loss_below = pct <= 0 ? 0 : below >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)below;
+}
+
 static void update_lazy_min(void) {
     lazy_min_ns = INT64_MAX;
     for (struct span *sp = spans; sp; sp = sp->next)
@@ -666,7 +708,7 @@ static void close_span(struct span *sp) {
 }
 
 static void add_span(struct field *f, int n) {
-    static const char *const keys[] = {"a", "b", "delay_ms", NULL};
+    static const char *const keys[] = {"a", "b", "delay_ms", "loss_pct", NULL};
     struct field *id = field(f, n, "add"), *a = field(f, n, "a"), *b = field(f, n, "b");
     if (!only(f, n, "add", keys))
         return;
@@ -675,8 +717,8 @@ static void add_span(struct field *f, int n) {
     if (!a || !b || a->kind != STRING || b->kind != STRING || strlen(a->text) >= IF_NAMESIZE ||
         strlen(b->text) >= IF_NAMESIZE || !*a->text || !*b->text)
         return reply_error("add: a and b must be interface names");
-    double delay = delay_of(f, n);
-    if (delay < 0)
+    double delay = delay_of(f, n), loss = loss_of(f, n);
+    if (delay < 0 || loss == -1)
         return;
     if (find(id->text))
         return reply_error("add: span %s exists", id->text);
@@ -687,6 +729,7 @@ static void add_span(struct field *f, int n) {
     snprintf(sp->ifname[0], IF_NAMESIZE, "%s", a->text);
     snprintf(sp->ifname[1], IF_NAMESIZE, "%s", b->text);
     set_delay(sp, delay);
+    set_loss(sp, loss < 0 ? 0 : loss);
     sp->serial = ++serials;
     sp->fd[0] = sp->fd[1] = -1;
     for (int side = 0; side < 2; side++) {
@@ -722,15 +765,20 @@ static void command(const char *line) {
     if ((verb = field(f, n, "add")))
         return add_span(f, n);
     if ((verb = field(f, n, "set"))) {
-        static const char *const keys[] = {"delay_ms", NULL};
+        static const char *const keys[] = {"delay_ms", "loss_pct", NULL};
         struct span *sp;
         if (!only(f, n, "set", keys))
             return;
         if (verb->kind != STRING || !(sp = find(verb->text)))
             return reply_error("set: no such span");
-        double delay = delay_of(f, n);
-        if (delay < 0)
+        int has_delay = field(f, n, "delay_ms") != NULL;
+        double delay = has_delay ? delay_of(f, n) : sp->delay_ms, loss = loss_of(f, n);
+        if (delay < 0 || loss == -1)
             return;
+        if (!has_delay && loss == -2)
+            return reply_error("set: give delay_ms, loss_pct or both");
+        if (loss >= 0)
+            set_loss(sp, loss);
         set_delay(sp, delay); /* frames queued keep the delay they came in with */
         place(sp, 0);
         put("{\"ok\": true}");
@@ -842,6 +890,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "naas-spand: SCHED_FIFO %d: %s (running unprioritized)\n", priority, strerror(errno));
     }
     prctl(PR_SET_TIMERSLACK, 1UL); /* wake when asked, not up to 50 us later */
+    rng_state ^= (uint64_t)clock_ns(CLOCK_REALTIME) | 1;
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);

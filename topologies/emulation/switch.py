@@ -49,6 +49,7 @@ class SiteSwitch(Switch):
         self.rundir = rundir
         self.datapath = datapath or datapath_type()
         self._controllers = []  # given to start(), used by batchStartup()
+        self.crashed = False
         self.controller_keys = []
         self.cmd('sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
 
@@ -80,10 +81,22 @@ class SiteSwitch(Switch):
             list(pool.map(lambda sw: sw._start(sw._controllers), switches))
         return switches
 
-    def _start(self, controllers):
-        os.makedirs(self.rundir)
+    def crash(self):
+        """The whole site goes down as a crashed machine would: its Open vSwitch daemons are
+        killed (SIGKILL), so its flows are gone and its controller connection drops; its
+        ports keep their carrier, so its neighbours see nothing but silence."""
+        stop_daemons(self.rundir, timeout_s=0)
+        self.crashed = True
+
+    def recover(self):
+        """The site back after crash(): its daemons start again on their database (bridge,
+        ports and controllers as they were), with an empty flow table for the controller to
+        fill."""
+        self._daemons()
+        self.crashed = False
+
+    def _daemons(self):
         d = self.rundir
-        _run('ovsdb-tool', 'create', f'{d}/conf.db', OVS_SCHEMA)
         self._in_ns(
             'ovsdb-server', f'{d}/conf.db', f'--remote=punix:{d}/db.sock', *_daemon_opts(d, 'ovsdb-server')
         )
@@ -94,6 +107,12 @@ class SiteSwitch(Switch):
             *_daemon_opts(d, 'ovs-vswitchd'),
             *(['--disable-system'] if self.datapath == 'netdev' else []),
         )
+
+    def _start(self, controllers):
+        os.makedirs(self.rundir)
+        d = self.rundir
+        _run('ovsdb-tool', 'create', f'{d}/conf.db', OVS_SCHEMA)
+        self._daemons()
         targets = [self._proxy_for(c) for c in controllers]
         args = [
             '--',
@@ -173,7 +192,8 @@ class SiteSwitch(Switch):
 
 
 def stop_daemons(rundir, timeout_s=5.0):
-    """Stop the OVS daemons whose pid files are in `rundir` (ours, by pid)."""
+    """Stop the OVS daemons whose pid files are in `rundir` (ours, by pid): SIGTERM, then
+    SIGKILL after `timeout_s` (0: at once)."""
     pids = []
     for daemon in DAEMONS:
         try:
@@ -185,13 +205,17 @@ def stop_daemons(rundir, timeout_s=5.0):
                 pids.append(pid)  # ours: not a recycled pid, nor the system's daemon
         except (OSError, ValueError):
             continue
-    for pid in pids:
-        _signal(pid, signal.SIGTERM)
+    if timeout_s > 0:
+        for pid in pids:
+            _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
     while any(map(_running, pids)) and time.monotonic() < deadline:
         time.sleep(0.005)
     for pid in filter(_running, pids):
         _signal(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5.0
+    while any(map(_running, pids)) and time.monotonic() < deadline:  # gone, so a restart may begin
+        time.sleep(0.005)
 
 
 def _running(pid):

@@ -52,7 +52,7 @@ class Lab:
         )
         self.emulation = None
         self.status = None
-        self.changed = {}  # span id -> (site, site, delay ms) before a span_* call changed it
+        self.changed = {}  # span id -> (site, site, delay ms, loss %) before a span_* call changed it
 
     def __enter__(self):
         try:
@@ -119,10 +119,23 @@ class Lab:
         self._remember(a, b)
         self.emulation.set_span_delay(a, b, ms)
 
+    def span_loss(self, a, b, pct):
+        """The span drops pct % of its frames, its carrier up (100: it stalls)."""
+        self._remember(a, b)
+        self.emulation.set_span_loss(a, b, pct)
+
+    def site_down(self, site):
+        """The site's switch crashes (its daemons killed): see Emulation.site_down."""
+        self.emulation.site_down(site)
+
+    def site_up(self, site):
+        self.emulation.site_up(site)
+
     def restore_spans(self):
         """Every span a span_* call changed: up again, with its delay from before."""
-        for a, b, delay_ms in self.changed.values():
+        for a, b, delay_ms, loss_pct in self.changed.values():
             self.emulation.set_span_delay(a, b, delay_ms)
+            self.emulation.set_span_loss(a, b, loss_pct)
             self.emulation.span_up(a, b, up=True)
         self.changed.clear()
 
@@ -130,7 +143,8 @@ class Lab:
         span = self.fabric.span(a, b)
         if span is None:
             raise KeyError(f'no span between {a} and {b}')
-        self.changed.setdefault(span.id, (a, b, self.emulation.span_state(a, b)['delay_ms']))
+        state = self.emulation.span_state(a, b)
+        self.changed.setdefault(span.id, (a, b, state['delay_ms'], state['loss_pct']))
 
     # Tenant hosts, as (tenant, site) pairs.
     def host(self, host):

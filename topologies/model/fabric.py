@@ -44,6 +44,7 @@ class Span:
     delay_ms: float  # one-way
     delay_source: str  # 'configured' or 'great-circle'
     emulated_mbps: float
+    loss_pct: float = 0.0  # the share of frames the emulated span drops (a gray failure)
 
     @property
     def id(self):
@@ -162,7 +163,10 @@ def parse_fabric(data, source='<fabric>'):
     for i, raw in enumerate(v.sequence(top.get('spans', MISSING), 'spans')):
         where = f'spans[{i}]'
         item = v.mapping(
-            raw, where, required=('between', 'capacity_gbps'), optional=('delay_ms', 'route_factor')
+            raw,
+            where,
+            required=('between', 'capacity_gbps'),
+            optional=('delay_ms', 'route_factor', 'loss_pct'),
         )
         ends = item.get('between')
         if 'between' in item and not (isinstance(ends, list) and len(ends) == 2):
@@ -184,6 +188,7 @@ def parse_fabric(data, source='<fabric>'):
         capacity = v.number(item, 'capacity_gbps', where, None, positive=True)
         delay = v.number(item, 'delay_ms', where, None, minimum=0.0)
         factor = v.number(item, 'route_factor', where, route_factor, minimum=1.0)
+        loss = v.number(item, 'loss_pct', where, 0.0, minimum=0.0, maximum=100.0)
         if capacity is not None and scale is not None:
             mbps = capacity * 1000.0 * scale
             if not MIN_EMULATED_MBPS <= mbps <= MAX_EMULATED_MBPS:
@@ -199,7 +204,7 @@ def parse_fabric(data, source='<fabric>'):
                 delay, origin = round(fiber_delay_ms(a, b, factor), 3), 'great-circle'
             else:
                 origin = 'configured'
-            spans.append(Span(a.id, b.id, capacity, delay, origin, capacity * 1000.0 * scale))
+            spans.append(Span(a.id, b.id, capacity, delay, origin, capacity * 1000.0 * scale, loss or 0.0))
 
     tenants = {}
     for i, raw in enumerate(

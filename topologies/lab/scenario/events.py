@@ -58,6 +58,62 @@ class SpanDelay(Event):
 
 
 @register
+class SpanLoss(Event):
+    """A gray failure: the span drops a share of its frames at random, its carrier up."""
+
+    key = 'span_loss'
+    title = 'span {span} loses {pct:g}%'
+    outage = True
+    fields = {'span': Field(span), 'pct': Field(number(minimum=0, maximum=100))}
+
+    def run(self, run, span, pct):
+        run.lab.span_loss(*span, pct)
+
+
+@register
+class SpanStall(Event):
+    """A gray failure: the span forwards nothing, its carrier up (span_loss at 100%; a
+    span_loss of 0 ends it)."""
+
+    key = 'span_stall'
+    title = 'span {span} stalls'
+    outage = True
+
+    def read(self, r, value, key):
+        return {'span': r.span(value, key)}
+
+    def run(self, run, span):
+        run.lab.span_loss(*span, 100)
+
+
+@register
+class SiteDown(Event):
+    """A whole site down as a crashed machine: its switch's daemons killed. Intents through it
+    move; intents to or from it fail, saying so; the site's spans keep their carrier."""
+
+    key = 'site_down'
+    title = 'site {site} down'
+    outage = True
+
+    def read(self, r, value, key):
+        return {'site': r.site(value, key)}
+
+    def run(self, run, site):
+        run.lab.site_down(site)
+
+
+@register
+class SiteUp(SiteDown):
+    """The site's switch back, with an empty table, for the controller to reconcile."""
+
+    key = 'site_up'
+    title = 'site {site} up'
+
+    def run(self, run, site):
+        run.lab.site_up(site)
+
+
+@register
 class TrafficStart(Event):
     """Constant-rate UDP (iperf3) between two hosts of a tenant until traffic_stop or the end;
     run.traffic holds name -> (server, client, port)."""

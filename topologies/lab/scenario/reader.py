@@ -69,6 +69,16 @@ class Reader:
         )
         return False
 
+    def site(self, value, key):
+        """A site id of the fabric, or None."""
+        if not isinstance(value, str) or not value:
+            self.v.problem(key, f'must be a site id, such as dca, got {value!r}')
+            return None
+        if self.fabric is not None and value not in self.fabric.sites:
+            self.v.problem(key, f'unknown site {value!r} in fabric {self.fabric.name}')
+            return None
+        return value
+
     def span(self, value, key):
         """A span written [SITE, SITE] in either order, as the fabric's (span.a, span.b)."""
         if not (isinstance(value, list) and len(value) == 2 and all(isinstance(s, str) for s in value)):

@@ -73,7 +73,7 @@ class Runner:
             ]
             self.report.spans_slowed = [
                 f'{span_id}: {before:g} -> {now:g} ms'
-                for span_id, (a, b, before) in self.lab.changed.items()
+                for span_id, (a, b, before, _loss) in self.lab.changed.items()
                 if (now := self.lab.emulation.span_state(a, b)['delay_ms']) != before
             ]
         finally:
