@@ -256,6 +256,32 @@ def test_frames_overdue_by_more_than_100ms_are_dropped_not_delivered(emulator, w
     assert after['sent'] - before['sent'] == 10
 
 
+def test_a_lossy_span_drops_that_share_of_frames_at_random_and_keeps_the_rest_on_time(emulator, wire):
+    """A gray failure: 20% of the frames dropped at random (counted), the rest on time and in
+    order; 100% forwards nothing; 0 again forwards everything."""
+    emulator.set_delay('wire', 2)
+    before = emulator.stats()['wire']['a_to_b']
+    try:
+        emulator.set_loss('wire', 20)
+        wire.send(range(250), 0.001)  # (what the capture socket holds until it is read)
+        got = wire.received(250, timeout_s=1)
+        seqs = [seq for seq, _, _ in got]
+        assert seqs == sorted(seqs) and 165 < len(seqs) < 235, len(seqs)  # 200 expected
+        delays = wire.delays_ms(got)
+        assert min(delays) >= 2 and statistics.median(delays) <= 2.1, delays
+        after = emulator.stats()['wire']
+        assert after['loss_pct'] == 20
+        assert after['a_to_b']['dropped_loss'] - before['dropped_loss'] == 250 - len(seqs)
+        emulator.set_loss('wire', 100)
+        wire.send(range(250, 300), 0.001)
+        assert wire.received(50, timeout_s=0.5) == []
+    finally:
+        emulator.set_loss('wire', 0)
+    wire.send(range(300, 350), 0.001)
+    assert [seq for seq, _, _ in wire.received(50)] == list(range(300, 350))
+    assert emulator.stats()['wire']['delay_ms'] == 2  # a loss change keeps the delay
+
+
 def test_lateness_says_when_the_emulator_was_late(emulator, wire):
     emulator.set_delay('wire', 5)
     mark = LatenessMark(emulator.stats())
