@@ -442,8 +442,11 @@ class Controller:
         now: float,
         tx_packets: int = 0,
         rx_packets: int = 0,
+        port_ns: int | None = None,
     ) -> None:
-        load = self.measurement.port_counters(dpid, port_no, tx_bytes, stamp_ns, tx_packets, rx_packets)
+        load = self.measurement.port_counters(
+            dpid, port_no, tx_bytes, stamp_ns, tx_packets, rx_packets, port_ns
+        )
         if load is not None:
             self.utilization_measured(*load, now)
         self._gray_check(stamp_ns, now)

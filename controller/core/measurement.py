@@ -162,18 +162,27 @@ class Measurement:
     # --- load -------------------------------------------------------------------------------
 
     def port_counters(
-        self, dpid: int, port_no: int, tx_bytes: int, stamp_ns: int, tx_packets: int = 0, rx_packets: int = 0
+        self,
+        dpid: int,
+        port_no: int,
+        tx_bytes: int,
+        stamp_ns: int,
+        tx_packets: int = 0,
+        rx_packets: int = 0,
+        port_ns: int | None = None,
     ) -> tuple[Link, float] | None:
         """A port's counters read at `stamp_ns`: the load of the link it sends on, as (Link,
         Gb/s at the fabric's scale), or None (not a span port, or no rate yet); its packet
-        counts go to the gray failure detector (frames sent here against received there)."""
+        counts go to the gray failure detector (frames sent here against received there),
+        timed by `port_ns`, the port's own clock (how long it has been up), when given."""
         site = self._sites.get(dpid)
         peer = None if site is None else addr.span_peer(self.fabric, site, port_no)
         if site is None or peer is None:
             return None
         link = Link(site, peer)
-        self.gray.counters(link, 'tx', stamp_ns / 1e9, tx_packets)
-        self.gray.counters(link.reverse(), 'rx', stamp_ns / 1e9, rx_packets)
+        at = (stamp_ns if port_ns is None else port_ns) / 1e9
+        self.gray.counters(link, 'tx', at, tx_packets)
+        self.gray.counters(link.reverse(), 'rx', at, rx_packets)
         mbps = self._usage.add(link, tx_bytes, stamp_ns / 1e9)
         return None if mbps is None else (link, mbps / 1000.0 / self.fabric.bandwidth_scale)
 

@@ -229,11 +229,14 @@ class FabricApp(app_manager.OSKenApp):
         stamp, dpid = self.clock.now_ns(), ev.msg.datapath.id
         if dpid not in self.sites:
             return
-        counters = [(s.port_no, s.tx_bytes, s.tx_packets, s.rx_packets) for s in ev.msg.body]
+        counters = [
+            (s.port_no, s.tx_bytes, s.tx_packets, s.rx_packets, s.duration_sec * 10**9 + s.duration_nsec)
+            for s in ev.msg.body
+        ]
         self.runtime.call(
             lambda core, now: [
-                core.port_counters(dpid, port, tx, stamp, now, tx_packets, rx_packets)
-                for port, tx, tx_packets, rx_packets in counters
+                core.port_counters(dpid, port, tx, stamp, now, tx_packets, rx_packets, port_ns)
+                for port, tx, tx_packets, rx_packets, port_ns in counters
             ]
         )
 

@@ -190,3 +190,22 @@ def test_mn_custom_fabric_topo():
     topo = mn_custom.topos['fabric']('thin-fat')
     assert isinstance(topo, FabricTopo)
     assert sorted(topo.switches()) == sorted(load_fabric('thin-fat').sites)
+
+
+def test_soak_refuses_bad_arguments_before_starting_anything(capsys):
+    assert cli.main(['soak', '--fabric', 'no-such-fabric']) == 2
+    assert cli.main(['soak', '--fabric', 'triangle', '--minutes', '0']) == 2
+    assert '--minutes must be > 0' in capsys.readouterr().err
+
+
+def test_a_soak_report_says_what_it_did_and_every_violation():
+    from topologies.lab.soak import SoakReport
+
+    report = SoakReport(seconds=95, acknowledged=12, checks=40)
+    report.failures.update({'span_cut': 2, 'site_restart': 1})
+    report.outages_ms += [0.0, 12.5]
+    assert report.exit_code == 0 and 'every promise held' in report.text()
+    assert 'span_cut 2' in report.text() and 'protected outages at cuts: 0, 12 ms' in report.text()
+    report.violations.append('acknowledged intent i-3 is gone')
+    assert report.exit_code == 1 and 'VIOLATION: acknowledged intent i-3 is gone' in report.text()
+    assert report.as_dict()['violations'] == ['acknowledged intent i-3 is gone']

@@ -111,6 +111,15 @@ def main(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _scenario_args(p, default_map=DEMO_MAP)
+    p = sub.add_parser(
+        'soak',
+        help='a chaos soak: failures one after another and API load, every promise checked',
+        description='Exit status: 0 every promise held, 1 one broke (each is listed), 2 a bad argument.',
+    )
+    _fabric_args(p)
+    p.add_argument('--minutes', type=float, default=2.0, help='how long (default 2)')
+    p.add_argument('--seed', type=int, default=None, help='for the same failures in the same order')
+    p.add_argument('--json', action='store_true', help='print one JSON object (progress on stderr)')
     args = parser.parse_args(argv)
 
     signal.signal(signal.SIGTERM, _terminate)
@@ -315,6 +324,30 @@ def cmd_scenario(args, spec=None):
     return report.exit_code
 
 
+def cmd_soak(args):
+    import tempfile
+
+    from mininet.log import setLogLevel
+
+    from topologies.lab.lab import Lab
+    from topologies.lab.soak import Soak
+
+    fabric = load_fabric(args.fabric)
+    if not 0 < args.minutes <= 24 * 60:
+        print('naas-lab soak: --minutes must be > 0 and at most a day', file=sys.stderr)
+        return verdict.EXIT_BAD_FILE
+    setLogLevel('info' if args.verbose else 'warning')
+    say = (
+        (lambda message: print(message, file=sys.stderr, flush=True))
+        if args.json
+        else (lambda message: print(message, flush=True))
+    )
+    with tempfile.TemporaryDirectory(prefix='naas-soak-') as tmp, Lab(fabric, tmp, say=say) as lab:
+        report = Soak(lab, args.minutes, args.seed, say).run()
+    print(json.dumps(report.as_dict()) if args.json else report.text())
+    return report.exit_code
+
+
 def cmd_demo(args):
     return cmd_scenario(args, spec=str(DEMO))
 
@@ -347,6 +380,7 @@ COMMANDS = {
     'clean': cmd_clean,
     'scenario': cmd_scenario,
     'demo': cmd_demo,
+    'soak': cmd_soak,
 }
 
 if __name__ == '__main__':
