@@ -5,8 +5,8 @@ from what it already gathers, and treats a gray span as down until it is clear a
 - A stall: the LLDP probes sent on a link every probe round (0.5 s) stop coming back. A link
   is stalled once its last SILENT_PROBES probes never arrived though probes sent a grace later
   (three times the link's usual probe transit, at least ARRIVAL_MIN_S) have, and its far
-  switch has handed in a probe since the link was last (re)set: 0.6-1.1 s after the stall
-  began. Judged by what has arrived, not by the clock: a controller slow to take its
+  switch has handed in a probe since the link was last (re)set: 0.8-1.2 s after the stall
+  began (measured on triangle). Judged by what has arrived, not by the clock: a controller slow to take its
   packet-ins in (a busy machine), or a switch not yet programmed to hand probes in
   (starting), shows no stall.
 - Loss: the span ports' packet counters (read every second, timed by each port's own clock):

@@ -354,14 +354,7 @@ class SpanLink(Link):
         if not (math.isfinite(delay_ms) and delay_ms >= 0):
             raise ValueError(f'delay must be a number of ms >= 0, got {delay_ms}')
         self.delay_ms = float(delay_ms)
-        if self._mode() != self.mode:  # crossing DIRECT_BELOW_MS: rewire
-            self._stop_delay()
-            self._start_delay()
-        elif self.mode == 'netem':
-            for dev in self.outer_names:
-                self._netem(dev, 'change')
-        elif self.mode == 'relay':
-            self.emulator.set_delay(self.span_id, self.delay_ms)
+        self._apply(lambda: self.emulator.set_delay(self.span_id, self.delay_ms))
 
     def set_loss(self, loss_pct):
         """Drop loss_pct % of the frames from now on, the carrier staying up (100: a stall).
@@ -369,6 +362,12 @@ class SpanLink(Link):
         if not (math.isfinite(loss_pct) and 0 <= loss_pct <= 100):
             raise ValueError(f'loss must be a percentage 0..100, got {loss_pct}')
         self.loss_pct = float(loss_pct)
+        self._apply(lambda: self.emulator.set_loss(self.span_id, self.loss_pct))
+
+    def _apply(self, in_relay):
+        """Carry a change of delay or loss to where the span is emulated: rewire when it moves
+        across DIRECT_BELOW_MS (or gains loss, which the kernel path cannot drop), else netem,
+        else `in_relay()` tells the span emulator."""
         if self._mode() != self.mode:
             self._stop_delay()
             self._start_delay()
@@ -376,7 +375,7 @@ class SpanLink(Link):
             for dev in self.outer_names:
                 self._netem(dev, 'change')
         elif self.mode == 'relay':
-            self.emulator.set_loss(self.span_id, self.loss_pct)
+            in_relay()
 
     def set_up(self, up):
         """Cut the span (both switches see carrier loss, as with a cut fiber) or restore it."""

@@ -71,16 +71,12 @@ class SpanLoss(Event):
 
 
 @register
-class SpanStall(Event):
+class SpanStall(SpanDown):
     """A gray failure: the span forwards nothing, its carrier up (span_loss at 100%; a
     span_loss of 0 ends it)."""
 
     key = 'span_stall'
     title = 'span {span} stalls'
-    outage = True
-
-    def read(self, r, value, key):
-        return {'span': r.span(value, key)}
 
     def run(self, run, span):
         run.lab.span_loss(*span, 100)
