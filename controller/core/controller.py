@@ -252,6 +252,7 @@ class Controller:
         return self.routes.plan()
 
     def switch_connected(self, dpid: int, now: float) -> None:
+        self.measurement.switch_gone(dpid)  # (again: what it measured before the connection is old)
         self._refresh(now, self.liveness.switch_connected(dpid), switch_changed=True)
 
     def switch_disconnected(self, dpid: int, now: float) -> None:
@@ -466,8 +467,10 @@ class Controller:
 
     def discovery_notices(self, connected_ns: dict[int, int], stamp_ns: int) -> Sequence[str]:
         """Notices for spans LLDP has not crossed; `connected_ns` is {dpid: connected at}."""
+        spans = {span.id: span for span in self.fabric.spans}
+        # Carrier, not `up`: a span LLDP never crosses is gray (down) too, and still to be told.
         return self.measurement.discovery(
-            connected_ns, stamp_ns, lambda span_id: self.topology.spans[span_id].up
+            connected_ns, stamp_ns, lambda span_id: self.liveness.carrier(spans[span_id])
         )
 
 

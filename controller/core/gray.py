@@ -5,10 +5,11 @@ from what it already gathers, and treats a gray span as down until it is clear a
 - A stall: the LLDP probes sent on a link every probe round (0.5 s) stop coming back. A link
   is stalled once its last SILENT_PROBES probes never arrived though probes sent a grace later
   (three times the link's usual probe transit, at least ARRIVAL_MIN_S) have, and its far
-  switch has handed in a probe since the link was last (re)set: 0.8-1.2 s after the stall
-  began (measured on triangle). Judged by what has arrived, not by the clock: a controller slow to take its
-  packet-ins in (a busy machine), or a switch not yet programmed to hand probes in
-  (starting), shows no stall.
+  switch has handed in a probe since the link was last (re)set (a switch connecting, a port
+  coming up), and the link itself carried one since: 0.8-1.2 s after the stall began
+  (measured on triangle); a span that comes back already stalled is not seen so. Judged by
+  what has arrived, not by the clock: a controller slow to take its packet-ins in (a busy
+  machine), or a switch not yet programmed to hand probes in (starting), shows no stall.
 - Loss: the span ports' packet counters (read every second, timed by each port's own clock):
   what the near end sent against what the far end received, as rates over each read's
   interval. The two ends are read at different moments, so a read counts only while the rate
@@ -41,6 +42,7 @@ class _LinkProbes:
     def __init__(self) -> None:
         self.sent: deque[list] = deque(maxlen=KEPT)  # [sent s, arrived]
         self.transit_s: float | None = None  # the least a probe took to arrive
+        self.seen = False  # one of its own probes arrived since it was (re)set
 
 
 class GrayFailures:
@@ -75,6 +77,7 @@ class GrayFailures:
                 break
         transit = received_s - sent_s
         probes.transit_s = transit if probes.transit_s is None else min(probes.transit_s, transit)
+        probes.seen = True
         self._horizon_s = max(self._horizon_s, sent_s)
         self._into[link.dst] = max(self._into.get(link.dst, sent_s), sent_s)
 
@@ -170,6 +173,8 @@ class GrayFailures:
         return last
 
     def _silent(self, link: Link) -> bool:
+        if not self._probes[link].seen:
+            return False  # not carrying since it was (re)set: starting, or reconnected
         last = self._last_due(link, SILENT_PROBES)
         return len(last) == SILENT_PROBES and not any(last)
 
