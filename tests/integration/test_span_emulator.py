@@ -304,7 +304,8 @@ def test_lateness_says_when_the_emulator_was_late(emulator, wire):
     wire.send(range(30, 80), 0.001)
     assert len(wire.received(50)) == 50
     late = window(emulator.stats(), mark)['wire']
-    assert late.frames == 50 and late.p50_ms < 0.1, late
+    # (its median: the VM's wake-up, 25-170 us; docs/benchmarks.md, "Wake-ups")
+    assert late.frames == 50 and late.p50_ms < late.tolerance_ms, late
 
 
 def test_its_own_sends_are_not_taken_for_arrivals(emulator, wire):
