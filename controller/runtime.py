@@ -1,6 +1,9 @@
 """The core behind one lock. Every thread that reaches the core (os-ken's handler threads, the
 southbound's syncer and prober, gRPC's worker threads) goes through `Runtime.call`, one at a
-time, with `now` from the runtime's clock."""
+time, with `now` from the runtime's clock. A call returns once what was committed up to its end
+is on disk: it waits for the store's group commit after letting go of the lock, so the next
+caller places while the disk writes (an answer is never ahead of the store, nor is a switch:
+the syncer reads the plan through `call` too)."""
 
 import threading
 import time
@@ -33,4 +36,8 @@ class Runtime:
             result = fn(self.core, self.clock())
             if self.core.generation != before:
                 self.plan_changed.set()
-            return result
+            store = self.core.store
+            ticket = store.queued if store is not None else 0
+        if ticket:
+            store.wait(ticket)
+        return result

@@ -6,7 +6,7 @@ only way in:
 
 - the in-process API the northbound calls: create, create_many (with packer), check, get,
   list, update, delete, subscribe, and the read model (view, views, topology_view);
-- the southbound's events: switches, ports, confirmations (`synced(dpid, generation)` once a
+- the southbound's events: switches, ports, confirmations (`synced(dpids, generation)` once a
   switch holds the plan of that generation), measurements, and `tick` about once a second;
   `plan()` is what every switch should hold.
 
@@ -15,7 +15,7 @@ events (intent events, and topology events when a switch or span changes state).
 """
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -26,7 +26,7 @@ from controller.core.errors import FailedPrecondition, NotFound, Unplaceable
 from controller.core.flows import Plan
 from controller.core.installs import Installs
 from controller.core.intent import Intent, IntentEvent, State
-from controller.core.journal import Journal, Saved, Store
+from controller.core.journal import Changes, Journal, Saved, Store
 from controller.core.liveness import Liveness
 from controller.core.measurement import Measurement
 from controller.core.orders import Orders
@@ -50,7 +50,8 @@ from topologies.model.fabric import Fabric
 from topologies.model.order import Order
 from topologies.model.policy import Policy
 
-Packed = list[tuple[int, Placement]]  # a batch placed together: (order index, placement)
+Packed = list[tuple[int, Placement]]
+DELAYS_TOLD_EVERY_S = 0.1  # a batch placed together: (order index, placement)
 
 
 class Controller:
@@ -90,6 +91,7 @@ class Controller:
         )
         self.steering = Steering(self.topology, self.books, self.placer, self.planner, self.journal)
         self._listeners: list[tuple[type, Callable[[Any], None]]] = []
+        self._delays_due, self._delays_told_at = False, float('-inf')
         if store is not None:
             meta, saved = store.load()
             restore(self, meta, saved, now)
@@ -222,9 +224,10 @@ class Controller:
         return intent
 
     def subscribe(self, listener: Callable[[Any], None], kind: type = IntentEvent) -> Callable[[], None]:
-        """Call `listener(event)` for every event of `kind` (IntentEvent, TopologyEvent) from
-        now on, after it is saved; returns an unsubscribe. Listeners run under the runtime's
-        lock: they must not block."""
+        """Call `listener(event)` for every event of `kind` (IntentEvent, TopologyEvent, or
+        Changes: every commit) from now on, after it is saved; returns an unsubscribe.
+        Listeners run on the store's writer thread (under the runtime's lock without a store),
+        one commit after the other: they must not block, nor call the runtime."""
         entry = (kind, listener)
         self._listeners.append(entry)
         return lambda: self._listeners.remove(entry) if entry in self._listeners else None
@@ -268,9 +271,10 @@ class Controller:
         if reason is not None:
             self._refresh(now, reason)
 
-    def synced(self, dpid: int, generation: int, now: float) -> None:
-        """The switch holds the plan of `generation`."""
-        self.liveness.synced(dpid, generation)
+    def synced(self, dpids: Iterable[int], generation: int, now: float) -> None:
+        """These switches hold the plan of `generation`."""
+        for dpid in dpids:
+            self.liveness.synced(dpid, generation)
         self.placer.settle(now)
         self._commit()
 
@@ -278,6 +282,7 @@ class Controller:
         """A new estimate of a link's delay; intents whose bound it breaks move at once."""
         before = self.topology.delay_ms(link)
         self.topology.record_delay(link, delay_ms, now)
+        self._delays_changed(now)
         if delay_ms > before:  # only a rise can break a bound
             span_id = self.topology.span_of(link).span_id
             self.steering.keep_bounds(
@@ -290,6 +295,7 @@ class Controller:
         latency of every path through the site, so bounds are checked again when it rises."""
         before = self.topology.crossing_ms(site)
         self.topology.record_crossing(site, ms, now)
+        self._delays_changed(now)
         if ms > before:
             self.steering.keep_bounds(now, [i for i in self.intents if site in self.placer.sites_used(i.id)])
         self._commit()
@@ -363,23 +369,40 @@ class Controller:
         self._commit()
 
     def _commit(self) -> None:
-        """Save what changed, then tell the listeners (a crash in between loses no state)."""
+        """Save what changed, then tell the listeners (a crash in between loses no state). With
+        a store, the listeners hear it once the store has it on disk (its writer thread calls
+        them, in commit order); without one, at once."""
         events, dirty, deleted = self.journal.take()
-        if self.store is not None and (dirty or deleted):
-            saved = [self._saved(self.intents[i]) for i in sorted(dirty) if i in self.intents]
-            self.store.save(
-                saved,
-                sorted(deleted),
-                {
-                    'fabric': self.fabric.name,
-                    'next_number': self.intents.next_number,
-                    'next_label': self.routes.next_label,
-                },
-            )
-        for event in events:
-            for kind, listener in list(self._listeners):
-                if isinstance(event, kind):
-                    listener(event)
+        kept = [self.intents[i] for i in sorted(dirty) if i in self.intents]
+        delays = self.topology.delays() if self._delays_due else None
+        self._delays_due = False
+        if not (events or kept or deleted or delays):
+            return
+        changes = Changes(tuple(self.view(i.id) for i in kept), tuple(sorted(deleted)), tuple(events), delays)
+        listeners = list(self._listeners)
+
+        def tell() -> None:
+            for item in (changes, *events):
+                for kind, listener in listeners:
+                    if isinstance(item, kind):
+                        listener(item)
+
+        if self.store is None:
+            tell()
+            return
+        meta = {
+            'fabric': self.fabric.name,
+            'next_number': self.intents.next_number,
+            'next_label': self.routes.next_label,
+        }
+        saved = [self._saved(i) for i in kept]
+        self.store.save(saved, sorted(deleted), meta if kept or deleted else {}, after=tell)
+
+    def _delays_changed(self, now: float) -> None:
+        """The next commit tells the read model the delays, if it has not for 0.1 s (probes
+        come hundreds of times a second; a path's latency as shown may be that old)."""
+        if now - self._delays_told_at >= DELAYS_TOLD_EVERY_S:
+            self._delays_due, self._delays_told_at = True, now
 
     def _saved(self, intent: Intent) -> Saved:
         placement, route = self.placer.placements.get(intent.id), self.routes.of(intent.id)

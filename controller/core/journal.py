@@ -2,11 +2,13 @@
 events), the intents to save and the ids to delete from the store. The controller commits at
 the end of every call: it saves first, then tells, so a crash in between loses no state."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from controller.core.intent import Intent, IntentEvent
-from controller.core.topology import TopologyEvent
+from controller.core.topology import Delays, TopologyEvent
+from controller.core.views import IntentView
 
 
 class Journal:
@@ -46,9 +48,30 @@ class Saved:
     labels: tuple[int, ...] | None = None
 
 
+@dataclass(frozen=True)
+class Changes:
+    """One commit as the read model hears it (a listener of this kind, after the store has it):
+    the intents that changed as they are now, those no longer kept, the events, and the
+    measured delays when they changed (at most ten times a second)."""
+
+    views: tuple[IntentView, ...]
+    gone: tuple[str, ...]
+    events: tuple[IntentEvent | TopologyEvent, ...]
+    delays: Delays | None
+
+
 class Store(Protocol):
-    """What the core needs of a store (controller/store/): what it kept, and to keep changes."""
+    """What the core needs of a store (controller/store/): what it kept, and to keep changes.
+    `save` may write later (a group commit), but runs `after` only once the change is on disk,
+    and commits' `after`s in the order they were saved."""
+
+    queued: int  # the ticket of the last commit saved
 
     def load(self) -> tuple[dict, list[Saved]]: ...
 
-    def save(self, saved: list[Saved], deleted: list[str], meta: dict) -> None: ...
+    def wait(self, ticket: int) -> None:
+        """Return once the commit `ticket` (and every one before it) is on disk."""
+
+    def save(
+        self, saved: list[Saved], deleted: list[str], meta: dict, after: Callable[[], None] | None = None
+    ) -> int: ...

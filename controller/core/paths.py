@@ -25,7 +25,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
-from controller.core.topology import Link, Topology
+from controller.core.topology import Latencies, Link, Topology
 
 Available = Callable[[Link], float] | Mapping[Link, float]  # Gb/s a link has for a new path
 EPS = 1e-9  # slack for float noise in bandwidth sums and latency sums
@@ -68,7 +68,7 @@ class Path:
     def span_ids(self, topology: Topology) -> tuple[str, ...]:
         return tuple(topology.span_of(link).span_id for link in self.links)
 
-    def latency_ms(self, topology: Topology) -> float:
+    def latency_ms(self, topology: Latencies) -> float:
         """Sum of the one-way delays measured now (or the fabric priors until measured)."""
         return topology.crossing_ms(self.src) + sum(topology.weight_ms(link) for link in self.links)
 

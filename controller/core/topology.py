@@ -7,13 +7,15 @@ on its way (measured per site, 0 until measured): a path's latency is what a ten
 takes, every span and every switch of it.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Link:
-    """One direction of a span."""
+class Link(NamedTuple):
+    """One direction of a span. A named tuple rather than a dataclass: links key every ledger,
+    delay and path, and a tuple hashes and compares in C (a frozen dataclass's __hash__ is
+    Python; it took a quarter of a placement's time)."""
 
     src: str
     dst: str
@@ -36,7 +38,38 @@ class SpanState:
         return Link(self.a, self.b), Link(self.b, self.a)
 
 
-class Topology:
+class Latencies:
+    """What a path's latency is made of (`Path.latency_ms`): each direction's delay, and what
+    a frame spends crossing each site's switch."""
+
+    def delay_ms(self, link: Link) -> float:
+        raise NotImplementedError
+
+    def crossing_ms(self, site: str) -> float:
+        raise NotImplementedError
+
+    def weight_ms(self, link: Link) -> float:
+        """What taking a link adds to a path's latency: the span's delay, then the switch at
+        its far end (a path's latency is its first switch's crossing plus these)."""
+        return self.delay_ms(link) + self.crossing_ms(link.dst)
+
+
+@dataclass(frozen=True)
+class Delays(Latencies):
+    """The delays as they were at one moment (`Topology.delays`): what the read model computes
+    the latency of intents' paths from, off the core."""
+
+    links: Mapping[Link, float]
+    crossings: Mapping[str, float]
+
+    def delay_ms(self, link: Link) -> float:
+        return self.links[link]
+
+    def crossing_ms(self, site: str) -> float:
+        return self.crossings.get(site, 0.0)
+
+
+class Topology(Latencies):
     """Sites and spans; `neighbours` skips spans that are down."""
 
     def __init__(self, sites: Any, spans: list[SpanState]):
@@ -104,10 +137,11 @@ class Topology:
         measured = self.crossing.get(site)
         return measured[0] if measured else 0.0
 
-    def weight_ms(self, link: Link) -> float:
-        """What taking a link adds to a path's latency: the span's delay, then the switch at
-        its far end (a path's latency is its first switch's crossing plus these)."""
-        return self.delay_ms(link) + self.crossing_ms(link.dst)
+    def delays(self) -> Delays:
+        return Delays(
+            {link: self.delay_ms(link) for link in self._by_link},
+            {site: ms for site, (ms, _) in self.crossing.items()},
+        )
 
     def capacity_gbps(self, link: Link) -> float:
         return self.span_of(link).capacity_gbps

@@ -3,13 +3,14 @@ lock and read (converted to protobuf, sent) after it is released. The northbound
 core only through these and the in-process API's errors, never its internals."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from controller.core.admission import Placement
 from controller.core.books import Books
 from controller.core.intent import Intent, IntentEvent, State
 from controller.core.liveness import Liveness
-from controller.core.topology import Link, Topology
+from controller.core.paths import Path
+from controller.core.topology import Latencies, Link, Topology
 from topologies.model.fabric import Fabric
 from topologies.model.order import Protection, ServiceClass
 
@@ -37,6 +38,14 @@ class IntentView:
     backup_path: tuple[str, ...] = ()
     path_latency_ms: float | None = None  # measured now
     reserved_gbps: float = 0.0
+    number: int = 0  # creation order (listing, pages)
+    primary: Path | None = field(default=None, compare=False, repr=False)
+
+    def measured(self, delays: Latencies) -> 'IntentView':
+        """The view with its path's latency as `delays` have it (the read model's latest)."""
+        if self.primary is None:
+            return self
+        return replace(self, path_latency_ms=self.primary.latency_ms(delays))
 
     def current_event(self, now: float) -> IntentEvent:
         """An event that says where the intent is now (what a new watcher sees first)."""
@@ -114,6 +123,7 @@ def intent_view(intent: Intent, placement: Placement | None, topology: Topology)
         intent.reason,
         intent.created_at,
         intent.updated_at,
+        number=intent.number,
     )
     if placement is None:
         return view
@@ -123,6 +133,7 @@ def intent_view(intent: Intent, placement: Placement | None, topology: Topology)
         backup_path=placement.backup.sites if placement.backup else (),
         path_latency_ms=placement.latency_ms(topology),
         reserved_gbps=intent.bandwidth_gbps,
+        primary=placement.primary,
     )
 
 

@@ -1,5 +1,6 @@
-"""IntentService: protobuf requests to Orders and core calls under the runtime's lock; the read
-model's views back to protobuf after it."""
+"""IntentService: protobuf requests to Orders and core calls under the runtime's lock, the views
+they return back to protobuf after it; reads (Get, List, Watch) from the read model (reads.py),
+without the lock."""
 
 import logging
 import queue
@@ -23,8 +24,8 @@ WATCH_BACKLOG = 10000  # events a slow watcher may fall behind before it is cut 
 
 
 class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
-    def __init__(self, runtime, auth):
-        self.runtime, self.auth = runtime, auth
+    def __init__(self, runtime, auth, reads):
+        self.runtime, self.auth, self.reads = runtime, auth, reads
         self.pages = PageTokens()
 
     @rpc
@@ -77,7 +78,7 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
     @rpc
     def GetIntent(self, request, context, caller):
         intent_id = _intent_id(request.id, context)
-        view = self.runtime.call(lambda core, now: core.view(intent_id, caller.tenant))
+        view = self.reads.get(intent_id, caller.tenant)
         return pb.GetIntentResponse(intent=convert.intent_message(view))
 
     @rpc
@@ -89,15 +90,7 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
         state = convert.core_state(request.state)
         query = [tenant, request.state, request.site]
         after = self.pages.start(request.page_token, query)
-
-        def page(core, now):
-            matching = [i for i in core.list(tenant, state, request.site or None) if i.number > after]
-            return (
-                [core.view(i.id) for i in matching[:size]],
-                matching[size - 1].number if len(matching) > size else None,
-            )
-
-        views, last = self.runtime.call(page)
+        views, last = self.reads.page(tenant, state, request.site or None, after, size)
         return pb.ListIntentsResponse(
             intents=[convert.intent_message(v) for v in views],
             next_page_token='' if last is None else self.pages.token(last, query),
@@ -162,24 +155,18 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
         def wanted(event):
             return (tenant is None or event.tenant == tenant) and intent_id in (None, event.intent_id)
 
-        def listener(event):  # called under the runtime's lock: never block
+        def listener(event):  # called under the read model's lock: never block
             if wanted(event):
                 try:
                     events.put_nowait(event)
                 except queue.Full:
                     behind.append(True)
 
-        def subscribe(core, now):
-            if intent_id is not None:
-                core.get(intent_id, caller.tenant)  # NOT_FOUND rather than silence
-            current = [
-                v.current_event(now)
-                for v in core.views(tenant)
-                if request.include_current and intent_id in (None, v.id)
-            ]
-            return core.subscribe(listener), current
-
-        unsubscribe, current = self.runtime.call(subscribe)
+        if intent_id is not None:
+            self.reads.get(intent_id, caller.tenant)  # NOT_FOUND rather than silence
+        current, unsubscribe = self.reads.watch(
+            listener, tenant, intent_id, request.include_current, self.runtime.clock()
+        )
         context.add_callback(lambda: events.put(None))  # wake up when the client goes
         context.send_initial_metadata(())  # tells the client it is subscribed: nothing is missed
         try:
@@ -199,7 +186,7 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
                     break
                 yield pb.WatchIntentsResponse(event=convert.event_message(event))
         finally:
-            self.runtime.call(lambda core, now: unsubscribe())
+            unsubscribe()
 
     @rpc
     def CheckIntent(self, request, context, caller):

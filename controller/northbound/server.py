@@ -9,6 +9,7 @@ from grpc_reflection.v1alpha import reflection
 
 from controller.northbound.guard import RequestGuard
 from controller.northbound.intents import IntentService
+from controller.northbound.reads import Reads
 from controller.northbound.topology import TopologyService
 from naas.v1 import (
     intent_service_pb2,
@@ -34,7 +35,9 @@ def create_server(runtime, auth, address, tls=None):
         interceptors=[RequestGuard()],
         options=[('grpc.so_reuseport', 0)],
     )
-    intent_service_pb2_grpc.add_IntentServiceServicer_to_server(IntentService(runtime, auth), server)
+    reads = Reads()
+    runtime.call(lambda core, now: reads.attach(core))
+    intent_service_pb2_grpc.add_IntentServiceServicer_to_server(IntentService(runtime, auth, reads), server)
     topology_service_pb2_grpc.add_TopologyServiceServicer_to_server(TopologyService(runtime, auth), server)
     checker = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)

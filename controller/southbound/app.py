@@ -9,7 +9,7 @@ drive the shim on a fake clock and fake switches. Waiting happens in three threa
 - the syncer brings each switch that connects to the plan (it reads the switch's flows,
   meters and groups, then sends only the difference) and pushes every plan change in the
   phases of `reconcile`, with a barrier on every switch between phases (and, after a flip,
-  the drain before the clean-up); only then does it tell the core `synced(dpid, generation)`;
+  the drain before the clean-up); only then does it tell the core `synced(dpids, generation)`;
 - the measurer hands the probes' stamps to the core (`apply_measurements`), so that os-ken's
   event thread never waits for the core's lock: while placement or a re-optimization holds
   it, a handler waiting there would hold up every packet-in behind it and stamp it late,
@@ -431,7 +431,7 @@ class FabricApp(app_manager.OSKenApp):
         if failed:
             self.runtime.plan_changed.set()
             return
-        self.runtime.call(lambda core, now: [core.synced(d, generation, now) for d in switches])
+        self.runtime.call(lambda core, now: core.synced(switches, generation, now))
 
     # --- the prober ---------------------------------------------------------------------------
 

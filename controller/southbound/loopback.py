@@ -38,5 +38,4 @@ class Loopback:
 
     def _confirm(self, core, now):
         core.tick(now)
-        for dpid in self.dpids:
-            core.synced(dpid, core.generation, now)
+        core.synced(self.dpids, core.generation, now)

@@ -1,21 +1,30 @@
 """Intents and reservations on disk (SQLite), so a controller restart or crash loses nothing.
 
 One row per intent (its order, state, placement and labels as JSON, records.py; the books
-are rebuilt from the placements) and a few counters. Each change is one transaction, written through
-(WAL, synchronous=FULL) before the core tells anyone about it. One controller at a time: the
-store holds an exclusive lock on the file while it is open.
+are rebuilt from the placements) and a few counters. One controller at a time: the store holds
+an exclusive lock on the file while it is open.
+
+Group commit: the core's commits are queued (`save`, under the runtime's lock, in a few
+microseconds); whoever must not answer before a change is on disk waits for its ticket (`wait`:
+the runtime does, after letting go of its lock). The first waiter writes everything queued so
+far as one transaction (WAL, synchronous=FULL: one fsync for the group), runs each commit's
+`after` (the core tells its listeners there, in commit order), and only then counts them
+durable. So an acknowledged change survives a crash, and placement never waits for the disk.
 """
 
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from controller.store.records import from_record, to_record
 
+LOG = logging.getLogger('naas.store')
 SCHEMA_VERSION = 2  # 2: labels, request ids and prefixes in the intent records
 
 
@@ -65,7 +74,9 @@ def _hold(path):
 
 
 class Store:
-    def __init__(self, path):
+    def __init__(self, path, on_failure: Callable[[], None] | None = None):
+        """`on_failure` is called (on the writer thread) if a write fails: nothing queued since
+        is acknowledged, and the process should stop and start again from what is on disk."""
         self.path = str(path)
         parent = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(parent):
@@ -93,33 +104,91 @@ class Store:
             os.close(self._holder)
             raise StoreError(f'--db {self.path}: not a naas-fabric store ({e})') from None
         if version != SCHEMA_VERSION:
-            self.close()
+            self._db.close()
+            os.close(self._holder)
             raise StoreError(f'--db {self.path}: schema {version}, this controller reads {SCHEMA_VERSION}')
-        self._lock = threading.Lock()
+        self._on_failure = on_failure
+        self._queue: list[tuple[list, list, dict, Callable[[], None] | None]] = []
+        self._changed = threading.Condition()  # guards everything below
+        self.queued = 0  # the ticket of the last commit queued
+        self.durable = 0  # every commit up to this ticket is on disk (and told)
+        self._writing = False  # a waiter is writing a group
+        self._failed: str | None = None
+        self._closed = False
 
     def load(self):
         """(meta dict without the schema key, [Saved intents]) in intent number order."""
         return _load(self._db)
 
-    def save(self, saved, deleted, meta):
-        """Write changed intents (Saved), drop deleted ones and update the counters, all at once."""
-        records = [to_record(s) for s in saved]
-        with self._lock, self._transaction():
-            self._db.executemany(
-                'INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?)',
-                [(r['id'], r['number'], r['tenant'], json.dumps(r)) for r in records],
-            )
-            self._db.executemany('DELETE FROM intents WHERE id = ?', [(i,) for i in deleted])
-            self._db.executemany(
-                'INSERT OR REPLACE INTO meta VALUES (?, ?)', [(k, json.dumps(v)) for k, v in meta.items()]
-            )
+    def save(self, saved, deleted, meta, after: Callable[[], None] | None = None) -> int:
+        """Queue a commit: changed intents (Saved), deleted ids and the counters, to be written
+        in one transaction with whatever else is queued by then; `after()` runs once it is on
+        disk, commits' in the order they were queued. Returns the commit's ticket (`wait`).
+        The records are taken now: the intents may change again before they are written."""
+        rows = [(r['id'], r['number'], r['tenant'], json.dumps(r)) for r in map(to_record, saved)]
+        with self._changed:
+            if self._failed is not None or self._closed:
+                raise StoreError(self._failed or f'the store {self.path} is closed')
+            self._queue.append((rows, list(deleted), dict(meta), after))
+            self.queued += 1
+            return self.queued
+
+    def wait(self, ticket: int) -> None:
+        """Return once the commit `ticket`, and every one before it, is on disk and told.
+        The first waiter writes everything queued (no thread to hand over to and back from);
+        those who arrive meanwhile wait for it, and the first of them writes the next group."""
+        while ticket > self.durable:
+            with self._changed:
+                while self._writing and ticket > self.durable:
+                    self._changed.wait()
+                if self._failed is not None:
+                    raise StoreError(self._failed)
+                if ticket <= self.durable:
+                    return
+                self._writing = True
+                group, self._queue, last = self._queue, [], self.queued
+            try:
+                self._write(group)
+            except Exception as e:  # the disk is full or gone: acknowledge nothing more
+                LOG.critical('cannot write %s: %s (nothing since was acknowledged)', self.path, e)
+                with self._changed:
+                    self._failed, self._writing = f'the store {self.path} failed: {e}', False
+                    self._changed.notify_all()
+                if self._on_failure is not None:
+                    self._on_failure()
+                raise StoreError(self._failed) from None
+            for *_, after in group:
+                if after is not None:
+                    try:
+                        after()
+                    except Exception:  # a listener's bug must not stop the store
+                        LOG.exception('after a commit to %s', self.path)
+            with self._changed:
+                self.durable, self._writing = last, False
+                self._changed.notify_all()
 
     def close(self):
-        """Close the database and let go of its lock (again: nothing)."""
+        """Write what is queued, close the database and let go of its lock (again: nothing)."""
+        if self._closed:
+            return
+        with contextlib.suppress(StoreError):
+            self.wait(self.queued)
+        self._closed = True
         self._db.close()
         if self._holder is not None:
             os.close(self._holder)
             self._holder = None
+
+    def _write(self, group):
+        if not any(rows or deleted or meta for rows, deleted, meta, _ in group):
+            return  # commits that only tell: no transaction
+        with self._transaction():
+            for rows, deleted, meta, _ in group:  # in commit order: the last write of a row wins
+                self._db.executemany('INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?)', rows)
+                self._db.executemany('DELETE FROM intents WHERE id = ?', [(i,) for i in deleted])
+                self._db.executemany(
+                    'INSERT OR REPLACE INTO meta VALUES (?, ?)', [(k, json.dumps(v)) for k, v in meta.items()]
+                )
 
     @contextlib.contextmanager
     def _transaction(self):

@@ -1,8 +1,11 @@
-"""Benchmark the gRPC API: CreateIntent and GetIntent latency and throughput with 1, 10 and 50
-concurrent clients, against the real naas-controller process:
+"""Benchmark the gRPC API: CreateIntent, GetIntent and ListIntents latency and throughput with
+1, 10 and 50 concurrent clients, against the real naas-controller process:
 
     .venv/bin/python scripts/bench/grpc_api.py [--clients 1 10 50] [--calls 100] \
-        [--fabric-tenants 50] > /tmp/bench.md
+        [--fabric-tenants 50] [--profile DIR] > /tmp/bench.md
+
+`--profile DIR`: py-spy samples the controller over each level (DIR/clients-N.txt, collapsed
+stacks: `flamegraph.pl` or speedscope.app read them; `scripts/bench/stacks.py` sums them).
 
 The controller runs with `--southbound loopback` (no switches: each plan counts as installed at
 once), so the figures are the API, the core and SQLite (WAL, synchronous=FULL), not switches.
@@ -14,7 +17,8 @@ It gets a fabric of its own: lumen-qts's sites and spans with `--fabric-tenants`
 Per concurrency level: a fresh controller and database; each client is a process of its own
 (so the clients' GILs are not the bottleneck); all start together behind a barrier, make
 --calls CreateIntent calls (distinct pairs), meet at a second barrier, then GetIntent each
-intent they made. Throughput is calls / wall time (first start to last finish of the phase).
+intent they made, meet again, then --calls ListIntents of their own intents (a page of 10).
+Throughput is calls / wall time (first start to last finish of the phase).
 
 Prints a Markdown section for docs/benchmarks.md.
 """
@@ -24,8 +28,11 @@ import math
 import multiprocessing
 import os
 import resource
+import signal
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from datetime import date
@@ -62,7 +69,7 @@ def client(target, token, pairs, barrier, results):
     """One tenant: create an intent for each pair, then get each one; report latencies (s)."""
     from naasctl.client import ApiError, Client, IntentState, enum_name
 
-    out = {'create': [], 'get': [], 'errors': Counter(), 'phases': {}, 'states': Counter()}
+    out = {'create': [], 'get': [], 'list': [], 'errors': Counter(), 'phases': {}, 'states': Counter()}
     try:
         with Client(target, token=token) as naas:
             naas.health()  # connect before the clock starts
@@ -93,6 +100,19 @@ def client(target, token, pairs, barrier, results):
                     out['errors']['GetIntent wrong intent'] += 1
                 out['states'][enum_name(IntentState, intent.state)] += 1
             out['phases']['get'] = (start, time.perf_counter())
+            barrier.wait(BARRIER_TIMEOUT_S)
+            start = time.perf_counter()
+            for _ in pairs:
+                t0 = time.perf_counter()
+                try:
+                    page, _token = naas.list_page(page_size=10)
+                except ApiError as e:
+                    out['errors'][f'ListIntents {e.code.name}'] += 1
+                    continue
+                out['list'].append(time.perf_counter() - t0)
+                if len(page) != min(10, len(created)):
+                    out['errors']['ListIntents short page'] += 1
+            out['phases']['list'] = (start, time.perf_counter())
     except Exception as e:  # reported as an error, never hidden
         out['errors'][f'client failed: {type(e).__name__}: {e}'] += 1
         barrier.abort()
@@ -109,8 +129,35 @@ def rss_mb(pid):
         return next(int(line.split()[1]) for line in f if line.startswith('VmRSS:')) / 1024
 
 
-def run_level(fabric_path, tenants, n_clients, calls):
-    """One controller, n_clients client processes -> ({op: (latencies, wall_s)}, errors, rss, states)."""
+class CpuMeter(threading.Thread):
+    """Samples a process's CPU seconds (/proc/PID/stat) and the machine's every 20 ms, so a
+    phase's share of each can be read afterwards (`during`)."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.samples, self.stop = pid, [], threading.Event()
+
+    def run(self):
+        tick = os.sysconf('SC_CLK_TCK')
+        while not self.stop.wait(0.02):
+            with open(f'/proc/{self.pid}/stat') as f:
+                fields = f.read().rpartition(')')[2].split()
+            with open('/proc/stat') as f:
+                user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+            machine = user + nice + system + irq + softirq + steal
+            process = int(fields[11]) + int(fields[12])  # utime + stime
+            self.samples.append((time.perf_counter(), process / tick, machine / tick))
+
+    def during(self, start, end):
+        """(CPU seconds of the process, busy CPU seconds of the machine) from start to end."""
+        inside = [s for s in self.samples if start <= s[0] <= end] or self.samples[-1:]
+        first, last = inside[0], inside[-1]
+        return last[1] - first[1], last[2] - first[2], last[0] - first[0]
+
+
+def run_level(fabric_path, tenants, n_clients, calls, profile=None):
+    """One controller, n_clients client processes -> ({op: (latencies, wall_s, cpu)}, errors,
+    rss, states); cpu: (controller's CPU s, machine's busy CPU s, seconds they were read over)."""
     campuses = tenants[0].sites
     pairs = [(a, b) for i, a in enumerate(campuses) for b in campuses[i + 1 :]][:calls]
     ctx = multiprocessing.get_context('spawn')  # no fork of a process that imported grpc
@@ -121,9 +168,18 @@ def run_level(fabric_path, tenants, n_clients, calls):
             os.path.join(tmp, 'controller.log'),
             extra_args=['--southbound', 'loopback'],
         )
-        procs = []
+        procs, spy = [], None
         try:
             ctl.start()
+            if profile:
+                spy = subprocess.Popen(
+                    [os.path.join(os.path.dirname(sys.executable), 'py-spy'), 'record', '--nonblocking',
+                     '--gil', '--format', 'raw', '--rate', '500', '--pid', str(ctl.proc.pid),
+                     '-o', os.path.join(profile, f'clients-{n_clients}.txt')],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+            meter = CpuMeter(ctl.proc.pid)
+            meter.start()
             barrier, results = ctx.Barrier(n_clients), ctx.Queue()
             procs = [
                 ctx.Process(target=client, args=(ctl.grpc_target, ctl.tokens[t.id], pairs, barrier, results))
@@ -134,6 +190,10 @@ def run_level(fabric_path, tenants, n_clients, calls):
             outs = [results.get(timeout=3 * BARRIER_TIMEOUT_S) for _ in procs]
             for p in procs:
                 p.join()
+            meter.stop.set()
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
+                spy.wait(60)
             rss = rss_mb(ctl.proc.pid)
             problems = ctl.problems()
         finally:
@@ -144,11 +204,11 @@ def run_level(fabric_path, tenants, n_clients, calls):
     errors = sum((o['errors'] for o in outs), Counter())
     errors.update(f'controller log: {line[:120]}' for line in problems)
     figures = {}
-    for op in ('create', 'get'):
+    for op in ('create', 'get', 'list'):
         spans = [o['phases'][op] for o in outs if op in o['phases']]
         # perf_counter is CLOCK_MONOTONIC on Linux: the same clock in every process.
-        wall = max(e for _, e in spans) - min(s for s, _ in spans) if spans else float('nan')
-        figures[op] = (sorted(x for o in outs for x in o[op]), wall)
+        start, end = min(s for s, _ in spans), max(e for _, e in spans)
+        figures[op] = (sorted(x for o in outs for x in o[op]), end - start, meter.during(start, end))
     return figures, errors, rss, sum((o['states'] for o in outs), Counter())
 
 
@@ -181,14 +241,17 @@ def main():
         default=50,
         help=f'tenants in the fabric (at least the largest --clients, at most {MAX_TENANTS})',
     )
+    parser.add_argument('--profile', metavar='DIR', help='py-spy the controller: DIR/clients-N.txt')
     args = parser.parse_args()
+    if args.profile:
+        os.makedirs(args.profile, exist_ok=True)
     if not 1 <= args.calls <= 120:
         parser.error('--calls: 1..120 (a tenant has 120 site pairs)')
     if not max(args.clients) <= args.fabric_tenants <= MAX_TENANTS or min(args.clients) < 1:
         parser.error(f'need 1 <= --clients <= --fabric-tenants <= {MAX_TENANTS}')
 
     out = [
-        f'## gRPC API: CreateIntent and GetIntent ({date.today().isoformat()})',
+        f'## gRPC API: CreateIntent, GetIntent and ListIntents ({date.today().isoformat()})',
         '',
         f'Machine: {machine()}; 1-minute load average {os.getloadavg()[0]:.2f} before the run.',
         '',
@@ -208,22 +271,27 @@ def main():
         ]
         for n in args.clients:
             started, (busy0, mine0) = time.monotonic(), cpu_s()
-            figures, errors, rss, states = run_level(fabric_path, tenants, n, args.calls)
+            figures, errors, rss, states = run_level(fabric_path, tenants, n, args.calls, args.profile)
             took, (busy1, mine1) = time.monotonic() - started, cpu_s()
             others = max(0.0, (busy1 - busy0) - (mine1 - mine0))
             print(f'{n} clients: {took:.1f} s, {sum(errors.values())} errors', file=sys.stderr, flush=True)
-            for op, name in (('create', 'CreateIntent'), ('get', 'GetIntent')):
-                lat, wall = figures[op]
+            for op, name in (('create', 'CreateIntent'), ('get', 'GetIntent'), ('list', 'ListIntents')):
+                lat, wall, (ctl_cpu, busy, over) = figures[op]
                 err = sum(c for k, c in errors.items() if k.startswith(name))
                 if lat:
                     ms = [percentile(lat, p) * 1000 for p in (50, 90, 99)] + [lat[-1] * 1000]
+                    cpu = (
+                        f'{1000 * ctl_cpu / len(lat):.2f} | {100 * busy / over / os.cpu_count():.0f} %'
+                        if over > 0
+                        else '- | -'
+                    )
                     rows.append(
                         f'| {n} | {name} | {len(lat)} | {err} | {len(lat) / wall:.0f} | '
                         + ' | '.join(f'{x:.1f}' for x in ms)
-                        + ' |'
+                        + f' | {cpu} |'
                     )
                 else:
-                    rows.append(f'| {n} | {name} | 0 | {err} | - | - | - | - | - |')
+                    rows.append(f'| {n} | {name} | 0 | {err} | - | - | - | - | - | - | - |')
             rss_rows.append(
                 f'| {n} | {len(figures["create"][0])} | {rss:.0f} MB | {took:.0f} s | '
                 f'{others:.1f} s ({100 * others / took / os.cpu_count():.0f} %) |'
@@ -231,8 +299,9 @@ def main():
             seen += states
             failures += [f'{n} clients: {k} x{c}' for k, c in sorted(errors.items())]
     out += [
-        '| clients | operation | calls | errors | calls/s | p50 ms | p90 ms | p99 ms | max ms |',
-        '|---|---|---|---|---|---|---|---|---|',
+        '| clients | operation | calls | errors | calls/s | p50 ms | p90 ms | p99 ms | max ms '
+        '| controller CPU ms a call | machine busy |',
+        '|---|---|---|---|---|---|---|---|---|---|---|',
         *rows,
         '',
         '| clients | intents held | controller RSS at the end | level took | CPU of other processes '

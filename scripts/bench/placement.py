@@ -324,8 +324,7 @@ def place(fabric, demands, gbps, order, make_room=True, together=False):
         )
         created = {d: a for d, a in zip(fits, answers) if not isinstance(a, CoreError)}
         result.create_ms.append((time.perf_counter() - started) * 1000)
-        for dpid in dpids:
-            core.synced(dpid, core.generation, now=0.0)
+        core.synced(dpids, core.generation, now=0.0)
     for d in order if not together else ():
         t = time.perf_counter()
         try:
@@ -335,8 +334,7 @@ def place(fabric, demands, gbps, order, make_room=True, together=False):
         except CoreError:
             result.unplaceable += 1
         result.create_ms.append((time.perf_counter() - t) * 1000)
-        for dpid in dpids:
-            core.synced(dpid, core.generation, now=0.0)
+        core.synced(dpids, core.generation, now=0.0)
     result.seconds = time.perf_counter() - started
     for d, intent in created.items():
         if intent.state is State.INSTALLED:

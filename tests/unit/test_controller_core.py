@@ -37,7 +37,7 @@ def connected(fabric=TRIANGLE, **kw):
 def sync(core, now=1):
     """What the southbound does: every switch confirms the current plan."""
     for dpid in core.plan():
-        core.synced(dpid, core.generation, now)
+        core.synced([dpid], core.generation, now)
 
 
 def states(core):
@@ -52,9 +52,9 @@ def test_an_intent_is_installed_once_every_switch_on_its_route_confirmed():
     assert intent.state is State.INSTALLING and intent.id == 'i-1'
     assert [e.state.value for e in events] == ['COMPILING', 'INSTALLING']
     assert events[-1].new_path == ('dca', 'dcc')
-    core.synced(addr.dpid(TRIANGLE.sites['dca']), core.generation, now=2)
+    core.synced([addr.dpid(TRIANGLE.sites['dca'])], core.generation, now=2)
     assert intent.state is State.INSTALLING  # dcc has not confirmed yet
-    core.synced(addr.dpid(TRIANGLE.sites['dcc']), core.generation, now=2)
+    core.synced([addr.dpid(TRIANGLE.sites['dcc'])], core.generation, now=2)
     assert intent.state is State.INSTALLED and 'dca->dcc' in intent.reason
     assert core.books.committed.reserved_gbps(Link('dcc', 'dca')) == 5
 

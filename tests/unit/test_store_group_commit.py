@@ -1,0 +1,106 @@
+"""The store's group commit: a commit is on disk (and told) when `wait` returns for its ticket,
+commits are told in the order they were queued, many concurrent commits share a transaction,
+and a store that cannot write acknowledges nothing more."""
+
+import threading
+
+import pytest
+
+from controller.core.intent import Intent, State
+from controller.core.journal import Saved
+from controller.store.sqlite import Store, StoreError, read_only
+from topologies.model.order import Protection, ServiceClass
+
+
+def saved(number, tenant='red'):
+    intent = Intent(
+        f'i-{number}',
+        tenant,
+        'dca',
+        'dcb',
+        1.0,
+        None,
+        Protection.NONE,
+        ServiceClass.PRIORITY,
+        State.INSTALLING,
+        'placing',
+        0.0,
+        0.0,
+        number,
+    )
+    return Saved(intent)
+
+
+def test_what_a_wait_returned_for_is_on_disk_and_told_in_order(tmp_path):
+    db = tmp_path / 'naas.db'
+    store = Store(db)
+    told, writes, queued = [], [], []
+    write = store._write
+    store._write = lambda group: (writes.append(len(group)), write(group))
+    lock = threading.Lock()
+
+    def writer(first):
+        for number in range(first, first + 50):
+            with lock:  # as the runtime does: commits are queued one at a time, in order
+                queued.append(number)
+                ticket = store.save(
+                    [saved(number)], [], {'next_number': number + 1}, after=lambda n=number: told.append(n)
+                )
+            store.wait(ticket)
+            on_disk = {s.intent.id for s in read_only(db)[1]}
+            assert f'i-{number}' in on_disk and number in told
+
+    threads = [threading.Thread(target=writer, args=(1 + 50 * k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(told) == 400 and sum(writes) == 400
+    assert told == queued  # each told once, in the order queued
+    assert len(writes) < 400  # concurrent commits shared transactions
+    store.close()
+    meta, kept = read_only(db)
+    assert len(kept) == 400 and meta['next_number'] in range(2, 402)
+
+
+def test_commits_are_told_in_the_order_they_were_queued(tmp_path):
+    store = Store(tmp_path / 'naas.db')
+    told = []
+    tickets = [store.save([saved(n)], [], {}, after=lambda n=n: told.append(n)) for n in range(1, 21)]
+    store.wait(tickets[4])  # one wait writes everything queued so far
+    assert told == list(range(1, 21)) and store.durable == tickets[-1]
+    store.close()
+
+
+def test_a_later_commit_of_a_row_wins_and_a_delete_removes_it(tmp_path):
+    db = tmp_path / 'naas.db'
+    store = Store(db)
+    first = saved(1)
+    store.save([first], [], {})
+    changed = saved(1)
+    changed.intent.reason = 'moved'
+    store.save([changed], [], {})
+    store.save([saved(2)], ['i-1'], {})
+    store.close()  # closing writes what is queued
+    assert [s.intent.id for s in read_only(db)[1]] == ['i-2']
+
+
+def test_a_store_that_cannot_write_acknowledges_nothing_more(tmp_path):
+    failures = []
+    store = Store(tmp_path / 'naas.db', on_failure=lambda: failures.append(True))
+    ticket = store.save([saved(1)], [], {})
+    store.wait(ticket)
+
+    def broken(group):
+        raise OSError(28, 'No space left on device')
+
+    store._write = broken
+    ticket = store.save([saved(2)], [], {})
+    with pytest.raises(StoreError, match='No space left'):
+        store.wait(ticket)
+    assert failures == [True]
+    with pytest.raises(StoreError, match='failed'):
+        store.save([saved(3)], [], {})
+    with pytest.raises(StoreError, match='failed'):
+        store.wait(ticket)
+    store.close()
