@@ -38,31 +38,14 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-import yaml
 from machine import machine
 
 from topologies.lab.controller_process import ControllerProcess
-from topologies.model.fabric import MAX_TENANTS, SHIPPED, load_fabric
+from topologies.lab.tenants import with_tenants
+from topologies.model.fabric import MAX_TENANTS
 
 BANDWIDTH_GBPS = 0.001
 BARRIER_TIMEOUT_S = 600  # the slowest client's whole phase
-
-
-def write_fabric(path, tenants):
-    """lumen-qts's sites and spans, with `tenants` tenants at every data-center site."""
-    base = yaml.safe_load((SHIPPED / 'lumen-qts.yaml').read_text())
-    campuses = [s['id'] for s in base['sites'] if s['kind'] == 'datacenter']
-    width = max(2, len(str(tenants)))
-    doc = {
-        'name': 'bench-grpc',
-        'description': f'lumen-qts with {tenants} tenants at every campus',
-        'emulation': base.get('emulation', {}),
-        'sites': base['sites'],
-        'spans': base['spans'],
-        'tenants': [{'id': f't{n:0{width}d}', 'sites': campuses} for n in range(1, tenants + 1)],
-    }
-    Path(path).write_text(yaml.safe_dump(doc, sort_keys=False))
-    return load_fabric(str(path))  # validates it
 
 
 def client(target, token, pairs, barrier, results):
@@ -259,8 +242,8 @@ def main():
     run_started = time.monotonic()
     rows, rss_rows, failures, seen = [], [], [], Counter()
     with tempfile.TemporaryDirectory(prefix='bench-grpc-') as tmp:
-        fabric_path = Path(tmp) / 'bench-grpc.yaml'
-        fabric = write_fabric(fabric_path, args.fabric_tenants)
+        fabric_path = Path(tmp) / 'fabric.yaml'
+        fabric = with_tenants('lumen-qts', args.fabric_tenants, fabric_path)
         tenants = list(fabric.tenants.values())
         out += [
             f"Fabric: lumen-qts's {len(fabric.sites)} sites and {len(fabric.spans)} spans, "
