@@ -63,9 +63,7 @@ def assemble(
         policy=policy,
         now=clock(),
     )
-    core.subscribe(
-        lambda e: LOG.info('intent %s (%s): %s, %s', e.intent_id, e.tenant, e.state.value, e.reason)
-    )
+    core.subscribe(_log_event)
     runtime = Runtime(core, clock)
     server, port = create_server(runtime, auth, grpc_address, tls)
     try:
@@ -81,6 +79,14 @@ def assemble(
         server.stop(grace=None)
         raise
     return Assembly(core, runtime, server, port, south, store)
+
+
+ANSWERED = ('placing', 'deleted')  # reasons of events that only restate an API call's log line
+
+
+def _log_event(e):
+    level = logging.DEBUG if e.reason in ANSWERED else logging.INFO
+    LOG.log(level, 'intent %s (%s): %s, %s', e.intent_id, e.tenant, e.state.value, e.reason)
 
 
 def _start_os_ken(runtime, on_fatal, host, port):

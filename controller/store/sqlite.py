@@ -180,15 +180,21 @@ class Store:
             self._holder = None
 
     def _write(self, group):
-        if not any(rows or deleted or meta for rows, deleted, meta, _ in group):
+        """One transaction for the group, in as few statements as it takes: each one lets go
+        of the GIL and must win it back, which on a busy controller takes longer than the
+        statement. A row's last write wins; a deleted intent never comes back."""
+        rows = {row[0]: row for rows, _, _, _ in group for row in rows}
+        deleted = [(i,) for _, ids, _, _ in group for i in ids]
+        meta = {k: json.dumps(v) for _, _, changes, _ in group for k, v in changes.items()}
+        if not rows and not deleted and not meta:
             return  # commits that only tell: no transaction
         with self._transaction():
-            for rows, deleted, meta, _ in group:  # in commit order: the last write of a row wins
-                self._db.executemany('INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?)', rows)
-                self._db.executemany('DELETE FROM intents WHERE id = ?', [(i,) for i in deleted])
-                self._db.executemany(
-                    'INSERT OR REPLACE INTO meta VALUES (?, ?)', [(k, json.dumps(v)) for k, v in meta.items()]
-                )
+            if rows:
+                self._db.executemany('INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?)', rows.values())
+            if deleted:
+                self._db.executemany('DELETE FROM intents WHERE id = ?', deleted)
+            if meta:
+                self._db.executemany('INSERT OR REPLACE INTO meta VALUES (?, ?)', meta.items())
 
     @contextlib.contextmanager
     def _transaction(self):
