@@ -141,6 +141,12 @@ class NoPath(Exception):
 # Search primitives
 
 
+def latency_order(path: Path, latency_ms: float) -> tuple[float, int, tuple[str, ...]]:
+    """The order paths are taken in: lower latency (rounded against float noise), then fewer
+    hops, then the sequence of site ids."""
+    return round(latency_ms, _KEY_DIGITS), path.hops, path.sites
+
+
 def _as_callable(available_gbps: Available) -> Callable[[Link], float]:
     if callable(available_gbps):
         return available_gbps
@@ -471,18 +477,32 @@ def k_paths(
     """Up to k simple paths from src to dst, lowest latency first (Yen's algorithm), each
     with `gbps` available on every link, over up spans, within the bound: the choices a
     joint placement weighs (controller/core/packing.py). [] when none fits. Ties as in
-    _shortest. The usable links and their delays are read once: Yen runs a search per
-    site of every path found, and a batch asks for hundreds of intents."""
+    _shortest."""
     _check_ends(topology, src, dst)
+    return yen(topology, arcs(topology, gbps, available_gbps, avoid_spans), src, dst, k, max_latency_ms)
+
+
+Arcs = dict[str, list[tuple[Link, float]]]  # site -> [(link leaving it, what it adds to latency)]
+
+
+def arcs(
+    topology: Topology, gbps: float, available_gbps: Available, avoid_spans: AbstractSet[str] = frozenset()
+) -> Arcs:
+    """The links a search may take from each site (over up spans, not avoided, with `gbps`
+    available) and their weights, read once: Yen runs a search per site of every path it
+    finds, and a batch asks for hundreds of pairs (candidates.py reads them once for all)."""
     usable = _usable(topology, gbps, _as_callable(available_gbps), frozenset(avoid_spans))
-    graph = _pruned(
-        {
-            site: [(link, topology.weight_ms(link)) for link in topology.neighbours(site) if usable(link)]
-            for site in topology.sites
-        },
-        src,
-        dst,
-    )
+    return {
+        site: [(link, topology.weight_ms(link)) for link in topology.neighbours(site) if usable(link)]
+        for site in topology.sites
+    }
+
+
+def yen(
+    topology: Topology, graph: Arcs, src: str, dst: str, k: int, max_latency_ms: float | None = None
+) -> list[Path]:
+    """k_paths over the links of `graph` (arcs()), src and dst checked."""
+    graph = _pruned(graph, src, dst)
     found: list[Path] = []
     candidates: list[tuple] = []
     seen: set[tuple[Link, ...]] = set()
@@ -491,10 +511,7 @@ def k_paths(
         if links not in seen:
             seen.add(links)
             path = Path(links)
-            latency = path.latency_ms(topology)
-            heapq.heappush(
-                candidates, ((round(latency, _KEY_DIGITS), len(links), path.sites), len(seen), path)
-            )
+            heapq.heappush(candidates, (latency_order(path, path.latency_ms(topology)), len(seen), path))
 
     first = _lowest(src, dst, graph.__getitem__)
     if first is not None:
