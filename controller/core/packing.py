@@ -4,9 +4,11 @@ the other would.
 One after the other, each intent takes the lowest-latency path with the room, and an early
 one can take the span a later one needed. Together, it is an admission problem over all of
 them: give each intent one of its candidate placements, or none, so that no link is
-over-booked and the most committed Gb/s gets in. Candidates: Yen's K lowest-latency paths
-with the room, within the bound; a protected intent gets, beside each, the fastest
-span-disjoint backup with the room. As SWAN and B4 allocate, class by class: REALTIME
+over-booked and the most committed Gb/s gets in. Candidates: the pair's K lowest-latency
+paths (kept from one batch to the next: candidates.py) that have the room now and meet the
+bound with the delays of now, or, when none does, Yen's K fastest among the links with the
+room; a protected intent gets, beside each, the fastest span-disjoint backup with the room.
+As SWAN and B4 allocate, class by class: REALTIME
 first, each class on what the ones before it left.
 
 Within a class, four tries, and the one that admits the most is kept:
@@ -14,9 +16,11 @@ Within a class, four tries, and the one that admits the most is kept:
 2. greedily, largest first;
 3. the linear relaxation (HiGHS, through SciPy), which may split an intent, rounded: the
    intents it admits most wholly first, each on the path it gave the most;
-4. the integer program over the paths the relaxation used, those of the tries above and
-   each intent's two fastest, stopped after `seconds` (Policy.batch_seconds) with the best
-   placement found (on a big batch the solver stops early, and a greedy try may win).
+4. only where the best of these is more than 0.1% below the relaxation's bound (no
+   placement can admit more than that): the integer program over the paths the relaxation
+   used, those of the tries above and each intent's two fastest, stopped after `seconds`
+   (Policy.batch_seconds) with the best placement found (on a big batch the solver stops
+   early, and a greedy try may win).
 The objective is the committed Gb/s admitted, less 0.1% per rank of latency of the path
 taken, so that among equal admissions the faster paths win. scripts/bench/placement.py
 measures the result against the optimum (docs/benchmarks.md).

@@ -33,7 +33,17 @@ from pathlib import Path
 
 import yaml
 from machine import machine
-from placement import HEADROOM, SEED, TENANT, TIMING_INTENTS, candidate_paths, load_network, scale_for, scaled
+from placement import (
+    HEADROOM,
+    SEED,
+    TENANT,
+    TIMING_INTENTS,
+    _quiet_stdout,
+    candidate_paths,
+    load_network,
+    scale_for,
+    scaled,
+)
 
 from controller.core.controller import Controller
 from controller.core.errors import Unplaceable
@@ -88,7 +98,7 @@ def through_api(fabric_path, orders):
         )
         ctl.start()
         try:
-            with ctl.client(TENANT, timeout=600) as naas:
+            with ctl.client(TENANT, timeout_s=600) as naas:
                 naas.health()
                 started = time.perf_counter()
                 results = naas.create_intents(
@@ -129,6 +139,7 @@ def profile(fabric, orders, out):
             script,
         ],
         input=pickle.dumps((fabric, orders)),
+        stdout=sys.stderr,  # the Markdown on stdout stays clean
         check=True,
         cwd=Path(__file__).parent,
         env={**os.environ, 'PYTHONPATH': os.pathsep.join(filter(None, [root, os.environ.get('PYTHONPATH')]))},
@@ -158,7 +169,8 @@ def main():
             demand = sum(o.bandwidth_gbps for o in orders)
             for where, warm in (('core', False), ('core, warm', True)):
                 for run in range(args.runs):
-                    packing_s, taking_s, admitted, gbps = in_core(network.fabric, orders, warm)
+                    with _quiet_stdout():  # HiGHS's MIP solver prints on fd 1 (see placement.py)
+                        packing_s, taking_s, admitted, gbps = in_core(network.fabric, orders, warm)
                     log(f'{share:.0%} {where} run {run + 1}: {packing_s + taking_s:.2f} s')
                     rows.append(
                         f'| {share:.0%} | {demand:.1f} | {where} | {run + 1} | {packing_s + taking_s:.2f} | '
