@@ -22,6 +22,7 @@ from typing import Any
 from controller.core import admission, packing
 from controller.core.admission import Move, Placement
 from controller.core.books import Books
+from controller.core.candidates import Candidates
 from controller.core.errors import FailedPrecondition, NotFound, Unplaceable
 from controller.core.flows import Plan
 from controller.core.installs import Installs
@@ -90,6 +91,7 @@ class Controller:
             hops=lambda i: self.orders.limits(i.src, i.dst)[2],
         )
         self.steering = Steering(self.topology, self.books, self.placer, self.planner, self.journal)
+        self.candidates = Candidates(packing.K)  # paths per site pair, kept for batches
         self._listeners: list[tuple[type, Callable[[Any], None]]] = []
         self._delays_due, self._delays_told_at = False, float('-inf')
         if store is not None:
@@ -349,7 +351,7 @@ class Controller:
         return [
             (indexes[n], placement)
             for n, placement in packing.pack(
-                topology, books, list(fresh.values()), self.planner.policy.batch_seconds
+                topology, books, list(fresh.values()), self.planner.policy.batch_seconds, self.candidates
             )
         ]
 

@@ -4,9 +4,11 @@ the other would.
 One after the other, each intent takes the lowest-latency path with the room, and an early
 one can take the span a later one needed. Together, it is an admission problem over all of
 them: give each intent one of its candidate placements, or none, so that no link is
-over-booked and the most committed Gb/s gets in. Candidates: Yen's K lowest-latency paths
-with the room, within the bound; a protected intent gets, beside each, the fastest
-span-disjoint backup with the room. As SWAN and B4 allocate, class by class: REALTIME
+over-booked and the most committed Gb/s gets in. Candidates: the pair's K lowest-latency
+paths (kept from one batch to the next: candidates.py) that have the room now and meet the
+bound with the delays of now, or, when none does, Yen's K fastest among the links with the
+room; a protected intent gets, beside each, the fastest span-disjoint backup with the room.
+As SWAN and B4 allocate, class by class: REALTIME
 first, each class on what the ones before it left.
 
 Within a class, four tries, and the one that admits the most is kept:
@@ -14,9 +16,11 @@ Within a class, four tries, and the one that admits the most is kept:
 2. greedily, largest first;
 3. the linear relaxation (HiGHS, through SciPy), which may split an intent, rounded: the
    intents it admits most wholly first, each on the path it gave the most;
-4. the integer program over the paths the relaxation used, those of the tries above and
-   each intent's two fastest, stopped after `seconds` (Policy.batch_seconds) with the best
-   placement found (on a big batch the solver stops early, and a greedy try may win).
+4. only where the best of these is more than 0.1% below the relaxation's bound (no
+   placement can admit more than that): the integer program over the paths the relaxation
+   used, those of the tries above and each intent's two fastest, stopped after `seconds`
+   (Policy.batch_seconds) with the best placement found (on a big batch the solver stops
+   early, and a greedy try may win).
 The objective is the committed Gb/s admitted, less 0.1% per rank of latency of the path
 taken, so that among equal admissions the faster paths win. scripts/bench/placement.py
 measures the result against the optimum (docs/benchmarks.md).
@@ -31,9 +35,10 @@ from dataclasses import replace
 
 from controller.core.admission import Placement, admit
 from controller.core.books import Books, both_ways
+from controller.core.candidates import Basis, Candidates
 from controller.core.intent import Intent
 from controller.core.ledger import AdmissionError, Ledger
-from controller.core.paths import EPS, NoPath, find_path, k_paths
+from controller.core.paths import EPS, NoPath, Path, find_path, k_paths, latency_order
 from controller.core.planner import RANK
 from controller.core.topology import Link, Topology
 from topologies.model.order import Protection
@@ -41,16 +46,24 @@ from topologies.model.order import Protection
 K = 8  # candidate paths per intent
 FASTEST = 2  # of them always weighed by the integer program
 TIE = 1e-3  # objective: this share of an intent's Gb/s less per rank of latency
+GAP = 1e-3  # the integer program runs only where the best try is further from the relaxation
 
 Picks = dict[int, int]  # intent index -> index of the option taken
 Need = tuple[Ledger, Link]  # Gb/s a placement takes is counted per book and link
+SpanNeed = tuple[Ledger, str]  # ... and, weighing options, per book and span
 
 
 def pack(
-    topology: Topology, books: Books, intents: list[Intent], seconds: float
+    topology: Topology,
+    books: Books,
+    intents: list[Intent],
+    seconds: float,
+    paths: Candidates | None = None,
 ) -> list[tuple[int, Placement]]:
     """[(index into intents, Placement)] for the intents placed together, in the order to
-    admit them; those left out are not listed. The books end as they began."""
+    admit them; those left out are not listed. The books end as they began. `paths`: the
+    candidate paths kept from earlier placements (the controller's), else computed afresh."""
+    paths = paths or Candidates(K)
     ranks = sorted({RANK[intent.service_class] for intent in intents})
     out: list[tuple[int, Placement]] = []
     with books.trial():
@@ -58,8 +71,9 @@ def pack(
             members = [n for n, intent in enumerate(intents) if RANK[intent.service_class] == rank]
             trial = {n: replace(intents[n], id=f'packing-{n}') for n in members}
             rooms = _rooms(topology, books)
-            options = {n: candidates(topology, rooms, trial[n]) for n in members}
-            picks = choose(books, trial, options, seconds / len(ranks))
+            basis = paths.on(topology)
+            options = {n: candidates(topology, rooms, trial[n], basis) for n in members}
+            picks = choose(topology, books, trial, options, seconds / len(ranks))
             for n in members:
                 if n not in picks:
                     continue
@@ -86,23 +100,34 @@ def _rooms(topology: Topology, books: Books) -> dict[Link, tuple[float, float]]:
     return out
 
 
-def candidates(topology: Topology, rooms: dict[Link, tuple[float, float]], intent: Intent) -> list[Placement]:
-    """The placements weighed for an intent: [Placement], fastest primary first."""
-    available = {link: min(committed, peak - intent.excess_gbps) for link, (committed, peak) in rooms.items()}
+def candidates(
+    topology: Topology, rooms: dict[Link, tuple[float, float]], intent: Intent, basis: Basis
+) -> list[Placement]:
+    """The placements weighed for an intent: [Placement], fastest primary first. Primaries:
+    the pair's kept candidates that have the room and meet the bound now; when none does,
+    Yen's K fastest among the links that have the room (what the kept ones miss on a full
+    fabric)."""
+
+    def available(link: Link) -> float:
+        committed, peak = rooms[link]
+        return min(committed, peak - intent.excess_gbps)
+
+    gbps, bound = intent.bandwidth_gbps, intent.max_latency_ms
     ends = (topology, intent.src, intent.dst)
-    paths = k_paths(*ends, K, intent.bandwidth_gbps, available, intent.max_latency_ms)
+    timed = [(path.latency_ms(topology), path) for path in basis.paths(*ends)]
+    paths = [
+        path
+        for latency, path in sorted(timed, key=lambda t: latency_order(t[1], t[0]))
+        if (bound is None or latency <= bound + EPS) and all(available(l) >= gbps - EPS for l in path.links)
+    ]
+    if not paths:
+        paths = k_paths(*ends, K, gbps, available, bound)
     if intent.protection is not Protection.PROTECTED:
         return [Placement(path) for path in paths]
     out, seen = [], set()
     for path in paths:
         try:
-            backup = find_path(
-                *ends,
-                intent.bandwidth_gbps,
-                available,
-                intent.max_latency_ms,
-                frozenset(path.span_ids(topology)),
-            )
+            backup = find_path(*ends, gbps, available, bound, frozenset(path.span_ids(topology)))
         except NoPath:
             continue
         first, second = sorted((path, backup), key=lambda p: (p.latency_ms(topology), p.hops, p.sites))
@@ -130,36 +155,43 @@ def links_of(placement: Placement) -> tuple[Link, ...]:
 
 
 def choose(
-    books: Books, intents: dict[int, Intent], options: dict[int, list[Placement]], seconds: float
+    topology: Topology,
+    books: Books,
+    intents: dict[int, Intent],
+    options: dict[int, list[Placement]],
+    seconds: float,
 ) -> Picks:
     """{n: index of the option taken} for the intents of one class (see the module doc):
-    the best of greedy placements in two orders, the relaxation rounded, and the integer
-    program (when the solver stops early, the others still stand)."""
+    the best of greedy placements in two orders and the relaxation rounded; the integer
+    program only where that best leaves a gap to the relaxation's bound, for at most
+    `seconds` (when the solver stops early, the others still stand)."""
     members = [n for n in options if options[n]]
     if not members:
         return {}
+    needs, left = _span_needs(topology, books, intents, options, members)
     by_hops = sorted(members, key=lambda n: (options[n][0].primary.hops, -intents[n].bandwidth_gbps, n))
     by_size = sorted(members, key=lambda n: (-intents[n].bandwidth_gbps, n))
-    tries = [
-        _greedy(books, intents, options, by_hops),
-        _greedy(books, intents, options, by_size),
-    ]
-    program = _Program(books, intents, options, members)
+    tries = [_greedy(left, needs, by_hops), _greedy(left, needs, by_size)]
+    program = _Program(intents, needs, left, members)
     relaxed = program.relax()
-    if relaxed is not None:
-        share, rank = dict.fromkeys(members, 0.0), {n: r for r, n in enumerate(by_hops)}
-        for (n, _), x in relaxed.items():
-            share[n] += x
-        rounded = sorted(members, key=lambda n: (-round(share[n], 6), rank[n]))
-        prefer = {n: sorted(range(len(options[n])), key=lambda j: -relaxed.get((n, j), 0.0)) for n in members}
-        tries.append(_greedy(books, intents, options, rounded, prefer))
-        weigh = {(n, j) for (n, j), x in relaxed.items() if x > 1e-6}
-        weigh |= {(n, j) for n in members for j in range(min(FASTEST, len(options[n])))}
-        weigh |= {(n, j) for picks in tries for n, j in picks.items()}
-        solved = program.solve(weigh, seconds)
-        # What the solver calls feasible may over-book a link within its tolerance: kept
-        # only where it fits as the ledgers count.
-        tries.append(_greedy(books, intents, options, sorted(solved), {n: [j] for n, j in solved.items()}))
+    if relaxed is None:
+        return max(tries, key=lambda picks: _value(intents, picks))
+    share, rank = dict.fromkeys(members, 0.0), {n: r for r, n in enumerate(by_hops)}
+    for (n, _), x in relaxed.items():
+        share[n] += x
+    rounded = sorted(members, key=lambda n: (-round(share[n], 6), rank[n]))
+    prefer = {n: sorted(range(len(options[n])), key=lambda j: -relaxed.get((n, j), 0.0)) for n in members}
+    tries.append(_greedy(left, needs, rounded, prefer))
+    best = max(tries, key=lambda picks: _value(intents, picks))
+    if _value(intents, best) >= program.bound * (1 - GAP):
+        return best  # within GAP of what any placement could admit: the solver would not help
+    weigh = {(n, j) for (n, j), x in relaxed.items() if x > 1e-6}
+    weigh |= {(n, j) for n in members for j in range(min(FASTEST, len(options[n])))}
+    weigh |= {(n, j) for picks in tries for n, j in picks.items()}
+    solved = program.solve(weigh, seconds)
+    # What the solver calls feasible may over-book a link within its tolerance: kept
+    # only where it fits as the ledgers count.
+    tries.append(_greedy(left, needs, sorted(solved), {n: [j] for n, j in solved.items()}))
     return max(tries, key=lambda picks: _value(intents, picks))
 
 
@@ -168,25 +200,62 @@ def _value(intents: dict[int, Intent], picks: Picks) -> float:
 
 
 def _greedy(
-    books: Books,
-    intents: dict[int, Intent],
-    options: dict[int, list[Placement]],
+    left: dict[SpanNeed, float],
+    needs: dict[int, list[dict[SpanNeed, float]]],
     order: list[int],
     prefer: dict[int, list[int]] | None = None,
 ) -> Picks:
     """Each intent of `order` in turn on its first option (of `prefer[n]`, in that order;
-    else of all, fastest first) that has the room left."""
-    used: dict[Need, float] = {}
+    else of all, fastest first) that has the room `left`, less what those before took."""
+    room = dict(left)
     picks: Picks = {}
     for n in order:
-        for j in prefer[n] if prefer else range(len(options[n])):
-            need = _needs(books, intents[n], options[n][j])
-            if all(_left(key, used) >= gbps - EPS for key, gbps in need.items()):
+        for j in prefer[n] if prefer else range(len(needs[n])):
+            need = needs[n][j]
+            if all(room[key] >= gbps - EPS for key, gbps in need.items()):
                 for key, gbps in need.items():
-                    used[key] = used.get(key, 0.0) + gbps
+                    room[key] -= gbps
                 picks[n] = j
                 break
     return picks
+
+
+def _span_needs(
+    topology: Topology,
+    books: Books,
+    intents: dict[int, Intent],
+    options: dict[int, list[Placement]],
+    members: list[int],
+) -> tuple[dict[int, list[dict[SpanNeed, float]]], dict[SpanNeed, float]]:
+    """({n: [{(book, span): Gb/s} per option]}, {(book, span): Gb/s left}): what each option
+    takes, as _needs but per span (an E-Line takes its rate both ways, so a span's room is
+    its tighter direction's), read once for the greedy tries and the programs."""
+    spans: dict[int, tuple[str, ...]] = {}  # id(path) -> its spans: kept paths are shared
+
+    def spans_of(path: Path | None) -> tuple[str, ...]:
+        if path is None:
+            return ()
+        found = spans.get(id(path))
+        if found is None:
+            found = spans[id(path)] = path.span_ids(topology)
+        return found
+
+    needs: dict[int, list[dict[SpanNeed, float]]] = {}
+    left: dict[SpanNeed, float] = {}
+    for n in members:
+        rates = books.rates(intents[n])
+        needs[n] = []
+        for option in options[n]:
+            need = {
+                (book, span): gbps
+                for span in spans_of(option.primary) + spans_of(option.backup)
+                for book, gbps in rates
+            }
+            for key in need.keys() - left.keys():
+                book, span = key
+                left[key] = max(0.0, min(book.available_gbps(link) for link in topology.spans[span].links()))
+            needs[n].append(need)
+    return needs, left
 
 
 def _needs(books: Books, intent: Intent, option: Placement) -> dict[Need, float]:
@@ -208,45 +277,46 @@ def _left(key: Need, used: dict[Need, float]) -> float:
 
 class _Program:
     """max sum of gain x over columns (intent n, option j), x in [0, 1]: at most one option
-    per intent, and per link (and book) the Gb/s taken within what is left."""
+    per intent, and per link (and book) the Gb/s taken within what is `left`."""
 
     def __init__(
         self,
-        books: Books,
         intents: dict[int, Intent],
-        options: dict[int, list[Placement]],
+        needs: dict[int, list[dict[SpanNeed, float]]],
+        left: dict[SpanNeed, float],
         members: list[int],
     ):
         import numpy as np  # only when a batch is placed: SciPy takes 0.3 s to load
         from scipy.sparse import csr_matrix
 
-        self.columns = [(n, j) for n in members for j in range(len(options[n]))]
-        row_of: dict[int | Need, int] = {n: r for r, n in enumerate(members)}
+        self.columns = [(n, j) for n in members for j in range(len(needs[n]))]
+        row_of: dict[int | SpanNeed, int] = {n: r for r, n in enumerate(members)}
+        for key in left:
+            row_of[key] = len(row_of)
         rows: list[int] = []
         cols: list[int] = []
         vals: list[float] = []
-        limits = [1.0] * len(members)
         for c, (n, j) in enumerate(self.columns):
+            need = needs[n][j]
             rows.append(row_of[n])
-            cols.append(c)
+            rows.extend(row_of[key] for key in need)
+            cols.extend([c] * (len(need) + 1))
             vals.append(1.0)
-            for key, gbps in _needs(books, intents[n], options[n][j]).items():
-                if key not in row_of:
-                    row_of[key] = len(limits)
-                    limits.append(max(0.0, _left(key, {})))
-                rows.append(row_of[key])
-                cols.append(c)
-                vals.append(gbps)
-        self.matrix = csr_matrix((vals, (rows, cols)), shape=(len(limits), len(self.columns)))
-        self.limits = np.array(limits)
+            vals.extend(need.values())
+        self.matrix = csr_matrix((vals, (rows, cols)), shape=(len(row_of), len(self.columns)))
+        self.limits = np.array([1.0] * len(members) + list(left.values()))
         self.gain = np.array([-intents[n].bandwidth_gbps * (1 - TIE * j) for n, j in self.columns])
+        self.bound = 0.0  # the relaxation's optimum, once relax() found it
 
     def relax(self) -> dict[tuple[int, int], float] | None:
         """{(n, j): x} of the linear relaxation's optimum, or None."""
         from scipy.optimize import linprog
 
         found = linprog(self.gain, A_ub=self.matrix, b_ub=self.limits, bounds=(0, 1), method='highs')
-        return None if found.x is None else dict(zip(self.columns, found.x))
+        if found.x is None:
+            return None
+        self.bound = -found.fun
+        return {column: x for column, x in zip(self.columns, found.x) if x > 0}
 
     def solve(self, weigh: set[tuple[int, int]], seconds: float) -> Picks:
         """{n: j}: the integer program over the columns in `weigh`, best found in `seconds`."""

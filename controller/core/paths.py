@@ -20,6 +20,7 @@ bandwidth and with no bandwidth constraint. These feed the API's feasibility che
 
 import heapq
 import itertools
+import math
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -140,6 +141,12 @@ class NoPath(Exception):
 # Search primitives
 
 
+def latency_order(path: Path, latency_ms: float) -> tuple[float, int, tuple[str, ...]]:
+    """The order paths are taken in: lower latency (rounded against float noise), then fewer
+    hops, then the sequence of site ids."""
+    return round(latency_ms, _KEY_DIGITS), path.hops, path.sites
+
+
 def _as_callable(available_gbps: Available) -> Callable[[Link], float]:
     if callable(available_gbps):
         return available_gbps
@@ -172,14 +179,64 @@ def _usable(
     return ok
 
 
-def _shortest(topology: Topology, src: str, dst: str, usable: Callable[[Link], bool]) -> 'Path | None':
-    """The lowest-latency Path over usable links, or None."""
+def _shortest(
+    topology: Topology,
+    src: str,
+    dst: str,
+    usable: Callable[[Link], bool],
+    dead: AbstractSet[str] | None = None,
+) -> 'Path | None':
+    """The lowest-latency Path over usable links, or None. `dead`: _dead_ends(src, dst),
+    when the caller searches the same ends again."""
+    dead = _dead_ends(topology, src, dst) if dead is None else dead
     links = _lowest(
         src,
         dst,
-        lambda site: ((link, topology.weight_ms(link)) for link in topology.neighbours(site) if usable(link)),
+        lambda site: (
+            (link, topology.weight_ms(link))
+            for link in topology.neighbours(site)
+            if link.dst not in dead and usable(link)
+        ),
     )
     return None if links is None else Path(links)
+
+
+def _dead_ends(topology: Topology, src: str, dst: str) -> frozenset[str]:
+    """Sites no simple path from src to dst crosses: those with one span up at most (a path
+    entering one could only leave the way it came). Most of a sparse fabric's sites are
+    such leaves (152 of brain's 161): skipping them spares a search most of its work."""
+    return frozenset(
+        site for site in topology.sites if site != src and site != dst and len(topology.neighbours(site)) < 2
+    )
+
+
+def _pruned(
+    graph: dict[str, list[tuple[Link, float]]], src: str, dst: str
+) -> dict[str, list[tuple[Link, float]]]:
+    """The graph less every site but src and dst whose usable links all join one neighbour,
+    again until none is left (a leaf, then the chain that led to it): no simple path from
+    src to dst crosses them, so a search over what is left finds the same paths."""
+    near: dict[str, set[str]] = {site: set() for site in graph}
+    for site, arcs in graph.items():
+        for link, _ in arcs:
+            near[site].add(link.dst)
+            near[link.dst].add(site)
+    gone: set[str] = set()
+    todo = [site for site, sites in near.items() if len(sites) < 2 and site != src and site != dst]
+    while todo:
+        site = todo.pop()
+        if site in gone:
+            continue
+        gone.add(site)
+        for other in near[site]:
+            near[other].discard(site)
+            if len(near[other]) < 2 and other != src and other != dst and other not in gone:
+                todo.append(other)
+    return {
+        site: [(link, w) for link, w in arcs if link.dst not in gone]
+        for site, arcs in graph.items()
+        if site not in gone
+    }
 
 
 def _lowest(
@@ -255,23 +312,28 @@ def widest_gbps(
     """The largest bandwidth a single path from src to dst could carry, among paths within
     `max_latency_ms` when given; None when no path (within the bound) exists.
 
-    With a bound this is not a plain widest-path search (the widest path may be too slow):
-    the lowest latency at bandwidth c only grows with c, so binary-search the distinct
-    link availabilities for the largest c whose shortest path meets the bound."""
+    Without a bound, one widest-path search (Dijkstra on the bottleneck). With a bound the
+    widest path may be too slow: the lowest latency at bandwidth c only grows with c, so
+    binary-search the distinct link availabilities up to the widest for the largest c whose
+    shortest path meets the bound."""
     _check_ends(topology, src, dst)
     available_gbps = _as_callable(available_gbps)
+    dead = _dead_ends(topology, src, dst)
+    widest = _widest(topology, src, dst, available_gbps, avoid_spans, dead)
+    if widest is None or max_latency_ms is None:
+        return None if widest is None else max(widest, 0.0)  # an over-booked link carries nothing, not less
 
     def fits(c: float) -> bool:
-        path = _shortest(topology, src, dst, _usable(topology, c, available_gbps, avoid_spans))
-        return path is not None and (
-            max_latency_ms is None or path.latency_ms(topology) <= max_latency_ms + EPS
-        )
+        path = _shortest(topology, src, dst, _usable(topology, c, available_gbps, avoid_spans), dead)
+        return path is not None and path.latency_ms(topology) <= max_latency_ms + EPS
 
     candidates = sorted(
         {
             available_gbps(link)
             for link in topology.links()
-            if topology.span_of(link).up and topology.span_of(link).span_id not in avoid_spans
+            if topology.span_of(link).up
+            and topology.span_of(link).span_id not in avoid_spans
+            and available_gbps(link) <= widest
         }
     )
     if not candidates or not fits(candidates[0]):
@@ -283,7 +345,36 @@ def widest_gbps(
             lo = mid
         else:
             hi = mid - 1
-    return max(candidates[lo], 0.0)  # an over-booked link carries nothing, not less
+    return max(candidates[lo], 0.0)
+
+
+def _widest(
+    topology: Topology,
+    src: str,
+    dst: str,
+    available_gbps: Callable[[Link], float],
+    avoid_spans: AbstractSet[str],
+    dead: AbstractSet[str],
+) -> float | None:
+    """The largest bottleneck (least availability of its links) of any path from src to dst
+    over up spans not avoided, or None when there is none."""
+    best = {src: math.inf}
+    heap = [(-math.inf, src)]
+    while heap:
+        width, site = heapq.heappop(heap)
+        width = -width
+        if site == dst:
+            return width
+        if width < best[site]:
+            continue  # a wider way here was found since
+        for link in topology.neighbours(site):
+            if link.dst in dead or topology.span_of(link).span_id in avoid_spans:
+                continue
+            through = min(width, available_gbps(link))
+            if through > best.get(link.dst, -math.inf):
+                best[link.dst] = through
+                heapq.heappush(heap, (-through, link.dst))
+    return None
 
 
 def _fmt(x: float | None, unit: str) -> str:
@@ -386,14 +477,32 @@ def k_paths(
     """Up to k simple paths from src to dst, lowest latency first (Yen's algorithm), each
     with `gbps` available on every link, over up spans, within the bound: the choices a
     joint placement weighs (controller/core/packing.py). [] when none fits. Ties as in
-    _shortest. The usable links and their delays are read once: Yen runs a search per
-    site of every path found, and a batch asks for hundreds of intents."""
+    _shortest."""
     _check_ends(topology, src, dst)
+    return yen(topology, arcs(topology, gbps, available_gbps, avoid_spans), src, dst, k, max_latency_ms)
+
+
+Arcs = dict[str, list[tuple[Link, float]]]  # site -> [(link leaving it, what it adds to latency)]
+
+
+def arcs(
+    topology: Topology, gbps: float, available_gbps: Available, avoid_spans: AbstractSet[str] = frozenset()
+) -> Arcs:
+    """The links a search may take from each site (over up spans, not avoided, with `gbps`
+    available) and their weights, read once: Yen runs a search per site of every path it
+    finds, and a batch asks for hundreds of pairs (candidates.py reads them once for all)."""
     usable = _usable(topology, gbps, _as_callable(available_gbps), frozenset(avoid_spans))
-    graph = {
+    return {
         site: [(link, topology.weight_ms(link)) for link in topology.neighbours(site) if usable(link)]
         for site in topology.sites
     }
+
+
+def yen(
+    topology: Topology, graph: Arcs, src: str, dst: str, k: int, max_latency_ms: float | None = None
+) -> list[Path]:
+    """k_paths over the links of `graph` (arcs()), src and dst checked."""
+    graph = _pruned(graph, src, dst)
     found: list[Path] = []
     candidates: list[tuple] = []
     seen: set[tuple[Link, ...]] = set()
@@ -402,10 +511,7 @@ def k_paths(
         if links not in seen:
             seen.add(links)
             path = Path(links)
-            latency = path.latency_ms(topology)
-            heapq.heappush(
-                candidates, ((round(latency, _KEY_DIGITS), len(links), path.sites), len(seen), path)
-            )
+            heapq.heappush(candidates, (latency_order(path, path.latency_ms(topology)), len(seen), path))
 
     first = _lowest(src, dst, graph.__getitem__)
     if first is not None:

@@ -61,6 +61,7 @@ from scipy.sparse import csr_matrix
 from controller.core.controller import Controller
 from controller.core.errors import CoreError, InvalidArgument
 from controller.core.intent import State
+from controller.core.orders import MIN_BANDWIDTH_GBPS
 from controller.core.paths import k_paths
 from controller.core.topology import Topology
 from topologies.model import addressing as addr
@@ -269,6 +270,12 @@ def max_concurrent_scale(volumes, paths, limits):
     return res.x[-1]
 
 
+def scaled(volumes, scale):
+    """Gb/s of each intent at a scale: at least what the core accepts (1 Mb/s; brain's
+    matrix has pairs asking a millionth of that, which the core would refuse as invalid)."""
+    return [max(float(v * scale), MIN_BANDWIDTH_GBPS) for v in volumes]
+
+
 def scale_for(volumes, paths, limits, share, iterations=10):
     """The scale at which the LP admits `share` of the scaled demand (bisection: the share
     only falls as the scale grows)."""
@@ -379,7 +386,7 @@ def bench_network(network, k, loads, milp_seconds, log):
     rows = []
     for share in loads:
         scale = scale_for(volumes, paths, network.limits, share)
-        gbps = [v * scale for v in volumes]
+        gbps = scaled(volumes, scale)
         runs = {
             name: place(
                 network.fabric,
@@ -457,7 +464,7 @@ def bench_timing(network, k, count, runs, seed, loads=(1.0, 0.6)):
     out = []
     for share in loads:
         scale = scale_for(volumes, paths, network.limits, share)
-        gbps = [v * scale for v in volumes]
+        gbps = scaled(volumes, scale)
         results = [place(network.fabric, demands, gbps, range(len(demands))) for _ in range(runs)]
         together = [
             place(network.fabric, demands, gbps, range(len(demands)), together=True) for _ in range(runs)

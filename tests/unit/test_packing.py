@@ -317,3 +317,15 @@ def test_a_batch_never_over_books_nor_preempts_its_own_orders(before, batch):
     # 80 Gb/s waiting on pdfw-dfw1, PRIORITY 20 Gb/s placed there, the REALTIME one FAILED).
     assert all(isinstance(r, Unplaceable) or r.state.value == 'INSTALLED' for r in made)
     assert within_limits(core)
+
+
+def test_the_integer_program_is_not_asked_when_the_tries_reach_the_relaxation(monkeypatch):
+    """Three orders that all fit their fastest paths: the greedy tries reach the relaxation's
+    bound, so the solver is not asked (the ring test above covers where it is)."""
+    asked = []
+    solve = packing._Program.solve
+    monkeypatch.setattr(packing._Program, 'solve', lambda self, *a: asked.append(1) or solve(self, *a))
+    core = connected(LUMEN, headroom=HEADROOM)
+    orders = [Order('acme', a, b, 5) for a, b in [('iad1', 'pdx1'), ('dfw1', 'pdx1'), ('phx1', 'dfw1')]]
+    assert not any(isinstance(r, Unplaceable) for r in core.create_many(orders, now=0))
+    assert asked == []

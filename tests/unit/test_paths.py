@@ -7,7 +7,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller.core.paths import NoPath, Path, find_path, find_protected, min_latency_ms, widest_gbps
+from controller.core.paths import (
+    NoPath,
+    Path,
+    find_path,
+    find_protected,
+    k_paths,
+    min_latency_ms,
+    widest_gbps,
+)
 from controller.core.topology import Link, SpanState, Topology
 from topologies.model.fabric import load_fabric
 
@@ -421,3 +429,53 @@ def test_small_fabrics_protection_matches_brute_force(name, avail, delays, swap,
     assert primary.latency_ms(t) + backup.latency_ms(t) == pytest.approx(
         min(lat(p) + lat(q) for p, q in pairs)
     )
+
+
+# --- sparse fabrics: leaves and chains, as most real ones have -----------------------------
+
+
+@st.composite
+def sparse_fabrics(draw):
+    """A random tree (most sites leaves or on chains) plus a few more spans, some down, with
+    random delays and availabilities: (topology, {link: Gb/s available}, src, dst)."""
+    n = draw(st.integers(3, 9))
+    sites = [f's{i}' for i in range(n)]
+    pairs = [(sites[draw(st.integers(0, i - 1))], sites[i]) for i in range(1, n)]
+    more = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=4))
+    pairs += [(sites[a], sites[b]) for a, b in more if a < b and (sites[a], sites[b]) not in pairs]
+    spans = [
+        SpanState(f'{a}-{b}', a, b, 100.0, draw(st.integers(1, 9)), up=draw(st.integers(0, 9)) > 0)
+        for a, b in pairs
+    ]
+    t = Topology(sites, spans)
+    table = {
+        link: draw(st.sampled_from([0, 1, 5, 10, 40]))
+        for link in sorted(t.links(), key=lambda l: (l.src, l.dst))
+    }
+    src, dst = draw(st.lists(st.sampled_from(sites), min_size=2, max_size=2, unique=True))
+    return t, table, src, dst
+
+
+@settings(max_examples=200, deadline=None)
+@given(sparse_fabrics(), GBPS, st.one_of(st.none(), st.integers(0, 40)))
+def test_k_paths_on_sparse_fabrics_are_the_k_fastest_that_fit(case, gbps, bound):
+    t, table, src, dst = case
+    key = lambda links: (round(Path(links).latency_ms(t), 9), len(links), Path(links).sites)  # noqa: E731
+    fitting = sorted(
+        (p for p in simple_paths(t, src, dst) if all(table[l] >= gbps for l in p)),
+        key=key,
+    )
+    fitting = [p for p in fitting if bound is None or Path(p).latency_ms(t) <= bound]
+    assert [p.links for p in k_paths(t, src, dst, 4, gbps, table, bound)] == fitting[:4]
+
+
+@settings(max_examples=200, deadline=None)
+@given(sparse_fabrics(), st.one_of(st.none(), st.integers(0, 40)))
+def test_widest_on_sparse_fabrics_matches_brute_force(case, bound):
+    t, table, src, dst = case
+    widths = [
+        min(table[l] for l in p)
+        for p in simple_paths(t, src, dst)
+        if bound is None or Path(p).latency_ms(t) <= bound
+    ]
+    assert widest_gbps(t, src, dst, table, bound) == (max(widths) if widths else None)
