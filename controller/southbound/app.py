@@ -86,9 +86,15 @@ def fatal_on_error(method):
 
 
 class _Waiter:
-    def __init__(self):
+    def __init__(self, clock=None):
         self.done = threading.Event()
         self.replies = []
+        self.clock, self.at_ns = clock, None  # when the last reply came
+
+    def last(self):
+        if self.clock is not None:
+            self.at_ns = self.clock.now_ns()
+        self.done.set()
 
 
 class _Switch:
@@ -214,7 +220,7 @@ class FabricApp(app_manager.OSKenApp):
         body = getattr(msg, 'body', None)
         waiter.replies.extend(body if isinstance(body, list) else [body] if body is not None else [])
         if not getattr(msg, 'flags', 0) & msg.datapath.ofproto.OFPMPF_REPLY_MORE:
-            waiter.done.set()
+            waiter.last()
 
     @set_ev_cls(ofp_event.EventOFPEchoReply, MAIN_DISPATCHER)
     @fatal_on_error
@@ -338,8 +344,29 @@ class FabricApp(app_manager.OSKenApp):
             with self._lock:
                 self._waiters.pop((dp.id, msg.xid), None)
 
-    def _barrier(self, switch):
-        return self._request(switch, switch.dp.ofproto_parser.OFPBarrierRequest(switch.dp)) is not None
+    def _barriers(self, switches, timeout=REPLY_TIMEOUT_S):
+        """A barrier to every switch at once, then wait for them all (one round trip for a
+        phase, not one per switch): {dpid: when its reply came (clock ns)} of those that
+        confirmed in time."""
+        waiters = {}
+        with self._lock:
+            for switch in switches:
+                msg = switch.dp.ofproto_parser.OFPBarrierRequest(switch.dp)
+                switch.dp.set_xid(msg)
+                waiters[switch] = (msg, _Waiter(self.clock))
+                self._waiters[(switch.dp.id, msg.xid)] = waiters[switch][1]
+        try:
+            sent = [s for s, (msg, _) in waiters.items() if self.send(s.dp, msg)]
+            deadline = self.clock.now_ns() + int(timeout * 1e9)
+            return {
+                s.dp.id: waiters[s][1].at_ns
+                for s in sent
+                if self.clock.wait(waiters[s][1].done, max(0.0, (deadline - self.clock.now_ns()) / 1e9))
+            }
+        finally:
+            with self._lock:
+                for switch, (msg, _) in waiters.items():
+                    self._waiters.pop((switch.dp.id, msg.xid), None)
 
     # --- the syncer ---------------------------------------------------------------------------
 
@@ -409,11 +436,14 @@ class FabricApp(app_manager.OSKenApp):
                 for op, item in ops:
                     self.send(switch.dp, ofmsg.change(switch.dp, op, item))
                     reconcile.apply(switch.held, op, item)
+            confirmed = self._barriers([switches[d] for d in ops_by_dpid])
             for dpid in ops_by_dpid:
-                if not self._barrier(switches[dpid]) or switches[dpid].errors:
+                if dpid not in confirmed or switches[dpid].errors:
                     failed.add(dpid)
-                ended = self.clock.now_ns()
-                self.runtime.call(lambda core, now: core.programming(dpid, started, ended))
+            ended = self.clock.now_ns()  # of those that did not confirm: given up on now
+            self.runtime.call(
+                lambda core, now: [core.programming(d, started, confirmed.get(d, ended)) for d in ops_by_dpid]
+            )
             took.append(f'{(self.clock.now_ns() - started) / 1e6:.0f}')
             if failed:
                 break

@@ -53,3 +53,20 @@ def test_a_move_flips_after_the_new_path_and_cleans_up_after_the_drain():
     assert 0 < app.drain_s < 1
     assert core.routes.of(intent.id).sites == ('dca', 'dcb', 'dcc')
     assert core.get(intent.id).state is State.INSTALLED
+
+
+def test_a_phase_waits_for_one_round_trip_not_one_per_switch():
+    """Every switch of a phase gets its barrier at once: an intent over three switches is
+    installed in two round trips (new flows, then the flip), not six."""
+    lumen = load_fabric('lumen-qts')
+    core, app, switches, clock = shim(lumen)
+    intent = app.runtime.call(lambda core, now: core.create(Order('acme', 'phx1', 'iad1', 1), now=now))
+    assert len(core.routes.of(intent.id).sites) >= 3
+    mark = len(switches.sent)
+    app.sync()
+    installed = sent_since(switches, mark)
+    barriers = [ns for ns, kind in installed if kind == 'barrier']
+    assert len(barriers) >= 2 * 3
+    took_s = (installed[-1][0] - installed[0][0]) / 1e9
+    assert took_s < 3 * switches.reply_s, f'{took_s * 1000:.1f} ms for {len(barriers)} barriers'
+    assert core.get(intent.id).state is State.INSTALLED

@@ -11,9 +11,10 @@ from topologies.model.fabric import SHIPPED, load_fabric
 
 def with_tenants(base, count, path):
     """Write fabric `base` (a shipped name) with `count` tenants t01, t02, ... at all of its
-    data-center sites to `path`; returns the Fabric, validated."""
+    data-center sites (all of its sites, if it names none) to `path`; returns the Fabric,
+    validated."""
     doc = yaml.safe_load((SHIPPED / f'{base}.yaml').read_text())
-    campuses = [s['id'] for s in doc['sites'] if s['kind'] == 'datacenter']
+    campuses = [s['id'] for s in doc['sites'] if s['kind'] == 'datacenter'] or [s['id'] for s in doc['sites']]
     width = max(2, len(str(count)))
     doc.update(
         name=f'{base}-{count}-tenants',
