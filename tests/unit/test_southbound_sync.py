@@ -59,7 +59,7 @@ def test_a_phase_waits_for_one_round_trip_not_one_per_switch():
     """Every switch of a phase gets its barrier at once: an intent over three switches is
     installed in two round trips (new flows, then the flip), not six."""
     lumen = load_fabric('lumen-qts')
-    core, app, switches, clock = shim(lumen)
+    core, app, switches, _ = shim(lumen)
     intent = app.runtime.call(lambda core, now: core.create(Order('acme', 'phx1', 'iad1', 1), now=now))
     assert len(core.routes.of(intent.id).sites) >= 3
     mark = len(switches.sent)
