@@ -286,10 +286,7 @@ class Controller:
         self.topology.record_delay(link, delay_ms, now)
         self._delays_changed(now)
         if delay_ms > before:  # only a rise can break a bound
-            span_id = self.topology.span_of(link).span_id
-            self.steering.keep_bounds(
-                now, [i for i in self.intents if span_id in self.placer.spans_used(i.id)]
-            )
+            self.steering.keep_bounds(now, self._reserved_on(self.topology.span_of(link).links()))
         self._commit()
 
     def crossing_measured(self, site: str, ms: float, now: float) -> None:
@@ -299,7 +296,7 @@ class Controller:
         self.topology.record_crossing(site, ms, now)
         self._delays_changed(now)
         if ms > before:
-            self.steering.keep_bounds(now, [i for i in self.intents if site in self.placer.sites_used(i.id)])
+            self.steering.keep_bounds(now, self._reserved_on(l for l in self.topology.links() if site in l))
         self._commit()
 
     def utilization_measured(self, link: Link, gbps: float, now: float) -> None:
@@ -312,8 +309,11 @@ class Controller:
         when due, and gives squeezed intents their excess back when there is room again."""
         if self.liveness.end_grace(now):
             self._refresh(now, 'start-up grace over')
-        if self.planner.reoptimize_due(now) and not self.installs.any_installing():
-            self.steering.reoptimize(now)
+        if not self.installs.any_installing():  # a pass moves only settled intents
+            if self.steering.pass_left:
+                self.steering.go_on(now)
+            elif self.planner.reoptimize_due(now):
+                self.steering.reoptimize(now)
         self.steering.unsqueeze(now)
         self._commit()
 
@@ -399,6 +399,13 @@ class Controller:
         }
         saved = [self._saved(i) for i in kept]
         self.store.save(saved, sorted(deleted), meta if kept or deleted else {}, after=tell)
+
+    def _reserved_on(self, links: Iterable[Link]) -> Sequence[Intent]:
+        """The intents holding bandwidth on any of `links` (their paths, primary or backup, and
+        moves under way), by number: read from the committed book, not found by looking at
+        every intent (a delay measured is a probe's worth of work, hundreds a second)."""
+        ids = {holder[0] for link in links for holder in self.books.committed.holders_on(link)}
+        return sorted((self.intents[i] for i in ids if i in self.intents), key=lambda i: i.number)
 
     def _delays_changed(self, now: float) -> None:
         """The next commit tells the read model the delays, if it has not for 0.1 s (probes

@@ -17,23 +17,40 @@ from controller.core.planner import Planner
 from controller.core.topology import Link, Topology
 from topologies.model.order import ServiceClass
 
+REOPTIMIZE_SLICE = 250  # intents a re-optimization looks at per tick (~50 ms under the lock)
+
 
 class Steering:
     def __init__(self, topology: Topology, books: Books, placer: Placer, planner: Planner, journal: Journal):
         self.topology, self.books, self.placer = topology, books, placer
         self.planner, self.journal = planner, journal
         self.utilization: dict[Link, tuple[float, float]] = {}  # link -> (Gb/s measured, when)
+        self.pass_left: list[str] = []  # intents the re-optimization under way has yet to look at
 
     def reoptimize(self, now: float) -> None:
-        """Re-place every intent, class by class, where that gains enough (the planner says
-        what is enough); spans back too recently or congested are not used for such moves."""
+        """Start a re-optimization pass: every intent, class by class, re-placed where that
+        gains enough (the planner says what is enough); spans back too recently or congested
+        are not used for such moves. A pass looks at REOPTIMIZE_SLICE intents per call
+        (`go_on` does the rest, a tick at a time): with 100,000 intents a whole pass under the
+        runtime's lock held every write for half a minute."""
         planner = self.planner
         planner.last_reoptimized, planner.wanted = now, False
         avoid = planner.untrusted_spans(self.topology, now) | planner.congested(self.topology)
         self.placer.retry_failed(now, 'retried: re-optimization', avoid)
-        for intent in self.placer.batch(self.placer.intents):
-            if intent.state is not State.INSTALLED:
-                continue  # mid-move or leaving: the next round sees it
+        self.pass_left = [i.id for i in self.placer.batch(self.placer.intents)]
+        self.go_on(now)
+
+    def go_on(self, now: float) -> None:
+        """The next slice of the re-optimization pass under way, if any."""
+        if not self.pass_left:
+            return
+        planner = self.planner
+        avoid = planner.untrusted_spans(self.topology, now) | planner.congested(self.topology)
+        ids, self.pass_left = self.pass_left[:REOPTIMIZE_SLICE], self.pass_left[REOPTIMIZE_SLICE:]
+        for intent_id in ids:
+            intent = self.placer.intents.get(intent_id)
+            if intent is None or intent.state is not State.INSTALLED:
+                continue  # gone, mid-move or leaving: the next pass sees it
             try:
                 better = admission.compute(self.topology, self.books, intent, avoid, degrade=True)
             except NoPath:
@@ -44,6 +61,8 @@ class Steering:
             if reason is not None:
                 planner.displaced.discard(intent.id)
                 self._move(intent, reason, now, better)
+        if self.pass_left:
+            return
         settles = planner.settling(self.topology, now)
         if settles is not None:  # look again once the last span back is trusted
             planner.last_reoptimized = min(

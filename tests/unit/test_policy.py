@@ -3,6 +3,7 @@ violations, flapping spans, re-optimization, congestion, preemption, safe moves.
 
 import pytest
 
+from controller.core import steering
 from controller.core.errors import Unplaceable
 from controller.core.intent import State
 from controller.core.planner import Policy
@@ -300,3 +301,25 @@ def test_a_real_rise_is_reacted_to_within_one_and_a_half_seconds_of_probes():
     switches.span_ms |= {Link('dca', 'dcc'): 15.0, Link('dcc', 'dca'): 15.0}
     probe_for(app, clock, 1.5)
     assert core.routes.of(intent.id).sites == ('dca', 'dcb', 'dcc')
+
+
+def test_a_reoptimization_pass_looks_at_a_slice_of_intents_per_tick(monkeypatch):
+    """A pass over many intents is spread over ticks (the runtime's lock is never held for all
+    of them at once), and still re-places every intent that gains."""
+    monkeypatch.setattr(steering, 'REOPTIMIZE_SLICE', 1)
+    core = connected(policy=Policy(span_hold_s=1, reoptimize_every_s=30))
+    red = core.create(Order('red', 'dca', 'dcc', 2), now=0)
+    blue = core.create(Order('blue', 'dca', 'dcc', 2), now=0)
+    sync(core, now=0)
+    cut(core, TRIANGLE, 'dca', 'dcc', False, now=1)
+    sync(core, now=1)
+    cut(core, TRIANGLE, 'dca', 'dcc', True, now=2)
+    sync(core, now=2)
+    core.tick(31)  # a pass starts: one intent looked at
+    sync(core, now=31)
+    direct = [i for i in (red, blue) if core.routes.of(i.id).sites == ('dca', 'dcc')]
+    assert len(direct) == 1 and core.steering.pass_left
+    core.tick(32)  # the next slice
+    sync(core, now=32)
+    assert all(core.routes.of(i.id).sites == ('dca', 'dcc') for i in (red, blue))
+    assert not core.steering.pass_left
