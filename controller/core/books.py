@@ -153,20 +153,16 @@ class Books:
     def restore(self, placements: Iterable[tuple[Intent, 'Placement']]) -> None:
         """Book restored placements: [(intent, Placement)], e.g. after a restart. A span down
         now keeps its reservations (they come back with it); nothing may end over-booked."""
+        paths = [
+            (intent, role, both_ways(path))
+            for intent, placement in placements
+            for role, path in (('primary', placement.primary), ('backup', placement.backup))
+            if path is not None
+        ]
         for book in self.both():
-            data = []
-            for intent, placement in placements:
-                gbps = dict(self.rates(intent))[book]
-                for role, path in (('primary', placement.primary), ('backup', placement.backup)):
-                    if path is not None:
-                        data.append(
-                            {
-                                'holder': [intent.id, role],
-                                'gbps': gbps,
-                                'links': [[l.src, l.dst] for l in both_ways(path)],
-                            }
-                        )
-            book.restore(data)
+            book.replace(
+                ((intent.id, role), links, dict(self.rates(intent))[book]) for intent, role, links in paths
+            )
 
 
 def placed(intent_id: str) -> tuple[Holder, Holder]:

@@ -240,11 +240,17 @@ class Controller:
         return intent_view(self.get(intent_id, tenant), self.placer.placements.get(intent_id), self.topology)
 
     def views(
-        self, tenant: str | None = None, state: State | str | None = None, site: str | None = None
+        self,
+        tenant: str | None = None,
+        state: State | str | None = None,
+        site: str | None = None,
+        measured: bool = True,
     ) -> Sequence[IntentView]:
+        """Views of the intents; `measured=False` leaves their paths' latency to be filled in
+        (`IntentView.measured`) by whoever reads them."""
+        topology = self.topology if measured else None
         return [
-            intent_view(i, self.placer.placements.get(i.id), self.topology)
-            for i in self.list(tenant, state, site)
+            intent_view(i, self.placer.placements.get(i.id), topology) for i in self.list(tenant, state, site)
         ]
 
     def topology_view(self) -> TopologyView:
@@ -380,7 +386,8 @@ class Controller:
         self._delays_due = False
         if not (events or kept or deleted or delays):
             return
-        changes = Changes(tuple(self.view(i.id) for i in kept), tuple(sorted(deleted)), tuple(events), delays)
+        views = tuple(intent_view(i, self.placer.placements.get(i.id), None) for i in kept)
+        changes = Changes(views, tuple(sorted(deleted)), tuple(events), delays)
         listeners = list(self._listeners)
 
         def tell() -> None:

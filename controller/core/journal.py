@@ -51,8 +51,9 @@ class Saved:
 @dataclass(frozen=True)
 class Changes:
     """One commit as the read model hears it (a listener of this kind, after the store has it):
-    the intents that changed as they are now, those no longer kept, the events, and the
-    measured delays when they changed (at most ten times a second)."""
+    the intents that changed as they are now (their paths' latency left to the reader), those
+    no longer kept, the events, and the measured delays when they changed (at most ten times a
+    second)."""
 
     views: tuple[IntentView, ...]
     gone: tuple[str, ...]

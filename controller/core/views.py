@@ -104,8 +104,12 @@ class TopologyView:
         return tuple(s.connected for s in self.sites), tuple(s.up for s in self.spans)
 
 
-def intent_view(intent: Intent, placement: Placement | None, topology: Topology) -> IntentView:
-    view = IntentView(
+def intent_view(intent: Intent, placement: Placement | None, topology: Latencies | None) -> IntentView:
+    """The intent as the API shows it; its path's latency as `topology` has it (None: left for
+    whoever reads it to fill in with `measured`, as the read model does)."""
+    primary = placement.primary if placement is not None else None
+    backup = placement.backup if placement is not None else None
+    return IntentView(
         intent.id,
         intent.tenant,
         intent.src,
@@ -123,17 +127,12 @@ def intent_view(intent: Intent, placement: Placement | None, topology: Topology)
         intent.reason,
         intent.created_at,
         intent.updated_at,
-        number=intent.number,
-    )
-    if placement is None:
-        return view
-    return replace(
-        view,
-        path=placement.primary.sites,
-        backup_path=placement.backup.sites if placement.backup else (),
-        path_latency_ms=placement.latency_ms(topology),
-        reserved_gbps=intent.bandwidth_gbps,
-        primary=placement.primary,
+        primary.sites if primary else (),
+        backup.sites if backup else (),
+        primary.latency_ms(topology) if primary and topology is not None else None,
+        intent.bandwidth_gbps if primary else 0.0,
+        intent.number,
+        primary,
     )
 
 

@@ -34,7 +34,7 @@ class Reads:
         runtime's lock (`runtime.call(lambda core, now: reads.attach(core))`)."""
         with self._lock:
             self._delays = core.topology.delays()
-            for view in core.views():
+            for view in core.views(measured=False):
                 self._put(view)
         return core.subscribe(self._apply, Changes)
 
