@@ -114,7 +114,11 @@ class FakeSwitches:
         )
         self.app.port_status(ofp_event.EventOFPPortStatus(parser.OFPPortStatus(dp, ofp.OFPPR_MODIFY, desc)))
 
-    def send(self, dp, msg):
+    def send(self, dp, *msgs):
+        went = [self._send(dp, msg) for msg in msgs]  # each one, even after one failed
+        return all(went)
+
+    def _send(self, dp, msg):
         site = self._site(dp)
         if site is None:
             return False
