@@ -114,7 +114,7 @@ def main(argv=None):
         if args.southbound == 'openflow':
             _check_port_free(args.listen, args.openflow_port)
         policy = load_policy(args.policy, fabric) if args.policy else None
-        store = Store(args.db)
+        store = Store(args.db, on_failure=fatal)  # a store that cannot write: stop (exit 1)
         controller = assemble(
             fabric,
             store,

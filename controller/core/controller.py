@@ -51,8 +51,8 @@ from topologies.model.fabric import Fabric
 from topologies.model.order import Order
 from topologies.model.policy import Policy
 
-Packed = list[tuple[int, Placement]]
-DELAYS_TOLD_EVERY_S = 0.1  # a batch placed together: (order index, placement)
+Packed = list[tuple[int, Placement]]  # a batch placed together: (order index, placement)
+DELAYS_TOLD_EVERY_S = 0.1  # the read model's delays, and so a path latency read, at most this old
 
 
 class Controller:
@@ -228,8 +228,9 @@ class Controller:
     def subscribe(self, listener: Callable[[Any], None], kind: type = IntentEvent) -> Callable[[], None]:
         """Call `listener(event)` for every event of `kind` (IntentEvent, TopologyEvent, or
         Changes: every commit) from now on, after it is saved; returns an unsubscribe.
-        Listeners run on the store's writer thread (under the runtime's lock without a store),
-        one commit after the other: they must not block, nor call the runtime."""
+        Listeners run on whichever thread writes the store's group (under the runtime's lock
+        without a store), one commit after the other: they must not block, nor call the
+        runtime."""
         entry = (kind, listener)
         self._listeners.append(entry)
         return lambda: self._listeners.remove(entry) if entry in self._listeners else None
@@ -378,8 +379,8 @@ class Controller:
 
     def _commit(self) -> None:
         """Save what changed, then tell the listeners (a crash in between loses no state). With
-        a store, the listeners hear it once the store has it on disk (its writer thread calls
-        them, in commit order); without one, at once."""
+        a store, the listeners hear it once the store has it on disk (whoever writes the group
+        calls them, in commit order); without one, at once."""
         events, dirty, deleted = self.journal.take()
         kept = [self.intents[i] for i in sorted(dirty) if i in self.intents]
         delays = self.topology.delays() if self._delays_due else None

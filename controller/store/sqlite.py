@@ -75,8 +75,9 @@ def _hold(path):
 
 class Store:
     def __init__(self, path, on_failure: Callable[[], None] | None = None):
-        """`on_failure` is called (on the writer thread) if a write fails: nothing queued since
-        is acknowledged, and the process should stop and start again from what is on disk."""
+        """`on_failure` is called (on the thread whose write failed) if a write fails: nothing
+        queued since is acknowledged, and the process should stop and start again from what is
+        on disk."""
         self.path = str(path)
         parent = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(parent):
