@@ -40,6 +40,11 @@ class FailedPrecondition(CoreError):
     """The intent is not in a state that allows the request (FAILED_PRECONDITION)."""
 
 
+class Unavailable(CoreError):
+    """The controller cannot keep its promises now (UNAVAILABLE): its store failed to write,
+    so nothing more is acknowledged and it is stopping; try again once it is back."""
+
+
 class QuotaExceeded(CoreError):
     """The tenant's committed bandwidth would pass its quota (RESOURCE_EXHAUSTED);
     `left_gbps` is what is left of it."""

@@ -150,6 +150,8 @@ def status_of(error):
         return grpc.StatusCode.FAILED_PRECONDITION
     if isinstance(error, errors.QuotaExceeded):
         return grpc.StatusCode.RESOURCE_EXHAUSTED
+    if isinstance(error, errors.Unavailable):
+        return grpc.StatusCode.UNAVAILABLE
     if isinstance(error, errors.Unplaceable):
         # Too little bandwidth left is a resource running out; a bound or a protection that
         # no path meets now is a precondition of the network.

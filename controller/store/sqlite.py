@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from controller.core.errors import Unavailable
 from controller.store.records import from_record, to_record
 
 LOG = logging.getLogger('naas.store')
@@ -29,7 +30,7 @@ SCHEMA_VERSION = 2  # 2: labels, request ids and prefixes in the intent records
 
 
 class StoreError(RuntimeError):
-    pass
+    """The store cannot be opened (naas-controller says why and exits 2)."""
 
 
 def read_only(path):
@@ -129,7 +130,7 @@ class Store:
         rows = [(r['id'], r['number'], r['tenant'], json.dumps(r)) for r in map(to_record, saved)]
         with self._changed:
             if self._failed is not None or self._closed:
-                raise StoreError(self._failed or f'the store {self.path} is closed')
+                raise Unavailable(self._failed or f'the store {self.path} is closed')
             self._queue.append((rows, list(deleted), dict(meta), after))
             self.queued += 1
             return self.queued
@@ -143,7 +144,7 @@ class Store:
                 while self._writing and ticket > self.durable:
                     self._changed.wait()
                 if self._failed is not None:
-                    raise StoreError(self._failed)
+                    raise Unavailable(self._failed)
                 if ticket <= self.durable:
                     return
                 self._writing = True
@@ -153,11 +154,12 @@ class Store:
             except Exception as e:  # the disk is full or gone: acknowledge nothing more
                 LOG.critical('cannot write %s: %s (nothing since was acknowledged)', self.path, e)
                 with self._changed:
-                    self._failed, self._writing = f'the store {self.path} failed: {e}', False
+                    self._failed = f'the store failed to write ({e}): the controller is stopping'
+                    self._writing = False
                     self._changed.notify_all()
                 if self._on_failure is not None:
                     self._on_failure()
-                raise StoreError(self._failed) from None
+                raise Unavailable(self._failed) from None
             for *_, after in group:
                 if after is not None:
                     try:
@@ -172,7 +174,7 @@ class Store:
         """Write what is queued, close the database and let go of its lock (again: nothing)."""
         if self._closed:
             return
-        with contextlib.suppress(StoreError):
+        with contextlib.suppress(Unavailable):
             self.wait(self.queued)
         self._closed = True
         self._db.close()

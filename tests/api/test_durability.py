@@ -2,7 +2,10 @@
 an intent the API acknowledged survives a SIGKILL however many clients were creating at once,
 and the creator reads it back at once (the read model has it before the answer leaves)."""
 
+import subprocess
 import threading
+
+import pytest
 
 from naasctl.client import ApiError
 from topologies.lab.controller_process import ControllerProcess
@@ -59,3 +62,37 @@ def test_every_acknowledged_create_survives_a_sigkill_under_concurrent_creates(t
         assert ctl.stop() == 0
     finally:
         ctl.stop()  # by its pid; nothing if it is not running
+
+
+@pytest.mark.root  # chattr +i needs CAP_LINUX_IMMUTABLE
+def test_a_controller_whose_store_cannot_write_refuses_and_stops(tmp_path):
+    """The database made immutable under a running controller: the next create is refused
+    UNAVAILABLE, never acknowledged, and the controller stops (exit 1); started again, it has
+    what it acknowledged before and nothing else."""
+    ctl = ControllerProcess(
+        'triangle', tmp_path / 'naas.db', tmp_path / 'controller.log', extra_args=['--southbound', 'loopback']
+    )
+    ctl.start()
+    frozen = []
+    try:
+        with ctl.client('red') as red:
+            kept = red.create_intent('dca', 'dcb', 1)
+            for name in ('naas.db', 'naas.db-wal'):
+                subprocess.run(['chattr', '+i', str(tmp_path / name)], check=True)
+                frozen.append(tmp_path / name)
+            with pytest.raises(ApiError) as refused:
+                red.create_intent('dca', 'dcc', 1)
+            assert refused.value.code.name == 'UNAVAILABLE', refused.value
+            assert 'the store failed to write' in str(refused.value)
+        assert ctl.proc.wait(15) == 1
+        assert 'cannot write' in ctl.log()
+    finally:
+        for path in frozen:
+            subprocess.run(['chattr', '-i', str(path)], check=True)
+        ctl.stop()
+    ctl.start()
+    try:
+        with ctl.client('red') as red:
+            assert [i.id for i in red.list_intents()] == [kept.id]
+    finally:
+        assert ctl.stop() == 0

@@ -6,9 +6,10 @@ import threading
 
 import pytest
 
+from controller.core.errors import Unavailable
 from controller.core.intent import Intent, State
 from controller.core.journal import Saved
-from controller.store.sqlite import Store, StoreError, read_only
+from controller.store.sqlite import Store, read_only
 from topologies.model.order import Protection, ServiceClass
 
 
@@ -96,11 +97,11 @@ def test_a_store_that_cannot_write_acknowledges_nothing_more(tmp_path):
 
     store._write = broken
     ticket = store.save([saved(2)], [], {})
-    with pytest.raises(StoreError, match='No space left'):
+    with pytest.raises(Unavailable, match='No space left'):
         store.wait(ticket)
     assert failures == [True]
-    with pytest.raises(StoreError, match='failed'):
+    with pytest.raises(Unavailable, match='failed'):
         store.save([saved(3)], [], {})
-    with pytest.raises(StoreError, match='failed'):
+    with pytest.raises(Unavailable, match='failed'):
         store.wait(ticket)
     store.close()
