@@ -24,7 +24,6 @@ Prints a Markdown section for docs/benchmarks.md.
 """
 
 import argparse
-import math
 import multiprocessing
 import os
 import resource
@@ -38,7 +37,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from machine import machine
+from machine import machine, percentile, rss_mb
 
 from topologies.lab.controller_process import ControllerProcess
 from topologies.lab.tenants import with_tenants
@@ -100,16 +99,6 @@ def client(target, token, pairs, barrier, results):
         out['errors'][f'client failed: {type(e).__name__}: {e}'] += 1
         barrier.abort()
     results.put(out)
-
-
-def percentile(ordered, p):
-    """Nearest rank: the smallest value with at least p % of the values at or below it."""
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
-def rss_mb(pid):
-    with open(f'/proc/{pid}/status') as f:
-        return next(int(line.split()[1]) for line in f if line.startswith('VmRSS:')) / 1024
 
 
 class CpuMeter(threading.Thread):

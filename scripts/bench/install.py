@@ -13,14 +13,13 @@ by K threads, each timed on its own. Prints a Markdown section for docs/benchmar
 
 import argparse
 import itertools
-import math
 import sys
 import tempfile
 import threading
 import time
 from datetime import date
 
-from machine import machine
+from machine import machine, percentile
 
 from naasctl.client import IntentState, enum_value, make_order
 from topologies.lab.lab import Lab
@@ -28,10 +27,6 @@ from topologies.model.fabric import load_fabric
 
 INSTALLED = enum_value(IntentState, 'INSTALLED')
 WITHDRAWN = enum_value(IntentState, 'WITHDRAWN')
-
-
-def percentile(ordered, p):
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 class Seen:

@@ -1,5 +1,7 @@
-"""The machine a benchmark ran on, as docs/benchmarks.md names it (one way for every script)."""
+"""The machine a benchmark ran on, as docs/benchmarks.md names it (one way for every script),
+and the figures every script reads the same way (percentiles, a process's RSS)."""
 
+import math
 import os
 import platform
 
@@ -18,3 +20,14 @@ def machine(*extras):
         f'Python {platform.python_version()}',
     ]
     return ', '.join(parts + list(extras))
+
+
+def percentile(ordered, p):
+    """Nearest rank: the smallest value with at least p % of the values at or below it."""
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def rss_mb(pid):
+    """Resident memory of process `pid`, in MB."""
+    with open(f'/proc/{pid}/status') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith('VmRSS:')) / 1024

@@ -20,6 +20,8 @@ import tempfile
 import time
 from datetime import date
 
+from machine import rss_mb
+
 from controller.core.controller import Controller
 from controller.store.sqlite import Store
 from topologies.model.fabric import Tenant, load_fabric
@@ -41,16 +43,11 @@ def orders(fabric):
     return [p for group in zip(*pairs) for p in group]
 
 
-def rss_mb():
-    with open('/proc/self/status') as f:
-        return next(int(line.split()[1]) for line in f if line.startswith('VmRSS:')) / 1024
-
-
 def bench_core(n_rate, n_memory):
     fabric = many_tenants(load_fabric('lumen-qts'), 100)
     todo = orders(fabric)
     with tempfile.TemporaryDirectory() as tmp:
-        before = rss_mb()
+        before = rss_mb(os.getpid())
         core = Controller(fabric, headroom=0.0, store=Store(os.path.join(tmp, 'naas.db')))
         started = time.perf_counter()
         store = core.store
@@ -65,7 +62,7 @@ def bench_core(n_rate, n_memory):
         plan = core.plan()
         plan_s = time.perf_counter() - started
         flows = sum(len(f) for f, _, _ in plan.values())
-        memory = rss_mb() - before
+        memory = rss_mb(os.getpid()) - before
         db_mb = os.path.getsize(os.path.join(tmp, 'naas.db')) / 2**20
         held = len(core.intents)
     return [

@@ -21,7 +21,7 @@ import tempfile
 import time
 from datetime import date
 
-from machine import machine
+from machine import machine, percentile, rss_mb
 
 from naasctl.client import make_order
 from topologies.lab.controller_process import ControllerProcess
@@ -29,15 +29,6 @@ from topologies.lab.tenants import with_tenants
 
 GBPS = 0.001
 BATCH = 1000
-
-
-def rss_mb(pid):
-    with open(f'/proc/{pid}/status') as f:
-        return next(int(line.split()[1]) for line in f if line.startswith('VmRSS:')) / 1024
-
-
-def percentile(ordered, p):
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def main():
