@@ -91,6 +91,7 @@ class DelayEstimator:
         self._beside: dict[Link, deque[float]] = {}  # the same less the latest round trips, ms
         self._risen: dict[frozenset[str], int] = {}  # span -> since when all its directions look risen
         self._crowded_ns: int | None = None  # when more than RISE_ALONE spans last looked risen
+        self._rises: list[str] = []  # what each restart was taken from, until take_rises()
 
     def add(
         self,
@@ -129,11 +130,38 @@ class DelayEstimator:
         quiet = self._crowded_ns is None or received_ns - self._crowded_ns > RISE_QUIET_S * 1e9
         if since is not None and received_ns - since >= RISE_CONFIRM_S * 1e9 and quiet:
             del self._risen[span]
+            before = self.estimate_ms(link)
             for d in directions + judged:
                 kept = list(d)[-self.rise_samples :]  # risen in each direction
                 d.clear()
                 d.extend(kept)
+            self._rises.append(self._rise_text(link, before, directions, judged, since, received_ns))
         return self.estimate_ms(link)
+
+    def _rise_text(
+        self,
+        link: Link,
+        before: float | None,
+        directions: list[deque[float]],
+        judged: list[deque[float]],
+        since_ns: int,
+        now_ns: int,
+    ) -> str:
+        def ms(values: deque[float]) -> str:
+            return '/'.join(f'{v:.2f}' for v in values)
+
+        pairs = zip(directions, judged, strict=True)
+        each = '; '.join(f'{ms(r)} ms ({ms(b)} less the latest loops)' for r, b in pairs)
+        return (
+            f'span {link.src}-{link.dst} slowed down: {before:.2f} -> {self.estimate_ms(link):.2f} ms, '
+            f'risen for {(now_ns - since_ns) / 1e9:.1f} s; its last probes each way: {each}'
+        )
+
+    def take_rises(self) -> list[str]:
+        """What each restart since the last call was taken from, for the operator's log: a
+        span that slows down moves intents, so why the controller believed it is worth keeping."""
+        rises, self._rises = self._rises, []
+        return rises
 
     def _looks_risen(self, recent: deque[float], beside: deque[float]) -> bool:
         """Whether the last rise_samples samples less the round trips timed beside them are

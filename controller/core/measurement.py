@@ -111,7 +111,7 @@ class Measurement:
         if self._delays.add(link, sent_ns, received_ns, *rtts, latest_s=beside) is None:
             return [], []
         estimates = [(d, self._delays.estimate_ms(d)) for d in (link, link.reverse())]
-        return [(d, ms) for d, ms in estimates if ms is not None], []
+        return [(d, ms) for d, ms in estimates if ms is not None], self._delays.take_rises()
 
     def bounce_returned(
         self, dpid: int, port_no: int, sent_ns: int, received_ns: int

@@ -83,6 +83,12 @@ def test_a_span_slower_both_ways_by_more_than_the_rise_margin_shows_within_three
     results = [both(est, 10.0 + est.rise_ms + 0.5) for _ in range(est.rise_samples + 1)]
     assert results == pytest.approx([10.0] * est.rise_samples + [12.5])
     assert est.estimate_ms(BA) == pytest.approx(12.5)
+    # Said once, with the probes it was taken from (a rise moves intents: the log says why).
+    (said,) = est.take_rises()
+    assert (
+        said.startswith('span a-b slowed down: 10.00 -> 12.50 ms, risen for 0.5 s') and '12.50/12.50' in said
+    )
+    assert est.take_rises() == []
 
 
 def test_probes_held_up_with_the_round_trips_beside_them_are_no_rise():
@@ -98,8 +104,9 @@ def test_probes_held_up_with_the_round_trips_beside_them_are_no_rise():
             est.add(
                 link, sent, sent + transit, 0.002, 0.004, latest_s=(0.002 + held / 1000, 0.004 + held / 1000)
             )
-    assert est.estimate_ms(AB) == pytest.approx(10.0)
+    assert est.estimate_ms(AB) == pytest.approx(10.0) and est.take_rises() == []
     assert [both(est, 13.0) for _ in range(est.rise_samples + 1)][-1] == pytest.approx(13.0)  # a real one
+    assert len(est.take_rises()) == 1
 
 
 def test_noise_one_way_or_below_the_margin_waits_for_the_window():
