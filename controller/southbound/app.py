@@ -10,14 +10,17 @@ drive the shim on a fake clock and fake switches. Waiting happens in three threa
   meters and groups, then sends only the difference) and pushes every plan change in the
   phases of `reconcile`, with a barrier on every switch between phases (and, after a flip,
   the drain before the clean-up); only then does it tell the core `synced(dpids, generation)`;
-- the measurer hands the probes' stamps to the core (`apply_measurements`), so that os-ken's
-  event thread never waits for the core's lock: while placement or a re-optimization holds
-  it, a handler waiting there would hold up every packet-in behind it and stamp it late,
-  which reads as every span of the fabric slowing down at once;
+- the measurer hands every stamp to the core in the order stamped (`apply_measurements`):
+  the probes, echoes and port counters that came back and what the prober sent. So neither
+  os-ken's event thread nor the prober waits for the core's lock or the store: while
+  placement or a re-optimization holds it, or a group is written, a handler waiting there
+  would hold up every packet-in behind it and stamp it late, which reads as the spans of the
+  switches probed meanwhile slowing down (a switch's port counters come back just as its
+  probes reach its neighbours);
 - the prober sends, every half second, an echo request and a loop probe to each switch, an
   LLDP probe out of each span port (discovery and one-way delay) and a bounce probe that one
-  neighbour turns back (what a frame spends crossing that switch), and every two seconds
-  asks for port counters (utilization).
+  neighbour turns back (what a frame spends crossing that switch), and every second asks
+  for port counters (utilization).
 
 Any exception in a handler or thread is fatal (logged, then the process stops with status 1):
 os-ken would log it and carry on with a controller whose state no one can trust.
@@ -237,7 +240,7 @@ class FabricApp(app_manager.OSKenApp):
     def echo_reply(self, ev):
         stamp, dpid, xid = self.clock.now_ns(), ev.msg.datapath.id, ev.msg.xid
         if dpid in self.sites:
-            self.runtime.call(lambda core, now: core.echo_replied(dpid, xid, stamp))
+            self._measured.put(lambda core, now: core.echo_replied(dpid, xid, stamp))
 
     @set_ev_cls(ofp_event.EventOFPPortStatsReply, MAIN_DISPATCHER)
     @fatal_on_error
@@ -249,7 +252,7 @@ class FabricApp(app_manager.OSKenApp):
             (s.port_no, s.tx_bytes, s.tx_packets, s.rx_packets, s.duration_sec * 10**9 + s.duration_nsec)
             for s in ev.msg.body
         ]
-        self.runtime.call(
+        self._measured.put(
             lambda core, now: [
                 core.port_counters(dpid, port, tx, stamp, now, tx_packets, rx_packets, port_ns)
                 for port, tx, tx_packets, rx_packets, port_ns in counters
@@ -510,7 +513,7 @@ class FabricApp(app_manager.OSKenApp):
         echo = p.OFPEchoRequest(dp, data=b'naas')
         dp.set_xid(echo)
         stamp = self.clock.now_ns()
-        self.runtime.call(lambda core, now: core.echo_sent(dp.id, echo.xid, stamp))
+        self._measured.put(lambda core, now: core.echo_sent(dp.id, echo.xid, stamp))  # before its reply
         self.send(dp, echo)
         loop = lldp.build(dp.id, LOOP_PORT, self.clock.now_ns(), self.instance, CONTROLLER_MAC)
         self.send(dp, ofmsg.packet_out(dp, LOOP_PORT, loop))
@@ -523,7 +526,7 @@ class FabricApp(app_manager.OSKenApp):
                 dp, ofmsg.packet_out(dp, port, lldp.build(dp.id, port, stamp, self.instance, CONTROLLER_MAC))
             )
             sent.append((port, stamp))
-        self.runtime.call(lambda core, now: core.probes_sent(dp.id, sent, now))
+        self._measured.put(lambda core, now: core.probes_sent(dp.id, sent, now))
         # One neighbour a round turns a bounce probe back: it times that neighbour's crossing.
         switch.rounds += 1
         port = addr.span_port(self.fabric, switch.site.id, peers[switch.rounds % len(peers)])
@@ -535,7 +538,7 @@ class FabricApp(app_manager.OSKenApp):
     def _check_discovery(self):
         stamp = self.clock.now_ns()
         connected = {s.dp.id: s.connected_ns for s in self._connected()}
-        _warn(self.runtime.call(lambda core, now: core.discovery_notices(connected, stamp)))
+        self._measured.put(lambda core, now: _warn(core.discovery_notices(connected, stamp)))
 
     def _now_s(self):
         return self.clock.now_ns() / 1e9
