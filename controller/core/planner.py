@@ -55,6 +55,7 @@ class Planner:
         self._left: dict[
             str, dict[tuple[str, ...], deque[float]]
         ] = {}  # intent id -> path -> when it left it
+        self._left_over: dict[str, dict[tuple[str, ...], float]] = {}  # ... as over its bound: when
         self._hot: dict[Link, int] = {}  # link -> consecutive readings above the threshold
         self.squeezed: set[str] = set()  # intent ids whose excess is squeezed
         self.displaced: set[str] = set()  # intent ids moved off their path by the network, not by choice
@@ -93,14 +94,27 @@ class Planner:
             times.append(self._up_since[span_id] + self.policy.hold_s(len(downs)))
         return min(times, default=None)
 
-    def moved(self, intent_id: str, now: float, left: tuple[str, ...] = ()) -> None:
-        """The intent moved (for gain, its bound, congestion), leaving the path of sites `left`."""
+    def moved(self, intent_id: str, now: float, left: tuple[str, ...] = (), over_bound: bool = False) -> None:
+        """The intent moved (for gain, its bound, congestion), leaving the path of sites `left`
+        (`over_bound`: because that path read over the intent's latency bound)."""
         self._moved_at[intent_id] = now
         if left:
             times = self._left.setdefault(intent_id, {}).setdefault(left, deque())
             times.append(now)
             while times[0] < now - self.policy.flap_window_s:
                 times.popleft()
+        if left and over_bound:
+            paths = self._left_over.setdefault(intent_id, {})
+            for path in [p for p, at in paths.items() if at < now - self.policy.move_hold_s]:
+                del paths[path]
+            paths[left] = now
+
+    def left_over_bound(self, intent_id: str, path: tuple[str, ...], now: float) -> bool:
+        """Whether the intent left `path` within `move_hold_s` because it read over its bound.
+        Then it does not go back there for its bound: with two paths near the bound, noise
+        makes each read over in turn, and the intent would bounce between them."""
+        at = self._left_over.get(intent_id, {}).get(path)
+        return at is not None and now - at < self.policy.move_hold_s
 
     def return_hold_s(self, intent_id: str, path: tuple[str, ...], now: float) -> float:
         """How long an intent must still wait before it moves back, for gain, onto a path it
@@ -116,6 +130,7 @@ class Planner:
     def forget(self, intent_id: str) -> None:
         self._moved_at.pop(intent_id, None)
         self._left.pop(intent_id, None)
+        self._left_over.pop(intent_id, None)
         self.squeezed.discard(intent_id)
         self.displaced.discard(intent_id)
 

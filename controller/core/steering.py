@@ -71,16 +71,24 @@ class Steering:
 
     def keep_bounds(self, now: float, intents: Iterable[Intent]) -> None:
         """Move the intents whose measured latency breaks their bound; those that nowhere
-        meets it stay where they are, and say so."""
+        meets it stay where they are, and say so. So do those whose only way to meet it is
+        back onto a path they left lately as over it (Planner.left_over_bound); they go back
+        once the hold is over, for gain."""
         for intent, why in self.planner.latency_broken(self.topology, intents, self.placer.placements):
             try:
                 placement = admission.compute(self.topology, self.books, intent, degrade=True)
             except NoPath as e:
-                note = f'{why}; no path meets it ({e.reason}): staying'
-                if intent.reason != note:
-                    self.journal.emit(intent.note(note, now))
+                self._stay(intent, f'{why}; no path meets it ({e.reason}): staying', now)
                 continue
-            self._move(intent, why, now, placement)
+            if self.planner.left_over_bound(intent.id, placement.primary.sites, now):
+                path = '->'.join(placement.primary.sites)
+                self._stay(intent, f'{why}; it left the path that meets it ({path}) lately: staying', now)
+                continue
+            self._move(intent, why, now, placement, over_bound=True)
+
+    def _stay(self, intent: Intent, note: str, now: float) -> None:
+        if intent.reason != note:
+            self.journal.emit(intent.note(note, now))
 
     def load_measured(self, link: Link, gbps: float, now: float) -> None:
         """A link's measured load; a span loaded over the policy's threshold sheds load."""
@@ -117,11 +125,15 @@ class Steering:
                 self.planner.displaced.add(intent.id)
                 self._move(intent, f'moved off: {why}', now, placement)
 
-    def _move(self, intent: Intent, reason: str, now: float, placement: Placement) -> None:
+    def _move(
+        self, intent: Intent, reason: str, now: float, placement: Placement, over_bound: bool = False
+    ) -> None:
         """A move the policy engine chose: the planner remembers when, and the path left (a
-        move back onto it for gain waits; see Planner.return_hold_s)."""
+        move back onto it for gain waits, and for the bound if it left it `over_bound`; see
+        Planner.return_hold_s and Planner.left_over_bound)."""
         current = self.placer.placements.get(intent.id)
-        self.planner.moved(intent.id, now, left=current.primary.sites if current else ())
+        left = current.primary.sites if current else ()
+        self.planner.moved(intent.id, now, left=left, over_bound=over_bound)
         self.placer.place(intent, reason, now, placement=placement)
 
     def unsqueeze(self, now: float) -> None:

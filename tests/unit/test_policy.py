@@ -260,15 +260,42 @@ def test_a_real_rise_moves_an_intent_once_and_noise_does_not_bring_it_back():
     assert moves(events, intent.id) == 1
 
 
-def test_moving_back_onto_a_path_left_waits_longer_every_time():
-    """A bound intent that gains from going back to the path it left waits move_hold_s, then
-    twice that after it left it again."""
-    policy = Policy(move_hold_s=10, reoptimize_every_s=1)
+def bound_on_triangle(policy):
+    """(core, its events, an intent dca -> dcc with a 12 ms bound, installed on dca-dcc)."""
     core = connected(policy=policy)
     events = []
     core.subscribe(events.append)
     intent = core.create(Order('red', 'dca', 'dcc', 2, max_latency_ms=12), now=0)
     sync(core, now=0)
+    return core, events, intent
+
+
+def test_two_paths_near_the_bound_do_not_bounce_an_intent_between_them():
+    """Noise on two paths that both read near the bound: the intent leaves the first when it
+    reads over, and when the second reads over in turn it does not go back within the hold
+    (it stays, and says so); once the hold is over it goes back for gain."""
+    core, events, intent = bound_on_triangle(Policy(move_hold_s=10, reoptimize_every_s=1))
+    slow_down(core, 'dca', 'dcc', 15, now=1)  # over: off to dca-dcb-dcc (10 ms)
+    sync(core, now=1)
+    assert core.routes.of(intent.id).sites == ('dca', 'dcb', 'dcc') and moves(events, intent.id) == 1
+    slow_down(core, 'dca', 'dcc', 9, now=2)  # the direct span reads fast again ...
+    slow_down(core, 'dca', 'dcb', 8, now=3)  # ... and this path over: 13 ms
+    sync(core, now=3)
+    assert core.routes.of(intent.id).sites == ('dca', 'dcb', 'dcc') and moves(events, intent.id) == 1
+    assert intent.reason.endswith('it left the path that meets it (dca->dcc) lately: staying')
+    now = 4.0
+    while core.routes.of(intent.id).sites != ('dca', 'dcc'):  # back for gain after the hold
+        core.tick(now)
+        sync(core, now)
+        now += 1.0
+        assert now < 30
+    assert now > 11 and moves(events, intent.id) == 2
+
+
+def test_moving_back_onto_a_path_left_waits_longer_every_time():
+    """A bound intent that gains from going back to the path it left waits move_hold_s, then
+    twice that after it left it again."""
+    core, events, intent = bound_on_triangle(Policy(move_hold_s=10, reoptimize_every_s=1))
     back_at = []
     now = 1.0
     for _ in range(2):
