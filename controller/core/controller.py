@@ -285,7 +285,7 @@ class Controller:
         for dpid in dpids:
             self.liveness.synced(dpid, generation)
         self.placer.settle(now)
-        self._commit()
+        self._commit(durable=False)
 
     def delay_measured(self, link: Link, delay_ms: float, now: float) -> None:
         """A new estimate of a link's delay; intents whose bound it breaks move at once."""
@@ -294,7 +294,7 @@ class Controller:
         self._delays_changed(now)
         if delay_ms > before:  # only a rise can break a bound
             self.steering.keep_bounds(now, self._reserved_on(self.topology.span_of(link).links()))
-        self._commit()
+        self._commit(durable=False)
 
     def crossing_measured(self, site: str, ms: float, now: float) -> None:
         """A new estimate of what a frame spends crossing a site's switch; it counts in the
@@ -304,12 +304,12 @@ class Controller:
         self._delays_changed(now)
         if ms > before:
             self.steering.keep_bounds(now, self._reserved_on(l for l in self.topology.links() if site in l))
-        self._commit()
+        self._commit(durable=False)
 
     def utilization_measured(self, link: Link, gbps: float, now: float) -> None:
         """A link's measured load; a span loaded over the policy's threshold sheds load."""
         self.steering.load_measured(link, gbps, now)
-        self._commit()
+        self._commit(durable=False)
 
     def tick(self, now: float) -> None:
         """About once a second: ends the start-up grace for switches never seen, re-optimizes
@@ -322,7 +322,7 @@ class Controller:
             elif self.planner.reoptimize_due(now):
                 self.steering.reoptimize(now)
         self.steering.unsqueeze(now)
-        self._commit()
+        self._commit(durable=False)
 
     # --- inside -------------------------------------------------------------------------------
 
@@ -375,12 +375,15 @@ class Controller:
         if came_up:  # only what has nothing now; moving back onto the span waits until it is trusted
             avoid = self.planner.untrusted_spans(self.topology, now)
             self.placer.retry_failed(now, f'retried: span {", ".join(came_up)} up', avoid)
-        self._commit()
+        self._commit(durable=False)
 
-    def _commit(self) -> None:
+    def _commit(self, durable: bool = True) -> None:
         """Save what changed, then tell the listeners (a crash in between loses no state). With
-        a store, the listeners hear it once the store has it on disk (whoever writes the group
-        calls them, in commit order); without one, at once."""
+        a store, the listeners hear it once the store has it written (whoever writes the group
+        calls them, in commit order); without one, at once. What a tenant asked for is
+        `durable` (synced to disk before the answer); what the controller observed (the
+        switches, measurements, a cut and what it moved) is not: after a restart it observes
+        it again (see controller/store/sqlite.py)."""
         events, dirty, deleted = self.journal.take()
         kept = [self.intents[i] for i in sorted(dirty) if i in self.intents]
         delays = self.topology.delays() if self._delays_due else None
@@ -406,7 +409,7 @@ class Controller:
             'next_label': self.routes.next_label,
         }
         saved = [self._saved(i) for i in kept]
-        self.store.save(saved, sorted(deleted), meta if kept or deleted else {}, after=tell)
+        self.store.save(saved, sorted(deleted), meta if kept or deleted else {}, after=tell, durable=durable)
 
     def _reserved_on(self, links: Iterable[Link]) -> Sequence[Intent]:
         """The intents holding bandwidth on any of `links` (their paths, primary or backup, and

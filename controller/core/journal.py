@@ -63,8 +63,10 @@ class Changes:
 
 class Store(Protocol):
     """What the core needs of a store (controller/store/): what it kept, and to keep changes.
-    `save` may write later (a group commit), but runs `after` only once the change is on disk,
-    and commits' `after`s in the order they were saved."""
+    `save` may write later (a group commit), but runs `after` only once the change is written,
+    and commits' `after`s in the order they were saved. A `durable` change is on disk (synced)
+    once its ticket is waited for; one that is not survives the process's crash but may be
+    lost, with whatever followed it, if the machine loses power."""
 
     queued: int  # the ticket of the last commit saved
 
@@ -74,5 +76,10 @@ class Store(Protocol):
         """Return once the commit `ticket` (and every one before it) is on disk."""
 
     def save(
-        self, saved: list[Saved], deleted: list[str], meta: dict, after: Callable[[], None] | None = None
+        self,
+        saved: list[Saved],
+        deleted: list[str],
+        meta: dict,
+        after: Callable[[], None] | None = None,
+        durable: bool = True,
     ) -> int: ...

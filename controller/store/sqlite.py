@@ -10,6 +10,12 @@ the runtime does, after letting go of its lock). The first waiter writes everyth
 far as one transaction (WAL, synchronous=FULL: one fsync for the group), runs each commit's
 `after` (the core tells its listeners there, in commit order), and only then counts them
 durable. So an acknowledged change survives a crash, and placement never waits for the disk.
+
+A group with no durable commit (what the controller observed: switches' confirmations, moves
+for measurements; it observes them again after a restart) is written without the fsync
+(synchronous=NORMAL): it survives the process's crash, being in the WAL, and only a power
+loss can take it, with what followed; the next durable group's fsync covers it too. Creates
+then pay one fsync, not one for the create and one for its confirmation.
 """
 
 import contextlib
@@ -110,10 +116,11 @@ class Store:
             os.close(self._holder)
             raise StoreError(f'--db {self.path}: schema {version}, this controller reads {SCHEMA_VERSION}')
         self._on_failure = on_failure
-        self._queue: list[tuple[list, list, dict, Callable[[], None] | None]] = []
+        self._queue: list[tuple[list, list, dict, Callable[[], None] | None, bool]] = []
+        self._synced = True  # synchronous=FULL now (a group's writes end in an fsync)
         self._changed = threading.Condition()  # guards everything below
         self.queued = 0  # the ticket of the last commit queued
-        self.durable = 0  # every commit up to this ticket is on disk (and told)
+        self.written = 0  # every commit up to this ticket is written (synced if durable) and told
         self._writing = False  # a waiter is writing a group
         self._failed: str | None = None
         self._closed = False
@@ -122,30 +129,34 @@ class Store:
         """(meta dict without the schema key, [Saved intents]) in intent number order."""
         return _load(self._db)
 
-    def save(self, saved, deleted, meta, after: Callable[[], None] | None = None) -> int:
+    def save(
+        self, saved, deleted, meta, after: Callable[[], None] | None = None, durable: bool = True
+    ) -> int:
         """Queue a commit: changed intents (Saved), deleted ids and the counters, to be written
-        in one transaction with whatever else is queued by then; `after()` runs once it is on
-        disk, commits' in the order they were queued. Returns the commit's ticket (`wait`).
-        The records are taken now: the intents may change again before they are written."""
+        in one transaction with whatever else is queued by then; `after()` runs once it is
+        written, commits' in the order they were queued; a `durable` one is synced to disk
+        first. Returns the commit's ticket (`wait`). The records are taken now: the intents
+        may change again before they are written."""
         rows = [(r['id'], r['number'], r['tenant'], json.dumps(r)) for r in map(to_record, saved)]
         with self._changed:
             if self._failed is not None or self._closed:
                 raise Unavailable(self._failed or f'the store {self.path} is closed')
-            self._queue.append((rows, list(deleted), dict(meta), after))
+            self._queue.append((rows, list(deleted), dict(meta), after, durable))
             self.queued += 1
             return self.queued
 
     def wait(self, ticket: int) -> None:
-        """Return once the commit `ticket`, and every one before it, is on disk and told.
+        """Return once the commit `ticket`, and every one before it, is written (on disk if
+        durable) and told.
         The first waiter writes everything queued (no thread to hand over to and back from);
         those who arrive meanwhile wait for it, and the first of them writes the next group."""
-        while ticket > self.durable:
+        while ticket > self.written:
             with self._changed:
-                while self._writing and ticket > self.durable:
+                while self._writing and ticket > self.written:
                     self._changed.wait()
                 if self._failed is not None:
                     raise Unavailable(self._failed)
-                if ticket <= self.durable:
+                if ticket <= self.written:
                     return
                 self._writing = True
                 group, self._queue, last = self._queue, [], self.queued
@@ -160,14 +171,14 @@ class Store:
                 if self._on_failure is not None:
                     self._on_failure()
                 raise Unavailable(self._failed) from None
-            for *_, after in group:
+            for *_, after, _ in group:
                 if after is not None:
                     try:
                         after()
                     except Exception:  # a listener's bug must not stop the store
                         LOG.exception('after a commit to %s', self.path)
             with self._changed:
-                self.durable, self._writing = last, False
+                self.written, self._writing = last, False
                 self._changed.notify_all()
 
     def close(self):
@@ -186,11 +197,15 @@ class Store:
         """One transaction for the group, in as few statements as it takes: each one lets go
         of the GIL and must win it back, which on a busy controller takes longer than the
         statement. A row's last write wins; a deleted intent never comes back."""
-        rows = {row[0]: row for rows, _, _, _ in group for row in rows}
-        deleted = [(i,) for _, ids, _, _ in group for i in ids]
-        meta = {k: json.dumps(v) for _, _, changes, _ in group for k, v in changes.items()}
+        rows = {row[0]: row for rows, *_ in group for row in rows}
+        deleted = [(i,) for _, ids, *_ in group for i in ids]
+        meta = {k: json.dumps(v) for _, _, changes, *_ in group for k, v in changes.items()}
         if not rows and not deleted and not meta:
             return  # commits that only tell: no transaction
+        durable = any(entry[-1] for entry in group)
+        if durable != self._synced:  # outside the transaction, as SQLite wants
+            self._db.execute(f'PRAGMA synchronous={"FULL" if durable else "NORMAL"}')
+            self._synced = durable
         with self._transaction():
             if rows:
                 self._db.executemany('INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?)', rows.values())

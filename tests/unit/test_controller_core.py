@@ -389,6 +389,27 @@ def test_delete_withdraws_after_the_switches_confirm_and_retries_the_failed():
         core.get(red.id)
 
 
+def test_what_a_tenant_asked_is_synced_to_disk_and_what_was_observed_is_not(tmp_path):
+    """Creates, updates and deletes are durable commits (an fsync before the answer); the
+    switches' confirmations and a cut's moves are written without one (observed again after
+    a restart), so a create pays one fsync, not two."""
+    store = Store(tmp_path / 'naas.db')
+    core = connected(store=store)
+    kinds = []
+    save = store.save
+    store.save = lambda *a, durable=True, **kw: (kinds.append(durable), save(*a, durable=durable, **kw))[1]
+    red = core.create(Order('red', 'dca', 'dcc', 2), now=1)
+    assert kinds == [True]
+    sync(core, now=1)
+    core.port_state(addr.dpid(TRIANGLE.sites['dca']), addr.span_port(TRIANGLE, 'dca', 'dcc'), False, now=2)
+    assert red.state is State.INSTALLING and set(kinds[1:]) == {False}
+    del kinds[:]
+    core.update(red.id, now=3, description='x')
+    core.delete(red.id, now=4)
+    assert kinds == [True, True]
+    store.close()
+
+
 def test_a_restart_loses_nothing(tmp_path):
     db = tmp_path / 'naas.db'
     core = connected(store=Store(db))

@@ -2,6 +2,10 @@
 commits are told in the order they were queued, many concurrent commits share a transaction,
 and a store that cannot write acknowledges nothing more."""
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -11,6 +15,8 @@ from controller.core.intent import Intent, State
 from controller.core.journal import Saved
 from controller.store.sqlite import Store, read_only
 from topologies.model.order import Protection, ServiceClass
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def saved(number, tenant='red'):
@@ -69,8 +75,36 @@ def test_commits_are_told_in_the_order_they_were_queued(tmp_path):
     told = []
     tickets = [store.save([saved(n)], [], {}, after=lambda n=n: told.append(n)) for n in range(1, 21)]
     store.wait(tickets[4])  # one wait writes everything queued so far
-    assert told == list(range(1, 21)) and store.durable == tickets[-1]
+    assert told == list(range(1, 21)) and store.written == tickets[-1]
     store.close()
+
+
+def test_observed_commits_are_written_unsynced_and_survive_the_process_being_killed(tmp_path):
+    """A group with a durable commit ends in an fsync (synchronous=FULL); one of observed
+    commits only is written to the WAL (NORMAL), where a SIGKILL of the process cannot take it."""
+    db = tmp_path / 'naas.db'
+    script = f"""
+import os, signal
+from tests.unit.test_store_group_commit import saved
+from controller.store.sqlite import Store
+store, modes = Store({str(db)!r}), []
+write = store._write
+mode = "PRAGMA synchronous"
+store._write = lambda group: (write(group), modes.append(store._db.execute(mode).fetchone()[0]))
+store.wait(store.save([saved(1)], [], {{}}, durable=False))
+store.wait(store.save([saved(2)], [], {{}}))
+store.save([saved(3)], [], {{}}, durable=False)
+store.wait(store.save([saved(4)], [], {{}}))  # one group with 3: synced
+store.wait(store.save([saved(5)], [], {{'next_number': 6}}, durable=False))
+print(modes, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    run = [sys.executable, '-c', script]
+    done = subprocess.run(run, capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert done.stdout.strip() == '[1, 2, 2, 1]'  # NORMAL, FULL, FULL, NORMAL
+    meta, kept = read_only(db)
+    assert [s.intent.id for s in kept] == [f'i-{n}' for n in range(1, 6)] and meta['next_number'] == 6
 
 
 def test_a_later_commit_of_a_row_wins_and_a_delete_removes_it(tmp_path):
