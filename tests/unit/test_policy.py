@@ -292,6 +292,40 @@ def test_two_paths_near_the_bound_do_not_bounce_an_intent_between_them():
     assert now > 11 and moves(events, intent.id) == 2
 
 
+def test_a_bound_no_path_meets_any_more_moves_to_the_fastest_path_if_that_saves_enough():
+    """The direct span slows to 15 ms and the way via dcb reads 11 ms, over the 10 ms bound too:
+    11 ms is better than 15, as after a cut; then 10.5 ms on the direct span saves too little."""
+    core = connected()
+    intent = core.create(Order('red', 'dca', 'dcc', 2, max_latency_ms=10), now=0)
+    sync(core, now=0)
+    slow_down(core, 'dca', 'dcb', 5, now=1)  # via dcb: 11 ms
+    slow_down(core, 'dca', 'dcc', 15, now=1)
+    sync(core, now=1)
+    assert core.routes.of(intent.id).sites == ('dca', 'dcb', 'dcc') and intent.state is State.INSTALLED
+    assert 'over its 10 ms bound for now' in intent.reason
+    slow_down(core, 'dca', 'dcc', 10.5, now=2)
+    core.tick(2)
+    sync(core, now=2)
+    assert core.routes.of(intent.id).sites == ('dca', 'dcb', 'dcc')
+
+
+def test_a_bound_broken_by_noise_moves_only_to_a_path_clearly_within_it_or_clearly_faster():
+    """Over its 10 ms bound by 0.4 ms, with the other path at 10 ms (within the bound, not by
+    the margin, 0.4 ms faster): noise, it stays and says so. Slower by 2 ms: it moves."""
+    core = connected()
+    events = []
+    core.subscribe(events.append)
+    intent = core.create(Order('red', 'dca', 'dcc', 2, max_latency_ms=10), now=0)
+    sync(core, now=0)
+    slow_down(core, 'dca', 'dcc', 10.4, now=1)  # over 10 + 0.35 (the margin)
+    sync(core, now=1)
+    assert core.routes.of(intent.id).sites == ('dca', 'dcc') and moves(events, intent.id) == 0
+    assert intent.reason.endswith('no path meets it by the margin or saves enough: staying')
+    slow_down(core, 'dca', 'dcc', 12, now=2)
+    sync(core, now=2)
+    assert core.routes.of(intent.id).sites == ('dca', 'dcb', 'dcc') and moves(events, intent.id) == 1
+
+
 def test_moving_back_onto_a_path_left_waits_longer_every_time():
     """A bound intent that gains from going back to the path it left waits move_hold_s, then
     twice that after it left it again."""
