@@ -98,14 +98,15 @@ def fatal_on_error(method):
 
 
 class _Waiter:
-    def __init__(self, clock=None):
+    """A request's replies, and when the last one came (clock ns)."""
+
+    def __init__(self, clock):
         self.done = threading.Event()
         self.replies = []
-        self.clock, self.at_ns = clock, None  # when the last reply came
+        self.clock, self.at_ns = clock, None
 
     def last(self):
-        if self.clock is not None:
-            self.at_ns = self.clock.now_ns()
+        self.at_ns = self.clock.now_ns()
         self.done.set()
 
 
@@ -344,27 +345,22 @@ class FabricApp(app_manager.OSKenApp):
 
     def _request(self, switch, msg, timeout=REPLY_TIMEOUT_S):
         """Send and wait for the (possibly multipart) reply; None on timeout or disconnect."""
-        dp = switch.dp
-        dp.set_xid(msg)
-        waiter = _Waiter()
-        with self._lock:
-            self._waiters[(dp.id, msg.xid)] = waiter
-        try:
-            if not self.send(dp, msg):
-                return None
-            return waiter.replies if self.clock.wait(waiter.done, timeout) else None
-        finally:
-            with self._lock:
-                self._waiters.pop((dp.id, msg.xid), None)
+        answered = self._requests([(switch, msg)], timeout)
+        return answered[switch].replies if switch in answered else None
 
     def _barriers(self, switches, timeout=REPLY_TIMEOUT_S):
         """A barrier to every switch at once, then wait for them all (one round trip for a
         phase, not one per switch): {dpid: when its reply came (clock ns)} of those that
         confirmed in time."""
+        barriers = [(s, s.dp.ofproto_parser.OFPBarrierRequest(s.dp)) for s in switches]
+        return {s.dp.id: waiter.at_ns for s, waiter in self._requests(barriers, timeout).items()}
+
+    def _requests(self, requests, timeout):
+        """Send every (switch, msg) at once, then wait for their replies until `timeout` from
+        now: {switch: its _Waiter} of those answered in time (one request a switch)."""
         waiters = {}
         with self._lock:
-            for switch in switches:
-                msg = switch.dp.ofproto_parser.OFPBarrierRequest(switch.dp)
+            for switch, msg in requests:
                 switch.dp.set_xid(msg)
                 waiters[switch] = (msg, _Waiter(self.clock))
                 self._waiters[(switch.dp.id, msg.xid)] = waiters[switch][1]
@@ -372,7 +368,7 @@ class FabricApp(app_manager.OSKenApp):
             sent = [s for s, (msg, _) in waiters.items() if self.send(s.dp, msg)]
             deadline = self.clock.now_ns() + int(timeout * 1e9)
             return {
-                s.dp.id: waiters[s][1].at_ns
+                s: waiters[s][1]
                 for s in sent
                 if self.clock.wait(waiters[s][1].done, max(0.0, (deadline - self.clock.now_ns()) / 1e9))
             }
