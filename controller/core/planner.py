@@ -185,6 +185,9 @@ class Planner:
         if self.return_hold_s(intent.id, better.primary.sites, now) > 0:
             return None  # it left that path recently: noise must not bounce it back and forth
         old, new = current.primary.latency_ms(topology), better.primary.latency_ms(topology)
+        bound = intent.max_latency_ms
+        if current.over_bound and bound is not None and new <= bound - self.margin_ms(bound):
+            return f'within its {bound:g} ms bound again: {new:.1f} ms instead of {old:.1f} ms'
         if self.gains(old, new):
             return f're-optimized: {new:.1f} ms instead of {old:.1f} ms'
         return None
