@@ -1,9 +1,9 @@
 """The core behind one lock. Every thread that reaches the core (os-ken's handler threads, the
 southbound's syncer and prober, gRPC's worker threads) goes through `Runtime.call`, one at a
 time, with `now` from the runtime's clock. A call returns once what was committed up to its end
-is on disk: it waits for the store's group commit after letting go of the lock, so the next
-caller places while the disk writes (an answer is never ahead of the store, nor is a switch:
-the syncer reads the plan through `call` too)."""
+is written (synced to disk, if a tenant asked for it): it waits for the store's group commit
+after letting go of the lock, so the next caller places while the disk writes (an answer is
+never ahead of the store, nor is a switch: the syncer reads the plan through `call` too)."""
 
 import threading
 import time

@@ -32,10 +32,12 @@ RISE_CONFIRM_S = 0.4
 RISE_ALONE = 2
 RISE_QUIET_S = 1.0
 ECHO_WINDOW = 40  # round trips: subtracted from every probe, so as long a window as DELAY_WINDOW
-# Bounce probes, about one a probe round per switch: a switch's crossing is the least of 20 s
-# of them, as a span's delay is. The least of 5 (2.5 s) was still noise on a busy machine, and
-# a path's latency sums the crossings of all its switches: on germany50, while nothing
-# happened, an intent on a path of 8 switches moved to one that read 1.2 ms faster.
+# Bounce probes, one every one to three probe rounds per switch (its neighbours take their
+# peers in turn): a switch's crossing is the least of the last 40, 20-60 s of them, as a span's
+# delay is the least of 20 s. A crossing that rises shows that much later. The least of 5
+# (2.5 s) was still noise on a busy machine, and a path's latency sums the crossings of all
+# its switches: on germany50, while nothing happened, an intent on a path of 8 switches moved
+# to one that read 1.2 ms faster.
 CROSSING_WINDOW = 40
 CROSSING_SAMPLES = 3  # a crossing counts once this many bounce probes agree on it
 ECHO_TIMEOUT_S = 10.0  # an echo unanswered this long is lost; its reply no longer counts

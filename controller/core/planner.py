@@ -186,7 +186,8 @@ class Planner:
             return None  # it left that path recently: noise must not bounce it back and forth
         old, new = current.primary.latency_ms(topology), better.primary.latency_ms(topology)
         bound = intent.max_latency_ms
-        if current.over_bound and bound is not None and new <= bound - self.margin_ms(bound):
+        moves = better.primary.sites != current.primary.sites and new < old
+        if moves and current.over_bound and bound is not None and new <= bound - self.margin_ms(bound):
             return f'within its {bound:g} ms bound again: {new:.1f} ms instead of {old:.1f} ms'
         if self.gains(old, new):
             return f're-optimized: {new:.1f} ms instead of {old:.1f} ms'

@@ -508,8 +508,8 @@ class FabricApp(app_manager.OSKenApp):
         dp, p = switch.dp, switch.dp.ofproto_parser
         echo = p.OFPEchoRequest(dp, data=b'naas')
         dp.set_xid(echo)
-        stamp = self.clock.now_ns()
-        self._measured.put(lambda core, now: core.echo_sent(dp.id, echo.xid, stamp))  # before its reply
+        sent_ns = self.clock.now_ns()  # not `stamp`: reassigned below before the measurer reads it
+        self._measured.put(lambda core, now: core.echo_sent(dp.id, echo.xid, sent_ns))  # before its reply
         self.send(dp, echo)
         loop = lldp.build(dp.id, LOOP_PORT, self.clock.now_ns(), self.instance, CONTROLLER_MAC)
         self.send(dp, ofmsg.packet_out(dp, LOOP_PORT, loop))

@@ -329,6 +329,20 @@ def test_an_intent_over_its_bound_goes_back_within_it_when_a_path_clearly_is():
     assert reasons[-1].startswith('within its 10 ms bound again: 9.6 ms instead of 10.5 ms')
 
 
+def test_an_intent_over_its_bound_whose_own_path_comes_back_within_it_does_not_move():
+    core, events, intent = bound_on_triangle(Policy(move_hold_s=10, reoptimize_every_s=1), bound_ms=10)
+    slow_down(core, 'dca', 'dcb', 4.5, now=1)  # via dcb: 10.5 ms, over its bound for now
+    slow_down(core, 'dca', 'dcc', 15, now=1)
+    sync(core, now=1)
+    before = len(events)
+    slow_down(core, 'dca', 'dcb', 3.6, now=2)  # its own path: 9.6 ms
+    for now in range(2, 20):
+        core.tick(now)
+        sync(core, now)
+    assert core.routes.of(intent.id).sites == ('dca', 'dcb', 'dcc')
+    assert not [e for e in events[before:] if e.state is State.INSTALLING]
+
+
 def test_a_bound_broken_by_noise_moves_only_to_a_path_clearly_within_it_or_clearly_faster():
     """Over its 10 ms bound by 0.4 ms, with the other path at 10 ms (within the bound, not by
     the margin, 0.4 ms faster): noise, it stays and says so. Slower by 2 ms: it moves."""
