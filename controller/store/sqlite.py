@@ -4,12 +4,8 @@ One row per intent (its order, state, placement and labels as JSON, records.py; 
 are rebuilt from the placements) and a few counters. One controller at a time: the store holds
 an exclusive lock on the file while it is open.
 
-Group commit: the core's commits are queued (`save`, under the runtime's lock, in a few
-microseconds); whoever must not answer before a change is on disk waits for its ticket (`wait`:
-the runtime does, after letting go of its lock). The first waiter writes everything queued so
-far as one transaction (WAL, synchronous=FULL: one fsync for the group), runs each commit's
-`after` (the core tells its listeners there, in commit order), and only then counts them
-durable. So an acknowledged change survives a crash, and placement never waits for the disk.
+Group commit (group.py): a group is one transaction (WAL, synchronous=FULL: one fsync for
+the group), so an acknowledged change survives a crash, and placement never waits for the disk.
 
 A group with no durable commit (what the controller observed: switches' confirmations, moves
 for measurements; it observes them again after a restart) is written without the fsync
@@ -21,22 +17,15 @@ then pay one fsync, not one for the create and one for its confirmation.
 import contextlib
 import fcntl
 import json
-import logging
 import os
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from controller.core.errors import Unavailable
-from controller.store.records import from_record, to_record
+from controller.store.group import GroupCommit, StoreError, merged
+from controller.store.records import from_record
 
-LOG = logging.getLogger('naas.store')
 SCHEMA_VERSION = 2  # 2: labels, request ids and prefixes in the intent records
-
-
-class StoreError(RuntimeError):
-    """The store cannot be opened (naas-controller says why and exits 2)."""
 
 
 def read_only(path):
@@ -80,12 +69,14 @@ def _hold(path):
     return fd
 
 
-class Store:
+class Store(GroupCommit):
     def __init__(self, path, on_failure: Callable[[], None] | None = None):
         """`on_failure` is called (on the thread whose write failed) if a write fails: nothing
         queued since is acknowledged, and the process should stop and start again from what is
         on disk."""
+        super().__init__(on_failure)
         self.path = str(path)
+        self.name = f'the store {self.path}'
         parent = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(parent):
             raise StoreError(f'--db {self.path}: directory {parent} does not exist')
@@ -115,79 +106,13 @@ class Store:
             self._db.close()
             os.close(self._holder)
             raise StoreError(f'--db {self.path}: schema {version}, this controller reads {SCHEMA_VERSION}')
-        self._on_failure = on_failure
-        self._queue: list[tuple[list, list, dict, Callable[[], None] | None, bool]] = []
         self._synced = True  # synchronous=FULL now (a group's writes end in an fsync)
-        self._changed = threading.Condition()  # guards everything below
-        self.queued = 0  # the ticket of the last commit queued
-        self.written = 0  # every commit up to this ticket is written (synced if durable) and told
-        self._writing = False  # a waiter is writing a group
-        self._failed: str | None = None
-        self._closed = False
 
     def load(self):
         """(meta dict without the schema key, [Saved intents]) in intent number order."""
         return _load(self._db)
 
-    def save(
-        self, saved, deleted, meta, after: Callable[[], None] | None = None, durable: bool = True
-    ) -> int:
-        """Queue a commit: changed intents (Saved), deleted ids and the counters, to be written
-        in one transaction with whatever else is queued by then; `after()` runs once it is
-        written, commits' in the order they were queued; a `durable` one is synced to disk
-        first. Returns the commit's ticket (`wait`). The records are taken now: the intents
-        may change again before they are written."""
-        rows = [(r['id'], r['number'], r['tenant'], json.dumps(r)) for r in map(to_record, saved)]
-        with self._changed:
-            if self._failed is not None or self._closed:
-                raise Unavailable(self._failed or f'the store {self.path} is closed')
-            self._queue.append((rows, list(deleted), dict(meta), after, durable))
-            self.queued += 1
-            return self.queued
-
-    def wait(self, ticket: int) -> None:
-        """Return once the commit `ticket`, and every one before it, is written (on disk if
-        durable) and told.
-        The first waiter writes everything queued (no thread to hand over to and back from);
-        those who arrive meanwhile wait for it, and the first of them writes the next group."""
-        while ticket > self.written:
-            with self._changed:
-                while self._writing and ticket > self.written:
-                    self._changed.wait()
-                if self._failed is not None:
-                    raise Unavailable(self._failed)
-                if ticket <= self.written:
-                    return
-                self._writing = True
-                group, self._queue, last = self._queue, [], self.queued
-            try:
-                self._write(group)
-            except Exception as e:  # the disk is full or gone: acknowledge nothing more
-                LOG.critical('cannot write %s: %s (nothing since was acknowledged)', self.path, e)
-                with self._changed:
-                    self._failed = f'the store failed to write ({e}): the controller is stopping'
-                    self._writing = False
-                    self._changed.notify_all()
-                if self._on_failure is not None:
-                    self._on_failure()
-                raise Unavailable(self._failed) from None
-            for *_, after, _ in group:
-                if after is not None:
-                    try:
-                        after()
-                    except Exception:  # a listener's bug must not stop the store
-                        LOG.exception('after a commit to %s', self.path)
-            with self._changed:
-                self.written, self._writing = last, False
-                self._changed.notify_all()
-
-    def close(self):
-        """Write what is queued, close the database and let go of its lock (again: nothing)."""
-        if self._closed:
-            return
-        with contextlib.suppress(Unavailable):
-            self.wait(self.queued)
-        self._closed = True
+    def _close(self):
         self._db.close()
         if self._holder is not None:
             os.close(self._holder)
@@ -197,12 +122,9 @@ class Store:
         """One transaction for the group, in as few statements as it takes: each one lets go
         of the GIL and must win it back, which on a busy controller takes longer than the
         statement. A row's last write wins; a deleted intent never comes back."""
-        rows = {row[0]: row for rows, *_ in group for row in rows}
-        deleted = [(i,) for _, ids, *_ in group for i in ids]
-        meta = {k: json.dumps(v) for _, _, changes, *_ in group for k, v in changes.items()}
+        rows, deleted, meta, durable = merged(group)
         if not rows and not deleted and not meta:
             return  # commits that only tell: no transaction
-        durable = any(entry[-1] for entry in group)
         if durable != self._synced:  # outside the transaction, as SQLite wants
             self._db.execute(f'PRAGMA synchronous={"FULL" if durable else "NORMAL"}')
             self._synced = durable
@@ -210,9 +132,11 @@ class Store:
             if rows:
                 self._db.executemany('INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?)', rows.values())
             if deleted:
-                self._db.executemany('DELETE FROM intents WHERE id = ?', deleted)
+                self._db.executemany('DELETE FROM intents WHERE id = ?', [(i,) for i in deleted])
             if meta:
-                self._db.executemany('INSERT OR REPLACE INTO meta VALUES (?, ?)', meta.items())
+                self._db.executemany(
+                    'INSERT OR REPLACE INTO meta VALUES (?, ?)', [(k, json.dumps(v)) for k, v in meta.items()]
+                )
 
     @contextlib.contextmanager
     def _transaction(self):

@@ -83,7 +83,7 @@ def test_a_controller_whose_store_cannot_write_refuses_and_stops(tmp_path):
             with pytest.raises(ApiError) as refused:
                 red.create_intent('dca', 'dcc', 1)
             assert refused.value.code.name == 'UNAVAILABLE', refused.value
-            assert 'the store failed to write' in str(refused.value)
+            assert 'naas.db failed to write' in str(refused.value)
         assert ctl.proc.wait(15) == 1
         assert 'cannot write' in ctl.log()
     finally:
