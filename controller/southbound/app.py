@@ -24,6 +24,15 @@ drive the shim on a fake clock and fake switches. Waiting happens in three threa
 
 Any exception in a handler or thread is fatal (logged, then the process stops with status 1):
 os-ken would log it and carry on with a controller whose state no one can trust.
+
+Replicas (docs/ha.md): every switch connects to every replica. A follower's app has no runtime:
+it keeps the connections, asks each switch to make it SLAVE (under the leader's generation)
+and does nothing else. When its replica wins the lead, `lead` asks every switch to make it
+MASTER under its own generation (the switches then refuse the old leader's messages), then
+reads and reconciles them as if they had just connected. A leader whose role request is
+refused as stale, or whose message is refused because it is no longer master, has been
+replaced: it calls `on_lost` (the process ends). The only controller (no `generation`) sends
+no role requests.
 """
 
 import functools
@@ -123,14 +132,30 @@ class _Switch:
 class FabricApp(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
 
-    def __init__(self, *args, runtime=None, on_fatal=None, clock=None, send=None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        runtime=None,
+        on_fatal=None,
+        clock=None,
+        send=None,
+        fabric=None,
+        leader_generation=None,
+        on_lost=None,
+        **kwargs,
+    ):
         """`clock` gives the stamps and does the waiting (MonotonicClock by default); `send(dp,
         *msgs)` sends messages to a switch, in order, and says whether they went (through
-        os-ken's datapath by default)."""
+        os-ken's datapath by default). A follower replica's app has no `runtime` (`fabric`
+        instead) until `lead`; `leader_generation()` is the leader's, or None while there is
+        none; `on_lost(why)` once the switches say another replica leads."""
         super().__init__(*args, **kwargs)
         self.runtime = runtime
-        self.fabric = runtime.core.fabric
+        self.fabric = fabric or runtime.core.fabric
         self.on_fatal = on_fatal or (lambda: None)
+        self.generation = None  # ours, once we lead as one of several replicas
+        self.leader_generation = leader_generation
+        self.on_lost = on_lost or (lambda why: None)
         self.clock = clock or MonotonicClock()
         self.send = send or _send_msg
         self.sites = {addr.dpid(s): s for s in self.fabric.sites.values()}
@@ -146,17 +171,49 @@ class FabricApp(app_manager.OSKenApp):
 
     def start(self):
         thread = super().start()
+        if self.runtime is not None:
+            self._start_threads()
+        return thread
+
+    def _start_threads(self):
         for target in (self._sync_loop, self._probe_loop, self._measure_loop):
             t = threading.Thread(target=target, name=target.__name__, daemon=True)
             t.start()
             self._threads.append(t)
-        return thread
 
     def stop(self):
         self._stop.set()
-        self.runtime.plan_changed.set()
+        if self.runtime is not None:
+            self.runtime.plan_changed.set()
         self._measured.put(None)
         super().stop()
+
+    def lead(self, runtime, generation):
+        """This replica leads from now on: MASTER on every switch under `generation` (the
+        replies awaited, so that the old leader is refused before we change anything), then
+        the core hears of every switch connected and the syncer reads and reconciles them."""
+        with self._lock:
+            self.generation, self.runtime = generation, runtime
+            switches = list(self.switches.values())
+        answered = self._requests([(s, self._role_request(s.dp)) for s in switches], REPLY_TIMEOUT_S)
+        LOG.info('master of %d of %d switches (generation %d)', len(answered), len(switches), generation)
+        for switch in switches:
+            dpid = switch.dp.id
+            runtime.call(lambda core, now, dpid=dpid: core.switch_connected(dpid, now))
+        self._start_threads()
+        runtime.plan_changed.set()
+        return self
+
+    def _role_request(self, dp):
+        """MASTER under our generation once we lead; SLAVE under the leader's before (None:
+        no leader known, so no request: the switch keeps us EQUAL, and we send it nothing)."""
+        ofp, parser = dp.ofproto, dp.ofproto_parser
+        if self.generation is not None:
+            return parser.OFPRoleRequest(dp, ofp.OFPCR_ROLE_MASTER, self.generation)
+        generation = self.leader_generation() if self.leader_generation else None
+        if generation is None:
+            return None
+        return parser.OFPRoleRequest(dp, ofp.OFPCR_ROLE_SLAVE, generation)
 
     # --- OpenFlow events --------------------------------------------------------------------
 
@@ -170,10 +227,16 @@ class FabricApp(app_manager.OSKenApp):
             LOG.error('datapath %016x is not a site of fabric %s: ignored', dp.id, self.fabric.name)
             return
         LOG.info('switch %s connected (datapath %016x)', site.id, dp.id)
-        with self._lock:
+        with self._lock:  # against `lead`: a switch is told to it here or there, not both
             self.switches[dp.id] = _Switch(dp, site, stamp)
-        self.runtime.call(lambda core, now: core.switch_connected(dp.id, now))
-        self.runtime.plan_changed.set()  # the syncer reads and reconciles it
+            role = self._role_request(dp) if self.leader_generation is not None else None
+            runtime = self.runtime
+        if role is not None:  # one of several replicas: which one we are, before anything else
+            self.send(dp, role)
+        if runtime is None:
+            return  # following: nothing more
+        runtime.call(lambda core, now: core.switch_connected(dp.id, now))
+        runtime.plan_changed.set()  # the syncer reads and reconciles it
 
     @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
     @fatal_on_error
@@ -185,13 +248,15 @@ class FabricApp(app_manager.OSKenApp):
                 return  # an older connection of a switch that came back
             del self.switches[dp.id]
         LOG.warning('switch %s disconnected', switch.site.id)
+        if self.runtime is None:
+            return
         self.runtime.call(lambda core, now: core.switch_disconnected(dp.id, now))
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     @fatal_on_error
     def port_status(self, ev):
         msg, dp = ev.msg, ev.msg.datapath
-        if dp.id not in self.sites:
+        if dp.id not in self.sites or self.runtime is None:
             return
         up = msg.reason != dp.ofproto.OFPPR_DELETE and _port_up(msg.desc, dp.ofproto)
         self._port(dp.id, msg.desc.port_no, up)
@@ -202,7 +267,7 @@ class FabricApp(app_manager.OSKenApp):
         received_ns = self.clock.now_ns()
         msg, dp = ev.msg, ev.msg.datapath
         site = self.sites.get(dp.id)
-        if site is None:
+        if site is None or self.runtime is None:
             return
         in_port = msg.match['in_port']
         pkt = packet.Packet(msg.data)
@@ -221,6 +286,7 @@ class FabricApp(app_manager.OSKenApp):
             ofp_event.EventOFPGroupDescStatsReply,
             ofp_event.EventOFPPortDescStatsReply,
             ofp_event.EventOFPBarrierReply,
+            ofp_event.EventOFPRoleReply,
         ],
         MAIN_DISPATCHER,
     )
@@ -240,14 +306,14 @@ class FabricApp(app_manager.OSKenApp):
     @fatal_on_error
     def echo_reply(self, ev):
         stamp, dpid, xid = self.clock.now_ns(), ev.msg.datapath.id, ev.msg.xid
-        if dpid in self.sites:
+        if dpid in self.sites and self.runtime is not None:
             self._measured.put(lambda core, now: core.echo_replied(dpid, xid, stamp))
 
     @set_ev_cls(ofp_event.EventOFPPortStatsReply, MAIN_DISPATCHER)
     @fatal_on_error
     def port_stats(self, ev):
         stamp, dpid = self.clock.now_ns(), ev.msg.datapath.id
-        if dpid not in self.sites:
+        if dpid not in self.sites or self.runtime is None:
             return
         counters = [
             (s.port_no, s.tx_bytes, s.tx_packets, s.rx_packets, s.duration_sec * 10**9 + s.duration_nsec)
@@ -266,6 +332,16 @@ class FabricApp(app_manager.OSKenApp):
         msg = ev.msg
         site = self.sites.get(msg.datapath.id)
         name = site.id if site else f'{msg.datapath.id:016x}'
+        ofp = msg.datapath.ofproto
+        replaced = (msg.type, msg.code) in (
+            (ofp.OFPET_ROLE_REQUEST_FAILED, ofp.OFPRRFC_STALE),
+            (ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_IS_SLAVE),
+        )
+        if replaced and self.generation is None:
+            LOG.info('switch %s: the leader is newer than this follower knew (%s)', name, msg.code)
+            return  # a follower's SLAVE request under an old generation: it stays EQUAL
+        if replaced:
+            return self.on_lost(f'switch {name} says another replica leads (error {msg.type}/{msg.code})')
         LOG.error('switch %s refused message xid %s: type %s code %s', name, msg.xid, msg.type, msg.code)
         with self._lock:
             switch = self.switches.get(msg.datapath.id)

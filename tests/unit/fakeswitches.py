@@ -76,6 +76,11 @@ class FakeSwitches:
     unless set), readdressed as the bounce flow does. Port counters are
     `tx_bytes[(site id, port)]`, 0 unless set. Everything sent is in `sent`, as (ns, site id,
     message).
+
+    Roles, as Open vSwitch keeps them for the shim's connection: a role request under a
+    generation older than the newest a switch has seen is refused (OFPRRFC_STALE); `demote(site)`
+    is another replica taking MASTER there, after which the switch refuses what the shim would
+    change (OFPBRC_IS_SLAVE) and changes nothing.
     """
 
     def __init__(
@@ -95,6 +100,8 @@ class FakeSwitches:
         self.sent = []
         self.app = None
         self.datapaths = {}  # site id -> the datapath of its connection
+        self.generations = {}  # site id -> the newest role generation it has seen
+        self.slave = set()  # site ids where the shim's connection is SLAVE
 
     def connect(self, site_id):
         dp = FakeDatapath(addr.dpid(self.fabric.sites[site_id]))
@@ -114,6 +121,11 @@ class FakeSwitches:
         )
         self.app.port_status(ofp_event.EventOFPPortStatus(parser.OFPPortStatus(dp, ofp.OFPPR_MODIFY, desc)))
 
+    def demote(self, site_id, generation):
+        """Another replica is MASTER of the site's switch now, under `generation`."""
+        self.generations[site_id] = generation
+        self.slave.add(site_id)
+
     def send(self, dp, *msgs):
         went = [self._send(dp, msg) for msg in msgs]  # each one, even after one failed
         return all(went)
@@ -132,7 +144,11 @@ class FakeSwitches:
             parser.OFPGroupDescStatsRequest: lambda: parser.OFPGroupDescStatsReply(dp, body=[], flags=0),
             parser.OFPBarrierRequest: lambda: parser.OFPBarrierReply(dp),
         }
-        if type(msg) in reads:
+        if isinstance(msg, parser.OFPRoleRequest):
+            self._role(dp, site, msg)
+        elif site in self.slave and isinstance(msg, CHANGES):
+            self._refuse(dp, msg.xid, ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_IS_SLAVE)
+        elif type(msg) in reads:
             self._later(self.reply_s, dp, msg.xid, reads[type(msg)], self.app.reply)
         elif isinstance(msg, parser.OFPPortStatsRequest):
             self._later(self.reply_s, dp, msg.xid, lambda: self._counters(dp, site), self.app.port_stats)
@@ -147,6 +163,26 @@ class FakeSwitches:
         elif isinstance(msg, parser.OFPPacketOut):
             self._packet_out(site, msg.actions[0].port, msg.data)
         return True
+
+    def _role(self, dp, site, msg):
+        if msg.generation_id < self.generations.get(site, 0):
+            self._refuse(dp, msg.xid, ofp.OFPET_ROLE_REQUEST_FAILED, ofp.OFPRRFC_STALE)
+            return
+        self.generations[site] = msg.generation_id
+        if msg.role == ofp.OFPCR_ROLE_MASTER:
+            self.slave.discard(site)
+        else:
+            self.slave.add(site)
+        self._later(
+            self.reply_s,
+            dp,
+            msg.xid,
+            lambda: parser.OFPRoleReply(dp, msg.role, msg.generation_id),
+            self.app.reply,
+        )
+
+    def _refuse(self, dp, xid, type_, code):
+        self._later(self.reply_s, dp, xid, lambda: parser.OFPErrorMsg(dp, type_, code, b''), self.app.error)
 
     def packet_in(self, site_id, in_port, data):
         """`data` comes in at `in_port` of the site's switch now."""
@@ -211,7 +247,10 @@ class FakeSwitches:
         return parser.OFPPortStatsReply(dp, body=body, flags=0)
 
 
+CHANGES = (parser.OFPFlowMod, parser.OFPGroupMod, parser.OFPMeterMod, parser.OFPPacketOut)
 _EVENTS = {
+    parser.OFPRoleReply: ofp_event.EventOFPRoleReply,
+    parser.OFPErrorMsg: ofp_event.EventOFPErrorMsg,
     parser.OFPPortDescStatsReply: ofp_event.EventOFPPortDescStatsReply,
     parser.OFPFlowStatsReply: ofp_event.EventOFPFlowStatsReply,
     parser.OFPMeterConfigStatsReply: ofp_event.EventOFPMeterConfigStatsReply,
