@@ -8,14 +8,38 @@ OpenFlow app, or the loopback). naas-controller, the API tests and the benchmark
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.core.controller import Controller
 from controller.core.routes import BURST_MS
+from controller.northbound.reads import Reads
+from controller.northbound.seat import Seat
 from controller.northbound.server import create_server
 from controller.runtime import Clock, Runtime
 
 LOG = logging.getLogger('naas.controller')
+
+
+@dataclass
+class FollowerApi:
+    """What a follower ran that its core takes over when it leads: its API (server, read model
+    fed by the mirror until `unfollow`, seat) and its OpenFlow connections."""
+
+    server: object
+    port: int
+    seat: Seat
+    reads: Reads
+    unfollow: Callable[[], None]
+    southbound: object | None  # os-ken's FabricApp, following; None: loopback
+    generation: int  # the lead's (etcd), for the switches
+
+    def lead(self, runtime: Runtime) -> tuple[object, int]:
+        """Serve from `runtime`'s core from now on: reads from its commits, calls through it."""
+        self.unfollow()
+        runtime.call(lambda core, now: self.reads.attach(core))
+        self.seat.runtime = runtime
+        return self.server, self.port
 
 
 @dataclass
@@ -48,11 +72,14 @@ def assemble(
     southbound='loopback',
     openflow_address=('127.0.0.1', 6653),
     on_fatal=None,
+    api: 'FollowerApi | None' = None,
 ) -> Assembly:
     """A running controller. `store`: a Store (or None: nothing kept); `auth`: who may call the
     API and each tenant's quota; `tls`: (certificate PEM, key PEM) or None; `southbound`:
     'openflow' (listening on `openflow_address`; `on_fatal` is called if a handler fails) or
-    'loopback' (no switches: every plan counts as installed at once)."""
+    'loopback' (no switches: every plan counts as installed at once). `api`: the API a replica
+    served while it followed, which the new leader's core now serves (controller/replica.py);
+    by default a new server on `grpc_address`."""
     clock = Clock()
     core = Controller(
         fabric,
@@ -65,10 +92,15 @@ def assemble(
     )
     core.subscribe(_log_event)
     runtime = Runtime(core, clock)
-    server, port = create_server(runtime, auth, grpc_address, tls)
+    if api is None:
+        server, port = create_server(runtime, auth, grpc_address, tls)
+    else:
+        server, port = api.lead(runtime)
     try:
-        if southbound == 'openflow':
-            south = _start_os_ken(runtime, on_fatal or (lambda: None), *openflow_address)
+        if api is not None and api.southbound is not None:  # a follower's switches, kept
+            south = api.southbound.lead(runtime, api.generation)
+        elif southbound == 'openflow':
+            south = start_os_ken(openflow_address, runtime=runtime, on_fatal=on_fatal or (lambda: None))
         elif southbound == 'loopback':
             from controller.southbound.loopback import Loopback
 
@@ -89,17 +121,19 @@ def _log_event(e):
     LOG.log(level, 'intent %s (%s): %s, %s', e.intent_id, e.tenant, e.state.value, e.reason)
 
 
-def _start_os_ken(runtime, on_fatal, host, port):
-    """os-ken with our app as its only app besides its OpenFlow handshake handler, on native
-    threads (no eventlet): cfg.CONF is os-ken's process-wide configuration."""
+def start_os_ken(address, **app_kwargs):
+    """os-ken listening on `address` (host, port) with our app (FabricApp(**app_kwargs)) as its
+    only app besides its OpenFlow handshake handler, on native threads (no eventlet): cfg.CONF
+    is os-ken's process-wide configuration, so once a process."""
     from os_ken import cfg
     from os_ken.base.app_manager import AppManager
 
+    host, port = address
     cfg.CONF(args=[], project='os_ken')
     cfg.CONF.set_override('ofp_listen_host', host)
     cfg.CONF.set_override('ofp_tcp_listen_port', port)
     manager = AppManager.get_instance()
     manager.load_apps(['controller.southbound.app'])
     contexts = manager.create_contexts()
-    manager.instantiate_apps(runtime=runtime, on_fatal=on_fatal, **contexts)
+    manager.instantiate_apps(**app_kwargs, **contexts)
     return manager.applications['FabricApp']

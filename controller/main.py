@@ -11,6 +11,7 @@ it with status 1 (see southbound.app).
 """
 
 import argparse
+import functools
 import logging
 import os
 import signal
@@ -19,8 +20,10 @@ import sys
 import threading
 
 from controller import logs
+from controller.core.errors import Unavailable
 from controller.core.routes import BURST_MS
-from controller.store.sqlite import Store, StoreError
+from controller.store.group import StoreError
+from controller.store.sqlite import Store
 from topologies.model.auth import load_auth
 from topologies.model.check import check_files
 from topologies.model.config import ConfigError
@@ -34,7 +37,21 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog='naas-controller', description=__doc__.split('\n\n')[0])
     parser.add_argument('--fabric', required=True, help='shipped fabric name, file path or topohub:KEY')
     parser.add_argument(
-        '--db', help='SQLite file holding intents (created if missing; required unless --check)'
+        '--db', help='SQLite file holding intents (created if missing; this or --store, unless --check)'
+    )
+    parser.add_argument(
+        '--store',
+        metavar='etcd://HOST:PORT[,HOST:PORT...]',
+        help='keep intents in etcd instead, as one of several replicas: one leads, the others '
+        'serve reads and take over when it dies (docs/ha.md)',
+    )
+    parser.add_argument(
+        '--name', help="this replica's name in etcd and in messages (default: HOST:GRPC_PORT)"
+    )
+    parser.add_argument(
+        '--advertise',
+        metavar='HOST:PORT',
+        help='the gRPC address followers name for this replica when it leads (default: --listen:--grpc-port)',
     )
     parser.add_argument('--listen', default='127.0.0.1', help='address to listen on (default: %(default)s)')
     parser.add_argument('--openflow-port', type=int, default=6653, help='default: %(default)s')
@@ -73,8 +90,8 @@ def parse_args(argv):
         help='validate --fabric, --auth and --policy, print every problem, exit',
     )
     args = parser.parse_args(argv)
-    if not args.db and not args.check:
-        parser.error('the following arguments are required: --db')
+    if not args.check and bool(args.db) == bool(args.store):
+        parser.error('give one of --db (one controller, SQLite) and --store (replicas on etcd)')
     return args
 
 
@@ -114,11 +131,10 @@ def main(argv=None):
         if args.southbound == 'openflow':
             _check_port_free(args.listen, args.openflow_port)
         policy = load_policy(args.policy, fabric) if args.policy else None
-        store = Store(args.db, on_failure=fatal)  # a store that cannot write: stop (exit 1)
-        controller = assemble(
+        build = functools.partial(
+            assemble,
             fabric,
-            store,
-            auth,
+            auth=auth,
             policy=policy,
             headroom=args.headroom,
             burst_ms=args.burst_ms,
@@ -128,17 +144,23 @@ def main(argv=None):
             openflow_address=(args.listen, args.openflow_port),
             on_fatal=fatal,
         )
-    except (ConfigError, StoreError, ValueError, OSError, RuntimeError) as e:
+        if args.store:
+            from controller.replica import Replica
+
+            running = Replica(args, fabric, auth, tls, build, fatal, stopping)
+        else:
+            store = Store(args.db, on_failure=fatal)  # a store that cannot write: stop (exit 1)
+            running = Single(build(store=store), args)
+    except (ConfigError, StoreError, Unavailable, ValueError, OSError, RuntimeError) as e:
         print(f'naas-controller: {e}', file=sys.stderr)
         return 2
+
     LOG.info(
-        'fabric %s: %d sites, %d spans, %d tenants; %d intents restored from %s',
+        'fabric %s: %d sites, %d spans, %d tenants',
         fabric.name,
         len(fabric.sites),
         len(fabric.spans),
         len(fabric.tenants),
-        len(controller.core.intents),
-        args.db,
     )
 
     def on_signal(signum, _frame):
@@ -147,19 +169,34 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    if args.southbound == 'openflow':
-        LOG.info('listening for OpenFlow on %s:%d', args.listen, args.openflow_port)
-    else:
+    if args.southbound == 'loopback':
         LOG.info('loopback southbound: no switches, plans count as installed at once')
-    LOG.info('serving gRPC on %s:%d (%s)', args.listen, controller.grpc_port, 'TLS' if tls else 'plaintext')
+    LOG.info('serving gRPC on %s:%d (%s)', args.listen, running.grpc_port, 'TLS' if tls else 'plaintext')
     while not stopping.wait(0.5):
         pass
-    controller.stop()
+    running.stop()
     LOG.info('stopped')
     logging.shutdown()
     # os-ken's accept loop and connection threads cannot be stopped (hub.kill is a no-op in
     # native mode), so leave without waiting for them: everything worth keeping is stored.
     os._exit(status[0] if status else 0)
+
+
+class Single:
+    """One controller on SQLite: it leads from the start."""
+
+    def __init__(self, controller, args):
+        self.controller, self.grpc_port = controller, controller.grpc_port
+        LOG.info('%d intents restored from %s', len(controller.core.intents), args.db)
+        _log_openflow(args)
+
+    def stop(self):
+        self.controller.stop()
+
+
+def _log_openflow(args):
+    if args.southbound == 'openflow':
+        LOG.info('listening for OpenFlow on %s:%d', args.listen, args.openflow_port)
 
 
 def _read_tls(cert, key):

@@ -311,6 +311,28 @@ class Controller:
         self.steering.load_measured(link, gbps, now)
         self._commit(durable=False)
 
+    def measured(self) -> tuple[dict[Link, float], dict[str, float]]:
+        """The delays of the directions measured so far, and the switches' crossings: what a
+        leader publishes for its followers' reads and its successor (controller/replica.py)."""
+        links = {
+            link: ms
+            for span in self.topology.spans.values()
+            for link, (ms, _) in span.measured_delay_ms.items()
+        }
+        return links, {site: ms for site, (ms, _) in self.topology.crossing.items()}
+
+    def start_from(self, links: dict[Link, float], crossings: dict[str, float], now: float) -> None:
+        """Delays another replica measured (the leader before this one), until this one's own
+        probes replace them: a new leader does not begin from the fabric's priors."""
+        for link, ms in links.items():
+            if self.topology.has_link(link):
+                self.topology.record_delay(link, ms, now)
+        for site, ms in crossings.items():
+            if site in self.fabric.sites:
+                self.topology.record_crossing(site, ms, now)
+        self._delays_changed(now)
+        self._commit(durable=False)
+
     def tick(self, now: float) -> None:
         """About once a second: ends the start-up grace for switches never seen, re-optimizes
         when due, and gives squeezed intents their excess back when there is room again."""

@@ -38,6 +38,15 @@ class Reads:
                 self._put(view)
         return core.subscribe(self._apply, Changes)
 
+    def follow(self, mirror) -> Callable[[], None]:
+        """Take the intents a replica's mirror of etcd holds and hear its changes after (a
+        follower's reads, controller/store/mirror.py); returns the unsubscribe."""
+        with self._lock:  # the mirror's next change waits for these to be in
+            views, self._delays, unsubscribe = mirror.subscribe(self._apply)
+            for view in views:
+                self._put(view)
+        return unsubscribe
+
     def get(self, intent_id: str, tenant: str | None = None) -> IntentView:
         """The intent; NotFound if there is none or it is another tenant's (when `tenant`)."""
         view = self._views.get(intent_id)  # one dictionary lookup: atomic, no lock needed

@@ -9,6 +9,7 @@ import grpc
 
 from controller.core.errors import CoreError
 from controller.northbound.convert import status_of
+from controller.northbound.seat import LEADER_KEY, NotLeader
 
 LOG = logging.getLogger('naas.northbound')
 MAX_DETAILS = 2000  # characters of an error message: far under a client's 16 KB of metadata
@@ -30,7 +31,11 @@ def rpc(method):
         code, details = status_of(error), str(error)
         if len(details) > MAX_DETAILS:
             details = details[: MAX_DETAILS - 3] + '...'
-        LOG.info('%s by %s refused: %s %s', method.__name__, caller.name, code.name, details)
+        leader = getattr(error, 'leader_address', None)  # a follower names the leader (seat.py)
+        level = logging.DEBUG if isinstance(error, NotLeader) else logging.INFO  # clients follow it
+        LOG.log(level, '%s by %s refused: %s %s', method.__name__, caller.name, code.name, details)
+        if leader:
+            context.set_trailing_metadata(((LEADER_KEY, leader),))
         context.abort(code, details)
 
     if inspect.isgeneratorfunction(method):

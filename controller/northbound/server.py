@@ -26,17 +26,19 @@ SERVICES = (
 )
 
 
-def create_server(runtime, auth, address, tls=None):
+def create_server(runtime, auth, address, tls=None, reads=None):
     """A started server on `address` ('127.0.0.1:0' picks a port) -> (server, port).
-    `tls`: (certificate PEM bytes, private key PEM bytes) or None."""
+    `tls`: (certificate PEM bytes, private key PEM bytes) or None. `reads`: the read model, when
+    someone else feeds it (a replica's Seat and mirror); by default one fed by the core."""
     # No SO_REUSEPORT: a second controller on the same port must fail, not share it.
     server = grpc.server(
         futures.ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix='grpc'),
         interceptors=[RequestGuard()],
         options=[('grpc.so_reuseport', 0)],
     )
-    reads = Reads()
-    runtime.call(lambda core, now: reads.attach(core))
+    if reads is None:
+        reads = Reads()
+        runtime.call(lambda core, now: reads.attach(core))
     intent_service_pb2_grpc.add_IntentServiceServicer_to_server(IntentService(runtime, auth, reads), server)
     topology_service_pb2_grpc.add_TopologyServiceServicer_to_server(TopologyService(runtime, auth), server)
     checker = health.HealthServicer()
