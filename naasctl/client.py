@@ -14,6 +14,8 @@ a refused call raises ApiError with the gRPC status code and the server's messag
 """
 
 import re
+import time
+import uuid
 from pathlib import Path
 
 import grpc
@@ -25,6 +27,8 @@ from naas.v1 import intent_service_pb2 as service
 from topologies.model.order import Order
 from topologies.model.order import Protection as OrderProtection
 from topologies.model.order import ServiceClass as OrderClass
+
+LEADER_KEY = 'naas-leader'  # trailing metadata of a follower's refusal: the leader's address
 
 # The API's enums, for enum_value and enum_name (an Order holds the model's: topologies.model.order).
 IntentState = intent_pb2.IntentState
@@ -94,12 +98,6 @@ class Stream:
                 raise StopIteration from None
             raise ApiError.from_rpc(e) from e
 
-    def subscribed(self):
-        """Wait until the server has subscribed the stream (it sends its headers then), so
-        nothing that happens after this returns is missed."""
-        self._call.initial_metadata()
-        return self
-
     def cancel(self):
         self._cancelled = True
         self._call.cancel()
@@ -112,24 +110,48 @@ class Stream:
 
 
 class Client:
-    """One channel to the controller; TLS when ca_cert (a PEM CA certificate's path) is given."""
+    """A channel to the controller; TLS when ca_cert (a PEM CA certificate's path) is given.
 
-    def __init__(self, server='127.0.0.1:50051', token=None, ca_cert=None, timeout_s=10.0):
-        self.server = server
-        self.timeout_s = timeout_s
-        if ca_cert:
-            credentials = grpc.ssl_channel_credentials(Path(ca_cert).read_bytes())
-            self._channel = grpc.secure_channel(server, credentials)
-        else:
-            self._channel = grpc.insecure_channel(server)
+    `server`: one address, or several (a list, or 'a:50051,b:50051') of controller replicas
+    (docs/ha.md). A call refused UNAVAILABLE by a follower goes to the leader it names (the
+    `naas-leader` trailing metadata); with several servers, any other UNAVAILABLE (a replica
+    down, no leader yet) goes on to the next address, with a short pause once every address
+    was tried, until `failover_s` has passed. No other refusal is retried.
+
+    Retries are safe: with several servers a create carries a request id (a fresh one unless
+    the order has its own), so a retry after a connection lost mid-call gets the intent the
+    first attempt made, not a second one; an update sets the same values again; a delete of
+    an intent already withdrawing answers with it (NOT_FOUND once it is gone). Streams
+    (watch_intents, watch_topology) start wherever a server takes them; one that breaks is
+    the caller's to start again."""
+
+    def __init__(self, server='127.0.0.1:50051', token=None, ca_cert=None, timeout_s=10.0, failover_s=5.0):
+        servers = server.split(',') if isinstance(server, str) else list(server)
+        self.servers = [s.strip() for s in servers if s.strip()]
+        if not self.servers:
+            raise ValueError('server: give at least one HOST:PORT')
+        self.server = self.servers[0]
+        self.timeout_s, self.failover_s = timeout_s, failover_s
+        self._credentials = grpc.ssl_channel_credentials(Path(ca_cert).read_bytes()) if ca_cert else None
         # The token lives only here, and goes only into this header.
         self._metadata = (('authorization', f'Bearer {token}'),) if token else ()
+        self._channel = None
+        self._connect(self.server)
+
+    def _connect(self, server):
+        if self._channel is not None:
+            self._channel.close()
+        self.server = server
+        if self._credentials is not None:
+            self._channel = grpc.secure_channel(server, self._credentials)
+        else:
+            self._channel = grpc.insecure_channel(server)
         self._intents = intent_service_pb2_grpc.IntentServiceStub(self._channel)
         self._topology = topology_service_pb2_grpc.TopologyServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def __repr__(self):
-        return f'Client({self.server!r})'
+        return f'Client({",".join(self.servers)!r})'
 
     def close(self):
         self._channel.close()
@@ -148,8 +170,14 @@ class Client:
         `order`: an Order; or, for short, make_order's arguments:
         create_intent('phx1', 'iad1', 10, max_latency_ms=25, protected=True)."""
         order = _as_order(order, args, keywords)
-        request = service.CreateIntentRequest(intent=order_message(order), request_id=order.request_id)
-        return self._unary(self._intents.CreateIntent, request).intent
+        request = service.CreateIntentRequest(intent=order_message(order), request_id=self._request_id(order))
+        return self._unary('CreateIntent', request).intent
+
+    def _request_id(self, order):
+        """The order's own, or with several servers a fresh one (a retry elsewhere is safe)."""
+        if order.request_id or len(self.servers) == 1:
+            return order.request_id
+        return f'naasctl-{uuid.uuid4().hex}'
 
     def create_intents(self, orders):
         """Admits and places many intents together. `orders`: Orders, or dicts of make_order's
@@ -160,19 +188,20 @@ class Client:
         orders = [order if isinstance(order, Order) else make_order(**order) for order in orders]
         request = service.CreateIntentsRequest(
             orders=[
-                service.CreateIntentRequest(intent=order_message(o), request_id=o.request_id) for o in orders
+                service.CreateIntentRequest(intent=order_message(o), request_id=self._request_id(o))
+                for o in orders
             ]
         )
-        return list(self._unary(self._intents.CreateIntents, request).results)
+        return list(self._unary('CreateIntents', request).results)
 
     def check_intent(self, order, *args, **keywords):
         """A dry run of create_intent (same arguments): the CheckIntentResponse (admissible,
         path, what would fit)."""
         order = _as_order(order, args, keywords)
-        return self._unary(self._intents.CheckIntent, service.CheckIntentRequest(intent=order_message(order)))
+        return self._unary('CheckIntent', service.CheckIntentRequest(intent=order_message(order)))
 
     def get_intent(self, intent_id):
-        return self._unary(self._intents.GetIntent, service.GetIntentRequest(id=intent_id)).intent
+        return self._unary('GetIntent', service.GetIntentRequest(id=intent_id)).intent
 
     def list_page(self, *, tenant='', state=None, site='', page_size=0, page_token=''):
         """One page: (intents, next_page_token); the token is empty on the last page."""
@@ -180,7 +209,7 @@ class Client:
         request = service.ListIntentsRequest(
             tenant=tenant, state=state, site=site, page_size=page_size, page_token=page_token
         )
-        response = self._unary(self._intents.ListIntents, request)
+        response = self._unary('ListIntents', request)
         return list(response.intents), response.next_page_token
 
     def list_intents(self, *, tenant='', state=None, site='', page_size=0):
@@ -235,20 +264,19 @@ class Client:
         request = service.UpdateIntentRequest(
             intent=intent, update_mask=field_mask_pb2.FieldMask(paths=fields)
         )
-        return self._unary(self._intents.UpdateIntent, request).intent
+        return self._unary('UpdateIntent', request).intent
 
     def delete_intent(self, intent_id):
         """Withdraws an intent: WITHDRAWING, or WITHDRAWN when no switch carried it."""
         request = service.DeleteIntentRequest(id=intent_id)
-        return self._unary(self._intents.DeleteIntent, request).intent
+        return self._unary('DeleteIntent', request).intent
 
     def watch_intents(self, *, tenant='', intent_id='', include_current=False, timeout_s=None):
         """A Stream of IntentEvent as they happen, until cancel() (or timeout_s, then ApiError)."""
         request = service.WatchIntentsRequest(
             tenant=tenant, intent_id=intent_id, include_current=include_current
         )
-        call = self._intents.WatchIntents(request, metadata=self._metadata, timeout=timeout_s)
-        return Stream(call, lambda response: response.event).subscribed()
+        return self._stream('WatchIntents', request, lambda response: response.event, timeout_s)
 
     def wait_for_state(self, intent_id, states=('INSTALLED',), timeout_s=30.0):
         """Waits until the intent is in one of `states`, and returns it.
@@ -307,24 +335,63 @@ class Client:
 
     def get_topology(self):
         request = topology_service_pb2.GetTopologyRequest()
-        return self._unary(self._topology.GetTopology, request).topology
+        return self._unary('GetTopology', request).topology
 
     def watch_topology(self, interval_ms=0):
         """A Stream of Topology: at once, on every change, and at least every interval_ms."""
         request = topology_service_pb2.WatchTopologyRequest(interval_ms=interval_ms)
-        call = self._topology.WatchTopology(request, metadata=self._metadata)
-        return Stream(call, lambda response: response.topology)
+        return self._stream('WatchTopology', request, lambda response: response.topology)
 
     def health(self):
         """The server's grpc.health.v1 status for service '': 'SERVING', 'NOT_SERVING', ..."""
-        response = self._unary(self._health.Check, health_pb2.HealthCheckRequest(service=''))
+        response = self._unary('Check', health_pb2.HealthCheckRequest(service=''))
         return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
 
-    def _unary(self, method, request):
-        try:
-            return method(request, metadata=self._metadata, timeout=self.timeout_s)
-        except grpc.RpcError as e:
-            raise ApiError.from_rpc(e) from e
+    def _unary(self, name, request):
+        """Call method `name` on the current server, going on to another while it is refused
+        UNAVAILABLE (see the class), at most `failover_s`."""
+        deadline, tried = time.monotonic() + self.failover_s, 0
+        while True:
+            try:
+                return self._method(name)(request, metadata=self._metadata, timeout=self.timeout_s)
+            except grpc.RpcError as e:
+                tried += 1
+                if not self._elsewhere(e, tried, deadline):
+                    raise ApiError.from_rpc(e) from e
+
+    def _stream(self, name, request, unwrap, timeout_s=None):
+        """A Stream of method `name`, once a server took it (its headers came), found as
+        `_unary` finds one."""
+        deadline, tried = time.monotonic() + self.failover_s, 0
+        while True:
+            call = self._method(name)(request, metadata=self._metadata, timeout=timeout_s)
+            call.initial_metadata()  # the server subscribed it, or the call ended
+            if not call.done() or call.code() is not grpc.StatusCode.UNAVAILABLE:
+                return Stream(call, unwrap)
+            tried += 1
+            if not self._elsewhere(call, tried, deadline):
+                return Stream(call, unwrap)  # iterating it raises the ApiError
+
+    def _method(self, name):
+        stub = next(s for s in (self._intents, self._topology, self._health) if hasattr(s, name))
+        return getattr(stub, name)
+
+    def _elsewhere(self, call, tried, deadline):
+        """Whether a call that ended as `call` did is worth trying again: if so, the client is
+        connected to where it should go (the leader a follower named, else the next server)."""
+        if call.code() is not grpc.StatusCode.UNAVAILABLE or time.monotonic() >= deadline:
+            return False
+        leader = dict(call.trailing_metadata() or ()).get(LEADER_KEY)
+        if leader and leader != self.server:
+            self._connect(leader)  # a follower named the leader: at once
+            return True
+        if len(self.servers) == 1:
+            return False  # nowhere else to go (a server that restarts: call again)
+        if tried % len(self.servers) == 0:
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))  # all tried: a breath
+        later = self.servers[self.servers.index(self.server) + 1 :] if self.server in self.servers else []
+        self._connect((later or self.servers)[0])
+        return True
 
 
 def make_order(

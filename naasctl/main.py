@@ -73,8 +73,9 @@ def build_parser():
     parser.add_argument(
         '--server',
         default=os.environ.get('NAAS_SERVER', '127.0.0.1:50051'),
-        metavar='HOST:PORT',
-        help='the controller (env NAAS_SERVER; default %(default)s)',
+        metavar='HOST:PORT[,HOST:PORT...]',
+        help='the controller, or every replica of it: writes go to the leader '
+        '(env NAAS_SERVER; default %(default)s)',
     )
     token = parser.add_mutually_exclusive_group()
     token.add_argument(
