@@ -7,6 +7,7 @@ the read model on every replica."""
 from collections.abc import Callable
 
 from controller.core.errors import Unavailable
+from controller.runtime import Clock
 
 LEADER_KEY = 'naas-leader'  # trailing metadata: the leader's gRPC address
 
@@ -28,6 +29,7 @@ class Seat:
         """`leader()`: (name, gRPC address) of the leader as this replica knows it, or None."""
         self._leader = leader
         self.runtime = None  # the leader's Runtime once this replica leads
+        self.clock = Clock()  # `now` for what reads stamp (a watch's current events)
 
     def call(self, fn):
         runtime = self.runtime

@@ -126,7 +126,11 @@ class Emulation:
 
     def __init__(self, fabric, controller=None):
         self.fabric = fabric
-        self.controller = controller  # (host, port) or None: no controller at all
+        # (host, port), a list of them (controller replicas: every switch connects to every
+        # one, docs/ha.md), or None: no controller at all
+        self.controllers = (
+            [] if controller is None else [controller] if isinstance(controller, tuple) else list(controller)
+        )
         self.net = None
         self._lock = None  # fd of the claimed run directory, flock-ed
         self.measured = {}  # span id -> latest measure.SpanFigures
@@ -170,9 +174,8 @@ class Emulation:
                 build=False,
                 waitConnected=False,
             )
-            if self.controller:
-                host, port = self.controller
-                self.net.addController('c0', controller=_Controller, ip=host, port=port)
+            for k, (host, port) in enumerate(self.controllers):
+                self.net.addController(f'c{k}', controller=_Controller, ip=host, port=port)
             self.net.build()
             self.net.start()
         except BaseException:

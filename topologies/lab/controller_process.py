@@ -37,16 +37,27 @@ def _before_emulation():
 
 
 class ControllerProcess:
-    """`tokens`: {'operator': token, tenant id: token, ...}; `grpc_target`: 'host:port'."""
+    """`tokens`: {'operator': token, tenant id: token, ...}; `grpc_target`: 'host:port'.
+    `db`: the SQLite file, or an etcd://... URL (a replica: `--store`); replicas share one auth
+    file: give the first one's `auth` (its (auth_path, tokens)) to the others."""
 
-    def __init__(self, fabric, db, log_path, port=None, grpc_port=None, extra_args=(), quotas=None):
+    def __init__(
+        self, fabric, db, log_path, port=None, grpc_port=None, extra_args=(), quotas=None, auth=None
+    ):
         self.fabric, self.db, self.log_path = fabric, str(db), str(log_path)
         self.port = port or free_port()
         self.grpc_port = grpc_port or free_port()
         self.extra_args = list(extra_args)
-        self.auth_path = os.path.join(os.path.dirname(os.path.abspath(self.db)), 'auth.yaml')
-        self.tokens = self._write_auth(quotas or {})
+        if auth is None:
+            self.auth_path = os.path.join(os.path.dirname(os.path.abspath(self.log_path)), 'auth.yaml')
+            self.tokens = self._write_auth(quotas or {})
+        else:
+            self.auth_path, self.tokens = auth
         self.proc = None
+
+    @property
+    def auth(self):
+        return self.auth_path, self.tokens
 
     @property
     def address(self):
@@ -73,7 +84,7 @@ class ControllerProcess:
                 'controller.main',
                 '--fabric',
                 self.fabric,
-                '--db',
+                '--store' if self.db.startswith('etcd://') else '--db',
                 self.db,
                 '--auth',
                 self.auth_path,

@@ -19,6 +19,8 @@ import yaml
 from topologies.emulation.budget import BudgetWatch
 from topologies.emulation.measure import DELAY_TOLERANCE, delay_within, finish, wait_listening
 from topologies.lab.controller_process import ControllerProcess
+from topologies.lab.etcd import EtcdCluster
+from topologies.lab.replicas import Replicas
 from topologies.model import addressing as addr
 from topologies.model.fabric import load_fabric
 
@@ -34,7 +36,11 @@ class Lab:
     tolerance (budget.BudgetWatch). `ready=False` skips the wait, for benchmarks that watch
     the controller's figures settle."""
 
-    def __init__(self, fabric, workdir, policy=None, say=lambda message: None, warn=None, ready=True):
+    def __init__(
+        self, fabric, workdir, policy=None, say=lambda message: None, warn=None, ready=True, replicas=0
+    ):
+        """`replicas`: 0 for one controller on SQLite; N for N replicas on an etcd cluster of 3
+        members the lab starts on loopback (docs/ha.md): `controller` is then the Replicas."""
         self.fabric, self.workdir, self.say, self.warn = fabric, str(workdir), say, warn
         self.ready = ready
         self.watch = None
@@ -44,19 +50,28 @@ class Lab:
             with open(path, 'w') as f:
                 yaml.safe_dump(policy, f)
             extra = ['--policy', path]
-        self.controller = ControllerProcess(
-            fabric.source,
-            os.path.join(self.workdir, 'naas.db'),
-            os.path.join(self.workdir, 'controller.log'),
-            extra_args=extra,
-        )
+        self.etcd = None
+        if replicas:
+            self.etcd = EtcdCluster(workdir=os.path.join(self.workdir, 'etcd'))
+            self.controller = Replicas(fabric.source, self.etcd.url, self.workdir, replicas, extra)
+        else:
+            self.controller = ControllerProcess(
+                fabric.source,
+                os.path.join(self.workdir, 'naas.db'),
+                os.path.join(self.workdir, 'controller.log'),
+                extra_args=extra,
+            )
         self.emulation = None
         self.status = None
         self.changed = {}  # span id -> (site, site, delay ms, loss %) before a span_* call changed it
 
     def __enter__(self):
         try:
-            self.say('starting the controller')
+            if self.etcd is not None:
+                self.say('starting etcd (3 members) and the controller replicas')
+                self.etcd.start()
+            else:
+                self.say('starting the controller')
             self.controller.start()
             from topologies.emulation.net import Emulation  # Mininet: only where a lab runs
 
@@ -90,6 +105,8 @@ class Lab:
                 self.emulation.stop()
         finally:
             self.status = self.controller.stop()
+            if self.etcd is not None:
+                self.etcd.stop()
 
     def client(self, who='operator', **kw):
         """A naasctl Client with `who`'s token: 'operator' or a tenant id."""
