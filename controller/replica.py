@@ -19,9 +19,10 @@ from collections.abc import Callable
 
 from controller.assemble import FollowerApi, start_os_ken
 from controller.core.errors import Unavailable
-from controller.core.topology import Topology
+from controller.core.topology import Topology, TopologyEvent
+from controller.northbound.convert import topology_message
 from controller.northbound.reads import Reads
-from controller.northbound.seat import Seat
+from controller.northbound.seat import Published, Seat
 from controller.northbound.server import create_server
 from controller.store.etcd import Etcd, EtcdStore, Keys, created_at, put
 from controller.store.mirror import Mirror, measured_json
@@ -75,10 +76,11 @@ class Election:
 
         threading.Thread(target=renew, name='lease', daemon=True).start()
 
-    def publish(self, delays_text: str) -> bool:
-        """Write the measured delays, only while this replica leads."""
+    def publish(self, measured: str, topology: bytes) -> bool:
+        """Write what the leader measured and its topology, only while this replica leads."""
         held, _ = self.etcd.txn(
-            [created_at(self.keys.leader, self.generation)], [put(self.keys.delays, delays_text)]
+            [created_at(self.keys.leader, self.generation)],
+            [put(self.keys.delays, measured), put(self.keys.topology, topology)],
         )
         return held
 
@@ -125,24 +127,33 @@ def follow_then_lead(
         mirror.wait_changed(0.5)
 
 
-def publish_measured(runtime, election: Election, stopping: threading.Event) -> None:
-    """What the leader measured, to etcd every PUBLISH_S when it changed: the followers
-    compute their reads' path latencies from it, and the next leader starts from it."""
+def publish(runtime, election: Election, stopping: threading.Event) -> None:
+    """What the leader measured and its topology, to etcd: at once when a switch or span
+    changes state, else every PUBLISH_S when something changed. The followers serve their
+    topology and compute their reads' path latencies from it; the next leader starts from
+    the delays."""
+    changed = threading.Event()
+    runtime.call(lambda core, now: core.subscribe(lambda event: changed.set(), TopologyEvent))
 
     def loop() -> None:
         sent = None
-        while not stopping.wait(PUBLISH_S):
-            measured = runtime.call(lambda core, now: core.measured())
-            if measured == sent:
+        while not stopping.is_set():
+            changed.wait(PUBLISH_S)
+            changed.clear()
+            measured, message = runtime.call(
+                lambda core, now: (core.measured(), topology_message(core.topology_view(), now))
+            )
+            topology = message.SerializeToString(deterministic=True)
+            if (measured, message.sites, message.spans) == sent:
                 continue
             try:
-                if not election.publish(measured_json(*measured)):
+                if not election.publish(measured_json(*measured), topology):
                     return lost_lead('etcd refused its write: another replica leads')
-                sent = measured
+                sent = (measured, message.sites, message.spans)
             except Unavailable as e:
-                LOG.warning('cannot publish the delays: %s', e)
+                LOG.warning('cannot publish what it measured: %s', e)
 
-    threading.Thread(target=loop, name='publish-measured', daemon=True).start()
+    threading.Thread(target=loop, name='publish', daemon=True).start()
 
 
 class Replica:
@@ -159,7 +170,7 @@ class Replica:
         unfollow = reads.follow(mirror)
         seat = Seat(lambda: (mirror.leader.name, mirror.leader.grpc) if mirror.leader else None)
         server, self.grpc_port = create_server(
-            seat, auth, f'{args.listen}:{args.grpc_port}', tls, reads=reads
+            seat, auth, f'{args.listen}:{args.grpc_port}', tls, reads=reads, published=Published(seat, mirror)
         )
         advertise = args.advertise or f'{args.listen}:{self.grpc_port}'
         name = args.name or advertise
@@ -190,7 +201,7 @@ class Replica:
             self.controller = build(store=store, api=api)
             runtime = self.controller.runtime
             runtime.call(lambda core, now: core.start_from(*mirror.measured, now))
-            publish_measured(runtime, election, stopping)
+            publish(runtime, election, stopping)
             LOG.info('%s leads: %d intents', name, len(self.controller.core.intents))
 
         self._server, self._south = server, south

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from controller.core.errors import Unavailable
 from controller.runtime import Clock
+from naas.v1 import topology_pb2
 
 LEADER_KEY = 'naas-leader'  # trailing metadata: the leader's gRPC address
 
@@ -36,3 +37,21 @@ class Seat:
         if runtime is None:
             raise NotLeader(self._leader())
         return runtime.call(fn)
+
+
+class Published:
+    """A follower's topology: the one the leader last published (at most a second old, or a
+    switch or span change old), stamped with when the leader took it."""
+
+    def __init__(self, seat: Seat, mirror):
+        self.seat, self.mirror = seat, mirror
+
+    def message(self) -> topology_pb2.Topology | None:
+        """None once this replica leads (its core has the topology) or while none was published."""
+        if self.seat.runtime is not None or self.mirror.topology is None:
+            return None
+        return topology_pb2.Topology.FromString(self.mirror.topology)
+
+    def wait(self, timeout_s: float) -> None:
+        """Until the mirror changes, at most `timeout_s`."""
+        self.mirror.wait_changed(timeout_s)

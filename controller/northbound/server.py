@@ -26,10 +26,11 @@ SERVICES = (
 )
 
 
-def create_server(runtime, auth, address, tls=None, reads=None):
+def create_server(runtime, auth, address, tls=None, reads=None, published=None):
     """A started server on `address` ('127.0.0.1:0' picks a port) -> (server, port).
     `tls`: (certificate PEM bytes, private key PEM bytes) or None. `reads`: the read model, when
-    someone else feeds it (a replica's Seat and mirror); by default one fed by the core."""
+    someone else feeds it (a replica's Seat and mirror); by default one fed by the core.
+    `published`: a follower's topology (seat.Published), served while it follows."""
     # No SO_REUSEPORT: a second controller on the same port must fail, not share it.
     server = grpc.server(
         futures.ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix='grpc'),
@@ -40,7 +41,9 @@ def create_server(runtime, auth, address, tls=None, reads=None):
         reads = Reads()
         runtime.call(lambda core, now: reads.attach(core))
     intent_service_pb2_grpc.add_IntentServiceServicer_to_server(IntentService(runtime, auth, reads), server)
-    topology_service_pb2_grpc.add_TopologyServiceServicer_to_server(TopologyService(runtime, auth), server)
+    topology_service_pb2_grpc.add_TopologyServiceServicer_to_server(
+        TopologyService(runtime, auth, published), server
+    )
     checker = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
     for name in ('', *SERVICES):

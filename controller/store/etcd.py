@@ -2,8 +2,9 @@
 cluster every replica reaches, written by the leader alone.
 
 Keys, under /naas/<fabric>/: `intents/<id>` (the record, records.py, as JSON), `meta` (the
-counters), `leader` (who leads, on the leader's lease), `delays` (the span delays the leader
-measured, at most once a second). Every group the leader writes is one etcd transaction that
+counters), `leader` (who leads, on the leader's lease), `delays` and `topology` (what the
+leader measured and its topology as the API shows it, at most once a second unless a switch or
+span changes state). Every group the leader writes is one etcd transaction that
 holds only while the `leader` key is still the one it created (its create revision, the
 leader's generation): a leader whose lease expired, paused or cut off, writes nothing more.
 
@@ -67,6 +68,7 @@ class Keys:
         self.meta = self.root + 'meta'
         self.leader = self.root + 'leader'
         self.delays = self.root + 'delays'
+        self.topology = self.root + 'topology'
 
     def intent(self, intent_id: str) -> str:
         return self.intents + intent_id

@@ -53,6 +53,7 @@ class Mirror:
         self.priors = priors
         self.delays = priors  # the fabric's, and over them what the leader published it measured
         self.measured: tuple[dict[Link, float], dict[str, float]] = ({}, {})  # as published
+        self.topology: bytes | None = None  # the leader's last (naas.v1 Topology, serialized)
         self.revision = 0
         self._changed = threading.Condition()
         self._listeners: list[Callable[[Changes], None]] = []
@@ -147,6 +148,8 @@ class Mirror:
                     self.meta = json.loads(value)
                 elif key == self.keys.leader:
                     self.leader = _leader(value, kv) if value is not None else None
+                elif key == self.keys.topology and value is not None:
+                    self.topology = value
                 elif key == self.keys.delays and value is not None:
                     published = json.loads(value)
                     self.measured = (

@@ -9,7 +9,12 @@ import time
 import grpc
 import pytest
 
-from naas.v1 import intent_service_pb2, intent_service_pb2_grpc
+from naas.v1 import (
+    intent_service_pb2,
+    intent_service_pb2_grpc,
+    topology_service_pb2,
+    topology_service_pb2_grpc,
+)
 from naasctl.client import ApiError
 from topologies.lab.replicas import Replicas
 from topologies.lab.tenants import with_tenants
@@ -77,6 +82,27 @@ def test_followers_serve_reads_and_refuse_writes_naming_the_leader(replicas):
             assert made.id in {i.id for i in operator.list_intents()}
             with operator.watch_intents(include_current=True, timeout_s=5) as events:
                 assert next(events).intent_id == made.id
+        # The topology the leader publishes (within a second): served here, not sent on.
+        with grpc.insecure_channel(follower.grpc_target) as channel:
+            stub = topology_service_pb2_grpc.TopologyServiceStub(channel)
+            token = [('authorization', f'Bearer {replicas.tokens["operator"]}')]
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    topology = stub.GetTopology(
+                        topology_service_pb2.GetTopologyRequest(), metadata=token, timeout=5
+                    ).topology
+                    break
+                except grpc.RpcError as e:
+                    assert e.code() is grpc.StatusCode.UNAVAILABLE and time.monotonic() < deadline, e
+                time.sleep(0.1)
+            assert len(topology.spans) == len(replicas_fabric(replicas).spans)
+            assert all(site.connected for site in topology.sites)  # the loopback's switches
+            watched = stub.WatchTopology(
+                topology_service_pb2.WatchTopologyRequest(), metadata=token, timeout=5
+            )
+            assert next(watched).topology.fabric == topology.fabric
+            watched.cancel()
         with follower.client(tenants(replicas)[1]) as other:  # isolation holds on followers too
             with pytest.raises(ApiError) as hidden:
                 other.get_intent(made.id)

@@ -111,3 +111,43 @@ def test_a_paused_leader_resumed_after_it_was_replaced_changes_nothing(tmp_path)
         assert flows(lab) == before
         with replicas.processes[new].client() as operator:
             assert {i.id for i in operator.list_intents()} == {first, second}
+
+
+def test_a_span_cut_during_a_failover_is_repaired(tmp_path):
+    """The leader killed and a span of both intents' paths cut at once: the protected intent
+    is carried on by the switches' fast failover; the unprotected one is moved by the new
+    leader once it leads (about its election time, plus the restoration it always takes)."""
+    with Lab(TRIANGLE, tmp_path, replicas=2) as lab:
+        replicas = lab.controller
+        protected, plain = order(
+            replicas, ('red', 'dca', 'dcc', 1, {'protected': True}), ('blue', 'dca', 'dcc', 1)
+        )
+        got = installed(replicas, protected, plain)
+        assert list(got[0].path) == list(got[1].path) == ['dca', 'dcc'], got
+        probes = [
+            Probe(lab.host((tenant, 'dca')), lab.host((tenant, 'dcc')), lab.ip((tenant, 'dcc'))).start()
+            for tenant in ('red', 'blue')
+        ]
+        try:
+            time.sleep(0.5)
+            replicas.kill(replicas.leader())
+            lab.span_down('dca', 'dcc')
+            cut = time.monotonic()
+            with replicas.client() as client:
+                wait_for(
+                    'the unprotected intent moved',
+                    lambda: list(client.get_intent(plain).path) == ['dca', 'dcb', 'dcc'],
+                    15,
+                )
+            moved = time.monotonic() - cut
+            time.sleep(0.5)
+            guarded, unguarded = (probe.stop() for probe in probes)
+        finally:
+            for probe in probes:
+                probe.kill()
+        print(
+            f'cut during a failover: protected out {guarded.longest_outage_ms:.0f} ms; '
+            f'unprotected out {unguarded.longest_outage_ms:.0f} ms, moved {moved:.2f} s after the cut'
+        )
+        assert guarded.received > 0 and guarded.longest_outage_ms < 100, guarded
+        assert unguarded.received > 0 and unguarded.longest_outage_ms < 10_000, unguarded

@@ -99,7 +99,7 @@ def test_a_replaced_leader_writes_nothing_more(etcd_cluster):
         store.wait(store.queued)
     assert mirror.wait_for(new.generation, 5)
     assert len(mirror.records) == 1
-    assert not old.publish('{"links": [], "crossings": {}}')
+    assert not old.publish('{"links": [], "crossings": {}}', b'')
     mirror.stop()
 
 

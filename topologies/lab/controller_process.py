@@ -29,9 +29,12 @@ def free_port(host='127.0.0.1'):
 CONTROLLER_NICE = -10
 
 
-def _before_emulation():
+def _ahead_of_emulation(pid):
+    """Set from here, after the start: a preexec_fn would run Python in the forked child of a
+    process whose gRPC threads may hold locks (a client of the replicas), and it can crash
+    there (SIGSEGV) before it execs."""
     try:
-        os.nice(CONTROLLER_NICE)
+        os.setpriority(os.PRIO_PROCESS, pid, CONTROLLER_NICE)
     except PermissionError:
         pass
 
@@ -97,8 +100,8 @@ class ControllerProcess:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_before_emulation,
         )
+        _ahead_of_emulation(self.proc.pid)
         log.close()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
