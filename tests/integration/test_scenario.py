@@ -110,6 +110,19 @@ steps:
 """
 
 
+def test_the_shipped_replicas_scenario_loses_no_frame_to_a_leader_or_etcd_failure():
+    """triangle-replicas: 3 replicas on etcd; the leader killed, then paused past its lease,
+    then an etcd member killed, each with a 1 kHz probe that must lose nothing; the new
+    leader still moves an intent off a cut span. Nothing of the lab is left behind."""
+    done = conclusive(lambda: naas_lab('scenario', str(SHIPPED / 'triangle-replicas.yaml'), '--json'))
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report['passed'] and len(report['expectations']) == 7
+    assert sum('probes lost' in e['measured'] for e in report['expectations']) == 3
+    assert 'replica r' in done.stderr and 'killed' in done.stderr
+    assert existing_names(load_fabric('triangle')) == []
+
+
 def test_a_scenario_may_order_each_tenants_intents_together(tmp_path):
     """`order: together`: one CreateIntents per tenant (red's two, blue's one); installed,
     within red-bc's bound, carrying traffic, tenants isolated. (Refusals within a batch are

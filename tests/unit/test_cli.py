@@ -103,12 +103,13 @@ def test_up_rejects_bad_controller(controller, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(['up', '--fabric', 'triangle', '--controller', controller])
     assert info.value.code == 2
-    assert f'expected HOST:PORT, got {controller!r}' in capsys.readouterr().err
+    assert f'expected HOST:PORT[,HOST:PORT...], got {controller!r}' in capsys.readouterr().err
 
 
 def test_host_port_accepts():
-    assert cli._host_port('127.0.0.1:6653') == ('127.0.0.1', 6653)
-    assert cli._host_port('::1:6633') == ('::1', 6633)
+    assert cli._host_port('127.0.0.1:6653') == [('127.0.0.1', 6653)]
+    assert cli._host_port('::1:6633') == [('::1', 6633)]
+    assert cli._host_port('127.0.0.1:6653, 127.0.0.1:6654') == [('127.0.0.1', 6653), ('127.0.0.1', 6654)]
 
 
 def test_no_command_is_a_usage_error(capsys):

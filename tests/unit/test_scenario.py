@@ -281,7 +281,7 @@ TOP_CASES = [
         doc_with(colour='red'),
         'colour',
         r'unknown key \(allowed: description, fabric, intents, name, '
-        r'order, policy, steps\)',
+        r'order, policy, replicas, steps\)',
     ),
     (doc_with(order='all-at-once'), 'order', "must be one of one_by_one, together, got 'all-at-once'"),
     (doc_with(description=3), 'description', 'must be text'),
@@ -522,8 +522,8 @@ STEP_CASES = [
     (
         [{'wait': 1, 'outage': dict(HOSTS, at_most_ms=5)}],
         'steps[0].outage',
-        'only span_down, span_up, span_delay, span_loss, span_stall, site_down, site_up, restart_controller '
-        'steps have an outage, not wait',
+        'only span_down, span_up, span_delay, span_loss, span_stall, site_down, site_up, restart_controller, '
+        'replica_kill, replica_pause, etcd_kill steps have an outage, not wait',
     ),
     (
         [{'span_down': ['dca', 'dcb'], 'outage': dict(HOSTS)}],
@@ -682,6 +682,11 @@ def test_every_step_kind_is_one_registered_object():
         'traffic_start',
         'traffic_stop',
         'restart_controller',
+        'replica_kill',
+        'replica_pause',
+        'replica_restart',
+        'etcd_kill',
+        'etcd_restart',
     ]
     assert [k for k, kind in KINDS.items() if kind.outage] == [
         'span_down',
@@ -692,7 +697,55 @@ def test_every_step_kind_is_one_registered_object():
         'site_down',
         'site_up',
         'restart_controller',
+        'replica_kill',
+        'replica_pause',
+        'etcd_kill',
     ]
     assert all(kind.key == key and kind.title for key, kind in KINDS.items())
     documented = DOCS.read_text()
     assert all(f'| `{key}` |' in documented for key in KINDS)
+
+
+def test_replica_and_etcd_events_need_replicas_and_name_what_exists():
+    doc = minimal(
+        {'replica_kill': 'leader', 'outage': {'from': 'red@dca', 'to': 'red@dcc', 'at_most_ms': 1}},
+        {'replica_pause': {'replica': 2, 'seconds': 3}},
+        {'replica_restart': True},
+        {'etcd_kill': 1},
+        {'etcd_restart': 1},
+    )
+    with pytest.raises(ConfigError) as refused:
+        parse_scenario(doc)
+    text = str(refused.value)
+    for i in range(5):
+        assert f'steps[{i}]' in text and 'replicas' in text
+    scenario = parse_scenario({**doc, 'replicas': 3})
+    assert scenario.replicas == 3
+    assert [s.kind for s in scenario.steps] == [
+        'replica_kill',
+        'replica_pause',
+        'replica_restart',
+        'etcd_kill',
+        'etcd_restart',
+    ]
+    assert scenario.steps[0].outage is not None and scenario.steps[1].args == {'replica': 2, 'seconds': 3}
+
+
+@pytest.mark.parametrize(
+    'top, step, rule',
+    [
+        ({'replicas': 1}, {'wait': 1}, 'replicas: must be a whole number from 2 to 5, got 1'),
+        ({'replicas': 'three'}, {'wait': 1}, "replicas: must be a whole number from 2 to 5, got 'three'"),
+        (
+            {'replicas': 2},
+            {'replica_kill': 2},
+            "steps[0].replica_kill: must be 'leader' or a replica from 0 to 1",
+        ),
+        ({'replicas': 2}, {'etcd_kill': 3}, 'steps[0].etcd_kill: must be an etcd member from 0 to 2'),
+        ({'replicas': 2}, {'replica_restart': 1}, 'steps[0].replica_restart: must be true'),
+    ],
+)
+def test_bad_replica_settings_are_refused_naming_the_key(top, step, rule):
+    with pytest.raises(ConfigError) as refused:
+        parse_scenario({**minimal(step), **top})
+    assert rule in str(refused.value)

@@ -118,6 +118,36 @@ class Lab:
         self.controller.start()
         wait_ready(self.controller, self.spans())
 
+    # Replicas and etcd (Lab(replicas=N)): by index, or 'leader' for the one that leads now.
+    def replica(self, which):
+        k = self.controller.leader() if which == 'leader' else which
+        if k is None:
+            raise RuntimeError('no replica leads now')
+        return k
+
+    def kill_replica(self, which):
+        """SIGKILL a replica; returns its index (`restart_replicas` brings it back)."""
+        k = self.replica(which)
+        self.controller.kill(k)
+        return k
+
+    def pause_replica(self, which, seconds):
+        """SIGSTOP a replica for `seconds`, then SIGCONT (a leader cut off for that long: past
+        its lease it is replaced, and once back it ends itself); returns its index."""
+        k = self.replica(which)
+        self.controller.pause(k)
+        try:
+            time.sleep(seconds)
+        finally:
+            self.controller.resume(k)
+        return k
+
+    def restart_replicas(self):
+        """Every replica that is not running, started again (as a follower)."""
+        for k in range(len(self.controller.processes)):
+            if not self.controller.alive(k):
+                self.controller.restart(k)
+
     def spans(self):
         """{span id: (up, one-way delay ms)}: the spans as they are now (see wait_ready)."""
         states = {s.id: self.emulation.span_state(s.a, s.b) for s in self.fabric.spans}

@@ -4,7 +4,7 @@ naas-lab list                                   shipped fabrics
 naas-lab check FABRIC... [--policy F] [--auth F] [--orders F] [--scenario F]
                                                 validate the files, start nothing
 naas-lab import sndlib/abilene -o abilene.yaml  a real WAN from topohub as a fabric
-naas-lab up --fabric lumen-qts [--controller 127.0.0.1:6653]   Mininet CLI
+naas-lab up --fabric lumen-qts [--controller 127.0.0.1:6653[,...] | --replicas 3]   Mininet CLI
 naas-lab measure --fabric triangle [--json]     measure every span, then tear down
 naas-lab clean --fabric lumen-qts               remove what a killed run left behind
 naas-lab scenario FILE [--json] [--map M.svg]   run a scenario: exit 0 only if every expectation holds
@@ -86,8 +86,16 @@ def main(argv=None):
         '--controller',
         type=_host_port,
         default=None,
-        metavar='HOST:PORT',
-        help='OpenFlow controller (default: none; switches forward nothing)',
+        metavar='HOST:PORT[,HOST:PORT...]',
+        help='OpenFlow controller, or every replica of it (default: none; switches forward nothing)',
+    )
+    p.add_argument(
+        '--replicas',
+        type=int,
+        default=0,
+        metavar='N',
+        help='start an etcd cluster of 3 and N controller replicas on loopback, the switches '
+        'connected to all of them (docs/ha.md); prints how to reach their API',
     )
     p = sub.add_parser('measure', help='measure every span with real traffic, then tear down')
     _fabric_args(p)
@@ -161,10 +169,14 @@ def _scenario_args(p, default_map=None):
 
 
 def _host_port(text):
-    host, _, port = text.rpartition(':')
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise argparse.ArgumentTypeError(f'expected HOST:PORT, got {text!r}')
-    return host, int(port)
+    """'HOST:PORT[,HOST:PORT...]' -> [(host, port)]."""
+    found = []
+    for part in text.split(','):
+        host, _, port = part.strip().rpartition(':')
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise argparse.ArgumentTypeError(f'expected HOST:PORT[,HOST:PORT...], got {text!r}')
+        found.append((host, int(port)))
+    return found
 
 
 def _terminate(_signum, _frame):
@@ -222,6 +234,8 @@ def cmd_up(args):
     from topologies.emulation.budget import BudgetWatch
     from topologies.emulation.cli import FabricCLI
 
+    if args.replicas:
+        return _up_with_replicas(args)
     emu = _emulation(args, controller=args.controller)
     started = time.monotonic()
     with emu:
@@ -233,6 +247,39 @@ def cmd_up(args):
         )
         with BudgetWatch(emu, _warn):
             FabricCLI(emu)
+    return 0
+
+
+def _up_with_replicas(args):
+    """etcd, the replicas and the fabric pointed at them, through a Lab (it waits until the
+    leader has measured every span); the Mininet CLI; everything stopped on the way out."""
+    import os
+    import tempfile
+
+    from mininet.log import setLogLevel
+
+    from topologies.emulation.budget import BudgetWatch
+    from topologies.emulation.cli import FabricCLI
+    from topologies.lab.lab import Lab
+
+    if args.controller:
+        print('naas-lab up: --controller and --replicas go apart', file=sys.stderr)
+        return 2
+    setLogLevel('info' if args.verbose else 'warning')
+    say = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    with (
+        tempfile.TemporaryDirectory(prefix='naas-up-') as tmp,
+        Lab(load_fabric(args.fabric), tmp, say=say, replicas=args.replicas) as lab,
+    ):
+        token_file = os.path.join(tmp, 'operator.token')
+        with open(os.open(token_file, os.O_WRONLY | os.O_CREAT, 0o600), 'w') as f:
+            f.write(lab.controller.tokens['operator'])
+        say(
+            f'{args.replicas} replicas on etcd {lab.etcd.url}; their logs in {tmp}; the API:\n'
+            f'  NAAS_SERVER={lab.controller.targets} NAAS_TOKEN_FILE={token_file} naasctl intent list'
+        )
+        with BudgetWatch(lab.emulation, _warn):
+            FabricCLI(lab.emulation)
     return 0
 
 

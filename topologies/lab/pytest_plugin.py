@@ -4,6 +4,7 @@ gRPC API (docs/pytest-plugin.md).
 
     import pytest
     pytestmark = pytest.mark.naas_fabric('triangle')      # a shipped name, a path or topohub:KEY
+                                                           # (replicas=3: on etcd, docs/ha.md)
 
     def test_red_reaches_its_other_site(naas):
         naas.order('red', 'dca', 'dcc', 2)                 # INSTALLED, or the test fails
@@ -71,7 +72,12 @@ def naas_lab(request, tmp_path_factory):
     if why_not:
         pytest.skip(why_not)
     fabric = load_fabric(str(marker.args[0]))
-    lab = Lab(fabric, tmp_path_factory.mktemp('naas-lab'), policy=marker.kwargs.get('policy'))
+    lab = Lab(
+        fabric,
+        tmp_path_factory.mktemp('naas-lab'),
+        policy=marker.kwargs.get('policy'),
+        replicas=marker.kwargs.get('replicas', 0),
+    )
     with lab:
         yield lab
     problems = lab.controller.problems()

@@ -91,6 +91,10 @@ class Replicas:
         lead = self.leader()
         return [k for k in range(len(self.processes)) if k != lead and self.alive(k)]
 
+    def problems(self):
+        """Every replica's problem lines (ControllerProcess.problems), each named."""
+        return [f'r{k}: {line}' for k, p in enumerate(self.processes) for line in p.problems()]
+
     def kill(self, k):
         self.processes[k].kill()
 

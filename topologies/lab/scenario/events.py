@@ -217,3 +217,82 @@ class RestartController(Event):
         run.watcher.stop()
         run.lab.restart_controller()
         run.watcher = run.watch()
+
+
+# Controller replicas and their etcd cluster (a scenario with `replicas: N`, docs/ha.md).
+
+
+@register
+class ReplicaKill(Event):
+    """A controller replica's process dies (SIGKILL): 'leader', or a replica by index."""
+
+    key = 'replica_kill'
+    title = 'replica {replica} killed'
+    outage = True
+
+    def read(self, r, value, key):
+        return {'replica': r.replica(value, key)}
+
+    def run(self, run, replica):
+        run.say(f'  replica r{run.lab.kill_replica(replica)} killed')
+        run.rewatch()
+
+
+@register
+class ReplicaPause(Event):
+    """A replica stopped (SIGSTOP) for `seconds`, then continued: a leader cut off past its
+    lease is replaced, and ends itself once back, changing nothing."""
+
+    key = 'replica_pause'
+    title = 'replica {replica} paused {seconds:g} s'
+    outage = True
+    fields = {
+        'replica': Field(lambda r, value, key: r.replica(value, key)),
+        'seconds': Field(number(positive=True, maximum=MAX_WAIT_S)),
+    }
+
+    def run(self, run, replica, seconds):
+        run.say(f'  replica r{run.lab.pause_replica(replica, seconds)} paused {seconds:g} s, continued')
+        run.rewatch()
+
+
+@register
+class ReplicaRestart(Event):
+    """Every replica that is not running started again, as a follower (`replica_restart: true`)."""
+
+    key = 'replica_restart'
+    title = 'replicas restarted'
+
+    def read(self, r, value, key):
+        if value is not True:
+            r.v.problem(key, f'must be true, got {value!r}')
+        r.replica('leader', key)  # only with replicas
+        return {}
+
+    def run(self, run):
+        run.lab.restart_replicas()
+
+
+@register
+class EtcdKill(Event):
+    """An etcd member dies (SIGKILL): one of 3 changes nothing; two refuse every write."""
+
+    key = 'etcd_kill'
+    title = 'etcd member {member} killed'
+    outage = True
+
+    def read(self, r, value, key):
+        return {'member': r.etcd_member(value, key)}
+
+    def run(self, run, member):
+        run.lab.etcd.kill(member)
+
+
+@register
+class EtcdRestart(EtcdKill):
+    key = 'etcd_restart'
+    title = 'etcd member {member} restarted'
+    outage = False
+
+    def run(self, run, member):
+        run.lab.etcd.restart(member)

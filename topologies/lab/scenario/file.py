@@ -4,6 +4,7 @@ once, before anything starts (format in docs/scenarios.md).
     name: lumen-qts-demo
     fabric: lumen-qts                 # shipped name, a path (relative to this file) or topohub:KEY
     policy: {reoptimize_every_s: 10}  # optional: the controller's policy (docs/policy.md)
+    replicas: 3                       # optional: controller replicas on etcd (docs/ha.md)
     intents:                          # a name and an order (keys as in orders files, docs/api.md)
       - {name: web, tenant: acme, src: phx1, dst: iad1, bandwidth: 20G, latency: 40ms,
          protected: true, class: realtime}
@@ -30,6 +31,7 @@ from topologies.model.policy import parse_policy
 
 SHIPPED = Path(__file__).parent.parent.parent / 'scenarios'  # the demo and examples
 ORDERS = ('one_by_one', 'together')  # how the intents are ordered
+MAX_REPLICAS = 5
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Scenario:
     intents: tuple = ()  # IntentSpec
     steps: tuple = ()  # topologies.lab.scenario.steps.Step
     order: str = 'one_by_one'
+    replicas: int = 0  # 0: one controller on SQLite; N: N replicas on an etcd cluster of 3
 
     def intent(self, name):
         return next(i for i in self.intents if i.name == name)
@@ -69,7 +72,10 @@ def parse_scenario(data, source='<scenario>', base_dir='.'):
     read relative to `base_dir`. Raise ConfigError listing all problems."""
     v = Validator()
     top = v.mapping(
-        data, '', required=('name', 'fabric', 'steps'), optional=('description', 'policy', 'intents', 'order')
+        data,
+        '',
+        required=('name', 'fabric', 'steps'),
+        optional=('description', 'policy', 'intents', 'order', 'replicas'),
     )
     name = top.get('name')
     if 'name' in top and not (isinstance(name, str) and NAME_RULE.match(name)):
@@ -83,7 +89,11 @@ def parse_scenario(data, source='<scenario>', base_dir='.'):
     policy = top.get('policy')
     if 'policy' in top:
         _check_policy(v, policy, fabric)
-    reader = Reader(v, fabric, _intent_names(top.get('intents')))
+    replicas = top.get('replicas', 0)
+    if 'replicas' in top and (type(replicas) is not int or not 2 <= replicas <= MAX_REPLICAS):
+        v.problem('replicas', f'must be a whole number from 2 to {MAX_REPLICAS}, got {replicas!r}')
+        replicas = 0
+    reader = Reader(v, fabric, _intent_names(top.get('intents')), replicas)
     intents = _intents(reader, top.get('intents', []))
     order = top.get('order', ORDERS[0])
     if order not in ORDERS:
@@ -94,7 +104,7 @@ def parse_scenario(data, source='<scenario>', base_dir='.'):
     ]
     if v.problems:
         raise ConfigError(source, v.problems)
-    return Scenario(name, description, source, fabric, policy, tuple(intents), tuple(steps), order)
+    return Scenario(name, description, source, fabric, policy, tuple(intents), tuple(steps), order, replicas)
 
 
 def _fabric(v, spec, base_dir):

@@ -23,9 +23,30 @@ class Reader:
     """Reads the steps in order, into the Validator `v`. `fabric` is None when the scenario's
     fabric could not be loaded: values are then checked for their form only."""
 
-    def __init__(self, v, fabric, intent_names):
+    def __init__(self, v, fabric, intent_names, replicas=0):
         self.v, self.fabric, self.intent_names = v, fabric, intent_names
+        self.replicas = replicas  # controller replicas (0: one controller, no etcd)
         self.running, self.stopped = {}, {}  # traffic name -> the step that started/stopped it
+
+    def replica(self, value, key):
+        """'leader' or a replica's index, in a scenario with `replicas`; else None."""
+        if not self.replicas:
+            self.v.problem(key, 'needs controller replicas: give the scenario `replicas: N` (docs/ha.md)')
+            return None
+        if value == 'leader' or (type(value) is int and 0 <= value < self.replicas):
+            return value
+        self.v.problem(key, f"must be 'leader' or a replica from 0 to {self.replicas - 1}, got {value!r}")
+        return None
+
+    def etcd_member(self, value, key):
+        """An etcd member's index (the lab's cluster has 3), in a scenario with `replicas`."""
+        if not self.replicas:
+            self.v.problem(key, 'needs controller replicas on etcd: give the scenario `replicas: N`')
+            return None
+        if type(value) is int and 0 <= value < 3:
+            return value
+        self.v.problem(key, f'must be an etcd member from 0 to 2, got {value!r}')
+        return None
 
     def number(self, value, key, **rule):
         """A number written as the value itself (`wait: 5`); Validator.number's rules."""

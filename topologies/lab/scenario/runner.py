@@ -38,7 +38,14 @@ def run(scenario, say=lambda message: None, workdir=None, warn=None):
 
     with tempfile.TemporaryDirectory(prefix='naas-scenario-', dir=workdir) as tmp:
         try:
-            with Lab(scenario.fabric, tmp, policy=scenario.policy, say=progress, warn=warn) as lab:
+            with Lab(
+                scenario.fabric,
+                tmp,
+                policy=scenario.policy,
+                say=progress,
+                warn=warn,
+                replicas=scenario.replicas,
+            ) as lab:
                 Runner(scenario, lab, report, progress, started).run()
         except Exception as e:
             report.error = f'{type(e).__name__}: {e}'
@@ -85,6 +92,12 @@ class Runner:
     def watch(self):
         """A started Watcher of the controller's intent events, into the report's moves."""
         return Watcher(self.lab, self.names, self.report.moves, self.started).start()
+
+    def rewatch(self):
+        """A new Watcher: the replica serving the last one may be gone (what happened
+        in between is not in the report's moves)."""
+        self.watcher.stop()
+        self.watcher = self.watch()
 
     def names(self):
         return {i: n for n, i in self.ids.items()}
