@@ -24,7 +24,7 @@ from controller.northbound.convert import topology_message
 from controller.northbound.reads import Reads
 from controller.northbound.seat import Published, Seat
 from controller.northbound.server import create_server
-from controller.store.etcd import Etcd, EtcdStore, Keys, created_at, put
+from controller.store.etcd import Etcd, EtcdStore, Keys, b64, created_at, put
 from controller.store.mirror import Mirror, measured_json
 
 LOG = logging.getLogger('naas.replica')
@@ -47,11 +47,17 @@ class Election:
         won, answer = self.etcd.txn(
             [created_at(self.keys.leader, 0)],
             [put(self.keys.leader, me, lease)],
+            [{'request_range': {'key': b64(self.keys.leader)}}],
         )
-        if not won:
-            self._give_back(lease)
-            return False
-        self.lease, self.generation, self.ttl_s = lease, int(answer['header']['revision']), ttl
+        if won:
+            generation = int(answer['header']['revision'])
+        else:  # someone leads: us, if a first attempt went through on a member that then failed
+            kvs = answer['responses'][0].get('response_range', {}).get('kvs', [])
+            if not kvs or int(kvs[0].get('lease', 0)) != lease:
+                self._give_back(lease)
+                return False
+            generation = int(kvs[0]['create_revision'])
+        self.lease, self.generation, self.ttl_s = lease, generation, ttl
         LOG.info('%s leads (generation %d, lease %d s)', self.name, self.generation, ttl)
         return True
 

@@ -13,7 +13,7 @@ from controller.core.intent import State
 from controller.core.topology import Topology
 from controller.northbound.seat import NotLeader, Seat
 from controller.replica import Election
-from controller.store.etcd import Etcd, EtcdStore, Keys, endpoints
+from controller.store.etcd import Etcd, EtcdStore, Keys, endpoints, put
 from controller.store.group import StoreError
 from controller.store.mirror import Mirror
 from topologies.model.fabric import load_fabric
@@ -152,3 +152,29 @@ def test_the_lab_cluster_stops_every_member_it_started(tmp_path):
         cluster.pause(1)  # stop() must end a paused member too
         procs = list(cluster.procs)
     assert all(p.poll() is not None for p in procs)
+
+
+def test_a_campaign_that_went_through_on_a_first_attempt_is_recognized(etcd_cluster):
+    """The campaign's transaction may be applied by a member that then fails to answer, and
+    sent again to the next one: the second finds the key on its own lease, and leads."""
+    etcd, keys = Etcd(etcd_cluster.url), Keys(TRIANGLE.name)
+    election = Election(etcd, keys, 'r0', '127.0.0.1:1')
+    lease, ttl = etcd.grant(5)
+    _, answer = etcd.txn([], [put(keys.leader, '{"name": "r0", "grpc": "127.0.0.1:1", "lease": 0}', lease)])
+    election.etcd = _Granting(etcd, (lease, ttl))
+    assert election.campaign() and election.generation == int(answer['header']['revision'])
+    other = Election(Etcd(etcd_cluster.url), keys, 'r1', '127.0.0.1:2')
+    assert not other.campaign()
+
+
+class _Granting:
+    """The cluster, but its next lease is one granted before."""
+
+    def __init__(self, etcd, lease):
+        self.etcd, self.lease = etcd, lease
+
+    def grant(self, ttl_s):
+        return self.lease
+
+    def __getattr__(self, name):
+        return getattr(self.etcd, name)
