@@ -541,3 +541,20 @@ def test_no_sequence_of_orders_and_cuts_over_books_a_span(ops):
                 assert all(core.topology.spans[s].up for s in placement.primary.span_ids(core.topology))
             else:
                 assert route is None and placement is None
+
+
+def test_a_new_leader_starts_from_what_its_predecessor_measured():
+    """Controller.measured is what a leader publishes; start_from, what the next one begins
+    with: the directions measured (and only those) read as measured, at once."""
+    old = Controller(TRIANGLE, now=0.0)
+    old.topology.record_delay(Link('dca', 'dcb'), 4.2, 1.0)
+    old.topology.record_crossing('dcb', 0.3, 1.0)
+    links, crossings = old.measured()
+    assert links == {Link('dca', 'dcb'): 4.2} and crossings == {'dcb': 0.3}
+    new = Controller(TRIANGLE, now=5.0)
+    new.start_from(links, crossings, now=5.0)
+    spans = {s.id: s for s in new.topology_view().spans}
+    forward, back = spans['dca-dcb'].directions
+    assert (forward.delay_ms, forward.delay_measured) == (4.2, True)
+    assert back.delay_measured is False  # never measured by the old leader: still the prior
+    assert new.topology.crossing_ms('dcb') == 0.3
