@@ -128,7 +128,11 @@ def follow_then_lead(
                 if not mirror.wait_for(election.generation, 10.0):
                     lost_lead('its mirror of etcd did not catch up with its own election')
                 election.keep(lost_lead)
-                lead(election.generation)
+                try:
+                    lead(election.generation)
+                except Exception as e:  # a leader that cannot lead must not hold the lease
+                    LOG.exception('taking the lead failed')
+                    lost_lead(f'it could not take the lead ({e})')
                 return
         mirror.wait_changed(0.5)
 
