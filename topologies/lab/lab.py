@@ -70,6 +70,7 @@ class Lab:
             if self.etcd is not None:
                 self.say('starting etcd (3 members) and the controller replicas')
                 self.etcd.start()
+                self.controller.url = self.etcd.url  # its ports, if a taken one made it choose again
             else:
                 self.say('starting the controller')
             self.controller.start()

@@ -56,6 +56,7 @@ class Replicas:
 
     def start(self, timeout_s=20.0):
         for process in self.processes:
+            process.db = self.url  # the cluster's, as it is now
             process.start(timeout_s)
         return self
 
