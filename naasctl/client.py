@@ -1,9 +1,12 @@
-"""A Python client for the naas.v1 API: intents, topology and health, over one gRPC channel.
+"""A Python client for the naas.v1 API: intents, topology and health, over gRPC.
 
     with Client('127.0.0.1:50051', token=token) as naas:
         intent = naas.create_intent(Order('', 'phx1', 'iad1', 10, max_latency_ms=25))
         intent = naas.create_intent('phx1', 'iad1', 10, max_latency_ms=25, protected=True)  # short
         intent = naas.wait_for_state(intent.id)            # INSTALLED, or ApiError if it FAILED
+
+Several controller replicas (docs/ha.md): Client('a:50051,b:50051,c:50051'), or a list; writes
+find the leader, reads any replica, for up to failover_s (see Client).
 
 An order is a topologies.model.order.Order (its tenant '' with a tenant's token: the token says
 who it is), as orders files and scenario files are read; make_order builds one from the
@@ -14,6 +17,7 @@ a refused call raises ApiError with the gRPC status code and the server's messag
 """
 
 import re
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -29,6 +33,7 @@ from topologies.model.order import Protection as OrderProtection
 from topologies.model.order import ServiceClass as OrderClass
 
 LEADER_KEY = 'naas-leader'  # trailing metadata of a follower's refusal: the leader's address
+FAILOVER_PAUSE_S = 0.1  # after trying every server in turn
 
 # The API's enums, for enum_value and enum_name (an Order holds the model's: topologies.model.order).
 IntentState = intent_pb2.IntentState
@@ -110,24 +115,35 @@ class Stream:
 
 
 class Client:
-    """A channel to the controller; TLS when ca_cert (a PEM CA certificate's path) is given.
+    """Channels to the controller; TLS when ca_cert (a PEM CA certificate's path) is given.
 
-    `server`: one address, or several (a list, or 'a:50051,b:50051') of controller replicas
-    (docs/ha.md). A call refused UNAVAILABLE by a follower goes to the leader it names (the
-    `naas-leader` trailing metadata); with several servers, any other UNAVAILABLE (a replica
-    down, no leader yet) goes on to the next address, with a short pause once every address
-    was tried, until `failover_s` has passed. No other refusal is retried.
+    `server`: one address, or every replica's (a list, or 'a:50051,b:50051'; docs/ha.md).
+    Calls go to the current server, the first at the start. A call refused UNAVAILABLE with
+    the leader's address in the trailing metadata `naas-leader` (a follower refusing a write:
+    CreateIntent(s), UpdateIntent, DeleteIntent, CheckIntent) goes there at once, and the
+    leader becomes the current server. With several servers, any other UNAVAILABLE (a replica
+    down, no leader yet) goes on to the next server, pausing 0.1 s after each round of them,
+    until `failover_s` has passed: then ApiError UNAVAILABLE with the last message. Reads
+    (GetIntent, ListIntents, GetTopology, health) go the same way: any replica serves them.
+    With one server only a named leader is followed; a server down is an ApiError at once.
+    No other code is retried, DEADLINE_EXCEEDED neither (a replica that hangs is waited for
+    up to timeout_s).
 
-    Retries are safe: with several servers a create carries a request id (a fresh one unless
-    the order has its own), so a retry after a connection lost mid-call gets the intent the
-    first attempt made, not a second one; an update sets the same values again; a delete of
-    an intent already withdrawing answers with it (NOT_FOUND once it is gone). Streams
-    (watch_intents, watch_topology) start wherever a server takes them; one that breaks is
-    the caller's to start again."""
+    Retries are safe. A create carries a request id, the order's or else a fresh one
+    ('naasctl-' and a uuid4) made before the first attempt, so that every attempt carries the
+    same: one retried after a connection lost mid-call gets the intent the first attempt made,
+    not a second (the server keeps the id as long as the intent). An update sets the same
+    values again and answers with the intent. A delete of an intent already WITHDRAWING answers
+    with it again; of one already WITHDRAWN (gone), NOT_FOUND.
+
+    Streams (watch_intents, watch_topology) start on the first server that takes them (sends
+    its headers), chosen as above; one that breaks later (ApiError UNAVAILABLE while
+    iterating) is the caller's to start again, and the new one is placed the same way. Every
+    channel stays open until close(), so a stream keeps its replica while calls move to
+    another."""
 
     def __init__(self, server='127.0.0.1:50051', token=None, ca_cert=None, timeout_s=10.0, failover_s=5.0):
-        servers = server.split(',') if isinstance(server, str) else list(server)
-        self.servers = [s.strip() for s in servers if s.strip()]
+        self.servers = split_servers(server)
         if not self.servers:
             raise ValueError('server: give at least one HOST:PORT')
         self.server = self.servers[0]
@@ -135,26 +151,36 @@ class Client:
         self._credentials = grpc.ssl_channel_credentials(Path(ca_cert).read_bytes()) if ca_cert else None
         # The token lives only here, and goes only into this header.
         self._metadata = (('authorization', f'Bearer {token}'),) if token else ()
-        self._channel = None
-        self._connect(self.server)
+        self._lock = threading.Lock()
+        self._channels = {}  # address -> (channel, its stubs)
+        self._stubs(self.server)
 
-    def _connect(self, server):
-        if self._channel is not None:
-            self._channel.close()
-        self.server = server
-        if self._credentials is not None:
-            self._channel = grpc.secure_channel(server, self._credentials)
-        else:
-            self._channel = grpc.insecure_channel(server)
-        self._intents = intent_service_pb2_grpc.IntentServiceStub(self._channel)
-        self._topology = topology_service_pb2_grpc.TopologyServiceStub(self._channel)
-        self._health = health_pb2_grpc.HealthStub(self._channel)
+    def _stubs(self, server):
+        """The stubs on `server`'s channel, opened the first time it is asked for."""
+        with self._lock:
+            if self._channels is None:
+                raise ValueError(f'{self!r} is closed')
+            if server not in self._channels:
+                if self._credentials is not None:
+                    channel = grpc.secure_channel(server, self._credentials)
+                else:
+                    channel = grpc.insecure_channel(server)
+                stubs = (
+                    intent_service_pb2_grpc.IntentServiceStub(channel),
+                    topology_service_pb2_grpc.TopologyServiceStub(channel),
+                    health_pb2_grpc.HealthStub(channel),
+                )
+                self._channels[server] = (channel, stubs)
+            return self._channels[server][1]
 
     def __repr__(self):
         return f'Client({",".join(self.servers)!r})'
 
     def close(self):
-        self._channel.close()
+        with self._lock:
+            channels, self._channels = self._channels or {}, None
+        for channel, _stubs in channels.values():
+            channel.close()
 
     def __enter__(self):
         return self
@@ -173,11 +199,10 @@ class Client:
         request = service.CreateIntentRequest(intent=order_message(order), request_id=self._request_id(order))
         return self._unary('CreateIntent', request).intent
 
-    def _request_id(self, order):
-        """The order's own, or with several servers a fresh one (a retry elsewhere is safe)."""
-        if order.request_id or len(self.servers) == 1:
-            return order.request_id
-        return f'naasctl-{uuid.uuid4().hex}'
+    @staticmethod
+    def _request_id(order):
+        """The order's own, or a fresh one: every attempt of the call sends the same."""
+        return order.request_id or f'naasctl-{uuid.uuid4().hex}'  # 40 of the 64 characters allowed
 
     def create_intents(self, orders):
         """Admits and places many intents together. `orders`: Orders, or dicts of make_order's
@@ -348,50 +373,59 @@ class Client:
         return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
 
     def _unary(self, name, request):
-        """Call method `name` on the current server, going on to another while it is refused
-        UNAVAILABLE (see the class), at most `failover_s`."""
-        deadline, tried = time.monotonic() + self.failover_s, 0
+        """Call method `name`, on the current server and then wherever _elsewhere says."""
+        deadline, attempts, server = time.monotonic() + self.failover_s, 0, self.server
         while True:
             try:
-                return self._method(name)(request, metadata=self._metadata, timeout=self.timeout_s)
+                return self._method(server, name)(request, metadata=self._metadata, timeout=self.timeout_s)
             except grpc.RpcError as e:
-                tried += 1
-                if not self._elsewhere(e, tried, deadline):
+                attempts += 1
+                server = self._elsewhere(e, server, attempts, deadline)
+                if server is None:
                     raise ApiError.from_rpc(e) from e
 
     def _stream(self, name, request, unwrap, timeout_s=None):
-        """A Stream of method `name`, once a server took it (its headers came), found as
+        """A Stream of method `name` once a server took it (its headers came), found as
         `_unary` finds one."""
-        deadline, tried = time.monotonic() + self.failover_s, 0
+        deadline, attempts, server = time.monotonic() + self.failover_s, 0, self.server
         while True:
-            call = self._method(name)(request, metadata=self._metadata, timeout=timeout_s)
+            call = self._method(server, name)(request, metadata=self._metadata, timeout=timeout_s)
             call.initial_metadata()  # the server subscribed it, or the call ended
             if not call.done() or call.code() is not grpc.StatusCode.UNAVAILABLE:
                 return Stream(call, unwrap)
-            tried += 1
-            if not self._elsewhere(call, tried, deadline):
+            attempts += 1
+            server = self._elsewhere(call, server, attempts, deadline)
+            if server is None:
                 return Stream(call, unwrap)  # iterating it raises the ApiError
 
-    def _method(self, name):
-        stub = next(s for s in (self._intents, self._topology, self._health) if hasattr(s, name))
+    def _method(self, server, name):
+        stub = next(s for s in self._stubs(server) if hasattr(s, name))
         return getattr(stub, name)
 
-    def _elsewhere(self, call, tried, deadline):
-        """Whether a call that ended as `call` did is worth trying again: if so, the client is
-        connected to where it should go (the leader a follower named, else the next server)."""
+    def _elsewhere(self, call, server, attempts, deadline):
+        """Where to try again a call that ended as `call` did on `server` (it becomes the
+        current server), or None: not UNAVAILABLE, failover_s is over, or nowhere else to go.
+        Each call keeps its own `server`: others may move the current one meanwhile."""
         if call.code() is not grpc.StatusCode.UNAVAILABLE or time.monotonic() >= deadline:
-            return False
+            return None
         leader = dict(call.trailing_metadata() or ()).get(LEADER_KEY)
-        if leader and leader != self.server:
-            self._connect(leader)  # a follower named the leader: at once
-            return True
-        if len(self.servers) == 1:
-            return False  # nowhere else to go (a server that restarts: call again)
-        if tried % len(self.servers) == 0:
-            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))  # all tried: a breath
-        later = self.servers[self.servers.index(self.server) + 1 :] if self.server in self.servers else []
-        self._connect((later or self.servers)[0])
-        return True
+        if leader and leader != server:
+            after = leader  # a follower named the leader: at once
+        elif len(self.servers) == 1:
+            return None  # nowhere else to go (a server that restarts: call again)
+        else:
+            if attempts % len(self.servers) == 0:  # a round of them: no hammering an election
+                time.sleep(min(FAILOVER_PAUSE_S, max(0.0, deadline - time.monotonic())))
+            later = self.servers[self.servers.index(server) + 1 :] if server in self.servers else []
+            after = (later or self.servers)[0]
+        self.server = after
+        return after
+
+
+def split_servers(server):
+    """The addresses of 'a:50051,b:50051' (or a list of them), blanks left out."""
+    servers = server.split(',') if isinstance(server, str) else list(server)
+    return [s.strip() for s in servers if s.strip()]
 
 
 def make_order(

@@ -9,9 +9,12 @@
     naasctl intent check phx1 iad1 --bandwidth 400Gbps --latency 20ms
     naasctl topology --watch --interval 5s
     naasctl --json intent get i-3                   (JSON for scripts)
+    naasctl --server r0:50051,r1:50051,r2:50051 intent list   (every replica: docs/ha.md)
 
-The server, token and CA certificate may also come from NAAS_SERVER, NAAS_TOKEN (or
-NAAS_TOKEN_FILE) and NAAS_CA_CERT. Exit status: 0 done, 1 refused or failed, 2 usage error.
+With several servers, writes go to the leader (a follower names it) and reads to the first
+replica that answers; naasctl tries the others for up to 5 s while one is down or no leader
+is elected. The server, token and CA certificate may also come from NAAS_SERVER, NAAS_TOKEN
+(or NAAS_TOKEN_FILE) and NAAS_CA_CERT. Exit status: 0 done, 1 refused or failed, 2 usage error.
 """
 
 import argparse
@@ -23,7 +26,7 @@ import sys
 import grpc
 
 from naasctl import format as fmt
-from naasctl.client import ApiError, Client, IntentState, enum_names, enum_value
+from naasctl.client import ApiError, Client, IntentState, enum_names, enum_value, split_servers
 from topologies.model.order import CLASSES, Order, Protection, ServiceClass, load_orders
 from topologies.model.units import parse_bandwidth, parse_duration, parse_latency
 
@@ -50,9 +53,9 @@ def main(argv=None):
             return args.run(naas, args) or 0
     except ApiError as e:
         if e.code == grpc.StatusCode.UNAVAILABLE:
-            return _fail(f'cannot reach the controller at {args.server}: {e.message}', token)
+            return _fail(f'cannot reach the controller at {_where(naas)}: {e.message}', token)
         if e.code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            return _fail(f'no answer from {args.server} within {args.timeout:g} s', token)
+            return _fail(f'no answer from {naas.server} within {args.timeout:g} s', token)
         return _fail(str(e), token)
     except TimeoutError as e:
         return _fail(str(e), token)
@@ -72,10 +75,11 @@ def build_parser():
     )
     parser.add_argument(
         '--server',
+        type=_arg(_servers),
         default=os.environ.get('NAAS_SERVER', '127.0.0.1:50051'),
         metavar='HOST:PORT[,HOST:PORT...]',
-        help='the controller, or every replica of it: writes go to the leader '
-        '(env NAAS_SERVER; default %(default)s)',
+        help='the controller, or every replica of it separated by commas: writes go to the '
+        'leader, reads to any replica (env NAAS_SERVER; default %(default)s)',
     )
     token = parser.add_mutually_exclusive_group()
     token.add_argument(
@@ -446,6 +450,21 @@ def _arg(parse):
             raise argparse.ArgumentTypeError(str(e)) from None
 
     return convert
+
+
+def _servers(text):
+    """--server as the client splits it, checked here so that a bad one is a usage error."""
+    servers = split_servers(text)
+    if not servers:
+        raise ValueError(f'{text!r}: give HOST:PORT, or several separated by commas')
+    return ','.join(servers)
+
+
+def _where(naas):
+    """The server a failed call was last sent to, and the others if there are some."""
+    if len(naas.servers) == 1:
+        return naas.server  # the leader when the one server given named it
+    return f'any of {",".join(naas.servers)} (the last tried: {naas.server})'
 
 
 def _label(text):
