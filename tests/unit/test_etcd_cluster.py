@@ -83,6 +83,8 @@ def test_a_paused_member_misses_nothing_once_resumed(etcd_cluster):
     etcd_cluster.wait_healthy(0, timeout_s=5)  # a new leader, if m1 led
     put(first, 'naas/while-paused', 'v')
     etcd_cluster.resume(1)
+    # Just resumed, it may still know of no leader (503 to a quorum read): wait until it rejoined.
+    etcd_cluster.wait_healthy(1, timeout_s=5)
     assert get(second, 'naas/while-paused') == 'v'
     etcd_cluster.kill(1)
     with pytest.raises(EtcdError, match='m1 is not running'):  # its pid may be another's by now
