@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.core.controller import Controller
+from controller.core.restore import Restored
 from controller.core.routes import BURST_MS
 from controller.northbound.reads import Reads
 from controller.northbound.seat import Seat
@@ -73,13 +74,15 @@ def assemble(
     openflow_address=('127.0.0.1', 6653),
     on_fatal=None,
     api: 'FollowerApi | None' = None,
+    restored: Restored | None = None,
 ) -> Assembly:
     """A running controller. `store`: a Store (or None: nothing kept); `auth`: who may call the
     API and each tenant's quota; `tls`: (certificate PEM, key PEM) or None; `southbound`:
     'openflow' (listening on `openflow_address`; `on_fatal` is called if a handler fails) or
     'loopback' (no switches: every plan counts as installed at once). `api`: the API a replica
     served while it followed, which the new leader's core now serves (controller/replica.py);
-    by default a new server on `grpc_address`."""
+    by default a new server on `grpc_address`. `restored`: the intents the core starts from
+    (a replica's, kept while it followed); by default what `store` loads."""
     clock = Clock()
     core = Controller(
         fabric,
@@ -89,6 +92,7 @@ def assemble(
         quotas=auth.quotas,
         policy=policy,
         now=clock(),
+        restored=restored,
     )
     core.subscribe(_log_event)
     runtime = Runtime(core, clock)

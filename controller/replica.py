@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from controller.assemble import FollowerApi, start_os_ken
 from controller.core.errors import Unavailable
+from controller.core.restore import Restored
 from controller.core.topology import Topology, TopologyEvent
 from controller.northbound.convert import topology_message
 from controller.northbound.reads import Reads
@@ -175,7 +176,8 @@ class Replica:
         other arguments bound); `fatal()`: stop the process (exit 1); `stopping`: set when
         it stops."""
         etcd, keys = Etcd(args.store), Keys(fabric.name)
-        self.mirror = mirror = Mirror(etcd, keys, Topology.from_fabric(fabric).delays()).start()
+        restored = Restored(fabric, args.burst_ms)  # kept in step: ready when this replica leads
+        self.mirror = mirror = Mirror(etcd, keys, Topology.from_fabric(fabric).delays(), restored).start()
         reads = Reads()
         unfollow = reads.follow(mirror)
         seat = Seat(lambda: (mirror.leader.name, mirror.leader.grpc) if mirror.leader else None)
@@ -206,9 +208,10 @@ class Replica:
         )
 
         def lead(generation):
-            store = EtcdStore(etcd, keys, generation, mirror.snapshot(), on_failure=fatal)
+            restored = mirror.take_restored()
+            store = EtcdStore(etcd, keys, generation, restored.meta, on_failure=fatal)
             api = FollowerApi(server, self.grpc_port, seat, reads, unfollow, south, generation)
-            self.controller = build(store=store, api=api)
+            self.controller = build(store=store, api=api, restored=restored)
             runtime = self.controller.runtime
             runtime.call(lambda core, now: core.start_from(*mirror.measured, now))
             publish(runtime, election, stopping)

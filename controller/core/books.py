@@ -150,19 +150,23 @@ class Books:
         other.committed, other.peak = self.committed.copy(topology), self.peak.copy(topology)
         return other
 
-    def restore(self, placements: Iterable[tuple[Intent, 'Placement']]) -> None:
-        """Book restored placements: [(intent, Placement)], e.g. after a restart. A span down
-        now keeps its reservations (they come back with it); nothing may end over-booked."""
-        paths = [
-            (intent, role, both_ways(path))
-            for intent, placement in placements
-            for role, path in (('primary', placement.primary), ('backup', placement.backup))
-            if path is not None
-        ]
-        for book in self.both():
-            book.replace(
-                ((intent.id, role), links, dict(self.rates(intent))[book]) for intent, role, links in paths
-            )
+    def keep(self, intent: Intent, placement: 'Placement') -> None:
+        """Book a placement the switches already carry (a restored one), without asking for
+        room: Restored builds the books this way, and `take` checks the result."""
+        primary, backup = placed(intent.id)
+        for book, gbps in self.rates(intent):
+            book.keep(primary, both_ways(placement.primary), gbps)
+            if placement.backup is not None:
+                book.keep(backup, both_ways(placement.backup), gbps)
+
+    def take(self, other: 'Books') -> None:
+        """Every reservation of `other` (restored ones) in place of these, under these books'
+        limits: raises ValueError and changes nothing if that over-books a link (a span down
+        now keeps its reservations: they come back with it)."""
+        for mine, theirs in zip(self.both(), other.both()):
+            mine.check_limits(theirs)
+        for mine, theirs in zip(self.both(), other.both()):
+            mine.take(theirs)
 
 
 def placed(intent_id: str) -> tuple[Holder, Holder]:

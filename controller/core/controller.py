@@ -35,7 +35,7 @@ from controller.core.paths import NoPath
 from controller.core.placement import Placer
 from controller.core.planner import RANK, Planner
 from controller.core.registry import Intents
-from controller.core.restore import restore
+from controller.core.restore import Restored
 from controller.core.routes import BURST_MS, Routes
 from controller.core.steering import Steering
 from controller.core.topology import Link, Topology, TopologyEvent
@@ -67,6 +67,7 @@ class Controller:
         quotas: dict[str, float] | None = None,
         policy: Policy | None = None,
         now: float = 0.0,
+        restored: Restored | None = None,
     ):
         self.fabric, self.store = fabric, store
         self.topology = Topology.from_fabric(fabric)
@@ -94,9 +95,10 @@ class Controller:
         self.candidates = Candidates(packing.K)  # paths per site pair, kept for batches
         self._listeners: list[tuple[type, Callable[[Any], None]]] = []
         self._delays_due, self._delays_told_at = False, float('-inf')
-        if store is not None:
-            meta, saved = store.load()
-            restore(self, meta, saved, now)
+        if restored is None and store is not None:
+            restored = Restored.loaded(fabric, burst_ms, *store.load())
+        if restored is not None:
+            restored.into(self, now)
             self._commit()
 
     @property

@@ -173,13 +173,22 @@ class Ledger:
                 scratch._on.setdefault(link, {})[holder] = gbps
                 exact[link] = exact.get(link, 0) + amount
         scratch._total = {link: (total, total / _EXACT_ONE) for link, total in exact.items()}
-        for link in scratch._on:
-            if scratch.reserved_gbps(link) > scratch._limit(link, ignore_state=True) + EPS_GBPS:
+        self.take(scratch)
+
+    def check_limits(self, other: 'Ledger') -> None:
+        """Raise ValueError if `other`'s reservations over-book a link under this ledger's
+        limits (capacity less headroom; a span down now counts as up: it keeps them)."""
+        for link in other._on:
+            if other.reserved_gbps(link) > self._limit(link, ignore_state=True) + EPS_GBPS:
                 raise ValueError(
-                    f'snapshot over-books {link.src}->{link.dst}: '
-                    f'{scratch.reserved_gbps(link):g} Gb/s reserved'
+                    f'snapshot over-books {link.src}->{link.dst}: {other.reserved_gbps(link):g} Gb/s reserved'
                 )
-        self._held, self._on, self._total = scratch._held, scratch._on, scratch._total
+
+    def take(self, other: 'Ledger') -> None:
+        """`other`'s reservations (over the same links) in place of these, or raise ValueError
+        and change nothing (see check_limits); `other` must not be used after."""
+        self.check_limits(other)
+        self._held, self._on, self._total = other._held, other._on, other._total
 
     # --- inside ----------------------------------------------------------------------------
 

@@ -125,6 +125,11 @@ class Routes:
         self._labels.update(route.labels)
         return route
 
+    def take(self, other: 'Routes') -> None:
+        """`other`'s routes (restored ones) in place of these; `other` must not be used after."""
+        self._routes, self._labels = other._routes, other._labels
+        self._plan, self._flows = None, {}
+
     def _label(self) -> int:
         for _ in range(flows.LAST_LABEL):
             label = self.next_label

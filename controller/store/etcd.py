@@ -28,7 +28,6 @@ with warnings.catch_warnings():  # futurist, etcd3gw's, imports eventlet (os-ken
 
 from controller.core.errors import Unavailable
 from controller.store.group import Commit, GroupCommit, StoreError, merged
-from controller.store.records import from_record
 
 LOG = logging.getLogger('naas.store')
 TIMEOUT_S = 2.0  # one request to one member; a member without quorum answers within etcd's own 5 s
@@ -187,30 +186,28 @@ def created_at(key: str, revision: int) -> dict:
 
 
 class EtcdStore(GroupCommit):
-    """The leader's store: `load` gives what the cluster holds (the replica's mirror, caught up
-    to the leader's own election), each group one transaction fenced by the leader's key."""
+    """The leader's store: each group one transaction fenced by the leader's key. What the
+    cluster held when this replica took the lead its core takes from the replica's mirror
+    (Mirror.take_restored), kept in step while it followed: there is nothing to load."""
 
     def __init__(
         self,
         etcd: Etcd,
         keys: Keys,
         generation: int,
-        snapshot: tuple[dict, list[dict]],
+        meta: dict,
         on_failure: Callable[[], None] | None = None,
     ):
+        """`meta`: the counters as the cluster holds them (one key holds them all: written whole)."""
         super().__init__(on_failure)
         self.name = f'etcd ({etcd.url})'
         self.etcd, self.keys, self.generation = etcd, keys, generation
-        self._snapshot: tuple[dict, list[dict]] | None = snapshot
-        self._meta = dict(snapshot[0])  # one key holds every counter: written whole
+        self._meta = dict(meta)
 
     def load(self):
-        """(meta, [Saved intents]) as the cluster held them when this replica took the lead."""
-        if self._snapshot is None:
-            raise StoreError('an EtcdStore is loaded once, by the core it serves')
-        meta, records = self._snapshot
-        self._snapshot = None
-        return dict(meta), [from_record(r) for r in sorted(records, key=lambda r: r['number'])]
+        raise StoreError(
+            'a leader on etcd starts from its mirror: Controller(restored=mirror.take_restored())'
+        )
 
     def _write(self, group: list[Commit]) -> None:
         """One transaction, that holds only while this replica leads. etcd keeps every write

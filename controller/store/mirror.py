@@ -1,9 +1,10 @@
 """What the etcd cluster holds for a fabric, mirrored in a replica by one watch: the intents'
 records, the counters, who leads, the delays the leader measured. A follower serves reads
-from it (as `Changes`, the commits the read model hears from a core) and, when it takes the
-lead, starts its core from it without reading everything again: every write of the leaders
-before it has a lower revision than its own election, so once the mirror has seen that
-revision it holds all of them."""
+from it (as `Changes`, the commits the read model hears from a core) and keeps the intents
+restored as a core holds them (controller/core/restore.py: placements, routes, books), so
+that when it takes the lead its core starts from them at once rather than building them from
+every intent then: every write of the leaders before it has a lower revision than its own
+election, so once the mirror has seen that revision it holds all of them."""
 
 import json
 import logging
@@ -13,8 +14,8 @@ from dataclasses import dataclass
 
 from controller.core.admission import Placement
 from controller.core.intent import IntentEvent
-from controller.core.journal import Changes
-from controller.core.restore import path
+from controller.core.journal import Changes, Saved
+from controller.core.restore import Restored, path
 from controller.core.topology import Delays, Link
 from controller.core.views import IntentView, intent_view
 from controller.store.etcd import Etcd, Keys, b64, prefix_end, unb64
@@ -31,8 +32,7 @@ class Leader:
     lease: int
 
 
-def view_of(record: dict) -> IntentView:
-    saved = from_record(record)
+def view_of(saved: Saved) -> IntentView:
     placement = None
     if saved.primary:
         placement = Placement(path(saved.primary), path(saved.backup) if saved.backup else None)
@@ -45,8 +45,11 @@ def measured_json(links: dict[Link, float], crossings: dict[str, float]) -> str:
 
 
 class Mirror:
-    def __init__(self, etcd: Etcd, keys: Keys, priors: Delays):
+    def __init__(self, etcd: Etcd, keys: Keys, priors: Delays, restored: Restored | None = None):
+        """`restored`: kept in step with the intents until `take_restored`."""
         self.etcd, self.keys = etcd, keys
+        self.restored = restored
+        self._unrestorable: Exception | None = None  # why `restored` was dropped
         self.records: dict[str, dict] = {}
         self.meta: dict = {}
         self.leader: Leader | None = None
@@ -76,7 +79,7 @@ class Mirror:
         mirror's thread: it must not block); returns them with an unsubscribe."""
         with self._changed:
             self._listeners.append(listener)
-            views = [view_of(r) for r in self.records.values()]
+            views = [view_of(from_record(r)) for r in self.records.values()]
             delays = self.delays
 
         def unsubscribe() -> None:
@@ -95,9 +98,25 @@ class Mirror:
         with self._changed:
             self._changed.wait(timeout_s)
 
-    def snapshot(self) -> tuple[dict, list[dict]]:
+    def take_restored(self) -> Restored:
+        """The intents restored as the mirror holds them now, no longer kept in step: for the
+        core of a replica that took the lead (its own writes come back through the watch)."""
         with self._changed:
-            return dict(self.meta), list(self.records.values())
+            restored, self.restored = self.restored, None
+        if restored is None:
+            raise RuntimeError(f'the mirror keeps no restored intents ({self._unrestorable or "given away"})')
+        return restored
+
+    def _restore(self, change: Callable[[Restored], None]) -> None:
+        """Keep `restored` in step; a record it cannot take (another fabric's, say) drops it
+        with the reason, for this replica's lead to fail on, rather than stop the mirror."""
+        if self.restored is None:
+            return
+        try:
+            change(self.restored)
+        except (ValueError, KeyError, TypeError) as e:
+            LOG.error('cannot keep the intents restored: %s', e)
+            self.restored, self._unrestorable = None, e
 
     def _follow(self) -> None:
         while not self._stopped:
@@ -136,16 +155,20 @@ class Mirror:
                     if value is None:
                         if self.records.pop(intent_id, None) is not None:
                             gone.append(intent_id)
+                            self._restore(lambda r: r.remove(intent_id))
                         continue
                     record = json.loads(value)
                     self.records[intent_id] = record
-                    view = view_of(record)
+                    saved = from_record(record)
+                    self._restore(lambda r: r.put(saved))
+                    view = view_of(saved)
                     views.append(view)
                     event = _event(old, record, view)
                     if event is not None:
                         told.append(event)
                 elif key == self.keys.meta and value is not None:
                     self.meta = json.loads(value)
+                    self._restore(lambda r: setattr(r, 'meta', dict(self.meta)))
                 elif key == self.keys.leader:
                     self.leader = _leader(value, kv) if value is not None else None
                 elif key == self.keys.topology and value is not None:

@@ -10,6 +10,7 @@ import pytest
 from controller.core.controller import Controller
 from controller.core.errors import Unavailable
 from controller.core.intent import State
+from controller.core.restore import Restored
 from controller.core.topology import Topology
 from controller.northbound.seat import NotLeader, Seat
 from controller.replica import Election
@@ -33,7 +34,11 @@ def lead(etcd, keys, name='r0'):
 
 
 def started_mirror(etcd, keys):
-    return Mirror(etcd, keys, Topology.from_fabric(TRIANGLE).delays()).start()
+    return Mirror(etcd, keys, Topology.from_fabric(TRIANGLE).delays(), Restored(TRIANGLE)).start()
+
+
+def books(core):
+    return sorted(map(str, core.books.committed.snapshot())), sorted(map(str, core.books.peak.snapshot()))
 
 
 def test_endpoints_are_read_from_the_url_or_refused_naming_it():
@@ -56,8 +61,11 @@ def test_the_leader_writes_and_a_mirror_follows_every_commit(etcd_cluster):
     mirror = started_mirror(etcd, keys)
     election = lead(etcd, keys)
     assert mirror.wait_for(election.generation, 5)
-    store = EtcdStore(etcd, keys, election.generation, mirror.snapshot())
-    core = Controller(TRIANGLE, store=store)
+    store = EtcdStore(etcd, keys, election.generation, mirror.meta)
+    core = Controller(TRIANGLE, store=store, restored=mirror.take_restored())
+    with pytest.raises(StoreError, match='mirror'):
+        store.load()
+    follower = started_mirror(etcd, keys)
     heard = []
     _, _, unsubscribe = mirror.subscribe(heard.append)
     intents = [core.create(order(gbps=0.5), now=1.0), core.create(order('dcb', 'dcc'), now=1.0)]
@@ -71,6 +79,12 @@ def test_the_leader_writes_and_a_mirror_follows_every_commit(etcd_cluster):
     views = [v for changes in heard for v in changes.views]
     assert {v.id for v in views} == {i.id for i in intents}
     assert all(v.path for v in views)
+    assert follower.wait_for(int(etcd.range(keys.root)[0]), 5)
+    # A follower's intents, kept in step with every write, are the leader's: its core is ready.
+    successor = Controller(TRIANGLE, restored=follower.take_restored(), now=3.0)
+    assert [(i.id, i.state) for i in successor.list()] == [(i.id, i.state) for i in core.list()]
+    assert books(successor) == books(core) and successor.plan() == core.plan()
+    follower.stop()
     unsubscribe()
     core.delete(intents[0].id, now=2.0)
     store.wait(store.queued)
@@ -87,8 +101,8 @@ def test_a_replaced_leader_writes_nothing_more(etcd_cluster):
     etcd, keys = Etcd(etcd_cluster.url), Keys(TRIANGLE.name)
     mirror = started_mirror(etcd, keys)
     old = lead(etcd, keys, 'old')
-    store = EtcdStore(etcd, keys, old.generation, ({}, []))
-    core = Controller(TRIANGLE, store=store)
+    store = EtcdStore(etcd, keys, old.generation, {})
+    core = Controller(TRIANGLE, store=store, restored=mirror.take_restored())
     core.create(order(), now=1.0)
     store.wait(store.queued)
     old.resign()  # as if its lease had expired
@@ -119,8 +133,8 @@ def test_the_mirror_follows_across_a_members_death(etcd_cluster):
     etcd, keys = Etcd(etcd_cluster.url), Keys(TRIANGLE.name)
     mirror = started_mirror(etcd, keys)
     election = lead(etcd, keys)
-    store = EtcdStore(etcd, keys, election.generation, ({}, []))
-    core = Controller(TRIANGLE, store=store)
+    store = EtcdStore(etcd, keys, election.generation, {})
+    core = Controller(TRIANGLE, store=store, restored=mirror.take_restored())
     core.create(order(), now=1.0)
     store.wait(store.queued)
     more = [order('dcb', 'dcc'), order('dca', 'dcc'), order('dca', 'dcc', tenant='blue')]
