@@ -374,6 +374,7 @@ class Controller:
         why = f'preempted by intent {intent.id} ({intent.service_class.value}) of tenant {intent.tenant}'
         for victim in victims:
             self.planner.displaced.add(victim.id)
+            self.placer.reclaim()  # what the victims before it freed may be a waiting intent's
             self.placer.place(victim, why, now)
 
     def _pack(self, fresh: dict[int, Intent], topology: Topology, books: Books) -> Packed:

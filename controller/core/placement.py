@@ -219,6 +219,12 @@ class Placer:
         links = [l for p in (wait.target.primary, wait.target.backup) if p is not None for l in both_ways(p)]
         self.books.claim(self.intents[intent_id], links)
 
+    def reclaim(self) -> None:
+        """Room freed on what waiting intents wait for is theirs before anything else is placed
+        there: a preempted intent that was moving aside for one must not take it back."""
+        for intent_id in self.waiting:
+            self._claim(intent_id)
+
     def _stop_waiting(self, intent_id: str) -> None:
         if self.waiting.pop(intent_id, None) is not None:
             self.books.release_claims(intent_id)

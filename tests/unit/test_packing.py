@@ -8,7 +8,7 @@ whole intents to paths admits (found here by trying them all)."""
 import itertools
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from controller.core import packing
@@ -281,6 +281,14 @@ ORDERS = [(t.id, a, b) for t in LUMEN.tenants.values() for a, b in itertools.com
         max_size=8,
         unique_by=lambda o: o[0],
     ),
+)
+@example(  # a preempted intent that was moving aside for a waiting one took its room back
+    before=[(('umbrel', 'cmh2', 'phx2'), 40), (('globex', 'cmh1', 'iad2'), 20), (('umbrel', 'cmh2', 'iad1'), 20)],
+    batch=[
+        (('acme', 'dfw1', 'iad1'), 20, 'REALTIME', 'NONE', 0),
+        (('globex', 'atl1', 'cmh1'), 40, 'PRIORITY', 'NONE', 0),
+        (('globex', 'cmh1', 'dfw2'), 80, 'REALTIME', 'NONE', 0),
+    ],
 )
 def test_a_batch_never_over_books_nor_preempts_its_own_orders(before, batch):
     core = connected(LUMEN, headroom=HEADROOM)
