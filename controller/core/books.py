@@ -153,11 +153,12 @@ class Books:
     def keep(self, intent: Intent, placement: 'Placement') -> None:
         """Book a placement the switches already carry (a restored one), without asking for
         room: Restored builds the books this way, and `take` checks the result."""
-        primary, backup = placed(intent.id)
+        paths = [(placed(intent.id)[0], both_ways(placement.primary))]
+        if placement.backup is not None:
+            paths.append((placed(intent.id)[1], both_ways(placement.backup)))
         for book, gbps in self.rates(intent):
-            book.keep(primary, both_ways(placement.primary), gbps)
-            if placement.backup is not None:
-                book.keep(backup, both_ways(placement.backup), gbps)
+            for holder, links in paths:
+                book.keep(holder, links, gbps)
 
     def take(self, other: 'Books') -> None:
         """Every reservation of `other` (restored ones) in place of these, under these books'

@@ -8,7 +8,7 @@ promised, so that make-before-break moves and measurement probes have scratch ca
 Floating point: Gb/s are floats, and ten 0.1 Gb/s orders must fill a 1 Gb/s link exactly.
 A request fits when it exceeds the room left by at most EPS_GBPS (1e-9 Gb/s, i.e. 1 b/s:
 far below anything a switch can enforce). Per-link totals are kept as exact running sums,
-rounded to a float once per change: the same figure as an fsum over the holders, correctly
+rounded to a float when next asked after a change: the same figure as an fsum over the holders, correctly
 rounded (ten 0.1 are 1.0, so a full link reports 0 left, not 1e-16), independent of order,
 with no drift after reserve/release cycles; and a query is a dict look-up, not a sum over
 hundreds of holders (path searches ask for every link they try). Exact as integers in units of
@@ -57,13 +57,17 @@ class Ledger:
         self.span_headroom = {k: float(v) for k, v in (span_headroom or {}).items()}
         self._held: dict[Holder, Reservation] = {}  # holder -> (links, gbps)
         self._on: dict[Link, dict[Holder, float]] = {}  # link -> {holder: gbps}
-        self._total: dict[Link, tuple[int, float]] = {}  # link -> (exact sum of _on[link], as a float)
+        self._total: dict[Link, int] = {}  # link -> exact sum of _on[link]
+        self._gbps: dict[Link, float] = {}  # link -> its _total as a float, once asked (the division is dear)
         self._touched: set[Holder] | None = None  # holders changed during a trial()
 
     # --- questions -------------------------------------------------------------------------
 
     def reserved_gbps(self, link: Link) -> float:
-        return self._total.get(link, (0, 0.0))[1]
+        gbps = self._gbps.get(link)
+        if gbps is None:
+            gbps = self._gbps[link] = self._total.get(link, 0) / _EXACT_ONE
+        return gbps
 
     def available_gbps(self, link: Link) -> float:
         """Room left for a new reservation; 0 on a down span (nothing is admitted there).
@@ -134,7 +138,7 @@ class Ledger:
         other = Ledger(topology, self.headroom, self.span_headroom)
         other._held = dict(self._held)
         other._on = {link: dict(holders) for link, holders in self._on.items()}
-        other._total = dict(self._total)
+        other._total, other._gbps = dict(self._total), dict(self._gbps)
         return other
 
     # --- persistence -----------------------------------------------------------------------
@@ -172,7 +176,7 @@ class Ledger:
             for link in links:
                 scratch._on.setdefault(link, {})[holder] = gbps
                 exact[link] = exact.get(link, 0) + amount
-        scratch._total = {link: (total, total / _EXACT_ONE) for link, total in exact.items()}
+        scratch._total = exact
         self.take(scratch)
 
     def check_limits(self, other: 'Ledger') -> None:
@@ -188,7 +192,7 @@ class Ledger:
         """`other`'s reservations (over the same links) in place of these, or raise ValueError
         and change nothing (see check_limits); `other` must not be used after."""
         self.check_limits(other)
-        self._held, self._on, self._total = other._held, other._on, other._total
+        self._held, self._on, self._total, self._gbps = other._held, other._on, other._total, other._gbps
 
     # --- inside ----------------------------------------------------------------------------
 
@@ -242,19 +246,19 @@ class Ledger:
 
     def _index(self, holder: Holder, reservation: Reservation) -> None:
         links, gbps = reservation
+        amount = _exact(gbps)
         for link in links:
             self._on.setdefault(link, {})[holder] = gbps
-            self._add(link, gbps)
+            self._total[link] = self._total.get(link, 0) + amount
+            self._gbps.pop(link, None)
 
     def _unindex(self, holder: Holder, reservation: Reservation) -> None:
         links, gbps = reservation
+        amount = _exact(gbps)
         for link in links:
             del self._on[link][holder]
-            self._add(link, -gbps)
-
-    def _add(self, link: Link, gbps: float) -> None:
-        exact = self._total.get(link, (0, 0.0))[0] + _exact(gbps)
-        self._total[link] = (exact, exact / _EXACT_ONE)
+            self._total[link] -= amount
+            self._gbps.pop(link, None)
 
 
 def _exact(gbps: float) -> int:

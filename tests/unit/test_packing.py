@@ -283,7 +283,11 @@ ORDERS = [(t.id, a, b) for t in LUMEN.tenants.values() for a, b in itertools.com
     ),
 )
 @example(  # a preempted intent that was moving aside for a waiting one took its room back
-    before=[(('umbrel', 'cmh2', 'phx2'), 40), (('globex', 'cmh1', 'iad2'), 20), (('umbrel', 'cmh2', 'iad1'), 20)],
+    before=[
+        (('umbrel', 'cmh2', 'phx2'), 40),
+        (('globex', 'cmh1', 'iad2'), 20),
+        (('umbrel', 'cmh2', 'iad1'), 20),
+    ],
     batch=[
         (('acme', 'dfw1', 'iad1'), 20, 'REALTIME', 'NONE', 0),
         (('globex', 'atl1', 'cmh1'), 40, 'PRIORITY', 'NONE', 0),
