@@ -114,6 +114,21 @@ class Stream:
         self.cancel()
 
 
+# With several replicas, one that hangs (paused, its machine cut off) must not hold a call for
+# its whole timeout: a connection whose pings go unanswered for a second is closed and a
+# connection attempt given up after a second, so the call fails UNAVAILABLE and goes on to
+# the next replica. The servers accept pings that often (controller/northbound/server.py).
+REPLICA_CHANNEL = (
+    ('grpc.keepalive_time_ms', 1000),
+    ('grpc.keepalive_timeout_ms', 1000),
+    ('grpc.keepalive_permit_without_calls', 1),
+    ('grpc.http2.max_pings_without_data', 0),
+    ('grpc.http2.min_time_between_pings_ms', 1000),
+    ('grpc.http2.ping_timeout_ms', 1000),
+    ('grpc.min_reconnect_backoff_ms', 1000),
+)
+
+
 class Client:
     """Channels to the controller; TLS when ca_cert (a PEM CA certificate's path) is given.
 
@@ -126,8 +141,8 @@ class Client:
     until `failover_s` has passed: then ApiError UNAVAILABLE with the last message. Reads
     (GetIntent, ListIntents, GetTopology, health) go the same way: any replica serves them.
     With one server only a named leader is followed; a server down is an ApiError at once.
-    No other code is retried, DEADLINE_EXCEEDED neither (a replica that hangs is waited for
-    up to timeout_s).
+    A replica that hangs is found by pings (REPLICA_CHANNEL): its call fails UNAVAILABLE after
+    about 2 s and goes on as above. No other code is retried, DEADLINE_EXCEEDED neither.
 
     Retries are safe. A create carries a request id, the order's or else a fresh one
     ('naasctl-' and a uuid4) made before the first attempt, so that every attempt carries the
@@ -161,10 +176,11 @@ class Client:
             if self._channels is None:
                 raise ValueError(f'{self!r} is closed')
             if server not in self._channels:
+                options = REPLICA_CHANNEL if len(self.servers) > 1 else ()
                 if self._credentials is not None:
-                    channel = grpc.secure_channel(server, self._credentials)
+                    channel = grpc.secure_channel(server, self._credentials, options)
                 else:
-                    channel = grpc.insecure_channel(server)
+                    channel = grpc.insecure_channel(server, options)
                 stubs = (
                     intent_service_pb2_grpc.IntentServiceStub(channel),
                     topology_service_pb2_grpc.TopologyServiceStub(channel),

@@ -35,7 +35,13 @@ def create_server(runtime, auth, address, tls=None, reads=None, published=None):
     server = grpc.server(
         futures.ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix='grpc'),
         interceptors=[RequestGuard()],
-        options=[('grpc.so_reuseport', 0)],
+        options=[
+            ('grpc.so_reuseport', 0),
+            # Clients of replicas ping every second to find one that hangs (naasctl.client).
+            ('grpc.http2.min_ping_interval_without_data_ms', 500),
+            ('grpc.keepalive_permit_without_calls', 1),
+            ('grpc.http2.max_ping_strikes', 0),
+        ],
     )
     if reads is None:
         reads = Reads()

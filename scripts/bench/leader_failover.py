@@ -2,14 +2,16 @@
 writes, whether any acknowledged intent is lost, and whether reads stop meanwhile.
 
     .venv/bin/python scripts/bench/leader_failover.py [--kills 20] [--replicas 3] \
-        [--tenants 4] > /tmp/leader_failover.md
+        [--held 10000] > /tmp/leader_failover.md
 
 A real etcd cluster of 3 members and --replicas naas-controller processes on loopback
 (`--southbound loopback`: no switches; the data plane across a leader's death is
 tests/integration/test_replicas.py), on lumen-qts with --tenants tenants. --clients threads
 create intents at --rate a second each through clients that know every replica (they follow
 the leader); one reader per replica reads an intent every 10 ms. Every --every-s seconds the
-leader is SIGKILLed and started again as a follower. For each kill:
+leader is SIGKILLed and started again as a follower; --held intents are created first (of
+tenants of their own, CreateIntents of 1,000), so that a new leader takes over that many and
+more. For each kill:
 
 - election: from the kill until a replica says it leads;
 - writes: from the kill until the first create asked after it is acknowledged (by the new
@@ -31,7 +33,7 @@ from datetime import date
 
 from machine import machine, percentile
 
-from naasctl.client import ApiError
+from naasctl.client import ApiError, make_order
 from topologies.lab.etcd import EtcdCluster
 from topologies.lab.replicas import LEADS, Replicas
 from topologies.lab.tenants import with_tenants
@@ -45,12 +47,15 @@ def main():
     parser.add_argument('--clients', type=int, default=4, help='creating at once')
     parser.add_argument('--rate', type=float, default=25.0, help='creates a second per client')
     parser.add_argument('--every-s', type=float, default=3.0, help='between kills')
+    parser.add_argument('--held', type=int, default=0, help='intents created before the kills')
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix='naas-failover-')  # kept if it fails: the replicas' logs
     print(f'replicas and etcd in {tmp}', file=sys.stderr)
-    fabric = with_tenants('lumen-qts', args.tenants, f'{tmp}/fabric.yaml')
-    sites = next(iter(fabric.tenants.values())).sites
+    probe = with_tenants('lumen-qts', 1, f'{tmp}/fabric.yaml')
+    sites = next(iter(probe.tenants.values())).sites
     pairs = [(a, b) for i, a in enumerate(sites) for b in sites[i + 1 :]]
+    holders = -(-args.held // len(pairs))  # tenants of the held intents, after the creators'
+    fabric = with_tenants('lumen-qts', args.tenants + holders, f'{tmp}/fabric.yaml')
     with (
         EtcdCluster(workdir=f'{tmp}/etcd') as etcd,
         Replicas(
@@ -62,7 +67,22 @@ def main():
     report(figures, args)
 
 
+def fill(replicas, fabric, pairs, args):
+    """--held intents of the last tenants, 1,000 a call, through the leader."""
+    slots = [(t, a, b) for t in sorted(fabric.tenants)[args.tenants :] for a, b in pairs][: args.held]
+    with replicas.processes[replicas.leader()].client('operator', timeout_s=120) as operator:
+        for k in range(0, len(slots), 1000):
+            made = operator.create_intents(
+                [make_order(a, b, 0.001, tenant=t) for t, a, b in slots[k : k + 1000]]
+            )
+            refused = [r.reason for r in made if r.code]
+            if refused:
+                raise SystemExit(f'refused while filling: {refused[0]}')
+    print(f'{len(slots)} intents held', file=sys.stderr)
+
+
 def run(replicas, fabric, pairs, args):
+    fill(replicas, fabric, pairs, args)
     acknowledged, errors = [], []  # (monotonic when asked, when acknowledged, intent id)
     read_refusals = []  # monotonic when a follower refused or failed a read
     down = set()  # replicas killed and not yet serving again
@@ -70,7 +90,7 @@ def run(replicas, fabric, pairs, args):
 
     def creator(j):
         """Client j: the intents of tenants j, j + clients, ... (one a site pair), at --rate/s."""
-        tenants = sorted(fabric.tenants)[j :: args.clients]
+        tenants = sorted(fabric.tenants)[: args.tenants][j :: args.clients]
         due = time.monotonic()
         for tenant in tenants:
             with replicas.client(tenant, failover_s=15.0) as naas:
@@ -145,10 +165,14 @@ def report(figures, args):
     elections = sorted(e for e, _ in kills if e is not None)
     writes = sorted(w for _, w in kills if w is not None)
     print(f'## A leader SIGKILLed under creates ({date.today().isoformat()})\n')
-    print(f'{machine()}; `scripts/bench/leader_failover.py --kills {args.kills} --replicas {args.replicas}`')
+    print(
+        f'{machine()}; `scripts/bench/leader_failover.py --kills {args.kills} --replicas {args.replicas} '
+        f'--held {args.held}`'
+    )
     print(
         f'(etcd 3 members, heartbeat 50 ms, election 500 ms; lease 1 s; {args.clients} clients creating '
-        f'{args.rate:g}/s each).\n'
+        f'{args.rate:g}/s each; {args.held} intents held before the first kill, '
+        f'{args.held + len(acknowledged)} at the last).\n'
     )
     print('| figure | p50 | p90 | max |')
     print('| --- | --- | --- | --- |')

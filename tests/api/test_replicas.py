@@ -15,7 +15,7 @@ from naas.v1 import (
     topology_service_pb2,
     topology_service_pb2_grpc,
 )
-from naasctl.client import ApiError
+from naasctl.client import ApiError, Client
 from topologies.lab.replicas import Replicas
 from topologies.lab.tenants import with_tenants
 
@@ -165,24 +165,30 @@ def test_a_killed_leader_is_replaced_and_no_acknowledged_intent_is_lost(replicas
 
 
 def test_a_paused_leader_resumed_after_its_lease_changes_nothing(replicas, etcd_cluster):
-    """SIGSTOP the leader past its lease: another takes over; SIGCONT: the old one stops (exit 3)
+    """SIGSTOP the leader past its lease: another takes over, and a client that was talking to
+    the paused one moves on within seconds, not its timeout; SIGCONT: the old one stops (exit 3)
     and what it would still have written is refused by etcd."""
     lead = replicas.leader()
     tenant = tenants(replicas)[0]
     (src, dst), (src2, dst2) = pairs(replicas)[:2]
-    with replicas.processes[lead].client(tenant) as naas:
-        first = naas.create_intent(src, dst, 1)
-    replicas.pause(lead)
-    try:
-        deadline = time.monotonic() + 10
-        while replicas.leader(timeout_s=0) == lead and time.monotonic() < deadline:
-            time.sleep(0.05)
-        new = replicas.leader()
-        assert new is not None and new != lead
-        with replicas.processes[new].client(tenant) as naas:
+    targets = [p.grpc_target for p in replicas.processes]
+    paused_first = [targets[lead]] + [t for k, t in enumerate(targets) if k != lead]
+    with Client(paused_first, token=replicas.tokens[tenant], timeout_s=30, failover_s=10) as naas:
+        first = naas.create_intent(src, dst, 1)  # connected to the leader before it hangs
+        replicas.pause(lead)
+        try:
+            deadline = time.monotonic() + 10
+            while replicas.leader(timeout_s=0) == lead and time.monotonic() < deadline:
+                time.sleep(0.05)
+            new = replicas.leader()
+            assert new is not None and new != lead
+            asked = time.monotonic()
+            assert naas.get_intent(first.id).id == first.id
             second = naas.create_intent(src2, dst2, 1)
-    finally:
-        replicas.resume(lead)
+            # Its pings unanswered for a second, the paused replica's connection is given up.
+            assert time.monotonic() - asked < 10, time.monotonic() - asked
+        finally:
+            replicas.resume(lead)
     assert replicas.processes[lead].proc.wait(10) == 3
     assert 'lost the lead' in replicas.processes[lead].log()
     with replicas.processes[new].client('operator') as operator:
