@@ -10,6 +10,7 @@ could undo the successor's work; its store writes and, with OpenFlow roles, its 
 the switches are refused anyway). A leader stopped on purpose gives its lease back, so a
 follower takes over at once rather than after the TTL."""
 
+import gc
 import json
 import logging
 import os
@@ -215,6 +216,7 @@ class Replica:
             runtime = self.controller.runtime
             runtime.call(lambda core, now: core.start_from(*mirror.measured, now))
             publish(runtime, election, stopping)
+            gc.freeze()  # its core as it took it, out of later collections (controller/main.py)
             LOG.info('%s leads: %d intents', name, len(self.controller.core.intents))
 
         self._server, self._south = server, south
