@@ -2,6 +2,8 @@
 across it, a tenant host printed frame by frame, and the lab CLI's `capture`."""
 
 import os
+import pty
+import re
 import select
 import signal
 import struct
@@ -14,7 +16,7 @@ import pytest
 from tests.integration.test_emulation import leftovers
 from topologies.emulation import measure
 from topologies.emulation.cli import FabricCLI
-from topologies.emulation.net import Emulation
+from topologies.emulation.net import Emulation, remove_names
 from topologies.model import addressing as addr
 from topologies.model.fabric import load_fabric
 
@@ -186,3 +188,68 @@ def test_lab_cli_capture(triangle, tmp_path, capsys):
     frames = icmp_frames(pcap)
     b, c = (addr.probe_ip(triangle.fabric.sites[s]) for s in ('dcb', 'dcc'))
     assert len(frames) == 4 and {(src, dst) for _, src, dst, _, _ in frames} <= {(b, c), (c, b)}, frames
+
+
+def ended(pid, timeout_s):
+    """The exit status of child `pid` once it has ended, or None if it runs on after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.1)
+
+
+def test_ctrl_c_in_the_lab_cli_ends_the_capture_alone():
+    """`naas-lab up` on a terminal: Ctrl-C ends a capture and nothing else; the spans still
+    carry frames (the span emulator did not get the Ctrl-C), and the lab ends cleanly."""
+    fabric = load_fabric('thin-fat')
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: naas-lab on the terminal
+        os.execv(sys.executable, [*NAAS_LAB, 'up', '--fabric', 'thin-fat'])
+    said = b''
+
+    def until(mark, timeout_s=60):
+        nonlocal said
+        deadline = time.monotonic() + timeout_s
+        while mark not in said:
+            ready, _, _ = select.select([terminal], [], [], max(0.0, deadline - time.monotonic()))
+            try:
+                chunk = os.read(terminal, 4096) if ready else b''
+            except OSError:  # EIO: the terminal's other side is closed
+                chunk = b''
+            if not chunk:
+                return False
+            said += chunk
+        return True
+
+    try:
+        assert until(b'naas> '), said.decode(errors='replace')
+        os.write(terminal, b'capture west-east\n')
+        assert until(b'listening on west-eastr'), said.decode(errors='replace')
+        said = b''
+        os.write(terminal, b'\x03')  # Ctrl-C, as typed
+        assert until(b'naas> ', 10), said.decode(errors='replace')
+        assert b'packets captured' in said
+        said = b''
+        os.write(terminal, b'measure west east\n')
+        assert until(b'naas> ', 60), said.decode(errors='replace')
+        measured = re.search(rb'^west-east\s+up\s+8\.000\s+([\d.]+)', said, re.M)
+        assert measured and abs(float(measured.group(1)) - 8) <= 0.05 * 8 + 0.5, said.decode(errors='replace')
+        os.write(terminal, b'exit\n')
+        until(b'never said', 60)  # until naas-lab has closed the terminal
+    finally:
+        status = ended(pid, 0)
+        if status is None:
+            os.kill(pid, signal.SIGTERM)  # it tears the lab down
+            status = ended(pid, 60)
+        if status is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            remove_names(fabric)  # what naas-lab clean removes after a killed run
+        os.close(terminal)
+    assert status is not None, 'naas-lab did not end'
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert leftovers(fabric) == []

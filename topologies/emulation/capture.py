@@ -16,10 +16,12 @@ the file is whole whenever the capture stops) that Wireshark opens.
 """
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
+import sys
 from dataclasses import dataclass
 
 from topologies.model import addressing as addr
@@ -137,26 +139,60 @@ def check_up(point):
 
 
 def run(argv, write=None):
-    """Run the capture until tcpdump ends (its -c) or this process is interrupted (Ctrl-C,
-    or SIGTERM turned into an exception by the caller): then tcpdump is stopped, by its pid,
+    """Run the capture until tcpdump ends (its -c, or Ctrl-C) or this process is interrupted
+    (SIGTERM turned into an exception by the caller): then tcpdump is stopped, by its pid,
     and the exception goes on. `write`: the pcap's path, '-' for stdout. Returns tcpdump's
-    exit status."""
+    exit status.
+
+    On a terminal tcpdump runs as its foreground job, as a shell runs a command: Ctrl-C
+    reaches tcpdump alone. Otherwise it would reach every process of the lab's group too
+    (the span emulator, controller replicas), and a capture ended in the lab's CLI would
+    take the fabric's spans down with it."""
     out = None
     if write and write != '-':
         try:
             out = open(write, 'wb')
         except OSError as e:
             raise CaptureError(f'cannot write {write}: {e.strerror}') from None
+    terminal = _own_terminal()
     try:
-        proc = subprocess.Popen(argv, stdout=out)
+        proc = subprocess.Popen(argv, stdout=out, process_group=0 if terminal is not None else None)
         try:
-            return proc.wait()
+            with _foreground(terminal, proc.pid):
+                return proc.wait()
         except BaseException:
             stop(proc)
             raise
     finally:
         if out is not None:
             out.close()
+
+
+def _own_terminal():
+    """Standard input's terminal, if this process is its foreground job; else None."""
+    try:
+        fd = sys.stdin.fileno()
+        return fd if os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp() else None
+    except (AttributeError, OSError, ValueError):  # no stdin, or one without a descriptor
+        return None
+
+
+@contextlib.contextmanager
+def _foreground(terminal, pgid):
+    """Process group `pgid` is the terminal's foreground job meanwhile, then this one again."""
+    if terminal is None:
+        yield
+        return
+    ttou = signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # taking the terminal back from the background
+    try:
+        try:
+            os.tcsetpgrp(terminal, pgid)
+        except OSError:  # tcpdump already gone (it failed at once): its status says why
+            pass
+        yield
+    finally:
+        os.tcsetpgrp(terminal, os.getpgrp())
+        signal.signal(signal.SIGTTOU, ttou)
 
 
 def stop(proc):
