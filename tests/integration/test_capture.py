@@ -147,6 +147,27 @@ def test_span_printed_until_ctrl_c(triangle):
     assert 'packets captured' in err.decode()
 
 
+def test_pcap_to_stdout_and_a_file_it_cannot_write(triangle, tmp_path):
+    span = triangle.fabric.span('dca', 'dcc')
+    proc, _ = start_capture('dca-dcc', '-w', '-', '-c', '2')
+    with measure._probe_paths(triangle, span):
+        ping_probes(triangle, span, 2)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    pcap = tmp_path / 'stdout.pcap'
+    pcap.write_bytes(out)
+    assert len(icmp_frames(pcap)) == 2
+    nowhere = tmp_path / 'no-such-directory' / 'x.pcap'
+    p = subprocess.run(
+        [*NAAS_LAB, 'capture', 'dca-dcc', '-w', str(nowhere), '--fabric', 'triangle'],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert p.returncode == 2
+    assert p.stderr.endswith(f'naas-lab capture: cannot write {nowhere}: No such file or directory\n')
+
+
 def test_host_printed_until_count(triangle):
     fabric = triangle.fabric
     red = fabric.tenants['red']
