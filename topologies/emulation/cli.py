@@ -1,10 +1,12 @@
 """The Mininet CLI with commands for the fabric's domain: spans, tenants, measurement."""
 
+import argparse
+import shlex
 import time
 
 from mininet.cli import CLI
 
-from topologies.emulation import budget
+from topologies.emulation import budget, capture
 from topologies.emulation.measure import DELAY_TOLERANCE, SpanFigures, measure_spans
 from topologies.model import addressing as addr
 
@@ -50,7 +52,7 @@ def lateness_note(figures):
 
 
 class FabricCLI(CLI):
-    """Mininet's CLI, plus: spans, span, measure, tenants (see `help <command>`)."""
+    """Mininet's CLI, plus: spans, span, measure, tenants, capture (see `help <command>`)."""
 
     prompt = 'naas> '
 
@@ -149,6 +151,34 @@ class FabricCLI(CLI):
                     f'  {addr.host_name(tenant, site):16} {addr.host_ip(tenant, site):14} '
                     f'{site.id} port {addr.tenant_port(tenant)}'
                 )
+
+    def do_capture(self, line):
+        """Capture with tcpdump until COUNT frames or Ctrl-C: frames printed, or with -w a pcap
+        file for Wireshark. A span A-B is captured at A's end (both directions: what A sends
+        into it, what reaches A after its delay), a host at its port on its site's switch.
+        Usage: capture SPAN [-w FILE.pcap] [-c COUNT] | capture --host HOST [-w FILE.pcap] [-c COUNT]"""
+        parser = argparse.ArgumentParser(prog='capture', add_help=False)
+        capture.add_arguments(parser)
+        try:
+            args = parser.parse_args(shlex.split(line))
+        except SystemExit:  # argparse has said what is wrong; the lab goes on
+            return
+        try:
+            if args.write == '-':
+                raise capture.CaptureError('-w - writes a pcap to stdout: use naas-lab capture for that')
+            point = capture.capture_point(self.emu.fabric, args.span, args.host)
+            tcpdump = capture.tcpdump_path()
+            capture.check_up(point)
+            pid = self.emu.switch(point.site).pid if point.site else None
+            argv = capture.tcpdump_argv(tcpdump, point, pid, write=bool(args.write), count=args.count)
+            print(
+                f'capturing {point.what}' + (f' into {args.write}' if args.write else '') + '; Ctrl-C ends it'
+            )
+            capture.run(argv, write=args.write)
+        except capture.CaptureError as e:
+            print(f'*** {e}')
+        except KeyboardInterrupt:
+            pass  # how a capture ends: tcpdump has stopped and said what it captured
 
 
 def _print_lying(figures, lying):

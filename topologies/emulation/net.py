@@ -279,8 +279,18 @@ def existing_names(fabric):
 
 def running(fabric):
     """True while a run of this fabric holds its run directory (see Emulation.start)."""
+    return _held(fabric_rundir(fabric.name))
+
+
+def running_fabric_names():
+    """The names of the fabrics running on this machine, by their held run directories."""
+    names = os.listdir(RUN_ROOT) if os.path.isdir(RUN_ROOT) else []
+    return sorted(n for n in names if _held(fabric_rundir(n)))
+
+
+def _held(rundir):
     try:
-        fd = os.open(fabric_rundir(fabric.name), os.O_RDONLY)
+        fd = os.open(rundir, os.O_RDONLY)
     except OSError:
         return False
     try:

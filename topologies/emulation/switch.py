@@ -194,17 +194,7 @@ class SiteSwitch(Switch):
 def stop_daemons(rundir, timeout_s=5.0):
     """Stop the OVS daemons whose pid files are in `rundir` (ours, by pid): SIGTERM, then
     SIGKILL after `timeout_s` (0: at once)."""
-    pids = []
-    for daemon in DAEMONS:
-        try:
-            with open(os.path.join(rundir, f'{daemon}.pid')) as f:
-                pid = int(f.read().strip())
-            with open(f'/proc/{pid}/cmdline', 'rb') as f:
-                argv = f.read().decode(errors='replace').split('\0')
-            if os.path.basename(argv[0]) == daemon and any(rundir in a for a in argv):
-                pids.append(pid)  # ours: not a recycled pid, nor the system's daemon
-        except (OSError, ValueError):
-            continue
+    pids = [pid for pid in (daemon_pid(rundir, d) for d in DAEMONS) if pid is not None]
     if timeout_s > 0:
         for pid in pids:
             _signal(pid, signal.SIGTERM)
@@ -216,6 +206,19 @@ def stop_daemons(rundir, timeout_s=5.0):
     deadline = time.monotonic() + 5.0
     while any(map(_running, pids)) and time.monotonic() < deadline:  # gone, so a restart may begin
         time.sleep(0.005)
+
+
+def daemon_pid(rundir, daemon):
+    """The pid of an OVS daemon in its pid file in `rundir`, if that process is still the
+    daemon of this rundir (not a recycled pid, nor the system's daemon); else None."""
+    try:
+        with open(os.path.join(rundir, f'{daemon}.pid')) as f:
+            pid = int(f.read().strip())
+        with open(f'/proc/{pid}/cmdline', 'rb') as f:
+            argv = f.read().decode(errors='replace').split('\0')
+    except (OSError, ValueError):
+        return None
+    return pid if os.path.basename(argv[0]) == daemon and any(rundir in a for a in argv) else None
 
 
 def _running(pid):

@@ -9,6 +9,7 @@ naas-lab measure --fabric triangle [--json]     measure every span, then tear do
 naas-lab clean --fabric lumen-qts               remove what a killed run left behind
 naas-lab scenario FILE [--json] [--map M.svg]   run a scenario: exit 0 only if every expectation holds
 naas-lab demo                                   the NaaS demo on lumen-qts (a shipped scenario)
+naas-lab capture dca-dcb [-w F.pcap] [-c N]     tcpdump on a span (or --host red-dca) of a running fabric
 
 scenario, demo and measure exit 0 when every promise held, 1 when one is broken, 3 when it
 was measured while the emulation was late beyond tolerance (inconclusive), 2 on a bad file,
@@ -21,6 +22,7 @@ import signal
 import sys
 import time
 
+from topologies.emulation.capture import add_arguments as capture_arguments
 from topologies.lab import verdict
 from topologies.lab.scenario import KINDS, load_scenario
 from topologies.lab.scenario import SHIPPED as SHIPPED_SCENARIOS
@@ -43,6 +45,16 @@ exit codes:
   {verdict.EXIT_BAD_FILE}    a bad file: nothing was started
   {verdict.EXIT_INCONCLUSIVE}    nothing failed, but some expectation was inconclusive
   {verdict.EXIT_INTERRUPTED}  interrupted (Ctrl-C): everything started was stopped"""
+
+
+CAPTURE_HELP = """Capture with tcpdump on a span or a host of a fabric running on this machine
+(naas-lab up, a scenario, a test), as long as it runs: frames printed as they come, or
+written to a pcap file with -w. Ctrl-C or SIGTERM ends it (exit 0, and 143 for SIGTERM).
+
+A span A-B is captured at the span emulator's end on A's side, which sees both directions:
+what A sends into the span, and what reaches A from it after the span's delay; B-A captures
+at B's end. A host TENANT-SITE (or probe-SITE) is captured at its port on its site's switch.
+Exit status 2: a bad argument, no such span or host, no such fabric running, no tcpdump."""
 
 
 def main(argv=None):
@@ -128,6 +140,15 @@ def main(argv=None):
     p.add_argument('--minutes', type=float, default=2.0, help='how long (default 2)')
     p.add_argument('--seed', type=int, default=None, help='for the same failures in the same order')
     p.add_argument('--json', action='store_true', help='print one JSON object (progress on stderr)')
+    p = sub.add_parser(
+        'capture',
+        help='capture a span or a host of a running fabric with tcpdump (for Wireshark: -w)',
+        description=CAPTURE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    capture_arguments(p)
+    p.add_argument('--fabric', help='the running fabric: shipped name or path (default: the one running)')
+    p.set_defaults(parser=p)
     args = parser.parse_args(argv)
 
     signal.signal(signal.SIGTERM, _terminate)
@@ -395,6 +416,52 @@ def cmd_soak(args):
     return report.exit_code
 
 
+def cmd_capture(args):
+    import os
+
+    from topologies.emulation import capture
+    from topologies.emulation.net import running
+    from topologies.emulation.switch import fabric_rundir
+
+    try:
+        fabric = load_fabric(args.fabric) if args.fabric else _the_running_fabric()
+        point = capture.capture_point(fabric, args.span, args.host)
+        tcpdump = capture.tcpdump_path()
+        if not running(fabric):
+            raise capture.CaptureError(
+                f'fabric {fabric.name} is not running (naas-lab up --fabric {args.fabric} starts it)'
+            )
+        if os.geteuid() != 0:
+            raise capture.CaptureError("needs root (as the lab does): tcpdump enters the fabric's namespaces")
+        pid = capture.switch_netns_pid(fabric_rundir(fabric.name), point.site) if point.site else None
+        capture.check_up(point)
+        argv = capture.tcpdump_argv(tcpdump, point, pid, write=bool(args.write), count=args.count)
+        into = f' into {args.write}' if args.write and args.write != '-' else ''
+        print(f'capturing {point.what} of fabric {fabric.name}{into}; Ctrl-C ends it', file=sys.stderr)
+        return capture.run(argv, write=args.write)
+    except capture.CaptureError as e:
+        print(f'naas-lab capture: {e}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0  # how a capture is ended: tcpdump has flushed and said what it captured
+
+
+def _the_running_fabric():
+    """The one fabric running on this machine, loaded by its name; CaptureError otherwise."""
+    from topologies.emulation.capture import CaptureError
+    from topologies.emulation.net import running_fabric_names
+
+    names = running_fabric_names()
+    if not names:
+        raise CaptureError('no fabric is running (naas-lab up --fabric F starts one)')
+    if len(names) > 1:
+        raise CaptureError(f'fabrics {", ".join(names)} are running: say which with --fabric')
+    try:
+        return load_fabric(names[0])
+    except ConfigError:
+        raise CaptureError(f'fabric {names[0]} is running from a file: give it with --fabric FILE') from None
+
+
 def cmd_demo(args):
     return cmd_scenario(args, spec=str(DEMO))
 
@@ -428,6 +495,7 @@ COMMANDS = {
     'scenario': cmd_scenario,
     'demo': cmd_demo,
     'soak': cmd_soak,
+    'capture': cmd_capture,
 }
 
 if __name__ == '__main__':
