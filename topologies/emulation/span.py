@@ -166,7 +166,10 @@ class SpanEmulator:
     def _start(self):
         priority = ['--rt-priority', str(RT_PRIORITY)] if os.geteuid() == 0 else []
         self.proc = subprocess.Popen(
-            [spand_path(), '--label', self.label, *priority], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            [spand_path(), '--label', self.label, *priority],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,  # a Ctrl-C at the lab's CLI (ending a ping) must not end the spans
         )
         self._pending = b''
         if self._reply() != {'ready': True}:

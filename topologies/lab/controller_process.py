@@ -100,6 +100,7 @@ class ControllerProcess:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C in the lab reaches the lab, which stops it by pid
         )
         _ahead_of_emulation(self.proc.pid)
         log.close()
