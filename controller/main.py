@@ -54,6 +54,13 @@ def parse_args(argv):
         'serve reads and take over when it dies (docs/ha.md)',
     )
     parser.add_argument(
+        '--store-ca', metavar='PEM', help="CA certificate of etcd's: talk to etcd over TLS (docs/ha.md)"
+    )
+    parser.add_argument(
+        '--store-cert', metavar='PEM', help="this replica's client certificate for etcd (with --store-key)"
+    )
+    parser.add_argument('--store-key', metavar='PEM', help='the private key of --store-cert')
+    parser.add_argument(
         '--name', help="this replica's name in etcd and in messages (default: HOST:GRPC_PORT)"
     )
     parser.add_argument(
@@ -100,6 +107,12 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if not args.check and bool(args.db) == bool(args.store):
         parser.error('give one of --db (one controller, SQLite) and --store (replicas on etcd)')
+    if (args.store_ca or args.store_cert or args.store_key) and not args.store:
+        parser.error('--store-ca, --store-cert and --store-key go with --store')
+    if bool(args.store_cert) != bool(args.store_key):
+        parser.error('--store-cert and --store-key go together')
+    if args.store_cert and not args.store_ca:
+        parser.error('--store-cert needs --store-ca (a client certificate is shown over TLS only)')
     return args
 
 

@@ -26,7 +26,7 @@ from controller.northbound.convert import topology_message
 from controller.northbound.reads import Reads
 from controller.northbound.seat import Published, Seat
 from controller.northbound.server import create_server
-from controller.store.etcd import Etcd, EtcdStore, Keys, b64, created_at, put
+from controller.store.etcd import Etcd, EtcdStore, EtcdTls, Keys, b64, created_at, put
 from controller.store.mirror import Mirror, measured_json
 
 LOG = logging.getLogger('naas.replica')
@@ -176,7 +176,8 @@ class Replica:
         """`args`: naas-controller's; `build(store=, api=)`: the leader's assembly (assemble's
         other arguments bound); `fatal()`: stop the process (exit 1); `stopping`: set when
         it stops."""
-        etcd, keys = Etcd(args.store), Keys(fabric.name)
+        store_tls = EtcdTls(args.store_ca, args.store_cert, args.store_key).check() if args.store_ca else None
+        etcd, keys = Etcd(args.store, tls=store_tls), Keys(fabric.name)
         restored = Restored(fabric, args.burst_ms)  # kept in step: ready when this replica leads
         self.mirror = mirror = Mirror(etcd, keys, Topology.from_fabric(fabric).delays(), restored).start()
         reads = Reads()
@@ -188,7 +189,7 @@ class Replica:
         advertise = args.advertise or f'{args.listen}:{self.grpc_port}'
         name = args.name or advertise
         # Lease renewals get a short timeout: one that hangs on a paused member must not outlast the lease.
-        self.election = election = Election(Etcd(args.store, timeout_s=0.3), keys, name, advertise)
+        self.election = election = Election(Etcd(args.store, 0.3, store_tls), keys, name, advertise)
         self.controller = None
         south = None
         if args.southbound == 'openflow':  # the switches connect to every replica: keep them

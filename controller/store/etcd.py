@@ -15,9 +15,13 @@ the leader's compare; a campaign that may have won already is recognized by its 
 import base64
 import json
 import logging
+import os
+import re
+import ssl
 import threading
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import requests
 
@@ -73,14 +77,36 @@ class Keys:
         return self.intents + intent_id
 
 
+@dataclass(frozen=True)
+class EtcdTls:
+    """TLS to etcd: `ca` (PEM path) verifies the members' certificates; `cert` and `key`, this
+    replica's client certificate, for a cluster that asks for one (etcd --client-cert-auth)."""
+
+    ca: str
+    cert: str | None = None
+    key: str | None = None
+
+    def check(self) -> 'EtcdTls':
+        """Itself, or StoreError naming the option whose file cannot be read."""
+        for flag, path in (('--store-ca', self.ca), ('--store-cert', self.cert), ('--store-key', self.key)):
+            if path is not None and not os.access(path, os.R_OK):
+                raise StoreError(f'{flag} {path}: cannot be read')
+        return self
+
+
 class Etcd:
     """The cluster's members in turn: a request goes to the member that answered last, and on
     to the next while one does not answer (down, or without quorum)."""
 
-    def __init__(self, url: str, timeout_s: float = TIMEOUT_S):
+    def __init__(self, url: str, timeout_s: float = TIMEOUT_S, tls: EtcdTls | None = None):
         self.url = url
         self.timeout_s = timeout_s
-        self._clients = [etcd3gw.client(host=h, port=p, timeout=timeout_s) for h, p in endpoints(url)]
+        self._clients = [
+            etcd3gw.client(
+                host=h, port=p, timeout=timeout_s, protocol='https' if tls else 'http', session=_session(tls)
+            )
+            for h, p in endpoints(url)
+        ]
         self._current = 0
         self._lock = threading.Lock()
 
@@ -94,7 +120,7 @@ class Etcd:
             try:
                 answer = client.post(client.get_url(path), json=body)
             except (exceptions.ConnectionFailedError, exceptions.ConnectionTimeoutError) as e:
-                errors.append(f'{client.host}:{client.port}: {type(e).__name__}')
+                errors.append(f'{client.host}:{client.port}: {type(e).__name__}{_tls_problem(e)}')
                 continue
             except exceptions.Etcd3Exception as e:  # etcd answered, but could not serve it
                 detail = getattr(e, 'detail_text', '') or str(e)
@@ -167,6 +193,32 @@ class Etcd:
             except (requests.RequestException, ValueError) as e:
                 LOG.info('etcd watch on %s:%s ended (%s): on to the next member', client.host, client.port, e)
             k += 1
+
+
+def _session(tls: EtcdTls | None) -> requests.Session:
+    """A session that takes nothing from the environment: REQUESTS_CA_BUNDLE would override
+    the CA given (requests prefers it to a session's `verify`), and HTTP(S)_PROXY would send
+    the cluster's traffic through a proxy."""
+    session = requests.Session()
+    session.trust_env = False
+    if tls is not None:
+        session.verify = tls.ca
+        if tls.cert and tls.key:
+            session.cert = (tls.cert, tls.key)
+    return session
+
+
+def _tls_problem(e: Exception) -> str:
+    """What went wrong in a TLS handshake, if that is why a member could not be reached."""
+    cause: BaseException | None = e
+    while cause is not None:
+        if isinstance(cause, (requests.exceptions.SSLError, ssl.SSLError)):
+            found = re.search(
+                r"\[SSL: [^]]+\][^'\"(]*", str(cause)
+            )  # e.g. [SSL: CERTIFICATE_VERIFY_FAILED] ...
+            return f' (TLS: {(found.group(0) if found else str(cause)[-160:]).strip()})'
+        cause = cause.__cause__ or cause.__context__
+    return ''
 
 
 def put(key: str, value: str | bytes, lease: int | None = None) -> dict:

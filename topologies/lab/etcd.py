@@ -9,6 +9,11 @@ heartbeat 50 ms and election 500 ms rather than etcd's 100/1000: etcd grants no 
 than ceil(1.5 x election timeout) seconds (1.5 election ticks x heartbeat, rounded up), so the
 controller's 1 s lease is 1 s here (2 s with the defaults), and a dead leader is replaced a
 second sooner.
+
+`EtcdCluster(tls=True)`: clients (the replicas) reach the members over TLS and must show a
+client certificate (etcd --client-cert-auth), all signed by a CA made for the cluster in its
+directory (openssl); `tls_args` are naas-controller's options for it. The members talk to
+each other in plain HTTP on loopback.
 """
 
 import http.client
@@ -17,6 +22,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -57,13 +63,14 @@ def free_ports(n, host='127.0.0.1'):
 
 
 class EtcdCluster:
-    def __init__(self, members=3, workdir=None, heartbeat_ms=50, election_ms=500):
+    def __init__(self, members=3, workdir=None, heartbeat_ms=50, election_ms=500, tls=False):
         self._own_dir = workdir is None
         self.workdir = os.path.abspath(workdir) if workdir else tempfile.mkdtemp(prefix='naas-etcd-')
         if ',' in self.workdir:  # --log-outputs is a comma-separated list
             raise EtcdError(f'etcd: a comma in the work directory {self.workdir!r}')
         os.makedirs(self.workdir, exist_ok=True)
         self.members, self.heartbeat_ms, self.election_ms = members, heartbeat_ms, election_ms
+        self.tls = _make_certificates(os.path.join(self.workdir, 'tls')) if tls else None
         self.procs = [None] * members
         self._log_from = [0] * members  # where this start of each member begins in its log
         self._choose_ports()
@@ -81,6 +88,20 @@ class EtcdCluster:
     def url(self):
         """What naas-controller --store takes."""
         return 'etcd://' + ','.join(self.endpoints)
+
+    @property
+    def tls_args(self):
+        """naas-controller's options for a cluster with TLS (none without)."""
+        if self.tls is None:
+            return []
+        return [
+            '--store-ca',
+            self.tls['ca'],
+            '--store-cert',
+            self.tls['client'],
+            '--store-key',
+            self.tls['client_key'],
+        ]
 
     def start(self):
         """Every member, then returns once each says it is healthy (which needs a quorum)."""
@@ -145,7 +166,14 @@ class EtcdCluster:
     def healthy(self, k, timeout=1.0):
         """Member k answers /health with true: it has a leader and a quorum read went through."""
         try:
-            with urllib.request.urlopen(f'http://{self.endpoints[k]}/health', timeout=timeout) as answer:
+            url, context = f'http://{self.endpoints[k]}/health', None
+            if self.tls is not None:
+                url, context = (
+                    f'https://{self.endpoints[k]}/health',
+                    ssl.create_default_context(cafile=self.tls['ca']),
+                )
+                context.load_cert_chain(self.tls['client'], self.tls['client_key'])
+            with urllib.request.urlopen(url, timeout=timeout, context=context) as answer:
                 return json.load(answer).get('health') in (True, 'true')  # 3.4 says "true"
         except (OSError, ValueError, http.client.HTTPException):
             return False
@@ -196,6 +224,11 @@ class EtcdCluster:
         env = {
             n: v for n, v in os.environ.items() if not n.startswith('ETCD_') or n == 'ETCD_UNSUPPORTED_ARCH'
         }
+        scheme, tls = 'http', []
+        if self.tls is not None:
+            scheme = 'https'
+            tls = ['--cert-file', self.tls['server'], '--key-file', self.tls['server_key'],
+                   '--trusted-ca-file', self.tls['ca'], '--client-cert-auth']  # fmt: skip
         log_path = self._log_path(k)
         with open(log_path, 'a') as log:
             self._log_from[k] = log.tell()
@@ -204,8 +237,9 @@ class EtcdCluster:
                     'etcd',
                     '--name', f'm{k}',
                     '--data-dir', self._data_dir(k),
-                    '--listen-client-urls', f'http://127.0.0.1:{client}',
-                    '--advertise-client-urls', f'http://127.0.0.1:{client}',
+                    '--listen-client-urls', f'{scheme}://127.0.0.1:{client}',
+                    '--advertise-client-urls', f'{scheme}://127.0.0.1:{client}',
+                    *tls,
                     '--listen-peer-urls', f'http://127.0.0.1:{peer}',
                     '--initial-advertise-peer-urls', f'http://127.0.0.1:{peer}',
                     '--initial-cluster', cluster,
@@ -268,3 +302,46 @@ class EtcdCluster:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def _make_certificates(directory):
+    """A CA, a certificate for the members (127.0.0.1) and one for their clients, made with
+    openssl in `directory`: {'ca', 'server', 'server_key', 'client', 'client_key'} paths."""
+    os.makedirs(directory, exist_ok=True)
+    paths = {
+        name: os.path.join(directory, f'{name}.pem')
+        for name in ('ca', 'ca_key', 'server', 'server_key', 'client', 'client_key')
+    }
+    ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+    openssl = ['openssl', 'req', '-x509', *ec, '-days', '2', '-subj', '/CN=naas-lab etcd CA']
+    _run([*openssl, '-keyout', paths['ca_key'], '-out', paths['ca']])
+    for name, extension in (
+        # clientAuth too: etcd's JSON gateway reaches its own gRPC server with this certificate
+        ('server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth'),
+        ('client', 'extendedKeyUsage=clientAuth'),
+    ):
+        csr, ext = os.path.join(directory, f'{name}.csr'), os.path.join(directory, f'{name}.ext')
+        with open(ext, 'w') as f:
+            f.write(extension + '\n')
+        _run(
+            [
+                'openssl',
+                'req',
+                *ec,
+                '-subj',
+                f'/CN=naas-lab etcd {name}',
+                '-keyout',
+                paths[f'{name}_key'],
+                '-out',
+                csr,
+            ]
+        )
+        _run(['openssl', 'x509', '-req', '-in', csr, '-CA', paths['ca'], '-CAkey', paths['ca_key'],
+              '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', paths[name]])  # fmt: skip
+    return paths
+
+
+def _run(argv):
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise EtcdError(f'{" ".join(argv[:2])} failed: {done.stderr.strip()[-500:]}')
