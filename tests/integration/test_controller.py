@@ -300,7 +300,10 @@ def test_a_host_flooding_the_control_plane_changes_nothing(triangle):
     arrived, dropped = map(int, counts.groups())
     allowed = (fl.ARP_KBPS * seconds + fl.ARP_BURST_KBITS) * 1000 / (60 * 8)  # 60-byte ARP frames
     print(f'control meter: {arrived} ARP in, {dropped} dropped, {arrived - dropped} to the controller')
-    assert arrived > sent / 3 and arrived - dropped < 1.5 * allowed, stats
+    # The meter saw far more than it lets through (how much of the host's burst reached the
+    # switch at all depends on who had the CPU: 1 in 8 on a loaded machine), and passed the
+    # controller no more than its rate.
+    assert arrived > 10 * allowed and arrived - dropped < 1.5 * allowed, stats
     all_up(ctl)  # every span still measured as it is
     with ctl.client() as client:
         after = {i: (list(client.get_intent(i).path), client.get_intent(i).update_time) for i in ids}
