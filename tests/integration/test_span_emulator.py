@@ -40,6 +40,10 @@ IP_A, IP_B = '10.99.0.1', '10.99.0.2'
 WA, WB, WXA, WXB = f'wa{PID}', f'wb{PID}', f'wxa{PID}', f'wxb{PID}'
 
 ETH_P_ALL, SOL_PACKET, PACKET_AUXDATA, SO_TIMESTAMPNS = 3, 263, 8, 35
+# The emulator holds a frame from its own receive stamp; the test reads the delay between two
+# other stamps (leaving wa, arriving on wb), taken on other kernel paths: on a loaded machine
+# they disagree by some microseconds (a frame measured 12 us short of 2 ms in a CI run).
+STAMP_SKEW_MS = 0.02
 TP_STATUS_VLAN_VALID, TP_STATUS_VLAN_TPID_VALID = 0x10, 0x40
 AUXDATA = struct.Struct('IIIHHHH')  # struct tpacket_auxdata
 MARK = b'naas-spand-test'
@@ -232,10 +236,10 @@ def test_a_delay_change_applies_to_frames_arriving_after_it(emulator, wire):
     got = wire.received(30)
     assert [seq for seq, _, _ in got] == list(range(30))
     delays = wire.delays_ms(got)
-    assert min(delays[:10]) >= 20 and statistics.median(delays[:10]) <= 20.1, delays[:10]
+    assert min(delays[:10]) >= 20 - STAMP_SKEW_MS and statistics.median(delays[:10]) <= 20.1, delays[:10]
     # Sent after it, due sooner than the frames ahead of them: a span never reorders, they wait.
     assert all(stamp >= got[9][1] for _, stamp, _ in got[10:20])
-    assert min(delays[20:]) >= 2 and statistics.median(delays[20:]) <= 2.1, delays[20:]
+    assert min(delays[20:]) >= 2 - STAMP_SKEW_MS and statistics.median(delays[20:]) <= 2.1, delays[20:]
     assert emulator.stats()['wire']['delay_ms'] == 2
 
 
@@ -268,7 +272,7 @@ def test_a_lossy_span_drops_that_share_of_frames_at_random_and_keeps_the_rest_on
         seqs = [seq for seq, _, _ in got]
         assert seqs == sorted(seqs) and 165 < len(seqs) < 235, len(seqs)  # 200 expected
         delays = wire.delays_ms(got)
-        assert min(delays) >= 2 and statistics.median(delays) <= 2.1, delays
+        assert min(delays) >= 2 - STAMP_SKEW_MS and statistics.median(delays) <= 2.1, delays
         after = emulator.stats()['wire']
         assert after['loss_pct'] == 20
         assert after['a_to_b']['dropped_loss'] - before['dropped_loss'] == 250 - len(seqs)
