@@ -24,7 +24,7 @@ from controller.core.admission import Move, Placement
 from controller.core.books import Books
 from controller.core.candidates import Candidates
 from controller.core.errors import FailedPrecondition, NotFound, Unplaceable
-from controller.core.flows import Plan
+from controller.core.flows import COOKIE_INTENT, COOKIE_KIND_MASK, Plan
 from controller.core.installs import Installs
 from controller.core.intent import Intent, IntentEvent, State
 from controller.core.journal import Changes, Journal, Saved, Store
@@ -38,6 +38,7 @@ from controller.core.registry import Intents
 from controller.core.restore import Restored
 from controller.core.routes import BURST_MS, Routes
 from controller.core.steering import Steering
+from controller.core.telemetry import DEFAULT_WINDOW_S, IntentStatsView, Telemetry, direction_of
 from controller.core.topology import Link, Topology, TopologyEvent
 from controller.core.views import (
     IntentView,
@@ -93,6 +94,7 @@ class Controller:
         )
         self.steering = Steering(self.topology, self.books, self.placer, self.planner, self.journal)
         self.candidates = Candidates(packing.K)  # paths per site pair, kept for batches
+        self.telemetry = Telemetry()
         self._listeners: list[tuple[type, Callable[[Any], None]]] = []
         self._delays_due, self._delays_told_at = False, float('-inf')
         if restored is None and store is not None:
@@ -256,6 +258,16 @@ class Controller:
             intent_view(i, self.placer.placements.get(i.id), topology) for i in self.list(tenant, state, site)
         ]
 
+    def intent_stats(self, now: float, window_s: float = DEFAULT_WINDOW_S) -> dict[str, IntentStatsView]:
+        """Every intent's telemetry and SLA over the last `window_s` (immutable views)."""
+        return {i.id: self.telemetry.view(i, now, window_s) for i in self.intents}
+
+    def stats(
+        self, intent_id: str, now: float, window_s: float = DEFAULT_WINDOW_S, tenant: str | None = None
+    ) -> IntentStatsView:
+        """One intent's telemetry; NotFound as get()."""
+        return self.telemetry.view(self.get(intent_id, tenant), now, window_s)
+
     def topology_view(self) -> TopologyView:
         return topology_view(self.fabric, self.topology, self.liveness, self.books, self.steering.utilization)
 
@@ -266,11 +278,13 @@ class Controller:
         return self.routes.plan()
 
     def switch_connected(self, dpid: int, now: float) -> None:
+        self.telemetry.switch_gone(dpid)
         self.measurement.switch_gone(dpid)  # (again: what it measured before the connection is old)
         self._refresh(now, self.liveness.switch_connected(dpid), switch_changed=True)
 
     def switch_disconnected(self, dpid: int, now: float) -> None:
         reason = self.liveness.switch_disconnected(dpid)
+        self.telemetry.switch_gone(dpid)
         self.measurement.switch_gone(dpid)
         self._refresh(now, reason, switch_changed=True)
 
@@ -346,6 +360,8 @@ class Controller:
             elif self.planner.reoptimize_due(now):
                 self.steering.reoptimize(now)
         self.steering.unsqueeze(now)
+        if self.telemetry.due(now):
+            self._observe(self.intents, now, sample=True)
         self._commit(durable=False)
 
     # --- inside -------------------------------------------------------------------------------
@@ -396,6 +412,8 @@ class Controller:
             self.planner.span_changed(span_id, True, now)
         if switch_changed or went_down or came_up:
             self.journal.emit(TopologyEvent(reason, now))
+        if went_down or came_up:  # before any move: a cut is an outage from now
+            self._observe(self.intents, now)
         self.placer.spans_down(went_down, reason, now)
         if came_up:  # only what has nothing now; moving back onto the span waits until it is trusted
             avoid = self.planner.untrusted_spans(self.topology, now)
@@ -410,6 +428,8 @@ class Controller:
         switches, measurements, a cut and what it moved) is not: after a restart it observes
         it again (see controller/store/sqlite.py)."""
         events, dirty, deleted = self.journal.take()
+        self._observe_events(events)
+        self.telemetry.forget(deleted)
         kept = [self.intents[i] for i in sorted(dirty) if i in self.intents]
         delays = self.topology.delays() if self._delays_due else None
         self._delays_due = False
@@ -435,6 +455,18 @@ class Controller:
         }
         saved = [self._saved(i) for i in kept]
         self.store.save(saved, sorted(deleted), meta if kept or deleted else {}, after=tell, durable=durable)
+
+    def _observe(self, intents: Iterable[Intent], now: float, sample: bool = False) -> None:
+        """Note each intent's status for its telemetry (and, with `sample`, its latency)."""
+        for intent in intents:
+            placement = self.placer.placements.get(intent.id)
+            self.telemetry.observe(intent, placement, self.topology, self.books, now, sample)
+
+    def _observe_events(self, events: Iterable[IntentEvent | TopologyEvent]) -> None:
+        """The intents that changed state: their status from when it changed."""
+        for event in events:
+            if isinstance(event, IntentEvent) and event.intent_id in self.intents:
+                self._observe([self.intents[event.intent_id]], event.at)
 
     def _reserved_on(self, links: Iterable[Link]) -> Sequence[Intent]:
         """The intents holding bandwidth on any of `links` (their paths, primary or backup, and
@@ -519,6 +551,32 @@ class Controller:
         if load is not None:
             self.utilization_measured(*load, now)
         self._gray_check(stamp_ns, now)
+
+    def meter_counters(
+        self, dpid: int, meters: Sequence[tuple[int, int, int, int, int]], stamp_ns: int
+    ) -> None:
+        """A switch's meters: (meter id, bytes in, bytes and frames dropped by its band, age
+        ns), cumulative; those of intents' ingress meters count in their telemetry."""
+        site = self.liveness.site(dpid)
+        for meter_id, bytes_in, band_bytes, band_frames, age_ns in meters:
+            intent = self.intents.by_number(meter_id)
+            direction = direction_of(intent, site, ingress=True) if intent else None
+            if intent is not None and direction is not None:
+                self.telemetry.meter(
+                    intent.id, direction, dpid, meter_id, bytes_in, band_bytes, band_frames, age_ns, stamp_ns
+                )
+
+    def egress_counters(self, dpid: int, flows: Sequence[tuple[int, int, int, int]], stamp_ns: int) -> None:
+        """A switch's egress flows of intents (popping a label to the tenant port): (cookie,
+        label, bytes out, age ns), cumulative."""
+        site = self.liveness.site(dpid)
+        for cookie, label, bytes_out, age_ns in flows:
+            if cookie & COOKIE_KIND_MASK != COOKIE_INTENT:
+                continue
+            intent = self.intents.by_number(cookie & ~COOKIE_KIND_MASK)
+            direction = direction_of(intent, site, ingress=False) if intent else None
+            if intent is not None and direction is not None:
+                self.telemetry.egress(intent.id, direction, dpid, label, bytes_out, age_ns, stamp_ns)
 
     def probes_sent(self, dpid: int, sent: Sequence[tuple[int, int]], now: float) -> None:
         """Switch `dpid` was asked to send an LLDP probe out of each (span port, stamped ns)."""

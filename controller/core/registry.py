@@ -41,9 +41,13 @@ class Intents:
             and (site is None or site in (i.src, i.dst))
         ]
 
+    def by_number(self, number: int) -> Intent | None:
+        """The intent of that number (its cookie and meter id in the switches)."""
+        return self._by_id.get(id_of(number))
+
     def number(self, intent: Intent, now: float) -> None:
         """Give a new intent its number and id, and keep it."""
-        intent.number, intent.id = self.next_number, f'i-{self.next_number}'
+        intent.number, intent.id = self.next_number, id_of(self.next_number)
         intent.created_at = intent.updated_at = now
         self.next_number += 1
         self.add(intent)
@@ -81,6 +85,10 @@ class Intents:
             for i in self._by_id.values()
             if i.tenant == tenant and i.state is not State.WITHDRAWING
         )
+
+
+def id_of(number: int) -> str:
+    return f'i-{number}'
 
 
 def pair(intent: Intent) -> tuple:

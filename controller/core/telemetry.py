@@ -1,0 +1,344 @@
+"""Per-intent telemetry: what each intent carries and drops, its path's latency and jitter,
+and its SLA over a window, from the switches' counters and the core's own state.
+
+Counters (cumulative, from the southbound once a second, already plain data):
+- an intent's ingress meter (id = its intent number, at its src site's switch for src->dst
+  and at its dst site's switch for the way back): bytes in, and bytes and frames its drop
+  band dropped;
+- its egress flows (those that pop its label and output to the tenant port; a protected
+  intent has one for the primary and one for the backup): bytes out.
+
+A counter that went back, or whose age (the switch's duration) went back, was reset (a
+meter re-created, a switch restarted): that sample is a new baseline and yields nothing, so
+a reset never shows as a negative rate or a spike of drops. Totals of drops add up the
+deltas seen, so they count what was dropped while the controller watched.
+
+Status (AVAILABLE, RATE, LATENCY, see `status`) is kept as segments: a new one only when an
+intent's status changes, at most MAX_SEGMENTS an intent and none ended more than HISTORY_S
+ago. The SLA clock of an intent starts when it is first INSTALLED (setting up is not an
+outage) and stops when it is withdrawn.
+
+Jitter: the mean absolute difference of consecutive latency samples (one a second, the last
+JITTER_SAMPLES), as RFC 3550 smooths it for packets; the latency is the core's estimate of
+the path (min-filtered probes), so it moves when the path or the spans' delays change, not
+with each frame's queueing.
+"""
+
+import itertools
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from controller.core.admission import Placement
+from controller.core.books import Books
+from controller.core.intent import Intent, State
+from controller.core.paths import Path
+from controller.core.topology import Topology
+
+HISTORY_S = 24 * 3600.0  # the longest window an SLA report covers
+MAX_SEGMENTS = 10_000  # an intent's status segments kept at most (a flapping span: ~3 h of 1 s flaps)
+DEFAULT_WINDOW_S = 300.0
+JITTER_SAMPLES = 30
+SAMPLE_EVERY_S = 1.0  # latency samples, and a look at every intent's status
+STALE_S = 5.0  # a counter not heard of for this long no longer counts in a rate
+AVAILABLE, RATE, LATENCY = 1, 2, 4  # status bits
+FORWARD, REVERSE = 'forward', 'reverse'
+EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class DirectionStats:
+    """One direction of an intent (forward: src -> dst)."""
+
+    rate_in_gbps: float = 0.0  # entering its ingress meter
+    rate_out_gbps: float = 0.0  # leaving its egress flows
+    dropped_bytes: int = 0  # by its meter, since the controller watched
+    dropped_frames: int = 0
+    drop_rate_gbps: float = 0.0
+    drop_frames_per_s: float = 0.0
+    latency_ms: float | None = None  # of the path in use, as measured
+    jitter_ms: float | None = None  # None until two samples
+
+
+@dataclass(frozen=True)
+class Outage:
+    start: float
+    duration_s: float
+    ongoing: bool
+
+
+@dataclass(frozen=True)
+class SlaReport:
+    window_s: float
+    observed_s: float  # of the window, since the intent was first INSTALLED
+    within_latency: float  # shares of observed_s (1.0 when nothing was observed)
+    rate_available: float
+    availability: float
+    outages: tuple[Outage, ...]
+
+
+@dataclass(frozen=True)
+class IntentStatsView:
+    intent_id: str
+    tenant: str
+    state: State
+    at: float
+    forward: DirectionStats
+    reverse: DirectionStats
+    sla: SlaReport
+
+
+@dataclass
+class _Counter:
+    values: tuple[int, ...]
+    age_ns: int
+    stamp_ns: int
+
+
+@dataclass
+class _Direction:
+    rate_in: tuple[float, int] = (0.0, 0)  # (bytes/s, stamp ns of the sample)
+    drops: tuple[float, float, int] = (0.0, 0.0, 0)  # (bytes/s, frames/s, stamp ns)
+    dropped_bytes: int = 0
+    dropped_frames: int = 0
+    rate_out: dict[int, tuple[float, int]] = field(default_factory=dict)  # by egress label
+    latency: deque = field(default_factory=lambda: deque(maxlen=JITTER_SAMPLES))
+
+    def stats(self, stamp_ns: int) -> DirectionStats:
+        def fresh(rate: float, at: int) -> float:
+            return rate if at and stamp_ns - at <= STALE_S * 1e9 else 0.0
+
+        out = sum(fresh(r, at) for r, at in self.rate_out.values())
+        samples = list(self.latency)
+        jitter = (
+            sum(abs(b - a) for a, b in itertools.pairwise(samples)) / (len(samples) - 1)
+            if len(samples) > 1
+            else None
+        )
+        return DirectionStats(
+            _gbps(fresh(*self.rate_in)),
+            _gbps(out),
+            self.dropped_bytes,
+            self.dropped_frames,
+            _gbps(fresh(self.drops[0], self.drops[2])),
+            fresh(self.drops[1], self.drops[2]),
+            samples[-1] if samples else None,
+            jitter,
+        )
+
+
+@dataclass
+class _Intent:
+    directions: dict[str, _Direction] = field(
+        default_factory=lambda: {FORWARD: _Direction(), REVERSE: _Direction()}
+    )
+    segments: deque = field(default_factory=lambda: deque(maxlen=MAX_SEGMENTS))  # (start, status | None)
+    installed: tuple[Path | None, Path | None] | None = None  # the paths it was last INSTALLED on
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        self._intents: dict[str, _Intent] = {}
+        self._counters: dict[tuple, _Counter] = {}  # (dpid, 'meter' | 'flow', id) -> last sample
+        self._stamp_ns = 0  # the latest counter stamp: what rates are judged fresh against
+        self._sampled_at = float('-inf')
+
+    # --- counters -------------------------------------------------------------------------
+
+    def meter(
+        self,
+        intent_id: str,
+        direction: str,
+        dpid: int,
+        meter_id: int,
+        bytes_in: int,
+        band_bytes: int,
+        band_frames: int,
+        age_ns: int,
+        stamp_ns: int,
+    ) -> None:
+        """An intent's ingress meter's counters (cumulative) as the switch gave them."""
+        d = self._of(intent_id).directions[direction]
+        step = self._step((dpid, 'meter', meter_id), (bytes_in, band_bytes, band_frames), age_ns, stamp_ns)
+        if step is None:
+            return
+        (in_delta, bytes_delta, frames_delta), seconds = step
+        d.dropped_bytes += bytes_delta
+        d.dropped_frames += frames_delta
+        d.rate_in = (in_delta / seconds, stamp_ns)
+        d.drops = (bytes_delta / seconds, frames_delta / seconds, stamp_ns)
+
+    def egress(
+        self,
+        intent_id: str,
+        direction: str,
+        dpid: int,
+        label: int,
+        bytes_out: int,
+        age_ns: int,
+        stamp_ns: int,
+    ) -> None:
+        """An egress flow's byte counter (the flow that pops `label` at the far end)."""
+        d = self._of(intent_id).directions[direction]
+        step = self._step((dpid, 'flow', label), (bytes_out,), age_ns, stamp_ns)
+        if step is not None:
+            d.rate_out[label] = (step[0][0] / step[1], stamp_ns)
+
+    def switch_gone(self, dpid: int) -> None:
+        """A switch (re)connected or left: its next counters are a new baseline."""
+        for key in [k for k in self._counters if k[0] == dpid]:
+            del self._counters[key]
+
+    def _step(
+        self, key: tuple, values: tuple[int, ...], age_ns: int, stamp_ns: int
+    ) -> tuple[tuple[int, ...], float] | None:
+        """(deltas, seconds) since the counter's last sample, or None for a first sample, a
+        reset, or no time passed."""
+        self._stamp_ns = max(self._stamp_ns, stamp_ns)
+        last = self._counters.get(key)
+        self._counters[key] = _Counter(values, age_ns, stamp_ns)
+        went_back = last is not None and any(v < u for v, u in zip(values, last.values, strict=True))
+        if last is None or age_ns < last.age_ns or went_back:
+            return None
+        seconds = (age_ns - last.age_ns if age_ns > last.age_ns else stamp_ns - last.stamp_ns) / 1e9
+        if seconds <= 0:
+            return None
+        return tuple(v - u for v, u in zip(values, last.values, strict=True)), seconds
+
+    # --- status -----------------------------------------------------------------------------
+
+    def due(self, now: float) -> bool:
+        """Whether a sample of every intent is due (once a second)."""
+        if now - self._sampled_at < SAMPLE_EVERY_S:
+            return False
+        self._sampled_at = now
+        return True
+
+    def observe(
+        self,
+        intent: Intent,
+        placement: Placement | None,
+        topology: Topology,
+        books: Books,
+        now: float,
+        sample: bool = False,
+    ) -> None:
+        """Note the intent's status at `now` (a segment when it changed); with `sample`, also
+        a latency sample of each direction."""
+        t = self._intents.get(intent.id)
+        if intent.state is State.INSTALLED and placement is not None:
+            t = t or self._of(intent.id)
+            t.installed = (placement.primary, placement.backup)
+        if t is None or t.installed is None:
+            return  # never INSTALLED yet: its SLA has not started
+        in_use = self._in_use(intent, t, topology)
+        if intent.state in (State.WITHDRAWING, State.WITHDRAWN):
+            status = None
+        else:
+            status = status_of(intent, in_use, topology, books)
+        if not t.segments or t.segments[-1][1] != status:
+            t.segments.append((now, status))
+        while len(t.segments) > 1 and t.segments[1][0] < now - HISTORY_S:
+            t.segments.popleft()
+        if sample and in_use is not None:
+            for direction, path in ((FORWARD, in_use[0]), (REVERSE, in_use[1])):
+                t.directions[direction].latency.append(path.latency_ms(topology))
+
+    def _in_use(self, intent: Intent, t: _Intent, topology: Topology) -> tuple[Path, Path] | None:
+        """The path the traffic takes (forward, reverse) if one is live, else None. While an
+        intent moves make-before-break (COMPILING, INSTALLING) its traffic is still on the
+        paths it was last INSTALLED on; a protected intent whose primary is cut is on its backup."""
+        if t.installed is None or intent.state not in (State.INSTALLED, State.INSTALLING, State.COMPILING):
+            return None
+        for path in t.installed:
+            if path is not None and all(topology.span_of(link).up for link in path.links):
+                return path, reverse(path)
+        return None
+
+    def forget(self, intent_ids: Iterable[str]) -> None:
+        for intent_id in intent_ids:
+            self._intents.pop(intent_id, None)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def view(self, intent: Intent, now: float, window_s: float = DEFAULT_WINDOW_S) -> IntentStatsView:
+        t = self._intents.get(intent.id) or _Intent()
+        return IntentStatsView(
+            intent.id,
+            intent.tenant,
+            intent.state,
+            now,
+            t.directions[FORWARD].stats(self._stamp_ns),
+            t.directions[REVERSE].stats(self._stamp_ns),
+            sla(t.segments, now, window_s),
+        )
+
+    def _of(self, intent_id: str) -> _Intent:
+        t = self._intents.get(intent_id)
+        if t is None:
+            t = self._intents[intent_id] = _Intent()
+        return t
+
+
+def status_of(intent: Intent, in_use: tuple[Path, Path] | None, topology: Topology, books: Books) -> int:
+    """AVAILABLE: on a live path (INSTALLED, or moving make-before-break off a live one);
+    RATE: and the path's committed reservation holds (booked at the intent's rate);
+    LATENCY: within max_latency_ms both ways (always, without a bound, while available)."""
+    if in_use is None:
+        return 0
+    status = AVAILABLE
+    links = set(in_use[0].links) | set(in_use[1].links)
+    held = [books.committed.reservation((intent.id, role)) for role in ('primary', 'backup')]
+    if any(r is not None and links <= set(r[0]) and r[1] >= intent.bandwidth_gbps - EPS for r in held):
+        status |= RATE
+    bound = intent.max_latency_ms
+    if bound is None or max(p.latency_ms(topology) for p in in_use) <= bound + EPS:
+        status |= LATENCY
+    return status
+
+
+def sla(segments: Iterable[tuple[float, int | None]], now: float, window_s: float) -> SlaReport:
+    """The SLA report of status segments over [now - window_s, now]."""
+    start = now - window_s
+    observed, shares = 0.0, {AVAILABLE: 0.0, RATE: 0.0, LATENCY: 0.0}
+    outages: list[Outage] = []
+    down_since: float | None = None
+    items = list(segments)
+    for i, (begin, status) in enumerate(items):
+        end = items[i + 1][0] if i + 1 < len(items) else now
+        lo, hi = max(begin, start), min(end, now)
+        if status is not None and not status & AVAILABLE:
+            down_since = begin if down_since is None else down_since
+        else:
+            if down_since is not None and begin > start:
+                outages.append(Outage(max(down_since, start), begin - max(down_since, start), False))
+            down_since = None
+        if hi <= lo or status is None:
+            continue
+        observed += hi - lo
+        for bit in shares:
+            if status & bit:
+                shares[bit] += hi - lo
+    if down_since is not None and now > start:
+        outages.append(Outage(max(down_since, start), now - max(down_since, start), True))
+
+    def share(bit: int) -> float:
+        return shares[bit] / observed if observed > 0 else 1.0
+
+    return SlaReport(window_s, observed, share(LATENCY), share(RATE), share(AVAILABLE), tuple(outages))
+
+
+def reverse(path: Path) -> Path:
+    return Path(tuple(link.reverse() for link in reversed(path.links)))
+
+
+def _gbps(bytes_per_s: float) -> float:
+    return bytes_per_s * 8 / 1e9
+
+
+def direction_of(intent: Intent, site: str, ingress: bool) -> str | None:
+    """Which direction a counter at `site` measures: an ingress meter at src (an egress flow
+    at dst) is forward."""
+    if site not in (intent.src, intent.dst):
+        return None
+    return FORWARD if (site == intent.src) == ingress else REVERSE
