@@ -94,7 +94,7 @@ class Controller:
         )
         self.steering = Steering(self.topology, self.books, self.placer, self.planner, self.journal)
         self.candidates = Candidates(packing.K)  # paths per site pair, kept for batches
-        self.telemetry = Telemetry()
+        self.telemetry = Telemetry(fabric.bandwidth_scale)
         self._listeners: list[tuple[type, Callable[[Any], None]]] = []
         self._delays_due, self._delays_told_at = False, float('-inf')
         if restored is None and store is not None:

@@ -1,7 +1,8 @@
 """Per-intent telemetry: what each intent carries and drops, its path's latency and jitter,
 and its SLA over a window, from the switches' counters and the core's own state.
 
-Counters (cumulative, from the southbound once a second, already plain data):
+Counters (cumulative, from the southbound once a second, already plain data; rates are
+shown in Gb/s at the fabric's scale, as its intents' bandwidth is):
 - an intent's ingress meter (id = its intent number, at its src site's switch for src->dst
   and at its dst site's switch for the way back): bytes in, and bytes and frames its drop
   band dropped;
@@ -104,7 +105,7 @@ class _Direction:
     rate_out: dict[int, tuple[float, int]] = field(default_factory=dict)  # by egress label
     latency: deque = field(default_factory=lambda: deque(maxlen=JITTER_SAMPLES))
 
-    def stats(self, stamp_ns: int) -> DirectionStats:
+    def stats(self, stamp_ns: int, scale: float) -> DirectionStats:
         def fresh(rate: float, at: int) -> float:
             return rate if at and stamp_ns - at <= STALE_S * 1e9 else 0.0
 
@@ -116,11 +117,11 @@ class _Direction:
             else None
         )
         return DirectionStats(
-            _gbps(fresh(*self.rate_in)),
-            _gbps(out),
+            _gbps(fresh(*self.rate_in), scale),
+            _gbps(out, scale),
             self.dropped_bytes,
             self.dropped_frames,
-            _gbps(fresh(self.drops[0], self.drops[2])),
+            _gbps(fresh(self.drops[0], self.drops[2]), scale),
             fresh(self.drops[1], self.drops[2]),
             samples[-1] if samples else None,
             jitter,
@@ -137,7 +138,10 @@ class _Intent:
 
 
 class Telemetry:
-    def __init__(self) -> None:
+    def __init__(self, bandwidth_scale: float = 1.0) -> None:
+        """`bandwidth_scale`: the emulation's (fabric file): rates are shown at the fabric's
+        scale, as intents' bandwidth_gbps are; byte and frame counts as the switches count."""
+        self.scale = bandwidth_scale
         self._intents: dict[str, _Intent] = {}
         self._counters: dict[tuple, _Counter] = {}  # (dpid, 'meter' | 'flow', id) -> last sample
         self._stamp_ns = 0  # the latest counter stamp: what rates are judged fresh against
@@ -268,8 +272,8 @@ class Telemetry:
             intent.tenant,
             intent.state,
             now,
-            t.directions[FORWARD].stats(self._stamp_ns),
-            t.directions[REVERSE].stats(self._stamp_ns),
+            t.directions[FORWARD].stats(self._stamp_ns, self.scale),
+            t.directions[REVERSE].stats(self._stamp_ns, self.scale),
             sla(t.segments, now, window_s),
         )
 
@@ -332,8 +336,8 @@ def reverse(path: Path) -> Path:
     return Path(tuple(link.reverse() for link in reversed(path.links)))
 
 
-def _gbps(bytes_per_s: float) -> float:
-    return bytes_per_s * 8 / 1e9
+def _gbps(bytes_per_s: float, scale: float) -> float:
+    return bytes_per_s * 8 / 1e9 / scale
 
 
 def direction_of(intent: Intent, site: str, ingress: bool) -> str | None:

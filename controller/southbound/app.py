@@ -20,7 +20,8 @@ drive the shim on a fake clock and fake switches. Waiting happens in three threa
 - the prober sends, every half second, an echo request and a loop probe to each switch, an
   LLDP probe out of each span port (discovery and one-way delay) and a bounce probe that one
   neighbour turns back (what a frame spends crossing that switch), and every second asks
-  for port counters (utilization).
+  for port counters (utilization) and for the counters of intents' meters and egress flows
+  (telemetry: controller.core.telemetry).
 
 Any exception in a handler or thread is fatal (logged, then the process stops with status 1):
 os-ken would log it and carry on with a controller whose state no one can trust.
@@ -296,6 +297,8 @@ class FabricApp(app_manager.OSKenApp):
         with self._lock:
             waiter = self._waiters.get((msg.datapath.id, msg.xid))
         if waiter is None:
+            if isinstance(msg, msg.datapath.ofproto_parser.OFPFlowStatsReply):
+                self._egress_counters(msg)  # no one waits for telemetry's requests
             return
         body = getattr(msg, 'body', None)
         waiter.replies.extend(body if isinstance(body, list) else [body] if body is not None else [])
@@ -325,6 +328,25 @@ class FabricApp(app_manager.OSKenApp):
                 for port, tx, tx_packets, rx_packets, port_ns in counters
             ]
         )
+
+    @set_ev_cls(ofp_event.EventOFPMeterStatsReply, MAIN_DISPATCHER)
+    @fatal_on_error
+    def meter_stats(self, ev):
+        stamp, dpid = self.clock.now_ns(), ev.msg.datapath.id
+        if dpid not in self.sites or self.runtime is None:
+            return
+        meters = ofmsg.meter_counters(ev.msg.body)
+        if meters:
+            self._measured.put(lambda core, now: core.meter_counters(dpid, meters, stamp))
+
+    def _egress_counters(self, msg):
+        """A part of the reply to the prober's request for intents' flow counters."""
+        stamp, dpid = self.clock.now_ns(), msg.datapath.id
+        if dpid not in self.sites or self.runtime is None:
+            return
+        flows = ofmsg.egress_counters(msg.body, msg.datapath.ofproto)
+        if flows:
+            self._measured.put(lambda core, now: core.egress_counters(dpid, flows, stamp))
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     @fatal_on_error
@@ -604,8 +626,13 @@ class FabricApp(app_manager.OSKenApp):
         port = addr.span_port(self.fabric, switch.site.id, peers[switch.rounds % len(peers)])
         frame = lldp.build(dp.id, port, self.clock.now_ns(), self.instance, CONTROLLER_MAC, bounce=True)
         self.send(dp, ofmsg.packet_out(dp, port, frame))
-        if stats:
-            self.send(dp, p.OFPPortStatsRequest(dp, 0, dp.ofproto.OFPP_ANY))
+        if stats:  # port counters (utilization, loss), and intents' meters and egress flows
+            self.send(
+                dp,
+                p.OFPPortStatsRequest(dp, 0, dp.ofproto.OFPP_ANY),
+                ofmsg.meter_stats_request(dp),
+                ofmsg.intent_flow_stats_request(dp),
+            )
 
     def _check_discovery(self):
         stamp = self.clock.now_ns()

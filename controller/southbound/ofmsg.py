@@ -92,6 +92,57 @@ def flow_stats_request(dp):
     return p.OFPFlowStatsRequest(dp, table_id=o.OFPTT_ALL, out_port=o.OFPP_ANY, out_group=o.OFPG_ANY)
 
 
+def meter_stats_request(dp):
+    """Every meter's counters (telemetry: intents' ingress meters)."""
+    return dp.ofproto_parser.OFPMeterStatsRequest(dp, 0, dp.ofproto.OFPM_ALL)
+
+
+def intent_flow_stats_request(dp):
+    """The counters of intents' flows only (their cookie kind), for telemetry."""
+    p, o = dp.ofproto_parser, dp.ofproto
+    return p.OFPFlowStatsRequest(
+        dp,
+        table_id=o.OFPTT_ALL,
+        out_port=o.OFPP_ANY,
+        out_group=o.OFPG_ANY,
+        cookie=fl.COOKIE_INTENT,
+        cookie_mask=fl.COOKIE_KIND_MASK,
+    )
+
+
+def meter_counters(body):
+    """Intents' meters as plain data: (meter id, bytes in, bytes and frames its bands
+    dropped, age ns); the tenant ports' control meters are left out."""
+    return [
+        (
+            m.meter_id,
+            m.byte_in_count,
+            sum(b.byte_band_count for b in m.band_stats),
+            sum(b.packet_band_count for b in m.band_stats),
+            m.duration_sec * 10**9 + m.duration_nsec,
+        )
+        for m in body
+        if m.meter_id < fl.CONTROL_METER_BASE
+    ]
+
+
+def egress_counters(body, ofproto):
+    """Intents' egress flows (those that pop the label for the tenant port) as plain data:
+    (cookie, label, bytes out, age ns)."""
+    return [
+        (s.cookie, s.match['mpls_label'], s.byte_count, s.duration_sec * 10**9 + s.duration_nsec)
+        for s in body
+        if s.cookie & fl.COOKIE_KIND_MASK == fl.COOKIE_INTENT
+        and 'mpls_label' in s.match
+        and any(
+            a.type == ofproto.OFPAT_POP_MPLS
+            for inst in s.instructions
+            if inst.type == ofproto.OFPIT_APPLY_ACTIONS
+            for a in inst.actions
+        )
+    ]
+
+
 def meter_config_request(dp):
     p, o = dp.ofproto_parser, dp.ofproto
     return p.OFPMeterConfigStatsRequest(dp, meter_id=o.OFPM_ALL)

@@ -74,8 +74,10 @@ class FakeSwitches:
     plus the link's one-way `span_ms` (the fabric's delay unless set), unless its span is in
     `cut`; a bounce probe comes back from the far switch, which adds its `crossing_ms` (0.1 ms
     unless set), readdressed as the bounce flow does. Port counters are
-    `tx_bytes[(site id, port)]`, 0 unless set. Everything sent is in `sent`, as (ns, site id,
-    message).
+    `tx_bytes[(site id, port)]`, 0 unless set; meter counters `meters[(site id, meter id)]`
+    (bytes in, bytes and frames dropped) and the egress flows' `egress[(site id, cookie,
+    label)]` (bytes out), each with the age of a meter or flow that has always been there.
+    Everything sent is in `sent`, as (ns, site id, message).
 
     Roles, as Open vSwitch keeps them for the shim's connection: a role request under a
     generation older than the newest a switch has seen is refused (OFPRRFC_STALE); `demote(site)`
@@ -97,6 +99,7 @@ class FakeSwitches:
         self.echo_ms, self.reply_s = echo_ms, reply_s
         self.cut = set()  # span ids
         self.tx_bytes = {}
+        self.meters, self.egress = {}, {}
         self.sent = []
         self.app = None
         self.datapaths = {}  # site id -> the datapath of its connection
@@ -139,13 +142,20 @@ class FakeSwitches:
             parser.OFPPortDescStatsRequest: lambda: parser.OFPPortDescStatsReply(
                 dp, body=self._ports(site), flags=0
             ),
-            parser.OFPFlowStatsRequest: lambda: parser.OFPFlowStatsReply(dp, body=[], flags=0),
+            parser.OFPFlowStatsRequest: lambda: parser.OFPFlowStatsReply(
+                dp, body=self._egress(site) if msg.cookie_mask else [], flags=0
+            ),
+            parser.OFPMeterStatsRequest: lambda: parser.OFPMeterStatsReply(
+                dp, body=self._meters(site), flags=0
+            ),
             parser.OFPMeterConfigStatsRequest: lambda: parser.OFPMeterConfigStatsReply(dp, body=[], flags=0),
             parser.OFPGroupDescStatsRequest: lambda: parser.OFPGroupDescStatsReply(dp, body=[], flags=0),
             parser.OFPBarrierRequest: lambda: parser.OFPBarrierReply(dp),
         }
         if isinstance(msg, parser.OFPRoleRequest):
             self._role(dp, site, msg)
+        elif isinstance(msg, parser.OFPMeterStatsRequest):
+            self._later(self.reply_s, dp, msg.xid, reads[type(msg)], self.app.meter_stats)
         elif site in self.slave and isinstance(msg, CHANGES):
             self._refuse(dp, msg.xid, ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_IS_SLAVE)
         elif type(msg) in reads:
@@ -241,6 +251,39 @@ class FakeSwitches:
             for port in self._span_ports(site)
         ]
 
+    def _age(self):
+        ns = self.clock.now_ns()
+        return divmod(ns, 10**9)
+
+    def _meters(self, site):
+        return [
+            parser.OFPMeterStats(
+                meter_id, 1, 0, counts[0], *self._age(), [parser.OFPMeterBandStats(counts[2], counts[1])]
+            )
+            for (where, meter_id), counts in self.meters.items()
+            if where == site
+        ]
+
+    def _egress(self, site):
+        pop = [parser.OFPActionPopMpls(0x0800), parser.OFPActionOutput(1)]
+        return [
+            parser.OFPFlowStats(
+                0,
+                *self._age(),
+                fl.PRIO_LABEL,
+                0,
+                0,
+                0,
+                cookie,
+                0,
+                bytes_out,
+                parser.OFPMatch(in_port=2, eth_type=fl.ETH_MPLS, mpls_label=label),
+                [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, pop)],
+            )
+            for (where, cookie, label), bytes_out in self.egress.items()
+            if where == site
+        ]
+
     def _counters(self, dp, site):
         ports = self._span_ports(site) + [ofp.OFPP_LOCAL]
         body = [parser.OFPPortStats(p, 0, 0, 0, self.tx_bytes.get((site, p), 0), *[0] * 10) for p in ports]
@@ -257,6 +300,7 @@ _EVENTS = {
     parser.OFPGroupDescStatsReply: ofp_event.EventOFPGroupDescStatsReply,
     parser.OFPBarrierReply: ofp_event.EventOFPBarrierReply,
     parser.OFPPortStatsReply: ofp_event.EventOFPPortStatsReply,
+    parser.OFPMeterStatsReply: ofp_event.EventOFPMeterStatsReply,
     parser.OFPEchoReply: ofp_event.EventOFPEchoReply,
 }
 

@@ -8,6 +8,7 @@ import logging
 import pytest
 from os_ken.ofproto import ofproto_v1_3 as ofp
 
+from controller.core import flows as fl
 from controller.core.topology import Link
 from controller.southbound import lldp
 from controller.southbound.app import CONTROLLER_MAC, PROBE_INTERVAL_S
@@ -141,3 +142,27 @@ def test_unexpected_links_and_spans_lldp_does_not_cross_are_logged_once(caplog):
         assert caplog.messages == ['unexpected link: dca port 3 reaches dcc port 2, not a span of the fabric']
         probe_for(app, clock, 5.0)
     assert caplog.messages[1:] == ['span dca-dcc is in the fabric but LLDP has not crossed it in 10 s']
+
+
+def test_intents_meter_and_egress_counters_become_their_rates_and_drops():
+    """Once a second the shim asks every switch for its meters' counters and for those of the
+    intents' flows (by cookie); the ingress meter at src and the egress flow at dst are the
+    forward direction's, the control meters and the transit and ingress flows count nothing."""
+    core, app, switches, clock = shim(TRIANGLE)
+    intent = app.runtime.call(lambda core, now: core.create(Order('red', 'dca', 'dcc', 1), now=now))
+    app.sync()
+    cookie, label = fl.intent_cookie(intent.number), core.routes.of(intent.id).label_fwd
+    control = fl.CONTROL_METER_BASE + 1
+    switches.meters |= {('dca', intent.number): (0, 0, 0), ('dca', control): (0, 0, 0)}
+    switches.egress[('dcc', cookie, label)] = 0
+    probe_for(app, clock, PROBE_INTERVAL_S, stats=True)
+    probe_for(app, clock, PROBE_INTERVAL_S)
+    switches.meters |= {('dca', intent.number): (250_000, 2_000, 10), ('dca', control): (10**6, 10**6, 10**4)}
+    switches.egress[('dcc', cookie, label)] = 248_000
+    probe_for(app, clock, PROBE_INTERVAL_S, stats=True)  # a second after the first reading
+    app.apply_measurements()
+    fwd = core.stats(intent.id, now=clock.now_s()).forward
+    assert fwd.rate_in_gbps == pytest.approx(2.0, rel=0.01)  # 2 Mb/s at the scale of 1/1000
+    assert fwd.rate_out_gbps == pytest.approx(1.984, rel=0.01)
+    assert (fwd.dropped_bytes, fwd.dropped_frames) == (2_000, 10)
+    assert core.stats(intent.id, now=clock.now_s()).reverse.rate_in_gbps == 0

@@ -44,14 +44,15 @@ def test_rates_in_and_out_and_drops_come_from_counter_deltas_per_direction():
     n = intent.number
     meters(core, DCA, 10, (n, 1_000_000, 0, 0))
     meters(core, DCC, 10, (n, 0, 0, 0))
-    meters(core, DCA, 11, (n, 126_000_000, 1_000_000, 700))  # 1 Gb/s in, 8 Mb/s dropped
+    # 1 Mb/s in (1 Gb/s at the triangle's emulation scale, 1/1000), 8 kb/s dropped
+    meters(core, DCA, 11, (n, 1_125_000, 1_000, 700))
     label = core.routes.of(intent.id).label_fwd
     core.egress_counters(DCC, [(intent.number | 0x4E49 << 48, label, 0, 10 * S)], 10 * S)
-    core.egress_counters(DCC, [(intent.number | 0x4E49 << 48, label, 62_500_000, 11 * S)], 11 * S)
+    core.egress_counters(DCC, [(intent.number | 0x4E49 << 48, label, 62_500, 11 * S)], 11 * S)
     fwd = core.stats(intent.id, now=11).forward
     assert fwd.rate_in_gbps == pytest.approx(1.0)
     assert fwd.rate_out_gbps == pytest.approx(0.5)
-    assert (fwd.dropped_bytes, fwd.dropped_frames) == (1_000_000, 700)
+    assert (fwd.dropped_bytes, fwd.dropped_frames) == (1_000, 700)
     assert fwd.drop_rate_gbps == pytest.approx(0.008) and fwd.drop_frames_per_s == pytest.approx(700)
     rev = core.stats(intent.id, now=11).reverse
     assert (rev.rate_in_gbps, rev.rate_out_gbps, rev.dropped_frames) == (0, 0, 0)
@@ -74,7 +75,7 @@ def test_a_reset_is_a_new_baseline_never_a_negative_rate_nor_a_drop_spike(reset)
     core, intent = installed(Order('red', 'dca', 'dcc', 5))
     n = intent.number
     meters(core, DCA, 10, (n, 10**9, 10**8, 10**5))
-    meters(core, DCA, 11, (n, 10**9 + 125_000_000, 10**8 + 1000, 10**5 + 1))
+    meters(core, DCA, 11, (n, 10**9 + 125_000, 10**8 + 1000, 10**5 + 1))
     assert core.stats(intent.id, now=11).forward.dropped_frames == 1
     if reset == 'counter went back':  # a meter re-created on a move: counts from 0, age kept
         core.meter_counters(DCA, [(n, 5000, 10**9, 10**6, 12 * S)], 12 * S)
@@ -87,9 +88,9 @@ def test_a_reset_is_a_new_baseline_never_a_negative_rate_nor_a_drop_spike(reset)
     assert fwd.rate_in_gbps >= 0 and fwd.drop_rate_gbps >= 0
     assert fwd.dropped_frames == 1 and fwd.dropped_bytes == 1000  # nothing from the reset
     if reset == 'age went back':
-        core.meter_counters(DCA, [(n, 2 * 10**9 + 125_000_000, 10**9, 10**6, 2 * S)], 13 * S)
+        core.meter_counters(DCA, [(n, 2 * 10**9 + 125_000, 10**9, 10**6, 2 * S)], 13 * S)
     else:
-        meters(core, DCA, 13, (n, 5000 + 125_000_000, 10**9, 10**6))
+        meters(core, DCA, 13, (n, 5000 + 125_000, 10**9, 10**6))
     assert core.stats(intent.id, now=13).forward.rate_in_gbps == pytest.approx(1.0)
 
 
