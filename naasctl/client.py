@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 import grpc
-from google.protobuf import field_mask_pb2
+from google.protobuf import duration_pb2, field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from naas.v1 import intent_pb2, intent_service_pb2_grpc, topology_service_pb2, topology_service_pb2_grpc
@@ -319,6 +319,19 @@ class Client:
         )
         return self._stream('WatchIntents', request, lambda response: response.event, timeout_s)
 
+    def get_intent_stats(self, intent_id, window_s=None):
+        """The intent's IntentStats now: rates, drops, latency, jitter, and its SLA report over
+        the last `window_s` (None: the server's default, 300 s)."""
+        request = service.GetIntentStatsRequest(id=intent_id, window=_duration(window_s))
+        return self._unary('GetIntentStats', request).stats
+
+    def watch_intent_stats(self, intent_id, *, window_s=None, interval_s=None, timeout_s=None):
+        """A Stream of IntentStats, one at once and then every `interval_s` (None: 1 s)."""
+        request = service.WatchIntentStatsRequest(
+            id=intent_id, window=_duration(window_s), interval=_duration(interval_s)
+        )
+        return self._stream('WatchIntentStats', request, lambda response: response.stats, timeout_s)
+
     def wait_for_state(self, intent_id, states=('INSTALLED',), timeout_s=30.0):
         """Waits until the intent is in one of `states`, and returns it.
 
@@ -436,6 +449,15 @@ class Client:
             after = (later or self.servers)[0]
         self.server = after
         return after
+
+
+def _duration(seconds):
+    """A Duration of `seconds`, or None (the field unset: the server's default)."""
+    if seconds is None:
+        return None
+    value = duration_pb2.Duration()
+    value.FromNanoseconds(round(seconds * 1e9))
+    return value
 
 
 def split_servers(server):

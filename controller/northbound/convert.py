@@ -3,6 +3,7 @@ status codes: the only place that knows both sides. Views are immutable, so conv
 outside the runtime's lock."""
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from controller.core import errors
@@ -50,6 +51,48 @@ def event_message(event):
         old_path=event.old_path,
         new_path=event.new_path,
     )
+
+
+def stats_message(view):
+    """An IntentStats of the core's IntentStatsView."""
+    sla = view.sla
+    return intent_pb2.IntentStats(
+        intent_id=view.intent_id,
+        tenant=view.tenant,
+        state=state_enum(view.state),
+        time=timestamp(view.at),
+        forward=_direction_message(view.forward),
+        reverse=_direction_message(view.reverse),
+        sla=intent_pb2.SlaReport(
+            window=duration(sla.window_s),
+            observed=duration(sla.observed_s),
+            within_latency_share=sla.within_latency,
+            committed_rate_share=sla.rate_available,
+            availability=sla.availability,
+            outages=[
+                intent_pb2.Outage(
+                    start_time=timestamp(o.start), duration=duration(o.duration_s), ongoing=o.ongoing
+                )
+                for o in sla.outages
+            ],
+        ),
+    )
+
+
+def _direction_message(d):
+    message = intent_pb2.IntentDirectionStats(
+        rate_in_gbps=d.rate_in_gbps,
+        rate_out_gbps=d.rate_out_gbps,
+        dropped_bytes=d.dropped_bytes,
+        dropped_frames=d.dropped_frames,
+        drop_rate_gbps=d.drop_rate_gbps,
+        dropped_frames_per_second=d.drop_frames_per_s,
+    )
+    if d.latency_ms is not None:
+        message.latency_ms = d.latency_ms
+    if d.jitter_ms is not None:
+        message.jitter_ms = d.jitter_ms
+    return message
 
 
 def topology_message(view, now):
@@ -136,6 +179,12 @@ def timestamp(seconds):
     stamp = Timestamp()
     stamp.FromNanoseconds(int(seconds * 1e9))
     return stamp
+
+
+def duration(seconds):
+    value = Duration()
+    value.FromNanoseconds(int(seconds * 1e9))
+    return value
 
 
 def status_of(error):

@@ -5,11 +5,13 @@ without the lock."""
 import logging
 import queue
 import re
+import threading
 
 import grpc
 
 from controller.core.errors import InvalidArgument, QuotaExceeded, Unplaceable, shown
 from controller.core.orders import UPDATABLE
+from controller.core.telemetry import DEFAULT_WINDOW_S, HISTORY_S
 from controller.northbound import convert
 from controller.northbound.pages import PageTokens
 from controller.northbound.rpc import rpc
@@ -21,6 +23,8 @@ INTENT_ID = re.compile(r'i-[1-9][0-9]{0,17}')
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
 MAX_ORDERS = 1000  # per CreateIntents: its answer (~400 bytes an intent) must fit 4 MB
 WATCH_BACKLOG = 10000  # events a slow watcher may fall behind before it is cut off
+STATS_WINDOW_S = (1.0, HISTORY_S)  # an SLA report's window, at least and at most
+STATS_INTERVAL_S = (0.1, 60.0)  # between two messages of WatchIntentStats
 
 
 class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
@@ -206,6 +210,41 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
         return pb.CheckIntentResponse(
             admissible=True, path=answer.path, backup_path=answer.backup_path, latency_ms=answer.latency_ms
         )
+
+    @rpc
+    def GetIntentStats(self, request, context, caller):
+        intent_id = _intent_id(request.id, context)
+        window = _seconds(request, 'window', DEFAULT_WINDOW_S, STATS_WINDOW_S, context)
+        view = self.runtime.call(lambda core, now: core.stats(intent_id, now, window, caller.tenant))
+        return pb.GetIntentStatsResponse(stats=convert.stats_message(view))
+
+    @rpc
+    def WatchIntentStats(self, request, context, caller):
+        """A message at once, then every interval; NOT_FOUND once the intent is gone."""
+        intent_id = _intent_id(request.id, context)
+        window = _seconds(request, 'window', DEFAULT_WINDOW_S, STATS_WINDOW_S, context)
+        interval = _seconds(request, 'interval', 1.0, STATS_INTERVAL_S, context)
+        gone = threading.Event()
+        context.add_callback(gone.set)  # wake up when the client goes
+        while True:  # the lock only while the figures are read, never while waiting
+            view = self.runtime.call(lambda core, now: core.stats(intent_id, now, window, caller.tenant))
+            yield pb.WatchIntentStatsResponse(stats=convert.stats_message(view))
+            if gone.wait(interval) or not context.is_active():
+                return
+
+
+def _seconds(request, field, default, bounds, context):
+    """A Duration field in seconds (`default` when unset), INVALID_ARGUMENT out of `bounds`."""
+    if not request.HasField(field):
+        return default
+    value = getattr(request, field)
+    seconds = value.seconds + value.nanos / 1e9
+    low, high = bounds
+    if not low <= seconds <= high:
+        context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT, f'{field}: must be {low:g} s to {high:g} s, got {seconds:g} s'
+        )
+    return seconds
 
 
 def _order(intent, request_id, caller, context, where=''):

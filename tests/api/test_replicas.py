@@ -78,6 +78,8 @@ def test_followers_serve_reads_and_refuse_writes_naming_the_leader(replicas):
                     assert e.code.name == 'NOT_FOUND' and time.monotonic() < deadline, e
             time.sleep(0.02)
         assert (seen.src_site, seen.dst_site) == (src, dst)
+        with follower.client(tenant) as naas:  # telemetry is the leader's: the client goes there
+            assert naas.get_intent_stats(made.id).intent_id == made.id
         with follower.client('operator') as operator:
             assert made.id in {i.id for i in operator.list_intents()}
             with operator.watch_intents(include_current=True, timeout_s=5) as events:

@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14naas/v1/intent.proto\x12\x07naas.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf1\x04\n\x06Intent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x10\n\x08src_site\x18\x03 \x01(\t\x12\x10\n\x08\x64st_site\x18\x04 \x01(\t\x12\x16\n\x0e\x62\x61ndwidth_gbps\x18\x05 \x01(\x01\x12\x13\n\x0b\x65xcess_gbps\x18\x15 \x01(\x01\x12\x16\n\x0emax_latency_ms\x18\x06 \x01(\x01\x12\'\n\nprotection\x18\x07 \x01(\x0e\x32\x13.naas.v1.Protection\x12,\n\rservice_class\x18\x08 \x01(\x0e\x32\x15.naas.v1.ServiceClass\x12\x13\n\x0b\x64\x65scription\x18\t \x01(\t\x12+\n\x06labels\x18\n \x03(\x0b\x32\x1b.naas.v1.Intent.LabelsEntry\x12\x14\n\x0csrc_prefixes\x18\x13 \x03(\t\x12\x14\n\x0c\x64st_prefixes\x18\x14 \x03(\t\x12#\n\x05state\x18\x0b \x01(\x0e\x32\x14.naas.v1.IntentState\x12\x14\n\x0cstate_reason\x18\x0c \x01(\t\x12\x0c\n\x04path\x18\r \x03(\t\x12\x13\n\x0b\x62\x61\x63kup_path\x18\x0e \x03(\t\x12\x17\n\x0fpath_latency_ms\x18\x0f \x01(\x01\x12\x15\n\rreserved_gbps\x18\x10 \x01(\x01\x12/\n\x0b\x63reate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb3\x01\n\x0bIntentEvent\x12\x11\n\tintent_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.naas.v1.IntentState\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08old_path\x18\x06 \x03(\t\x12\x10\n\x08new_path\x18\x07 \x03(\t*\xee\x01\n\x0bIntentState\x12\x1c\n\x18INTENT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15INTENT_STATE_ACCEPTED\x10\x01\x12\x1a\n\x16INTENT_STATE_COMPILING\x10\x02\x12\x1b\n\x17INTENT_STATE_INSTALLING\x10\x03\x12\x1a\n\x16INTENT_STATE_INSTALLED\x10\x04\x12\x17\n\x13INTENT_STATE_FAILED\x10\x05\x12\x1c\n\x18INTENT_STATE_WITHDRAWING\x10\x06\x12\x1a\n\x16INTENT_STATE_WITHDRAWN\x10\x07*W\n\nProtection\x12\x1a\n\x16PROTECTION_UNSPECIFIED\x10\x00\x12\x13\n\x0fPROTECTION_NONE\x10\x01\x12\x18\n\x14PROTECTION_PROTECTED\x10\x02*}\n\x0cServiceClass\x12\x1d\n\x19SERVICE_CLASS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SERVICE_CLASS_REALTIME\x10\x01\x12\x1a\n\x16SERVICE_CLASS_PRIORITY\x10\x02\x12\x16\n\x12SERVICE_CLASS_BULK\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14naas/v1/intent.proto\x12\x07naas.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf1\x04\n\x06Intent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x10\n\x08src_site\x18\x03 \x01(\t\x12\x10\n\x08\x64st_site\x18\x04 \x01(\t\x12\x16\n\x0e\x62\x61ndwidth_gbps\x18\x05 \x01(\x01\x12\x13\n\x0b\x65xcess_gbps\x18\x15 \x01(\x01\x12\x16\n\x0emax_latency_ms\x18\x06 \x01(\x01\x12\'\n\nprotection\x18\x07 \x01(\x0e\x32\x13.naas.v1.Protection\x12,\n\rservice_class\x18\x08 \x01(\x0e\x32\x15.naas.v1.ServiceClass\x12\x13\n\x0b\x64\x65scription\x18\t \x01(\t\x12+\n\x06labels\x18\n \x03(\x0b\x32\x1b.naas.v1.Intent.LabelsEntry\x12\x14\n\x0csrc_prefixes\x18\x13 \x03(\t\x12\x14\n\x0c\x64st_prefixes\x18\x14 \x03(\t\x12#\n\x05state\x18\x0b \x01(\x0e\x32\x14.naas.v1.IntentState\x12\x14\n\x0cstate_reason\x18\x0c \x01(\t\x12\x0c\n\x04path\x18\r \x03(\t\x12\x13\n\x0b\x62\x61\x63kup_path\x18\x0e \x03(\t\x12\x17\n\x0fpath_latency_ms\x18\x0f \x01(\x01\x12\x15\n\rreserved_gbps\x18\x10 \x01(\x01\x12/\n\x0b\x63reate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb3\x01\n\x0bIntentEvent\x12\x11\n\tintent_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.naas.v1.IntentState\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08old_path\x18\x06 \x03(\t\x12\x10\n\x08new_path\x18\x07 \x03(\t\"\x80\x02\n\x0bIntentStats\x12\x11\n\tintent_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.naas.v1.IntentState\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x07\x66orward\x18\x05 \x01(\x0b\x32\x1d.naas.v1.IntentDirectionStats\x12.\n\x07reverse\x18\x06 \x01(\x0b\x32\x1d.naas.v1.IntentDirectionStats\x12\x1f\n\x03sla\x18\x07 \x01(\x0b\x32\x12.naas.v1.SlaReport\"\xfb\x01\n\x14IntentDirectionStats\x12\x14\n\x0crate_in_gbps\x18\x01 \x01(\x01\x12\x15\n\rrate_out_gbps\x18\x02 \x01(\x01\x12\x15\n\rdropped_bytes\x18\x03 \x01(\x03\x12\x16\n\x0e\x64ropped_frames\x18\x04 \x01(\x03\x12\x16\n\x0e\x64rop_rate_gbps\x18\x05 \x01(\x01\x12!\n\x19\x64ropped_frames_per_second\x18\x06 \x01(\x01\x12\x17\n\nlatency_ms\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tjitter_ms\x18\x08 \x01(\x01H\x01\x88\x01\x01\x42\r\n\x0b_latency_msB\x0c\n\n_jitter_ms\"\xd7\x01\n\tSlaReport\x12)\n\x06window\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08observed\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1c\n\x14within_latency_share\x18\x03 \x01(\x01\x12\x1c\n\x14\x63ommitted_rate_share\x18\x04 \x01(\x01\x12\x14\n\x0c\x61vailability\x18\x05 \x01(\x01\x12 \n\x07outages\x18\x06 \x03(\x0b\x32\x0f.naas.v1.Outage\"v\n\x06Outage\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08\x64uration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07ongoing\x18\x03 \x01(\x08*\xee\x01\n\x0bIntentState\x12\x1c\n\x18INTENT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15INTENT_STATE_ACCEPTED\x10\x01\x12\x1a\n\x16INTENT_STATE_COMPILING\x10\x02\x12\x1b\n\x17INTENT_STATE_INSTALLING\x10\x03\x12\x1a\n\x16INTENT_STATE_INSTALLED\x10\x04\x12\x17\n\x13INTENT_STATE_FAILED\x10\x05\x12\x1c\n\x18INTENT_STATE_WITHDRAWING\x10\x06\x12\x1a\n\x16INTENT_STATE_WITHDRAWN\x10\x07*W\n\nProtection\x12\x1a\n\x16PROTECTION_UNSPECIFIED\x10\x00\x12\x13\n\x0fPROTECTION_NONE\x10\x01\x12\x18\n\x14PROTECTION_PROTECTED\x10\x02*}\n\x0cServiceClass\x12\x1d\n\x19SERVICE_CLASS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SERVICE_CLASS_REALTIME\x10\x01\x12\x1a\n\x16SERVICE_CLASS_PRIORITY\x10\x02\x12\x16\n\x12SERVICE_CLASS_BULK\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,16 +35,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_INTENT_LABELSENTRY']._loaded_options = None
   _globals['_INTENT_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_INTENTSTATE']._serialized_start=877
-  _globals['_INTENTSTATE']._serialized_end=1115
-  _globals['_PROTECTION']._serialized_start=1117
-  _globals['_PROTECTION']._serialized_end=1204
-  _globals['_SERVICECLASS']._serialized_start=1206
-  _globals['_SERVICECLASS']._serialized_end=1331
-  _globals['_INTENT']._serialized_start=67
-  _globals['_INTENT']._serialized_end=692
-  _globals['_INTENT_LABELSENTRY']._serialized_start=647
-  _globals['_INTENT_LABELSENTRY']._serialized_end=692
-  _globals['_INTENTEVENT']._serialized_start=695
-  _globals['_INTENTEVENT']._serialized_end=874
+  _globals['_INTENTSTATE']._serialized_start=1760
+  _globals['_INTENTSTATE']._serialized_end=1998
+  _globals['_PROTECTION']._serialized_start=2000
+  _globals['_PROTECTION']._serialized_end=2087
+  _globals['_SERVICECLASS']._serialized_start=2089
+  _globals['_SERVICECLASS']._serialized_end=2214
+  _globals['_INTENT']._serialized_start=99
+  _globals['_INTENT']._serialized_end=724
+  _globals['_INTENT_LABELSENTRY']._serialized_start=679
+  _globals['_INTENT_LABELSENTRY']._serialized_end=724
+  _globals['_INTENTEVENT']._serialized_start=727
+  _globals['_INTENTEVENT']._serialized_end=906
+  _globals['_INTENTSTATS']._serialized_start=909
+  _globals['_INTENTSTATS']._serialized_end=1165
+  _globals['_INTENTDIRECTIONSTATS']._serialized_start=1168
+  _globals['_INTENTDIRECTIONSTATS']._serialized_end=1419
+  _globals['_SLAREPORT']._serialized_start=1422
+  _globals['_SLAREPORT']._serialized_end=1637
+  _globals['_OUTAGE']._serialized_start=1639
+  _globals['_OUTAGE']._serialized_end=1757
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -119,3 +120,67 @@ class IntentEvent(_message.Message):
     old_path: _containers.RepeatedScalarFieldContainer[str]
     new_path: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, intent_id: _Optional[str] = ..., tenant: _Optional[str] = ..., state: _Optional[_Union[IntentState, str]] = ..., reason: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., old_path: _Optional[_Iterable[str]] = ..., new_path: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class IntentStats(_message.Message):
+    __slots__ = ("intent_id", "tenant", "state", "time", "forward", "reverse", "sla")
+    INTENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    FORWARD_FIELD_NUMBER: _ClassVar[int]
+    REVERSE_FIELD_NUMBER: _ClassVar[int]
+    SLA_FIELD_NUMBER: _ClassVar[int]
+    intent_id: str
+    tenant: str
+    state: IntentState
+    time: _timestamp_pb2.Timestamp
+    forward: IntentDirectionStats
+    reverse: IntentDirectionStats
+    sla: SlaReport
+    def __init__(self, intent_id: _Optional[str] = ..., tenant: _Optional[str] = ..., state: _Optional[_Union[IntentState, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., forward: _Optional[_Union[IntentDirectionStats, _Mapping]] = ..., reverse: _Optional[_Union[IntentDirectionStats, _Mapping]] = ..., sla: _Optional[_Union[SlaReport, _Mapping]] = ...) -> None: ...
+
+class IntentDirectionStats(_message.Message):
+    __slots__ = ("rate_in_gbps", "rate_out_gbps", "dropped_bytes", "dropped_frames", "drop_rate_gbps", "dropped_frames_per_second", "latency_ms", "jitter_ms")
+    RATE_IN_GBPS_FIELD_NUMBER: _ClassVar[int]
+    RATE_OUT_GBPS_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    DROP_RATE_GBPS_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FRAMES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    JITTER_MS_FIELD_NUMBER: _ClassVar[int]
+    rate_in_gbps: float
+    rate_out_gbps: float
+    dropped_bytes: int
+    dropped_frames: int
+    drop_rate_gbps: float
+    dropped_frames_per_second: float
+    latency_ms: float
+    jitter_ms: float
+    def __init__(self, rate_in_gbps: _Optional[float] = ..., rate_out_gbps: _Optional[float] = ..., dropped_bytes: _Optional[int] = ..., dropped_frames: _Optional[int] = ..., drop_rate_gbps: _Optional[float] = ..., dropped_frames_per_second: _Optional[float] = ..., latency_ms: _Optional[float] = ..., jitter_ms: _Optional[float] = ...) -> None: ...
+
+class SlaReport(_message.Message):
+    __slots__ = ("window", "observed", "within_latency_share", "committed_rate_share", "availability", "outages")
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_FIELD_NUMBER: _ClassVar[int]
+    WITHIN_LATENCY_SHARE_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_RATE_SHARE_FIELD_NUMBER: _ClassVar[int]
+    AVAILABILITY_FIELD_NUMBER: _ClassVar[int]
+    OUTAGES_FIELD_NUMBER: _ClassVar[int]
+    window: _duration_pb2.Duration
+    observed: _duration_pb2.Duration
+    within_latency_share: float
+    committed_rate_share: float
+    availability: float
+    outages: _containers.RepeatedCompositeFieldContainer[Outage]
+    def __init__(self, window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., observed: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., within_latency_share: _Optional[float] = ..., committed_rate_share: _Optional[float] = ..., availability: _Optional[float] = ..., outages: _Optional[_Iterable[_Union[Outage, _Mapping]]] = ...) -> None: ...
+
+class Outage(_message.Message):
+    __slots__ = ("start_time", "duration", "ongoing")
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    ONGOING_FIELD_NUMBER: _ClassVar[int]
+    start_time: _timestamp_pb2.Timestamp
+    duration: _duration_pb2.Duration
+    ongoing: bool
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., ongoing: _Optional[bool] = ...) -> None: ...

@@ -22,51 +22,60 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from naas.v1 import intent_pb2 as naas_dot_v1_dot_intent__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cnaas/v1/intent_service.proto\x12\x07naas.v1\x1a google/protobuf/field_mask.proto\x1a\x14naas/v1/intent.proto\"J\n\x13\x43reateIntentRequest\x12\x1f\n\x06intent\x18\x01 \x01(\x0b\x32\x0f.naas.v1.Intent\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"7\n\x14\x43reateIntentResponse\x12\x1f\n\x06intent\x18\x01 \x01(\x0b\x32\x0f.naas.v1.Intent\"D\n\x14\x43reateIntentsRequest\x12,\n\x06orders\x18\x01 \x03(\x0b\x32\x1c.naas.v1.CreateIntentRequest\"F\n\x15\x43reateIntentsResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.naas.v1.CreateIntentsResult\"\x88\x01\n\x13\x43reateIntentsResult\x12\x1f\n\x06intent\x18\x01 \x01(\x0b\x32\x0f.naas.v1.Intent\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x1a\n\x12max_bandwidth_gbps\x18\x04 \x01(\x01\x12\x16\n\x0emin_latency_ms\x18\x05 \x01(\x01\"\x1e\n\x10GetIntentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"4\n\x11GetIntentResponse\x12\x1f\n\x06intent\x18\x01 \x01(\x0b\x32\x0f.naas.v1.Intent\"~\n\x12ListIntentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12#\n\x05state\x18\x04 \x01(\x0e\x32\x14.naas.v1.IntentState\x12\x0c\n\x04site\x18\x05 \x01(\t\"P\n\x13ListIntentsResponse\x12 \n\x07intents\x18\x01 \x03(\x0b\x32\x0f.naas.v1.Intent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"g\n\x13UpdateIntentRequest\x12\x1f\n\x06intent\x18\x01 \x01(\x0b\x32\x0f.naas.v1.Intent\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"7\n\x14UpdateIntentResponse\x12\x1f\n\x06intent\x18\x01 \x01(\x0b\x32\x0f.naas.v1.Intent\"!\n\x13\x44\x65leteIntentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"7\n\x14\x44\x65leteIntentResponse\x12\x1f\n\x06intent\x18\x01 \x01(\x0b\x32\x0f.naas.v1.Intent\"Q\n\x13WatchIntentsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tintent_id\x18\x02 \x01(\t\x12\x17\n\x0finclude_current\x18\x03 \x01(\x08\";\n\x14WatchIntentsResponse\x12#\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.naas.v1.IntentEvent\"5\n\x12\x43heckIntentRequest\x12\x1f\n\x06intent\x18\x01 \x01(\x0b\x32\x0f.naas.v1.Intent\"\xbd\x01\n\x13\x43heckIntentResponse\x12\x12\n\nadmissible\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x03(\t\x12\x13\n\x0b\x62\x61\x63kup_path\x18\x04 \x03(\t\x12\x12\n\nlatency_ms\x18\x05 \x01(\x01\x12\x1a\n\x12max_bandwidth_gbps\x18\x06 \x01(\x01\x12\x16\n\x0emin_latency_ms\x18\x07 \x01(\x01\x12\x17\n\x0fquota_left_gbps\x18\x08 \x01(\x01\x32\xed\x04\n\rIntentService\x12K\n\x0c\x43reateIntent\x12\x1c.naas.v1.CreateIntentRequest\x1a\x1d.naas.v1.CreateIntentResponse\x12N\n\rCreateIntents\x12\x1d.naas.v1.CreateIntentsRequest\x1a\x1e.naas.v1.CreateIntentsResponse\x12\x42\n\tGetIntent\x12\x19.naas.v1.GetIntentRequest\x1a\x1a.naas.v1.GetIntentResponse\x12H\n\x0bListIntents\x12\x1b.naas.v1.ListIntentsRequest\x1a\x1c.naas.v1.ListIntentsResponse\x12K\n\x0cUpdateIntent\x12\x1c.naas.v1.UpdateIntentRequest\x1a\x1d.naas.v1.UpdateIntentResponse\x12K\n\x0c\x44\x65leteIntent\x12\x1c.naas.v1.DeleteIntentRequest\x1a\x1d.naas.v1.DeleteIntentResponse\x12M\n\x0cWatchIntents\x12\x1c.naas.v1.WatchIntentsRequest\x1a\x1d.naas.v1.WatchIntentsResponse0\x01\x12H\n\x0b\x43heckIntent\x12\x1b.naas.v1.CheckIntentRequest\x1a\x1c.naas.v1.CheckIntentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cnaas/v1/intent_service.proto\x12\x07naas.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x14naas/v1/intent.proto\"J\n\x13\x43reateIntentRequest\x12\x1f\n\x06intent\x18\x01 \x01(\x0b\x32\x0f.naas.v1.Intent\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"7\n\x14\x43reateIntentResponse\x12\x1f\n\x06intent\x18\x01 \x01(\x0b\x32\x0f.naas.v1.Intent\"D\n\x14\x43reateIntentsRequest\x12,\n\x06orders\x18\x01 \x03(\x0b\x32\x1c.naas.v1.CreateIntentRequest\"F\n\x15\x43reateIntentsResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.naas.v1.CreateIntentsResult\"\x88\x01\n\x13\x43reateIntentsResult\x12\x1f\n\x06intent\x18\x01 \x01(\x0b\x32\x0f.naas.v1.Intent\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x1a\n\x12max_bandwidth_gbps\x18\x04 \x01(\x01\x12\x16\n\x0emin_latency_ms\x18\x05 \x01(\x01\"\x1e\n\x10GetIntentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"4\n\x11GetIntentResponse\x12\x1f\n\x06intent\x18\x01 \x01(\x0b\x32\x0f.naas.v1.Intent\"~\n\x12ListIntentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12#\n\x05state\x18\x04 \x01(\x0e\x32\x14.naas.v1.IntentState\x12\x0c\n\x04site\x18\x05 \x01(\t\"P\n\x13ListIntentsResponse\x12 \n\x07intents\x18\x01 \x03(\x0b\x32\x0f.naas.v1.Intent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"g\n\x13UpdateIntentRequest\x12\x1f\n\x06intent\x18\x01 \x01(\x0b\x32\x0f.naas.v1.Intent\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"7\n\x14UpdateIntentResponse\x12\x1f\n\x06intent\x18\x01 \x01(\x0b\x32\x0f.naas.v1.Intent\"!\n\x13\x44\x65leteIntentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"7\n\x14\x44\x65leteIntentResponse\x12\x1f\n\x06intent\x18\x01 \x01(\x0b\x32\x0f.naas.v1.Intent\"Q\n\x13WatchIntentsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tintent_id\x18\x02 \x01(\t\x12\x17\n\x0finclude_current\x18\x03 \x01(\x08\";\n\x14WatchIntentsResponse\x12#\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.naas.v1.IntentEvent\"5\n\x12\x43heckIntentRequest\x12\x1f\n\x06intent\x18\x01 \x01(\x0b\x32\x0f.naas.v1.Intent\"\xbd\x01\n\x13\x43heckIntentResponse\x12\x12\n\nadmissible\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x03(\t\x12\x13\n\x0b\x62\x61\x63kup_path\x18\x04 \x03(\t\x12\x12\n\nlatency_ms\x18\x05 \x01(\x01\x12\x1a\n\x12max_bandwidth_gbps\x18\x06 \x01(\x01\x12\x16\n\x0emin_latency_ms\x18\x07 \x01(\x01\x12\x17\n\x0fquota_left_gbps\x18\x08 \x01(\x01\"N\n\x15GetIntentStatsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12)\n\x06window\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"=\n\x16GetIntentStatsResponse\x12#\n\x05stats\x18\x01 \x01(\x0b\x32\x14.naas.v1.IntentStats\"}\n\x17WatchIntentStatsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12)\n\x06window\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"?\n\x18WatchIntentStatsResponse\x12#\n\x05stats\x18\x01 \x01(\x0b\x32\x14.naas.v1.IntentStats2\x9b\x06\n\rIntentService\x12K\n\x0c\x43reateIntent\x12\x1c.naas.v1.CreateIntentRequest\x1a\x1d.naas.v1.CreateIntentResponse\x12N\n\rCreateIntents\x12\x1d.naas.v1.CreateIntentsRequest\x1a\x1e.naas.v1.CreateIntentsResponse\x12\x42\n\tGetIntent\x12\x19.naas.v1.GetIntentRequest\x1a\x1a.naas.v1.GetIntentResponse\x12H\n\x0bListIntents\x12\x1b.naas.v1.ListIntentsRequest\x1a\x1c.naas.v1.ListIntentsResponse\x12K\n\x0cUpdateIntent\x12\x1c.naas.v1.UpdateIntentRequest\x1a\x1d.naas.v1.UpdateIntentResponse\x12K\n\x0c\x44\x65leteIntent\x12\x1c.naas.v1.DeleteIntentRequest\x1a\x1d.naas.v1.DeleteIntentResponse\x12M\n\x0cWatchIntents\x12\x1c.naas.v1.WatchIntentsRequest\x1a\x1d.naas.v1.WatchIntentsResponse0\x01\x12H\n\x0b\x43heckIntent\x12\x1b.naas.v1.CheckIntentRequest\x1a\x1c.naas.v1.CheckIntentResponse\x12Q\n\x0eGetIntentStats\x12\x1e.naas.v1.GetIntentStatsRequest\x1a\x1f.naas.v1.GetIntentStatsResponse\x12Y\n\x10WatchIntentStats\x12 .naas.v1.WatchIntentStatsRequest\x1a!.naas.v1.WatchIntentStatsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'naas.v1.intent_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREATEINTENTREQUEST']._serialized_start=97
-  _globals['_CREATEINTENTREQUEST']._serialized_end=171
-  _globals['_CREATEINTENTRESPONSE']._serialized_start=173
-  _globals['_CREATEINTENTRESPONSE']._serialized_end=228
-  _globals['_CREATEINTENTSREQUEST']._serialized_start=230
-  _globals['_CREATEINTENTSREQUEST']._serialized_end=298
-  _globals['_CREATEINTENTSRESPONSE']._serialized_start=300
-  _globals['_CREATEINTENTSRESPONSE']._serialized_end=370
-  _globals['_CREATEINTENTSRESULT']._serialized_start=373
-  _globals['_CREATEINTENTSRESULT']._serialized_end=509
-  _globals['_GETINTENTREQUEST']._serialized_start=511
-  _globals['_GETINTENTREQUEST']._serialized_end=541
-  _globals['_GETINTENTRESPONSE']._serialized_start=543
-  _globals['_GETINTENTRESPONSE']._serialized_end=595
-  _globals['_LISTINTENTSREQUEST']._serialized_start=597
-  _globals['_LISTINTENTSREQUEST']._serialized_end=723
-  _globals['_LISTINTENTSRESPONSE']._serialized_start=725
-  _globals['_LISTINTENTSRESPONSE']._serialized_end=805
-  _globals['_UPDATEINTENTREQUEST']._serialized_start=807
-  _globals['_UPDATEINTENTREQUEST']._serialized_end=910
-  _globals['_UPDATEINTENTRESPONSE']._serialized_start=912
-  _globals['_UPDATEINTENTRESPONSE']._serialized_end=967
-  _globals['_DELETEINTENTREQUEST']._serialized_start=969
-  _globals['_DELETEINTENTREQUEST']._serialized_end=1002
-  _globals['_DELETEINTENTRESPONSE']._serialized_start=1004
-  _globals['_DELETEINTENTRESPONSE']._serialized_end=1059
-  _globals['_WATCHINTENTSREQUEST']._serialized_start=1061
-  _globals['_WATCHINTENTSREQUEST']._serialized_end=1142
-  _globals['_WATCHINTENTSRESPONSE']._serialized_start=1144
-  _globals['_WATCHINTENTSRESPONSE']._serialized_end=1203
-  _globals['_CHECKINTENTREQUEST']._serialized_start=1205
-  _globals['_CHECKINTENTREQUEST']._serialized_end=1258
-  _globals['_CHECKINTENTRESPONSE']._serialized_start=1261
-  _globals['_CHECKINTENTRESPONSE']._serialized_end=1450
-  _globals['_INTENTSERVICE']._serialized_start=1453
-  _globals['_INTENTSERVICE']._serialized_end=2074
+  _globals['_CREATEINTENTREQUEST']._serialized_start=129
+  _globals['_CREATEINTENTREQUEST']._serialized_end=203
+  _globals['_CREATEINTENTRESPONSE']._serialized_start=205
+  _globals['_CREATEINTENTRESPONSE']._serialized_end=260
+  _globals['_CREATEINTENTSREQUEST']._serialized_start=262
+  _globals['_CREATEINTENTSREQUEST']._serialized_end=330
+  _globals['_CREATEINTENTSRESPONSE']._serialized_start=332
+  _globals['_CREATEINTENTSRESPONSE']._serialized_end=402
+  _globals['_CREATEINTENTSRESULT']._serialized_start=405
+  _globals['_CREATEINTENTSRESULT']._serialized_end=541
+  _globals['_GETINTENTREQUEST']._serialized_start=543
+  _globals['_GETINTENTREQUEST']._serialized_end=573
+  _globals['_GETINTENTRESPONSE']._serialized_start=575
+  _globals['_GETINTENTRESPONSE']._serialized_end=627
+  _globals['_LISTINTENTSREQUEST']._serialized_start=629
+  _globals['_LISTINTENTSREQUEST']._serialized_end=755
+  _globals['_LISTINTENTSRESPONSE']._serialized_start=757
+  _globals['_LISTINTENTSRESPONSE']._serialized_end=837
+  _globals['_UPDATEINTENTREQUEST']._serialized_start=839
+  _globals['_UPDATEINTENTREQUEST']._serialized_end=942
+  _globals['_UPDATEINTENTRESPONSE']._serialized_start=944
+  _globals['_UPDATEINTENTRESPONSE']._serialized_end=999
+  _globals['_DELETEINTENTREQUEST']._serialized_start=1001
+  _globals['_DELETEINTENTREQUEST']._serialized_end=1034
+  _globals['_DELETEINTENTRESPONSE']._serialized_start=1036
+  _globals['_DELETEINTENTRESPONSE']._serialized_end=1091
+  _globals['_WATCHINTENTSREQUEST']._serialized_start=1093
+  _globals['_WATCHINTENTSREQUEST']._serialized_end=1174
+  _globals['_WATCHINTENTSRESPONSE']._serialized_start=1176
+  _globals['_WATCHINTENTSRESPONSE']._serialized_end=1235
+  _globals['_CHECKINTENTREQUEST']._serialized_start=1237
+  _globals['_CHECKINTENTREQUEST']._serialized_end=1290
+  _globals['_CHECKINTENTRESPONSE']._serialized_start=1293
+  _globals['_CHECKINTENTRESPONSE']._serialized_end=1482
+  _globals['_GETINTENTSTATSREQUEST']._serialized_start=1484
+  _globals['_GETINTENTSTATSREQUEST']._serialized_end=1562
+  _globals['_GETINTENTSTATSRESPONSE']._serialized_start=1564
+  _globals['_GETINTENTSTATSRESPONSE']._serialized_end=1625
+  _globals['_WATCHINTENTSTATSREQUEST']._serialized_start=1627
+  _globals['_WATCHINTENTSTATSREQUEST']._serialized_end=1752
+  _globals['_WATCHINTENTSTATSRESPONSE']._serialized_start=1754
+  _globals['_WATCHINTENTSTATSRESPONSE']._serialized_end=1817
+  _globals['_INTENTSERVICE']._serialized_start=1820
+  _globals['_INTENTSERVICE']._serialized_end=2615
 # @@protoc_insertion_point(module_scope)

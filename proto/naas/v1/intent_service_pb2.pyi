@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from naas.v1 import intent_pb2 as _intent_pb2
 from google.protobuf.internal import containers as _containers
@@ -149,3 +152,33 @@ class CheckIntentResponse(_message.Message):
     min_latency_ms: float
     quota_left_gbps: float
     def __init__(self, admissible: _Optional[bool] = ..., reason: _Optional[str] = ..., path: _Optional[_Iterable[str]] = ..., backup_path: _Optional[_Iterable[str]] = ..., latency_ms: _Optional[float] = ..., max_bandwidth_gbps: _Optional[float] = ..., min_latency_ms: _Optional[float] = ..., quota_left_gbps: _Optional[float] = ...) -> None: ...
+
+class GetIntentStatsRequest(_message.Message):
+    __slots__ = ("id", "window")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    window: _duration_pb2.Duration
+    def __init__(self, id: _Optional[str] = ..., window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class GetIntentStatsResponse(_message.Message):
+    __slots__ = ("stats",)
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    stats: _intent_pb2.IntentStats
+    def __init__(self, stats: _Optional[_Union[_intent_pb2.IntentStats, _Mapping]] = ...) -> None: ...
+
+class WatchIntentStatsRequest(_message.Message):
+    __slots__ = ("id", "window", "interval")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    window: _duration_pb2.Duration
+    interval: _duration_pb2.Duration
+    def __init__(self, id: _Optional[str] = ..., window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class WatchIntentStatsResponse(_message.Message):
+    __slots__ = ("stats",)
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    stats: _intent_pb2.IntentStats
+    def __init__(self, stats: _Optional[_Union[_intent_pb2.IntentStats, _Mapping]] = ...) -> None: ...

@@ -82,6 +82,16 @@ class IntentServiceStub:
                 request_serializer=naas_dot_v1_dot_intent__service__pb2.CheckIntentRequest.SerializeToString,
                 response_deserializer=naas_dot_v1_dot_intent__service__pb2.CheckIntentResponse.FromString,
                 _registered_method=True)
+        self.GetIntentStats = channel.unary_unary(
+                '/naas.v1.IntentService/GetIntentStats',
+                request_serializer=naas_dot_v1_dot_intent__service__pb2.GetIntentStatsRequest.SerializeToString,
+                response_deserializer=naas_dot_v1_dot_intent__service__pb2.GetIntentStatsResponse.FromString,
+                _registered_method=True)
+        self.WatchIntentStats = channel.unary_stream(
+                '/naas.v1.IntentService/WatchIntentStats',
+                request_serializer=naas_dot_v1_dot_intent__service__pb2.WatchIntentStatsRequest.SerializeToString,
+                response_deserializer=naas_dot_v1_dot_intent__service__pb2.WatchIntentStatsResponse.FromString,
+                _registered_method=True)
 
 
 class IntentServiceServicer:
@@ -157,6 +167,21 @@ class IntentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetIntentStats(self, request, context):
+        """Returns an intent's telemetry now (rates, drops, latency, jitter) and its SLA report
+        over a window.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchIntentStats(self, request, context):
+        """Streams an intent's telemetry and SLA report every interval, until the client goes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -199,6 +224,16 @@ def add_IntentServiceServicer_to_server(servicer, server):
                     servicer.CheckIntent,
                     request_deserializer=naas_dot_v1_dot_intent__service__pb2.CheckIntentRequest.FromString,
                     response_serializer=naas_dot_v1_dot_intent__service__pb2.CheckIntentResponse.SerializeToString,
+            ),
+            'GetIntentStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIntentStats,
+                    request_deserializer=naas_dot_v1_dot_intent__service__pb2.GetIntentStatsRequest.FromString,
+                    response_serializer=naas_dot_v1_dot_intent__service__pb2.GetIntentStatsResponse.SerializeToString,
+            ),
+            'WatchIntentStats': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchIntentStats,
+                    request_deserializer=naas_dot_v1_dot_intent__service__pb2.WatchIntentStatsRequest.FromString,
+                    response_serializer=naas_dot_v1_dot_intent__service__pb2.WatchIntentStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -425,6 +460,60 @@ class IntentService:
             '/naas.v1.IntentService/CheckIntent',
             naas_dot_v1_dot_intent__service__pb2.CheckIntentRequest.SerializeToString,
             naas_dot_v1_dot_intent__service__pb2.CheckIntentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIntentStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/naas.v1.IntentService/GetIntentStats',
+            naas_dot_v1_dot_intent__service__pb2.GetIntentStatsRequest.SerializeToString,
+            naas_dot_v1_dot_intent__service__pb2.GetIntentStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchIntentStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/naas.v1.IntentService/WatchIntentStats',
+            naas_dot_v1_dot_intent__service__pb2.WatchIntentStatsRequest.SerializeToString,
+            naas_dot_v1_dot_intent__service__pb2.WatchIntentStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,
