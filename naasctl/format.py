@@ -206,3 +206,41 @@ def topology_text(topology):
 
 def _protection_text(protection):
     return 'protected' if protection == Protection.PROTECTION_PROTECTED else 'none'
+
+
+def stats_text(stats):
+    """An intent's IntentStats: a row per direction, then its SLA report and outages."""
+    head = f'intent {stats.intent_id} ({stats.tenant}) {state_text(stats.state)} at {time_text(stats.time)}'
+    rows = [
+        [
+            name,
+            format_bandwidth(d.rate_in_gbps),
+            format_bandwidth(d.rate_out_gbps),
+            f'{d.dropped_frames} frames, {d.dropped_bytes} B',
+            f'{format_bandwidth(d.drop_rate_gbps)} ({d.dropped_frames_per_second:g}/s)',
+            format_latency(d.latency_ms) if d.HasField('latency_ms') else '-',
+            format_latency(d.jitter_ms) if d.HasField('jitter_ms') else '-',
+        ]
+        for name, d in (('forward', stats.forward), ('reverse', stats.reverse))
+    ]
+    directions = table(rows, ['DIRECTION', 'RATE IN', 'RATE OUT', 'DROPPED', 'DROPPING', 'LATENCY', 'JITTER'])
+    sla = stats.sla
+    report = (
+        f'SLA over {_seconds(sla.window):g} s (observed {_seconds(sla.observed):g} s): '
+        f'availability {_percent(sla.availability)}, committed rate {_percent(sla.committed_rate_share)}, '
+        f'within latency {_percent(sla.within_latency_share)}'
+    )
+    outages = [
+        f'  outage at {time_text(o.start_time)} for {_seconds(o.duration):.3f} s'
+        + (' (ongoing)' if o.ongoing else '')
+        for o in sla.outages
+    ]
+    return '\n'.join([head, directions, report, *(outages or ['  no outage'])])
+
+
+def _seconds(duration):
+    return duration.seconds + duration.nanos / 1e9
+
+
+def _percent(share):
+    return f'{share * 100:.3f}'.rstrip('0').rstrip('.') + '%'

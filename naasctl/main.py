@@ -7,6 +7,7 @@
     naasctl intent delete i-3 --wait
     naasctl intent watch --current                  (until Ctrl-C)
     naasctl intent check phx1 iad1 --bandwidth 400Gbps --latency 20ms
+    naasctl intent stats i-3 --window 3600s --watch  (rates, drops, latency, SLA report)
     naasctl topology --watch --interval 5s
     naasctl --json intent get i-3                   (JSON for scripts)
     naasctl --server r0:50051,r1:50051,r2:50051 intent list   (every replica: docs/ha.md)
@@ -126,7 +127,7 @@ def build_parser():
 
 def _intent_commands(commands, json_too):
     intent = commands.add_parser(
-        'intent', help='create, create-many, get, list, update, delete, watch, check'
+        'intent', help='create, create-many, get, list, update, delete, watch, check, stats'
     )
     verbs = intent.add_subparsers(dest='verb', required=True)
 
@@ -204,6 +205,23 @@ def _intent_commands(commands, json_too):
 
     p = verb('check', intent_check, 'would this order be admitted now? (exit 1 if not)')
     _order_arguments(p)
+
+    p = verb('stats', intent_stats, "an intent's rates, drops, latency, jitter and SLA report")
+    p.add_argument('id', metavar='ID')
+    p.add_argument(
+        '--window',
+        type=_arg(parse_duration),
+        metavar='DURATION',
+        help="the SLA report's, up to now (default 300s, at most 86400s)",
+    )
+    p.add_argument('--watch', action='store_true', help='print them again every --interval, until Ctrl-C')
+    p.add_argument(
+        '--interval',
+        type=_arg(parse_duration),
+        default=1.0,
+        metavar='DURATION',
+        help='with --watch (default 1s)',
+    )
 
 
 CREATE_MANY_HELP = """\
@@ -351,6 +369,16 @@ def intent_check(naas, args):
     check = naas.check_intent(_order(args))
     _show(args, check, lambda c: fmt.check_text(c, args.bandwidth))
     return 0 if check.admissible else 1
+
+
+def intent_stats(naas, args):
+    if not args.watch:
+        _show(args, naas.get_intent_stats(args.id, args.window), fmt.stats_text)
+        return 0
+    readings = naas.watch_intent_stats(args.id, window_s=args.window, interval_s=args.interval)
+    return _follow(
+        readings, lambda s: fmt.to_json(s, one_line=True) if args.json else fmt.stats_text(s) + '\n'
+    )
 
 
 def _order(args):

@@ -3,6 +3,7 @@ no switches needed), with the server and token from the environment."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -237,3 +238,33 @@ def test_the_client_library_takes_orders(controller):
         for intent_id in (made.id, one.intent.id, two.intent.id):
             red.delete_intent(intent_id)
             red.wait_for_state(intent_id, ('WITHDRAWN',))
+
+
+def test_intent_stats_as_text_json_and_watched(controller):
+    made = json.loads(
+        naasctl(
+            controller, 'red', '--json', 'intent', 'create', 'dca', 'dcb', '--bandwidth', '1Gbps', '--wait'
+        ).stdout
+    )
+    shown = naasctl(controller, 'red', 'intent', 'stats', made['id'], '--window', '60s').stdout
+    assert f'intent {made["id"]} (red) INSTALLED' in shown
+    assert 'forward' in shown and 'reverse' in shown and 'SLA over 60 s' in shown and 'no outage' in shown
+    stats = json.loads(naasctl(controller, 'red', '--json', 'intent', 'stats', made['id']).stdout)
+    assert stats['intent_id'] == made['id'] and stats['sla']['window'] == '300s'
+    assert stats['sla']['availability'] == 1 and stats['forward']['rate_in_gbps'] == 0
+    bad = naasctl(controller, 'red', 'intent', 'stats', made['id'], '--window', '100000s', check=False)
+    assert bad.returncode == 1 and 'INVALID_ARGUMENT: window' in bad.stderr
+    hidden = naasctl(controller, 'blue', 'intent', 'stats', made['id'], check=False)
+    assert hidden.returncode == 1 and 'NOT_FOUND' in hidden.stderr
+    env = {**os.environ, 'NAAS_SERVER': controller.grpc_target, 'NAAS_TOKEN': controller.tokens['red']}
+    args = ['--json', 'intent', 'stats', made['id'], '--watch', '--interval', '0.2s']
+    with subprocess.Popen(
+        [sys.executable, '-m', 'naasctl.main', *args], env=env, stdout=subprocess.PIPE, text=True
+    ) as watch:
+        try:
+            lines = [json.loads(watch.stdout.readline()) for _ in range(3)]
+        finally:
+            watch.send_signal(signal.SIGINT)
+        assert watch.wait(timeout=10) == 0
+    assert [line['intent_id'] for line in lines] == [made['id']] * 3
+    naasctl(controller, 'red', 'intent', 'delete', made['id'], '--wait')

@@ -585,3 +585,31 @@ def test_json_uses_proto_field_names_and_prints_every_field():
     assert [d['id'] for d in json.loads(fmt.to_json([intent(), intent(id='i-4')]))] == ['i-3', 'i-4']
     line = fmt.to_json(intent_pb2.IntentEvent(intent_id='i-3'), one_line=True)
     assert '\n' not in line and json.loads(line)['intent_id'] == 'i-3'
+
+
+def test_stats_text():
+    stats = intent_pb2.IntentStats(intent_id='i-3', tenant='red', state=IntentState.INTENT_STATE_INSTALLED)
+    stats.time.FromSeconds(1_746_100_800)
+    f = stats.forward
+    f.rate_in_gbps, f.rate_out_gbps, f.dropped_frames, f.dropped_bytes = 1.2, 0.99, 800, 1_200_000
+    f.drop_rate_gbps, f.dropped_frames_per_second, f.latency_ms, f.jitter_ms = 0.2, 100, 9.2, 0.05
+    stats.sla.window.FromSeconds(300)
+    stats.sla.observed.FromSeconds(250)
+    stats.sla.availability, stats.sla.committed_rate_share, stats.sla.within_latency_share = 0.998, 0.998, 1
+    outage = stats.sla.outages.add(ongoing=True)
+    outage.start_time.FromSeconds(1_746_100_700)
+    outage.duration.FromMilliseconds(500)
+    assert fmt.stats_text(stats).split('\n') == [
+        'intent i-3 (red) INSTALLED at 2025-05-01 12:00:00Z',
+        'DIRECTION  RATE IN   RATE OUT  DROPPED                DROPPING          LATENCY  JITTER',
+        'forward    1.2 Gb/s  990 Mb/s  800 frames, 1200000 B  200 Mb/s (100/s)  9.2 ms   0.05 ms',
+        'reverse    0 Gb/s    0 Gb/s    0 frames, 0 B          0 Gb/s (0/s)      -        -',
+        'SLA over 300 s (observed 250 s): availability 99.8%, committed rate 99.8%, within latency 100%',
+        '  outage at 2025-05-01 11:58:20Z for 0.500 s (ongoing)',
+    ]
+
+
+def test_stats_arguments():
+    args = build_parser().parse_args(['intent', 'stats', 'i-3', '--window', '3600s', '--watch'])
+    assert (args.id, args.window, args.watch, args.interval) == ('i-3', 3600, True, 1.0)
+    assert build_parser().parse_args(['intent', 'stats', 'i-3']).window is None
