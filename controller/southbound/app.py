@@ -160,6 +160,10 @@ class FabricApp(app_manager.OSKenApp):
         self.clock = clock or MonotonicClock()
         self.send = send or _send_msg
         self.sites = {addr.dpid(s): s for s in self.fabric.sites.values()}
+        self.tenant_ports = {  # site id -> its tenants' ports, where intents' egress flows output
+            site: sorted(addr.tenant_port(t) for t in self.fabric.tenants.values() if site in t.sites)
+            for site in self.fabric.sites
+        }
         self.switches = {}  # dpid -> _Switch
         self._waiters = {}  # (dpid, xid) -> _Waiter
         self._lock = threading.Lock()  # switches and waiters
@@ -631,7 +635,7 @@ class FabricApp(app_manager.OSKenApp):
                 dp,
                 p.OFPPortStatsRequest(dp, 0, dp.ofproto.OFPP_ANY),
                 ofmsg.meter_stats_request(dp),
-                ofmsg.intent_flow_stats_request(dp),
+                *(ofmsg.egress_flow_stats_request(dp, port) for port in self.tenant_ports[switch.site.id]),
             )
 
     def _check_discovery(self):

@@ -75,8 +75,9 @@ class FakeSwitches:
     `cut`; a bounce probe comes back from the far switch, which adds its `crossing_ms` (0.1 ms
     unless set), readdressed as the bounce flow does. Port counters are
     `tx_bytes[(site id, port)]`, 0 unless set; meter counters `meters[(site id, meter id)]`
-    (bytes in, bytes and frames dropped) and the egress flows' `egress[(site id, cookie,
-    label)]` (bytes out), each with the age of a meter or flow that has always been there.
+    (bytes in, bytes and frames dropped) and the egress flows' `egress[(site id, tenant port,
+    cookie, label)]` (bytes out), each with the age of a meter or flow that has always been
+    there.
     Everything sent is in `sent`, as (ns, site id, message).
 
     Roles, as Open vSwitch keeps them for the shim's connection: a role request under a
@@ -143,7 +144,7 @@ class FakeSwitches:
                 dp, body=self._ports(site), flags=0
             ),
             parser.OFPFlowStatsRequest: lambda: parser.OFPFlowStatsReply(
-                dp, body=self._egress(site) if msg.cookie_mask else [], flags=0
+                dp, body=self._egress(site, msg.out_port) if msg.cookie_mask else [], flags=0
             ),
             parser.OFPMeterStatsRequest: lambda: parser.OFPMeterStatsReply(
                 dp, body=self._meters(site), flags=0
@@ -264,8 +265,8 @@ class FakeSwitches:
             if where == site
         ]
 
-    def _egress(self, site):
-        pop = [parser.OFPActionPopMpls(0x0800), parser.OFPActionOutput(1)]
+    def _egress(self, site, out_port):
+        pop = [parser.OFPActionPopMpls(0x0800), parser.OFPActionOutput(out_port)]
         return [
             parser.OFPFlowStats(
                 0,
@@ -280,8 +281,8 @@ class FakeSwitches:
                 parser.OFPMatch(in_port=2, eth_type=fl.ETH_MPLS, mpls_label=label),
                 [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, pop)],
             )
-            for (where, cookie, label), bytes_out in self.egress.items()
-            if where == site
+            for (where, port, cookie, label), bytes_out in self.egress.items()
+            if (where, port) == (site, out_port)
         ]
 
     def _counters(self, dp, site):

@@ -146,19 +146,21 @@ def test_unexpected_links_and_spans_lldp_does_not_cross_are_logged_once(caplog):
 
 def test_intents_meter_and_egress_counters_become_their_rates_and_drops():
     """Once a second the shim asks every switch for its meters' counters and for those of the
-    intents' flows (by cookie); the ingress meter at src and the egress flow at dst are the
-    forward direction's, the control meters and the transit and ingress flows count nothing."""
+    intents' flows out of each tenant port (their egress flows, by cookie and out_port); the
+    ingress meter at src and the egress flow at dst are the forward direction's, the control
+    meters count nothing, and each egress flow is counted once (one request a tenant port)."""
     core, app, switches, clock = shim(TRIANGLE)
     intent = app.runtime.call(lambda core, now: core.create(Order('red', 'dca', 'dcc', 1), now=now))
     app.sync()
     cookie, label = fl.intent_cookie(intent.number), core.routes.of(intent.id).label_fwd
     control = fl.CONTROL_METER_BASE + 1
     switches.meters |= {('dca', intent.number): (0, 0, 0), ('dca', control): (0, 0, 0)}
-    switches.egress[('dcc', cookie, label)] = 0
+    red_port = addr.tenant_port(TRIANGLE.tenants['red'])
+    switches.egress[('dcc', red_port, cookie, label)] = 0
     probe_for(app, clock, PROBE_INTERVAL_S, stats=True)
     probe_for(app, clock, PROBE_INTERVAL_S)
     switches.meters |= {('dca', intent.number): (250_000, 2_000, 10), ('dca', control): (10**6, 10**6, 10**4)}
-    switches.egress[('dcc', cookie, label)] = 248_000
+    switches.egress[('dcc', red_port, cookie, label)] = 248_000
     probe_for(app, clock, PROBE_INTERVAL_S, stats=True)  # a second after the first reading
     app.apply_measurements()
     fwd = core.stats(intent.id, now=clock.now_s()).forward
