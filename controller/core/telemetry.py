@@ -25,7 +25,6 @@ the path (min-filtered probes), so it moves when the path or the spans' delays c
 with each frame's queueing.
 """
 
-import itertools
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -103,19 +102,23 @@ class _Direction:
     dropped_bytes: int = 0
     dropped_frames: int = 0
     rate_out: dict[int, tuple[float, int]] = field(default_factory=dict)  # by egress label
-    latency: deque = field(default_factory=lambda: deque(maxlen=JITTER_SAMPLES))
+    latency_ms: float | None = None  # of the path in use when last looked at; None: no live path
+    last_sample: float | None = None
+    steps: deque = field(default_factory=lambda: deque(maxlen=JITTER_SAMPLES - 1))  # |change| ms
+
+    def sampled(self, latency_ms: float | None, sample: bool) -> None:
+        self.latency_ms = latency_ms
+        if sample and latency_ms is not None:
+            if self.last_sample is not None:
+                self.steps.append(abs(latency_ms - self.last_sample))
+            self.last_sample = latency_ms
 
     def stats(self, stamp_ns: int, scale: float) -> DirectionStats:
         def fresh(rate: float, at: int) -> float:
             return rate if at and stamp_ns - at <= STALE_S * 1e9 else 0.0
 
         out = sum(fresh(r, at) for r, at in self.rate_out.values())
-        samples = list(self.latency)
-        jitter = (
-            sum(abs(b - a) for a, b in itertools.pairwise(samples)) / (len(samples) - 1)
-            if len(samples) > 1
-            else None
-        )
+        jitter = sum(self.steps) / len(self.steps) if self.steps else None
         return DirectionStats(
             _gbps(fresh(*self.rate_in), scale),
             _gbps(out, scale),
@@ -123,7 +126,7 @@ class _Direction:
             self.dropped_frames,
             _gbps(fresh(self.drops[0], self.drops[2]), scale),
             fresh(self.drops[1], self.drops[2]),
-            samples[-1] if samples else None,
+            self.latency_ms,
             jitter,
         )
 
@@ -236,17 +239,17 @@ class Telemetry:
         if t is None or t.installed is None:
             return  # never INSTALLED yet: its SLA has not started
         in_use = self._in_use(intent, t, topology)
+        latency = (in_use[0].latency_ms(topology), in_use[1].latency_ms(topology)) if in_use else (None, None)
         if intent.state in (State.WITHDRAWING, State.WITHDRAWN):
             status = None
         else:
-            status = status_of(intent, in_use, topology, books)
+            status = status_of(intent, in_use, latency, books)
         if not t.segments or t.segments[-1][1] != status:
             t.segments.append((now, status))
         while len(t.segments) > 1 and t.segments[1][0] < now - HISTORY_S:
             t.segments.popleft()
-        if sample and in_use is not None:
-            for direction, path in ((FORWARD, in_use[0]), (REVERSE, in_use[1])):
-                t.directions[direction].latency.append(path.latency_ms(topology))
+        t.directions[FORWARD].sampled(latency[0], sample)
+        t.directions[REVERSE].sampled(latency[1], sample)
 
     def _in_use(self, intent: Intent, t: _Intent, topology: Topology) -> tuple[Path, Path] | None:
         """The path the traffic takes (forward, reverse) if one is live, else None. While an
@@ -284,7 +287,12 @@ class Telemetry:
         return t
 
 
-def status_of(intent: Intent, in_use: tuple[Path, Path] | None, topology: Topology, books: Books) -> int:
+def status_of(
+    intent: Intent,
+    in_use: tuple[Path, Path] | None,
+    latency_ms: tuple[float | None, float | None],
+    books: Books,
+) -> int:
     """AVAILABLE: on a live path (INSTALLED, or moving make-before-break off a live one);
     RATE: and the path's committed reservation holds (booked at the intent's rate);
     LATENCY: within max_latency_ms both ways (always, without a bound, while available)."""
@@ -296,7 +304,7 @@ def status_of(intent: Intent, in_use: tuple[Path, Path] | None, topology: Topolo
     if any(r is not None and links <= set(r[0]) and r[1] >= intent.bandwidth_gbps - EPS for r in held):
         status |= RATE
     bound = intent.max_latency_ms
-    if bound is None or max(p.latency_ms(topology) for p in in_use) <= bound + EPS:
+    if bound is None or max(ms or 0.0 for ms in latency_ms) <= bound + EPS:
         status |= LATENCY
     return status
 
