@@ -137,7 +137,8 @@ class _Intent:
         default_factory=lambda: {FORWARD: _Direction(), REVERSE: _Direction()}
     )
     segments: deque = field(default_factory=lambda: deque(maxlen=MAX_SEGMENTS))  # (start, status | None)
-    installed: tuple[Path | None, Path | None] | None = None  # the paths it was last INSTALLED on
+    # The paths it was last INSTALLED on, while the switches carry them (None once FAILED).
+    installed: tuple[Path | None, Path | None] | None = None
 
 
 class Telemetry:
@@ -236,8 +237,10 @@ class Telemetry:
         if intent.state is State.INSTALLED and placement is not None:
             t = t or self._of(intent.id)
             t.installed = (placement.primary, placement.backup)
-        if t is None or t.installed is None:
+        if t is None or (t.installed is None and not t.segments):
             return  # never INSTALLED yet: its SLA has not started
+        if not intent.active or intent.state is State.WITHDRAWING:
+            t.installed = None  # its flows are gone: no path carries it until INSTALLED again
         in_use = self._in_use(intent, t, topology)
         latency = (in_use[0].latency_ms(topology), in_use[1].latency_ms(topology)) if in_use else (None, None)
         if intent.state in (State.WITHDRAWING, State.WITHDRAWN):
