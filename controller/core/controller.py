@@ -258,8 +258,11 @@ class Controller:
             intent_view(i, self.placer.placements.get(i.id), topology) for i in self.list(tenant, state, site)
         ]
 
-    def intent_stats(self, now: float, window_s: float = DEFAULT_WINDOW_S) -> dict[str, IntentStatsView]:
-        """Every intent's telemetry and SLA over the last `window_s` (immutable views)."""
+    def intent_stats(
+        self, now: float, window_s: float | None = DEFAULT_WINDOW_S
+    ) -> dict[str, IntentStatsView]:
+        """Every intent's telemetry and its SLA report over the last `window_s` (None: without,
+        for less), as immutable views: some 15 us an intent with the report."""
         return {i.id: self.telemetry.view(i, now, window_s) for i in self.intents}
 
     def stats(

@@ -85,7 +85,7 @@ class IntentStatsView:
     at: float
     forward: DirectionStats
     reverse: DirectionStats
-    sla: SlaReport
+    sla: SlaReport | None  # None when not asked for
 
 
 @dataclass
@@ -271,7 +271,8 @@ class Telemetry:
 
     # --- reading ------------------------------------------------------------------------------
 
-    def view(self, intent: Intent, now: float, window_s: float = DEFAULT_WINDOW_S) -> IntentStatsView:
+    def view(self, intent: Intent, now: float, window_s: float | None = DEFAULT_WINDOW_S) -> IntentStatsView:
+        """The intent's figures at `now`, with its SLA report over `window_s` (None: without)."""
         t = self._intents.get(intent.id) or _Intent()
         return IntentStatsView(
             intent.id,
@@ -280,7 +281,7 @@ class Telemetry:
             now,
             t.directions[FORWARD].stats(self._stamp_ns, self.scale),
             t.directions[REVERSE].stats(self._stamp_ns, self.scale),
-            sla(t.segments, now, window_s),
+            None if window_s is None else sla(t.segments, now, window_s),
         )
 
     def _of(self, intent_id: str) -> _Intent:

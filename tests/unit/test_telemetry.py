@@ -66,7 +66,8 @@ def test_other_meters_and_cookies_count_for_no_intent():
     core.egress_counters(DCC, [(0x4E43 << 48, 99, 0, S)], S)  # the controller's own flows
     meters(core, DCB, 2, (intent.number, 10**9, 10**9, 10**6))  # not an end of the intent
     stats = core.intent_stats(now=2)
-    assert set(stats) == {intent.id}
+    assert set(stats) == {intent.id} and stats[intent.id].sla is not None
+    assert core.intent_stats(now=2, window_s=None)[intent.id].sla is None  # figures only
     for d in (stats[intent.id].forward, stats[intent.id].reverse):
         assert (d.rate_in_gbps, d.rate_out_gbps, d.dropped_bytes, d.dropped_frames) == (0, 0, 0, 0)
 
