@@ -41,6 +41,7 @@ DEFAULT_WINDOW_S = 300.0
 JITTER_SAMPLES = 30
 SAMPLE_EVERY_S = 1.0  # latency samples, and a look at every intent's status
 STALE_S = 5.0  # a counter not heard of for this long no longer counts in a rate
+FORGET_S = 60.0  # nor is it kept (a moved intent's old egress flows, a withdrawn one's meters)
 AVAILABLE, RATE, LATENCY = 1, 2, 4  # status bits
 FORWARD, REVERSE = 'forward', 'reverse'
 EPS = 1e-9
@@ -150,6 +151,7 @@ class Telemetry:
         self._counters: dict[tuple, _Counter] = {}  # (dpid, 'meter' | 'flow', id) -> last sample
         self._stamp_ns = 0  # the latest counter stamp: what rates are judged fresh against
         self._sampled_at = float('-inf')
+        self._counted = 0  # samples, to forget old counters now and then
 
     # --- counters -------------------------------------------------------------------------
 
@@ -216,11 +218,22 @@ class Telemetry:
     # --- status -----------------------------------------------------------------------------
 
     def due(self, now: float) -> bool:
-        """Whether a sample of every intent is due (once a second)."""
+        """Whether a sample of every intent is due (once a second); forgets old counters."""
         if now - self._sampled_at < SAMPLE_EVERY_S:
             return False
         self._sampled_at = now
+        self._counted += 1
+        if self._counted % int(FORGET_S / SAMPLE_EVERY_S) == 0:
+            self._forget_counters(self._stamp_ns - int(FORGET_S * 1e9))
         return True
+
+    def _forget_counters(self, before_ns: int) -> None:
+        """Counters last heard of before `before_ns` are gone from the switches."""
+        self._counters = {k: c for k, c in self._counters.items() if c.stamp_ns >= before_ns}
+        for t in self._intents.values():
+            for d in t.directions.values():
+                for label in [label for label, (_, at) in d.rate_out.items() if at < before_ns]:
+                    del d.rate_out[label]
 
     def observe(
         self,

@@ -214,3 +214,18 @@ def test_segments_are_kept_only_on_changes_and_within_bounds():
     core.topology.set_up('dca-dcc', not up)
     core.telemetry.observe(intent, core.placer.placements[intent.id], core.topology, core.books, day + 1)
     assert len(t.segments) == 2  # what ended more than a day ago is gone
+
+
+def test_counters_of_withdrawn_intents_and_old_egress_flows_are_forgotten():
+    core, intent = installed(Order('red', 'dca', 'dcc', 5))
+    cookie = intent.number | 0x4E49 << 48
+    for s in (1, 2):  # an egress flow of a route since left
+        core.egress_counters(DCC, [(cookie, 100, 62_500 * s, s * S)], s * S)
+    assert 100 in core.telemetry._intents[intent.id].directions[tm.FORWARD].rate_out
+    meters(core, DCA, 1, (intent.number, 0, 0, 0))
+    for s in range(2, 200):
+        meters(core, DCA, s, (intent.number, 125_000 * s, 0, 0))
+        core.tick(now=s)
+    assert list(core.telemetry._counters) == [(DCA, 'meter', intent.number)]
+    assert 100 not in core.telemetry._intents[intent.id].directions[tm.FORWARD].rate_out
+    assert core.stats(intent.id, now=200).forward.rate_in_gbps == pytest.approx(1.0)
