@@ -71,6 +71,12 @@ class Reads:
         last = found[size - 1].number if len(found) > size else None
         return [v.measured(self._delays) for v in found[:size]], last
 
+    def views(self) -> list[IntentView]:
+        """Every intent as it is now, its path's latency as last measured (for /metrics)."""
+        with self._lock:
+            views, delays = list(self._views.values()), self._delays
+        return [v.measured(delays) for v in views]
+
     def watch(
         self, watcher: Watcher, tenant: str | None, intent_id: str | None, include_current: bool, now: float
     ) -> tuple[list[IntentEvent], Callable[[], None]]:
