@@ -123,7 +123,12 @@ def assemble(
         if api is not None and api.southbound is not None:  # a follower's switches, kept
             south = api.southbound.lead(runtime, api.generation)
         elif southbound == 'openflow':
-            south = start_os_ken(openflow_address, runtime=runtime, on_fatal=on_fatal or (lambda: None))
+            south = start_os_ken(
+                openflow_address,
+                runtime=runtime,
+                on_fatal=on_fatal or (lambda: None),
+                registry=metrics.registry,
+            )
         elif southbound == 'loopback':
             from controller.southbound.loopback import Loopback
 

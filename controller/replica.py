@@ -202,6 +202,7 @@ class Replica:
                 on_fatal=fatal,
                 leader_generation=lambda: mirror.leader.generation if mirror.leader else None,
                 on_lost=lost_lead,
+                registry=metrics.registry,
             )
             LOG.info('listening for OpenFlow on %s:%d', args.listen, args.openflow_port)
         LOG.info(

@@ -66,11 +66,14 @@ def text(body: str, status: int = HTTPStatus.OK) -> Reply:
 
 class HttpServer:
     """Serving `routes` (path -> Route) on `address` (host, port; port 0 picks one) from a
-    thread of its own until `stop`. `auth`: who may look when not on loopback (model.auth)."""
+    thread of its own until `stop`. `auth`: who may look when not on loopback (model.auth);
+    `operators_only`: whether a token is needed (default: unless on loopback)."""
 
-    def __init__(self, address: tuple[str, int], routes: Mapping[str, Route], auth) -> None:
+    def __init__(
+        self, address: tuple[str, int], routes: Mapping[str, Route], auth, operators_only: bool | None = None
+    ) -> None:
         self.routes, self.auth = dict(routes), auth
-        self.open = _loopback(address[0])  # on loopback, anyone on the machine may look
+        self.open = not operators_only if operators_only is not None else _loopback(address[0])
         self._streams = threading.BoundedSemaphore(MAX_STREAMS)
         server = self
 

@@ -29,7 +29,8 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 # planner.py say them); the first that matches names it.
 MOVE_REASONS = (
     ('span_down', re.compile(r'^span \S+ (down|stalled|loses)')),
-    ('make_room', re.compile(r'make room|preempted')),
+    ('make_room', re.compile(r'make room')),
+    ('preemption', re.compile(r'^preempted')),
     ('congestion', re.compile(r'congested')),
     ('latency', re.compile(r'latency|slowed down')),
     ('update', re.compile(r'^updated')),
