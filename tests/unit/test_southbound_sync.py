@@ -74,7 +74,7 @@ def test_a_phase_waits_for_one_round_trip_not_one_per_switch():
 
 def test_what_is_sent_and_how_long_each_phase_takes_is_counted():
     """The OpenFlow figures of /metrics: every change sent, by kind, and each phase's time."""
-    core, app, switches, clock = shim(TRIANGLE)
+    _, app, switches, _ = shim(TRIANGLE)
     app.runtime.call(lambda core, now: core.create(Order('red', 'dca', 'dcc', 5), now=now))
     mark = len(switches.sent)
     changes, phases = (
