@@ -63,7 +63,9 @@ def test_metrics_follow_the_api_and_the_fabric(serve):
     )
     assert value(s, 'naas_span_delay_seconds', span='dca-dcb', **{'from': 'dca', 'to': 'dcb'}) > 0
     assert value(s, 'naas_intents', state='INSTALLED', **{'class': 'PRIORITY'}) == 1
-    key = {'intent': created.id, 'tenant': 'red'}
+    key = {'intent': created.id}
+    info = {'tenant': 'red', 'src': 'dca', 'dst': 'dcb', 'class': 'PRIORITY', 'protection': 'NONE'}
+    assert value(s, 'naas_intent_info', **key, **info) == 1
     assert value(s, 'naas_intent_committed_bytes_per_second', **key) == 2 * GBIT
     assert value(s, 'naas_intent_installed', **key) == 1
     assert value(s, 'naas_intent_path_latency_seconds', **key) > 0
