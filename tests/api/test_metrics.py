@@ -1,21 +1,27 @@
 """/metrics over real HTTP from a controller serving real gRPC (loopback southbound): the figures
 are there, in the Prometheus text format, and follow what the API and the network do."""
 
+import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import grpc
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from controller.northbound.http import HttpServer
 from controller.northbound.metrics import Metrics, move_reason
+from controller.southbound.figures import OpenFlowFigures
 from naasctl.client import ApiError
 from topologies.model import addressing as addr
 from topologies.model.auth import Auth, Caller, digest
 
 GBIT = 1e9 / 8
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def scrape(url):
@@ -179,3 +185,27 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 )
 def test_moves_are_named_by_their_reason(reason, kind):
     assert move_reason(reason) == kind
+
+
+def test_the_dashboard_shows_only_figures_the_controller_exports(serve):
+    """docs/observability/grafana-dashboard.json: every metric its panels and variables name is
+    one /metrics has (a renamed metric must not leave an empty panel behind); the OpenFlow
+    figures are the os-ken southbound's (the loopback has none)."""
+    served = serve(http=('127.0.0.1', 0))
+    with urllib.request.urlopen(served.controller.http.url + 'metrics', timeout=5) as answer:
+        text = answer.read().decode()
+    openflow = CollectorRegistry()
+    OpenFlowFigures(openflow)
+    text += generate_latest(openflow).decode()
+    exported = set(re.findall(r'^# TYPE (\S+) (\S+)', text, re.M))
+    names = set()
+    for name, kind in exported:
+        names.add(name)
+        suffixes = {'histogram': ('_bucket', '_count', '_sum'), 'counter': ('_total',)}.get(kind, ())
+        names.update(name.removesuffix('_total') + s for s in suffixes)
+    dashboard = json.loads((ROOT / 'docs/observability/grafana-dashboard.json').read_text())
+    queries = [t['expr'] for p in dashboard['panels'] for t in p.get('targets', [])]
+    queries += [v['query']['query'] for v in dashboard['templating']['list'] if isinstance(v['query'], dict)]
+    named = {n for q in queries for n in re.findall(r'\bnaas_[a-z_]+', q)}
+    assert len(queries) > 20 and named
+    assert named <= names, f'not exported: {sorted(named - names)}'
