@@ -5,6 +5,8 @@ OpenFlow app, or the loopback). naas-controller, the API tests and the benchmark
     controller = assemble(load_fabric('triangle'), Store(path), auth, southbound='loopback')
     ...                                   # controller.grpc_port, controller.runtime
     controller.stop()
+
+With `http_address`, it also serves /metrics (and the web view) over HTTP (northbound/http.py).
 """
 
 import logging
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from controller.core.controller import Controller
 from controller.core.restore import Restored
 from controller.core.routes import BURST_MS
+from controller.northbound.http import HttpServer
+from controller.northbound.metrics import Metrics
 from controller.northbound.reads import Reads
 from controller.northbound.seat import Seat
 from controller.northbound.server import create_server
@@ -25,7 +29,8 @@ LOG = logging.getLogger('naas.controller')
 @dataclass
 class FollowerApi:
     """What a follower ran that its core takes over when it leads: its API (server, read model
-    fed by the mirror until `unfollow`, seat) and its OpenFlow connections."""
+    fed by the mirror until `unfollow`, seat, metrics and HTTP server) and its OpenFlow
+    connections."""
 
     server: object
     port: int
@@ -34,6 +39,8 @@ class FollowerApi:
     unfollow: Callable[[], None]
     southbound: object | None  # os-ken's FabricApp, following; None: loopback
     generation: int  # the lead's (etcd), for the switches
+    metrics: Metrics
+    http: HttpServer | None
 
     def lead(self, runtime: Runtime) -> tuple[object, int]:
         """Serve from `runtime`'s core from now on: reads from its commits, calls through it."""
@@ -51,9 +58,13 @@ class Assembly:
     grpc_port: int
     southbound: object
     store: object
+    metrics: Metrics
+    http: HttpServer | None
 
     def stop(self, grace_s: float | None = 1.0) -> None:
-        """The API first (no new calls), then the southbound, then the store."""
+        """The APIs first (no new calls), then the southbound, then the store."""
+        if self.http is not None:
+            self.http.stop()
         self.grpc_server.stop(grace=grace_s).wait()
         self.southbound.stop()
         if self.store is not None:
@@ -69,6 +80,7 @@ def assemble(
     headroom=0.1,
     burst_ms=BURST_MS,
     grpc_address='127.0.0.1:0',
+    http_address: tuple[str, int] | None = None,
     tls=None,
     southbound='loopback',
     openflow_address=('127.0.0.1', 6653),
@@ -82,7 +94,8 @@ def assemble(
     'loopback' (no switches: every plan counts as installed at once). `api`: the API a replica
     served while it followed, which the new leader's core now serves (controller/replica.py);
     by default a new server on `grpc_address`. `restored`: the intents the core starts from
-    (a replica's, kept while it followed); by default what `store` loads."""
+    (a replica's, kept while it followed); by default what `store` loads. `http_address`:
+    (host, port) to serve /metrics and the web view on (the follower's server, if `api`)."""
     clock = Clock()
     core = Controller(
         fabric,
@@ -97,14 +110,25 @@ def assemble(
     core.subscribe(_log_event)
     runtime = Runtime(core, clock)
     if api is None:
-        server, port = create_server(runtime, auth, grpc_address, tls)
+        reads, metrics = Reads(), Metrics()
+        runtime.call(lambda core, now: reads.attach(core))
+        server, port, http = *create_server(runtime, auth, grpc_address, reads, metrics, tls), None
     else:
         server, port = api.lead(runtime)
+        reads, metrics, http = api.reads, api.metrics, api.http
+    metrics.fabric.lead(runtime, reads)
     try:
+        if api is None and http_address is not None:
+            http = serve_http(http_address, metrics, auth)
         if api is not None and api.southbound is not None:  # a follower's switches, kept
             south = api.southbound.lead(runtime, api.generation)
         elif southbound == 'openflow':
-            south = start_os_ken(openflow_address, runtime=runtime, on_fatal=on_fatal or (lambda: None))
+            south = start_os_ken(
+                openflow_address,
+                runtime=runtime,
+                on_fatal=on_fatal or (lambda: None),
+                registry=metrics.registry,
+            )
         elif southbound == 'loopback':
             from controller.southbound.loopback import Loopback
 
@@ -112,9 +136,16 @@ def assemble(
         else:
             raise ValueError(f'southbound must be openflow or loopback, got {southbound!r}')
     except BaseException:
+        if http is not None:
+            http.stop()
         server.stop(grace=None)
         raise
-    return Assembly(core, runtime, server, port, south, store)
+    return Assembly(core, runtime, server, port, south, store, metrics, http)
+
+
+def serve_http(address: tuple[str, int], metrics: Metrics, auth) -> HttpServer:
+    """The HTTP server of a controller (or of a follower, before it leads)."""
+    return HttpServer(address, {'/metrics': metrics.route}, auth)
 
 
 ANSWERED = ('placing', 'deleted')  # reasons of events that only restate an API call's log line

@@ -2,6 +2,7 @@
 
     naas-controller --fabric lumen-qts --db /var/lib/naas/lumen.db --auth auth.yaml
                     [--openflow-port 6653] [--grpc-port 50051] [--tls-cert C --tls-key K]
+                    [--http-port 8080]
 
 controller/assemble.py puts the parts together: os-ken (native threads, no eventlet) with our
 app, and the gRPC server in the same process, both reaching the core through the runtime's
@@ -72,6 +73,18 @@ def parse_args(argv):
     parser.add_argument('--openflow-port', type=int, default=6653, help='default: %(default)s')
     parser.add_argument('--grpc-port', type=int, default=50051, help='default: %(default)s')
     parser.add_argument(
+        '--http-port',
+        type=int,
+        help='serve /metrics (Prometheus) and the web view over HTTP on this port (off unless given; '
+        'docs/observability.md)',
+    )
+    parser.add_argument(
+        '--http-listen',
+        default='127.0.0.1',
+        help='address the HTTP port listens on (default: %(default)s; anywhere else every request '
+        "needs an operator's token)",
+    )
+    parser.add_argument(
         '--auth',
         required=True,
         help='YAML file of operator and tenant token digests and quotas (docs/api.md)',
@@ -113,6 +126,9 @@ def parse_args(argv):
         parser.error('--store-cert and --store-key go together')
     if args.store_cert and not args.store_ca:
         parser.error('--store-cert needs --store-ca (a client certificate is shown over TLS only)')
+    if args.http_port is not None and not 0 <= args.http_port <= 65535:
+        parser.error(f'--http-port: a port from 0 to 65535, got {args.http_port}')
+    args.http_address = (args.http_listen, args.http_port) if args.http_port is not None else None
     return args
 
 
@@ -161,6 +177,7 @@ def main(argv=None):
             headroom=args.headroom,
             burst_ms=args.burst_ms,
             grpc_address=f'{args.listen}:{args.grpc_port}',
+            http_address=args.http_address,
             tls=tls,
             southbound=args.southbound,
             openflow_address=(args.listen, args.openflow_port),
@@ -195,6 +212,8 @@ def main(argv=None):
     if args.southbound == 'loopback':
         LOG.info('loopback southbound: no switches, plans count as installed at once')
     LOG.info('serving gRPC on %s:%d (%s)', args.listen, running.grpc_port, 'TLS' if tls else 'plaintext')
+    if running.http is not None:
+        LOG.info('serving /metrics and the web view on %s', running.http.url)
     while not stopping.wait(0.5):
         pass
     running.stop()
@@ -209,7 +228,7 @@ class Single:
     """One controller on SQLite: it leads from the start."""
 
     def __init__(self, controller, args):
-        self.controller, self.grpc_port = controller, controller.grpc_port
+        self.controller, self.grpc_port, self.http = controller, controller.grpc_port, controller.http
         LOG.info('%d intents restored from %s', len(controller.core.intents), args.db)
         _log_openflow(args)
 

@@ -18,11 +18,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from controller.assemble import FollowerApi, start_os_ken
+from controller.assemble import FollowerApi, serve_http, start_os_ken
 from controller.core.errors import Unavailable
 from controller.core.restore import Restored
 from controller.core.topology import Topology, TopologyEvent
 from controller.northbound.convert import topology_message
+from controller.northbound.metrics import Metrics
 from controller.northbound.reads import Reads
 from controller.northbound.seat import Published, Seat
 from controller.northbound.server import create_server
@@ -183,9 +184,11 @@ class Replica:
         reads = Reads()
         unfollow = reads.follow(mirror)
         seat = Seat(lambda: (mirror.leader.name, mirror.leader.grpc) if mirror.leader else None)
+        metrics = Metrics()
         server, self.grpc_port = create_server(
-            seat, auth, f'{args.listen}:{args.grpc_port}', tls, reads=reads, published=Published(seat, mirror)
+            seat, auth, f'{args.listen}:{args.grpc_port}', reads, metrics, tls, Published(seat, mirror)
         )
+        http = serve_http(args.http_address, metrics, auth) if args.http_address else None
         advertise = args.advertise or f'{args.listen}:{self.grpc_port}'
         name = args.name or advertise
         # Lease renewals get a short timeout: one that hangs on a paused member must not outlast the lease.
@@ -199,6 +202,7 @@ class Replica:
                 on_fatal=fatal,
                 leader_generation=lambda: mirror.leader.generation if mirror.leader else None,
                 on_lost=lost_lead,
+                registry=metrics.registry,
             )
             LOG.info('listening for OpenFlow on %s:%d', args.listen, args.openflow_port)
         LOG.info(
@@ -212,7 +216,7 @@ class Replica:
         def lead(generation):
             restored = mirror.take_restored()
             store = EtcdStore(etcd, keys, generation, restored.meta, on_failure=fatal)
-            api = FollowerApi(server, self.grpc_port, seat, reads, unfollow, south, generation)
+            api = FollowerApi(server, self.grpc_port, seat, reads, unfollow, south, generation, metrics, http)
             self.controller = build(store=store, api=api, restored=restored)
             runtime = self.controller.runtime
             runtime.call(lambda core, now: core.start_from(*mirror.measured, now))
@@ -220,7 +224,7 @@ class Replica:
             gc.freeze()  # its core as it took it, out of later collections (controller/main.py)
             LOG.info('%s leads: %d intents', name, len(self.controller.core.intents))
 
-        self._server, self._south = server, south
+        self._server, self._south, self.http = server, south, http
         threading.Thread(
             target=follow_then_lead, args=(mirror, election, lead, stopping), name='election', daemon=True
         ).start()
@@ -230,6 +234,8 @@ class Replica:
         if self.controller is not None:
             self.controller.stop()
         else:
+            if self.http is not None:
+                self.http.stop()
             self._server.stop(grace=1.0).wait()
             if self._south is not None:
                 self._south.stop()

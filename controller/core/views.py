@@ -69,6 +69,7 @@ class DirectionView:
     utilization_gbps: float
     delay_ms: float
     delay_measured: bool
+    peak_gbps: float = 0.0  # committed plus excess reserved (the peak book)
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ def topology_view(
                 utilization.get(link, (0.0, 0.0))[0],
                 topology.delay_ms(link),
                 link in span.measured_delay_ms,
+                books.peak.reserved_gbps(link),
             )
             for link in (Link(span.a, span.b), Link(span.b, span.a))
         )

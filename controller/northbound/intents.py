@@ -6,6 +6,7 @@ import logging
 import queue
 import re
 import threading
+import time
 
 import grpc
 
@@ -28,14 +29,16 @@ STATS_INTERVAL_S = (0.1, 60.0)  # between two messages of WatchIntentStats
 
 
 class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
-    def __init__(self, runtime, auth, reads):
-        self.runtime, self.auth, self.reads = runtime, auth, reads
+    def __init__(self, runtime, auth, reads, metrics):
+        self.runtime, self.auth, self.reads, self.metrics = runtime, auth, reads, metrics
         self.pages = PageTokens()
 
     @rpc
     def CreateIntent(self, request, context, caller):
         order = _order(request.intent, request.request_id, caller, context)
-        view = self.runtime.call(lambda core, now: core.view(core.create(order, now=now).id))
+        view = self.runtime.call(
+            self.metrics.placing('create', lambda core, now: core.view(core.create(order, now=now).id))
+        )
         LOG.info(
             '%s created %s (%s) %s->%s %g Gb/s',
             caller.name,
@@ -61,12 +64,18 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
         # The joint placement takes seconds for a big batch: computed off the runtime's lock
         # (the controller keeps handling the network meanwhile), on a copy of its state.
         pack = self.runtime.call(lambda core, now: core.packer(orders))
+        started = time.perf_counter()
         packed = pack()
+        packing_s = time.perf_counter() - started
         outcomes = self.runtime.call(
-            lambda core, now: [
-                outcome if isinstance(outcome, Unplaceable) else core.view(outcome.id)
-                for outcome in core.create_many(orders, now=now, packed=packed)
-            ]
+            self.metrics.placing(
+                'create_many',
+                lambda core, now: [
+                    outcome if isinstance(outcome, Unplaceable) else core.view(outcome.id)
+                    for outcome in core.create_many(orders, now=now, packed=packed)
+                ],
+                off_lock_s=packing_s,
+            )
         )
         results = [_result(outcome) for outcome in outcomes]
         refused = sum(1 for r in results if r.code)
@@ -136,7 +145,12 @@ class IntentService(intent_service_pb2_grpc.IntentServiceServicer):
         if 'labels' in paths:
             changes['labels'] = dict(new.labels)
         view = self.runtime.call(
-            lambda core, now: core.view(core.update(intent_id, now=now, tenant=caller.tenant, **changes).id)
+            self.metrics.placing(
+                'update',
+                lambda core, now: core.view(
+                    core.update(intent_id, now=now, tenant=caller.tenant, **changes).id
+                ),
+            )
         )
         LOG.info('%s updated %s: %s', caller.name, intent_id, ', '.join(paths))
         return pb.UpdateIntentResponse(intent=convert.intent_message(view))

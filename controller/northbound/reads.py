@@ -71,6 +71,12 @@ class Reads:
         last = found[size - 1].number if len(found) > size else None
         return [v.measured(self._delays) for v in found[:size]], last
 
+    def snapshot(self) -> tuple[list[IntentView], Latencies]:
+        """Every intent as it is now, by number, and the delays last heard (for /metrics): a
+        path's latency is `view.primary.latency_ms(delays)`."""
+        with self._lock:
+            return [self._by_number[n] for n in self._numbers[None]], self._delays
+
     def watch(
         self, watcher: Watcher, tenant: str | None, intent_id: str | None, include_current: bool, now: float
     ) -> tuple[list[IntentEvent], Callable[[], None]]:

@@ -9,7 +9,6 @@ from grpc_reflection.v1alpha import reflection
 
 from controller.northbound.guard import RequestGuard
 from controller.northbound.intents import IntentService
-from controller.northbound.reads import Reads
 from controller.northbound.topology import TopologyService
 from naas.v1 import (
     intent_service_pb2,
@@ -20,21 +19,26 @@ from naas.v1 import (
 
 # Watch streams hold a thread each for as long as they last: leave room for them.
 MAX_WORKERS = 128
-SERVICES = (
-    intent_service_pb2.DESCRIPTOR.services_by_name['IntentService'].full_name,
-    topology_service_pb2.DESCRIPTOR.services_by_name['TopologyService'].full_name,
+DESCRIPTORS = (
+    intent_service_pb2.DESCRIPTOR.services_by_name['IntentService'],
+    topology_service_pb2.DESCRIPTOR.services_by_name['TopologyService'],
 )
+SERVICES = tuple(d.full_name for d in DESCRIPTORS)
 
 
-def create_server(runtime, auth, address, tls=None, reads=None, published=None):
-    """A started server on `address` ('127.0.0.1:0' picks a port) -> (server, port).
-    `tls`: (certificate PEM bytes, private key PEM bytes) or None. `reads`: the read model, when
-    someone else feeds it (a replica's Seat and mirror); by default one fed by the core.
-    `published`: a follower's topology (seat.Published), served while it follows."""
+def create_server(runtime, auth, address, reads, metrics, tls=None, published=None):
+    """A started server on `address` ('127.0.0.1:0' picks a port) -> (server, port). `reads`:
+    the read model (fed by the core, or by a replica's mirror); `metrics`: where its calls are
+    counted. `tls`: (certificate PEM bytes, private key PEM bytes) or None. `published`: a
+    follower's topology (seat.Published), served while it follows."""
     # No SO_REUSEPORT: a second controller on the same port must fail, not share it.
     server = grpc.server(
         futures.ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix='grpc'),
-        interceptors=[RequestGuard()],
+        # Counted first: what the guard refuses is a call answered too.
+        interceptors=[
+            metrics.interceptor((*DESCRIPTORS, health_pb2.DESCRIPTOR.services_by_name['Health'])),
+            RequestGuard(),
+        ],
         options=[
             ('grpc.so_reuseport', 0),
             # Clients of replicas ping every second to find one that hangs (naasctl.client).
@@ -43,10 +47,9 @@ def create_server(runtime, auth, address, tls=None, reads=None, published=None):
             ('grpc.http2.max_ping_strikes', 0),
         ],
     )
-    if reads is None:
-        reads = Reads()
-        runtime.call(lambda core, now: reads.attach(core))
-    intent_service_pb2_grpc.add_IntentServiceServicer_to_server(IntentService(runtime, auth, reads), server)
+    intent_service_pb2_grpc.add_IntentServiceServicer_to_server(
+        IntentService(runtime, auth, reads, metrics), server
+    )
     topology_service_pb2_grpc.add_TopologyServiceServicer_to_server(
         TopologyService(runtime, auth, published), server
     )

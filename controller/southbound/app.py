@@ -48,12 +48,14 @@ from os_ken.controller import ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from os_ken.lib.packet import arp, ether_types, ethernet, packet
 from os_ken.ofproto import ofproto_v1_3
+from prometheus_client import CollectorRegistry
 
 from controller.core import arp as arp_core
 from controller.core import flows as fl
 from controller.core import reconcile
 from controller.core.reconcile import Phase
 from controller.southbound import lldp, ofmsg
+from controller.southbound.figures import OpenFlowFigures
 from topologies.model import addressing as addr
 
 LOG = logging.getLogger('naas.southbound')
@@ -143,13 +145,15 @@ class FabricApp(app_manager.OSKenApp):
         fabric=None,
         leader_generation=None,
         on_lost=None,
+        registry=None,
         **kwargs,
     ):
         """`clock` gives the stamps and does the waiting (MonotonicClock by default); `send(dp,
         *msgs)` sends messages to a switch, in order, and says whether they went (through
         os-ken's datapath by default). A follower replica's app has no `runtime` (`fabric`
         instead) until `lead`; `leader_generation()` is the leader's, or None while there is
-        none; `on_lost(why)` once the switches say another replica leads."""
+        none; `on_lost(why)` once the switches say another replica leads. `registry`: where its
+        OpenFlow figures are counted (the controller's /metrics; by default one of its own)."""
         super().__init__(*args, **kwargs)
         self.runtime = runtime
         self.fabric = fabric or runtime.core.fabric
@@ -172,6 +176,7 @@ class FabricApp(app_manager.OSKenApp):
         self.instance = secrets.randbits(32)
         self.drain_s = reconcile.drain_s(self.fabric)
         self._measured = queue.SimpleQueue()  # fn(core, now) of stamped probes, for the measurer
+        self.figures = OpenFlowFigures(registry or CollectorRegistry())
         self._threads = []
 
     def start(self):
@@ -280,9 +285,13 @@ class FabricApp(app_manager.OSKenApp):
         if eth is None:
             return
         if eth.ethertype == ether_types.ETH_TYPE_LLDP:
+            self.figures.packet_ins.labels('lldp').inc()
             self._lldp_in(dp, in_port, msg.data, received_ns)
         elif eth.ethertype == ether_types.ETH_TYPE_ARP:
+            self.figures.packet_ins.labels('arp').inc()
             self._arp_in(dp, site, in_port, pkt.get_protocol(arp.arp))
+        else:
+            self.figures.packet_ins.labels('other').inc()
 
     @set_ev_cls(
         [
@@ -359,6 +368,7 @@ class FabricApp(app_manager.OSKenApp):
         site = self.sites.get(msg.datapath.id)
         name = site.id if site else f'{msg.datapath.id:016x}'
         ofp = msg.datapath.ofproto
+        self.figures.error(msg.type)
         replaced = (msg.type, msg.code) in (
             (ofp.OFPET_ROLE_REQUEST_FAILED, ofp.OFPRRFC_STALE),
             (ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_IS_SLAVE),
@@ -547,6 +557,7 @@ class FabricApp(app_manager.OSKenApp):
                 self.send(switch.dp, *(ofmsg.change(switch.dp, op, item) for op, item in ops))
                 for op, item in ops:
                     reconcile.apply(switch.held, op, item)
+                    self.figures.sent(op)
             confirmed = self._barriers([switches[d] for d in ops_by_dpid])
             for dpid in ops_by_dpid:
                 if dpid not in confirmed or switches[dpid].errors:
@@ -555,7 +566,9 @@ class FabricApp(app_manager.OSKenApp):
             self.runtime.call(
                 lambda core, now: [core.programming(d, started, confirmed.get(d, ended)) for d in ops_by_dpid]
             )
-            took.append(f'{(self.clock.now_ns() - started) / 1e6:.0f}')
+            took_ns = self.clock.now_ns() - started
+            self.figures.phase_took(phase, took_ns / 1e9)
+            took.append(f'{took_ns / 1e6:.0f}')
             if failed:
                 break
         if changes:
@@ -568,6 +581,7 @@ class FabricApp(app_manager.OSKenApp):
             )
         for dpid in failed:
             LOG.warning('switch %s: changes not confirmed; reading it again', switches[dpid].site.id)
+            self.figures.rereads.inc()
             switches[dpid].ready = False
         if failed:
             self.runtime.plan_changed.set()

@@ -41,16 +41,19 @@ class Served:
 
 @pytest.fixture
 def serve(tmp_path):
-    """serve(fabric='triangle', quotas=None, tls=None) -> Served; stopped after the test."""
+    """serve(fabric='triangle', quotas=None, tls=None, http=None) -> Served; stopped after the
+    test. `http`: the address to serve /metrics and the web view on, ('127.0.0.1', 0) say."""
     running = []
 
-    def start(fabric='triangle', quotas=None, tls=None, db=None):
+    def start(fabric='triangle', quotas=None, tls=None, db=None, http=None):
         fabric = load_fabric(fabric)
         tokens = {name: secrets.token_urlsafe(16) for name in ['operator', *fabric.tenants]}
         callers = {digest(tokens['operator']): Caller('operator')}
         callers.update({digest(tokens[t]): Caller(t, t) for t in fabric.tenants})
         store = Store(db or tmp_path / f'naas-{len(running)}.db')
-        controller = assemble(fabric, store, Auth(callers, quotas or {}), tls=tls, southbound='loopback')
+        controller = assemble(
+            fabric, store, Auth(callers, quotas or {}), tls=tls, southbound='loopback', http_address=http
+        )
         served = Served(
             fabric, controller.runtime, f'127.0.0.1:{controller.grpc_port}', tokens, controller, []
         )

@@ -2,6 +2,7 @@
 operator would meet it: its log never holds a token and stays short whatever clients send,
 and a second controller on the same database refuses to start."""
 
+import socket
 import subprocess
 import sys
 import time
@@ -82,3 +83,21 @@ def test_the_check_command_needs_no_lock(controller):
         timeout=60,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_the_http_port_is_checked_before_anything_starts(controller, tmp_path):
+    """A bad --http-port, or one another program holds, stops naas-controller with a message
+    naming it."""
+    base = [sys.executable, '-m', 'controller.main', '--fabric', 'triangle', '--auth', controller.auth_path]
+    base += ['--southbound', 'loopback', '--grpc-port', '0']
+    with socket.socket() as held:
+        held.bind(('127.0.0.1', 0))
+        held.listen()
+        port = held.getsockname()[1]
+        for args, message in (
+            (['--http-port', '70000'], '--http-port: a port from 0 to 65535'),
+            (['--http-port', str(port)], f'cannot listen for HTTP on 127.0.0.1:{port}'),
+        ):
+            db = tmp_path / f'{args[1]}.db'
+            run = subprocess.run([*base, '--db', str(db), *args], capture_output=True, text=True, timeout=60)
+            assert run.returncode == 2 and message in run.stderr, run.stderr[-2000:]

@@ -19,12 +19,16 @@ import statistics
 import struct
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from topologies.emulation import metrics as emulation_metrics
 from topologies.emulation.lateness import LatenessMark, window
 from topologies.emulation.span import SpanEmulator, set_links_up
+from topologies.lab.controller_process import free_port
 
 pytestmark = [
     pytest.mark.root,
@@ -477,3 +481,32 @@ def test_tcp_throughput(emulator, delay_ms):
         if server.poll() is None:
             server.terminate()
         server.wait(5)
+
+
+def test_the_lab_serves_what_the_emulator_counted(emulator, wire):
+    """`naas-lab up --metrics-port`: the span emulator's counters and lateness, as Prometheus
+    reads them, are what the emulator itself says."""
+    emulator.set_delay('wire', 2)
+    wire.send(range(50), 0.001)
+    wire.received(50)
+    port = free_port()
+    server = emulation_metrics.serve(emulator.stats, port)
+    try:
+        with urllib.request.urlopen(f'http://127.0.0.1:{port}/metrics', timeout=5) as answer:
+            text = answer.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+    stats = emulator.stats()['wire']
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    ends = {'span': 'wire', 'from': stats['a'], 'to': stats['b']}
+    assert samples[('naas_emulation_span_delay_seconds', (('span', 'wire'),))] == 0.002
+    for outcome in emulation_metrics.OUTCOMES:
+        key = tuple(sorted({**ends, 'outcome': outcome}.items()))
+        assert samples[('naas_emulation_span_frames_total', key)] == stats['a_to_b'][outcome]
+    every = tuple(sorted({**ends, 'le': '+Inf'}.items()))
+    assert samples[('naas_emulation_span_lateness_seconds_bucket', every)] == stats['a_to_b']['sent'] >= 50

@@ -54,7 +54,18 @@ FORBIDDEN = {
     'topologies': ('controller',),
 }
 # The pure core takes the time and the events from its callers: no clock, no I/O, no threads.
-CORE_FORBIDDEN_LIBRARIES = ('os_ken', 'grpc', 'socket', 'threading', 'time', 'sqlite3', 'subprocess', 'os')
+CORE_FORBIDDEN_LIBRARIES = (
+    'os_ken',
+    'grpc',
+    'socket',
+    'threading',
+    'time',
+    'sqlite3',
+    'subprocess',
+    'os',
+    'prometheus_client',
+    'http',
+)
 
 
 def modules():

@@ -70,3 +70,27 @@ def test_a_phase_waits_for_one_round_trip_not_one_per_switch():
     took_s = (installed[-1][0] - installed[0][0]) / 1e9
     assert took_s < 3 * switches.reply_s, f'{took_s * 1000:.1f} ms for {len(barriers)} barriers'
     assert core.get(intent.id).state is State.INSTALLED
+
+
+def test_what_is_sent_and_how_long_each_phase_takes_is_counted():
+    """The OpenFlow figures of /metrics: every change sent, by kind, and each phase's time."""
+    _, app, switches, _ = shim(TRIANGLE)
+    app.runtime.call(lambda core, now: core.create(Order('red', 'dca', 'dcc', 5), now=now))
+    mark = len(switches.sent)
+    changes, phases = (
+        samples(app.figures.changes, 'change', '_total'),
+        samples(app.figures.phases, 'phase', '_count'),
+    )
+    app.sync()
+    sent = [msg for _, _, msg in switches.sent[mark:]]
+    added = samples(app.figures.changes, 'change', '_total')
+    assert added['add_flow'] - changes['add_flow'] == sum(isinstance(m, parser.OFPFlowMod) for m in sent) > 0
+    assert (
+        added['add_meter'] - changes['add_meter'] == sum(isinstance(m, parser.OFPMeterMod) for m in sent) > 0
+    )
+    took = samples(app.figures.phases, 'phase', '_count')
+    assert took['prepare'] - phases['prepare'] == 1 and took['flip'] - phases['flip'] == 1
+
+
+def samples(metric, label, suffix):
+    return {s.labels[label]: s.value for s in metric.collect()[0].samples if s.name.endswith(suffix)}

@@ -17,6 +17,7 @@ was measured while the emulation was late beyond tolerance (inconclusive), 2 on 
 """
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -108,6 +109,13 @@ def main(argv=None):
         metavar='N',
         help='start an etcd cluster of 3 and N controller replicas on loopback, the switches '
         'connected to all of them (docs/ha.md); prints how to reach their API',
+    )
+    p.add_argument(
+        '--metrics-port',
+        type=int,
+        metavar='PORT',
+        help="serve the emulation's own figures (span emulator lateness and drops) for Prometheus "
+        'on 127.0.0.1:PORT/metrics (docs/observability.md)',
     )
     p = sub.add_parser('measure', help='measure every span with real traffic, then tear down')
     _fabric_args(p)
@@ -266,9 +274,26 @@ def cmd_up(args):
             f'up in {time.monotonic() - started:.1f} s; type help for commands',
             file=sys.stderr,
         )
-        with BudgetWatch(emu, _warn):
+        with BudgetWatch(emu, _warn), _emulation_metrics(emu, args.metrics_port):
             FabricCLI(emu)
     return 0
+
+
+@contextlib.contextmanager
+def _emulation_metrics(emu, port):
+    """The emulation's figures on 127.0.0.1:`port`/metrics while the CLI runs (None: not served)."""
+    if port is None:
+        yield
+        return
+    from topologies.emulation import metrics
+
+    server = metrics.serve(emu.span_emulator.stats, port)
+    print(f"the emulation's figures: http://127.0.0.1:{port}/metrics", file=sys.stderr)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _up_with_replicas(args):
@@ -299,7 +324,7 @@ def _up_with_replicas(args):
             f'{args.replicas} replicas on etcd {lab.etcd.url}; their logs in {tmp}; the API:\n'
             f'  NAAS_SERVER={lab.controller.targets} NAAS_TOKEN_FILE={token_file} naasctl intent list'
         )
-        with BudgetWatch(lab.emulation, _warn):
+        with BudgetWatch(lab.emulation, _warn), _emulation_metrics(lab.emulation, args.metrics_port):
             FabricCLI(lab.emulation)
     return 0
 
