@@ -38,7 +38,7 @@ from controller.core.registry import Intents
 from controller.core.restore import Restored
 from controller.core.routes import BURST_MS, Routes
 from controller.core.steering import Steering
-from controller.core.telemetry import DEFAULT_WINDOW_S, IntentStatsView, Telemetry, direction_of
+from controller.core.telemetry import DEFAULT_WINDOW_S, IntentStatsView, Telemetry, Traffic, direction_of
 from controller.core.topology import Link, Topology, TopologyEvent
 from controller.core.views import (
     IntentView,
@@ -264,6 +264,10 @@ class Controller:
         """Every intent's telemetry and its SLA report over the last `window_s` (None: without,
         for less), as immutable views: some 15 us an intent with the report."""
         return {i.id: self.telemetry.view(i, now, window_s) for i in self.intents}
+
+    def traffic(self) -> dict[str, Traffic]:
+        """What every intent's meters counted (intents the switches reported on), for /metrics."""
+        return self.telemetry.traffic()
 
     def stats(
         self, intent_id: str, now: float, window_s: float = DEFAULT_WINDOW_S, tenant: str | None = None

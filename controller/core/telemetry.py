@@ -89,6 +89,16 @@ class IntentStatsView:
     sla: SlaReport | None  # None when not asked for
 
 
+@dataclass(frozen=True)
+class Traffic:
+    """An intent's meters, both ends: what /metrics shows of its telemetry."""
+
+    rate_in_forward_gbps: float
+    rate_in_reverse_gbps: float
+    dropped_bytes: int  # as the switches count them (the emulation's scale)
+    dropped_frames: int
+
+
 @dataclass
 class _Counter:
     values: tuple[int, ...]
@@ -114,9 +124,12 @@ class _Direction:
                 self.steps.append(abs(latency_ms - self.last_sample))
             self.last_sample = latency_ms
 
+    def fresh_rate_in(self, stamp_ns: int) -> float:
+        return _fresh(*self.rate_in, stamp_ns)
+
     def stats(self, stamp_ns: int, scale: float) -> DirectionStats:
         def fresh(rate: float, at: int) -> float:
-            return rate if at and stamp_ns - at <= STALE_S * 1e9 else 0.0
+            return _fresh(rate, at, stamp_ns)
 
         out = sum(fresh(r, at) for r, at in self.rate_out.values())
         jitter = sum(self.steps) / len(self.steps) if self.steps else None
@@ -297,6 +310,20 @@ class Telemetry:
             None if window_s is None else sla(t.segments, now, window_s),
         )
 
+    def traffic(self) -> dict[str, Traffic]:
+        """What every intent's meters counted, for /metrics (a few us an intent: no views)."""
+        scale, stamp_ns = self.scale, self._stamp_ns
+        out = {}
+        for intent_id, t in self._intents.items():
+            f, r = t.directions[FORWARD], t.directions[REVERSE]
+            out[intent_id] = Traffic(
+                _gbps(f.fresh_rate_in(stamp_ns), scale),
+                _gbps(r.fresh_rate_in(stamp_ns), scale),
+                f.dropped_bytes + r.dropped_bytes,
+                f.dropped_frames + r.dropped_frames,
+            )
+        return out
+
     def _of(self, intent_id: str) -> _Intent:
         t = self._intents.get(intent_id)
         if t is None:
@@ -359,6 +386,11 @@ def sla(segments: Iterable[tuple[float, int | None]], now: float, window_s: floa
 
 def reverse(path: Path) -> Path:
     return Path(tuple(link.reverse() for link in reversed(path.links)))
+
+
+def _fresh(rate: float, at: int, stamp_ns: int) -> float:
+    """A rate, or 0 once its counter was not heard of for STALE_S (of the newest stamp)."""
+    return rate if at and stamp_ns - at <= STALE_S * 1e9 else 0.0
 
 
 def _gbps(bytes_per_s: float, scale: float) -> float:

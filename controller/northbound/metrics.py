@@ -165,6 +165,7 @@ class FabricCollector:
         if self.reads is None:
             return b''
         views, delays = self.reads.snapshot()
+        traffic = self.runtime.call(lambda core, now: core.traffic())
         with self._lock:
             moves = {i: sorted(t.items()) for i, t in self._moves.items()}
         latency_s: dict[tuple, float] = {}  # by path: many intents share one
@@ -176,7 +177,7 @@ class FabricCollector:
                 latency_s[path.links] = path.latency_ms(delays) / 1e3
             return latency_s[path.links]
 
-        rows = [(v, latency(v.primary), moves.get(v.id, ())) for v in views]
+        rows = [(v, latency(v.primary), moves.get(v.id, ()), traffic.get(v.id)) for v in views]
         return b''.join(family.text(rows) for family in self._families)
 
 
@@ -216,26 +217,42 @@ class _One:
         yield self.family
 
 
-def _info(v, latency_s, moves):
+def _info(v, latency_s, moves, traffic):
     yield (v.id, v.tenant, v.src, v.dst, v.service_class.value, v.protection.value), 1.0
 
 
-def _committed(v, latency_s, moves):
+def _committed(v, latency_s, moves, traffic):
     yield (v.id,), v.bandwidth_gbps * BYTES_PER_GBIT
 
 
-def _installed(v, latency_s, moves):
+def _installed(v, latency_s, moves, traffic):
     yield (v.id,), 1.0 if v.state is State.INSTALLED else 0.0
 
 
-def _latency(v, latency_s, moves):
+def _latency(v, latency_s, moves, traffic):
     if latency_s is not None:
         yield (v.id,), latency_s
 
 
-def _moves(v, latency_s, moves):
+def _moves(v, latency_s, moves, traffic):
     for reason, n in moves:
         yield (v.id, reason), float(n)
+
+
+def _rate_in(v, latency_s, moves, traffic):
+    if traffic is not None:
+        yield (v.id, 'forward'), traffic.rate_in_forward_gbps * BYTES_PER_GBIT
+        yield (v.id, 'reverse'), traffic.rate_in_reverse_gbps * BYTES_PER_GBIT
+
+
+def _dropped_bytes(v, latency_s, moves, traffic):
+    if traffic is not None:
+        yield (v.id,), float(traffic.dropped_bytes)
+
+
+def _dropped_frames(v, latency_s, moves, traffic):
+    if traffic is not None:
+        yield (v.id,), float(traffic.dropped_frames)
 
 
 def intent_families() -> list[PerIntent]:
@@ -254,6 +271,25 @@ def intent_families() -> list[PerIntent]:
             'naas_intent_path_latency_seconds',
             "its path's one-way latency as measured now (placed intents)",
             _latency,
+        ),
+        PerIntent(
+            'naas_intent_rate_in_bytes_per_second',
+            'traffic entering its ingress meter, measured (forward: src to dst), of intents the switches '
+            'reported on',
+            _rate_in,
+            labels=('intent', 'direction'),
+        ),
+        PerIntent(
+            'naas_intent_dropped_bytes',
+            "bytes its meters dropped, both ends, as the switches count them (the emulation's scale)",
+            _dropped_bytes,
+            CounterMetricFamily,
+        ),
+        PerIntent(
+            'naas_intent_dropped_frames',
+            'frames its meters dropped, both ends',
+            _dropped_frames,
+            CounterMetricFamily,
         ),
         PerIntent(
             'naas_intent_moves',

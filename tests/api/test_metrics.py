@@ -76,9 +76,27 @@ def test_metrics_follow_the_api_and_the_fabric(serve):
     assert value(s, 'naas_intent_installed', **key) == 1
     assert value(s, 'naas_intent_path_latency_seconds', **key) > 0
 
+    # What its meters count shows as its rate (at the fabric's scale, as its bandwidth) and
+    # drops (as the switches count them): 1.25 GB in over one second, 1,000 frames dropped.
+    dca = addr.dpid(served.fabric.sites['dca'])
+    number = int(created.id.removeprefix('i-'))
+    second = 10**9
+    for at, bytes_in, dropped in ((1, 0, 0), (2, 1_250_000_000, 1000)):
+        served.call(
+            lambda core, now: core.meter_counters(
+                dca, [(number, bytes_in, dropped * 1000, dropped, at * second)], at * second
+            )
+        )
+    s = scrape(url)
+    assert value(s, 'naas_intent_rate_in_bytes_per_second', direction='forward', **key) == pytest.approx(
+        1.25e9 / served.fabric.bandwidth_scale
+    )
+    assert value(s, 'naas_intent_rate_in_bytes_per_second', direction='reverse', **key) == 0
+    assert value(s, 'naas_intent_dropped_bytes_total', **key) == 1_000_000
+    assert value(s, 'naas_intent_dropped_frames_total', **key) == 1000
+
     # A cut of its span moves it: counted with the reason, and the span shows down.
     triangle = served.fabric
-    dca = addr.dpid(triangle.sites['dca'])
     served.call(lambda core, now: core.port_state(dca, addr.span_port(triangle, 'dca', 'dcb'), False, now))
     s = scrape(url)
     assert value(s, 'naas_span_up', span='dca-dcb') == 0
