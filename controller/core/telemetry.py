@@ -273,6 +273,8 @@ class Telemetry:
             status = None
         else:
             status = status_of(intent, in_use, latency, books)
+        while t.segments and t.segments[-1][0] > now:  # in service since before (Controller.synced):
+            t.segments.pop()  # what was noted since is superseded
         if not t.segments or t.segments[-1][1] != status:
             t.segments.append((now, status))
         while len(t.segments) > 1 and t.segments[1][0] < now - HISTORY_S:

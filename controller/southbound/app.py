@@ -546,7 +546,7 @@ class FabricApp(app_manager.OSKenApp):
         plan, generation = self.runtime.call(lambda core, now: (core.plan(), core.generation))
         switches = {s.dp.id: s for s in self._connected() if s.ready}
         changes = reconcile.diff_all({d: plan[d] for d in switches}, {d: s.held for d, s in switches.items()})
-        failed, took = set(), []
+        failed, took, flipped_ns = set(), [], None
         for phase, ops_by_dpid in changes.phases.items():
             if phase is Phase.CLEAN_UP and changes.drains:
                 self.clock.wait(self._stop, self.drain_s)  # make-before-break: the old paths empty first
@@ -566,6 +566,8 @@ class FabricApp(app_manager.OSKenApp):
             self.runtime.call(
                 lambda core, now: [core.programming(d, started, confirmed.get(d, ended)) for d in ops_by_dpid]
             )
+            if phase is Phase.FLIP and confirmed:
+                flipped_ns = max(confirmed.values())
             took_ns = self.clock.now_ns() - started
             self.figures.phase_took(phase, took_ns / 1e9)
             took.append(f'{took_ns / 1e6:.0f}')
@@ -586,7 +588,12 @@ class FabricApp(app_manager.OSKenApp):
         if failed:
             self.runtime.plan_changed.set()
             return
-        self.runtime.call(lambda core, now: core.synced(switches, generation, now))
+
+        def synced(core, now):
+            flipped_at = None if flipped_ns is None else now - (self.clock.now_ns() - flipped_ns) / 1e9
+            core.synced(switches, generation, now, flipped_at)
+
+        self.runtime.call(synced)
 
     # --- the prober ---------------------------------------------------------------------------
 

@@ -142,6 +142,19 @@ def test_sla_shares_and_an_outage_for_a_cut_of_an_unprotected_intent():
     assert (short.observed_s, short.availability, short.outages) == (5, 1.0, ())
 
 
+def test_an_outage_ends_when_the_switches_confirmed_the_flip_not_after_the_clean_up():
+    """Traffic takes the new path once the ingress flows are in (the FLIP phase confirmed);
+    the clean-up after it waits for the old path to drain before INSTALLED: the tenant's own
+    probe sees the shorter outage, and so must the SLA report."""
+    core, intent = installed(Order('red', 'dca', 'dcc', 5, max_latency_ms=9.5))
+    cut(core, 'dca', 'dcc', now=10)
+    core.tick(now=10.3)  # noted meanwhile: out, and over its latency bound
+    for dpid in core.plan():
+        core.synced([dpid], core.generation, now=10.5, flipped_at=10.02)
+    assert intent.state is State.INSTALLED
+    assert core.stats(intent.id, now=21).sla.outages == (Outage(10, pytest.approx(0.02), False),)
+
+
 def test_a_protected_intent_on_its_backup_stays_available():
     core, intent = installed(Order('red', 'dca', 'dcc', 5, protection='PROTECTED'))
     cut(core, 'dca', 'dcc', now=10)  # its primary; the switches took the backup themselves
