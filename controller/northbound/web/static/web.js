@@ -252,7 +252,7 @@ function cellText(i, column) {
   switch (column) {
     case 'gbps': return gbps(i.gbps);
     case 'latency': return ms(i.latency_ms);
-    case 'path': return i.path.join(' ') + (i.backup_path.length ? ` | ${i.backup_path.join(' ')}` : '');
+    case 'path': return i.path.join('→') + (i.backup_path.length ? ` (backup ${i.backup_path.join('→')})` : '');
     default: return i[column];
   }
 }
@@ -285,7 +285,7 @@ function putIntent(data) {
     if (it.cells[k].textContent !== text) it.cells[k].textContent = text;
   });
   it.row.dataset.state = data.state;
-  it.row.title = data.reason;
+  it.row.title = `${data.reason}\n${describe(data)}`;
   it.row.hidden = Boolean($('tenant').value) && data.tenant !== $('tenant').value;
   it.data = data;
   if (view.selected === data.id) drawPaths();
@@ -316,7 +316,11 @@ async function loadIntents() {
 }
 
 function applyBatch(batch, log = true) {
-  if (log) logEvents(batch.events);
+  if (log) {
+    logEvents(batch.events);
+    const list = $('events');
+    list.dataset.heard = Number(list.dataset.heard || 0) + batch.events.length;  // for tests and the curious
+  }
   if (!view.loaded) { view.pending.push(batch); return; }
   for (const i of batch.intents) putIntent(i);
   for (const id of batch.gone) dropIntent(id);
