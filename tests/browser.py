@@ -16,6 +16,19 @@ import pytest
 
 CHROMIUM = '/usr/bin/chromium'
 CHROMEDRIVER = '/usr/bin/chromedriver'
+STATUS = "return document.getElementById('status').dataset.status"
+SPANS = "return [...document.querySelectorAll('#spans line')].map(l => [l.dataset.span, l.dataset.up])"
+ROWS = (
+    "return [...document.querySelectorAll('#intents tbody tr')]"
+    '.filter(r => !r.hidden).map(r => [r.dataset.intent, r.dataset.state])'
+)
+HIGHLIGHTED = (
+    'return [...document.querySelectorAll(`#spans line.on-${arguments[0]}`)].map(l => l.dataset.span)'
+)
+EVENTS = (
+    "return [...document.querySelectorAll('#events li' + (arguments[0] ? '.' + arguments[0] : ''))]"
+    '.map(li => li.textContent)'
+)
 
 
 def require_chromium():
@@ -74,6 +87,30 @@ class Browser:
 
     def close(self) -> None:
         self.driver.quit()
+
+    # --- what the web view shows ---------------------------------------------------------------
+
+    def open(self, url: str, spans: int, timeout_s: float = 5.0) -> None:
+        """Load the page and wait until it is live and draws `spans` spans, all up."""
+        self.driver.get(url)
+        self.wait('the live fabric', lambda: self.js(STATUS) == 'live', timeout_s)
+        self.wait('every span up', lambda: len(up := self.spans()) == spans and all(up.values()), timeout_s)
+
+    def spans(self) -> dict[str, bool]:
+        """Span id -> up, as the map draws it."""
+        return {span: up == 'true' for span, up in self.js(SPANS)}
+
+    def rows(self) -> list[list[str]]:
+        """[intent id, state] of each intent listed (and not filtered out)."""
+        return self.js(ROWS)
+
+    def highlighted(self, role: str) -> set[frozenset]:
+        """The spans drawn as the selected intent's `role` ('primary', 'backup'), as site pairs."""
+        return {frozenset(span.split('-')) for span in self.js(HIGHLIGHTED, role)}
+
+    def events(self, kind: str = '') -> list[str]:
+        """The event list's lines (of `kind`: 'move', 'failed', 'topology'), newest first."""
+        return self.js(EVENTS, kind)
 
 
 @contextlib.contextmanager

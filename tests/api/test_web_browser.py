@@ -18,9 +18,6 @@ from tests.browser import browser
 from topologies.model import addressing as addr
 from topologies.model.fabric import SHIPPED, load_fabric
 
-SPANS = "return [...document.querySelectorAll('#spans line')].map(l => [l.dataset.span, l.dataset.up])"
-
-
 CAMPUSES = [s.id for s in load_fabric('lumen-qts').sites.values() if s.kind == 'datacenter']
 PAIRS = [(a, z) for i, a in enumerate(CAMPUSES) for z in CAMPUSES[i + 1 :]]
 MANY = [(f't{k}', a, z) for k in range(1, 10) for a, z in PAIRS][:1000]  # an intent per tenant and pair
@@ -37,45 +34,18 @@ def page(serve, request, tmp_path):
     (tmp_path / 'lumen-qts.yaml').write_text(yaml.safe_dump(doc))
     served = serve(str(tmp_path / 'lumen-qts.yaml'), http=('127.0.0.1', 0))
     with browser(request, tmp_path) as b:
-        b.open = lambda: _open(b, served)
+        b.load = lambda: b.open(served.controller.http.url, len(served.fabric.spans))
         yield served, b
-
-
-def _open(b, served):
-    b.driver.get(served.controller.http.url)
-    b.wait(
-        'the live fabric', lambda: b.js("return document.getElementById('status').dataset.status") == 'live'
-    )
-    b.wait(
-        'every span',
-        lambda: len(b.js(SPANS)) == len(served.fabric.spans) and all(up for _, up in b.js(SPANS)),
-    )
-
-
-def rows(b):
-    return b.js(
-        "return [...document.querySelectorAll('#intents tbody tr')]"
-        '.filter(r => !r.hidden).map(r => [r.dataset.intent, r.dataset.state])'
-    )
 
 
 def spans_of(path):
     return {frozenset(hop) for hop in itertools.pairwise(path)}
 
 
-def highlighted(b, role):
-    return {
-        frozenset(span.split('-'))
-        for span in b.js(
-            f"return [...document.querySelectorAll('#spans line.on-{role}')].map(l => l.dataset.span)"
-        )
-    }
-
-
 def test_the_page_shows_every_span_and_site_of_lumen_qts(page):
     served, b = page
-    b.open()
-    assert sorted(span for span, _ in b.js(SPANS)) == sorted(s.id for s in served.fabric.spans)
+    b.load()
+    assert sorted(b.spans()) == sorted(s.id for s in served.fabric.spans)
     sites = b.js("return [...document.querySelectorAll('#sites g.site')].map(g => g.dataset.site)")
     assert sorted(sites) == sorted(served.fabric.sites)
     assert b.driver.find_element(By.ID, 'fabric-name').text == 'lumen-qts'
@@ -93,23 +63,22 @@ def test_selecting_an_intent_highlights_its_primary_and_backup_paths(page):
     served, b = page
     chosen = served.client('acme').create_intent('phx1', 'iad1', 10, protected=True)
     other = served.client('globex').create_intent('atl1', 'pdx2', 5)
-    b.open()
-    b.wait(
-        'both intents', lambda: sorted(rows(b)) == sorted([[chosen.id, 'INSTALLED'], [other.id, 'INSTALLED']])
-    )
+    b.load()
+    both = sorted([[chosen.id, 'INSTALLED'], [other.id, 'INSTALLED']])
+    b.wait('both intents', lambda: sorted(b.rows()) == both)
     b.driver.find_element(By.CSS_SELECTOR, f'tr[data-intent="{chosen.id}"]').click()
     primary = b.driver.find_element(By.CSS_SELECTOR, '#paths polyline[data-role="primary"]')
     backup = b.driver.find_element(By.CSS_SELECTOR, '#paths polyline[data-role="backup"]')
     assert primary.get_attribute('data-sites').split() == list(chosen.path)
     assert backup.get_attribute('data-sites').split() == list(chosen.backup_path)
-    assert highlighted(b, 'primary') == spans_of(chosen.path)
-    assert highlighted(b, 'backup') == spans_of(chosen.backup_path)
+    assert b.highlighted('primary') == spans_of(chosen.path)
+    assert b.highlighted('backup') == spans_of(chosen.backup_path)
     assert chosen.id in b.driver.find_element(By.ID, 'selected').text
     b.shot('selected')
     Select(b.driver.find_element(By.ID, 'tenant')).select_by_value('globex')
-    assert rows(b) == [[other.id, 'INSTALLED']]
+    assert b.rows() == [[other.id, 'INSTALLED']]
     b.driver.find_element(By.CSS_SELECTOR, f'tr[data-intent="{other.id}"]').click()
-    assert highlighted(b, 'primary') == spans_of(other.path) and not highlighted(b, 'backup')
+    assert b.highlighted('primary') == spans_of(other.path) and not b.highlighted('backup')
 
 
 def test_a_span_down_shows_at_once_with_the_move_it_caused(page):
@@ -118,28 +87,24 @@ def test_a_span_down_shows_at_once_with_the_move_it_caused(page):
     intent's highlighted path follows it."""
     served, b = page
     intent = served.client('acme').create_intent('phx1', 'iad1', 10)
-    b.open()
-    b.wait('the intent', lambda: rows(b) == [[intent.id, 'INSTALLED']])
+    b.load()
+    b.wait('the intent', lambda: b.rows() == [[intent.id, 'INSTALLED']])
     b.driver.find_element(By.CSS_SELECTOR, f'tr[data-intent="{intent.id}"]').click()
     a, z = intent.path[-2:]
     span = next(s.id for s in served.fabric.spans if {s.a, s.b} == {a, z})
     dpid, port = addr.dpid(served.fabric.sites[a]), addr.span_port(served.fabric, a, z)
     started = time.monotonic()
     served.call(lambda core, now: core.port_state(dpid, port, False, now))
-    took = b.wait('the span cut', lambda: dict(b.js(SPANS))[span] == 'false', timeout_s=2.0)
+    took = b.wait('the span cut', lambda: not b.spans()[span], timeout_s=2.0)
     cut = b.driver.find_element(By.CSS_SELECTOR, f'#spans line[data-span="{span}"]')
     assert cut.value_of_css_property('stroke-dasharray') not in ('none', '')
-    b.wait('the move', lambda: any(span in t for t in b.js(_EVENTS_OF('li.move'))), timeout_s=2.0)
-    assert any(f'span {span} down' in t for t in b.js(_EVENTS_OF('li.topology')))
-    b.wait('the new path', lambda: frozenset(span.split('-')) not in highlighted(b, 'primary'), timeout_s=2.0)
+    b.wait('the move', lambda: any(span in t for t in b.events('move')), timeout_s=2.0)
+    assert any(f'span {span} down' in t for t in b.events('topology'))
+    b.wait('the new path', lambda: frozenset(span.split('-')) not in b.highlighted('primary'), timeout_s=2.0)
     b.shot('span-down')
     print(
         f'span {span} shown cut {took * 1e3:.0f} ms after it went down ({time.monotonic() - started:.2f} s)'
     )
-
-
-def _EVENTS_OF(selector):
-    return f"return [...document.querySelectorAll('#events {selector}')].map(li => li.textContent)"
 
 
 GAPS = """
@@ -158,8 +123,8 @@ def test_the_page_stays_live_with_1000_intents_and_50_events_a_second(page):
         made = client.create_intents([make_order(a, z, 0.01, tenant=t) for t, a, z in MANY[k : k + 500]])
         assert all(r.HasField('intent') for r in made)
     started = time.monotonic()
-    b.open()
-    b.wait('1,000 intents', lambda: len(rows(b)) == 1000, timeout_s=10.0)
+    b.load()
+    b.wait('1,000 intents', lambda: len(b.rows()) == 1000, timeout_s=10.0)
     loaded_s = time.monotonic() - started
     b.js(GAPS)
 
@@ -185,7 +150,7 @@ def test_the_page_stays_live_with_1000_intents_and_50_events_a_second(page):
     load.join()
     seconds = time.monotonic() - began
     expected = {i.id: i for i in client.list_intents() if i.state}
-    settle = b.wait('the same intents as the API', lambda: len(rows(b)) == len(expected), timeout_s=2.0)
+    settle = b.wait('the same intents as the API', lambda: len(b.rows()) == len(expected), timeout_s=2.0)
     heard = int(b.js("return document.getElementById('events').dataset.heard")) - heard_before
     gaps = b.js('return window.gaps')
     listed = b.js("return document.querySelectorAll('#events li').length")

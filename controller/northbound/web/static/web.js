@@ -105,7 +105,9 @@ function drawFabric(fabric) {
     svg('title', {}, line);
     const mx = (x1 + x2) / 2, my = (y1 + y2) / 2;
     const label = svg('text', { class: 'span-label', x: mx, y: my - 4, 'text-anchor': 'middle', display: 'none' }, spanLabels);
-    const cut = svg('path', { class: 'cut-mark', d: `M${mx - 5},${my - 5}L${mx + 5},${my + 5}M${mx - 5},${my + 5}L${mx + 5},${my - 5}`, display: 'none' }, spanLabels);
+    const cut = svg('g', { class: 'cut-mark', 'data-cut': span.id, display: 'none' }, spanLabels);
+    svg('circle', { cx: mx, cy: my, r: 8 }, cut);  // a ring and a cross: visible on the shortest span
+    svg('path', { d: `M${mx - 4.5},${my - 4.5}L${mx + 4.5},${my + 4.5}M${mx - 4.5},${my + 4.5}L${mx + 4.5},${my - 4.5}` }, cut);
     line.addEventListener('mouseenter', () => showSpan(span.id));
     line.addEventListener('click', () => showSpan(span.id));
     line.addEventListener('focus', () => showSpan(span.id));
