@@ -201,3 +201,17 @@ def test_the_web_view_is_read_only(serve, path):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=5)
     assert refused.value.code == 405
+
+
+def test_a_stopping_controller_ends_the_streams(serve):
+    served = serve(http=('127.0.0.1', 0))
+    events = Events(served.controller.http.port)
+    try:
+        events.until('fabric')
+        started = time.monotonic()
+        served.stop()
+        while events.answer.fp.readline():  # what was on its way, then the end
+            assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 2.0
+    finally:
+        events.close()
