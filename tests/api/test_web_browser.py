@@ -107,16 +107,28 @@ def test_a_span_down_shows_at_once_with_the_move_it_caused(page):
     )
 
 
-GAPS = """
-window.gaps = []; let last = performance.now();
+# In the page: how late a 50 ms timer fires (the main thread frozen), and how long each stream
+# message's handling takes (what the page itself spends, less sensitive to a loaded machine).
+PROBES = """
+window.gaps = []; window.work = []; let last = performance.now();
 setInterval(() => { const now = performance.now(); window.gaps.push(now - last); last = now; }, 50);
+for (const name of ['applyBatch', 'updateFabric']) {
+  const handle = window[name];
+  window[name] = (...args) => {
+    const t = performance.now();
+    try { return handle(...args); } finally { window.work.push(performance.now() - t); }
+  };
+}
 """
 
 
 def test_the_page_stays_live_with_1000_intents_and_50_events_a_second(page):
     """1,000 intents, then intents created and withdrawn for 10 s at 50 events a second: the
-    page's main thread never stalls (a 50 ms timer in it fires at most 250 ms late), the event
-    list stays at its cap, and once the load stops the page agrees with the API within 2 s."""
+    page handles each message in at most 100 ms and spends at most a tenth of its time on them
+    (measured: 3-4%, at most 40 ms),
+    its main thread never freezes (a 50 ms timer in it fires within a second: on a loaded CI
+    machine the browser waits for a core too), the event list stays at its cap, and once the
+    load stops the page agrees with the API within 2 s."""
     served, b = page
     client = served.client('operator')
     for k in range(0, len(MANY), 500):
@@ -126,7 +138,7 @@ def test_the_page_stays_live_with_1000_intents_and_50_events_a_second(page):
     b.load()
     b.wait('1,000 intents', lambda: len(b.rows()) == 1000, timeout_s=10.0)
     loaded_s = time.monotonic() - started
-    b.js(GAPS)
+    b.js(PROBES)
 
     stop, made = threading.Event(), []
 
@@ -152,14 +164,16 @@ def test_the_page_stays_live_with_1000_intents_and_50_events_a_second(page):
     expected = {i.id: i for i in client.list_intents() if i.state}
     settle = b.wait('the same intents as the API', lambda: len(b.rows()) == len(expected), timeout_s=2.0)
     heard = int(b.js("return document.getElementById('events').dataset.heard")) - heard_before
-    gaps = b.js('return window.gaps')
+    gaps, work = b.js('return window.gaps'), b.js('return window.work')
     listed = b.js("return document.querySelectorAll('#events li').length")
     b.shot('loaded-1000')
     print(
         f'1,000 intents shown {loaded_s:.1f} s after the page opened; {heard / seconds:.0f} events/s '
-        f'for {seconds:.0f} s; the 50 ms timer at most {max(gaps):.0f} ms apart; '
+        f'for {seconds:.0f} s; {len(work)} messages handled in {sum(work):.0f} ms (at most '
+        f'{max(work):.1f} ms); the 50 ms timer at most {max(gaps):.0f} ms apart; '
         f'caught up {settle:.2f} s after'
     )
     assert heard / seconds >= 45, heard
     assert listed == 200
-    assert max(gaps) < 300, sorted(gaps)[-5:]
+    assert max(work) < 100 and sum(work) < 0.1 * seconds * 1e3, sorted(work)[-5:]
+    assert max(gaps) < 1000, sorted(gaps)[-5:]
