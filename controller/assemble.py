@@ -21,6 +21,7 @@ from controller.northbound.metrics import Metrics
 from controller.northbound.reads import Reads
 from controller.northbound.seat import Seat
 from controller.northbound.server import create_server
+from controller.northbound.web import Web, routes
 from controller.runtime import Clock, Runtime
 
 LOG = logging.getLogger('naas.controller')
@@ -29,7 +30,7 @@ LOG = logging.getLogger('naas.controller')
 @dataclass
 class FollowerApi:
     """What a follower ran that its core takes over when it leads: its API (server, read model
-    fed by the mirror until `unfollow`, seat, metrics and HTTP server) and its OpenFlow
+    fed by the mirror until `unfollow`, seat, metrics, HTTP server and web view) and its OpenFlow
     connections."""
 
     server: object
@@ -41,6 +42,7 @@ class FollowerApi:
     generation: int  # the lead's (etcd), for the switches
     metrics: Metrics
     http: HttpServer | None
+    web: Web
 
     def lead(self, runtime: Runtime) -> tuple[object, int]:
         """Serve from `runtime`'s core from now on: reads from its commits, calls through it."""
@@ -60,11 +62,14 @@ class Assembly:
     store: object
     metrics: Metrics
     http: HttpServer | None
+    web: Web
 
     def stop(self, grace_s: float | None = 1.0) -> None:
-        """The APIs first (no new calls), then the southbound, then the store."""
+        """The APIs first (no new calls, the web view's streams ended), then the southbound,
+        then the store."""
         if self.http is not None:
             self.http.stop()
+        self.web.stop()
         self.grpc_server.stop(grace=grace_s).wait()
         self.southbound.stop()
         if self.store is not None:
@@ -110,16 +115,17 @@ def assemble(
     core.subscribe(_log_event)
     runtime = Runtime(core, clock)
     if api is None:
-        reads, metrics = Reads(), Metrics()
+        reads, metrics, web = Reads(), Metrics(), Web()
         runtime.call(lambda core, now: reads.attach(core))
         server, port, http = *create_server(runtime, auth, grpc_address, reads, metrics, tls), None
     else:
         server, port = api.lead(runtime)
-        reads, metrics, http = api.reads, api.metrics, api.http
+        reads, metrics, http, web = api.reads, api.metrics, api.http, api.web
     metrics.fabric.lead(runtime, reads)
+    web.lead(runtime, reads)
     try:
         if api is None and http_address is not None:
-            http = serve_http(http_address, metrics, auth)
+            http = serve_http(http_address, metrics, web, auth)
         if api is not None and api.southbound is not None:  # a follower's switches, kept
             south = api.southbound.lead(runtime, api.generation)
         elif southbound == 'openflow':
@@ -140,12 +146,13 @@ def assemble(
             http.stop()
         server.stop(grace=None)
         raise
-    return Assembly(core, runtime, server, port, south, store, metrics, http)
+    return Assembly(core, runtime, server, port, south, store, metrics, http, web)
 
 
-def serve_http(address: tuple[str, int], metrics: Metrics, auth) -> HttpServer:
-    """The HTTP server of a controller (or of a follower, before it leads)."""
-    return HttpServer(address, {'/metrics': metrics.route}, auth)
+def serve_http(address: tuple[str, int], metrics: Metrics, web: Web, auth) -> HttpServer:
+    """The HTTP server of a controller (or of a follower, before it leads): /metrics and the
+    web view (northbound/web)."""
+    return HttpServer(address, {'/metrics': metrics.route, **routes(web)}, auth)
 
 
 ANSWERED = ('placing', 'deleted')  # reasons of events that only restate an API call's log line

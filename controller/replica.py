@@ -27,6 +27,7 @@ from controller.northbound.metrics import Metrics
 from controller.northbound.reads import Reads
 from controller.northbound.seat import Published, Seat
 from controller.northbound.server import create_server
+from controller.northbound.web import Web
 from controller.store.etcd import Etcd, EtcdStore, EtcdTls, Keys, b64, created_at, put
 from controller.store.mirror import Mirror, measured_json
 
@@ -183,12 +184,12 @@ class Replica:
         self.mirror = mirror = Mirror(etcd, keys, Topology.from_fabric(fabric).delays(), restored).start()
         reads = Reads()
         unfollow = reads.follow(mirror)
-        seat = Seat(lambda: (mirror.leader.name, mirror.leader.grpc) if mirror.leader else None)
-        metrics = Metrics()
+        leader = lambda: (mirror.leader.name, mirror.leader.grpc) if mirror.leader else None  # noqa: E731
+        seat, metrics, web = Seat(leader), Metrics(), Web(leader)
         server, self.grpc_port = create_server(
             seat, auth, f'{args.listen}:{args.grpc_port}', reads, metrics, tls, Published(seat, mirror)
         )
-        http = serve_http(args.http_address, metrics, auth) if args.http_address else None
+        http = serve_http(args.http_address, metrics, web, auth) if args.http_address else None
         advertise = args.advertise or f'{args.listen}:{self.grpc_port}'
         name = args.name or advertise
         # Lease renewals get a short timeout: one that hangs on a paused member must not outlast the lease.
@@ -216,7 +217,9 @@ class Replica:
         def lead(generation):
             restored = mirror.take_restored()
             store = EtcdStore(etcd, keys, generation, restored.meta, on_failure=fatal)
-            api = FollowerApi(server, self.grpc_port, seat, reads, unfollow, south, generation, metrics, http)
+            api = FollowerApi(
+                server, self.grpc_port, seat, reads, unfollow, south, generation, metrics, http, web
+            )
             self.controller = build(store=store, api=api, restored=restored)
             runtime = self.controller.runtime
             runtime.call(lambda core, now: core.start_from(*mirror.measured, now))

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # etcd-server: controller replicas (docs/ha.md); the lab starts its own members on free loopback
 # ports (on a systemd machine the package also starts a system etcd on 2379/2380, never used).
 # tcpdump: `naas-lab capture` and the lab CLI's `capture`.
-DEB_PACKAGES="mininet openvswitch-switch iperf3 iputils-ping ethtool iproute2 python3-venv openssl gcc libc6-dev etcd-server tcpdump"
+DEB_PACKAGES="mininet openvswitch-switch iperf3 iputils-ping ethtool iproute2 python3-venv openssl gcc libc6-dev etcd-server tcpdump chromium chromium-driver"
 VENV=${VENV:-.venv}
 
 # --venv-only: just the Python environment and the span emulator (no root needed; for `make unit`).

@@ -3,6 +3,7 @@ installs. The lock pins every requirement inside its range, and the client (naas
 naasctl.client, the base install) loads nothing that only an extra installs."""
 
 import configparser
+import fnmatch
 import json
 import re
 import subprocess
@@ -102,3 +103,19 @@ def test_the_client_runs_without_any_distribution_only_an_extra_installs():
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith('usage: naasctl')
+
+
+def test_every_package_ships_and_so_do_the_web_views_assets():
+    """A package left out of setup.cfg, or an asset of the web view no package_data glob takes,
+    would be missing from an installed controller (it works from a checkout only)."""
+    packages = set(_options()['options']['packages'].split())
+    for top in ('controller', 'topologies', 'naasctl'):
+        for init in (ROOT / top).glob('**/__init__.py'):
+            package = '.'.join(init.parent.relative_to(ROOT).parts)
+            assert package in packages, f'setup.cfg: packages lacks {package}'
+    web = ROOT / 'controller' / 'northbound' / 'web'
+    globs = [g.strip() for g in _options()['options.package_data']['controller.northbound.web'].split(',')]
+    assets = [p.relative_to(web).as_posix() for p in (web / 'static').iterdir()]
+    assert sorted(assets) == ['static/index.html', 'static/web.css', 'static/web.js']
+    for asset in assets:
+        assert any(fnmatch.fnmatch(asset, g) for g in globs), f'setup.cfg: package_data misses {asset}'

@@ -42,15 +42,28 @@ def _ahead_of_emulation(pid):
 class ControllerProcess:
     """`tokens`: {'operator': token, tenant id: token, ...}; `grpc_target`: 'host:port'.
     `db`: the SQLite file, or an etcd://... URL (a replica: `--store`); replicas share one auth
-    file: give the first one's `auth` (its (auth_path, tokens)) to the others."""
+    file: give the first one's `auth` (its (auth_path, tokens)) to the others. `http_port`: serve
+    /metrics and the web view there, on loopback (`web_url`); None: no HTTP."""
 
     def __init__(
-        self, fabric, db, log_path, port=None, grpc_port=None, extra_args=(), quotas=None, auth=None
+        self,
+        fabric,
+        db,
+        log_path,
+        port=None,
+        grpc_port=None,
+        extra_args=(),
+        quotas=None,
+        auth=None,
+        http_port=None,
     ):
         self.fabric, self.db, self.log_path = fabric, str(db), str(log_path)
         self.port = port or free_port()
         self.grpc_port = grpc_port or free_port()
         self.extra_args = list(extra_args)
+        self.http_port = http_port
+        if http_port is not None:
+            self.extra_args += ['--http-port', str(http_port)]
         if auth is None:
             self.auth_path = os.path.join(os.path.dirname(os.path.abspath(self.log_path)), 'auth.yaml')
             self.tokens = self._write_auth(quotas or {})
@@ -65,6 +78,15 @@ class ControllerProcess:
     @property
     def address(self):
         return ('127.0.0.1', self.port)
+
+    @property
+    def web_url(self):
+        """The web view (docs/observability.md), or None without `http_port`."""
+        return None if self.http_port is None else f'http://127.0.0.1:{self.http_port}/'
+
+    @property
+    def web_urls(self):
+        return [self.web_url] if self.web_url else []
 
     @property
     def grpc_target(self):

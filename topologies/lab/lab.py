@@ -18,7 +18,7 @@ import yaml
 
 from topologies.emulation.budget import BudgetWatch
 from topologies.emulation.measure import DELAY_TOLERANCE, delay_within, finish, wait_listening
-from topologies.lab.controller_process import ControllerProcess
+from topologies.lab.controller_process import ControllerProcess, free_port
 from topologies.lab.etcd import EtcdCluster
 from topologies.lab.replicas import Replicas
 from topologies.model import addressing as addr
@@ -53,13 +53,14 @@ class Lab:
         self.etcd = None
         if replicas:
             self.etcd = EtcdCluster(workdir=os.path.join(self.workdir, 'etcd'))
-            self.controller = Replicas(fabric.source, self.etcd.url, self.workdir, replicas, extra)
+            self.controller = Replicas(fabric.source, self.etcd.url, self.workdir, replicas, extra, http=True)
         else:
             self.controller = ControllerProcess(
                 fabric.source,
                 os.path.join(self.workdir, 'naas.db'),
                 os.path.join(self.workdir, 'controller.log'),
                 extra_args=extra,
+                http_port=free_port(),
             )
         self.emulation = None
         self.status = None
@@ -74,6 +75,7 @@ class Lab:
             else:
                 self.say('starting the controller')
             self.controller.start()
+            self.say(f'the web view: {" ".join(self.controller.web_urls)}')
             from topologies.emulation.net import Emulation  # Mininet: only where a lab runs
 
             self.say(

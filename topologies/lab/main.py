@@ -4,7 +4,8 @@ naas-lab list                                   shipped fabrics
 naas-lab check FABRIC... [--policy F] [--auth F] [--orders F] [--scenario F]
                                                 validate the files, start nothing
 naas-lab import sndlib/abilene -o abilene.yaml  a real WAN from topohub as a fabric
-naas-lab up --fabric lumen-qts [--controller 127.0.0.1:6653[,...] | --replicas 3]   Mininet CLI
+naas-lab up --fabric lumen-qts [--controller 127.0.0.1:6653[,...] | --with-controller | --replicas 3]
+                                                Mininet CLI (a controller started here: its web view's URL)
 naas-lab measure --fabric triangle [--json]     measure every span, then tear down
 naas-lab clean --fabric lumen-qts               remove what a killed run left behind
 naas-lab scenario FILE [--json] [--map M.svg]   run a scenario: exit 0 only if every expectation holds
@@ -108,7 +109,13 @@ def main(argv=None):
         default=0,
         metavar='N',
         help='start an etcd cluster of 3 and N controller replicas on loopback, the switches '
-        'connected to all of them (docs/ha.md); prints how to reach their API',
+        'connected to all of them (docs/ha.md); prints how to reach their API and web views',
+    )
+    p.add_argument(
+        '--with-controller',
+        action='store_true',
+        help='start naas-controller here (its store in a temporary directory) and point the fabric '
+        'at it; prints how to reach its API and its web view',
     )
     p.add_argument(
         '--metrics-port',
@@ -263,8 +270,8 @@ def cmd_up(args):
     from topologies.emulation.budget import BudgetWatch
     from topologies.emulation.cli import FabricCLI
 
-    if args.replicas:
-        return _up_with_replicas(args)
+    if args.replicas or args.with_controller:
+        return _up_with_lab(args)
     emu = _emulation(args, controller=args.controller)
     started = time.monotonic()
     with emu:
@@ -296,9 +303,10 @@ def _emulation_metrics(emu, port):
         server.server_close()
 
 
-def _up_with_replicas(args):
-    """etcd, the replicas and the fabric pointed at them, through a Lab (it waits until the
-    leader has measured every span); the Mininet CLI; everything stopped on the way out."""
+def _up_with_lab(args):
+    """The controller (or etcd and the replicas) and the fabric pointed at it, through a Lab
+    (it waits until the controller, or the leader, has measured every span); the Mininet CLI;
+    everything stopped on the way out."""
     import os
     import tempfile
 
@@ -308,8 +316,8 @@ def _up_with_replicas(args):
     from topologies.emulation.cli import FabricCLI
     from topologies.lab.lab import Lab
 
-    if args.controller:
-        print('naas-lab up: --controller and --replicas go apart', file=sys.stderr)
+    if args.controller or (args.replicas and args.with_controller):
+        print('naas-lab up: --controller, --with-controller and --replicas go apart', file=sys.stderr)
         return 2
     setLogLevel('info' if args.verbose else 'warning')
     say = lambda message: print(message, file=sys.stderr)  # noqa: E731
@@ -320,9 +328,15 @@ def _up_with_replicas(args):
         token_file = os.path.join(tmp, 'operator.token')
         with open(os.open(token_file, os.O_WRONLY | os.O_CREAT, 0o600), 'w') as f:
             f.write(lab.controller.tokens['operator'])
+        if args.replicas:
+            where = f'{args.replicas} replicas on etcd {lab.etcd.url}; their logs'
+            target = lab.controller.targets
+        else:
+            where, target = 'the controller: its log', lab.controller.grpc_target
         say(
-            f'{args.replicas} replicas on etcd {lab.etcd.url}; their logs in {tmp}; the API:\n'
-            f'  NAAS_SERVER={lab.controller.targets} NAAS_TOKEN_FILE={token_file} naasctl intent list'
+            f'{where} in {tmp}; the API:\n'
+            f'  NAAS_SERVER={target} NAAS_TOKEN_FILE={token_file} naasctl intent list\n'
+            f'the web view (open on this machine): {" ".join(lab.controller.web_urls)}'
         )
         with BudgetWatch(lab.emulation, _warn), _emulation_metrics(lab.emulation, args.metrics_port):
             FabricCLI(lab.emulation)

@@ -17,13 +17,14 @@ import re
 import signal
 import time
 
-from topologies.lab.controller_process import ControllerProcess
+from topologies.lab.controller_process import ControllerProcess, free_port
 
 LEADS = re.compile(r'naas\.replica: (\S+) leads \(generation (\d+)')
 
 
 class Replicas:
-    def __init__(self, fabric, url, workdir, count=3, extra_args=(), quotas=None):
+    def __init__(self, fabric, url, workdir, count=3, extra_args=(), quotas=None, http=False):
+        """`http`: each replica serves /metrics and the web view on a port of its own (`web_urls`)."""
         self.fabric, self.url, self.workdir = fabric, url, str(workdir)
         self.processes = []
         auth = None
@@ -36,6 +37,7 @@ class Replicas:
                 extra_args=['--name', name, *extra_args],
                 quotas=quotas,
                 auth=auth,
+                http_port=free_port() if http else None,
             )
             auth = process.auth
             self.processes.append(process)
@@ -43,6 +45,11 @@ class Replicas:
     @property
     def tokens(self):
         return self.processes[0].tokens
+
+    @property
+    def web_urls(self):
+        """Each replica's web view (a follower's says it follows, naming the leader)."""
+        return [p.web_url for p in self.processes if p.web_url]
 
     @property
     def targets(self):
