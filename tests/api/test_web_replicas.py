@@ -1,4 +1,4 @@
-"""The web view of controller replicas on a real etcd cluster (naas-controller processes,
+"""The web view (and /metrics) of controller replicas on a real etcd cluster (naas-controller processes,
 loopback southbound, each with its own HTTP port): a follower says it follows, naming the
 leader, until it leads; then it shows the fabric and the intents it took over."""
 
@@ -23,6 +23,10 @@ def test_a_follower_names_the_leader_then_shows_the_fabric_once_it_leads(etcd_cl
         assert (status, kind) == (503, 'application/json')
         assert json.loads(body)['leader']['name'] == f'r{lead}'
         assert get(follower_url)[0] == 200  # the page, which says so
+        # Its /metrics: its role and its own API calls, not the fabric (the leader reports it).
+        assert 'naas_controller_leader 1.0' in get(leader_url + 'metrics')[2].decode()
+        follows = get(follower_url + 'metrics')[2].decode()
+        assert 'naas_controller_leader 0.0' in follows and 'naas_span_up{' not in follows
         port = int(follower_url.rstrip('/').rsplit(':', 1)[1])
         events = Events(port)
         try:
@@ -35,6 +39,10 @@ def test_a_follower_names_the_leader_then_shows_the_fabric_once_it_leads(etcd_cl
         while get(follower_url + 'api/fabric')[0] != 200:
             assert time.monotonic() < deadline, 'the follower did not take the lead within 15 s'
             time.sleep(0.1)
+        leads = get(follower_url + 'metrics')[2].decode()
+        assert (
+            'naas_controller_leader 1.0' in leads and 'naas_intent_info{class="PRIORITY",dst="dcb"' in leads
+        )
         shown = json.loads(get(follower_url + 'api/intents')[2])['intents']
         assert [(i['id'], i['path']) for i in shown] == [(intent.id, list(intent.path))]
         events = Events(port)
