@@ -39,9 +39,8 @@ TELEMETRY = ('MeterStats', 'FlowStats', 'meter_counters', 'egress_counters', 'te
 def _thread_of(stack):
     """The thread a py-spy raw stack ran on, by the function its thread started in."""
     frames = stack.split(';')
-    first = next(
-        (f for f in frames[1:] if '(threading.py' not in f and 'thread' not in f.lower()), frames[-1]
-    )
+    skip = ('(threading.py', 'thread', 'wrapper')  # threading's and fatal_on_error's frames
+    first = next((f for f in frames[1:] if not any(k in f.lower() for k in skip)), frames[-1])
     return first.split(' (')[0].strip() or frames[0]
 
 
