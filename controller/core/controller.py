@@ -95,7 +95,7 @@ class Controller:
         self.steering = Steering(self.topology, self.books, self.placer, self.planner, self.journal)
         self.candidates = Candidates(packing.K)  # paths per site pair, kept for batches
         self.telemetry = Telemetry(fabric.bandwidth_scale)
-        self._in_service_at: float | None = None  # while synced settles: see there
+        self._flipped_at: float | None = None  # the switches' latest confirmed ingress flows (synced)
         self._listeners: list[tuple[type, Callable[[Any], None]]] = []
         self._delays_due, self._delays_told_at = False, float('-inf')
         if restored is None and store is not None:
@@ -308,17 +308,15 @@ class Controller:
         self, dpids: Iterable[int], generation: int, now: float, flipped_at: float | None = None
     ) -> None:
         """These switches hold the plan of `generation`; `flipped_at`: when they confirmed its
-        ingress flows, if it changed any (traffic took the new paths then: the clean-up after
-        it waits for the old paths to drain). An intent INSTALLED now is in service for its SLA
-        since then, not only once the clean-up is done."""
+        ingress flows, if it changed any. Traffic takes an intent's new path then, before the
+        clean-up that waits for the old one to drain: its SLA counts it in service from the
+        latest such flip, not from when it is INSTALLED."""
         for dpid in dpids:
             self.liveness.synced(dpid, generation)
-        self._in_service_at = flipped_at
-        try:
-            self.placer.settle(now)
-            self._commit(durable=False)
-        finally:
-            self._in_service_at = None
+        if flipped_at is not None:
+            self._flipped_at = max(flipped_at, self._flipped_at or flipped_at)
+        self.placer.settle(now)
+        self._commit(durable=False)
 
     def delay_measured(self, link: Link, delay_ms: float, now: float) -> None:
         """A new estimate of a link's delay; intents whose bound it breaks move at once."""
@@ -480,14 +478,14 @@ class Controller:
             self.telemetry.observe(intent, placement, self.topology, self.books, now, sample)
 
     def _observe_events(self, events: Iterable[IntentEvent | TopologyEvent]) -> None:
-        """The intents that changed state: their status from when it changed (INSTALLED: from
-        when its traffic took its paths, when `synced` says)."""
+        """The intents that changed state: their status from when it changed (back INSTALLED
+        after an outage: from the switches' latest flip, if that came after the outage began)."""
         for event in events:
             if isinstance(event, IntentEvent) and event.intent_id in self.intents:
-                at = event.at
-                if event.state is State.INSTALLED and self._in_service_at is not None:
-                    at = min(at, self._in_service_at)
-                self._observe([self.intents[event.intent_id]], at)
+                intent = self.intents[event.intent_id]
+                placement = self.placer.placements.get(intent.id)
+                since = self._flipped_at if event.state is State.INSTALLED else None
+                self.telemetry.observe(intent, placement, self.topology, self.books, event.at, since=since)
 
     def _reserved_on(self, links: Iterable[Link]) -> Sequence[Intent]:
         """The intents holding bandwidth on any of `links` (their paths, primary or backup, and

@@ -256,9 +256,12 @@ class Telemetry:
         books: Books,
         now: float,
         sample: bool = False,
+        since: float | None = None,
     ) -> None:
         """Note the intent's status at `now` (a segment when it changed); with `sample`, also
-        a latency sample of each direction."""
+        a latency sample of each direction. `since`: when its traffic may have taken its path
+        already (the switches' latest flip): an outage it ends ended then, if that came after
+        the outage began."""
         t = self._intents.get(intent.id)
         if intent.state is State.INSTALLED and placement is not None:
             t = t or self._of(intent.id)
@@ -273,8 +276,10 @@ class Telemetry:
             status = None
         else:
             status = status_of(intent, in_use, latency, books)
-        while t.segments and t.segments[-1][0] > now:  # in service since before (Controller.synced):
-            t.segments.pop()  # what was noted since is superseded
+        if since is not None and _available(status):
+            now = _outage_end(t.segments, since, now)
+            while t.segments and t.segments[-1][0] > now:  # noted during the outage, after its end
+                t.segments.pop()
         if not t.segments or t.segments[-1][1] != status:
             t.segments.append((now, status))
         while len(t.segments) > 1 and t.segments[1][0] < now - HISTORY_S:
@@ -388,6 +393,21 @@ def sla(segments: Iterable[tuple[float, int | None]], now: float, window_s: floa
 
 def reverse(path: Path) -> Path:
     return Path(tuple(link.reverse() for link in reversed(path.links)))
+
+
+def _available(status: int | None) -> bool:
+    return status is not None and bool(status & AVAILABLE)
+
+
+def _outage_end(segments: deque, since: float, now: float) -> float:
+    """When an outage that ends by `now` ended: `since`, if it came after the outage began
+    (the segments not available at their end), else `now`."""
+    k = len(segments)
+    while k > 0 and not _available(segments[k - 1][1]):
+        k -= 1
+    if k == len(segments):
+        return now  # no outage to end
+    return since if segments[k][0] < since < now else now
 
 
 def _fresh(rate: float, at: int, stamp_ns: int) -> float:

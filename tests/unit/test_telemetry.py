@@ -144,15 +144,29 @@ def test_sla_shares_and_an_outage_for_a_cut_of_an_unprotected_intent():
 
 def test_an_outage_ends_when_the_switches_confirmed_the_flip_not_after_the_clean_up():
     """Traffic takes the new path once the ingress flows are in (the FLIP phase confirmed);
-    the clean-up after it waits for the old path to drain before INSTALLED: the tenant's own
+    the clean-up after it waits for the old path to drain before INSTALLED, and a change
+    meanwhile (the cut's other end) can hold INSTALLED for one more round: the tenant's own
     probe sees the shorter outage, and so must the SLA report."""
     core, intent = installed(Order('red', 'dca', 'dcc', 5, max_latency_ms=9.5))
+    core.synced([DCA], core.generation, now=5, flipped_at=5)  # a flip before the cut ends nothing
     cut(core, 'dca', 'dcc', now=10)
     core.tick(now=10.3)  # noted meanwhile: out, and over its latency bound
+    core.synced([DCA], core.generation, now=10.4, flipped_at=10.02)  # its new ingress flows
+    assert intent.state is State.INSTALLING
+    cut(core, 'dcc', 'dca', now=10.45)  # the other end says so too: a round without a flip
     for dpid in core.plan():
-        core.synced([dpid], core.generation, now=10.5, flipped_at=10.02)
+        core.synced([dpid], core.generation, now=10.5)
     assert intent.state is State.INSTALLED
     assert core.stats(intent.id, now=21).sla.outages == (Outage(10, pytest.approx(0.02), False),)
+
+
+def test_a_flip_before_an_outage_began_does_not_end_it():
+    core, intent = installed(Order('red', 'dca', 'dcc', 5))
+    core.synced([DCA], core.generation, now=9, flipped_at=9)
+    cut(core, 'dca', 'dcc', now=10)
+    for dpid in core.plan():
+        core.synced([dpid], core.generation, now=10.5)
+    assert core.stats(intent.id, now=21).sla.outages == (Outage(10, pytest.approx(0.5), False),)
 
 
 def test_a_protected_intent_on_its_backup_stays_available():
