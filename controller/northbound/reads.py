@@ -28,6 +28,7 @@ class Reads:
         self._numbers: dict[str | None, list[int]] = {None: []}  # ascending: all, then per tenant
         self._delays: Latencies = Delays({}, {})
         self._watchers: list[Watcher] = []
+        self.version = 0  # grows with every change taken in: what /metrics keys its texts on
 
     def attach(self, core) -> Callable[[], None]:
         """Take the intents the core holds now and hear every commit after; call it under the
@@ -103,6 +104,7 @@ class Reads:
         with self._lock:
             if changes.delays is not None:
                 self._delays = changes.delays
+                self.version += 1
             for view in changes.views:
                 self._put(view)
             for intent_id in changes.gone:
@@ -113,6 +115,7 @@ class Reads:
                         watcher(event)
 
     def _put(self, view: IntentView) -> None:
+        self.version += 1
         if view.id not in self._views:
             for key in (None, view.tenant):
                 numbers = self._numbers.setdefault(key, [])
@@ -124,6 +127,7 @@ class Reads:
         self._by_number[view.number] = view
 
     def _drop(self, intent_id: str) -> None:
+        self.version += 1
         view = self._views.pop(intent_id, None)
         if view is None:
             return
