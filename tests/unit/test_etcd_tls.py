@@ -5,6 +5,7 @@ saying TLS; naas-controller checks its --store-* options before it starts."""
 
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -59,8 +60,12 @@ def test_a_replica_leads_on_a_cluster_with_tls(tls_cluster, tmp_path):
         str(tmp_path / 'r0.log'),
         extra_args=['--southbound', 'loopback', '--name', 'r0', *tls_cluster.tls_args],
     )
-    replica.start()
+    replica.start()  # serving: as a follower first
     try:
+        deadline = time.monotonic() + 30  # its campaign over TLS, on a loaded machine too
+        while 'r0 leads' not in replica.log():
+            assert time.monotonic() < deadline and replica.proc.poll() is None, replica.log()[-3000:]
+            time.sleep(0.1)
         with replica.client('red') as red:
             made = red.create_intent('dca', 'dcb', 1)
             assert red.get_intent(made.id).state == 'INSTALLED' or red.wait_for_state(made.id)
