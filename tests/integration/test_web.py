@@ -16,6 +16,7 @@ from selenium.webdriver.common.by import By
 
 from tests.browser import browser
 from tests.integration.helpers import installed, order
+from topologies.lab.controller_process import free_port
 from topologies.lab.lab import Lab
 from topologies.model.fabric import load_fabric
 
@@ -56,17 +57,22 @@ def test_a_span_cut_shows_on_the_web_view_within_2_s(tmp_path, request):
 
 def test_naas_lab_up_with_a_controller_prints_its_web_view():
     """`naas-lab up --with-controller`: the controller started here serves the web view at the
-    URL printed, on loopback; `exit` at the Mininet CLI stops everything."""
+    URL printed, on loopback, and with `--metrics-port` the emulation's own figures (every
+    relayed span's); `exit` at the Mininet CLI stops everything."""
+    port = free_port()
+    up = ['up', '--fabric', 'triangle', '--with-controller', '--metrics-port', str(port)]
     p = subprocess.Popen(
-        [sys.executable, '-m', 'topologies.lab.main', 'up', '--fabric', 'triangle', '--with-controller'],
+        [sys.executable, '-m', 'topologies.lab.main', *up],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        said = []
-        while not (url := next((m for line in said if (m := WEB_VIEW.search(line))), None)):
+        said, figures = [], f"the emulation's figures: http://127.0.0.1:{port}/metrics"
+        while not (url := next((m for line in said if (m := WEB_VIEW.search(line))), None)) or not any(
+            figures in line for line in said
+        ):
             line = p.stderr.readline()
             assert line, ''.join(said)
             said.append(line)
@@ -75,6 +81,11 @@ def test_naas_lab_up_with_a_controller_prints_its_web_view():
         assert shown == {s.id for s in load_fabric('triangle').spans}
         with urllib.request.urlopen(url.group(1), timeout=5) as answer:
             assert b'/static/web.js' in answer.read()
+        with urllib.request.urlopen(f'http://127.0.0.1:{port}/metrics', timeout=5) as answer:
+            relayed = set(
+                re.findall(r'naas_emulation_span_delay_seconds\{span="([^"]+)"\}', answer.read().decode())
+            )
+        assert relayed == {s.id for s in load_fabric('triangle').spans}
         p.stdin.write('exit\n')
         p.stdin.close()
         assert p.wait(60) == 0, p.stderr.read()
