@@ -206,20 +206,23 @@ class PerIntent:
             kind,
             labels,
         )
-        self._key: tuple | None = None
-        self._text = b''
+        self._kept: tuple[tuple | None, bytes] = (None, b'')  # (key, text): one attribute, so
+        # that two scrapes at once never leave one's key beside the other's text
 
     def text(self, rows, version: int) -> bytes:
-        if self.of_reads and self._key == ('version', version):
-            return self._text
+        kept_key, kept_text = self._kept
+        if self.of_reads and kept_key == ('version', version):
+            return kept_text
         samples = tuple(sample for row in rows for sample in self.value(*row))
         key = ('version', version) if self.of_reads else samples
-        if key != self._key:
-            family = self.kind(self.name, self.documentation, labels=list(self.labels))
-            for labels, value in samples:
-                family.add_metric(list(labels), value)
-            self._text, self._key = generate_latest(_One(family)), key
-        return self._text
+        if key == kept_key:
+            return kept_text
+        family = self.kind(self.name, self.documentation, labels=list(self.labels))
+        for labels, value in samples:
+            family.add_metric(list(labels), value)
+        text = generate_latest(_One(family))
+        self._kept = (key, text)
+        return text
 
 
 class _One:
