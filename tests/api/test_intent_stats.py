@@ -8,19 +8,11 @@ import grpc
 import pytest
 
 from naasctl.client import ApiError
+from tests.api.test_intents import refused
 from topologies.model import addressing as addr
 
 CODE = grpc.StatusCode
 S = 10**9
-
-
-def refused(call, code, *words):
-    with pytest.raises(ApiError) as error:
-        call()
-    assert error.value.code == code, error.value
-    for word in words:
-        assert word in error.value.message, error.value
-    return error.value
 
 
 def feed(served, intent_id, at_s, bytes_in, dropped_bytes, dropped_frames):
