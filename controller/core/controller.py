@@ -322,6 +322,7 @@ class Controller:
         """A new estimate of a link's delay; intents whose bound it breaks move at once."""
         before = self.topology.delay_ms(link)
         self.topology.record_delay(link, delay_ms, now)
+        self.planner.measured(link, delay_ms, now)
         self._delays_changed(now)
         if delay_ms > before:  # only a rise can break a bound
             self.steering.keep_bounds(now, self._reserved_on(self.topology.span_of(link).links()))
@@ -332,6 +333,7 @@ class Controller:
         latency of every path through the site, so bounds are checked again when it rises."""
         before = self.topology.crossing_ms(site)
         self.topology.record_crossing(site, ms, now)
+        self.planner.measured(site, ms, now)
         self._delays_changed(now)
         if ms > before:
             self.steering.keep_bounds(now, self._reserved_on(l for l in self.topology.links() if site in l))

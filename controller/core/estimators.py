@@ -272,3 +272,35 @@ class UtilizationMeter:
 
     def forget(self, link: Link) -> None:
         self._reading.pop(link, None)
+
+
+class Ranges:
+    """The least and the most of each key's readings over the last `keep_s` seconds, kept as
+    one (second, least, most) bucket per second it was read in: a link is read twice a
+    second, and a range over a minute is then 60 buckets, not 120 readings."""
+
+    def __init__(self, keep_s: float):
+        if keep_s < 0:
+            raise ValueError(f'keep_s must be >= 0, got {keep_s}')
+        self.keep_s = keep_s
+        self._buckets: dict[object, deque[list[float]]] = {}
+
+    def add(self, key: object, value: float, now: float) -> None:
+        buckets = self._buckets.setdefault(key, deque())
+        second = math.floor(now)
+        if buckets and buckets[-1][0] == second:
+            bucket = buckets[-1]
+            bucket[1], bucket[2] = min(bucket[1], value), max(bucket[2], value)
+        else:
+            buckets.append([second, value, value])
+        while buckets[0][0] < second - self.keep_s:
+            buckets.popleft()
+
+    def range(self, key: object, now: float) -> tuple[float, float] | None:
+        """(least, most) of the key's readings within `keep_s` before `now` (to the second),
+        or None if there were none."""
+        since = math.floor(now) - self.keep_s
+        kept = [b for b in self._buckets.get(key, ()) if b[0] >= since]
+        if not kept:
+            return None
+        return min(b[1] for b in kept), max(b[2] for b in kept)

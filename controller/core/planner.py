@@ -16,6 +16,10 @@ events, store). What it decides:
   `span_hold_s`, doubled for every other time it went down within `flap_window_s` (route
   flap damping), and an intent is moved for gain at most once per `move_hold_s`; so a span
   flapping every second moves an intent off it once, and back once when it has settled;
+- **noise**: a move for gain counts what it gains on every reading of the last
+  `move_hold_s` (`steady_gain_ms`), not on the latest: under load on germany50 the estimate
+  of each span wanders by up to 0.8 ms for tens of seconds, and the latest readings made a
+  path 0.2 ms slower read 1.1 ms faster;
 - **congestion**: a span whose measured load stays above `congestion_ratio` of its capacity
   for `congestion_samples` readings sheds load, lowest class first: excess rates are
   squeezed to the committed ones, then intents move to paths avoiding it; REALTIME intents
@@ -35,7 +39,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from controller.core.estimators import Ranges
 from controller.core.intent import Intent, State
+from controller.core.paths import Path
 from controller.core.topology import Link, Topology
 from topologies.model.order import ServiceClass
 from topologies.model.policy import Policy
@@ -59,6 +65,7 @@ class Planner:
         self._hot: dict[Link, int] = {}  # link -> consecutive readings above the threshold
         self.squeezed: set[str] = set()  # intent ids whose excess is squeezed
         self.displaced: set[str] = set()  # intent ids moved off their path by the network, not by choice
+        self._readings = Ranges(self.policy.move_hold_s)  # link or site -> its estimates lately
         self.last_reoptimized = now
         self.wanted = False  # a re-optimization is due (the network got better)
 
@@ -73,6 +80,10 @@ class Planner:
             downs.append(now)
             while downs and downs[0] < now - self.policy.flap_window_s:
                 downs.popleft()
+
+    def measured(self, what: Link | str, ms: float, now: float) -> None:
+        """A new estimate of a link's delay or of a site's crossing: what a path's latency sums."""
+        self._readings.add(what, ms, now)
 
     def capacity_freed(self) -> None:
         self.wanted = True
@@ -189,9 +200,33 @@ class Planner:
         moves = better.primary.sites != current.primary.sites and new < old
         if moves and current.over_bound and bound is not None and new <= bound - self.margin_ms(bound):
             return f'within its {bound:g} ms bound again: {new:.1f} ms instead of {old:.1f} ms'
-        if self.gains(old, new):
-            return f're-optimized: {new:.1f} ms instead of {old:.1f} ms'
+        if self.gains(old, new):  # first on the latest estimates: the steady gain is at most theirs
+            steady = self.steady_gain_ms(topology, current.primary, better.primary, now)
+            if self.gains(old, old - steady):
+                return f're-optimized: {new:.1f} ms instead of {old:.1f} ms'
         return None
+
+    def steady_gain_ms(self, topology: Topology, old: Path, new: Path, now: float) -> float:
+        """What path `new` saves on path `old` on every reading of the last `move_hold_s`:
+        the least that the spans and switches only `old` takes read then, less the most that
+        those only `new` takes read (what both take counts the same on either). At most what
+        the latest estimates say it saves."""
+
+        def sums(links: set[Link], sites: set[str], fastest: bool) -> float:
+            total = 0.0
+            for what, now_ms in [(l, topology.delay_ms(l)) for l in links] + [
+                (s, topology.crossing_ms(s)) for s in sites
+            ]:
+                seen = self._readings.range(what, now)
+                low, high = seen if seen is not None else (now_ms, now_ms)
+                total += min(low, now_ms) if fastest else max(high, now_ms)
+            return total
+
+        old_links, new_links = set(old.links), set(new.links)
+        old_sites, new_sites = set(old.sites), set(new.sites)
+        return sums(old_links - new_links, old_sites - new_sites, fastest=True) - sums(
+            new_links - old_links, new_sites - old_sites, fastest=False
+        )
 
     def gains(self, old_ms: float, new_ms: float) -> bool:
         """Whether a path of `new_ms` saves enough on one of `old_ms` to move for it."""

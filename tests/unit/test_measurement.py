@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.core.estimators import DelayEstimator, RoundTrips, UtilizationMeter
+from controller.core.estimators import DelayEstimator, Ranges, RoundTrips, UtilizationMeter
 from controller.core.measurement import DISCOVERY_GRACE_S, Measurement
 from controller.core.topology import Link
 from topologies.model import addressing as addr
@@ -454,3 +454,32 @@ def test_a_bounce_slower_than_the_far_switchs_own_loop_is_noise():
     for _ in range(3):
         result = bounce(m, 'dca', 'dcb', 2 + 10 + 0.2 + 12)
     assert result == ('dcb', pytest.approx(0.2))  # the outlier never entered the window
+
+
+def test_ranges_keep_the_least_and_the_most_of_the_last_seconds():
+    ranges = Ranges(keep_s=10)
+    assert ranges.range('a', now=0) is None
+    for now, value in [(0.1, 5.0), (0.6, 3.0), (4.2, 7.0), (9.0, 4.0)]:
+        ranges.add('a', value, now)
+    assert ranges.range('a', now=9.5) == (3.0, 7.0)
+    assert ranges.range('a', now=11.0) == (4.0, 7.0)  # second 0 is over 10 s old
+    assert ranges.range('a', now=20.0) is None
+    ranges.add('a', 6.0, now=30.0)  # what aged out is dropped, not only skipped
+    assert ranges.range('a', now=30.0) == (6.0, 6.0) and len(ranges._buckets['a']) == 1
+    assert ranges.range('b', now=30.0) is None
+
+
+@given(st.lists(st.tuples(st.floats(0, 100), st.floats(0, 50)), min_size=1, max_size=50))
+def test_a_range_is_what_the_readings_within_its_seconds_were(readings):
+    readings.sort()
+    ranges = Ranges(keep_s=5)
+    for now, value in readings:
+        ranges.add('k', value, now)
+    now = readings[-1][0]
+    kept = [v for t, v in readings if math.floor(t) >= math.floor(now) - 5]
+    assert ranges.range('k', now) == (min(kept), max(kept))
+
+
+def test_ranges_refuse_a_negative_time():
+    with pytest.raises(ValueError, match='keep_s'):
+        Ranges(keep_s=-1)

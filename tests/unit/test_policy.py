@@ -6,6 +6,7 @@ import pytest
 from controller.core import steering
 from controller.core.errors import Unplaceable
 from controller.core.intent import State
+from controller.core.paths import Path
 from controller.core.planner import Policy
 from controller.core.topology import Link
 from tests.unit.test_controller_core import LUMEN, TRIANGLE, connected, sync
@@ -418,3 +419,38 @@ def test_a_reoptimization_pass_looks_at_a_slice_of_intents_per_tick(monkeypatch)
     sync(core, now=32)
     assert all(core.routes.of(i.id).sites == ('dca', 'dcc') for i in (red, blue))
     assert not core.steering.pass_left
+
+
+def test_a_path_that_reads_faster_for_a_while_is_not_moved_to_one_that_stays_faster_is():
+    """Under load a span's estimate wanders for tens of seconds (germany50: up to 0.8 ms a
+    span): a gain counts only if it held on every reading of the last move_hold_s. The
+    direct span reads 11.5 ms for 15 s (via dcb, 10 ms, then reads 1.5 ms faster): nothing
+    moves; from t=40 it reads 12 ms for good: the intent moves once that has held 30 s."""
+    core, events, intent = bound_on_triangle(Policy(move_hold_s=30, reoptimize_every_s=1), bound_ms=20)
+    moved_at = None
+    for now in range(1, 90):
+        direct = 12.0 if now >= 40 else 11.5 if 20 <= now < 35 else 9.0
+        slow_down(core, 'dca', 'dcc', direct, now)
+        slow_down(core, 'dca', 'dcb', 4.0, now)
+        slow_down(core, 'dcb', 'dcc', 6.0, now)
+        core.tick(now)
+        sync(core, now)
+        if moved_at is None and core.routes.of(intent.id).sites == ('dca', 'dcb', 'dcc'):
+            moved_at = now
+    assert moved_at is not None and 70 <= moved_at <= 71, moved_at
+    assert moves(events, intent.id) == 1
+    assert any('re-optimized: 10.0 ms instead of 12.0 ms' in (e.reason or '') for e in events)
+
+
+def test_the_steady_gain_counts_only_what_the_two_paths_do_not_share():
+    """A span both paths take may wander as it likes: it counts the same on either."""
+    core, _, intent = bound_on_triangle(Policy(move_hold_s=30), bound_ms=20)
+    for now, shared in enumerate([4.0, 7.0, 4.5]):
+        for link in (Link('dca', 'dcb'), Link('dcb', 'dca')):
+            core.delay_measured(link, shared, now)
+    direct = core.placer.placements[intent.id].primary  # dca-dcc, 9 ms (the prior)
+    via = Path((Link('dca', 'dcb'), Link('dcb', 'dcc')))
+    # dca-dcb read 4-7 ms lately: via dcb gains 9 - (7 + 6) = -4 ms on every reading ...
+    assert core.planner.steady_gain_ms(core.topology, direct, via, now=3) == pytest.approx(-4.0)
+    # ... and on itself nothing, however its spans wandered.
+    assert core.planner.steady_gain_ms(core.topology, via, via, now=3) == 0.0
