@@ -167,7 +167,7 @@ class TestReactionOnTriangle:
     """Slower and flapping spans on the triangle."""
 
     def test_a_slower_span_moves_the_bound_intent_and_the_tolerant_one_stays(self, triangle):
-        """The goal is a move within 3 s: 1.5 s measured on a quiet machine, 5 s once in CI under
+        """The goal is a move within 3 s: 1.5-2.5 s measured on a quiet machine, 5 s once in CI under
         load, so this allows 8 s and prints the figure."""
         emu, ctl = triangle['emu'], triangle['ctl']
         # dca-dcc at 3 ms, not its 9: the direct path is then clearly the faster (via dcb: 10 ms),
